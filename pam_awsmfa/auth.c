@@ -1,0 +1,114 @@
+/* The authentication decision; see auth.h. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "auth.h"
+#include "log.h"
+#include "state.h"
+#include "totp.h"
+
+const char *
+amfa_auth_result_str(enum amfa_auth_result r)
+{
+	switch (r) {
+	case AMFA_AUTH_OK:
+		return "accepted";
+	case AMFA_AUTH_BAD_CODE:
+		return "wrong code";
+	case AMFA_AUTH_REPLAY:
+		return "code of an already used or earlier step";
+	case AMFA_AUTH_LOCKED:
+		return "locked out";
+	case AMFA_AUTH_ERROR:
+		return "internal error";
+	}
+	return "unknown";
+}
+
+/* Record a failure; lock the user once the limit is reached. */
+static void
+count_failure(const struct amfa_config *cfg, const struct amfa_user *u,
+    struct amfa_state *st, time_t now)
+{
+	st->failures++;
+	if (st->failures >= cfg->lockout_attempts) {
+		st->locked_until = (int64_t)now + cfg->lockout_seconds;
+		amfa_log(LOG_WARNING, "user %s: %ld consecutive failures, locked "
+		    "for %ld seconds", u->name, st->failures,
+		    cfg->lockout_seconds);
+	}
+}
+
+static enum amfa_auth_result
+check_code(const struct amfa_config *cfg, const struct amfa_user *u,
+    const char *code, time_t now, struct amfa_state *st)
+{
+	struct amfa_totp_params p;
+	int64_t matched;
+	int r;
+
+	amfa_user_totp(u, &p);
+	r = amfa_totp_verify(&p, code, now, (int)cfg->window, st->last_step,
+	    &matched);
+	if (r < 0)
+		return AMFA_AUTH_ERROR;
+	if (r == 1) {
+		st->last_step = matched;
+		st->failures = 0;
+		st->locked_until = 0;
+		return AMFA_AUTH_OK;
+	}
+	/* Only to tell a replay from a wrong code in the log. */
+	if (st->last_step >= 0 &&
+	    amfa_totp_verify(&p, code, now, (int)cfg->window, -1, &matched) == 1)
+		return AMFA_AUTH_REPLAY;
+	return AMFA_AUTH_BAD_CODE;
+}
+
+enum amfa_auth_result
+amfa_auth_check(const struct amfa_config *cfg, const struct amfa_user *u,
+    const char *code, time_t now, uid_t state_owner)
+{
+	struct amfa_state_handle h;
+	struct amfa_state st;
+	enum amfa_auth_result res;
+
+	if (amfa_state_open(cfg, u->name, state_owner, &h, &st) != 0) {
+		amfa_log(LOG_ERR, "user %s: denied: state unavailable", u->name);
+		return AMFA_AUTH_ERROR;
+	}
+	if (st.locked_until > (int64_t)now) {
+		amfa_state_close(&h);
+		amfa_log(LOG_NOTICE, "user %s: denied: locked out for %" PRId64
+		    " more seconds", u->name, st.locked_until - (int64_t)now);
+		return AMFA_AUTH_LOCKED;
+	}
+	if (st.locked_until != 0) {
+		/* The lock has expired: the count starts afresh. */
+		st.locked_until = 0;
+		st.failures = 0;
+	}
+	res = check_code(cfg, u, code, now, &st);
+	if (res == AMFA_AUTH_ERROR) {
+		amfa_state_close(&h);
+		amfa_log(LOG_ERR, "user %s: denied: code check failed", u->name);
+		return res;
+	}
+	if (res != AMFA_AUTH_OK)
+		count_failure(cfg, u, &st, now);
+	/* The state is durable before anyone is let in. */
+	if (amfa_state_commit(&h, &st) != 0) {
+		amfa_state_close(&h);
+		amfa_log(LOG_ERR, "user %s: denied: state not saved", u->name);
+		return AMFA_AUTH_ERROR;
+	}
+	amfa_state_close(&h);
+	if (res == AMFA_AUTH_OK)
+		amfa_log(LOG_INFO, "user %s (IAM %s): code accepted", u->name,
+		    u->iam_user);
+	else
+		amfa_log(LOG_NOTICE, "user %s (IAM %s): denied: %s (%ld "
+		    "consecutive failures)", u->name, u->iam_user,
+		    amfa_auth_result_str(res), st.failures);
+	return res;
+}

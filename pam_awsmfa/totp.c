@@ -1,0 +1,157 @@
+/* HOTP/TOTP; see totp.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include "totp.h"
+
+static const char *
+digest_name(enum amfa_totp_alg alg)
+{
+	switch (alg) {
+	case AMFA_TOTP_SHA1:
+		return "SHA1";
+	case AMFA_TOTP_SHA256:
+		return "SHA256";
+	case AMFA_TOTP_SHA512:
+		return "SHA512";
+	}
+	return NULL;
+}
+
+static const uint32_t powers_of_ten[] = { 1, 10, 100, 1000, 10000, 100000, 1000000,
+    10000000, 100000000 };
+
+static int
+params_ok(const struct amfa_totp_params *p)
+{
+	return p->digits >= 6 && p->digits <= 8 && p->period > 0 &&
+	    p->key != NULL && p->keylen > 0 && p->keylen <= AMFA_TOTP_MAX_KEY &&
+	    digest_name(p->alg) != NULL;
+}
+
+/* HMAC of the 8-byte big-endian counter, truncated per RFC 4226 5.3. */
+static int
+hotp_with(EVP_MAC_CTX *ctx, const struct amfa_totp_params *p,
+    uint64_t counter, char *out, size_t outlen)
+{
+	unsigned char msg[8], mac[EVP_MAX_MD_SIZE];
+	OSSL_PARAM params[2];
+	size_t maclen = 0;
+	uint32_t bin;
+	int off, rc = -1;
+
+	if (outlen < (size_t)p->digits + 1)
+		return -1;
+	for (int i = 7; i >= 0; i--) {
+		msg[i] = (unsigned char)(counter & 0xff);
+		counter >>= 8;
+	}
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)digest_name(p->alg), 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (!EVP_MAC_init(ctx, p->key, p->keylen, params) ||
+	    !EVP_MAC_update(ctx, msg, sizeof(msg)) ||
+	    !EVP_MAC_final(ctx, mac, &maclen, sizeof(mac)) || maclen < 20)
+		goto out;
+	off = mac[maclen - 1] & 0x0f;
+	bin = ((uint32_t)(mac[off] & 0x7f) << 24) |
+	    ((uint32_t)mac[off + 1] << 16) | ((uint32_t)mac[off + 2] << 8) |
+	    (uint32_t)mac[off + 3];
+	snprintf(out, outlen, "%0*u", p->digits,
+	    (unsigned)(bin % powers_of_ten[p->digits]));
+	OPENSSL_cleanse(&bin, sizeof(bin));
+	rc = 0;
+out:
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return rc;
+}
+
+static EVP_MAC_CTX *
+hmac_ctx_new(void)
+{
+	EVP_MAC *mac;
+	EVP_MAC_CTX *ctx;
+
+	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+		return NULL;
+	ctx = EVP_MAC_CTX_new(mac);
+	EVP_MAC_free(mac);
+	return ctx;
+}
+
+int
+amfa_hotp(const struct amfa_totp_params *p, uint64_t counter, char *out,
+    size_t outlen)
+{
+	EVP_MAC_CTX *ctx;
+	int rc;
+
+	if (!params_ok(p) || (ctx = hmac_ctx_new()) == NULL)
+		return -1;
+	rc = hotp_with(ctx, p, counter, out, outlen);
+	EVP_MAC_CTX_free(ctx);
+	return rc;
+}
+
+int64_t
+amfa_totp_step(const struct amfa_totp_params *p, time_t now)
+{
+	if (now < 0 || p->period == 0)
+		return -1;
+	return (int64_t)now / (int64_t)p->period;
+}
+
+int
+amfa_totp_code_shaped(const char *s, int digits)
+{
+	int n = 0;
+
+	for (; s[n] != '\0'; n++) {
+		if (s[n] < '0' || s[n] > '9')
+			return 0;
+	}
+	return n == digits;
+}
+
+int
+amfa_totp_verify(const struct amfa_totp_params *p, const char *code,
+    time_t now, int window, int64_t after, int64_t *matched)
+{
+	char want[16];
+	EVP_MAC_CTX *ctx;
+	int64_t step, found = -1;
+	int rc = 0;
+
+	if (!params_ok(p) || window < 0 || window > AMFA_TOTP_MAX_WINDOW ||
+	    (step = amfa_totp_step(p, now)) < 0)
+		return -1;
+	if (!amfa_totp_code_shaped(code, p->digits))
+		return 0;
+	if ((ctx = hmac_ctx_new()) == NULL)
+		return -1;
+	for (int64_t s = step - window; s <= step + window; s++) {
+		if (s < 0)
+			continue;
+		if (hotp_with(ctx, p, (uint64_t)s, want, sizeof(want)) != 0) {
+			rc = -1;
+			break;
+		}
+		/* Every step is computed and compared; no early exit. */
+		int same = CRYPTO_memcmp(want, code, (size_t)p->digits) == 0;
+		if (same && s > after && found < 0)
+			found = s;
+	}
+	OPENSSL_cleanse(want, sizeof(want));
+	EVP_MAC_CTX_free(ctx);
+	if (rc != 0)
+		return -1;
+	if (found < 0)
+		return 0;
+	*matched = found;
+	return 1;
+}

@@ -1,0 +1,211 @@
+/* Enrolment records; see user.h. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "base32.h"
+#include "conffile.h"
+#include "log.h"
+#include "secure_file.h"
+#include "user.h"
+
+static const char *const totp_algorithms[] = { "sha1", "sha256", "sha512",
+    NULL };
+
+const char *
+amfa_user_name_invalid(const char *name)
+{
+	size_t n = 0;
+
+	if (name == NULL || name[0] == '\0')
+		return "empty user name";
+	if (name[0] == '.' || name[0] == '-')
+		return "user name starts with '.' or '-'";
+	for (; name[n] != '\0'; n++) {
+		unsigned char c = (unsigned char)name[n];
+		if (n >= AMFA_USER_NAME_MAX)
+			return "user name too long";
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		    c == '-' || c == '@'))
+			return "user name has a character outside "
+			    "[A-Za-z0-9._@-]";
+	}
+	return NULL;
+}
+
+/* IAM user names: [\w+=,.@-]{1,64}. */
+static const char *
+check_iam_user(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n > 64)
+		return "longer than 64 characters";
+	if (strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789_+=,.@-") != n)
+		return "not a valid IAM user name";
+	return NULL;
+}
+
+/* STS SerialNumber: [\w+=/:,.@-]{9,256}; an ARN must be an IAM mfa ARN. */
+static const char *
+check_mfa_serial(const char *v)
+{
+	size_t n = strlen(v);
+	const char *p;
+
+	if (n < 9 || n > 256 || strspn(v, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+=/:,.@-") != n)
+		return "not a valid MFA serial number";
+	if (strncmp(v, "arn:", 4) != 0)
+		return NULL;	/* a hardware token's serial */
+	p = strstr(v, ":iam::");
+	if (p == NULL || (strncmp(v, "arn:aws:", 8) != 0 &&
+	    strncmp(v, "arn:aws-cn:", 11) != 0 &&
+	    strncmp(v, "arn:aws-us-gov:", 15) != 0))
+		return "must look like arn:aws:iam::ACCOUNT:mfa/NAME";
+	p += 6;
+	if (strspn(p, "0123456789") != 12 || strncmp(p + 12, ":mfa/", 5) != 0 ||
+	    p[17] == '\0')
+		return "must look like arn:aws:iam::ACCOUNT:mfa/NAME";
+	return NULL;
+}
+
+static int
+parse_totp_secret(void *obj, const struct amfa_opt *opt, const char *value,
+    const char *where)
+{
+	struct amfa_user *u = obj;
+	unsigned char key[AMFA_TOTP_MAX_KEY];
+	long n;
+
+	if (u->totp_key != NULL) {
+		amfa_log(LOG_ERR, "%s: %s given more than once", where, opt->key);
+		return -1;
+	}
+	n = amfa_base32_decode(value, key, sizeof(key));
+	if (n < 0) {
+		amfa_log(LOG_ERR, "%s: %s is not valid base32", where, opt->key);
+		goto fail;
+	}
+	if (n < AMFA_TOTP_MIN_KEY) {
+		amfa_log(LOG_ERR, "%s: %s is %ld bits, at least %d are required",
+		    where, opt->key, n * 8, AMFA_TOTP_MIN_KEY * 8);
+		goto fail;
+	}
+	if ((u->totp_key = malloc((size_t)n)) == NULL)
+		goto fail;
+	memcpy(u->totp_key, key, (size_t)n);
+	u->totp_keylen = (size_t)n;
+	OPENSSL_cleanse(key, sizeof(key));
+	return 0;
+fail:
+	OPENSSL_cleanse(key, sizeof(key));
+	return -1;
+}
+
+#define OFF(f) offsetof(struct amfa_user, f)
+static const struct amfa_opt user_opts[] = {
+	{ "iam_user", AMFA_OPT_STRING, OFF(iam_user), 0, 0, NULL, 0, NULL,
+	    check_iam_user },
+	{ "mfa_serial", AMFA_OPT_STRING, OFF(mfa_serial), 0, 0, NULL, 0, NULL,
+	    check_mfa_serial },
+	{ "totp_secret", AMFA_OPT_CUSTOM, 0, 0, 0, NULL, AMFA_OPT_SECRET,
+	    parse_totp_secret, NULL },
+	{ "totp_algorithm", AMFA_OPT_CHOICE, OFF(totp_algorithm), 0, 0,
+	    totp_algorithms, 0, NULL, NULL },
+	{ "totp_digits", AMFA_OPT_INT, OFF(totp_digits), 6, 8, NULL, 0, NULL,
+	    NULL },
+	{ "totp_period", AMFA_OPT_INT, OFF(totp_period), 15, 300, NULL, 0,
+	    NULL, NULL },
+};
+#undef OFF
+#define NOPTS (sizeof(user_opts) / sizeof(user_opts[0]))
+
+static void
+init(struct amfa_user *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->totp_algorithm = AMFA_TOTP_SHA1;
+	u->totp_digits = 6;
+	u->totp_period = 30;
+}
+
+int
+amfa_user_parse(const char *buf, size_t len, const char *shown,
+    const char *name, struct amfa_user *u)
+{
+	init(u);
+	if (amfa_conf_parse(buf, len, shown, user_opts, NOPTS, u) != 0)
+		goto fail;
+	if (u->iam_user == NULL) {
+		amfa_log(LOG_ERR, "%s: iam_user is required", shown);
+		goto fail;
+	}
+	if (u->totp_key == NULL) {
+		amfa_log(LOG_ERR, "%s: totp_secret is required", shown);
+		goto fail;
+	}
+	if ((u->name = strdup(name)) == NULL)
+		goto fail;
+	return 0;
+fail:
+	amfa_user_free(u);
+	return -1;
+}
+
+int
+amfa_user_load(const struct amfa_config *cfg, const char *name, uid_t owner,
+    struct amfa_user *u)
+{
+	struct amfa_file_policy policy = { owner, 066, AMFA_CONF_MAX_SIZE };
+	char file[AMFA_USER_NAME_MAX + 8], shown[4096];
+	const char *why;
+	char *buf;
+	size_t len;
+	int dirfd, r;
+
+	init(u);
+	if ((why = amfa_user_name_invalid(name)) != NULL) {
+		amfa_log(LOG_ERR, "refusing user: %s", why);
+		return -1;
+	}
+	snprintf(file, sizeof(file), "%s.conf", name);
+	snprintf(shown, sizeof(shown), "%s/%s", cfg->users_dir, file);
+	if ((dirfd = amfa_dir_open(cfg->users_dir, owner, 022)) < 0)
+		return -1;
+	r = amfa_file_read(dirfd, file, shown, &policy, &buf, &len);
+	close(dirfd);
+	if (r == -ENOENT)
+		return AMFA_USER_NOT_ENROLLED;
+	if (r != 0)
+		return -1;
+	r = amfa_user_parse(buf, len, shown, name, u);
+	amfa_wipe_free(buf, len);
+	return r;
+}
+
+void
+amfa_user_free(struct amfa_user *u)
+{
+	amfa_conf_free(user_opts, NOPTS, u);
+	amfa_wipe_free(u->totp_key, u->totp_keylen);
+	free(u->name);
+	memset(u, 0, sizeof(*u));
+}
+
+void
+amfa_user_totp(const struct amfa_user *u, struct amfa_totp_params *p)
+{
+	p->alg = (enum amfa_totp_alg)u->totp_algorithm;
+	p->digits = (int)u->totp_digits;
+	p->period = (unsigned)u->totp_period;
+	p->key = u->totp_key;
+	p->keylen = u->totp_keylen;
+}

@@ -1,0 +1,51 @@
+/*
+ * Enrolment records: one file per PAM user, USERS_DIR/<user>.conf, holding
+ * the IAM identity and the factor's secret.  Owned by root, mode 0600 (no
+ * group or other access), never a link.
+ */
+#ifndef AMFA_USER_H
+#define AMFA_USER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "totp.h"
+
+#define AMFA_USER_NAME_MAX	64
+
+struct amfa_user {
+	char		*name;		/* the PAM user */
+	char		*iam_user;
+	char		*mfa_serial;
+	unsigned char	*totp_key;	/* decoded seed, wiped on free */
+	size_t		 totp_keylen;
+	int		 totp_algorithm;	/* enum amfa_totp_alg */
+	long		 totp_digits;
+	long		 totp_period;
+};
+
+/*
+ * Is `name' safe to use as a file name and plausible as a login name?
+ * Letters, digits, '.', '_', '-', '@'; no leading '.' or '-'; at most
+ * AMFA_USER_NAME_MAX bytes.  Returns NULL or the reason it is not.
+ */
+const char *amfa_user_name_invalid(const char *name);
+
+/*
+ * Load the record of `name'.  Returns 0; AMFA_USER_NOT_ENROLLED when there
+ * is no file; -1 on any problem (logged with file and line).  The file must
+ * be owned by `owner' (0 in the module).
+ */
+#define AMFA_USER_NOT_ENROLLED	1
+int	amfa_user_load(const struct amfa_config *cfg, const char *name,
+	    uid_t owner, struct amfa_user *u);
+/* Parse an in-memory user file. */
+int	amfa_user_parse(const char *buf, size_t len, const char *shown,
+	    const char *name, struct amfa_user *u);
+void	amfa_user_free(struct amfa_user *u);
+
+/* The TOTP parameters of a loaded user (pointing into `u'). */
+void	amfa_user_totp(const struct amfa_user *u, struct amfa_totp_params *p);
+
+#endif

@@ -1,0 +1,122 @@
+/* The authentication decision with a controlled clock. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "logcap.h"
+#include "state.h"
+#include "tap.h"
+#include "totp.h"
+
+static const unsigned char seed[] = "12345678901234567890";
+static struct amfa_config cfg;
+static struct amfa_user user;
+
+static const char *
+code_at(time_t t)
+{
+	static char buf[16];
+	struct amfa_totp_params p;
+
+	amfa_user_totp(&user, &p);
+	amfa_hotp(&p, (uint64_t)(t / 30), buf, sizeof(buf));
+	return buf;
+}
+
+static enum amfa_auth_result
+try(const char *code, time_t now)
+{
+	logcap_start();
+	return amfa_auth_check(&cfg, &user, code, now, getuid());
+}
+
+static void
+read_state(struct amfa_state *st)
+{
+	struct amfa_state_handle h;
+
+	amfa_state_open(&cfg, "alice", getuid(), &h, st);
+	amfa_state_close(&h);
+}
+
+int
+main(void)
+{
+	char dir[] = "/tmp/amfa-auth-XXXXXX", cmd[300];
+	const time_t t0 = 1700000010;	/* 10 s into a step */
+	char code[16];
+	struct amfa_state st;
+
+	ok(mkdtemp(dir) != NULL, "temp dir");
+	cfg.state_dir = dir;
+	cfg.window = 1;
+	cfg.lockout_attempts = 3;
+	cfg.lockout_seconds = 60;
+	user.name = "alice";
+	user.iam_user = "alice";
+	user.totp_key = (unsigned char *)seed;
+	user.totp_keylen = 20;
+	user.totp_digits = 6;
+	user.totp_period = 30;
+
+	is_int(try(code_at(t0), t0), AMFA_AUTH_OK, "right code accepted");
+	ok(logcap_has("user alice (IAM alice): code accepted"), "success logged");
+	ok(!logcap_has(code_at(t0)), "the code is not logged");
+	is_int(try(code_at(t0), t0 + 5), AMFA_AUTH_REPLAY, "same code refused");
+	ok(logcap_has("already used or earlier step"), "replay logged as such");
+	is_int(try(code_at(t0 - 30), t0 + 5), AMFA_AUTH_REPLAY,
+	    "earlier step inside the window refused after a newer one");
+	read_state(&st);
+	is_int(st.failures, 2, "refused replays count as failures");
+	is_int(try(code_at(t0 + 30), t0 + 30), AMFA_AUTH_OK, "next step accepted");
+	read_state(&st);
+	is_int(st.failures, 0, "success resets the failure count");
+	is_int(st.last_step, (t0 + 30) / 30, "last step recorded");
+
+	/* A clock stepped backwards does not reopen used steps. */
+	is_int(try(code_at(t0), t0), AMFA_AUTH_REPLAY,
+	    "clock stepped back: the old code is still refused");
+
+	read_state(&st);
+	is_int(st.failures, 1, "that counted as a failure too");
+
+	/* Lockout after three failures; the next right code is not checked. */
+	time_t t1 = t0 + 300;
+	is_int(try(code_at(t1 - 30), t1 - 30), AMFA_AUTH_OK, "success resets");
+	strcpy(code, code_at(t1));
+	code[0] = code[0] == '9' ? '0' : (char)(code[0] + 1);
+	is_int(try(code, t1), AMFA_AUTH_BAD_CODE, "wrong code 1");
+	is_int(try("abcdef", t1), AMFA_AUTH_BAD_CODE, "non-code counts as a failure");
+	is_int(try(code, t1), AMFA_AUTH_BAD_CODE, "wrong code 3");
+	ok(logcap_has("locked for 60 seconds"), "lock logged");
+	is_int(try(code_at(t1), t1 + 1), AMFA_AUTH_LOCKED,
+	    "right code refused while locked");
+	read_state(&st);
+	is_int(st.last_step, (t1 - 30) / 30, "a locked attempt accepted nothing");
+	is_int(st.locked_until, t1 + 60, "lock time recorded");
+	is_int(try(code_at(t1 + 59), t1 + 59), AMFA_AUTH_LOCKED,
+	    "still locked at 59 s");
+	is_int(try(code_at(t1 + 61), t1 + 61), AMFA_AUTH_OK,
+	    "right code accepted after the lock expires");
+	read_state(&st);
+	is_int(st.failures, 0, "count reset");
+	is_int(st.locked_until, 0, "lock cleared");
+
+	/* After expiry the count starts afresh: one failure does not relock. */
+	time_t t2 = t1 + 600;
+	is_int(try(code, t2), AMFA_AUTH_BAD_CODE, "a failure");
+	is_int(try(code, t2), AMFA_AUTH_BAD_CODE, "a failure");
+	is_int(try(code_at(t2), t2), AMFA_AUTH_OK, "success before the limit");
+
+	/* Corrupt state: fail closed, state not reset. */
+	snprintf(cmd, sizeof(cmd), "printf 'garbage\\n' > %s/alice.state", dir);
+	(void)!system(cmd);
+	is_int(try(code_at(t2 + 30), t2 + 30), AMFA_AUTH_ERROR,
+	    "corrupt state denies");
+	ok(logcap_has("corrupt state"), "and says so");
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	(void)!system(cmd);
+	return tap_done();
+}

@@ -1,0 +1,252 @@
+/* awsmfa.conf and user files: good files, bad files, file checks. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "logcap.h"
+#include "tap.h"
+#include "user.h"
+
+#define SEED "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"	/* "12345678901234567890" */
+
+static int
+parse_cfg(const char *text, struct amfa_config *c)
+{
+	logcap_start();
+	return amfa_config_parse(text, strlen(text), "test.conf", c);
+}
+
+static int
+parse_user(const char *text, struct amfa_user *u)
+{
+	logcap_start();
+	return amfa_user_parse(text, strlen(text), "alice.conf", "alice", u);
+}
+
+static void
+config_good(void)
+{
+	struct amfa_config c;
+
+	ok(parse_cfg("", &c) == 0, "empty config parses");
+	is_str(c.users_dir, "/etc/awsmfa/users.d", "default users_dir");
+	is_str(c.state_dir, "/var/lib/awsmfa", "default state_dir");
+	is_int(c.window, 1, "default window");
+	is_int(c.lockout_attempts, 5, "default lockout_attempts");
+	is_int(c.lockout_seconds, 300, "default lockout_seconds");
+	amfa_config_free(&c);
+
+	ok(parse_cfg("# comment\n\n  users_dir = /u \nstate_dir=/s\r\n"
+	    "window = 3\nlockout_attempts = 2\nlockout_seconds = 9\n", &c) == 0,
+	    "full config parses");
+	is_str(c.users_dir, "/u", "users_dir trimmed");
+	is_str(c.state_dir, "/s", "CRLF line accepted");
+	is_int(c.window, 3, "window");
+	is_int(c.lockout_attempts, 2, "lockout_attempts");
+	is_int(c.lockout_seconds, 9, "lockout_seconds");
+	amfa_config_free(&c);
+}
+
+static void
+config_bad(void)
+{
+	static const struct {
+		const char *text, *msg;
+	} bad[] = {
+		{ "window = 1\nbogus = 2\n", "test.conf:2: unknown key \"bogus\"" },
+		{ "window = 1\nwindow = 2\n", "test.conf:2: window given more than once" },
+		{ "window =\n", "test.conf:1: window has no value" },
+		{ "window 1\n", "test.conf:1: expected \"key = value\"" },
+		{ "window = 11\n", "test.conf:1: window must be a whole number from 0 to 10" },
+		{ "window = -1\n", "test.conf:1: window must be" },
+		{ "window = 1x\n", "test.conf:1: window must be" },
+		{ "window = 99999999999999999999\n", "test.conf:1: window must be" },
+		{ "lockout_attempts = 0\n", "test.conf:1: lockout_attempts must be" },
+		{ "\n\nusers_dir = relative\n", "test.conf:3: users_dir: must be an absolute path" },
+		{ "users_dir = /etc/../tmp\n", "test.conf:1: users_dir: must not contain" },
+		{ "state_dir = /var/..\n", "test.conf:1: state_dir: must not contain" },
+		{ "Window = 1\n", "test.conf:1: bad key name" },
+		{ "= 1\n", "test.conf:1: bad key name" },
+		{ "window = 1\x01\n", "test.conf:1: control character" },
+	};
+	struct amfa_config c;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ok(parse_cfg(bad[i].text, &c) == -1, "bad config %zu refused", i);
+		ok(logcap_has(bad[i].msg), "message names file and line: %s",
+		    bad[i].msg);
+	}
+	char nul[] = "window = 1\n\0x = 2\n";
+	logcap_start();
+	ok(amfa_config_parse(nul, sizeof(nul) - 1, "test.conf", &c) == -1 &&
+	    logcap_has("NUL"), "NUL byte refused");
+	char *longline = malloc(5000);
+	memset(longline, 'a', 4999);
+	longline[4999] = '\0';
+	ok(parse_cfg(longline, &c) == -1 && logcap_has("test.conf:1: line longer"),
+	    "over-long line refused");
+	free(longline);
+}
+
+static void
+user_good(void)
+{
+	struct amfa_user u;
+
+	ok(parse_user("iam_user = alice\nmfa_serial = arn:aws:iam::123456789012:mfa/alice\n"
+	    "totp_secret = " SEED "\n", &u) == 0, "user file parses");
+	is_str(u.iam_user, "alice", "iam_user");
+	is_str(u.mfa_serial, "arn:aws:iam::123456789012:mfa/alice", "mfa_serial");
+	ok(u.totp_keylen == 20 && memcmp(u.totp_key, "12345678901234567890", 20) == 0,
+	    "seed decoded");
+	is_int(u.totp_digits, 6, "default digits");
+	is_int(u.totp_period, 30, "default period");
+	is_int(u.totp_algorithm, AMFA_TOTP_SHA1, "default algorithm");
+	amfa_user_free(&u);
+
+	ok(parse_user("iam_user = a.b+c=d,e@f-g_h\ntotp_secret = gezd gnbv gy3t qojq gezd gnbv gy3t qojq\n"
+	    "totp_algorithm = sha512\ntotp_digits = 8\ntotp_period = 60\n"
+	    "mfa_serial = GAHT12345678\n", &u) == 0,
+	    "user with options, spaced lower-case seed, hardware serial");
+	is_int(u.totp_algorithm, AMFA_TOTP_SHA512, "sha512");
+	is_int(u.totp_digits, 8, "8 digits");
+	is_int(u.totp_period, 60, "period 60");
+	amfa_user_free(&u);
+}
+
+static void
+user_bad(void)
+{
+	static const struct {
+		const char *text, *msg;
+	} bad[] = {
+		{ "totp_secret = " SEED "\n", "iam_user is required" },
+		{ "iam_user = alice\n", "totp_secret is required" },
+		{ "iam_user = alice\ntotp_secret = " SEED "\ntotp_secret = " SEED "\n",
+		    "alice.conf:3: totp_secret given more than once" },
+		{ "iam_user = alice\ntotp_secret = GEZDGNBVGY3TQOJQ\n",
+		    "alice.conf:2: totp_secret is 80 bits, at least 128" },
+		{ "iam_user = alice\ntotp_secret = GEZDGNBVGY3TQOJ1GEZDGNBVGY3TQOJQ\n",
+		    "alice.conf:2: totp_secret is not valid base32" },
+		{ "iam_user = al ice\n", "alice.conf:1: iam_user: not a valid IAM user name" },
+		{ "iam_user = alice\nmfa_serial = arn:aws:iam::12345:mfa/alice\n",
+		    "alice.conf:2: mfa_serial: must look like" },
+		{ "iam_user = alice\nmfa_serial = arn:aws:iam::123456789012:user/alice\n",
+		    "alice.conf:2: mfa_serial: must look like" },
+		{ "iam_user = alice\nmfa_serial = short\n",
+		    "alice.conf:2: mfa_serial: not a valid MFA serial" },
+		{ "iam_user = alice\ntotp_digits = 9\n", "alice.conf:2: totp_digits must be" },
+		{ "iam_user = alice\ntotp_period = 5\n", "alice.conf:2: totp_period must be" },
+		{ "iam_user = alice\ntotp_algorithm = md5\n",
+		    "alice.conf:2: totp_algorithm: unknown value" },
+	};
+	struct amfa_user u;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ok(parse_user(bad[i].text, &u) == -1, "bad user file %zu refused", i);
+		ok(logcap_has(bad[i].msg), "message: %s", bad[i].msg);
+		ok(!logcap_has("GEZDGNBV") && !logcap_has("gezd"),
+		    "the secret is not in the message");
+	}
+}
+
+static void
+names(void)
+{
+	ok(amfa_user_name_invalid("alice") == NULL, "alice is a fine name");
+	ok(amfa_user_name_invalid("a.b-c_d@corp") == NULL, "a.b-c_d@corp");
+	ok(amfa_user_name_invalid("") != NULL, "empty refused");
+	ok(amfa_user_name_invalid("..") != NULL, ".. refused");
+	ok(amfa_user_name_invalid(".hidden") != NULL, ".hidden refused");
+	ok(amfa_user_name_invalid("-n") != NULL, "-n refused");
+	ok(amfa_user_name_invalid("a/b") != NULL, "slash refused");
+	ok(amfa_user_name_invalid("a b") != NULL, "space refused");
+	ok(amfa_user_name_invalid("a\nb") != NULL, "newline refused");
+	ok(amfa_user_name_invalid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") != NULL,
+	    "65 characters refused");
+}
+
+static void
+files(void)
+{
+	char dir[] = "/tmp/amfa-cfg-XXXXXX", path[600], users[300];
+	struct amfa_config c;
+	struct amfa_user u;
+	int fd;
+
+	ok(mkdtemp(dir) != NULL, "temp dir");
+	snprintf(path, sizeof(path), "%s/awsmfa.conf", dir);
+	snprintf(users, sizeof(users), "%s/users.d", dir);
+	mkdir(users, 0700);
+	fd = open(path, O_WRONLY | O_CREAT, 0644);
+	dprintf(fd, "users_dir = %s\n", users);
+	close(fd);
+	logcap_start();
+	ok(amfa_config_load(path, getuid(), &c) == 0, "config loads");
+	chmod(path, 0664);
+	logcap_start();
+	struct amfa_config c2;
+	ok(amfa_config_load(path, getuid(), &c2) == -1 && logcap_has("too open"),
+	    "group-writable config refused");
+	chmod(path, 0644);
+	logcap_start();
+	ok(amfa_config_load(path, getuid() + 1, &c2) == -1 && logcap_has("owned by"),
+	    "config with the wrong owner refused");
+	logcap_start();
+	ok(amfa_config_load("relative.conf", getuid(), &c2) == -1,
+	    "relative config path refused");
+
+	snprintf(path, sizeof(path), "%s/alice.conf", users);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	dprintf(fd, "iam_user = alice\ntotp_secret = %s\n", SEED);
+	close(fd);
+	is_int(amfa_user_load(&c, "alice", getuid(), &u), 0, "user loads");
+	amfa_user_free(&u);
+	is_int(amfa_user_load(&c, "bob", getuid(), &u), AMFA_USER_NOT_ENROLLED,
+	    "missing user is 'not enrolled'");
+	chmod(path, 0640);
+	logcap_start();
+	is_int(amfa_user_load(&c, "alice", getuid(), &u), -1,
+	    "group-readable user file refused");
+	ok(logcap_has("too open"), "and says why");
+	chmod(path, 0600);
+	char lnk[600];
+	snprintf(lnk, sizeof(lnk), "%s/mallory.conf", users);
+	ok(symlink(path, lnk) == 0, "plant a symlink");
+	logcap_start();
+	is_int(amfa_user_load(&c, "mallory", getuid(), &u), -1,
+	    "user file that is a symlink refused");
+	ok(logcap_has("symbolic link"), "and says why");
+	snprintf(lnk, sizeof(lnk), "%s/eve.conf", users);
+	ok(link(path, lnk) == 0, "plant a hard link");
+	logcap_start();
+	is_int(amfa_user_load(&c, "eve", getuid(), &u), -1,
+	    "user file with two hard links refused");
+	chmod(users, 0777);
+	logcap_start();
+	is_int(amfa_user_load(&c, "alice", getuid(), &u), -1,
+	    "world-writable users_dir refused");
+	chmod(users, 0700);
+	logcap_start();
+	is_int(amfa_user_load(&c, "../alice", getuid(), &u), -1,
+	    "user name with a slash refused before any file is opened");
+	amfa_config_free(&c);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	(void)!system(cmd);
+}
+
+int
+main(void)
+{
+	config_good();
+	config_bad();
+	user_good();
+	user_bad();
+	names();
+	files();
+	return tap_done();
+}
