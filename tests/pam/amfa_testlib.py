@@ -1,0 +1,171 @@
+"""Shared fixtures for the PAM-level tests: a throwaway configuration tree,
+service files pointing at the built module, codes from oathtool (an
+independent TOTP implementation), and runs of the real libpam via pamtest."""
+
+import base64
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+MODULE = os.environ.get("AMFA_PAM_MODULE", "")
+PAMTEST = os.environ.get("AMFA_PAMTEST", "")
+AUTHTOK_MODULE = os.environ.get("AMFA_TEST_AUTHTOK_MODULE", "")
+
+PAM_SUCCESS = 0
+PAM_SERVICE_ERR = 3
+PAM_AUTH_ERR = 7
+PAM_AUTHINFO_UNAVAIL = 9
+PAM_MAXTRIES = 11
+PAM_IGNORE = 25
+
+
+def require_root():
+    """The module insists on root-owned files: these tests run as root
+    (as CI does).  Exit 77 tells meson the test was skipped."""
+    if os.geteuid() != 0:
+        print("SKIP: PAM-level tests need root")
+        sys.exit(77)
+    for what, path in (("module", MODULE), ("pamtest", PAMTEST)):
+        if not path or not os.path.exists(path):
+            print("missing %s (%r): run through meson test" % (what, path))
+            sys.exit(1)
+    if shutil.which("oathtool") is None:
+        print("oathtool is missing (apt-get install oathtool)")
+        sys.exit(1)
+
+
+def new_seed(nbytes=20):
+    return base64.b32encode(os.urandom(nbytes)).decode().rstrip("=")
+
+
+def totp(seed, at=None, digits=6, algorithm="sha1", period=30):
+    """The code of time `at' (default now), made by oathtool."""
+    at = int(time.time() if at is None else at)
+    out = subprocess.run(
+        ["oathtool", "--totp=" + algorithm, "-d", str(digits),
+         "-s", "%ds" % period, "-N", "@%d" % at, "-b", seed],
+        check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def wait_fresh_step(margin=4, period=30):
+    """Return at the start of a step with at least `margin' seconds left,
+    so a test's codes do not straddle a step boundary."""
+    left = period - (time.time() % period)
+    if left < margin:
+        time.sleep(left + 0.05)
+
+
+class Result:
+    def __init__(self, proc):
+        self.rc = proc.returncode
+        self.out = proc.stdout
+        self.log = proc.stderr
+        self.prompts = [l[7:] for l in proc.stdout.splitlines()
+                        if l.startswith("PROMPT ")]
+        self.env = dict(l[4:].split("=", 1) for l in proc.stdout.splitlines()
+                        if l.startswith("ENV "))
+
+    def __repr__(self):
+        return "rc=%d\nstdout:\n%s\nlog:\n%s" % (self.rc, self.out, self.log)
+
+
+class Tree:
+    """A configuration tree in a fresh temporary directory."""
+
+    def __init__(self, **config):
+        self.root = tempfile.mkdtemp(prefix="amfa-pam-")
+        os.chmod(self.root, 0o755)
+        self.etc = os.path.join(self.root, "etc")
+        self.users = os.path.join(self.etc, "users.d")
+        self.state = os.path.join(self.root, "state")
+        self.pamd = os.path.join(self.root, "pam.d")
+        for d in (self.etc, self.pamd):
+            os.makedirs(d, 0o755)
+        os.makedirs(self.users, 0o700)
+        self.conf = os.path.join(self.etc, "awsmfa.conf")
+        settings = {"users_dir": self.users, "state_dir": self.state}
+        settings.update(config)
+        self.write_config(settings)
+        self.seeds = {}
+
+    def cleanup(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def write_config(self, settings):
+        self.write(self.conf, "".join("%s = %s\n" % kv
+                                      for kv in settings.items()), 0o644)
+
+    @staticmethod
+    def write(path, text, mode):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+
+    def user_file(self, name):
+        return os.path.join(self.users, name + ".conf")
+
+    def state_file(self, name):
+        return os.path.join(self.state, name + ".state")
+
+    def enroll(self, name, seed=None, extra="", iam_user=None):
+        seed = seed or new_seed()
+        self.seeds[name] = seed
+        self.write(self.user_file(name),
+                   "iam_user = %s\n"
+                   "mfa_serial = arn:aws:iam::123456789012:mfa/%s\n"
+                   "totp_secret = %s\n%s" % (iam_user or name, name, seed,
+                                             extra), 0o600)
+        return seed
+
+    def service(self, name, lines):
+        """Write a PAM service file; MODULE and AUTHTOK stand for the built
+        modules, CONF for this tree's awsmfa.conf."""
+        text = "\n".join(lines) + "\n"
+        text = (text.replace("MODULE", MODULE)
+                .replace("AUTHTOK", AUTHTOK_MODULE)
+                .replace("CONF", self.conf))
+        self.write(os.path.join(self.pamd, name), text, 0o644)
+
+    def run(self, service, user, answers=(), extra_args=(), timeout=60):
+        proc = subprocess.run(
+            [PAMTEST] + list(extra_args) + [self.pamd, service, user],
+            input="".join(a + "\n" for a in answers),
+            capture_output=True, text=True, timeout=timeout)
+        return Result(proc)
+
+    def start(self, service, user, answers=(), extra_args=()):
+        """Start a transaction without waiting (for concurrency tests)."""
+        p = subprocess.Popen(
+            [PAMTEST] + list(extra_args) + [self.pamd, service, user],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        p.stdin.write("".join(a + "\n" for a in answers))
+        p.stdin.close()
+        return p
+
+    @staticmethod
+    def finish(p, timeout=60):
+        """Wait for a started transaction; its output is small."""
+        p.wait(timeout=timeout)
+        out, log = p.stdout.read(), p.stderr.read()
+        p.stdout.close()
+        p.stderr.close()
+        return p.returncode, out, log
+
+
+class PamTestCase(unittest.TestCase):
+    config = {}
+
+    def setUp(self):
+        self.tree = Tree(**self.config)
+        self.addCleanup(self.tree.cleanup)
+        self.tree.service("awsmfa", ["auth required MODULE config=CONF"])
+
+    def assertRc(self, res, rc, msg=""):
+        self.assertEqual(res.rc, rc, "%s\n%r" % (msg, res))

@@ -1,0 +1,135 @@
+/*
+ * pamtest: run one PAM transaction through the real libpam, with the service
+ * file taken from a test directory (pam_start_confdir), so tests never touch
+ * /etc/pam.d.
+ *
+ *   pamtest [-w BARRIER] [-E] CONFDIR SERVICE USER
+ *
+ * Answers to prompts come from standard input, one line per prompt.  Prompts
+ * and messages go to standard output ("PROMPT ...", "INFO ...", "ERROR ...").
+ * With LOG_PERROR, everything the modules send to syslog is copied to
+ * standard error, so tests can read the log.  -w waits until the file
+ * BARRIER exists before authenticating (to start many at once).  -E prints
+ * the PAM environment after a successful authenticate + setcred.
+ * Exit status: the PAM return code of pam_authenticate.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <security/pam_appl.h>
+
+static char *
+read_line(void)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&line, &cap, stdin);
+
+	if (n < 0) {
+		free(line);
+		return NULL;
+	}
+	if (n > 0 && line[n - 1] == '\n')
+		line[n - 1] = '\0';
+	return line;
+}
+
+static int
+conv(int n, const struct pam_message **msg, struct pam_response **resp,
+    void *data)
+{
+	struct pam_response *r = calloc((size_t)n, sizeof(*r));
+
+	(void)data;
+	if (r == NULL)
+		return PAM_BUF_ERR;
+	for (int i = 0; i < n; i++) {
+		switch (msg[i]->msg_style) {
+		case PAM_PROMPT_ECHO_OFF:
+		case PAM_PROMPT_ECHO_ON:
+			printf("PROMPT %s\n", msg[i]->msg);
+			fflush(stdout);
+			if ((r[i].resp = read_line()) == NULL) {
+				for (int j = 0; j < i; j++)
+					free(r[j].resp);
+				free(r);
+				return PAM_CONV_ERR;
+			}
+			break;
+		case PAM_ERROR_MSG:
+			printf("ERROR %s\n", msg[i]->msg);
+			break;
+		case PAM_TEXT_INFO:
+			printf("INFO %s\n", msg[i]->msg);
+			break;
+		default:
+			free(r);
+			return PAM_CONV_ERR;
+		}
+	}
+	fflush(stdout);
+	*resp = r;
+	return PAM_SUCCESS;
+}
+
+static void
+wait_for(const char *path)
+{
+	struct timespec nap = { 0, 1000 * 1000 };
+
+	for (int i = 0; i < 30000 && access(path, F_OK) != 0; i++)
+		nanosleep(&nap, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct pam_conv pc = { conv, NULL };
+	pam_handle_t *pamh = NULL;
+	const char *barrier = NULL;
+	int c, r, env = 0;
+
+	while ((c = getopt(argc, argv, "w:E")) != -1) {
+		switch (c) {
+		case 'w':
+			barrier = optarg;
+			break;
+		case 'E':
+			env = 1;
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (argc - optind != 3) {
+		fprintf(stderr, "usage: pamtest [-w BARRIER] [-E] CONFDIR SERVICE USER\n");
+		return 2;
+	}
+	openlog("pamtest", LOG_PERROR | LOG_PID, LOG_AUTHPRIV);
+	r = pam_start_confdir(argv[optind + 1], argv[optind + 2], &pc,
+	    argv[optind], &pamh);
+	if (r != PAM_SUCCESS) {
+		fprintf(stderr, "pam_start_confdir: %d\n", r);
+		return 2;
+	}
+	if (barrier != NULL)
+		wait_for(barrier);
+	r = pam_authenticate(pamh, 0);
+	printf("RESULT %d %s\n", r, pam_strerror(pamh, r));
+	if (r == PAM_SUCCESS && env) {
+		int s = pam_setcred(pamh, PAM_ESTABLISH_CRED);
+		printf("SETCRED %d\n", s);
+		char **list = pam_getenvlist(pamh);
+		for (char **e = list; e != NULL && *e != NULL; e++) {
+			printf("ENV %s\n", *e);
+			free(*e);
+		}
+		free(list);
+	}
+	pam_end(pamh, r);
+	return r;
+}
