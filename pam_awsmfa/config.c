@@ -23,6 +23,52 @@ check_abs_path(const char *v)
 	return NULL;
 }
 
+const char *const amfa_verify_names[] = { "local", "sts", "local+sts",
+    NULL };
+static const char *const failmodes[] = { "secure", "safe", NULL };
+
+const char *
+amfa_check_region(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > 32 ||
+	    strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
+		return "not a valid AWS region name";
+	return NULL;
+}
+
+static int
+loopback_host(const char *h, size_t n)
+{
+	return (n == 9 && strncmp(h, "127.0.0.1", 9) == 0) ||
+	    (n == 9 && strncmp(h, "localhost", 9) == 0) ||
+	    (n == 5 && strncmp(h, "[::1]", 5) == 0);
+}
+
+const char *
+amfa_check_endpoint(const char *url)
+{
+	const char *host, *end;
+
+	if (strncmp(url, "https://", 8) == 0)
+		host = url + 8;
+	else if (strncmp(url, "http://", 7) == 0)
+		host = url + 7;
+	else
+		return "must start with https://";
+	if (strpbrk(url, " \t\"'<>\\^`{|}") != NULL || strchr(host, '@') != NULL)
+		return "not a plain URL";
+	end = host + strcspn(host, ":/?#");
+	if (host[0] == '[')
+		end = strchr(host, ']') ? strchr(host, ']') + 1 : host;
+	if (end == host)
+		return "has no host";
+	if (url[4] == ':' && !loopback_host(host, (size_t)(end - host)))
+		return "plain http is only allowed to 127.0.0.1, localhost or [::1]";
+	return NULL;
+}
+
 #define OFF(f) offsetof(struct amfa_config, f)
 static const struct amfa_opt config_opts[] = {
 	{ "users_dir", AMFA_OPT_STRING, OFF(users_dir), 0, 0, NULL, 0, NULL,
@@ -35,6 +81,22 @@ static const struct amfa_opt config_opts[] = {
 	    NULL, 0, NULL, NULL },
 	{ "lockout_seconds", AMFA_OPT_INT, OFF(lockout_seconds), 1, 7 * 86400,
 	    NULL, 0, NULL, NULL },
+	{ "verify", AMFA_OPT_CHOICE, OFF(verify), 0, 0, amfa_verify_names, 0,
+	    NULL, NULL },
+	{ "failmode", AMFA_OPT_CHOICE, OFF(failmode), 0, 0, failmodes, 0, NULL,
+	    NULL },
+	{ "session_duration", AMFA_OPT_INT, OFF(session_duration), 900, 129600,
+	    NULL, 0, NULL, NULL },
+	{ "region", AMFA_OPT_STRING, OFF(region), 0, 0, NULL, 0, NULL,
+	    amfa_check_region },
+	{ "sts_endpoint", AMFA_OPT_STRING, OFF(sts_endpoint), 0, 0, NULL, 0,
+	    NULL, amfa_check_endpoint },
+	{ "sts_timeout", AMFA_OPT_INT, OFF(sts_timeout), 1, 120, NULL, 0, NULL,
+	    NULL },
+	{ "ca_file", AMFA_OPT_STRING, OFF(ca_file), 0, 0, NULL, 0, NULL,
+	    check_abs_path },
+	{ "store_dir", AMFA_OPT_STRING, OFF(store_dir), 0, 0, NULL, 0, NULL,
+	    check_abs_path },
 };
 #undef OFF
 #define NOPTS (sizeof(config_opts) / sizeof(config_opts[0]))
@@ -48,6 +110,12 @@ set_defaults(struct amfa_config *cfg)
 	if (cfg->state_dir == NULL &&
 	    (cfg->state_dir = strdup(AMFA_DEFAULT_STATE_DIR)) == NULL)
 		return -1;
+	if (cfg->store_dir == NULL &&
+	    (cfg->store_dir = strdup(AMFA_DEFAULT_STORE_DIR)) == NULL)
+		return -1;
+	if (cfg->region == NULL &&
+	    (cfg->region = strdup(AMFA_DEFAULT_REGION)) == NULL)
+		return -1;
 	return 0;
 }
 
@@ -58,6 +126,10 @@ init(struct amfa_config *cfg)
 	cfg->window = 1;
 	cfg->lockout_attempts = 5;
 	cfg->lockout_seconds = 300;
+	cfg->verify = AMFA_VERIFY_LOCAL;
+	cfg->failmode = AMFA_FAIL_SECURE;
+	cfg->session_duration = 43200;
+	cfg->sts_timeout = 10;
 }
 
 int

@@ -7,6 +7,18 @@
 #define AMFA_DEFAULT_CONFIG	"/etc/awsmfa/awsmfa.conf"
 #define AMFA_DEFAULT_USERS_DIR	"/etc/awsmfa/users.d"
 #define AMFA_DEFAULT_STATE_DIR	"/var/lib/awsmfa"
+#define AMFA_DEFAULT_STORE_DIR	"/run/awsmfa"
+#define AMFA_DEFAULT_REGION	"us-east-1"
+
+/* How the factor is verified (verify = ...). */
+enum amfa_verify {
+	AMFA_VERIFY_LOCAL,	/* local TOTP/YubiKey check, no AWS call */
+	AMFA_VERIFY_STS,	/* STS decides; no seed on the host */
+	AMFA_VERIFY_BOTH	/* local check, then STS for credentials */
+};
+#define AMFA_VERIFY_INHERIT	(-1)	/* a user file that does not say */
+
+enum amfa_failmode { AMFA_FAIL_SECURE, AMFA_FAIL_SAFE };
 
 struct amfa_config {
 	char	*users_dir;
@@ -14,7 +26,23 @@ struct amfa_config {
 	long	 window;		/* TOTP steps accepted each side */
 	long	 lockout_attempts;	/* consecutive failures before a lock */
 	long	 lockout_seconds;	/* how long a lock lasts */
+	int	 verify;		/* enum amfa_verify */
+	int	 failmode;		/* enum amfa_failmode */
+	long	 session_duration;	/* GetSessionToken DurationSeconds */
+	char	*region;
+	char	*sts_endpoint;		/* NULL: https://sts.REGION.amazonaws.com/ */
+	long	 sts_timeout;		/* seconds, all tries together */
+	char	*ca_file;		/* NULL: the system's CAs */
+	char	*store_dir;		/* per-user credential stores */
 };
+
+/* The names of the verify modes, as written in the files. */
+extern const char *const amfa_verify_names[];
+
+/* Is `url' acceptable as an endpoint?  https, or http to loopback only. */
+const char *amfa_check_endpoint(const char *url);
+/* An AWS region name: lower-case letters, digits and '-'. */
+const char *amfa_check_region(const char *v);
 
 /*
  * Read `path', which must be a regular file owned by `owner' and not

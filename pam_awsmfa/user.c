@@ -77,6 +77,45 @@ check_mfa_serial(const char *v)
 	return NULL;
 }
 
+/* Access key ids: [A-Z0-9]{16,128}. */
+static const char *
+check_key_id(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n < 16 || n > 128 ||
+	    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != n)
+		return "not a valid access key id";
+	return NULL;
+}
+
+/* Secret keys: printable, no blanks, 16..128 characters.  Not echoed. */
+static const char *
+check_secret_key(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n < 16 || n > 128)
+		return "length out of range";
+	for (; *v != '\0'; v++) {
+		if (*v <= ' ' || *v > '~')
+			return "has a character that cannot be in a secret key";
+	}
+	return NULL;
+}
+
+/* Profile names in ~/.aws files. */
+static const char *
+check_profile(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > 64 || strspn(v, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n)
+		return "not a valid profile name";
+	return NULL;
+}
+
 static int
 parse_totp_secret(void *obj, const struct amfa_opt *opt, const char *value,
     const char *where)
@@ -124,6 +163,16 @@ static const struct amfa_opt user_opts[] = {
 	    NULL },
 	{ "totp_period", AMFA_OPT_INT, OFF(totp_period), 15, 300, NULL, 0,
 	    NULL, NULL },
+	{ "verify", AMFA_OPT_CHOICE, OFF(verify), 0, 0, amfa_verify_names, 0,
+	    NULL, NULL },
+	{ "access_key_id", AMFA_OPT_STRING, OFF(access_key_id), 0, 0, NULL, 0,
+	    NULL, check_key_id },
+	{ "secret_access_key", AMFA_OPT_STRING, OFF(secret_access_key), 0, 0,
+	    NULL, AMFA_OPT_SECRET, NULL, check_secret_key },
+	{ "aws_profile", AMFA_OPT_STRING, OFF(aws_profile), 0, 0, NULL, 0, NULL,
+	    check_profile },
+	{ "region", AMFA_OPT_STRING, OFF(region), 0, 0, NULL, 0, NULL,
+	    amfa_check_region },
 };
 #undef OFF
 #define NOPTS (sizeof(user_opts) / sizeof(user_opts[0]))
@@ -135,23 +184,59 @@ init(struct amfa_user *u)
 	u->totp_algorithm = AMFA_TOTP_SHA1;
 	u->totp_digits = 6;
 	u->totp_period = 30;
+	u->verify = AMFA_VERIFY_INHERIT;
+}
+
+/* What the fields must add up to, given the verify mode. */
+static int
+check_complete(const struct amfa_user *u, const char *shown)
+{
+	if (u->iam_user == NULL) {
+		amfa_log(LOG_ERR, "%s: iam_user is required", shown);
+		return -1;
+	}
+	if (amfa_user_checks_local(u) && u->totp_key == NULL) {
+		amfa_log(LOG_ERR, "%s: totp_secret is required with verify = %s",
+		    shown, amfa_verify_names[u->verify]);
+		return -1;
+	}
+	if ((u->access_key_id == NULL) != (u->secret_access_key == NULL)) {
+		amfa_log(LOG_ERR, "%s: access_key_id and secret_access_key go "
+		    "together", shown);
+		return -1;
+	}
+	if (u->access_key_id != NULL && u->aws_profile != NULL) {
+		amfa_log(LOG_ERR, "%s: give either access_key_id or aws_profile, "
+		    "not both", shown);
+		return -1;
+	}
+	if (!amfa_user_uses_sts(u))
+		return 0;
+	if (u->access_key_id == NULL && u->aws_profile == NULL) {
+		amfa_log(LOG_ERR, "%s: verify = %s needs access_key_id and "
+		    "secret_access_key, or aws_profile", shown,
+		    amfa_verify_names[u->verify]);
+		return -1;
+	}
+	if (u->mfa_serial == NULL && u->aws_profile == NULL) {
+		amfa_log(LOG_ERR, "%s: verify = %s needs mfa_serial", shown,
+		    amfa_verify_names[u->verify]);
+		return -1;
+	}
+	return 0;
 }
 
 int
 amfa_user_parse(const char *buf, size_t len, const char *shown,
-    const char *name, struct amfa_user *u)
+    const char *name, const struct amfa_config *cfg, struct amfa_user *u)
 {
 	init(u);
 	if (amfa_conf_parse(buf, len, shown, user_opts, NOPTS, u) != 0)
 		goto fail;
-	if (u->iam_user == NULL) {
-		amfa_log(LOG_ERR, "%s: iam_user is required", shown);
+	if (u->verify == AMFA_VERIFY_INHERIT)
+		u->verify = cfg->verify;
+	if (check_complete(u, shown) != 0)
 		goto fail;
-	}
-	if (u->totp_key == NULL) {
-		amfa_log(LOG_ERR, "%s: totp_secret is required", shown);
-		goto fail;
-	}
 	if ((u->name = strdup(name)) == NULL)
 		goto fail;
 	return 0;
@@ -186,7 +271,7 @@ amfa_user_load(const struct amfa_config *cfg, const char *name, uid_t owner,
 		return AMFA_USER_NOT_ENROLLED;
 	if (r != 0)
 		return -1;
-	r = amfa_user_parse(buf, len, shown, name, u);
+	r = amfa_user_parse(buf, len, shown, name, cfg, u);
 	amfa_wipe_free(buf, len);
 	return r;
 }

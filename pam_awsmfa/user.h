@@ -23,7 +23,17 @@ struct amfa_user {
 	int		 totp_algorithm;	/* enum amfa_totp_alg */
 	long		 totp_digits;
 	long		 totp_period;
+	int		 verify;	/* enum amfa_verify, after inheriting */
+	char		*access_key_id;		/* the IAM user's long-term key */
+	char		*secret_access_key;	/* secret, wiped on free */
+	char		*aws_profile;	/* or: the key from ~/.aws of the user */
+	char		*region;	/* NULL: the host's */
 };
+
+/* Does this user's login call STS? */
+#define amfa_user_uses_sts(u)	((u)->verify != AMFA_VERIFY_LOCAL)
+/* Does it check the factor locally? */
+#define amfa_user_checks_local(u) ((u)->verify != AMFA_VERIFY_STS)
 
 /*
  * Is `name' safe to use as a file name and plausible as a login name?
@@ -40,9 +50,10 @@ const char *amfa_user_name_invalid(const char *name);
 #define AMFA_USER_NOT_ENROLLED	1
 int	amfa_user_load(const struct amfa_config *cfg, const char *name,
 	    uid_t owner, struct amfa_user *u);
-/* Parse an in-memory user file. */
+/* Parse an in-memory user file; `cfg' gives the defaults (verify). */
 int	amfa_user_parse(const char *buf, size_t len, const char *shown,
-	    const char *name, struct amfa_user *u);
+	    const char *name, const struct amfa_config *cfg,
+	    struct amfa_user *u);
 void	amfa_user_free(struct amfa_user *u);
 
 /* The TOTP parameters of a loaded user (pointing into `u'). */

@@ -22,8 +22,14 @@ parse_cfg(const char *text, struct amfa_config *c)
 static int
 parse_user(const char *text, struct amfa_user *u)
 {
+	struct amfa_config cfg;
+	int r;
+
+	amfa_config_parse("", 0, "none", &cfg);
 	logcap_start();
-	return amfa_user_parse(text, strlen(text), "alice.conf", "alice", u);
+	r = amfa_user_parse(text, strlen(text), "alice.conf", "alice", &cfg, u);
+	amfa_config_free(&cfg);
+	return r;
 }
 
 static void
@@ -153,6 +159,98 @@ user_bad(void)
 	}
 }
 
+static int
+parse_user_cfg(const char *cfgtext, const char *text, struct amfa_user *u)
+{
+	struct amfa_config cfg;
+	int r;
+
+	amfa_config_parse(cfgtext, strlen(cfgtext), "cfg", &cfg);
+	logcap_start();
+	r = amfa_user_parse(text, strlen(text), "alice.conf", "alice", &cfg, u);
+	amfa_config_free(&cfg);
+	return r;
+}
+
+#define KEYS "access_key_id = AKIAIOSFODNN7EXAMPLE\n" \
+	"secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+#define SERIAL "mfa_serial = arn:aws:iam::123456789012:mfa/alice\n"
+
+static void
+sts_settings(void)
+{
+	struct amfa_config c;
+	struct amfa_user u;
+
+	ok(parse_cfg("", &c) == 0, "defaults");
+	is_int(c.verify, AMFA_VERIFY_LOCAL, "verify defaults to local");
+	is_int(c.failmode, AMFA_FAIL_SECURE, "failmode defaults to secure");
+	is_int(c.session_duration, 43200, "12 hours");
+	is_str(c.region, "us-east-1", "region default");
+	ok(c.sts_endpoint == NULL, "endpoint derived from the region");
+	is_int(c.sts_timeout, 10, "sts_timeout default");
+	is_str(c.store_dir, "/run/awsmfa", "store_dir default");
+	amfa_config_free(&c);
+
+	ok(parse_cfg("verify = local+sts\nfailmode = safe\nsession_duration = 900\n"
+	    "region = eu-west-1\nsts_endpoint = https://sts.eu-west-1.amazonaws.com/\n"
+	    "sts_timeout = 3\nca_file = /etc/ssl/certs/ca-certificates.crt\n"
+	    "store_dir = /run/x\n", &c) == 0, "all STS settings");
+	is_int(c.verify, AMFA_VERIFY_BOTH, "local+sts");
+	is_int(c.failmode, AMFA_FAIL_SAFE, "safe");
+	amfa_config_free(&c);
+
+	static const struct { const char *text, *msg; } bad[] = {
+		{ "verify = maybe\n", "test.conf:1: verify: unknown value" },
+		{ "session_duration = 899\n", "session_duration must be a whole number from 900 to 129600" },
+		{ "session_duration = 129601\n", "session_duration must be" },
+		{ "sts_endpoint = http://sts.amazonaws.com/\n", "plain http is only allowed" },
+		{ "sts_endpoint = ftp://x/\n", "must start with https://" },
+		{ "sts_endpoint = https://user@evil/\n", "not a plain URL" },
+		{ "sts_endpoint = https://\n", "has no host" },
+		{ "region = EU-WEST-1\n", "not a valid AWS region" },
+		{ "sts_timeout = 0\n", "sts_timeout must be" },
+		{ "ca_file = certs.pem\n", "ca_file: must be an absolute path" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ok(parse_cfg(bad[i].text, &c) == -1 && logcap_has(bad[i].msg),
+		    "refused: %s", bad[i].msg);
+	}
+	ok(amfa_check_endpoint("http://127.0.0.1:8080/") == NULL, "http to loopback ok");
+	ok(amfa_check_endpoint("http://[::1]:8080/") == NULL, "http to [::1] ok");
+	ok(amfa_check_endpoint("http://127.0.0.1.evil.com/") != NULL,
+	    "http to a name starting with 127.0.0.1 refused");
+
+	ok(parse_user_cfg("verify = sts\n", "iam_user = alice\n" KEYS SERIAL, &u) == 0,
+	    "verify = sts needs no seed");
+	is_int(u.verify, AMFA_VERIFY_STS, "inherited verify");
+	amfa_user_free(&u);
+	ok(parse_user_cfg("", "iam_user = alice\nverify = sts\naws_profile = work\n", &u) == 0,
+	    "aws_profile can bring key and serial");
+	amfa_user_free(&u);
+	static const struct { const char *cfg, *text, *msg; } ubad[] = {
+		{ "verify = sts\n", "iam_user = alice\n" SERIAL,
+		    "needs access_key_id and secret_access_key, or aws_profile" },
+		{ "verify = sts\n", "iam_user = alice\n" KEYS, "needs mfa_serial" },
+		{ "verify = local+sts\n", "iam_user = alice\n" KEYS SERIAL,
+		    "totp_secret is required with verify = local+sts" },
+		{ "", "iam_user = alice\nverify = sts\naccess_key_id = AKIAIOSFODNN7EXAMPLE\n" SERIAL,
+		    "access_key_id and secret_access_key go together" },
+		{ "", "iam_user = alice\nverify = sts\naws_profile = p\n" KEYS,
+		    "either access_key_id or aws_profile" },
+		{ "", "iam_user = alice\naccess_key_id = akia\n", "not a valid access key id" },
+		{ "", "iam_user = alice\nsecret_access_key = abc def ghi jkl mno\n",
+		    "alice.conf:2: secret_access_key: has a character" },
+		{ "", "iam_user = alice\naws_profile = a/b\n", "not a valid profile name" },
+	};
+	for (size_t i = 0; i < sizeof(ubad) / sizeof(ubad[0]); i++) {
+		ok(parse_user_cfg(ubad[i].cfg, ubad[i].text, &u) == -1 &&
+		    logcap_has(ubad[i].msg), "user refused: %s", ubad[i].msg);
+		ok(!logcap_has("wJalrXUtnFEMI") && !logcap_has("jkl mno"),
+		    "the secret key is not in the message");
+	}
+}
+
 static void
 names(void)
 {
@@ -246,6 +344,7 @@ main(void)
 	config_bad();
 	user_good();
 	user_bad();
+	sts_settings();
 	names();
 	files();
 	return tap_done();

@@ -1,0 +1,195 @@
+/* HTTP(S) over libcurl; see http.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "http.h"
+#include "secure_file.h"
+
+struct sink {
+	char	*buf;
+	size_t	 len, cap, max;
+	int	 overflow;
+};
+
+static size_t
+on_data(char *data, size_t size, size_t n, void *arg)
+{
+	struct sink *s = arg;
+	size_t add = size * n, ncap;
+	char *nbuf;
+
+	if (add > s->max - s->len) {
+		s->overflow = 1;
+		return 0;	/* makes libcurl stop with CURLE_WRITE_ERROR */
+	}
+	if (s->len + add + 1 > s->cap) {
+		ncap = s->cap ? s->cap : 4096;
+		while (ncap < s->len + add + 1)
+			ncap *= 2;
+		if (ncap > s->max + 1)
+			ncap = s->max + 1;
+		if ((nbuf = malloc(ncap)) == NULL)
+			return 0;
+		/* Copy by hand so the old buffer can be wiped. */
+		if (s->buf != NULL) {
+			memcpy(nbuf, s->buf, s->len);
+			amfa_wipe_free(s->buf, s->cap);
+		}
+		s->buf = nbuf;
+		s->cap = ncap;
+	}
+	memcpy(s->buf + s->len, data, add);
+	s->len += add;
+	s->buf[s->len] = '\0';
+	return add;
+}
+
+static enum amfa_http_error
+classify(CURLcode c, const struct sink *s)
+{
+	switch (c) {
+	case CURLE_OK:
+		return AMFA_HTTP_OK;
+	case CURLE_OPERATION_TIMEDOUT:
+		return AMFA_HTTP_TIMEOUT;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+		return AMFA_HTTP_CONNECT;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+		return AMFA_HTTP_TLS;
+	case CURLE_WRITE_ERROR:
+		return s->overflow ? AMFA_HTTP_TOO_LARGE : AMFA_HTTP_INTERNAL;
+	case CURLE_OUT_OF_MEMORY:
+		return AMFA_HTTP_INTERNAL;
+	default:
+		return AMFA_HTTP_BROKEN;
+	}
+}
+
+const char *
+amfa_http_error_str(enum amfa_http_error e)
+{
+	switch (e) {
+	case AMFA_HTTP_OK:
+		return "ok";
+	case AMFA_HTTP_TIMEOUT:
+		return "timed out";
+	case AMFA_HTTP_CONNECT:
+		return "cannot connect";
+	case AMFA_HTTP_TLS:
+		return "TLS failure";
+	case AMFA_HTTP_TOO_LARGE:
+		return "response too large";
+	case AMFA_HTTP_BROKEN:
+		return "broken response";
+	case AMFA_HTTP_INTERNAL:
+		return "internal error";
+	}
+	return "unknown";
+}
+
+static int
+set_options(CURL *c, const struct amfa_http_request *req,
+    struct curl_slist *hdrs, struct sink *s, char *errbuf)
+{
+	int bad = 0;
+
+	bad |= curl_easy_setopt(c, CURLOPT_URL, req->url) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_SSLVERSION,
+	    (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK;
+	if (req->ca_file != NULL)
+		bad |= curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+	    req->connect_timeout_ms) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+	    req->total_timeout_ms) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_WRITEDATA, s) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_USERAGENT,
+	    "pam_awsmfa/" AMFA_VERSION) != CURLE_OK;
+	if (strcmp(req->method, "POST") == 0) {
+		bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE,
+		    (long)req->body_len) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+		    req->body ? req->body : "") != CURLE_OK;
+	} else if (strcmp(req->method, "GET") != 0) {
+		bad = 1;
+	}
+	return bad ? -1 : 0;
+}
+
+enum amfa_http_error
+amfa_http_perform(const struct amfa_http_request *req,
+    struct amfa_http_response *resp)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdrs = NULL, *t;
+	struct sink s = { NULL, 0, 0, req->max_response, 0 };
+	long sent = 0;
+	CURL *c;
+	CURLcode cc;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->error = AMFA_HTTP_INTERNAL;
+	if ((c = curl_easy_init()) == NULL)
+		return resp->error;
+	for (const char *const *h = req->headers; h != NULL && *h != NULL; h++) {
+		if ((t = curl_slist_append(hdrs, *h)) == NULL)
+			goto out;
+		hdrs = t;
+	}
+	/* No "Expect: 100-continue" round trip. */
+	if ((t = curl_slist_append(hdrs, "Expect:")) == NULL)
+		goto out;
+	hdrs = t;
+	if (set_options(c, req, hdrs, &s, errbuf) != 0) {
+		snprintf(resp->detail, sizeof(resp->detail), "bad request setup");
+		goto out;
+	}
+	cc = curl_easy_perform(c);
+	resp->error = classify(cc, &s);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent);
+	resp->request_sent = sent > 0;
+	if (cc != CURLE_OK)
+		snprintf(resp->detail, sizeof(resp->detail), "%s",
+		    errbuf[0] ? errbuf : curl_easy_strerror(cc));
+	if (resp->error == AMFA_HTTP_OK) {
+		if (s.buf == NULL && (s.buf = calloc(1, 1)) != NULL)
+			s.cap = 1;
+		resp->body = s.buf;
+		resp->body_len = s.len;
+		s.buf = NULL;
+	}
+out:
+	if (s.buf != NULL)
+		amfa_wipe_free(s.buf, s.cap);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	return resp->error;
+}
+
+void
+amfa_http_response_free(struct amfa_http_response *resp)
+{
+	if (resp->body != NULL)
+		amfa_wipe_free(resp->body, resp->body_len + 1);
+	resp->body = NULL;
+	resp->body_len = 0;
+}
