@@ -1,0 +1,243 @@
+/* The per-user credential store; see creds_store.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "creds_store.h"
+#include "log.h"
+#include "secure_file.h"
+
+#define LOCK_WAIT_MS	5000
+
+/* The root-owned top directory, created 0755 if missing. */
+static int
+open_top(const char *store_dir)
+{
+	if (mkdir(store_dir, 0755) != 0 && errno != EEXIST) {
+		amfa_log(LOG_ERR, "%s: cannot create: %s", store_dir,
+		    strerror(errno));
+		return -1;
+	}
+	return amfa_dir_open(store_dir, geteuid(), 022);
+}
+
+/* STORE_DIR/UID, owned by the user, 0700; created if missing. */
+static int
+make_user_dir(int top, const char *store_dir, const struct amfa_target *t)
+{
+	char name[32];
+	struct stat st;
+	int fd;
+
+	snprintf(name, sizeof(name), "%u", (unsigned)t->uid);
+	if (mkdirat(top, name, 0700) == 0) {
+		fd = openat(top, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (fd < 0 || fchown(fd, t->uid, t->gid) != 0 ||
+		    fchmod(fd, 0700) != 0) {
+			amfa_log(LOG_ERR, "%s/%s: cannot set up: %s", store_dir,
+			    name, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+		return 0;
+	}
+	if (errno != EEXIST)
+		return -1;
+	fd = openat(top, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || st.st_uid != t->uid ||
+	    (st.st_mode & 07777) != 0700) {
+		amfa_log(LOG_ERR, "%s/%s: exists but is not the user's 0700 "
+		    "directory; refusing to use it", store_dir, name);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+struct job {
+	const char	*path;		/* STORE_DIR/UID */
+	const char	*data;
+	size_t		 len;
+};
+
+/* As the user. */
+static int
+write_file(void *arg, int fd)
+{
+	const struct job *j = arg;
+	int dir, r;
+
+	(void)fd;
+	dir = open(j->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir < 0)
+		return -1;
+	r = amfa_file_write_atomic(dir, AMFA_STORE_FILE, j->data, j->len, 0600);
+	close(dir);
+	if (r == 0 && write(fd, "end\n", 4) != 4)
+		r = -1;
+	return r;
+}
+
+/* As the user. */
+static int
+remove_file(void *arg, int fd)
+{
+	const struct job *j = arg;
+	int dir, r;
+
+	dir = open(j->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir < 0)
+		return errno == ENOENT ? 0 : -1;
+	r = unlinkat(dir, AMFA_STORE_FILE, 0);
+	if (r != 0 && errno == ENOENT)
+		r = 0;
+	unlinkat(dir, "." AMFA_STORE_FILE ".tmp", 0);
+	close(dir);
+	if (r == 0 && write(fd, "end\n", 4) != 4)
+		r = -1;
+	return r;
+}
+
+static int
+run_job(const struct amfa_target *t, int (*fn)(void *, int), struct job *j)
+{
+	char *out;
+	size_t len;
+	int ok;
+
+	if (amfa_run_as(t, fn, j, 16, &out, &len) != 0)
+		return -1;
+	ok = strcmp(out, "end\n") == 0;
+	amfa_wipe_free(out, len + 1);
+	return ok ? 0 : -1;
+}
+
+/* Read, change by `delta' and write the session count; returns the new
+ * count or -1. */
+static int
+count_sessions(int top, const struct amfa_target *t, int delta)
+{
+	struct amfa_file_policy policy = { geteuid(), 077, 64 };
+	char name[48], lock[48], text[32], *buf = NULL;
+	size_t len = 0;
+	long n = 0;
+	int lfd, r;
+
+	snprintf(name, sizeof(name), "%u.sessions", (unsigned)t->uid);
+	snprintf(lock, sizeof(lock), "%u.lock", (unsigned)t->uid);
+	if ((lfd = amfa_lock_take(top, lock, LOCK_WAIT_MS)) < 0)
+		return -1;
+	r = amfa_file_read(top, name, name, &policy, &buf, &len);
+	if (r == 0) {
+		n = strtol(buf, NULL, 10);
+		free(buf);
+		if (n < 0 || n > 100000)
+			n = 0;
+	} else if (r != -ENOENT) {
+		close(lfd);
+		return -1;
+	}
+	n += delta;
+	if (n < 0)
+		n = 0;
+	snprintf(text, sizeof(text), "%ld\n", n);
+	if (n == 0)
+		r = unlinkat(top, name, 0) == 0 || errno == ENOENT ? 0 : -1;
+	else
+		r = amfa_file_write_atomic(top, name, text, strlen(text), 0600);
+	close(lfd);
+	return r == 0 ? (int)n : -1;
+}
+
+static void
+user_dir_path(char *buf, size_t n, const char *store_dir,
+    const struct amfa_target *t)
+{
+	snprintf(buf, n, "%s/%u", store_dir, (unsigned)t->uid);
+}
+
+int
+amfa_store_open_session(const char *store_dir, const struct amfa_target *t,
+    const struct amfa_creds *c)
+{
+	char path[4096];
+	struct job j;
+	int top, r = -1;
+
+	if ((top = open_top(store_dir)) < 0)
+		return -1;
+	if (make_user_dir(top, store_dir, t) != 0)
+		goto out;
+	user_dir_path(path, sizeof(path), store_dir, t);
+	j.path = path;
+	if ((j.data = amfa_creds_to_json(c, &j.len)) == NULL)
+		goto out;
+	r = run_job(t, write_file, &j);
+	amfa_wipe_free((char *)j.data, j.len + 1);
+	if (r != 0) {
+		amfa_log(LOG_ERR, "%s/%s: cannot write the credentials",
+		    path, AMFA_STORE_FILE);
+		goto out;
+	}
+	if (count_sessions(top, t, +1) < 0)
+		amfa_log(LOG_WARNING, "uid %u: cannot count sessions; the store "
+		    "may outlive them", (unsigned)t->uid);
+out:
+	close(top);
+	return r;
+}
+
+static int
+remove_store(int top, const char *store_dir, const struct amfa_target *t)
+{
+	char path[4096], name[32];
+	struct job j = { path, NULL, 0 };
+
+	user_dir_path(path, sizeof(path), store_dir, t);
+	if (run_job(t, remove_file, &j) != 0) {
+		amfa_log(LOG_ERR, "%s: cannot remove the credentials", path);
+		return -1;
+	}
+	snprintf(name, sizeof(name), "%u", (unsigned)t->uid);
+	if (unlinkat(top, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+		amfa_log(LOG_NOTICE, "%s: left in place (not empty)", path);
+	return 0;
+}
+
+int
+amfa_store_close_session(const char *store_dir, const struct amfa_target *t)
+{
+	int top, n, r = 0;
+
+	if ((top = open_top(store_dir)) < 0)
+		return -1;
+	n = count_sessions(top, t, -1);
+	if (n == 0)
+		r = remove_store(top, store_dir, t);
+	close(top);
+	return n < 0 ? -1 : r;
+}
+
+int
+amfa_store_remove(const char *store_dir, const struct amfa_target *t)
+{
+	char name[48];
+	int top, r;
+
+	if ((top = open_top(store_dir)) < 0)
+		return -1;
+	r = remove_store(top, store_dir, t);
+	snprintf(name, sizeof(name), "%u.sessions", (unsigned)t->uid);
+	unlinkat(top, name, 0);
+	close(top);
+	return r;
+}
