@@ -69,6 +69,87 @@ amfa_check_endpoint(const char *url)
 	return NULL;
 }
 
+/* Yubico client ids: [A-Za-z0-9._-], as ykval.h takes them. */
+static const char *
+check_client_id(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n < 1 || n > 64 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789._-") != n)
+		return "not a valid client id";
+	return NULL;
+}
+
+/* yubikey_validation = URL [URL...]: each an acceptable endpoint. */
+static int
+parse_yk_urls(void *obj, const struct amfa_opt *opt, const char *value,
+    const char *where)
+{
+	struct amfa_config *cfg = obj;
+	char *copy, *url, *save = NULL;
+	const char *why;
+	int n = 0, rc = -1;
+
+	if ((copy = strdup(value)) == NULL ||
+	    (cfg->yk_urls = calloc(AMFA_YK_MAX_URLS + 1, sizeof(char *))) ==
+	    NULL) {
+		amfa_log(LOG_ERR, "%s: out of memory", where);
+		goto out;
+	}
+	for (url = strtok_r(copy, " \t", &save); url != NULL;
+	    url = strtok_r(NULL, " \t", &save)) {
+		if (n == AMFA_YK_MAX_URLS) {
+			amfa_log(LOG_ERR, "%s: %s: at most %d servers", where,
+			    opt->key, AMFA_YK_MAX_URLS);
+			goto out;
+		}
+		if ((why = amfa_check_endpoint(url)) != NULL) {
+			amfa_log(LOG_ERR, "%s: %s: server %d %s", where,
+			    opt->key, n + 1, why);
+			goto out;
+		}
+		if ((cfg->yk_urls[n++] = strdup(url)) == NULL) {
+			amfa_log(LOG_ERR, "%s: out of memory", where);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(copy);
+	return rc;
+}
+
+/* What the YubiKey validation keys must add up to. */
+static int
+check_yk(const struct amfa_config *cfg, const char *shown)
+{
+	if (cfg->yk_urls == NULL) {
+		if (cfg->yk_client_id != NULL || cfg->yk_api_key_file != NULL) {
+			amfa_log(LOG_ERR, "%s: yubikey_client_id and "
+			    "yubikey_api_key_file need yubikey_validation",
+			    shown);
+			return -1;
+		}
+		return 0;
+	}
+	if (cfg->yk_client_id == NULL) {
+		amfa_log(LOG_ERR, "%s: yubikey_validation needs "
+		    "yubikey_client_id", shown);
+		return -1;
+	}
+	for (int i = 0; cfg->yk_urls[i] != NULL; i++) {
+		/* Neither TLS nor a signature would vouch for the answer. */
+		if (strncmp(cfg->yk_urls[i], "http://", 7) == 0 &&
+		    cfg->yk_api_key_file == NULL) {
+			amfa_log(LOG_ERR, "%s: yubikey_validation: a plain "
+			    "http server needs yubikey_api_key_file", shown);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 #define OFF(f) offsetof(struct amfa_config, f)
 static const struct amfa_opt config_opts[] = {
 	{ "users_dir", AMFA_OPT_STRING, OFF(users_dir), 0, 0, NULL, 0, NULL,
@@ -97,6 +178,14 @@ static const struct amfa_opt config_opts[] = {
 	    check_abs_path },
 	{ "store_dir", AMFA_OPT_STRING, OFF(store_dir), 0, 0, NULL, 0, NULL,
 	    check_abs_path },
+	{ "yubikey_validation", AMFA_OPT_CUSTOM, 0, 0, 0, NULL, 0,
+	    parse_yk_urls, NULL },
+	{ "yubikey_client_id", AMFA_OPT_STRING, OFF(yk_client_id), 0, 0, NULL,
+	    0, NULL, check_client_id },
+	{ "yubikey_api_key_file", AMFA_OPT_STRING, OFF(yk_api_key_file), 0, 0,
+	    NULL, 0, NULL, check_abs_path },
+	{ "yubikey_timeout", AMFA_OPT_INT, OFF(yk_timeout), 1, 60, NULL, 0,
+	    NULL, NULL },
 };
 #undef OFF
 #define NOPTS (sizeof(config_opts) / sizeof(config_opts[0]))
@@ -130,6 +219,7 @@ init(struct amfa_config *cfg)
 	cfg->failmode = AMFA_FAIL_SECURE;
 	cfg->session_duration = 43200;
 	cfg->sts_timeout = 10;
+	cfg->yk_timeout = 5;
 }
 
 int
@@ -138,7 +228,7 @@ amfa_config_parse(const char *buf, size_t len, const char *shown,
 {
 	init(cfg);
 	if (amfa_conf_parse(buf, len, shown, config_opts, NOPTS, cfg) != 0 ||
-	    set_defaults(cfg) != 0) {
+	    check_yk(cfg, shown) != 0 || set_defaults(cfg) != 0) {
 		amfa_config_free(cfg);
 		return -1;
 	}
@@ -172,4 +262,8 @@ void
 amfa_config_free(struct amfa_config *cfg)
 {
 	amfa_conf_free(config_opts, NOPTS, cfg);
+	for (int i = 0; cfg->yk_urls != NULL && cfg->yk_urls[i] != NULL; i++)
+		free(cfg->yk_urls[i]);
+	free(cfg->yk_urls);
+	cfg->yk_urls = NULL;
 }

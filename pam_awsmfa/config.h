@@ -34,7 +34,14 @@ struct amfa_config {
 	long	 sts_timeout;		/* seconds, all tries together */
 	char	*ca_file;		/* NULL: the system's CAs */
 	char	*store_dir;		/* per-user credential stores */
+	/* YubiKey validation servers (yubikey_validation); NULL: offline. */
+	char	**yk_urls;		/* NULL-ended */
+	char	*yk_client_id;
+	char	*yk_api_key_file;	/* the API key; root's, 0600 or 0400 */
+	long	 yk_timeout;		/* seconds, per server */
 };
+
+#define AMFA_YK_MAX_URLS	8
 
 /* The names of the verify modes, as written in the files. */
 extern const char *const amfa_verify_names[];

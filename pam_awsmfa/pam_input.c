@@ -8,6 +8,7 @@
 #include "log.h"
 #include "pam_input.h"
 #include "secure_file.h"
+#include "ykotp.h"
 
 void
 amfa_strip_blanks(char *s)
@@ -52,20 +53,36 @@ first_pass(pam_handle_t *pamh, char **out)
 	return PAM_SUCCESS;
 }
 
-/* "password123456": the last `digits' characters are the code. */
-static int
-split_forward(pam_handle_t *pamh, char *typed, int digits, char **code)
+/* How many characters at the end of `typed' are the code. */
+static size_t
+code_length(const char *typed, const struct amfa_user *u)
 {
-	size_t n = strlen(typed);
+	size_t n = strlen(typed), len, which;
+
+	for (size_t i = 0; i < u->nyubikeys; i++) {
+		len = strlen(u->yubikeys[i].public_id) + AMFA_YK_TOKEN_CHARS;
+		if (n >= len && amfa_yk_otp_token(&u->yubikeys[i], 1,
+		    typed + n - len, &which))
+			return len;
+	}
+	return (size_t)u->totp_digits;
+}
+
+/* "password123456" or "password" + OTP: the code is split off the end. */
+static int
+split_forward(pam_handle_t *pamh, char *typed, const struct amfa_user *u,
+    char **code)
+{
+	size_t n = strlen(typed), digits = code_length(typed, u);
 	int r;
 
-	if (n < (size_t)digits) {
+	if (n < digits) {
 		amfa_log(LOG_NOTICE, "input shorter than a code");
 		return PAM_AUTH_ERR;
 	}
-	if ((*code = strdup(typed + n - (size_t)digits)) == NULL)
+	if ((*code = strdup(typed + n - digits)) == NULL)
 		return PAM_BUF_ERR;
-	typed[n - (size_t)digits] = '\0';
+	typed[n - digits] = '\0';
 	r = pam_set_item(pamh, PAM_AUTHTOK, typed);
 	if (r != PAM_SUCCESS) {
 		amfa_wipe_free_str(*code);
@@ -76,7 +93,7 @@ split_forward(pam_handle_t *pamh, char *typed, int digits, char **code)
 
 int
 amfa_pam_get_code(pam_handle_t *pamh, const struct amfa_pam_args *a,
-    int digits, char **code)
+    const struct amfa_user *u, char **code)
 {
 	char *typed = NULL;
 	int r;
@@ -95,7 +112,7 @@ amfa_pam_get_code(pam_handle_t *pamh, const struct amfa_pam_args *a,
 	if ((r = ask(pamh, a->prompt, &typed)) != PAM_SUCCESS)
 		return r;
 	if (a->forward_pass) {
-		r = split_forward(pamh, typed, digits, code);
+		r = split_forward(pamh, typed, u, code);
 		amfa_wipe_free_str(typed);
 	} else {
 		*code = typed;

@@ -149,6 +149,47 @@ fail:
 	return -1;
 }
 
+/*
+ * yubikey = PUBLICID:AESKEY:PRIVATEID, or PUBLICID alone (checked online
+ * only).  Several lines allowed.  The slots are allocated once, so no copy
+ * of a key is left behind by a realloc.
+ */
+static int
+parse_yubikey(void *obj, const struct amfa_opt *opt, const char *value,
+    const char *where)
+{
+	struct amfa_user *u = obj;
+	struct amfa_yk_token t;
+	const char *why;
+
+	if (u->nyubikeys == AMFA_USER_MAX_YUBIKEYS) {
+		amfa_log(LOG_ERR, "%s: at most %d %s lines", where,
+		    AMFA_USER_MAX_YUBIKEYS, opt->key);
+		return -1;
+	}
+	if (amfa_yk_token_parse_any(value, &t, &why) != 0) {
+		amfa_log(LOG_ERR, "%s: %s: %s", where, opt->key, why);
+		return -1;
+	}
+	for (size_t i = 0; i < u->nyubikeys; i++) {
+		if (strcmp(u->yubikeys[i].public_id, t.public_id) == 0) {
+			amfa_log(LOG_ERR, "%s: %s: public id %s given twice",
+			    where, opt->key, t.public_id);
+			amfa_yk_token_wipe(&t, 1);
+			return -1;
+		}
+	}
+	if (u->yubikeys == NULL && (u->yubikeys = calloc(AMFA_USER_MAX_YUBIKEYS,
+	    sizeof(*u->yubikeys))) == NULL) {
+		amfa_log(LOG_ERR, "%s: out of memory", where);
+		amfa_yk_token_wipe(&t, 1);
+		return -1;
+	}
+	u->yubikeys[u->nyubikeys++] = t;
+	amfa_yk_token_wipe(&t, 1);
+	return 0;
+}
+
 #define OFF(f) offsetof(struct amfa_user, f)
 static const struct amfa_opt user_opts[] = {
 	{ "iam_user", AMFA_OPT_STRING, OFF(iam_user), 0, 0, NULL, 0, NULL,
@@ -173,6 +214,8 @@ static const struct amfa_opt user_opts[] = {
 	    check_profile },
 	{ "region", AMFA_OPT_STRING, OFF(region), 0, 0, NULL, 0, NULL,
 	    amfa_check_region },
+	{ "yubikey", AMFA_OPT_CUSTOM, 0, 0, 0, NULL,
+	    AMFA_OPT_SECRET | AMFA_OPT_MULTI, parse_yubikey, NULL },
 };
 #undef OFF
 #define NOPTS (sizeof(user_opts) / sizeof(user_opts[0]))
@@ -189,13 +232,30 @@ init(struct amfa_user *u)
 
 /* What the fields must add up to, given the verify mode. */
 static int
-check_complete(const struct amfa_user *u, const char *shown)
+check_complete(const struct amfa_user *u, const char *shown,
+    const struct amfa_config *cfg)
 {
 	if (u->iam_user == NULL) {
 		amfa_log(LOG_ERR, "%s: iam_user is required", shown);
 		return -1;
 	}
-	if (amfa_user_checks_local(u) && u->totp_key == NULL) {
+	for (size_t i = 0; i < u->nyubikeys; i++) {
+		if (u->yubikeys[i].id_only && cfg->yk_urls == NULL) {
+			amfa_log(LOG_ERR, "%s: yubikey %s has no AES key, so "
+			    "only a validation server can check it, and "
+			    "yubikey_validation is not set", shown,
+			    u->yubikeys[i].public_id);
+			return -1;
+		}
+	}
+	/* verify = local: a TOTP seed, YubiKeys, or both. */
+	if (u->verify == AMFA_VERIFY_LOCAL && u->totp_key == NULL &&
+	    u->nyubikeys == 0) {
+		amfa_log(LOG_ERR, "%s: totp_secret is required with verify = "
+		    "local, unless the user has a yubikey line", shown);
+		return -1;
+	}
+	if (u->verify == AMFA_VERIFY_BOTH && u->totp_key == NULL) {
 		amfa_log(LOG_ERR, "%s: totp_secret is required with verify = %s",
 		    shown, amfa_verify_names[u->verify]);
 		return -1;
@@ -235,7 +295,7 @@ amfa_user_parse(const char *buf, size_t len, const char *shown,
 		goto fail;
 	if (u->verify == AMFA_VERIFY_INHERIT)
 		u->verify = cfg->verify;
-	if (check_complete(u, shown) != 0)
+	if (check_complete(u, shown, cfg) != 0)
 		goto fail;
 	if ((u->name = strdup(name)) == NULL)
 		goto fail;
@@ -281,6 +341,9 @@ amfa_user_free(struct amfa_user *u)
 {
 	amfa_conf_free(user_opts, NOPTS, u);
 	amfa_wipe_free(u->totp_key, u->totp_keylen);
+	if (u->yubikeys != NULL)
+		amfa_wipe_free(u->yubikeys, AMFA_USER_MAX_YUBIKEYS *
+		    sizeof(*u->yubikeys));
 	free(u->name);
 	memset(u, 0, sizeof(*u));
 }

@@ -11,8 +11,10 @@
 
 #include "config.h"
 #include "totp.h"
+#include "ykotp.h"
 
 #define AMFA_USER_NAME_MAX	64
+#define AMFA_USER_MAX_YUBIKEYS	16	/* = AMFA_STATE_MAX_TOKENS */
 
 struct amfa_user {
 	char		*name;		/* the PAM user */
@@ -28,6 +30,9 @@ struct amfa_user {
 	char		*secret_access_key;	/* secret, wiped on free */
 	char		*aws_profile;	/* or: the key from ~/.aws of the user */
 	char		*region;	/* NULL: the host's */
+	/* yubikey = ... lines; keys wiped on free.  NULL: none. */
+	struct amfa_yk_token *yubikeys;	/* AMFA_USER_MAX_YUBIKEYS slots */
+	size_t		 nyubikeys;
 };
 
 /* Does this user's login call STS? */
