@@ -1,0 +1,374 @@
+#!/usr/bin/python3
+"""The PAM login benchmark: pam_awsmfa against pam_google_authenticator,
+pam_oath and pam_permit, through the real libpam, one full transaction per
+enrolled user, at several user counts and concurrencies.  Called by
+tests/bench/run (which builds and installs what it needs); see
+tests/bench/README.md.
+
+Every module is set up as close as it allows to the same policy: TOTP
+(SHA-1, 6 digits, 30 s), three codes accepted (the current step and one
+either side), a code accepted once.  Before each run every user's record is
+reset to "enrolled, logged in long ago" (not timed), the page cache is
+written back (sync), and the codes each user will type are computed with
+Python's hmac module for the next steps.  The C driver (pambench) does the
+transactions and times them.
+
+Must run as root in a private mount namespace (tests/bench/run uses
+unshare): it mounts a private /dev with a /dev/log socket that counts and
+discards syslog messages, because without a syslog daemon glibc falls back
+to writing to /dev/console, which is not what a production host pays.
+"""
+
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+PERIOD = 30
+CODE_STEPS = 20         # codes per user in a codes file: 10 minutes
+
+
+def totp(key, step):
+    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    off = mac[-1] & 15
+    v = struct.unpack(">I", mac[off:off + 4])[0] & 0x7fffffff
+    return "%06d" % (v % 1000000)
+
+
+def write_file(path, text, mode=0o600):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+class SyslogSink:
+    """/dev/log in our private /dev: counts datagrams, keeps nothing."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        os.chmod(path, 0o666)
+        self.count = 0
+        self.samples = {}
+        threading.Thread(target=self.loop, daemon=True).start()
+
+    def loop(self):
+        while True:
+            try:
+                msg = self.sock.recv(65536)
+            except OSError:
+                return
+            self.count += 1
+            # One example of each kind of message, for the report.
+            text = msg.decode(errors="replace")
+            kind = re.sub(r"[0-9]+", "N", text)
+            if len(self.samples) < 50:
+                self.samples.setdefault(kind, text)
+
+
+def private_dev(work):
+    """Mount a private /dev holding the devices the modules use and our
+    /dev/log.  Refuses unless we are in our own mount namespace."""
+    if os.readlink("/proc/self/ns/mnt") == os.readlink("/proc/%d/ns/mnt" % os.getppid()):
+        sys.exit("bench.py: not in a private mount namespace; run "
+                 "tests/bench/run")
+    dev = os.path.join(work, "dev")
+    os.mkdir(dev)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "benchdev",
+                    dev], check=True)
+    for n in ("null", "zero", "full", "random", "urandom", "tty", "console"):
+        open(os.path.join(dev, n), "w").close()
+        subprocess.run(["mount", "--bind", "/dev/" + n,
+                        os.path.join(dev, n)], check=True)
+    for d in ("pts", "shm"):
+        if os.path.isdir("/dev/" + d):
+            os.mkdir(os.path.join(dev, d))
+            subprocess.run(["mount", "--rbind", "/dev/" + d,
+                            os.path.join(dev, d)], check=True)
+    os.symlink("/proc/self/fd", os.path.join(dev, "fd"))
+    for i, n in enumerate(("stdin", "stdout", "stderr")):
+        os.symlink("fd/%d" % i, os.path.join(dev, n))
+    sink = SyslogSink(os.path.join(dev, "log"))
+    subprocess.run(["mount", "--rbind", dev, "/dev"], check=True)
+    return sink
+
+
+class Population:
+    """N enrolled users with random 160-bit seeds."""
+
+    def __init__(self, n):
+        self.names = ["bench%05d" % i for i in range(n)]
+        self.keys = [os.urandom(20) for _ in range(n)]
+
+    def codes_file(self, path, logins):
+        """Codes for `logins' distinct users picked at random."""
+        step0 = int(time.time()) // PERIOD
+        lines = ["%d %d\n" % (step0, PERIOD)]
+        pick = sorted(random.sample(range(len(self.names)), logins))
+        for name, key in ((self.names[i], self.keys[i]) for i in pick):
+            lines.append(name + " " + " ".join(
+                totp(key, step0 + i) for i in range(CODE_STEPS)) + "\n")
+        write_file(path, "".join(lines), 0o600)
+
+
+class Permit:
+    name = "pam_permit"
+    may_fail = False
+    keep = False
+
+    def __init__(self, root, pop, args):
+        self.root, self.pop = root, pop
+
+    def service(self):
+        return "auth required pam_permit.so"
+
+    def reset(self):
+        pass
+
+
+class Awsmfa:
+    name = "pam_awsmfa"
+    may_fail = False
+    keep = False
+
+    def __init__(self, root, pop, args):
+        self.root, self.pop, self.module = root, pop, args.module
+        self.users = os.path.join(root, "users.d")
+        self.state = os.path.join(root, "state")
+        self.conf = os.path.join(root, "awsmfa.conf")
+        os.mkdir(self.users, 0o700)
+        os.mkdir(self.state, 0o700)
+        write_file(self.conf, "users_dir = %s\nstate_dir = %s\nwindow = 1\n"
+                   % (self.users, self.state), 0o644)
+        for name, key in zip(pop.names, pop.keys):
+            write_file(os.path.join(self.users, name + ".conf"),
+                       "iam_user = %s\n"
+                       "mfa_serial = arn:aws:iam::123456789012:mfa/%s\n"
+                       "totp_secret = %s\n" % (
+                           name, name, base64.b32encode(key).decode()))
+
+    def service(self):
+        return "auth required %s config=%s" % (self.module, self.conf)
+
+    def reset(self):
+        # Logged in an hour ago: the steady state of an enrolled user.
+        step = int(time.time()) // PERIOD - 120
+        text = ("version 1\nlast_step %d\nfailures 0\nlocked_until 0\n"
+                "last_success %d\nend\n" % (step, step * PERIOD))
+        for name in self.pop.names:
+            write_file(os.path.join(self.state, name + ".state"), text)
+
+
+class AwsmfaKept(Awsmfa):
+    """The same, with the module kept loaded by the process (pambench -k):
+    what a long-running process, or a module linked -z nodelete, pays."""
+    name = "pam_awsmfa_kept"
+    keep = True
+
+
+class GoogleAuthenticator:
+    name = "pam_google_authenticator"
+    may_fail = False
+    keep = False
+
+    def __init__(self, root, pop, args):
+        self.root, self.pop = root, pop
+        self.dir = os.path.join(root, "ga")
+        os.mkdir(self.dir, 0o700)
+
+    def service(self):
+        # user=root: the secret files are root's, so the user names need
+        # not exist; ${USER} picks each user's file.
+        return ("auth required pam_google_authenticator.so user=root "
+                "secret=%s/${USER}" % self.dir)
+
+    def reset(self):
+        # WINDOW_SIZE 3 = the current code and one either side;
+        # DISALLOW_REUSE records each used step in the file.
+        for name, key in zip(self.pop.names, self.pop.keys):
+            write_file(os.path.join(self.dir, name),
+                       "%s\n\" DISALLOW_REUSE\n\" TOTP_AUTH\n"
+                       "\" WINDOW_SIZE 3\n" %
+                       base64.b32encode(key).decode().rstrip("="), 0o400)
+
+
+class Oath:
+    name = "pam_oath"
+    # liboath takes its lock with O_EXCL and gives up at once if another
+    # login holds it: concurrent valid logins fail.  Counted, not fatal.
+    may_fail = True
+    keep = False
+
+    def __init__(self, root, pop, args):
+        self.root, self.pop = root, pop
+        self.file = os.path.join(root, "users.oath")
+
+    def service(self):
+        # window=1: one step either side, as the others.  liboath refuses
+        # a code at or before the last one used (replay protection).
+        return "auth required pam_oath.so usersfile=%s window=1" % self.file
+
+    def reset(self):
+        write_file(self.file, "".join(
+            "HOTP/T30/6 %s - %s\n" % (name, key.hex())
+            for name, key in zip(self.pop.names, self.pop.keys)))
+
+
+MODULES = {"permit": Permit, "awsmfa": Awsmfa, "awsmfa-kept": AwsmfaKept,
+           "ga": GoogleAuthenticator, "oath": Oath}
+
+
+def parse_result(line):
+    return {k: int(v) for k, v in
+            (kv.split("=", 1) for kv in line.split())}
+
+
+def run_once(args, work, mod, pop, jobs, sink, extra=()):
+    mod.reset()
+    codes = os.path.join(work, "codes")
+    pop.codes_file(codes, min(len(pop.names), args.logins))
+    os.sync()
+    before = sink.count
+    proc = subprocess.run([args.pambench, "-j", str(jobs)] + list(extra) +
+                          [os.path.join(work, "pam.d"), mod.name, codes],
+                          capture_output=True, text=True)
+    time.sleep(0.05)    # let the sink drain
+    if proc.returncode != 0 and not (proc.returncode == 1 and
+                                     mod.may_fail):
+        sys.exit("%s, %d users, %d at once: %s%s" % (
+            mod.name, len(pop.names), jobs, proc.stdout, proc.stderr))
+    r = parse_result(proc.stdout)
+    r["syslog"] = sink.count - before
+    return r
+
+
+def summarise(runs):
+    """Median over runs of the per-run figures."""
+    n = runs[0]["logins"]
+    return {
+        "runs": len(runs),
+        "mean_us": statistics.median(r["mean_ns"] for r in runs) / 1e3,
+        "p50_us": statistics.median(r["p50_ns"] for r in runs) / 1e3,
+        "p99_us": statistics.median(r["p99_ns"] for r in runs) / 1e3,
+        "per_s": statistics.median(r["ok"] / (r["wall_ns"] / 1e9)
+                                   for r in runs),
+        "failed": sum(r["fail"] for r in runs),
+        "logins": sum(r["logins"] for r in runs),
+        "maxrss_kb": max(r["maxrss_kb"] for r in runs),
+        "syslog_per_login": statistics.median(r["syslog"] for r in runs) / n,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--module", required=True, help="the built pam_awsmfa.so")
+    ap.add_argument("--pambench", required=True)
+    ap.add_argument("--users", default="100,1000,10000")
+    ap.add_argument("--jobs", default="1,2,16")
+    ap.add_argument("--modules", default="permit,awsmfa,awsmfa-kept,ga,oath")
+    ap.add_argument("--logins", type=int, default=1000,
+                    help="logins per run: one each for this many distinct "
+                    "users picked at random (all users if fewer)")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--max-runs-seconds", type=float, default=120,
+                    help="fewer runs (at least 3) for a configuration "
+                    "whose first run takes longer than this / runs")
+    ap.add_argument("--fresh", action="store_true",
+                    help="each login in a freshly forked process (as sshd)")
+    ap.add_argument("--workdir", default="/var/tmp")
+    ap.add_argument("--json", help="write the raw results here")
+    args = ap.parse_args()
+
+    work = tempfile.mkdtemp(prefix="amfa-bench-", dir=args.workdir)
+    os.chmod(work, 0o755)
+    results = []
+    try:
+        sink = private_dev(work)
+        pamd = os.path.join(work, "pam.d")
+        os.mkdir(pamd)
+        # libpam reads "other" on every pam_start and logs an error when it
+        # is missing; a host always has one.
+        write_file(os.path.join(pamd, "other"),
+                   "auth required pam_deny.so\n", 0o644)
+        for n in [int(x) for x in args.users.split(",")]:
+            pop = Population(n)
+            for key in args.modules.split(","):
+                root = os.path.join(work, "%s-%d" % (key, n))
+                os.mkdir(root, 0o755)
+                mod = MODULES[key](root, pop, args)
+                write_file(os.path.join(pamd, mod.name),
+                           mod.service() + "\n", 0o644)
+                extra = []
+                if args.fresh:
+                    extra.append("-f")
+                if mod.keep:
+                    extra += ["-k", args.module]
+                for jobs in [int(x) for x in args.jobs.split(",")]:
+                    t0 = time.time()
+                    runs = [run_once(args, work, mod, pop, jobs, sink,
+                                     extra)]
+                    took = time.time() - t0
+                    nruns = args.runs
+                    if took * args.runs > args.max_runs_seconds:
+                        nruns = max(3, int(args.max_runs_seconds / took))
+                    for _ in range(nruns - 1):
+                        runs.append(run_once(args, work, mod, pop, jobs,
+                                             sink, extra))
+                    s = summarise(runs)
+                    s.update(module=mod.name, users=n, jobs=jobs,
+                             raw=runs)
+                    results.append(s)
+                    print("%-26s %6d users %3d at once: %9.1f us/login "
+                          "(p50 %.1f, p99 %.1f) %8.0f logins/s  maxrss "
+                          "%d kB  syslog/login %.2f  failed %d  [%d runs]" % (
+                              mod.name, n, jobs, s["mean_us"], s["p50_us"],
+                              s["p99_us"], s["per_s"], s["maxrss_kb"],
+                              s["syslog_per_login"], s["failed"],
+                              s["runs"]),
+                          flush=True)
+                shutil.rmtree(root)
+    finally:
+        for m in ("/dev", os.path.join(work, "dev")):
+            subprocess.run(["umount", "-l", m], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    print_table(results)
+    print("\nsyslog messages seen (one of each kind):")
+    for text in sink.samples.values():
+        print("  " + text)
+
+
+def print_table(results):
+    floor = {(r["users"], r["jobs"]): r["mean_us"] for r in results
+             if r["module"] == "pam_permit"}
+    print()
+    print("| module | users | at once | per login (us) | logins/s | "
+          "x pam_permit | peak RSS (kB) | valid codes refused |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in results:
+        f = floor.get((r["users"], r["jobs"]))
+        print("| %s | %d | %d | %.0f | %.0f | %s | %d | %s |" % (
+            r["module"], r["users"], r["jobs"], r["mean_us"], r["per_s"],
+            "%.1f" % (r["mean_us"] / f) if f else "-", r["maxrss_kb"],
+            "%d of %d" % (r["failed"], r["logins"]) if r["failed"] else
+            "0"))
+
+
+if __name__ == "__main__":
+    main()
