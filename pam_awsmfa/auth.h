@@ -17,13 +17,52 @@ enum amfa_auth_result {
 	AMFA_AUTH_BAD_CODE,	/* wrong, or not shaped like a code */
 	AMFA_AUTH_REPLAY,	/* right code of a step already used */
 	AMFA_AUTH_LOCKED,	/* too many failures; code not checked */
-	AMFA_AUTH_ERROR		/* state or crypto trouble: fail closed */
+	AMFA_AUTH_UNAVAILABLE,	/* the verifier (STS) could not be reached */
+	AMFA_AUTH_ERROR		/* state, config or crypto trouble */
 };
 
 const char *amfa_auth_result_str(enum amfa_auth_result r);
 
+struct amfa_state;
+
 /*
- * Check `code' for `u' at time `now'.  `state_owner' is the required owner
+ * A verifier: decides on `code' with the user's state in hand (locked and
+ * not locked out).  It may update `st' (the last accepted step, token
+ * counters); the failure count and the lock are handled by amfa_auth_run.
+ */
+typedef enum amfa_auth_result amfa_verifier(const struct amfa_config *cfg,
+	    const struct amfa_user *u, const char *code, time_t now,
+	    struct amfa_state *st, void *arg);
+
+/*
+ * Run `verify' under the user's state lock: refuse while locked out (the
+ * code is not looked at), count a failure for a wrong or replayed code and
+ * lock after lockout_attempts, reset the count on success, and write the
+ * state durably before answering.  Logs the outcome.
+ */
+enum amfa_auth_result amfa_auth_run(const struct amfa_config *cfg,
+	    const struct amfa_user *u, const char *code, time_t now,
+	    uid_t state_owner, amfa_verifier *verify, void *arg);
+
+/*
+ * Did `u' prove a factor within the last `seconds' (and is not locked out)?
+ * For sudo step-up with grace=MINUTES.  1 yes, 0 no (also on any error).
+ */
+int	amfa_auth_recent(const struct amfa_config *cfg,
+	    const struct amfa_user *u, time_t now, uid_t state_owner,
+	    long seconds);
+
+/*
+ * Refuse `code' without checking it against anything (it is not shaped like
+ * any factor `u' can use here): a failure under the lockout, nothing else
+ * in the state changes.  Logs `why' (never the code).
+ */
+enum amfa_auth_result amfa_auth_refuse(const struct amfa_config *cfg,
+	    const struct amfa_user *u, const char *code, time_t now,
+	    uid_t state_owner, const char *why);
+
+/*
+ * Check a TOTP `code' for `u' at time `now'.  `state_owner' is the required owner
  * of state_dir (0 in the module).  Logs the outcome (user and reason, never
  * the code).
  */

@@ -1,5 +1,7 @@
 /* Module arguments; see pam_args.h. */
+#include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -26,12 +28,31 @@ static const struct {
 #undef FLAG
 #undef VALUE
 
+/* grace=MINUTES: 1..1440. */
+static int
+parse_grace(const char *v, struct amfa_pam_args *a)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < 1 || n > 1440) {
+		amfa_log(LOG_ERR, "grace=%s: must be minutes from 1 to 1440", v);
+		return -1;
+	}
+	a->grace = n;
+	return 0;
+}
+
 static int
 parse_one(const char *arg, struct amfa_pam_args *a)
 {
 	char *base = (char *)a;
 	size_t n;
 
+	if (strncmp(arg, "grace=", 6) == 0)
+		return parse_grace(arg + 6, a);
 	for (size_t i = 0; i < sizeof(args_table) / sizeof(args_table[0]); i++) {
 		n = strlen(args_table[i].name);
 		if (strncmp(arg, args_table[i].name, n) != 0)

@@ -10,6 +10,7 @@ struct amfa_pam_args {
 	int		 try_first_pass;
 	int		 use_first_pass;
 	int		 forward_pass;
+	long		 grace;		/* grace=MINUTES, 0: off */
 };
 
 /*

@@ -8,13 +8,15 @@
 #include <time.h>
 
 #define PAM_SM_AUTH
+#define PAM_SM_SESSION
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
-#include "auth.h"
 #include "config.h"
 #include "log.h"
+#include "login.h"
 #include "pam_args.h"
+#include "pam_export.h"
 #include "pam_input.h"
 #include "secure_file.h"
 #include "user.h"
@@ -33,6 +35,7 @@ result_to_pam(enum amfa_auth_result r)
 		return PAM_SUCCESS;
 	case AMFA_AUTH_LOCKED:
 		return PAM_MAXTRIES;
+	case AMFA_AUTH_UNAVAILABLE:
 	case AMFA_AUTH_ERROR:
 		return PAM_AUTHINFO_UNAVAIL;
 	case AMFA_AUTH_BAD_CODE:
@@ -42,47 +45,84 @@ result_to_pam(enum amfa_auth_result r)
 	return PAM_AUTH_ERR;
 }
 
-static int
-authenticate(pam_handle_t *pamh, const struct amfa_pam_args *args)
-{
-	struct amfa_config cfg;
-	struct amfa_user user;
-	const char *name = NULL;
-	char *code = NULL;
-	int r;
+/* The module's setup for one call: log sink, arguments, user, config. */
+struct call {
+	struct amfa_pam_args	 args;
+	struct amfa_config	 cfg;
+	const char		*user;
+};
 
-	if (pam_get_user(pamh, &name, NULL) != PAM_SUCCESS || name == NULL) {
+static int
+begin(pam_handle_t *pamh, int argc, const char **argv, struct call *c)
+{
+	amfa_log_set_sink(syslog_sink, pamh);
+	if (amfa_pam_args_parse(argc, argv, &c->args) != 0)
+		return PAM_SERVICE_ERR;
+	amfa_log_set_debug(c->args.debug);
+	if (pam_get_user(pamh, &c->user, NULL) != PAM_SUCCESS ||
+	    c->user == NULL) {
 		amfa_log(LOG_ERR, "cannot determine the user");
 		return PAM_USER_UNKNOWN;
 	}
-	if (amfa_config_load(args->config, 0, &cfg) != 0) {
+	if (amfa_config_load(c->args.config, 0, &c->cfg) != 0) {
 		amfa_log(LOG_ERR, "user %s: denied: configuration unusable",
-		    amfa_user_name_invalid(name) ? "(invalid)" : name);
+		    amfa_user_name_invalid(c->user) ? "(invalid)" : c->user);
 		return PAM_AUTHINFO_UNAVAIL;
 	}
-	r = amfa_user_load(&cfg, name, 0, &user);
+	return PAM_SUCCESS;
+}
+
+static int
+end(pam_handle_t *pamh, struct call *c, int r, int loaded, const char *what)
+{
+	if (loaded)
+		amfa_config_free(&c->cfg);
+	amfa_debug("%s: %s", what, pam_strerror(pamh, r));
+	amfa_log_set_debug(0);
+	amfa_log_set_sink(NULL, NULL);
+	return r;
+}
+
+static int
+authenticate(pam_handle_t *pamh, struct call *c)
+{
+	struct amfa_user user;
+	struct amfa_login login;
+	char *code = NULL;
+	int r;
+
+	r = amfa_user_load(&c->cfg, c->user, 0, &user);
 	if (r == AMFA_USER_NOT_ENROLLED) {
-		amfa_config_free(&cfg);
-		amfa_log(LOG_NOTICE, "user %s: not enrolled%s", name,
-		    args->nullok ? ", passing over (nullok)" : ": denied");
-		return args->nullok ? PAM_IGNORE : PAM_AUTH_ERR;
+		amfa_log(LOG_NOTICE, "user %s: not enrolled%s", c->user,
+		    c->args.nullok ? ", passing over (nullok)" : ": denied");
+		return c->args.nullok ? PAM_IGNORE : PAM_AUTH_ERR;
 	}
 	if (r != 0) {
-		amfa_config_free(&cfg);
 		amfa_log(LOG_ERR, "user %s: denied: enrolment unusable",
-		    amfa_user_name_invalid(name) ? "(invalid)" : name);
+		    amfa_user_name_invalid(c->user) ? "(invalid)" : c->user);
 		return PAM_AUTHINFO_UNAVAIL;
 	}
-	r = amfa_pam_get_code(pamh, args, (int)user.totp_digits, &code);
-	if (r == PAM_SUCCESS) {
-		r = result_to_pam(amfa_auth_check(&cfg, &user, code,
-		    time(NULL), 0));
-		amfa_wipe_free_str(code);
-	} else if (r != PAM_CONV_ERR && r != PAM_BUF_ERR) {
-		r = PAM_AUTH_ERR;
+	if (c->args.grace > 0 && amfa_auth_recent(&c->cfg, &user, time(NULL), 0,
+	    c->args.grace * 60)) {
+		amfa_user_free(&user);
+		return PAM_SUCCESS;
 	}
+	r = amfa_pam_get_code(pamh, &c->args, &user, &code);
+	if (r != PAM_SUCCESS) {
+		amfa_user_free(&user);
+		return r == PAM_CONV_ERR || r == PAM_BUF_ERR ? r : PAM_AUTH_ERR;
+	}
+	amfa_login_run(&c->cfg, &user, code, time(NULL), 0, &login);
+	amfa_wipe_free_str(code);
+	r = result_to_pam(login.result);
+	if (r == PAM_SUCCESS && login.have_session)
+		r = amfa_pam_export_env(pamh, &login.s);
+	if (r == PAM_SUCCESS && login.degraded)
+		pam_info(pamh, "%s", login.notice != NULL ? login.notice :
+		    "AWS STS could not be reached: you are logged in without "
+		    "AWS credentials.");
+	amfa_login_free(&login);
 	amfa_user_free(&user);
-	amfa_config_free(&cfg);
 	return r;
 }
 
@@ -90,24 +130,42 @@ PAM_EXTERN int
 pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
     const char **argv)
 {
-	struct amfa_pam_args args;
+	struct call c;
 	int r;
 
-	amfa_log_set_sink(syslog_sink, pamh);
-	if (amfa_pam_args_parse(argc, argv, &args) != 0)
-		r = PAM_SERVICE_ERR;
-	else {
-		amfa_log_set_debug(args.debug);
-		r = authenticate(pamh, &args);
-	}
-	amfa_debug("authenticate: %s", pam_strerror(pamh, r));
-	amfa_log_set_debug(0);
-	amfa_log_set_sink(NULL, NULL);
-	return r;
+	if ((r = begin(pamh, argc, argv, &c)) != PAM_SUCCESS)
+		return end(pamh, &c, r, 0, "authenticate");
+	return end(pamh, &c, authenticate(pamh, &c), 1, "authenticate");
 }
 
 PAM_EXTERN int
 pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	return PAM_SUCCESS;
+}
+
+PAM_EXTERN int
+pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
+    const char **argv)
+{
+	struct call c;
+	int r;
+
+	if ((r = begin(pamh, argc, argv, &c)) != PAM_SUCCESS)
+		return end(pamh, &c, r, 0, "open_session");
+	return end(pamh, &c, amfa_pam_store_open(pamh, &c.cfg, c.user), 1,
+	    "open_session");
+}
+
+PAM_EXTERN int
+pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
+    const char **argv)
+{
+	struct call c;
+	int r;
+
+	if ((r = begin(pamh, argc, argv, &c)) != PAM_SUCCESS)
+		return end(pamh, &c, r, 0, "close_session");
+	return end(pamh, &c, amfa_pam_store_close(pamh, &c.cfg, c.user), 1,
+	    "close_session");
 }

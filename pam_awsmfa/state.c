@@ -80,7 +80,8 @@ amfa_state_parse(const char *buf, size_t len, struct amfa_state *st,
     const char **why)
 {
 	char copy[STATE_MAX_SIZE + 1], *line, *save = NULL, *sp;
-	int seen_step = 0, seen_fail = 0, seen_lock = 0, ended = 0, n = 0;
+	int seen_step = 0, seen_fail = 0, seen_lock = 0, seen_ok = 0;
+	int ended = 0, n = 0;
 	int64_t v;
 
 	state_init(st);
@@ -125,6 +126,9 @@ amfa_state_parse(const char *buf, size_t len, struct amfa_state *st,
 		} else if (strcmp(line, "locked_until") == 0 && !seen_lock++) {
 			if (parse_i64(sp, 0, &st->locked_until) != 0)
 				return -1;
+		} else if (strcmp(line, "last_success") == 0 && !seen_ok++) {
+			if (parse_i64(sp, 0, &st->last_success) != 0)
+				return -1;
 		} else if (strcmp(line, "token") == 0) {
 			if (parse_token_line(sp, st) != 0)
 				return -1;
@@ -132,7 +136,7 @@ amfa_state_parse(const char *buf, size_t len, struct amfa_state *st,
 			return -1;
 		}
 	}
-	if (!ended || !seen_step || !seen_fail || !seen_lock) {
+	if (!ended || !seen_step || !seen_fail || !seen_lock || !seen_ok) {
 		*why = "incomplete";
 		return -1;
 	}
@@ -147,8 +151,9 @@ amfa_state_format(const struct amfa_state *st, char *out, size_t outlen)
 	int r;
 
 	r = snprintf(out, outlen, "%s\nlast_step %" PRId64 "\nfailures %ld\n"
-	    "locked_until %" PRId64 "\n", STATE_VERSION, st->last_step,
-	    st->failures, st->locked_until);
+	    "locked_until %" PRId64 "\nlast_success %" PRId64 "\n",
+	    STATE_VERSION, st->last_step, st->failures, st->locked_until,
+	    st->last_success);
 	if (r < 0 || (size_t)r >= outlen)
 		return -1;
 	n = (size_t)r;

@@ -26,6 +26,7 @@ struct amfa_state {
 	int64_t				last_step;	/* -1: none yet */
 	long				failures;
 	int64_t				locked_until;	/* 0: not locked */
+	int64_t				last_success;	/* 0: never */
 	int				ntokens;
 	struct amfa_token_counter	tokens[AMFA_STATE_MAX_TOKENS];
 };

@@ -12,6 +12,8 @@ import time
 import unittest
 
 MODULE = os.environ.get("AMFA_PAM_MODULE", "")
+CREDS_PROGRAM = os.environ.get("AMFA_CREDS_PROGRAM", "")
+AWS_CLI = "/usr/bin/aws"   # Debian's AWS CLI v2, not whatever is on PATH
 PAMTEST = os.environ.get("AMFA_PAMTEST", "")
 AUTHTOK_MODULE = os.environ.get("AMFA_TEST_AUTHTOK_MODULE", "")
 
@@ -36,6 +38,40 @@ def require_root():
     if shutil.which("oathtool") is None:
         print("oathtool is missing (apt-get install oathtool)")
         sys.exit(1)
+
+
+def system_user(name):
+    """A real account (needed for the credential store and ~/.aws); made
+    once, home under /var/tmp, removed by remove_system_users()."""
+    import pwd
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--create-home", "--home-dir",
+                        "/var/tmp/amfa-home-" + name, "--shell", "/bin/sh",
+                        "--comment", "pam_awsmfa test user", name],
+                       check=True, capture_output=True)
+        _made_users.append(name)
+        return pwd.getpwnam(name)
+
+
+_made_users = []
+
+
+def remove_system_users():
+    for name in _made_users:
+        subprocess.run(["userdel", "--remove", name], capture_output=True)
+    del _made_users[:]
+
+
+def run_as(pw, args, env=None, **kw):
+    """Run a program as the user `pw' (a pwd entry), with a clean env."""
+    base = {"HOME": pw.pw_dir, "USER": pw.pw_name, "LOGNAME": pw.pw_name,
+            "PATH": "/usr/local/bin:/usr/bin:/bin"}
+    base.update(env or {})
+    return subprocess.run(args, env=base, user=pw.pw_uid, group=pw.pw_gid,
+                          extra_groups=[], capture_output=True, text=True,
+                          cwd="/", **kw)
 
 
 def new_seed(nbytes=20):
@@ -119,7 +155,8 @@ class Tree:
         self.write(self.user_file(name),
                    "iam_user = %s\n"
                    "mfa_serial = arn:aws:iam::123456789012:mfa/%s\n"
-                   "totp_secret = %s\n%s" % (iam_user or name, name, seed,
+                   "totp_secret = %s\n%s" % (iam_user or name,
+                                             iam_user or name, seed,
                                              extra), 0o600)
         return seed
 

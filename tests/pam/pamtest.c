@@ -3,14 +3,16 @@
  * file taken from a test directory (pam_start_confdir), so tests never touch
  * /etc/pam.d.
  *
- *   pamtest [-w BARRIER] [-E] CONFDIR SERVICE USER
+ *   pamtest [-w BARRIER] [-E] [-S] [-H HOLD] CONFDIR SERVICE USER
  *
  * Answers to prompts come from standard input, one line per prompt.  Prompts
  * and messages go to standard output ("PROMPT ...", "INFO ...", "ERROR ...").
  * With LOG_PERROR, everything the modules send to syslog is copied to
  * standard error, so tests can read the log.  -w waits until the file
  * BARRIER exists before authenticating (to start many at once).  -E prints
- * the PAM environment after a successful authenticate + setcred.
+ * the PAM environment after a successful authenticate + setcred.  -S then
+ * opens a session ("SESSION OPEN <rc>"), waits until the file HOLD exists
+ * (-H), and closes it ("SESSION CLOSE <rc>").
  * Exit status: the PAM return code of pam_authenticate.
  */
 #include <stdio.h>
@@ -81,7 +83,7 @@ wait_for(const char *path)
 {
 	struct timespec nap = { 0, 1000 * 1000 };
 
-	for (int i = 0; i < 30000 && access(path, F_OK) != 0; i++)
+	for (int i = 0; i < 120000 && access(path, F_OK) != 0; i++)
 		nanosleep(&nap, NULL);
 }
 
@@ -90,10 +92,10 @@ main(int argc, char **argv)
 {
 	struct pam_conv pc = { conv, NULL };
 	pam_handle_t *pamh = NULL;
-	const char *barrier = NULL;
-	int c, r, env = 0;
+	const char *barrier = NULL, *hold = NULL;
+	int c, r, env = 0, session = 0;
 
-	while ((c = getopt(argc, argv, "w:E")) != -1) {
+	while ((c = getopt(argc, argv, "w:ESH:")) != -1) {
 		switch (c) {
 		case 'w':
 			barrier = optarg;
@@ -101,12 +103,19 @@ main(int argc, char **argv)
 		case 'E':
 			env = 1;
 			break;
+		case 'S':
+			session = 1;
+			break;
+		case 'H':
+			hold = optarg;
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (argc - optind != 3) {
-		fprintf(stderr, "usage: pamtest [-w BARRIER] [-E] CONFDIR SERVICE USER\n");
+		fprintf(stderr, "usage: pamtest [-w BARRIER] [-E] [-S] [-H HOLD] "
+		    "CONFDIR SERVICE USER\n");
 		return 2;
 	}
 	openlog("pamtest", LOG_PERROR | LOG_PID, LOG_AUTHPRIV);
@@ -120,15 +129,25 @@ main(int argc, char **argv)
 		wait_for(barrier);
 	r = pam_authenticate(pamh, 0);
 	printf("RESULT %d %s\n", r, pam_strerror(pamh, r));
-	if (r == PAM_SUCCESS && env) {
+	if (r == PAM_SUCCESS && (env || session)) {
 		int s = pam_setcred(pamh, PAM_ESTABLISH_CRED);
 		printf("SETCRED %d\n", s);
 		char **list = pam_getenvlist(pamh);
 		for (char **e = list; e != NULL && *e != NULL; e++) {
-			printf("ENV %s\n", *e);
+			if (env)
+				printf("ENV %s\n", *e);
 			free(*e);
 		}
 		free(list);
+	}
+	if (r == PAM_SUCCESS && session) {
+		int s = pam_open_session(pamh, 0);
+		printf("SESSION OPEN %d\n", s);
+		fflush(stdout);
+		if (hold != NULL)
+			wait_for(hold);
+		if (s == PAM_SUCCESS)
+			printf("SESSION CLOSE %d\n", pam_close_session(pamh, 0));
 	}
 	pam_end(pamh, r);
 	return r;

@@ -243,6 +243,32 @@ class Stacking(PamTestCase):
                       PAM_AUTH_ERR)
 
 
+class Grace(PamTestCase):
+    def test_grace(self):
+        seed = self.tree.enroll("alice")
+        wait_fresh_step()
+        self.tree.service("sudo", ["auth required MODULE config=CONF grace=5"])
+        res = self.tree.run("sudo", "alice", [])
+        self.assertRc(res, PAM_AUTH_ERR, "no earlier success: asks")
+        self.assertEqual(res.prompts, ["Verification code: "])
+        self.assertRc(self.tree.run("awsmfa", "alice", [totp(seed)]),
+                      PAM_SUCCESS)
+        res = self.tree.run("sudo", "alice", [])
+        self.assertRc(res, PAM_SUCCESS, "proven a moment ago: counts")
+        self.assertEqual(res.prompts, [], "no prompt within grace")
+        self.assertIn("counts (grace)", res.log)
+        self.tree.service("fresh", ["auth required MODULE config=CONF"])
+        self.assertRc(self.tree.run("fresh", "alice", []), PAM_AUTH_ERR,
+                      "without grace a fresh code is always asked for")
+
+    def test_bad_grace(self):
+        self.tree.enroll("alice")
+        for arg in ["grace=0", "grace=1441", "grace=x", "grace="]:
+            self.tree.service("g", ["auth required MODULE config=CONF " + arg])
+            self.assertRc(self.tree.run("g", "alice", ["123456"]),
+                          PAM_SERVICE_ERR, arg)
+
+
 class BadSetup(PamTestCase):
     def setUp(self):
         super().setUp()

@@ -109,6 +109,22 @@ main(void)
 	is_int(try(code, t2), AMFA_AUTH_BAD_CODE, "a failure");
 	is_int(try(code_at(t2), t2), AMFA_AUTH_OK, "success before the limit");
 
+	/* grace: a success within the window counts, not after it. */
+	logcap_start();
+	ok(amfa_auth_recent(&cfg, &user, t2 + 100, getuid(), 300) == 1,
+	    "success 100 s ago counts within 300 s");
+	ok(logcap_has("counts (grace)"), "grace logged");
+	ok(amfa_auth_recent(&cfg, &user, t2 + 301, getuid(), 300) == 0,
+	    "not after 300 s");
+	ok(amfa_auth_recent(&cfg, &user, t2 - 50, getuid(), 300) == 0,
+	    "a success in the future (clock stepped back) does not count");
+	strcpy(code, code_at(t2 + 60));
+	code[0] = code[0] == '9' ? '0' : (char)(code[0] + 1);
+	for (int i = 0; i < 3; i++)
+		try(code, t2 + 60);
+	ok(amfa_auth_recent(&cfg, &user, t2 + 61, getuid(), 300) == 0,
+	    "a locked-out user gets no grace");
+
 	/* Corrupt state: fail closed, state not reset. */
 	snprintf(cmd, sizeof(cmd), "printf 'garbage\\n' > %s/alice.state", dir);
 	(void)!system(cmd);

@@ -21,6 +21,7 @@ roundtrip(void)
 	st.last_step = 56789012;
 	st.failures = 3;
 	st.locked_until = 1700000000;
+	st.last_success = 1690000000;
 	st.ntokens = 1;
 	strcpy(st.tokens[0].public_id, "vvccccfhcbcd");
 	st.tokens[0].session = 7;
@@ -30,6 +31,7 @@ roundtrip(void)
 	is_int(back.last_step, 56789012, "last_step");
 	is_int(back.failures, 3, "failures");
 	is_int(back.locked_until, 1700000000, "locked_until");
+	is_int(back.last_success, 1690000000, "last_success");
 	is_int(back.ntokens, 1, "one token");
 	is_str(back.tokens[0].public_id, "vvccccfhcbcd", "token id");
 	is_int(back.tokens[0].session, 7, "session counter");
@@ -56,6 +58,8 @@ corrupt(void)
 		"version 1\nlast_step 1\nfailures 0\nlocked_until 0\ntoken cccc 70000 1\nend\n",
 		"version 1\nlast_step 1\nfailures 0\nlocked_until 0\ntoken cccc 1 1\ntoken cccc 2 2\nend\n",
 		"version 1\nlast_step 99999999999999999999\nfailures 0\nlocked_until 0\nend\n",
+		"version 1\nlast_step 1\nfailures 0\nlocked_until 0\nend\n",
+		"version 1\nlast_step 1\nfailures 0\nlocked_until 0\nlast_success -5\nend\n",
 	};
 	struct amfa_state st;
 	const char *why;

@@ -1,0 +1,124 @@
+/* Credentials into the login; see pam_export.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include "creds_store.h"
+#include "log.h"
+#include "pam_export.h"
+#include "privdrop.h"
+#include "secure_file.h"
+
+#define COUNTED_KEY	"pam_awsmfa_store_counted"
+
+static const char *const env_names[] = {
+	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+	"AWS_CREDENTIAL_EXPIRATION", "AWS_REGION", "AWS_DEFAULT_REGION",
+};
+#define NENV (sizeof(env_names) / sizeof(env_names[0]))
+
+static int
+put(pam_handle_t *pamh, const char *name, const char *value)
+{
+	size_t n = strlen(name) + strlen(value) + 2;
+	char *kv;
+	int r;
+
+	if ((kv = malloc(n)) == NULL)
+		return PAM_BUF_ERR;
+	snprintf(kv, n, "%s=%s", name, value);
+	r = pam_putenv(pamh, kv);
+	amfa_wipe_free(kv, n);
+	return r;
+}
+
+int
+amfa_pam_export_env(pam_handle_t *pamh, const struct amfa_session *s)
+{
+	const char *values[NENV] = {
+		s->creds.access_key_id, s->creds.secret_access_key,
+		s->creds.session_token, s->creds.expiration, s->region,
+		s->region,
+	};
+	int r = PAM_SUCCESS;
+
+	for (size_t i = 0; i < NENV && r == PAM_SUCCESS; i++)
+		r = put(pamh, env_names[i], values[i]);
+	if (r != PAM_SUCCESS) {
+		for (size_t i = 0; i < NENV; i++)
+			pam_putenv(pamh, env_names[i]);	/* unset */
+		amfa_log(LOG_ERR, "cannot set the PAM environment: %s",
+		    pam_strerror(pamh, r));
+	}
+	return r;
+}
+
+/* The credentials this module put into the PAM environment, if any. */
+static int
+creds_from_env(pam_handle_t *pamh, struct amfa_creds *c)
+{
+	const char *id = pam_getenv(pamh, "AWS_ACCESS_KEY_ID");
+	const char *secret = pam_getenv(pamh, "AWS_SECRET_ACCESS_KEY");
+	const char *token = pam_getenv(pamh, "AWS_SESSION_TOKEN");
+	const char *exp = pam_getenv(pamh, "AWS_CREDENTIAL_EXPIRATION");
+
+	memset(c, 0, sizeof(*c));
+	if (id == NULL || secret == NULL || token == NULL || exp == NULL ||
+	    strlen(exp) >= sizeof(c->expiration) ||
+	    amfa_parse_iso8601(exp, &c->expires) != 0)
+		return -1;
+	snprintf(c->expiration, sizeof(c->expiration), "%s", exp);
+	c->access_key_id = strdup(id);
+	c->secret_access_key = strdup(secret);
+	c->session_token = strdup(token);
+	if (c->access_key_id == NULL || c->secret_access_key == NULL ||
+	    c->session_token == NULL) {
+		amfa_creds_free(c);
+		return -1;
+	}
+	return 0;
+}
+
+int
+amfa_pam_store_open(pam_handle_t *pamh, const struct amfa_config *cfg,
+    const char *user)
+{
+	struct amfa_target t;
+	struct amfa_creds c;
+	int r;
+
+	if (creds_from_env(pamh, &c) != 0)
+		return PAM_IGNORE;	/* nothing of ours to store */
+	if (amfa_target_lookup(user, &t) != 0) {
+		amfa_creds_free(&c);
+		return PAM_SESSION_ERR;
+	}
+	r = amfa_store_open_session(cfg->store_dir, &t, &c);
+	amfa_creds_free(&c);
+	if (r != 0)
+		return PAM_SESSION_ERR;
+	pam_set_data(pamh, COUNTED_KEY, (void *)1, NULL);
+	amfa_log(LOG_INFO, "user %s: session credentials stored in %s/%u",
+	    user, cfg->store_dir, (unsigned)t.uid);
+	return PAM_SUCCESS;
+}
+
+int
+amfa_pam_store_close(pam_handle_t *pamh, const struct amfa_config *cfg,
+    const char *user)
+{
+	const void *counted = NULL;
+	struct amfa_target t;
+
+	if (pam_get_data(pamh, COUNTED_KEY, &counted) != PAM_SUCCESS ||
+	    counted == NULL)
+		return PAM_IGNORE;
+	if (amfa_target_lookup(user, &t) != 0 ||
+	    amfa_store_close_session(cfg->store_dir, &t) != 0)
+		return PAM_SESSION_ERR;
+	pam_set_data(pamh, COUNTED_KEY, NULL, NULL);
+	return PAM_SUCCESS;
+}

@@ -1,0 +1,196 @@
+/* STS GetSessionToken; see sts.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws_query.h"
+#include "creds.h"
+#include "log.h"
+#include "secure_file.h"
+#include "sts.h"
+
+#define STS_VERSION	"2011-06-15"
+#define RESULT		"GetSessionTokenResult/Credentials/"
+
+const char *
+amfa_sts_result_str(enum amfa_sts_result r)
+{
+	switch (r) {
+	case AMFA_STS_OK:
+		return "ok";
+	case AMFA_STS_BAD_CODE:
+		return "AWS refused the MFA code";
+	case AMFA_STS_CODE_CONSUMED:
+		return "the code was consumed by an earlier try that reached "
+		    "AWS but got no answer back";
+	case AMFA_STS_BAD_SERIAL:
+		return "the MFA serial is not a device of this IAM user "
+		    "(check mfa_serial)";
+	case AMFA_STS_BAD_KEY:
+		return "the access key is unknown or inactive (check "
+		    "access_key_id)";
+	case AMFA_STS_BAD_SECRET:
+		return "the signature does not match (check secret_access_key, "
+		    "and the clock)";
+	case AMFA_STS_EXPIRED:
+		return "the credentials used to sign have expired";
+	case AMFA_STS_DENIED:
+		return "access denied by AWS (check the IAM policy)";
+	case AMFA_STS_REFUSED:
+		return "AWS refused the request";
+	case AMFA_STS_MALFORMED:
+		return "STS answered without usable credentials";
+	case AMFA_STS_TLS:
+		return "TLS verification of the STS endpoint failed";
+	case AMFA_STS_UNREACHABLE:
+		return "STS could not be reached in time";
+	case AMFA_STS_INTERNAL:
+		return "internal error";
+	}
+	return "unknown";
+}
+
+/* Which refusal is it?  AWS's codes first, its message only to split
+ * AccessDenied (wrong code vs. a serial that is not the caller's). */
+static enum amfa_sts_result
+classify_refusal(const struct amfa_aws_answer *a)
+{
+	if (strcmp(a->code, "InvalidClientTokenId") == 0)
+		return AMFA_STS_BAD_KEY;
+	if (strcmp(a->code, "SignatureDoesNotMatch") == 0)
+		return AMFA_STS_BAD_SECRET;
+	if (strcmp(a->code, "ExpiredToken") == 0)
+		return AMFA_STS_EXPIRED;
+	if (strcmp(a->code, "AccessDenied") != 0)
+		return AMFA_STS_REFUSED;
+	if (strstr(a->message, "MultiFactorAuthentication") == NULL)
+		return AMFA_STS_DENIED;
+	if (strstr(a->message, "serial number") != NULL ||
+	    strstr(a->message, "must provide both") != NULL)
+		return AMFA_STS_BAD_SERIAL;
+	return a->sent_before ? AMFA_STS_CODE_CONSUMED : AMFA_STS_BAD_CODE;
+}
+
+/* Take the credentials out of a GetSessionToken answer. */
+static enum amfa_sts_result
+take_credentials(xmlDocPtr doc, struct amfa_sts_credentials *out)
+{
+	char *exp;
+
+	out->access_key_id = amfa_aws_xml_text(doc, RESULT "AccessKeyId");
+	out->secret_access_key = amfa_aws_xml_text(doc,
+	    RESULT "SecretAccessKey");
+	out->session_token = amfa_aws_xml_text(doc, RESULT "SessionToken");
+	exp = amfa_aws_xml_text(doc, RESULT "Expiration");
+	if (out->access_key_id == NULL || out->secret_access_key == NULL ||
+	    out->session_token == NULL || exp == NULL ||
+	    out->access_key_id[0] == '\0' ||
+	    strlen(out->access_key_id) > 128 ||
+	    out->secret_access_key[0] == '\0' ||
+	    out->session_token[0] == '\0' ||
+	    strlen(exp) >= sizeof(out->expiration) ||
+	    amfa_parse_iso8601(exp, &out->expires) != 0) {
+		free(exp);
+		amfa_sts_credentials_free(out);
+		return AMFA_STS_MALFORMED;
+	}
+	/* Only printable ASCII goes into environments and files. */
+	for (const char *s = out->access_key_id; *s; s++)
+		if (*s < 0x21 || *s > 0x7e) {
+			free(exp);
+			amfa_sts_credentials_free(out);
+			return AMFA_STS_MALFORMED;
+		}
+	snprintf(out->expiration, sizeof(out->expiration), "%s", exp);
+	free(exp);
+	return AMFA_STS_OK;
+}
+
+static void
+log_outcome(const struct amfa_sts_config *c, const char *serial,
+    enum amfa_sts_result r, const struct amfa_aws_answer *a)
+{
+	switch (a->status) {
+	case AMFA_AWS_REFUSED:
+		amfa_log(r == AMFA_STS_BAD_CODE ? LOG_NOTICE : LOG_ERR,
+		    "STS GetSessionToken (%s, serial %s): %s: %s: \"%s\" "
+		    "(request id %s)", c->endpoint, serial,
+		    amfa_sts_result_str(r), a->code, a->message,
+		    a->request_id[0] ? a->request_id : "none");
+		break;
+	case AMFA_AWS_OK:
+		if (r != AMFA_STS_OK)
+			amfa_log(LOG_ERR, "STS GetSessionToken (%s): %s "
+			    "(request id %s)", c->endpoint,
+			    amfa_sts_result_str(r), a->request_id);
+		break;
+	default:
+		amfa_log(LOG_ERR, "STS GetSessionToken (%s): %s after %d "
+		    "tr%s in %ld ms%s%s", c->endpoint, amfa_sts_result_str(r),
+		    a->tries, a->tries == 1 ? "y" : "ies", c->timeout_ms,
+		    a->detail[0] ? ": " : "", a->detail);
+		break;
+	}
+}
+
+enum amfa_sts_result
+amfa_sts_get_session_token(const struct amfa_sts_config *c,
+    const struct amfa_aws_key *key, const char *serial, const char *code,
+    struct amfa_sts_credentials *out)
+{
+	struct amfa_aws_endpoint ep;
+	struct amfa_aws_answer a;
+	struct amfa_aws_param p[3];
+	char duration[16];
+	enum amfa_sts_result r;
+
+	memset(out, 0, sizeof(*out));
+	if (key->access_key_id == NULL || key->secret_access_key == NULL ||
+	    serial == NULL || code == NULL) {
+		amfa_log(LOG_ERR, "STS GetSessionToken: no long-term key or "
+		    "MFA serial configured");
+		return AMFA_STS_INTERNAL;
+	}
+	snprintf(duration, sizeof(duration), "%ld", c->duration);
+	p[0] = (struct amfa_aws_param){ "DurationSeconds", duration };
+	p[1] = (struct amfa_aws_param){ "SerialNumber", serial };
+	p[2] = (struct amfa_aws_param){ "TokenCode", code };
+	memset(&ep, 0, sizeof(ep));
+	ep.url = c->endpoint;
+	ep.region = c->region;
+	ep.service = "sts";
+	ep.version = STS_VERSION;
+	ep.ca_file = c->ca_file;
+	ep.timeout_ms = c->timeout_ms;
+	switch (amfa_aws_query(&ep, key, "GetSessionToken", p, 3, &a)) {
+	case AMFA_AWS_OK:
+		r = take_credentials(a.doc, out);
+		break;
+	case AMFA_AWS_REFUSED:
+		r = classify_refusal(&a);
+		break;
+	case AMFA_AWS_TLS:
+		r = AMFA_STS_TLS;
+		break;
+	case AMFA_AWS_UNREACHABLE:
+		r = AMFA_STS_UNREACHABLE;
+		break;
+	default:
+		r = AMFA_STS_INTERNAL;
+		break;
+	}
+	log_outcome(c, serial, r, &a);
+	amfa_aws_answer_free(&a);
+	return r;
+}
+
+void
+amfa_sts_credentials_free(struct amfa_sts_credentials *c)
+{
+	free(c->access_key_id);
+	if (c->secret_access_key != NULL)
+		amfa_wipe_free_str(c->secret_access_key);
+	if (c->session_token != NULL)
+		amfa_wipe_free_str(c->session_token);
+	memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,485 @@
+"""verify = sts | local+sts through real libpam against the local STS
+endpoint: credentials in the PAM environment that the real AWS CLI accepts,
+the credential store and credential_process, each AWS error, faults,
+timeouts, failmode, ~/.aws profiles read as the user, planted links."""
+
+import json
+import os
+import stat
+import subprocess
+import time
+import unittest
+
+from amfa_testlib import (AWS_CLI, CREDS_PROGRAM, PAM_AUTH_ERR,
+                          PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, PamTestCase,
+                          remove_system_users, require_root, run_as,
+                          system_user, totp, wait_fresh_step)
+from sts_process import IamUser, StsServer
+
+ENV_NAMES = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+             "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION", "AWS_REGION",
+             "AWS_DEFAULT_REGION"]
+
+
+def caller_identity(endpoint, env, ca=None, pw=None, extra_env=None):
+    """aws sts get-caller-identity with credentials from the environment."""
+    e = {"AWS_CONFIG_FILE": "/dev/null",
+         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+         "AWS_MAX_ATTEMPTS": "1", "AWS_PAGER": ""}
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+              "AWS_SESSION_TOKEN"):
+        if k in env:
+            e[k] = env[k]
+    if ca:
+        e["AWS_CA_BUNDLE"] = ca
+    e.update(extra_env or {})
+    args = [AWS_CLI, "sts", "get-caller-identity", "--endpoint-url",
+            endpoint, "--region", "us-east-1", "--output", "json"]
+    if pw is not None:
+        return run_as(pw, args, env=e, timeout=60)
+    base = dict(os.environ)
+    base.update(e)
+    return subprocess.run(args, env=base, capture_output=True, text=True,
+                          timeout=60)
+
+
+class StsCase(PamTestCase):
+    tls = False
+    verify = "sts"
+    extra_config = {}
+
+    def setUp(self):
+        self.iam = IamUser("alice")
+        self.sts = StsServer([self.iam], tls=self.tls)
+        self.addCleanup(self.sts.stop)
+        self.config = dict({"verify": self.verify, "sts_endpoint":
+                            self.sts.url, "sts_timeout": 5},
+                           **self.extra_config)
+        if self.sts.ca:
+            self.config["ca_file"] = self.sts.ca
+        super().setUp()
+        self.tree.store = os.path.join(self.tree.root, "run")
+        self.config["store_dir"] = self.tree.store
+        self.tree.write_config(dict(users_dir=self.tree.users,
+                                    state_dir=self.tree.state,
+                                    **self.config))
+        self.enroll_alice()
+        wait_fresh_step(margin=6)
+
+    def enroll_alice(self, extra=""):
+        keys = ("access_key_id = %s\nsecret_access_key = %s\n"
+                % (self.iam.key_id, self.iam.secret))
+        self.tree.enroll("alice", seed=self.iam.seed, extra=keys + extra)
+
+    def login(self, code=None, user="alice", args=("-E",)):
+        return self.tree.run("awsmfa", user, [code or totp(self.iam.seed)],
+                             extra_args=list(args))
+
+    def assertNoSecrets(self, res):
+        for s in (self.iam.secret, self.iam.seed,
+                  res.env.get("AWS_SECRET_ACCESS_KEY", "\0"),
+                  res.env.get("AWS_SESSION_TOKEN", "\0")):
+            self.assertNotIn(s, res.log)
+            self.assertNotIn(s, self.sts.server_log())
+
+
+class VerifySts(StsCase):
+    def test_right_code_gives_working_credentials(self):
+        res = self.login()
+        self.assertRc(res, PAM_SUCCESS)
+        for name in ENV_NAMES:
+            self.assertIn(name, res.env)
+        self.assertTrue(res.env["AWS_ACCESS_KEY_ID"].startswith("ASIA"))
+        self.assertEqual(res.env["AWS_REGION"], "us-east-1")
+        exp = time.strptime(res.env["AWS_CREDENTIAL_EXPIRATION"],
+                            "%Y-%m-%dT%H:%M:%SZ")
+        self.assertGreater(time.mktime(exp), time.time() + 11 * 3600)
+        out = caller_identity(self.sts.url, res.env)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(json.loads(out.stdout)["Arn"], self.iam.arn)
+        self.assertNoSecrets(res)
+
+    def test_wrong_code(self):
+        code = totp(self.iam.seed)
+        res = self.login("%06d" % ((int(code) + 1) % 1000000))
+        self.assertRc(res, PAM_AUTH_ERR)
+        self.assertIn("AccessDenied", res.log)
+        self.assertNotIn("AWS_ACCESS_KEY_ID", res.env)
+        self.assertEqual(self.sts.requests()["mfa"].get("invalid"), 1)
+
+    def test_reused_code_refused_by_sts(self):
+        code = totp(self.iam.seed)
+        self.assertRc(self.login(code), PAM_SUCCESS)
+        res = self.login(code)
+        self.assertRc(res, PAM_AUTH_ERR)
+        self.assertEqual(self.sts.requests()["mfa"].get("reused"), 1)
+
+    def test_malformed_code_never_sent(self):
+        res = self.login("12345a")
+        self.assertRc(res, PAM_AUTH_ERR)
+        self.assertEqual(self.sts.requests()["total"], 0)
+
+    def test_duration(self):
+        self.tree.write_config(dict(users_dir=self.tree.users,
+                                    state_dir=self.tree.state,
+                                    session_duration=900, **self.config))
+        res = self.login()
+        self.assertRc(res, PAM_SUCCESS)
+        exp = time.mktime(time.strptime(res.env["AWS_CREDENTIAL_EXPIRATION"],
+                                        "%Y-%m-%dT%H:%M:%SZ"))
+        self.assertLess(exp - time.mktime(time.gmtime()), 905)
+
+    def test_bad_secret_is_configuration(self):
+        self.iam.secret = "X" + self.iam.secret[1:]
+        self.enroll_alice()
+        res = self.login()
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
+        self.assertIn("SignatureDoesNotMatch", res.log)
+
+    def test_unknown_key_is_configuration(self):
+        self.iam.key_id = "AKIA" + "Z" * 16
+        self.enroll_alice()
+        res = self.login()
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
+        self.assertIn("InvalidClientTokenId", res.log)
+
+    def test_foreign_serial(self):
+        self.enroll_alice()
+        path = self.tree.user_file("alice")
+        with open(path) as f:
+            text = f.read().replace("mfa/alice", "mfa/bob")
+        self.tree.write(path, text, 0o600)
+        res = self.login()
+        self.assertNotEqual(res.rc, PAM_SUCCESS)
+        self.assertIn("AccessDenied", res.log)
+
+    def test_throttled_then_ok(self):
+        self.sts.fault(fault="throttle", count=2)
+        res = self.login()
+        self.assertRc(res, PAM_SUCCESS)
+        self.assertEqual(self.sts.requests()["by_action"]["GetSessionToken"], 3)
+
+    def test_5xx_then_ok(self):
+        self.sts.fault(fault="error5xx", status=503, count=1)
+        self.assertRc(self.login(), PAM_SUCCESS)
+
+    def test_unreachable_is_denied(self):
+        self.sts.fault(fault="error5xx", count=1000)
+        start = time.time()
+        res = self.login()
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
+        self.assertLess(time.time() - start, 5 + 2.5)
+
+    def test_stall_bounded_by_sts_timeout(self):
+        self.sts.fault(fault="stall", forever=True)
+        start = time.time()
+        res = self.login()
+        took = time.time() - start
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
+        self.assertLess(took, 5 + 2.5, "sts_timeout is 5 s")
+        self.assertGreater(took, 4)
+
+    def test_code_consumed_by_first_try(self):
+        self.sts.fault(fault="consume_then_fail", then="drop")
+        res = self.login()
+        self.assertNotEqual(res.rc, PAM_SUCCESS)
+        self.assertIn("consumed", res.log)
+
+    def test_garbage_answer(self):
+        self.sts.fault(fault="garbage", count=1000)
+        self.assertNotEqual(self.login().rc, PAM_SUCCESS)
+
+    def test_truncated_answer(self):
+        self.sts.fault(fault="truncate")
+        self.assertNotEqual(self.login().rc, PAM_SUCCESS)
+
+    def test_huge_answer(self):
+        self.sts.fault(fault="huge", count=1000)
+        self.assertNotEqual(self.login().rc, PAM_SUCCESS)
+
+    def test_lockout_applies_to_sts(self):
+        self.tree.write_config(dict(users_dir=self.tree.users,
+                                    state_dir=self.tree.state,
+                                    lockout_attempts=2, **self.config))
+        for _ in range(2):
+            self.assertRc(self.login("000000"), PAM_AUTH_ERR)
+        before = self.sts.requests()["total"]
+        res = self.login()
+        self.assertNotEqual(res.rc, PAM_SUCCESS)
+        self.assertEqual(self.sts.requests()["total"], before,
+                         "a locked user's code never goes to AWS")
+
+
+class VerifyLocalThenSts(StsCase):
+    verify = "local+sts"
+
+    def test_both(self):
+        res = self.login()
+        self.assertRc(res, PAM_SUCCESS)
+        self.assertIn("AWS_SESSION_TOKEN", res.env)
+
+    def test_local_failure_never_calls_sts(self):
+        res = self.login("000000")
+        self.assertRc(res, PAM_AUTH_ERR)
+        self.assertEqual(self.sts.requests()["total"], 0)
+
+    def test_secure_denies_when_sts_down(self):
+        self.sts.fault(fault="reset", count=1000)
+        res = self.login()
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
+
+    def test_seed_mismatch_with_aws(self):
+        self.tree.enroll("alice", extra="access_key_id = %s\n"
+                         "secret_access_key = %s\n" % (self.iam.key_id,
+                                                       self.iam.secret))
+        res = self.login(totp(self.tree.seeds["alice"]))
+        self.assertRc(res, PAM_AUTH_ERR)
+        self.assertIn("AWS refused", res.log)
+
+
+class FailSafe(StsCase):
+    verify = "local+sts"
+    extra_config = {"failmode": "safe"}
+
+    def test_safe_lets_in_without_credentials(self):
+        self.sts.fault(fault="reset", count=1000)
+        res = self.login()
+        self.assertRc(res, PAM_SUCCESS)
+        self.assertNotIn("AWS_ACCESS_KEY_ID", res.env)
+        self.assertIn("without AWS credentials", res.out)
+        self.assertIn("failmode = safe", res.log)
+
+    def test_safe_does_not_excuse_a_wrong_code(self):
+        self.sts.fault(fault="reset", count=1000)
+        self.assertRc(self.login("000000"), PAM_AUTH_ERR)
+
+
+class Local(StsCase):
+    verify = "local"
+
+    def test_no_aws_call(self):
+        res = self.login()
+        self.assertRc(res, PAM_SUCCESS)
+        self.assertNotIn("AWS_ACCESS_KEY_ID", res.env)
+        self.assertEqual(self.sts.requests()["total"], 0)
+
+
+class Tls(StsCase):
+    tls = True
+
+    def test_https_with_test_ca(self):
+        res = self.login()
+        self.assertRc(res, PAM_SUCCESS)
+        out = caller_identity(self.sts.url, res.env, ca=self.sts.ca)
+        self.assertEqual(out.returncode, 0, out.stderr)
+
+    def test_https_with_wrong_ca(self):
+        cfg = dict(self.config)
+        cfg["ca_file"] = "/etc/ssl/certs/ca-certificates.crt"
+        self.tree.write_config(dict(users_dir=self.tree.users,
+                                    state_dir=self.tree.state, **cfg))
+        res = self.login()
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
+        self.assertIn("TLS", res.log)
+
+
+class Store(StsCase):
+    """The session's credential store and credential_process."""
+
+    def setUp(self):
+        self.pw = system_user("amfa-alice")
+        super().setUp()
+        self.tree.service("sess", ["auth required MODULE config=CONF",
+                                   "session required pam_permit.so",
+                                   "session optional MODULE config=CONF"])
+        os.makedirs(self.tree.store, 0o755)
+        self.iam_name = "alice"
+
+    def enroll_alice(self, extra=""):
+        keys = ("access_key_id = %s\nsecret_access_key = %s\n"
+                % (self.iam.key_id, self.iam.secret))
+        self.tree.enroll("amfa-alice", seed=self.iam.seed, extra=keys + extra,
+                         iam_user="alice")
+        text = open(self.tree.user_file("amfa-alice")).read()
+        self.tree.write(self.tree.user_file("amfa-alice"),
+                        text.replace("mfa/amfa-alice", "mfa/alice"), 0o600)
+
+    def open_session(self):
+        # Each session waits for a file of its own before it closes.
+        self.holds = getattr(self, "holds", 0) + 1
+        hold = os.path.join(self.tree.root, "hold%d" % self.holds)
+        p = self.tree.start("sess", "amfa-alice", [totp(self.iam.seed)],
+                            ["-S", "-H", hold])
+        line = ""
+        while not line.startswith("SESSION OPEN") and p.poll() is None:
+            line = p.stdout.readline()
+        self.assertEqual(line.strip(), "SESSION OPEN 0")
+        return p, hold
+
+    def close_session(self, p, hold):
+        open(hold, "w").close()
+        rc, out, log = self.tree.finish(p)
+        self.assertIn("SESSION CLOSE 0", out)
+        return rc, out, log
+
+    def user_dir(self):
+        return os.path.join(self.tree.store, str(self.pw.pw_uid))
+
+    def test_store_lifecycle_and_credential_process(self):
+        p, hold = self.open_session()
+        d = self.user_dir()
+        st = os.stat(d, follow_symlinks=False)
+        self.assertTrue(stat.S_ISDIR(st.st_mode))
+        self.assertEqual((st.st_uid, st.st_mode & 0o777),
+                         (self.pw.pw_uid, 0o700))
+        f = os.path.join(d, "credentials.json")
+        st = os.stat(f, follow_symlinks=False)
+        self.assertEqual((st.st_uid, st.st_mode & 0o777),
+                         (self.pw.pw_uid, 0o600))
+        out = run_as(self.pw, [CREDS_PROGRAM, "--store-dir", self.tree.store])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        doc = json.loads(out.stdout)
+        self.assertEqual(doc["Version"], 1)
+        self.assertTrue(doc["AccessKeyId"].startswith("ASIA"))
+        # The real AWS CLI through credential_process, as the user.
+        cfg = os.path.join(self.pw.pw_dir, "aws-config")
+        with open(cfg, "w") as fh:
+            fh.write("[profile mfa]\ncredential_process = %s --store-dir %s\n"
+                     % (CREDS_PROGRAM, self.tree.store))
+        os.chown(cfg, self.pw.pw_uid, self.pw.pw_gid)
+        out = run_as(self.pw, [AWS_CLI, "sts", "get-caller-identity",
+                               "--profile", "mfa", "--endpoint-url",
+                               self.sts.url, "--region", "us-east-1"],
+                     env={"AWS_CONFIG_FILE": cfg,
+                          "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                          "AWS_MAX_ATTEMPTS": "1", "AWS_PAGER": ""},
+                     timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(json.loads(out.stdout)["Arn"], self.iam.arn)
+        # Another user cannot read it.
+        other = system_user("amfa-bob")
+        out = run_as(other, ["cat", f])
+        self.assertNotEqual(out.returncode, 0)
+        self.close_session(p, hold)
+        self.assertFalse(os.path.exists(d), "store removed at last close")
+
+    def test_store_survives_until_last_session(self):
+        p1, h1 = self.open_session()
+        wait_fresh_step(margin=6)
+        time.sleep(max(0, 30 - time.time() % 30) + 0.1)
+        p2, h2 = self.open_session()
+        self.close_session(p1, h1)
+        self.assertTrue(os.path.exists(os.path.join(self.user_dir(),
+                                                    "credentials.json")))
+        self.close_session(p2, h2)
+        self.assertFalse(os.path.exists(self.user_dir()))
+
+    def test_expired_credentials_refused_by_creds_program(self):
+        p, hold = self.open_session()
+        f = os.path.join(self.user_dir(), "credentials.json")
+        doc = json.load(open(f))
+        doc["Expiration"] = "2020-01-01T00:00:00Z"
+        run_as(self.pw, ["sh", "-c", "umask 077 && cat > %s.new && mv %s.new %s"
+                         % (f, f, f)], input=json.dumps(doc))
+        out = run_as(self.pw, [CREDS_PROGRAM, "--store-dir", self.tree.store])
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("expired at 2020-01-01T00:00:00Z", out.stderr)
+        self.assertEqual(out.stdout, "")
+        self.close_session(p, hold)
+
+    def test_symlink_planted_at_store(self):
+        victim = os.path.join(self.tree.root, "victim")
+        os.makedirs(victim, 0o700)
+        os.symlink(victim, self.user_dir())
+        hold = os.path.join(self.tree.root, "hold")
+        p = self.tree.start("sess", "amfa-alice", [totp(self.iam.seed)],
+                            ["-S", "-H", hold])
+        open(hold, "w").close()
+        rc, out, log = self.tree.finish(p)
+        self.assertIn("not the user's 0700 directory", log)
+        self.assertEqual(os.listdir(victim), [])
+        self.assertEqual(os.stat(victim).st_uid, 0, "not chowned")
+
+    def test_symlink_planted_at_credentials_file(self):
+        d = self.user_dir()
+        os.makedirs(d, 0o700)
+        os.chown(d, self.pw.pw_uid, self.pw.pw_gid)
+        victim = os.path.join(self.tree.root, "victim-file")
+        with open(victim, "w") as fh:
+            fh.write("precious\n")
+        os.symlink(victim, os.path.join(d, "credentials.json"))
+        p, hold = self.open_session()
+        with open(victim) as fh:
+            self.assertEqual(fh.read(), "precious\n")
+        self.assertFalse(os.path.islink(os.path.join(d, "credentials.json")),
+                         "replaced by rename, not written through")
+        self.close_session(p, hold)
+
+
+class Profile(StsCase):
+    """aws_profile: the user's own ~/.aws, read as the user."""
+
+    def setUp(self):
+        self.pw = system_user("amfa-carol")
+        super().setUp()
+
+    def enroll_alice(self, extra=""):
+        self.tree.enroll("amfa-carol", seed=self.iam.seed,
+                         extra="aws_profile = work\n" + extra,
+                         iam_user="alice")
+        path = self.tree.user_file("amfa-carol")
+        text = open(path).read()
+        text = "\n".join(l for l in text.splitlines()
+                         if not l.startswith("mfa_serial")) + "\n"
+        self.tree.write(path, text, 0o600)
+        aws = os.path.join(self.pw.pw_dir, ".aws")
+        os.makedirs(aws, 0o700, exist_ok=True)
+        with open(os.path.join(aws, "credentials"), "w") as fh:
+            fh.write("[default]\naws_access_key_id = AKIAWRONGWRONGWRONG1\n"
+                     "aws_secret_access_key = nope\n\n[work]\n"
+                     "aws_access_key_id = %s\naws_secret_access_key = %s\n"
+                     % (self.iam.key_id, self.iam.secret))
+        with open(os.path.join(aws, "config"), "w") as fh:
+            fh.write("[profile work]\nregion = us-east-1\nmfa_serial = %s\n"
+                     % self.iam.serial)
+        for f in (aws, os.path.join(aws, "credentials"),
+                  os.path.join(aws, "config")):
+            os.chown(f, self.pw.pw_uid, self.pw.pw_gid)
+            os.chmod(f, 0o600 if os.path.isfile(f) else 0o700)
+
+    def test_profile_login(self):
+        res = self.login(user="amfa-carol")
+        self.assertRc(res, PAM_SUCCESS)
+        out = caller_identity(self.sts.url, res.env)
+        self.assertEqual(json.loads(out.stdout)["Arn"], self.iam.arn)
+        self.assertNoSecrets(res)
+
+    def test_symlinked_credentials_refused(self):
+        creds = os.path.join(self.pw.pw_dir, ".aws", "credentials")
+        os.rename(creds, creds + ".real")
+        os.symlink(creds + ".real", creds)
+        res = self.login(user="amfa-carol")
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
+        self.assertEqual(self.sts.requests()["total"], 0)
+
+    def test_credentials_owned_by_someone_else(self):
+        creds = os.path.join(self.pw.pw_dir, ".aws", "credentials")
+        os.chown(creds, 0, 0)
+        res = self.login(user="amfa-carol")
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
+
+    def test_read_as_the_user(self):
+        # Root could read a 0000 file; the user cannot: proof of the drop.
+        creds = os.path.join(self.pw.pw_dir, ".aws", "credentials")
+        os.chmod(creds, 0)
+        res = self.login(user="amfa-carol")
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
+
+
+def tearDownModule():
+    remove_system_users()
+
+
+if __name__ == "__main__":
+    require_root()
+    unittest.main(verbosity=2)
