@@ -1,0 +1,190 @@
+/*
+ * awsmfa check-config [PATH]: read everything the module would read, with
+ * the module's own parsers and the same owner and mode rules, and print
+ * every problem with its file (and line): awsmfa.conf, each users.d file,
+ * each user's state, the state and store directories, the CA file.  Exit
+ * status 0 when the module would accept all of it, 3 otherwise, like
+ * `sshd -t'.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "log.h"
+#include "privdrop.h"
+#include "secure_file.h"
+#include "state.h"
+#include "user.h"
+
+struct tally {
+	int	problems;
+	int	warnings;
+};
+
+/* The core's messages already name file and line; count them here. */
+static void
+counting_sink(void *ctx, int prio, const char *msg)
+{
+	struct tally *t = ctx;
+
+	if (prio <= LOG_ERR) {
+		t->problems++;
+		fprintf(stderr, "%s\n", msg);
+	} else if (prio == LOG_WARNING) {
+		t->warnings++;
+		fprintf(stderr, "warning: %s\n", msg);
+	}
+}
+
+static int
+has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Checks beyond the file itself: what a login of this user will need. */
+static void
+check_user_needs(const struct amfa_config *cfg, const struct amfa_user *u,
+    const char *shown)
+{
+	struct amfa_target t;
+	struct amfa_state st;
+
+	if (u->aws_profile != NULL && amfa_user_uses_sts(u) &&
+	    amfa_target_lookup(u->name, &t) != 0)
+		amfa_log(LOG_ERR, "%s: aws_profile needs %s to be a local "
+		    "account (its ~/.aws is read)", shown, u->name);
+	/* adm_state_peek says what is wrong; the sink counts it. */
+	if (adm_state_peek(cfg, u->name, &st) < 0)
+		amfa_log(LOG_ERR, "%s/%s.state: the module refuses %s until "
+		    "this is repaired", cfg->state_dir, u->name, u->name);
+}
+
+static int
+check_users(const struct amfa_config *cfg)
+{
+	char shown[4096], user[256];
+	struct amfa_user u;
+	struct dirent *de;
+	const char *why;
+	int dirfd, n = 0;
+	DIR *d;
+
+	if ((dirfd = amfa_dir_open(cfg->users_dir, 0, 022)) < 0)
+		return -1;
+	if ((d = fdopendir(dirfd)) == NULL) {
+		amfa_log(LOG_ERR, "%s: %s", cfg->users_dir, strerror(errno));
+		close(dirfd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(shown, sizeof(shown), "%s/%s", cfg->users_dir,
+		    de->d_name);
+		if (de->d_name[0] == '.') {
+			amfa_log(LOG_WARNING, "%s: not read by the module (a "
+			    "leftover temporary file?)", shown);
+			continue;
+		}
+		if (!has_suffix(de->d_name, ".conf") ||
+		    strlen(de->d_name) >= sizeof(user)) {
+			amfa_log(LOG_WARNING, "%s: not read by the module "
+			    "(only USER.conf files are)", shown);
+			continue;
+		}
+		snprintf(user, sizeof(user), "%.*s",
+		    (int)(strlen(de->d_name) - 5), de->d_name);
+		if ((why = amfa_user_name_invalid(user)) != NULL) {
+			amfa_log(LOG_ERR, "%s: no login can use this file: %s",
+			    shown, why);
+			continue;
+		}
+		if (amfa_user_load(cfg, user, 0, &u) != 0)
+			continue;	/* the reasons are logged */
+		check_user_needs(cfg, &u, shown);
+		amfa_user_free(&u);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* A directory the module uses, if it exists yet (it makes it if not). */
+static void
+check_dir(const char *path, mode_t forbidden)
+{
+	struct stat sb;
+	int fd;
+
+	if (lstat(path, &sb) != 0 && errno == ENOENT)
+		return;
+	if ((fd = amfa_dir_open(path, 0, forbidden)) >= 0)
+		close(fd);
+}
+
+static void
+check_ca_file(const char *path)
+{
+	struct stat sb;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		amfa_log(LOG_ERR, "ca_file %s: %s", path, strerror(errno));
+		return;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+		amfa_log(LOG_ERR, "ca_file %s: not a regular file", path);
+	else if ((sb.st_mode & 022) != 0 || (sb.st_uid != 0))
+		amfa_log(LOG_ERR, "ca_file %s: must be root's and not "
+		    "writable by group or others", path);
+	close(fd);
+}
+
+int
+adm_check_config(struct adm_ctx *ctx, int argc, char **argv)
+{
+	struct tally t = { 0, 0 };
+	int users;
+
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
+		if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
+		    strcmp(argv[1], "-h") == 0)) {
+			printf("usage: awsmfa check-config [PATH]\n");
+			return ADM_OK;
+		}
+		fprintf(stderr, "usage: awsmfa check-config [PATH]\n");
+		return ADM_USAGE;
+	}
+	if (argc == 2)
+		ctx->config_path = argv[1];
+	amfa_log_set_sink(counting_sink, &t);
+	if (amfa_config_load(ctx->config_path, 0, &ctx->cfg) != 0) {
+		fprintf(stderr, "%s: not usable; nothing else checked\n",
+		    ctx->config_path);
+		return ADM_CONFIG;
+	}
+	ctx->cfg_loaded = 1;
+	users = check_users(&ctx->cfg);
+	check_dir(ctx->cfg.state_dir, 077);
+	check_dir(ctx->cfg.store_dir, 022);
+	if (ctx->cfg.ca_file != NULL)
+		check_ca_file(ctx->cfg.ca_file);
+	if (t.problems > 0 || users < 0) {
+		fprintf(stderr, "%s: %d problem%s\n", ctx->config_path,
+		    t.problems, t.problems == 1 ? "" : "s");
+		return ADM_CONFIG;
+	}
+	printf("%s: OK, %d enrolled user%s%s\n", ctx->config_path, users,
+	    users == 1 ? "" : "s", t.warnings > 0 ? " (see the warnings)" : "");
+	return ADM_OK;
+}

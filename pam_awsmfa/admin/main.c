@@ -1,0 +1,204 @@
+/*
+ * awsmfa: the administration program of pam_awsmfa.  This file holds the
+ * command line, the dispatch to the subcommands, and the message helpers
+ * they share.  See awsmfa(8).
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "log.h"
+#include "user.h"
+
+struct subcommand {
+	const char	*name;
+	int		(*run)(struct adm_ctx *, int, char **);
+	int		 needs_root;
+	const char	*summary;
+};
+
+static const struct subcommand subcommands[] = {
+	{ "enroll", adm_enroll, 1,
+	    "enroll USER       new TOTP seed (or --yubikey token), proven by "
+	    "codes" },
+	{ "check-config", adm_check_config, 0,
+	    "check-config [PATH]  check everything the module reads" },
+	{ "status", adm_status, 1,
+	    "status USER       enrolment and state, without secrets" },
+	{ "unlock", adm_unlock, 1,
+	    "unlock USER       clear failures and the lock" },
+	{ "revoke", adm_revoke, 1,
+	    "revoke USER       remove the user's session credentials" },
+	{ "creds", adm_creds, 0,
+	    "creds             print your session credentials "
+	    "(credential_process)" },
+};
+#define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: awsmfa [--config PATH] COMMAND [ARGS]\n\n");
+	for (size_t i = 0; i < NSUB; i++)
+		fprintf(f, "  %s\n", subcommands[i].summary);
+	fprintf(f, "\n'awsmfa COMMAND --help' shows a command's options.  "
+	    "Exit status: 0 done,\n1 failed, 2 usage, 3 configuration "
+	    "problems, 4 not enrolled (or already\nenrolled), 5 AWS "
+	    "unreachable.  See awsmfa(8).\n");
+}
+
+static void
+vsay(const char *what, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "awsmfa: %s", what);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void
+adm_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay("", fmt, ap);
+	va_end(ap);
+}
+
+void
+adm_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void
+adm_progress(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	va_start(ap, fmt);
+	vsay("", fmt, ap);
+	va_end(ap);
+}
+
+void
+adm_format_time(int64_t t, char *out, size_t outlen)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(out, outlen, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(out, outlen, "never");
+}
+
+/* The core's messages ("FILE:LINE: reason", never a secret). */
+static void
+log_sink(void *ctx, int prio, const char *msg)
+{
+	(void)ctx;
+	fprintf(stderr, "awsmfa: %s%s\n", prio <= LOG_ERR ? "" :
+	    prio == LOG_WARNING ? "warning: " : "", msg);
+}
+
+int
+adm_user_arg(int argc, char **argv, const char *text, const char **user)
+{
+	const char *why;
+
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)) {
+		printf("usage: %s\n", text);
+		return -1;
+	}
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(stderr, "usage: %s\n", text);
+		return ADM_USAGE;
+	}
+	if ((why = amfa_user_name_invalid(argv[1])) != NULL) {
+		adm_err("%s: %s", argv[1], why);
+		return ADM_USAGE;
+	}
+	*user = argv[1];
+	return ADM_OK;
+}
+
+int
+adm_load_config(struct adm_ctx *ctx)
+{
+	if (ctx->cfg_loaded)
+		return ADM_OK;
+	if (amfa_config_load(ctx->config_path, 0, &ctx->cfg) != 0) {
+		adm_err("%s: configuration not usable (see above)",
+		    ctx->config_path);
+		return ADM_CONFIG;
+	}
+	ctx->cfg_loaded = 1;
+	return ADM_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct adm_ctx ctx;
+	int c, r;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.config_path = AMFA_DEFAULT_CONFIG;
+	amfa_log_set_sink(log_sink, NULL);
+	/* '+': stop at the subcommand; its options are its own. */
+	while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			ctx.config_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return ADM_OK;
+		case 'V':
+			printf("awsmfa %s\n", AMFA_VERSION);
+			return ADM_OK;
+		default:
+			usage(stderr);
+			return ADM_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return ADM_USAGE;
+	}
+	for (size_t i = 0; i < NSUB; i++) {
+		if (strcmp(argv[optind], subcommands[i].name) != 0)
+			continue;
+		if (subcommands[i].needs_root && geteuid() != 0) {
+			adm_err("%s must run as root (the files are root's)",
+			    subcommands[i].name);
+			return ADM_FAIL;
+		}
+		r = subcommands[i].run(&ctx, argc - optind, argv + optind);
+		if (ctx.cfg_loaded)
+			amfa_config_free(&ctx.cfg);
+		if (fflush(stdout) != 0 && r == ADM_OK)
+			r = ADM_FAIL;
+		return r;
+	}
+	adm_err("unknown command %s", argv[optind]);
+	usage(stderr);
+	return ADM_USAGE;
+}

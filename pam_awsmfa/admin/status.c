@@ -1,0 +1,205 @@
+/*
+ * awsmfa status USER: what the module knows about a user, without secrets.
+ * awsmfa unlock USER: clear the failure count and the lock, under the
+ * state lock, keeping the last accepted step and token counters so that no
+ * spent code becomes good again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "creds_store.h"
+#include "privdrop.h"
+#include "secure_file.h"
+#include "state.h"
+#include "user.h"
+
+static const char *const alg_names[] = { "SHA1", "SHA256", "SHA512" };
+
+/*
+ * Read the state without the lock and without creating anything: the
+ * module replaces the file atomically, so a reader sees one whole version.
+ */
+int
+adm_state_peek(const struct amfa_config *cfg, const char *user,
+    struct amfa_state *st)
+{
+	struct amfa_file_policy policy = { 0, 077, 8192 };
+	char name[AMFA_USER_NAME_MAX + 8], shown[4096];
+	const char *why;
+	struct stat sb;
+	char *buf;
+	size_t len;
+	int dirfd, r;
+
+	if (stat(cfg->state_dir, &sb) != 0 && errno == ENOENT)
+		return 0;
+	if ((dirfd = amfa_dir_open(cfg->state_dir, 0, 077)) < 0)
+		return -1;
+	snprintf(name, sizeof(name), "%s.state", user);
+	snprintf(shown, sizeof(shown), "%s/%s", cfg->state_dir, name);
+	r = amfa_file_read(dirfd, name, shown, &policy, &buf, &len);
+	close(dirfd);
+	if (r == -ENOENT)
+		return 0;
+	if (r != 0)
+		return -1;
+	r = amfa_state_parse(buf, len, st, &why);
+	free(buf);
+	if (r != 0) {
+		adm_err("%s: corrupt state (%s); logins are refused until it "
+		    "is repaired or removed", shown, why);
+		return -1;
+	}
+	return 1;
+}
+
+static void
+print_state(const struct amfa_config *cfg, const struct amfa_state *st,
+    long period)
+{
+	time_t now = time(NULL);
+	char t[64];
+
+	printf("failures:     %ld of %ld\n", st->failures,
+	    cfg->lockout_attempts);
+	adm_format_time(st->locked_until, t, sizeof(t));
+	if (st->locked_until > (int64_t)now)
+		printf("locked:       yes, until %s\n", t);
+	else
+		printf("locked:       no\n");
+	adm_format_time(st->last_success, t, sizeof(t));
+	printf("last success: %s\n", t);
+	if (st->last_step >= 0) {
+		adm_format_time(st->last_step * period, t, sizeof(t));
+		printf("last code:    step %" PRId64 " (%s)\n", st->last_step, t);
+	}
+	for (int i = 0; i < st->ntokens; i++)
+		printf("yubikey %s: last counter %u/%u\n",
+		    st->tokens[i].public_id, st->tokens[i].session,
+		    st->tokens[i].use);
+}
+
+/* The session credential store: there or not (stat only, no reading). */
+static void
+print_store(const struct amfa_config *cfg, const char *user)
+{
+	struct amfa_target t;
+	char path[4096];
+	struct stat sb;
+
+	if (amfa_target_lookup(user, &t) != 0) {
+		printf("credentials:  (not a local account)\n");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%u/%s", cfg->store_dir,
+	    (unsigned)t.uid, AMFA_STORE_FILE);
+	if (fstatat(AT_FDCWD, path, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+		printf("credentials:  session credentials in %s\n", path);
+	else
+		printf("credentials:  none\n");
+}
+
+int
+adm_status(struct adm_ctx *ctx, int argc, char **argv)
+{
+	struct amfa_state st;
+	struct amfa_user u;
+	const char *user;
+	int r, s;
+
+	r = adm_user_arg(argc, argv, "awsmfa status USER", &user);
+	if (r != ADM_OK)
+		return r < 0 ? ADM_OK : r;
+	if ((r = adm_load_config(ctx)) != ADM_OK)
+		return r;
+	r = amfa_user_load(&ctx->cfg, user, 0, &u);
+	if (r == AMFA_USER_NOT_ENROLLED) {
+		adm_err("%s is not enrolled (no %s/%s.conf)", user,
+		    ctx->cfg.users_dir, user);
+		return ADM_NOT_ENROLLED;
+	}
+	if (r != 0)
+		return ADM_CONFIG;
+	printf("user:         %s\n", user);
+	printf("file:         %s/%s.conf\n", ctx->cfg.users_dir, user);
+	printf("iam user:     %s\n", u.iam_user);
+	printf("mfa serial:   %s\n", u.mfa_serial != NULL ? u.mfa_serial :
+	    "(none)");
+	printf("verify:       %s\n", amfa_verify_names[u.verify]);
+	if (u.totp_key != NULL)
+		printf("totp:         %s, %ld digits, %ld s, %zu-bit seed\n",
+		    alg_names[u.totp_algorithm], u.totp_digits, u.totp_period,
+		    u.totp_keylen * 8);
+	for (size_t i = 0; i < u.nyubikeys; i++)
+		printf("yubikey:      %s\n", u.yubikeys[i].public_id);
+	if (u.access_key_id != NULL)
+		printf("aws key:      %s (in the file)\n", u.access_key_id);
+	else if (u.aws_profile != NULL)
+		printf("aws key:      profile %s of ~%s/.aws/credentials\n",
+		    u.aws_profile, user);
+	if (u.region != NULL)
+		printf("region:       %s\n", u.region);
+	s = adm_state_peek(&ctx->cfg, user, &st);
+	if (s == 1)
+		print_state(&ctx->cfg, &st, u.totp_period);
+	else if (s == 0)
+		printf("state:        none yet (no login so far)\n");
+	print_store(&ctx->cfg, user);
+	amfa_user_free(&u);
+	return s < 0 ? ADM_FAIL : ADM_OK;
+}
+
+int
+adm_unlock(struct adm_ctx *ctx, int argc, char **argv)
+{
+	struct amfa_state_handle h;
+	struct amfa_state st;
+	struct amfa_user u;
+	const char *user;
+	char t[64];
+	int r;
+
+	r = adm_user_arg(argc, argv, "awsmfa unlock USER", &user);
+	if (r != ADM_OK)
+		return r < 0 ? ADM_OK : r;
+	if ((r = adm_load_config(ctx)) != ADM_OK)
+		return r;
+	/* A user file with problems is reported, but the unlock goes on. */
+	r = amfa_user_load(&ctx->cfg, user, 0, &u);
+	if (r == AMFA_USER_NOT_ENROLLED) {
+		adm_err("%s is not enrolled", user);
+		return ADM_NOT_ENROLLED;
+	}
+	if (r == 0)
+		amfa_user_free(&u);
+	if (amfa_state_open(&ctx->cfg, user, 0, &h, &st) != 0) {
+		adm_err("%s: the state cannot be read; nothing changed", user);
+		return ADM_FAIL;
+	}
+	adm_format_time(st.locked_until, t, sizeof(t));
+	if (st.failures == 0 && st.locked_until == 0) {
+		amfa_state_close(&h);
+		printf("%s was not locked (no failures)\n", user);
+		return ADM_OK;
+	}
+	printf("%s: %ld failures, %s%s; unlocking\n", user, st.failures,
+	    st.locked_until > (int64_t)time(NULL) ? "locked until " : "not locked",
+	    st.locked_until > (int64_t)time(NULL) ? t : "");
+	/* last_step, last_success and the token counters stay. */
+	st.failures = 0;
+	st.locked_until = 0;
+	r = amfa_state_commit(&h, &st);
+	amfa_state_close(&h);
+	if (r != 0)
+		return ADM_FAIL;
+	printf("%s unlocked\n", user);
+	return ADM_OK;
+}

@@ -1,0 +1,27 @@
+/*
+ * Writing enrolment files: USERS_DIR/USER.conf, owned by root, mode 0600,
+ * replaced atomically so a login never reads half a file.
+ */
+#ifndef AMFA_ADMIN_USER_FILE_H
+#define AMFA_ADMIN_USER_FILE_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+/*
+ * Does USER.conf exist?  1 yes, 0 no, -1 when users_dir cannot be opened or
+ * checked (the reason is logged).
+ */
+int	adm_user_file_exists(const struct amfa_config *cfg, const char *user);
+
+/*
+ * Write `text' as USER.conf.  Without `force' an existing file is never
+ * replaced (the file appears complete or not at all, and a file created
+ * meanwhile by someone else wins).  Returns 0, 1 if it exists and force is
+ * off, -1 on error (logged).
+ */
+int	adm_user_file_write(const struct amfa_config *cfg, const char *user,
+	    const char *text, size_t len, int force);
+
+#endif

@@ -1,0 +1,74 @@
+/* The credential_process printer; see creds_print.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "creds.h"
+#include "creds_print.h"
+#include "creds_store.h"
+#include "secure_file.h"
+
+int
+amfa_creds_print(const char *store_dir, const char *prog, FILE *out)
+{
+	struct amfa_file_policy policy = { getuid(), 077, 64 * 1024 };
+	char path[4096], *buf, *json;
+	const char *why;
+	struct amfa_creds c;
+	struct stat st;
+	size_t len, jlen;
+	int dir, r;
+
+	snprintf(path, sizeof(path), "%s/%u", store_dir, (unsigned)getuid());
+	dir = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir < 0) {
+		fprintf(stderr, "%s: no session credentials for uid %u "
+		    "(%s: %s); log in with MFA first\n", prog,
+		    (unsigned)getuid(), path, strerror(errno));
+		return 1;
+	}
+	if (fstat(dir, &st) != 0 || st.st_uid != getuid() ||
+	    (st.st_mode & 077) != 0) {
+		fprintf(stderr, "%s: %s is not your private directory; "
+		    "refusing\n", prog, path);
+		return 1;
+	}
+	r = amfa_file_read(dir, AMFA_STORE_FILE, AMFA_STORE_FILE, &policy, &buf,
+	    &len);
+	close(dir);
+	if (r != 0) {
+		if (r == -ENOENT)
+			fprintf(stderr, "%s: no session credentials; log in "
+			    "with MFA first\n", prog);
+		return 1;
+	}
+	r = amfa_creds_from_json(buf, &c, &why);
+	amfa_wipe_free(buf, len + 1);
+	if (r != 0) {
+		fprintf(stderr, "%s: %s/%s: %s\n", prog, path,
+		    AMFA_STORE_FILE, why);
+		return 1;
+	}
+	if (c.expires <= time(NULL)) {
+		fprintf(stderr, "%s: the session credentials expired at "
+		    "%s; log in again with MFA\n", prog, c.expiration);
+		amfa_creds_free(&c);
+		return 1;
+	}
+	json = amfa_creds_to_json(&c, &jlen);
+	amfa_creds_free(&c);
+	if (json == NULL || fwrite(json, 1, jlen, out) != jlen ||
+	    fflush(out) != 0) {
+		fprintf(stderr, "%s: cannot write the credentials\n", prog);
+		if (json != NULL)
+			amfa_wipe_free(json, jlen + 1);
+		return 1;
+	}
+	amfa_wipe_free(json, jlen + 1);
+	return 0;
+}
