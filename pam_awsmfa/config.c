@@ -105,7 +105,7 @@ parse_yk_urls(void *obj, const struct amfa_opt *opt, const char *value,
 			goto out;
 		}
 		if ((why = amfa_check_endpoint(url)) != NULL) {
-			amfa_log(LOG_ERR, "%s: %s: server %d %s", where,
+			amfa_log(LOG_ERR, "%s: %s: server %d: %s", where,
 			    opt->key, n + 1, why);
 			goto out;
 		}
