@@ -13,6 +13,7 @@
 #include <security/pam_modules.h>
 
 #include "config.h"
+#include "gate_marker.h"
 #include "log.h"
 #include "login.h"
 #include "pam_args.h"
@@ -104,6 +105,7 @@ authenticate(pam_handle_t *pamh, struct call *c)
 	}
 	if (c->args.grace > 0 && amfa_auth_recent(&c->cfg, &user, time(NULL), 0,
 	    c->args.grace * 60)) {
+		amfa_gate_mark_login(c->cfg.store_dir, c->user, user.iam_user);
 		amfa_user_free(&user);
 		return PAM_SUCCESS;
 	}
@@ -122,6 +124,9 @@ authenticate(pam_handle_t *pamh, struct call *c)
 		    "AWS STS could not be reached: you are logged in without "
 		    "AWS credentials.");
 	amfa_login_free(&login);
+	/* For awsmfa-gateway: this SSH connection passed the factor. */
+	if (r == PAM_SUCCESS)
+		amfa_gate_mark_login(c->cfg.store_dir, c->user, user.iam_user);
 	amfa_user_free(&user);
 	return r;
 }
@@ -166,6 +171,7 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
 
 	if ((r = begin(pamh, argc, argv, &c)) != PAM_SUCCESS)
 		return end(pamh, &c, r, 0, "close_session");
+	amfa_gate_mark_logout(c.cfg.store_dir);
 	return end(pamh, &c, amfa_pam_store_close(pamh, &c.cfg, c.user), 1,
 	    "close_session");
 }

@@ -1,0 +1,159 @@
+/* Audit records as JSON lines; see audit.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "audit.h"
+#include "log.h"
+
+static int
+add_str(struct json_object *o, const char *key, const char *v)
+{
+	struct json_object *s;
+
+	if (v == NULL)
+		return 0;
+	if ((s = json_object_new_string(v)) == NULL)
+		return -1;
+	return json_object_object_add(o, key, s);
+}
+
+static int
+add_int(struct json_object *o, const char *key, int64_t v)
+{
+	struct json_object *i;
+
+	if ((i = json_object_new_int64(v)) == NULL)
+		return -1;
+	return json_object_object_add(o, key, i);
+}
+
+char *
+gw_audit_format(const struct gw_audit *a, const struct gw_event *ev,
+    const struct timespec *now)
+{
+	struct json_object *o;
+	struct tm tm;
+	char when[96], rule[4200];
+	const char *text;
+	char *out = NULL;
+	int r = 0;
+
+	if (gmtime_r(&now->tv_sec, &tm) == NULL)
+		return NULL;
+	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, now->tv_nsec / 1000000);
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	r |= add_str(o, "time", when);
+	r |= add_str(o, "event", ev->event);
+	r |= add_str(o, "result", ev->result);
+	r |= add_str(o, "user", a->user);
+	r |= add_int(o, "uid", (int64_t)a->uid);
+	r |= add_str(o, "iam_user", a->iam_user);
+	r |= add_str(o, "source", a->src_addr);
+	if (a->src_port != 0)
+		r |= add_int(o, "source_port", a->src_port);
+	if (a->sshd_pid != 0)
+		r |= add_int(o, "sshd_pid", a->sshd_pid);
+	r |= add_str(o, "command", ev->command);
+	r |= add_str(o, "target", ev->host);
+	if (ev->port != 0)
+		r |= add_int(o, "port", ev->port);
+	r |= add_str(o, "address", ev->addr);
+	if (ev->rule_line != 0) {
+		snprintf(rule, sizeof(rule), "%s:%u",
+		    a->config ? a->config : "?", ev->rule_line);
+		r |= add_str(o, "rule", rule);
+	}
+	r |= add_str(o, "reason", ev->reason);
+	if (ev->relay) {
+		r |= add_int(o, "bytes_up", (int64_t)ev->bytes_up);
+		r |= add_int(o, "bytes_down", (int64_t)ev->bytes_down);
+		r |= add_int(o, "duration_ms", (int64_t)ev->duration_ms);
+	}
+	/* Plain: one line; json-c escapes control characters. */
+	if (r == 0 && (text = json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) != NULL)
+		out = strdup(text);
+	json_object_put(o);
+	return out;
+}
+
+int
+gw_audit_open(const char *path, uid_t owner)
+{
+	struct stat st;
+	int fd;
+
+	/* No O_CREAT: the administrator decides where, who and what mode. */
+	fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY |
+	    O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		amfa_log(LOG_ERR, "%s: cannot open the audit log: %s", path,
+		    errno == ELOOP ? "is a symbolic link" : strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		amfa_log(LOG_ERR, "%s: the audit log must be a regular file",
+		    path);
+		close(fd);
+		return -1;
+	}
+	if (st.st_uid != owner || (st.st_mode & 002) != 0) {
+		amfa_log(LOG_ERR, "%s: the audit log must be owned by uid %u "
+		    "and not writable by others", path, (unsigned)owner);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+gw_audit_emit(const struct gw_audit *a, const struct gw_event *ev)
+{
+	struct timespec now;
+	char *text, *line;
+	size_t len;
+	ssize_t w;
+	int r = 0;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if ((text = gw_audit_format(a, ev, &now)) == NULL) {
+		syslog(LOG_ERR, "cannot format an audit record (event %s)",
+		    ev->event);
+		return -1;
+	}
+	syslog(strcmp(ev->result, "ok") == 0 ? LOG_INFO : LOG_NOTICE, "%s",
+	    text);
+	if (a->fd >= 0) {
+		len = strlen(text);
+		if ((line = malloc(len + 2)) == NULL) {
+			free(text);
+			return -1;
+		}
+		memcpy(line, text, len);
+		line[len] = '\n';
+		line[len + 1] = '\0';
+		/* One write with O_APPEND: records never interleave. */
+		do
+			w = write(a->fd, line, len + 1);
+		while (w < 0 && errno == EINTR);
+		free(line);
+		if (w != (ssize_t)(len + 1)) {
+			syslog(LOG_ERR, "audit log write failed: %s",
+			    w < 0 ? strerror(errno) : "short write");
+			r = -1;
+		}
+	}
+	free(text);
+	return r;
+}

@@ -1,0 +1,61 @@
+/*
+ * The audit trail: one JSON object per event, on one line, appended to the
+ * audit log (when configured) and sent to syslog (always, LOG_AUTHPRIV).
+ * Records carry who (user, uid, IAM user), from where (SSH_CONNECTION's
+ * address and port, and the pid of the connection's sshd monitor, which
+ * sshd's own log ties to the address), what (event, target, result, the
+ * rule that decided, the reason) and for a relay the bytes each way and
+ * the duration.  Never a credential: nothing from the environment but
+ * SSH_CONNECTION is read into a record.
+ */
+#ifndef GW_AUDIT_H
+#define GW_AUDIT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct gw_audit {
+	int		 fd;		/* the log, or -1: syslog only */
+	const char	*user;
+	uid_t		 uid;
+	const char	*iam_user;	/* NULL until the marker is read */
+	const char	*src_addr;	/* NULL: unknown */
+	unsigned	 src_port;
+	long		 sshd_pid;	/* 0: unknown */
+	const char	*config;	/* the config file, for rule refs */
+};
+
+struct gw_event {
+	const char	*event;		/* login, shell, connect, relay_start, ... */
+	const char	*result;	/* ok, denied, error, ... */
+	const char	*reason;	/* NULL or why */
+	const char	*command;	/* NULL or the refused command's verb */
+	const char	*host;		/* target as asked for */
+	const char	*addr;		/* target address used */
+	unsigned	 port;		/* 0: none */
+	unsigned	 rule_line;	/* 0: no rule (default deny) */
+	int		 relay;		/* the byte and time fields apply */
+	uint64_t	 bytes_up;	/* client to target */
+	uint64_t	 bytes_down;	/* target to client */
+	uint64_t	 duration_ms;
+};
+
+/*
+ * The JSON text of `ev' at `now' (no newline).  Heap string, or NULL if
+ * out of memory.
+ */
+char	*gw_audit_format(const struct gw_audit *a, const struct gw_event *ev,
+	    const struct timespec *now);
+
+/*
+ * Open the audit log for appending: a regular file, not a link, owned by
+ * root (or `owner'), not writable by others.  The gateway never creates
+ * it.  The descriptor or -1 (logged).
+ */
+int	gw_audit_open(const char *path, uid_t owner);
+
+/* Record `ev' in the log and in syslog.  0, or -1 if the log write failed. */
+int	gw_audit_emit(const struct gw_audit *a, const struct gw_event *ev);
+
+#endif

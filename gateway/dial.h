@@ -1,0 +1,27 @@
+/*
+ * Reaching a target: resolve it, hold every address to the policy, connect
+ * to the first allowed address that answers within the timeout.  An
+ * address the policy refuses is never connected to.
+ */
+#ifndef GW_DIAL_H
+#define GW_DIAL_H
+
+#include "command.h"
+#include "policy.h"
+
+struct gw_dial {
+	int			 fd;		/* connected, non-blocking */
+	char			 addr[64];	/* the address used or refused */
+	const char		*why;		/* failure: the reason */
+	int			 denied;	/* failure by policy, not network */
+	const struct gw_rule	*rule;		/* the rule that decided */
+};
+
+/*
+ * Connect `s' to `cmd' (a GW_CMD_CONNECT), within `timeout' seconds for
+ * all the addresses together.  0 with d->fd set, or -1 with d->why.
+ */
+int	gw_dial(const struct gw_policy *p, const struct gw_subject *s,
+	    const struct gw_command *cmd, long timeout, struct gw_dial *d);
+
+#endif
