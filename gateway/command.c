@@ -1,5 +1,6 @@
 /* Parsing the user's request; see command.h. */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,10 +37,11 @@ gw_host_name_invalid(const char *s)
 			return "host name label longer than 63 characters";
 	}
 	/*
-	 * All digits and dots but not a dotted quad ("127.1", "2130706433"):
-	 * the resolver would read it as an address; ask for the address.
+	 * Not a dotted quad, yet the resolver would read it as an address
+	 * ("127.1", "2130706433", "0x7f.1"): a name glob must never admit
+	 * an address in disguise.
 	 */
-	if (!alpha)
+	if (!alpha || inet_aton(s, &(struct in_addr){ 0 }) != 0)
 		return "not a host name, and not an IPv4 address in dotted "
 		    "quad form";
 	return NULL;

@@ -126,7 +126,9 @@ gw_dial(const struct gw_policy *p, const struct gw_subject *s,
 
 	memset(d, 0, sizeof(*d));
 	d->fd = -1;
-	if (!gw_policy_may_connect(p, s, name, cmd->port)) {
+	/* A literal address is judged below, with the rule that decides. */
+	if (!cmd->literal &&
+	    !gw_policy_may_connect(p, s, name, cmd->port, &d->rule)) {
 		d->denied = 1;
 		d->why = "not allowed by policy";
 		return -1;

@@ -194,16 +194,19 @@ gw_policy_shell(const struct gw_policy *p, const struct gw_subject *s,
 
 int
 gw_policy_may_connect(const struct gw_policy *p, const struct gw_subject *s,
-    const char *name, unsigned port)
+    const char *name, unsigned port, const struct gw_rule **deny)
 {
+	*deny = NULL;
 	for (size_t i = 0; i < p->nrules; i++) {
 		const struct gw_rule *r = &p->rules[i];
 
 		if (r->shell || !subject_matches(r, s) || !port_matches(r, port))
 			continue;
 		/* A deny by name is final: no address can change it. */
-		if (!r->allow && host_name_matches(r, name))
+		if (!r->allow && host_name_matches(r, name)) {
+			*deny = r;
 			return 0;
+		}
 		if (r->allow && (host_name_matches(r, name) || has_cidr(r)))
 			return 1;
 	}

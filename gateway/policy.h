@@ -92,12 +92,13 @@ void	gw_policy_shell(const struct gw_policy *p, const struct gw_subject *s,
 	    struct gw_verdict *v);
 
 /*
- * Before resolving: could any allow rule admit host `name' (NULL for a
- * literal address) at `port' for `s'?  If not, there is no point asking
- * the DNS.
+ * Before resolving: could any allow rule admit host `name' at `port' for
+ * `s'?  If not, there is no point asking the DNS; *deny is then the rule
+ * that denies the name, or NULL when no rule applies.
  */
 int	gw_policy_may_connect(const struct gw_policy *p,
-	    const struct gw_subject *s, const char *name, unsigned port);
+	    const struct gw_subject *s, const char *name, unsigned port,
+	    const struct gw_rule **deny);
 
 /*
  * May `s' connect to address `a' at `port', asked for by `name' (the

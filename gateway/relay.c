@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -247,6 +248,7 @@ gw_relay(int in, int out, int sock, volatile sig_atomic_t *stop,
 {
 	struct flow up, down;
 	struct pollfd pfd[4];
+	sigset_t block, old;
 	int devnull, r = 0;
 
 	memset(st, 0, sizeof(*st));
@@ -255,6 +257,15 @@ gw_relay(int in, int out, int sock, volatile sig_atomic_t *stop,
 		st->end = "cannot set up the relay";
 		return -1;
 	}
+	/*
+	 * The stopping signals are blocked except inside ppoll: one that
+	 * arrives between the check of *stop and the wait is not lost.
+	 */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &old);
 	devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	flow_init(&up, in, sock);
 	flow_init(&down, sock, out);
@@ -270,7 +281,7 @@ gw_relay(int in, int out, int sock, volatile sig_atomic_t *stop,
 			r = -1;
 			break;
 		}
-		if (poll(pfd, 4, -1) < 0 && errno != EINTR) {
+		if (ppoll(pfd, 4, NULL, &old) < 0 && errno != EINTR) {
 			st->end = "poll failed";
 			r = -1;
 			break;
@@ -292,5 +303,6 @@ gw_relay(int in, int out, int sock, volatile sig_atomic_t *stop,
 	flow_free(&down);
 	if (devnull >= 0)
 		close(devnull);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	return r;
 }

@@ -5,7 +5,7 @@
  * Each direction moves data with splice(2) through a pipe of its own, so
  * the bytes never enter user space; a descriptor splice cannot handle (a
  * terminal, a file opened for appending) falls back to read/write for that
- * direction.  Everything is non-blocking under one poll(2) loop.  An end of
+ * direction.  Everything is non-blocking under one ppoll(2) loop.  An end of
  * file in one direction is passed on as a half-close (shutdown(SHUT_WR) of
  * a socket, close of a pipe) while the other direction carries on; the
  * relay ends when both directions have ended.  A direction whose receiver

@@ -1,0 +1,150 @@
+/* Audit records: JSON shape, escaping, omitted fields, the log file rules. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "audit.h"
+#include "logcap.h"
+#include "tap.h"
+
+static struct json_object *
+field(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	return json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static const char *
+str(struct json_object *o, const char *key)
+{
+	struct json_object *v = field(o, key);
+
+	return v ? json_object_get_string(v) : NULL;
+}
+
+static void
+format(void)
+{
+	struct gw_audit a = { .fd = -1, .user = "alice", .uid = 1001,
+	    .iam_user = "alice.iam", .src_addr = "192.0.2.9", .src_port = 51234,
+	    .sshd_pid = 4242, .config = "/etc/awsmfa/gateway.conf" };
+	struct gw_event ev = { .event = "relay_end", .result = "ok",
+	    .reason = "closed", .host = "db.corp", .addr = "10.1.1.1",
+	    .port = 22, .rule_line = 7, .relay = 1, .bytes_up = 5000000000ULL,
+	    .bytes_down = 12, .duration_ms = 1500 };
+	struct timespec now = { 1795563000, 123456789 };
+	struct json_object *o;
+	char *text;
+
+	text = gw_audit_format(&a, &ev, &now);
+	ok(text != NULL && strchr(text, '\n') == NULL, "one line");
+	o = json_tokener_parse(text);
+	ok(o != NULL && json_object_is_type(o, json_type_object),
+	    "parses as a JSON object");
+	is_str(str(o, "time"), "2026-11-24T23:30:00.123Z", "UTC time, ms");
+	is_str(str(o, "event"), "relay_end", "event");
+	is_str(str(o, "result"), "ok", "result");
+	is_str(str(o, "user"), "alice", "user");
+	is_int(json_object_get_int64(field(o, "uid")), 1001, "uid");
+	is_str(str(o, "iam_user"), "alice.iam", "iam_user");
+	is_str(str(o, "source"), "192.0.2.9", "source");
+	is_int(json_object_get_int64(field(o, "source_port")), 51234,
+	    "source_port");
+	is_int(json_object_get_int64(field(o, "sshd_pid")), 4242, "sshd_pid");
+	is_str(str(o, "target"), "db.corp", "target");
+	is_int(json_object_get_int64(field(o, "port")), 22, "port");
+	is_str(str(o, "address"), "10.1.1.1", "address");
+	is_str(str(o, "rule"), "/etc/awsmfa/gateway.conf:7", "rule");
+	is_int(json_object_get_int64(field(o, "bytes_up")), 5000000000LL,
+	    "bytes_up beyond 32 bits");
+	is_int(json_object_get_int64(field(o, "bytes_down")), 12, "bytes_down");
+	is_int(json_object_get_int64(field(o, "duration_ms")), 1500,
+	    "duration_ms");
+	json_object_put(o);
+	free(text);
+
+	/* A refusal before the marker was read: fewer fields. */
+	struct gw_audit b = { .fd = -1, .user = "bob", .uid = 7 };
+	struct gw_event ev2 = { .event = "command", .result = "denied",
+	    .reason = "unknown command", .command = "x\"}\n{\"forged\":1" };
+
+	text = gw_audit_format(&b, &ev2, &now);
+	o = text ? json_tokener_parse(text) : NULL;
+	ok(o != NULL && strchr(text, '\n') == NULL,
+	    "quotes and newlines in user input stay inside one string");
+	is_str(str(o, "command"), "x\"}\n{\"forged\":1", "and come back intact");
+	ok(field(o, "forged") == NULL, "no forged field");
+	ok(field(o, "iam_user") == NULL && field(o, "source") == NULL &&
+	    field(o, "port") == NULL && field(o, "rule") == NULL &&
+	    field(o, "bytes_up") == NULL && field(o, "sshd_pid") == NULL,
+	    "unknown values are left out");
+	json_object_put(o);
+	free(text);
+}
+
+static void
+logfile(void)
+{
+	char dir[] = "/tmp/gw-audit-XXXXXX", path[128], link[128];
+	struct gw_audit a = { .user = "alice", .uid = 1 };
+	struct gw_event ev = { .event = "login", .result = "ok" };
+	char buf[4096];
+	ssize_t n;
+	int fd;
+
+	ok(mkdtemp(dir) != NULL, "temp dir");
+	snprintf(path, sizeof(path), "%s/audit.log", dir);
+	snprintf(link, sizeof(link), "%s/link.log", dir);
+
+	logcap_start();
+	ok(gw_audit_open(path, getuid()) == -1 && logcap_has("cannot open"),
+	    "a missing log is not created");
+	ok(access(path, F_OK) != 0, "and does not exist afterwards");
+
+	fd = open(path, O_WRONLY | O_CREAT, 0620);
+	close(fd);
+	chmod(path, 0620);
+	ok((a.fd = gw_audit_open(path, getuid())) >= 0, "0620 log opens");
+	ok(gw_audit_emit(&a, &ev) == 0, "record written");
+	ev.event = "shell";
+	ok(gw_audit_emit(&a, &ev) == 0, "second record written");
+	close(a.fd);
+	fd = open(path, O_RDONLY);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	ok(n > 0 && buf[n - 1] == '\n' && strstr(buf, "\"event\":\"login\"") &&
+	    strstr(buf, "}\n{") && strstr(buf, "\"event\":\"shell\""),
+	    "two newline-terminated records, appended in order");
+
+	logcap_start();
+	ok(gw_audit_open(path, getuid() + 1) == -1 && logcap_has("owned by"),
+	    "wrong owner refused");
+	chmod(path, 0622);
+	logcap_start();
+	ok(gw_audit_open(path, getuid()) == -1 &&
+	    logcap_has("not writable by others"), "world-writable refused");
+	chmod(path, 0620);
+	symlink(path, link);
+	logcap_start();
+	ok(gw_audit_open(link, getuid()) == -1 && logcap_has("symbolic link"),
+	    "symlink refused");
+	logcap_start();
+	ok(gw_audit_open(dir, getuid()) == -1, "a directory is refused");
+	unlink(link);
+	unlink(path);
+	rmdir(dir);
+}
+
+int
+main(void)
+{
+	format();
+	logfile();
+	return tap_done();
+}
