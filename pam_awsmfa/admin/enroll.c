@@ -40,7 +40,8 @@ usage(void)
 	    "[--no-qr]\n"
 	    "       awsmfa enroll USER --iam [--device-name NAME] "
 	    "[--profile NAME]\n"
-	    "           [--endpoint-url URL] [--ca-file FILE] [options above]\n"
+	    "           [--endpoint-url URL] [--ca-file FILE] [--timeout S] "
+	    "[options above]\n"
 	    "       awsmfa enroll USER --yubikey [--force] [--iam-user NAME] "
 	    "[--serial ARN] ...\n");
 }
@@ -274,15 +275,18 @@ parse_args(int argc, char **argv, struct adm_enroll_opts *o)
 		{ "profile", required_argument, NULL, 'p' },
 		{ "endpoint-url", required_argument, NULL, 'e' },
 		{ "ca-file", required_argument, NULL, 'c' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ "no-qr", no_argument, NULL, 'Q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	char *end;
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->issuer = "AWS";
 	o->qr = 1;
+	o->timeout = ADM_IAM_TIMEOUT_MS / 1000;
 	optind = 0;	/* 0: glibc starts afresh (main used "+") */
 	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
 		switch (c) {
@@ -299,6 +303,14 @@ parse_args(int argc, char **argv, struct adm_enroll_opts *o)
 		case 'e': o->endpoint_url = optarg; break;
 		case 'c': o->ca_file = optarg; break;
 		case 'Q': o->qr = 0; break;
+		case 't':
+			o->timeout = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || o->timeout < 1 ||
+			    o->timeout > 600) {
+				adm_err("--timeout: 1 to 600 seconds");
+				return ADM_USAGE;
+			}
+			break;
 		case 'h':
 			usage();
 			exit(ADM_OK);
@@ -327,9 +339,9 @@ parse_args(int argc, char **argv, struct adm_enroll_opts *o)
 		return ADM_USAGE;
 	}
 	if (!o->iam && (o->profile != NULL || o->endpoint_url != NULL ||
-	    o->ca_file != NULL)) {
-		adm_err("--profile, --endpoint-url and --ca-file go with "
-		    "--iam");
+	    o->ca_file != NULL || o->timeout != ADM_IAM_TIMEOUT_MS / 1000)) {
+		adm_err("--profile, --endpoint-url, --ca-file and --timeout go "
+		    "with --iam");
 		return ADM_USAGE;
 	}
 	if (strpbrk(o->issuer, "\n\r") != NULL) {
@@ -386,6 +398,7 @@ enroll_totp(struct adm_ctx *ctx, const struct adm_enroll_opts *o)
 		if ((r = adm_iam_init(&iam, o->endpoint_url, o->ca_file,
 		    o->profile)) != ADM_OK)
 			return r;
+		iam.ep.timeout_ms = o->timeout * 1000;
 		have_iam = 1;
 		/* IAM makes the seed: the one it keeps is the one saved. */
 		r = adm_iam_create_device(&iam, o->device_name, &serial, key,
@@ -416,24 +429,29 @@ enroll_totp(struct adm_ctx *ctx, const struct adm_enroll_opts *o)
 	show_seed(o, b32, &p);
 	/* At least one step back: the first code has aged by the time the
 	 * second is typed. */
-	if ((r = ask_codes(&p, ctx->cfg.window < 1 ? 1 : ctx->cfg.window, code1, code2, sizeof(code1),
-	    &step2)) != ADM_OK) {
-		if (serial != NULL && o->iam)
+	r = ask_codes(&p, ctx->cfg.window < 1 ? 1 : ctx->cfg.window, code1,
+	    code2, sizeof(code1), &step2);
+	if (r == ADM_OK && o->iam)
+		r = adm_iam_enable_device(&iam, o->iam_user, serial, code1,
+		    code2);
+	if (r != ADM_OK) {
+		if (o->iam)
 			adm_err("IAM keeps the unassigned device %s; remove it "
 			    "with: aws iam delete-virtual-mfa-device "
 			    "--serial-number %s", serial, serial);
 		goto out;
 	}
-	if (o->iam && (r = adm_iam_enable_device(&iam, o->iam_user, serial,
-	    code1, code2)) != ADM_OK)
-		goto out;
 	r = ADM_FAIL;
 	snprintf(line, sizeof(line), "totp_secret = %s", b32);
 	if ((text = adm_enroll_text(o, serial, line)) == NULL)
 		goto out;
 	if ((r = adm_enroll_check(ctx, o, text)) != ADM_OK ||
-	    (r = adm_enroll_write(ctx, o, text)) != ADM_OK)
+	    (r = adm_enroll_write(ctx, o, text)) != ADM_OK) {
+		if (o->iam)
+			adm_err("IAM has %s enabled for %s, but no user file "
+			    "was written", serial, o->iam_user);
 		goto out;
+	}
 	printf("Enrolled %s: %s/%s.conf%s%s\n", o->user, ctx->cfg.users_dir,
 	    o->user, o->iam ? "; IAM MFA device " : "", o->iam ? serial : "");
 	r = adm_enroll_note_state(ctx, o->user, note_step, &step2);

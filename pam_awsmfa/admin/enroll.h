@@ -23,6 +23,7 @@ struct adm_enroll_opts {
 	const char	*profile;	/* admin's ~/.aws profile (--iam) */
 	const char	*endpoint_url;	/* IAM endpoint (--iam) */
 	const char	*ca_file;	/* CA bundle for it */
+	long		 timeout;	/* seconds for each IAM call */
 	int		 force;
 	int		 iam;
 	int		 yubikey;
