@@ -4,6 +4,7 @@
  * consecutive codes from the app before anything is saved.
  */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #define SEED_BYTES	20	/* 160 bits, as RFC 4226 recommends */
 #define CODE_ROUNDS	3	/* tries at the two codes */
 #define B32_MAX		(AMFA_TOTP_MAX_KEY * 8 / 5 + 2)
+#define TEXT_MAX	4096	/* a user file written here */
 
 static void
 usage(void)
@@ -46,29 +48,54 @@ usage(void)
 	    "[--serial ARN] ...\n");
 }
 
+/*
+ * Append to a buffer of fixed size, allocated once: a growing buffer would
+ * leave copies of the secret behind in freed memory.
+ */
+static int
+append(char *buf, size_t size, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+append(char *buf, size_t size, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *len, size - *len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= size - *len)
+		return -1;
+	*len += (size_t)n;
+	return 0;
+}
+
 char *
 adm_enroll_text(const struct adm_enroll_opts *o, const char *serial,
     const char *factor_line)
 {
 	char stamp[64], *text;
-	size_t len;
-	FILE *f;
+	size_t len = 0;
+	int bad = 0;
 
 	adm_format_time((int64_t)time(NULL), stamp, sizeof(stamp));
-	/* open_memstream's buffer holds a secret: wiped by the caller. */
-	if ((f = open_memstream(&text, &len)) == NULL)
+	if ((text = calloc(1, TEXT_MAX)) == NULL)
 		return NULL;
-	fprintf(f, "# Enrolled by awsmfa on %s.\n", stamp);
-	fprintf(f, "iam_user = %s\n", o->iam_user);
+	bad |= append(text, TEXT_MAX, &len, "# Enrolled by awsmfa on %s.\n",
+	    stamp);
+	bad |= append(text, TEXT_MAX, &len, "iam_user = %s\n", o->iam_user);
 	if (serial != NULL)
-		fprintf(f, "mfa_serial = %s\n", serial);
+		bad |= append(text, TEXT_MAX, &len, "mfa_serial = %s\n",
+		    serial);
 	if (o->verify != NULL)
-		fprintf(f, "verify = %s\n", o->verify);
+		bad |= append(text, TEXT_MAX, &len, "verify = %s\n", o->verify);
 	if (o->aws_profile != NULL)
-		fprintf(f, "aws_profile = %s\n", o->aws_profile);
-	fprintf(f, "%s\n", factor_line);
-	if (fclose(f) != 0) {
-		amfa_wipe_free(text, len);
+		bad |= append(text, TEXT_MAX, &len, "aws_profile = %s\n",
+		    o->aws_profile);
+	bad |= append(text, TEXT_MAX, &len, "%s\n", factor_line);
+	if (bad) {
+		amfa_wipe_free(text, TEXT_MAX);
 		return NULL;
 	}
 	return text;
@@ -145,18 +172,25 @@ note_step(struct amfa_state *st, const void *arg)
 }
 
 /* Percent-encode for an otpauth:// URI (RFC 3986 unreserved kept). */
-static void
-put_encoded(FILE *f, const char *s)
+static int
+encode(const char *s, char *out, size_t outlen)
 {
+	size_t n = 0;
+
 	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
 
+		if (n + 4 > outlen)
+			return -1;
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || strchr("-._~@", c) != NULL)
-			fputc(c, f);
+		    (c >= '0' && c <= '9') || (c != '\0' &&
+		    strchr("-._~@", c) != NULL))
+			out[n++] = (char)c;
 		else
-			fprintf(f, "%%%02X", c);
+			n += (size_t)snprintf(out + n, outlen - n, "%%%02X", c);
 	}
+	out[n] = '\0';
+	return 0;
 }
 
 static const char *
@@ -166,32 +200,26 @@ alg_name(int alg)
 	    alg == AMFA_TOTP_SHA256 ? "SHA256" : "SHA1";
 }
 
-/* Show the seed: URI, QR code and the text for typing it in. */
-static void
+/* Show the seed: URI, QR code and the text for typing it in.  0 or -1. */
+static int
 show_seed(const struct adm_enroll_opts *o, const char *b32,
     const struct amfa_totp_params *p)
 {
-	char host[256], label[512], *uri = NULL;
-	size_t urilen = 0;
-	FILE *f;
+	char host[256], label[512], issuer[3 * 256], elabel[3 * 512];
+	char uri[TEXT_MAX];
 
 	if (gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
 	snprintf(label, sizeof(label), "%s@%s", o->user, host);
-	if ((f = open_memstream(&uri, &urilen)) == NULL)
-		return;
-	fputs("otpauth://totp/", f);
-	put_encoded(f, o->issuer);
-	fputc(':', f);
-	put_encoded(f, label);
-	fprintf(f, "?secret=%s&issuer=", b32);
-	put_encoded(f, o->issuer);
-	fprintf(f, "&algorithm=%s&digits=%d&period=%u", alg_name(p->alg),
-	    p->digits, p->period);
-	if (fclose(f) != 0) {
-		amfa_wipe_free(uri, urilen);
-		return;
+	if (encode(o->issuer, issuer, sizeof(issuer)) != 0 ||
+	    encode(label, elabel, sizeof(elabel)) != 0 ||
+	    snprintf(uri, sizeof(uri), "otpauth://totp/%s:%s?secret=%s"
+	    "&issuer=%s&algorithm=%s&digits=%d&period=%u", issuer, elabel, b32,
+	    issuer, alg_name(p->alg), p->digits, p->period) >=
+	    (int)sizeof(uri)) {
+		adm_err("--issuer or the host name is too long for a URI");
+		return -1;
 	}
 	printf("Add this account to the authenticator app of %s.\n", o->user);
 	if (o->qr) {
@@ -208,7 +236,8 @@ show_seed(const struct adm_enroll_opts *o, const char *b32,
 		printf("%s%c", i > 0 && i % 4 == 0 ? " " : "", b32[i]);
 	printf("\n\n");
 	fflush(stdout);
-	amfa_wipe_free(uri, urilen);
+	OPENSSL_cleanse(uri, sizeof(uri));
+	return 0;
 }
 
 /*
@@ -426,7 +455,8 @@ enroll_totp(struct adm_ctx *ctx, const struct adm_enroll_opts *o)
 	p.period = 30;
 	p.key = key;
 	p.keylen = keylen;
-	show_seed(o, b32, &p);
+	if (show_seed(o, b32, &p) != 0)
+		goto out;
 	/* At least one step back: the first code has aged by the time the
 	 * second is typed. */
 	r = ask_codes(&p, ctx->cfg.window < 1 ? 1 : ctx->cfg.window, code1,

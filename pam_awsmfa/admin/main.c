@@ -24,18 +24,18 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{ "enroll", adm_enroll, 1,
-	    "enroll USER       new TOTP seed (or --yubikey token), proven by "
-	    "codes" },
+	    "enroll USER          new TOTP seed (or --yubikey token), "
+	    "proven by codes" },
 	{ "check-config", adm_check_config, 0,
 	    "check-config [PATH]  check everything the module reads" },
 	{ "status", adm_status, 1,
-	    "status USER       enrolment and state, without secrets" },
+	    "status USER          enrolment and state, without secrets" },
 	{ "unlock", adm_unlock, 1,
-	    "unlock USER       clear failures and the lock" },
+	    "unlock USER          clear failures and the lock" },
 	{ "revoke", adm_revoke, 1,
-	    "revoke USER       remove the user's session credentials" },
+	    "revoke USER          remove the user's session credentials" },
 	{ "creds", adm_creds, 0,
-	    "creds             print your session credentials "
+	    "creds                print your session credentials "
 	    "(credential_process)" },
 };
 #define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))
