@@ -277,7 +277,6 @@ COMMON_CONFIG = [
     "LoginGraceTime 30",
     "MaxAuthTries 6",
     "LogLevel VERBOSE",
-    "AcceptEnv none",
 ]
 
 
@@ -368,7 +367,7 @@ class Client:
         """The ProxyCommand of the README: ssh bastion connect %h %p."""
         return " ".join(self.ssh_args(bastion, user, ["connect", "%h", "%p"]))
 
-    def spawn(self, args, timeout=60):
+    def spawn(self, args, timeout=30):
         child = pexpect.spawn(args[0], args[1:], env=self.env,
                               encoding="utf-8", codec_errors="replace",
                               timeout=timeout)
@@ -388,7 +387,7 @@ def _close_child(child):
     child.close(force=True)
 
 
-def finish(child, timeout=120):
+def finish(child, timeout=60):
     """Wait for the end; (exit status, everything printed)."""
     child.expect(pexpect.EOF, timeout=timeout)
     out = child.before

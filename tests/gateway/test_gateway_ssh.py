@@ -1,0 +1,483 @@
+"""The SSH MFA gateway end to end, with real programs on loopback only:
+
+- a bastion sshd (the real OpenSSH server) whose configuration is the
+  shipped config/sshd_config.d/awsmfa-gateway.conf and whose PAM stack is
+  the shipped config/pam.d/sshd, both pointed at the built module, the built
+  gateway and throwaway configuration files;
+- an internal target sshd on another port, reachable only through the
+  gateway's `connect HOST PORT`, and a raw TCP target that records the bytes
+  it is sent;
+- a sshd that skipped MFA (publickey only) but has the same ForceCommand;
+- the local STS endpoint (verify = sts): AWS decides each code;
+- the real ssh and scp clients under a pseudo-terminal (pexpect), codes from
+  oathtool, the real AWS CLI inside the session.
+
+Each test has its own account and IAM user: a TOTP code is good once per
+30-second step and device, and giving each test its own device lets the
+tests run without waiting for the next step."""
+
+import hashlib
+import grp
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "pam"))
+
+from amfa_testlib import Tree, totp, wait_fresh_step      # noqa: E402
+from gwlib import (GATEWAY, MODULE, SCP, SOURCE_ROOT, SSH, TAG,  # noqa
+                   Client, Sshd, SshKey, answer, finish, janitor, make_account,
+                   random_file, read, sha256_file, temp_dir, write_file)
+from sts_process import IamUser, StsServer                  # noqa: E402
+
+AWS_CLI = "/usr/bin/aws"
+SNIPPET_SSHD = os.path.join(SOURCE_ROOT, "config", "sshd_config.d",
+                            "awsmfa-gateway.conf")
+SNIPPET_PAM = os.path.join(SOURCE_ROOT, "config", "pam.d", "sshd")
+SHIPPED_FORCE_COMMAND = "ForceCommand /usr/bin/awsmfa-gateway"
+COPY_SIZE = 20 * 1024 * 1024
+AWS_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+             "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION")
+ROLES = ("shell", "wrong", "replay", "locked", "copy", "denied", "nobody",
+         "skip", "raw", "env", "noshell", "command")
+
+
+def shipped_sshd_options(force_command):
+    """The shipped sshd_config snippet, its ForceCommand pointed at the
+    built gateway.  The snippet must name the installed gateway."""
+    text = read(SNIPPET_SSHD)
+    if SHIPPED_FORCE_COMMAND not in text:
+        raise RuntimeError("%s: no %r" % (SNIPPET_SSHD, SHIPPED_FORCE_COMMAND))
+    lines = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line == SHIPPED_FORCE_COMMAND:
+            line = "ForceCommand " + force_command
+        lines.append(line)
+    return lines
+
+
+def shipped_pam_stack(conf):
+    """The shipped /etc/pam.d/sshd snippet (auth and session lines) pointed
+    at the built module, with Debian's account and session basics."""
+    auth, session = [], []
+    for line in read(SNIPPET_PAM).splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.replace("pam_awsmfa.so", "%s config=%s" % (MODULE, conf))
+        (auth if line.startswith("auth") else session).append(line)
+    if not auth:
+        raise RuntimeError(SNIPPET_PAM + ": no auth line")
+    return ("#%PAM-1.0\n" + "\n".join(auth) + "\n"
+            "account required pam_unix.so\n"
+            "session required pam_unix.so\n" +
+            "".join(l + "\n" for l in session))
+
+
+class RawTarget:
+    """A TCP target that records what it receives: after the client's EOF
+    (half-close through the relay) it answers with the SHA-256 and length
+    of what it got, then closes."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.sock.settimeout(0.5)
+        self.port = self.sock.getsockname()[1]
+        self.received = []
+        self.stopping = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+        janitor.add(self.stop)
+
+    def serve(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(60)
+                data = bytearray()
+                try:
+                    while True:
+                        b = conn.recv(65536)
+                        if not b:
+                            break
+                        data += b
+                    conn.sendall(b"GOT %d %s\n" % (
+                        len(data), hashlib.sha256(data).hexdigest().encode()))
+                except OSError:
+                    pass
+                self.received.append(bytes(data))
+
+    def stop(self):
+        self.stopping = True
+        self.sock.close()
+        self.thread.join(5)
+
+
+class Person:
+    """A test account with an ssh key, enrolled with its own IAM user."""
+
+    def __init__(self, role, groups):
+        self.name = "amfa-g%s-%s" % (role[:6], TAG[-5:])
+        self.pw = make_account(self.name)
+        subprocess.run(["usermod", "-a", "-G", ",".join(groups), self.name],
+                       check=True, capture_output=True)
+        self.iam = IamUser(self.name.replace("-", ""))
+        self.key = SshKey(temp_dir("amfa-key-"))
+        self.key.authorize(self.pw)
+
+    def code(self, delta=0):
+        c = totp(self.iam.seed)
+        return "%06d" % ((int(c) + delta) % 10**6) if delta else c
+
+
+def make_group(name):
+    subprocess.run(["groupadd", name], check=True, capture_output=True)
+    janitor.add(subprocess.run, ["groupdel", name])
+
+
+def setUpModule():
+    global TREE, STS, PEOPLE, BASTION, TARGET, NOMFA, RAW, AUDIT, GWCONF
+    # Members of `group' may connect to the targets; everyone is in
+    # `audit_group', which may append to the audit log (in production the
+    # gateway is setgid to such a group).
+    group, audit_group = "amfa-gw-" + TAG, "amfa-gwa-" + TAG
+    make_group(group)
+    make_group(audit_group)
+    PEOPLE = {r: Person(r, [audit_group] +
+                        ([group] if r in ("copy", "denied", "raw", "env",
+                                          "skip", "replay") else []))
+              for r in ROLES}
+    STS = StsServer([p.iam for p in PEOPLE.values()])
+    janitor.add(STS.stop)
+    TREE = Tree()
+    janitor.add(TREE.cleanup)
+    TREE.write_config({"users_dir": TREE.users, "state_dir": TREE.state,
+                       "verify": "sts", "sts_endpoint": STS.url,
+                       "sts_timeout": 10, "lockout_attempts": 2,
+                       "lockout_seconds": 300,
+                       "store_dir": os.path.join(TREE.root, "run")})
+    for p in PEOPLE.values():
+        TREE.enroll(p.name, seed=p.iam.seed, iam_user=p.iam.name,
+                    extra="access_key_id = %s\nsecret_access_key = %s\n"
+                    % (p.iam.key_id, p.iam.secret))
+    RAW = RawTarget()
+    TARGET = Sshd("target", ["PubkeyAuthentication yes",
+                             "KbdInteractiveAuthentication no",
+                             "AuthenticationMethods publickey",
+                             "Subsystem sftp internal-sftp",
+                             "AllowUsers amfa-*"])
+    gwdir = temp_dir("amfa-gw-")
+    AUDIT = os.path.join(gwdir, "audit.log")
+    write_file(AUDIT, "", 0o620)
+    os.chown(AUDIT, 0, grp.getgrnam(audit_group).gr_gid)
+    GWCONF = os.path.join(gwdir, "gateway.conf")
+    write_file(GWCONF,
+               "# written by test_gateway_ssh.py\n"
+               "audit_log = %s\n"
+               "awsmfa_config = %s\n"
+               "allow users %s shell\n"
+               "allow groups %s to 127.0.0.1 ports %d,%d\n"
+               % (AUDIT, TREE.conf, PEOPLE["shell"].name, group,
+                  TARGET.port, RAW.port), 0o644)
+    check = subprocess.run([GATEWAY, "-t", "-f", GWCONF],
+                           capture_output=True, text=True)
+    if check.returncode != 0:
+        raise RuntimeError("gateway -t: " + check.stderr)
+    force = "%s -f %s" % (GATEWAY, GWCONF)
+    pam = shipped_pam_stack(TREE.conf)
+    BASTION = Sshd("bastion", shipped_sshd_options(force) +
+                   ["AllowUsers amfa-*"], pam=pam)
+    NOMFA = Sshd("nomfa", ["PubkeyAuthentication yes",
+                           "KbdInteractiveAuthentication no",
+                           "AuthenticationMethods publickey",
+                           "ForceCommand " + force, "DisableForwarding yes",
+                           "AllowUsers amfa-*"], pam=pam)
+
+
+def tearDownModule():
+    janitor.run()
+
+
+def audit_records():
+    out = []
+    for line in read(AUDIT).splitlines():
+        out.append(json.loads(line))
+    return out
+
+
+class Gateway(unittest.TestCase):
+    def setUp(self):
+        self.addCleanup(self.logs_on_failure)
+        wait_fresh_step(margin=8)
+
+    def logs_on_failure(self):
+        """The servers' side of a failed test, for the test log."""
+        result = self._outcome.result
+        if any(t is self for t, _ in result.failures + result.errors):
+            for what, text in (("bastion sshd", BASTION.log_text()),
+                               ("target sshd", TARGET.log_text()),
+                               ("no-MFA sshd", NOMFA.log_text()),
+                               ("STS", STS.server_log()),
+                               ("audit", read(AUDIT))):
+                print("--- %s (last lines)\n%s" % (
+                    what, "\n".join(text.splitlines()[-25:])),
+                    file=sys.stderr)
+
+    def client(self, role):
+        p = PEOPLE[role]
+        return p, Client(p.key, [BASTION, TARGET, NOMFA])
+
+    def ssh(self, role, command=(), tty=False, sshd=None, prompts=1):
+        """The ssh command line to the bastion (or `sshd'); at most
+        `prompts' codes are tried."""
+        p, c = self.client(role)
+        args = c.ssh_args(sshd or BASTION, p.name, command, tty=tty)
+        args[1:1] = ["-o", "NumberOfPasswordPrompts=%d" % prompts]
+        return c, args
+
+    def login(self, role, codes, command=(), tty=False):
+        """ssh to the bastion, answering the code prompt(s); the child."""
+        c, args = self.ssh(role, command, tty, prompts=len(codes))
+        child = c.spawn(args)
+        answer(child, codes)
+        return child
+
+    def relay(self, role, code, port, stdin="/dev/null", out="/dev/null"):
+        """`ssh bastion connect 127.0.0.1 PORT' with stdin and stdout
+        redirected (the code prompt comes on the terminal); the child."""
+        c, args = self.ssh(role, ["connect", "127.0.0.1", str(port)])
+        child = c.shell_spawn("exec %s < %s > %s" % (" ".join(args), stdin,
+                                                     out))
+        answer(child, [code])
+        return child
+
+    def shell(self, child, command, timeout=60):
+        """Run `command' in the interactive shell; its output."""
+        child.sendline("%s; echo @@END$((40+2))@@" % command)
+        child.expect_exact("@@END42@@", timeout=timeout)
+        # What the terminal echoed of the command line comes first.
+        return child.before.split("@@END$((40+2))@@", 1)[-1]
+
+    def audit(self, role, event=None, result=None):
+        name = PEOPLE[role].name
+        return [r for r in audit_records() if r.get("user") == name and
+                (event is None or r.get("event") == event) and
+                (result is None or r.get("result") == result)]
+
+    def assertRefusedAtTheDoor(self, status, out):
+        self.assertEqual(status, 255, out)
+        self.assertIn("Permission denied", out)
+        self.assertNotIn("awsmfa-gateway", out)
+
+    def assertGatewayRefused(self, status, out, message):
+        self.assertEqual(status, 1, out)
+        self.assertIn("awsmfa-gateway: " + message, out)
+
+    # -- MFA at the door ----------------------------------------------------
+
+    def test_key_and_code_get_a_shell_with_aws_credentials(self):
+        p = PEOPLE["shell"]
+        child = self.login("shell", [p.code()], tty=True)
+        env = self.shell(child, "env")
+        found = dict(l.split("=", 1) for l in env.replace("\r", "")
+                     .splitlines() if "=" in l)
+        for name in AWS_NAMES:
+            self.assertIn(name, found, env)
+        self.assertRegex(found["AWS_ACCESS_KEY_ID"], r"^ASIA[A-Z0-9]{16}$")
+        self.assertEqual(found.get("USER"), p.name)
+        out = self.shell(child, "AWS_PAGER= AWS_MAX_ATTEMPTS=1 %s sts "
+                         "get-caller-identity --endpoint-url %s --region "
+                         "us-east-1 --output json" % (AWS_CLI, STS.url),
+                         timeout=90)
+        doc = json.loads(out[out.index("{"):out.rindex("}") + 1])
+        self.assertEqual(doc["Arn"], p.iam.arn)
+        child.sendline("exit")
+        status, _ = finish(child)
+        self.assertEqual(status, 0)
+        login = self.audit("shell", "login", "ok")
+        self.assertEqual(len(login), 1, read(AUDIT))
+        self.assertEqual(login[0].get("iam_user"), p.iam.name)
+        self.assertEqual(login[0].get("source"), "127.0.0.1")
+        self.assertTrue(self.audit("shell", "shell", "ok"), read(AUDIT))
+        text = read(AUDIT)
+        for secret in (found["AWS_SECRET_ACCESS_KEY"],
+                       found["AWS_SESSION_TOKEN"], p.iam.secret):
+            self.assertNotIn(secret, text)
+
+    def test_wrong_code_does_not_get_in(self):
+        p = PEOPLE["wrong"]
+        status, out = finish(self.login("wrong", [p.code(+1)], tty=True))
+        self.assertRefusedAtTheDoor(status, out)
+        self.assertEqual(self.audit("wrong"), [])
+
+    def test_replayed_code_does_not_get_in(self):
+        p = PEOPLE["replay"]
+        code = p.code()
+        status, out = finish(self.relay("replay", code, RAW.port))
+        self.assertEqual(status, 0, out)
+        status, out = finish(self.relay("replay", code, RAW.port))
+        self.assertRefusedAtTheDoor(status, out)
+        self.assertEqual(len(self.audit("replay", "login")), 1)
+
+    def test_locked_user_does_not_get_in(self):
+        p = PEOPLE["locked"]
+        accepted = STS.requests()["mfa"].get("accepted", 0)
+        for delta in (+3, +4):     # lockout_attempts = 2
+            status, out = finish(self.login("locked", [p.code(delta)]))
+            self.assertRefusedAtTheDoor(status, out)
+        status, out = finish(self.login("locked", [p.code()]))
+        self.assertRefusedAtTheDoor(status, out)
+        self.assertEqual(STS.requests()["mfa"].get("accepted", 0), accepted,
+                         "while locked the code is not even sent to STS")
+        self.assertEqual(self.audit("locked"), [])
+
+    # -- onward access --------------------------------------------------------
+
+    def test_scp_through_connect_arrives_intact(self):
+        p, c = self.client("copy")
+        src = os.path.join(c.dir, "payload.bin")
+        random_file(src, COPY_SIZE)
+        dest = os.path.join(p.pw.pw_dir, "payload.bin")
+        args = [SCP, "-q"] + c.options() + [
+            "-o", "ProxyCommand=" + c.proxy_command(BASTION, p.name),
+            "-P", str(TARGET.port), src, "%s@127.0.0.1:payload.bin" % p.name]
+        child = c.spawn(args, timeout=120)
+        answer(child, [p.code()])
+        status, out = finish(child, timeout=120)
+        self.assertEqual(status, 0, out)
+        self.assertEqual(sha256_file(dest), sha256_file(src))
+        start = self.audit("copy", "relay_start", "ok")
+        self.assertEqual(len(start), 1, read(AUDIT))
+        self.assertEqual((start[0].get("target"), start[0].get("port")),
+                         ("127.0.0.1", TARGET.port))
+        end = self.audit("copy", "relay_end")
+        self.assertEqual(len(end), 1, read(AUDIT))
+        self.assertEqual(end[0]["result"], "ok", end)
+        self.assertGreater(end[0]["bytes_up"], COPY_SIZE)
+        self.assertGreater(end[0]["bytes_down"], 0)
+        self.assertIn("duration_ms", end[0])
+
+    def test_target_session_has_no_aws_credentials(self):
+        p, c = self.client("env")
+        args = [SSH] + c.options() + [
+            "-o", "ProxyCommand=" + c.proxy_command(BASTION, p.name), "-T",
+            "-p", str(TARGET.port), "%s@127.0.0.1" % p.name, "env"]
+        child = c.spawn(args)
+        answer(child, [p.code()])
+        status, out = finish(child)
+        self.assertEqual(status, 0, out)
+        self.assertIn("USER=%s" % p.name, out)
+        self.assertIn("SSH_CONNECTION=127.0.0.1", out)
+        self.assertNotIn("AWS_", out)
+
+    def test_relay_passes_exactly_the_bytes_and_half_close(self):
+        p, c = self.client("raw")
+        payload = os.urandom(3 * 1024 * 1024 + 17)
+        src = os.path.join(c.dir, "raw.bin")
+        dst = os.path.join(c.dir, "raw.out")
+        with open(src, "wb") as f:
+            f.write(payload)
+        before = len(RAW.received)
+        status, out = finish(self.relay("raw", p.code(), RAW.port, src, dst))
+        self.assertEqual(status, 0, out)
+        # The target saw the client's EOF (half-close) and its answer came
+        # back through the relay after that.
+        self.assertEqual(read(dst), "GOT %d %s\n" % (
+            len(payload), hashlib.sha256(payload).hexdigest()))
+        self.assertEqual(len(RAW.received), before + 1)
+        self.assertEqual(RAW.received[-1], payload,
+                         "the relay adds nothing (no credentials) and "
+                         "drops nothing")
+        end = self.audit("raw", "relay_end", "ok")
+        self.assertEqual([(e["bytes_up"], e["bytes_down"]) for e in end],
+                         [(len(payload), len(read(dst)))])
+
+    def test_denied_target_is_refused_and_audited(self):
+        p = PEOPLE["denied"]
+        status, out = finish(self.login("denied", [p.code()], [
+            "connect", "127.0.0.1", str(BASTION.port)]))
+        self.assertGatewayRefused(status, out, "connect 127.0.0.1 port %d: "
+                                  "not allowed by policy" % BASTION.port)
+        self.assertNotIn("SSH-2.0", out)
+        refused = self.audit("denied", "connect", "denied")
+        self.assertEqual(len(refused), 1, read(AUDIT))
+        self.assertEqual((refused[0].get("target"), refused[0].get("port")),
+                         ("127.0.0.1", BASTION.port))
+        self.assertEqual(refused[0].get("iam_user"), p.iam.name)
+        self.assertEqual(refused[0].get("source"), "127.0.0.1")
+        self.assertEqual(self.audit("denied", "relay_start"), [])
+
+    def test_deny_by_default(self):
+        p = PEOPLE["nobody"]
+        status, out = finish(self.login("nobody", [p.code()], [
+            "connect", "127.0.0.1", str(TARGET.port)]))
+        self.assertGatewayRefused(status, out, "connect 127.0.0.1 port %d: "
+                                  "not allowed by policy" % TARGET.port)
+        self.assertNotIn("SSH-2.0", out)
+        self.assertEqual(len(self.audit("nobody", "connect", "denied")), 1)
+
+    def test_no_shell_unless_the_policy_allows_it(self):
+        p = PEOPLE["noshell"]
+        status, out = finish(self.login("noshell", [p.code()], tty=True))
+        self.assertGatewayRefused(status, out, "no shell for you")
+        self.assertEqual(len(self.audit("noshell", "shell", "denied")), 1)
+
+    def test_other_commands_are_refused(self):
+        p = PEOPLE["command"]
+        status, out = finish(self.login("command", [p.code()], ["env"]))
+        self.assertGatewayRefused(status, out, "unknown command")
+        self.assertNotIn("AWS_", out)
+        self.assertEqual(len(self.audit("command", "command", "denied")), 1)
+
+    def test_connection_that_skipped_mfa_is_refused(self):
+        p, c = self.client("skip")
+        # An MFA connection of the same user is open meanwhile: its proof
+        # must not lend itself to the other connection.
+        c, args = self.ssh("skip", ["connect", "127.0.0.1", str(RAW.port)])
+        mfa = c.shell_spawn("sleep 8 | %s" % " ".join(args))
+        answer(mfa, [p.code()])
+        deadline = time.time() + 20
+        while not self.audit("skip", "relay_start") and \
+                time.time() < deadline:
+            time.sleep(0.1)
+        self.assertTrue(self.audit("skip", "relay_start"), read(AUDIT))
+        received = len(RAW.received)
+        c, args = self.ssh("skip", ["connect", "127.0.0.1", str(RAW.port)],
+                           sshd=NOMFA)
+        status, out = finish(c.spawn(args))
+        self.assertGatewayRefused(status, out, "refused: this connection did "
+                                  "not pass multi-factor authentication")
+        refused = self.audit("skip", "login", "denied")
+        self.assertEqual(len(refused), 1, read(AUDIT))
+        self.assertIn("marker", refused[0].get("reason", ""))
+        status, out = finish(mfa)
+        self.assertEqual(status, 0, out)
+        self.assertEqual(len(RAW.received), received + 1,
+                         "only the MFA connection reached the target")
+
+
+if __name__ == "__main__":
+    if os.geteuid() != 0:
+        print("SKIP: needs root (sshd, test accounts, /etc/pam.d)")
+        sys.exit(77)
+    for what, path in (("module", MODULE), ("gateway", GATEWAY)):
+        if not path or not os.path.exists(path):
+            print("missing %s (%r): run through meson test" % (what, path))
+            sys.exit(1)
+    unittest.main(verbosity=2)
