@@ -7,6 +7,7 @@ check-config, status, unlock, revoke and creds."""
 
 import json
 import os
+import pwd
 import re
 import shutil
 import stat
@@ -67,19 +68,19 @@ class AdminCase(PamTestCase):
         return subprocess.run(full + list(args), capture_output=True,
                               text=True, env=e, input=input, timeout=60)
 
-    def spawn(self, *args, env=None):
+    def spawn(self, *args, env=None, prefix=()):
         e = dict(os.environ)
         e.update(env or {})
-        return pexpect.spawn(AWSMFA, ["--config", self.tree.conf] +
-                             list(args), env=e, encoding="utf-8",
-                             timeout=40)
+        command = list(prefix) + [AWSMFA, "--config", self.tree.conf]
+        return pexpect.spawn(command[0], command[1:] + list(args), env=e,
+                             encoding="utf-8", timeout=40)
 
-    def enroll(self, *args, codes=None, env=None, margin=8):
+    def enroll(self, *args, codes=None, env=None, margin=8, prefix=()):
         """Enrol under a pty.  `codes(seed)' gives the two codes to type
         (default: the previous and the current one, which are consecutive
         and both inside the window)."""
         wait_fresh_step(margin=margin)
-        child = self.spawn("enroll", *args, env=env)
+        child = self.spawn("enroll", *args, env=env, prefix=prefix)
         transcript = ""
         seed = None
         typed = []
@@ -383,6 +384,40 @@ class EnrollIam(AdminCase):
         self.assertIn("SignatureDoesNotMatch", res.stderr)
         self.assertNotIn("x" * 40, res.stderr + res.stdout)
         self.assertFalse(os.path.exists(self.tree.user_file("alice")))
+
+    def test_admin_profile(self):
+        """--profile: the invoking administrator's ~/.aws/credentials, read
+        by a process running as that user.  Root's home is replaced by a
+        throwaway one in a private mount namespace."""
+        home = os.path.join(self.tree.root, "adminhome")
+        os.makedirs(os.path.join(home, ".aws"), 0o700)
+        self.tree.write(os.path.join(home, ".aws", "credentials"),
+                        "[default]\naws_access_key_id = AKIANOTTHEADMIN00001\n"
+                        "aws_secret_access_key = %s\n\n[iam-admin]\n"
+                        "aws_access_key_id = %s\naws_secret_access_key = %s\n"
+                        % ("y" * 40, self.admin.key_id, self.admin.secret),
+                        0o600)
+        root_home = pwd.getpwuid(0).pw_dir
+        prefix = ["unshare", "--mount", "sh", "-c",
+                  'mount --bind "$0" "$1" && shift && exec "$@"', home,
+                  root_home]
+        probe = subprocess.run(prefix + ["true"], capture_output=True)
+        if probe.returncode != 0:
+            self.skipTest("no private mount namespace here: %r" % probe.stderr)
+        env = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+        e = self.enroll("alice", "--iam", "--profile", "iam-admin",
+                        "--endpoint-url", self.sts.url, env=env,
+                        prefix=prefix, margin=12)
+        self.assertEqual(e.rc, 0, e)
+        self.assertIn("totp_secret = %s\n" % e.seed, self.user_text())
+        self.assertNotIn(self.admin.secret, e.out)
+        res = subprocess.run(prefix + [AWSMFA, "--config", self.tree.conf,
+                                       "enroll", "bob", "--iam", "--profile",
+                                       "nosuch", "--endpoint-url",
+                                       self.sts.url],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(res.returncode, 1, res.stderr)
+        self.assertIn("no credentials for profile nosuch", res.stderr)
 
     def test_endpoint_rules_and_unreachable(self):
         res = self.awsmfa("enroll", "alice", "--iam", "--endpoint-url",
