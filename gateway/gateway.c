@@ -188,7 +188,7 @@ run_connect(const struct gw_audit *a, const struct gw_config *cfg,
 	close(d.fd);
 
 	ev.event = "relay_end";
-	ev.result = r == 0 ? "ok" : "error";
+	ev.result = r == 0 ? "ok" : stop_relay ? "interrupted" : "error";
 	ev.reason = st.end;
 	ev.relay = 1;
 	ev.bytes_up = st.up;

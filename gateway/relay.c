@@ -24,7 +24,8 @@ struct flow {
 	size_t		 off, len;
 	int		 eof;		/* nothing more from `from' */
 	int		 done;		/* `to' has been half-closed */
-	int		 failed;	/* ended by an error, not an EOF */
+	int		 lost_from;	/* `from' failed (reset), not an EOF */
+	int		 lost_to;	/* `to' went away (EPIPE, reset) */
 	uint64_t	 bytes;
 };
 
@@ -86,7 +87,7 @@ half_close(int fd, int devnull)
 static void
 cut(struct flow *f)
 {
-	f->failed = 1;
+	f->lost_to = 1;
 	f->eof = 1;
 	f->done = 1;
 	f->queued = 0;
@@ -131,7 +132,7 @@ pump_splice(struct flow *f)
 			return to_copy_mode(f) == 0 ? 1 : (cut(f), 1);
 		} else if (!is_wait(errno)) {
 			f->eof = 1;
-			f->failed = 1;
+			f->lost_from = 1;
 			moved = 1;
 		}
 	}
@@ -177,7 +178,7 @@ pump_copy(struct flow *f)
 			moved = 1;
 		} else if (n < 0 && !is_wait(errno)) {
 			f->eof = 1;
-			f->failed = 1;
+			f->lost_from = 1;
 			f->queued = 0;
 			moved = 1;
 		}
@@ -292,11 +293,17 @@ gw_relay(int in, int out, int sock, volatile sig_atomic_t *stop,
 	st->up = up.bytes;
 	st->down = down.bytes;
 	st->spliced = !up.copy && !down.copy;
+	/*
+	 * How it ended.  Ends other than two EOFs are still ends, not
+	 * failures of the relay: a ProxyCommand's ssh is killed by its
+	 * client when done, and targets reset connections.
+	 */
 	if (r == 0) {
-		if (up.failed || down.failed) {
-			st->end = "connection reset";
-			r = -1;
-		} else
+		if (down.lost_from || up.lost_to)
+			st->end = "target reset";
+		else if (up.lost_from || down.lost_to)
+			st->end = "client closed";
+		else
 			st->end = "closed";
 	}
 	flow_free(&up);

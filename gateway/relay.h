@@ -20,15 +20,21 @@
 struct gw_relay_stats {
 	uint64_t	 up;		/* client to target */
 	uint64_t	 down;		/* target to client */
-	const char	*end;		/* "closed", or why it ended early */
+	/*
+	 * How it ended: "closed" (an EOF each way), "client closed" (the
+	 * client's side went away or failed first), "target reset", or, for
+	 * -1, "interrupted" or what failed.
+	 */
+	const char	*end;
 	int		 spliced;	/* both directions used splice */
 };
 
 /*
  * Relay between `in'/`out' (the client's side; may be one descriptor) and
  * `sock' until both directions end or *stop is set (by a signal handler).
- * All three are made non-blocking.  0 when both directions ended with an
- * end of file, -1 otherwise (st->end says why).  Closes nothing but what
+ * All three are made non-blocking.  0 when the relay ran until both
+ * directions were over, however they ended; -1 when it was stopped or
+ * could not go on (st->end says why).  Closes nothing but what
  * half-closing needs; the caller closes the rest.
  */
 int	gw_relay(int in, int out, int sock, volatile sig_atomic_t *stop,
