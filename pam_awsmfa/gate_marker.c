@@ -306,7 +306,10 @@ open_gate_dir(const char *store_dir, uid_t owner, int create)
 	struct stat st;
 	int top, fd;
 
-	if (create && mkdir(store_dir, 0755) != 0 && errno != EEXIST) {
+	/* Modes are set explicitly: the caller's umask may be 077. */
+	if (create && mkdir(store_dir, 0755) == 0)
+		(void)chmod(store_dir, 0755);
+	else if (create && errno != EEXIST) {
 		amfa_log(LOG_ERR, "%s: cannot create: %s", store_dir,
 		    strerror(errno));
 		return -1;
@@ -321,11 +324,11 @@ open_gate_dir(const char *store_dir, uid_t owner, int create)
 		return -1;
 	}
 	/*
-	 * O_PATH: the gateway, running as the user, may only search the
-	 * directory (mode 0711), not list it.
+	 * O_PATH for readers: the gateway, running as the user, may only
+	 * search the directory (mode 0711), not list it.
 	 */
-	fd = openat(top, AMFA_GATE_SUBDIR,
-	    O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(top, AMFA_GATE_SUBDIR, (create ? O_RDONLY : O_PATH) |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	close(top);
 	if (fd < 0) {
 		amfa_log(LOG_ERR, "%s/%s: cannot open: %s", store_dir,
@@ -337,6 +340,13 @@ open_gate_dir(const char *store_dir, uid_t owner, int create)
 		amfa_log(LOG_ERR, "%s/%s: must be a directory owned by uid %u, "
 		    "not writable by group or others", store_dir,
 		    AMFA_GATE_SUBDIR, (unsigned)owner);
+		close(fd);
+		return -1;
+	}
+	/* The writer keeps the mode what the gateway needs. */
+	if (create && (st.st_mode & 07777) != 0711 && fchmod(fd, 0711) != 0) {
+		amfa_log(LOG_ERR, "%s/%s: cannot set mode 0711: %s", store_dir,
+		    AMFA_GATE_SUBDIR, strerror(errno));
 		close(fd);
 		return -1;
 	}

@@ -222,6 +222,35 @@ write_check(void)
 	}
 }
 
+/* The modes the gateway needs, whatever the writer's umask. */
+static void
+modes(void)
+{
+	struct amfa_gate_mark mk;
+	struct amfa_proc me;
+	char gate[128];
+	struct stat st;
+	mode_t old;
+
+	fresh_store();
+	rmdir(store);
+	amfa_proc_read(getpid(), &me);
+	mark_for(&mk, &me, "alice", 1001);
+	old = umask(077);
+	ok(amfa_gate_mark_write(store, getuid(), getgid(), &mk) == 0,
+	    "written under umask 077, store created");
+	snprintf(gate, sizeof(gate), "%s/gate", store);
+	ok(stat(store, &st) == 0 && (st.st_mode & 07777) == 0755,
+	    "store directory 0755 all the same");
+	ok(stat(gate, &st) == 0 && (st.st_mode & 07777) == 0711,
+	    "gate directory 0711 all the same");
+	chmod(gate, 0700);
+	ok(amfa_gate_mark_write(store, getuid(), getgid(), &mk) == 0 &&
+	    stat(gate, &st) == 0 && (st.st_mode & 07777) == 0711,
+	    "a gate directory of 0700 is set back to 0711 by the next write");
+	umask(old);
+}
+
 static void
 sweep_remove(void)
 {
@@ -370,6 +399,7 @@ main(void)
 	boot_id();
 	format_parse();
 	write_check();
+	modes();
 	sweep_remove();
 	trees();
 	if (store[0] != '\0') {
