@@ -95,8 +95,12 @@ remove_file(void *arg, int fd)
 	int dir, r;
 
 	dir = open(j->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dir < 0)
-		return errno == ENOENT ? 0 : -1;
+	if (dir < 0) {
+		/* No store: nothing to remove, which is success. */
+		if (errno != ENOENT)
+			return -1;
+		return write(fd, "end\n", 4) == 4 ? 0 : -1;
+	}
 	r = unlinkat(dir, AMFA_STORE_FILE, 0);
 	if (r != 0 && errno == ENOENT)
 		r = 0;
