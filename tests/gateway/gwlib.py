@@ -281,10 +281,10 @@ COMMON_CONFIG = [
 
 
 class Sshd:
-    """One real sshd on a free loopback port.  `pam' is the text of its PAM
-    service file, or None for UsePAM no."""
+    """One real sshd on a free loopback port (`port' if that one is free).
+    `pam' is the text of its PAM service file, or None for UsePAM no."""
 
-    def __init__(self, tag, options, pam=None):
+    def __init__(self, tag, options, pam=None, port=None):
         os.makedirs("/run/sshd", 0o755, exist_ok=True)  # privilege separation
         self.dir = temp_dir("amfa-sshd-")
         self.service = "amfa-%s-%s" % (tag, TAG)
@@ -299,8 +299,8 @@ class Sshd:
         self.log = os.path.join(self.dir, "sshd.log")
         self.known_hosts_line = None
         self.proc = None
-        for _ in range(5):      # another program may take the free port
-            self.port = free_port()
+        for attempt in range(5):   # another program may take the free port
+            self.port = port if port and attempt == 0 else free_port()
             self.config = os.path.join(self.dir, "sshd_config")
             write_file(self.config, "\n".join(
                 ["Port %d" % self.port, "HostKey " + self.hostkey,
@@ -332,6 +332,51 @@ class Sshd:
 
     def log_text(self):
         return read(self.log)
+
+
+# --- the shipped snippets ---------------------------------------------------
+
+SNIPPET_SSHD = os.path.join(SOURCE_ROOT, "config", "sshd_config.d",
+                            "awsmfa-gateway.conf")
+SNIPPET_PAM = os.path.join(SOURCE_ROOT, "config", "pam.d", "sshd")
+SHIPPED_FORCE_COMMAND = "ForceCommand /usr/bin/awsmfa-gateway"
+
+
+def shipped_sshd_options(force_command):
+    """The shipped sshd_config snippet, its ForceCommand pointed at the
+    built gateway.  The snippet must name the installed gateway."""
+    text = read(SNIPPET_SSHD)
+    if SHIPPED_FORCE_COMMAND not in text:
+        raise RuntimeError("%s: no %r" % (SNIPPET_SSHD, SHIPPED_FORCE_COMMAND))
+    lines = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line == SHIPPED_FORCE_COMMAND:
+            line = "ForceCommand " + force_command
+        lines.append(line)
+    return lines
+
+
+def shipped_pam_stack(conf, module=None):
+    """The shipped /etc/pam.d/sshd snippet (auth and session lines) pointed
+    at `module' (default: the built one) and `conf', with Debian's account
+    and session basics."""
+    auth, session = [], []
+    for line in read(SNIPPET_PAM).splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.replace("pam_awsmfa.so", "%s config=%s" %
+                            (module or MODULE, conf))
+        (auth if line.startswith("auth") else session).append(line)
+    if not auth:
+        raise RuntimeError(SNIPPET_PAM + ": no auth line")
+    return ("#%PAM-1.0\n" + "\n".join(auth) + "\n"
+            "account required pam_unix.so\n"
+            "session required pam_unix.so\n" +
+            "".join(l + "\n" for l in session))
 
 
 # --- ssh client ---------------------------------------------------------------

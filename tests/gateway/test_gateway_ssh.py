@@ -31,56 +31,17 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "pam"))
 
 from amfa_testlib import Tree, totp, wait_fresh_step      # noqa: E402
-from gwlib import (GATEWAY, MODULE, SCP, SOURCE_ROOT, SSH, TAG,  # noqa
-                   Client, Sshd, SshKey, answer, finish, janitor, make_account,
+from gwlib import (GATEWAY, MODULE, SCP, SSH, TAG, Client,  # noqa: E402
+                   Sshd, SshKey, shipped_pam_stack, shipped_sshd_options, answer, finish, janitor, make_account,
                    random_file, read, sha256_file, temp_dir, write_file)
 from sts_process import IamUser, StsServer                  # noqa: E402
 
 AWS_CLI = "/usr/bin/aws"
-SNIPPET_SSHD = os.path.join(SOURCE_ROOT, "config", "sshd_config.d",
-                            "awsmfa-gateway.conf")
-SNIPPET_PAM = os.path.join(SOURCE_ROOT, "config", "pam.d", "sshd")
-SHIPPED_FORCE_COMMAND = "ForceCommand /usr/bin/awsmfa-gateway"
 COPY_SIZE = 20 * 1024 * 1024
 AWS_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
              "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION")
 ROLES = ("shell", "wrong", "replay", "locked", "copy", "denied", "nobody",
          "skip", "raw", "env", "noshell", "command")
-
-
-def shipped_sshd_options(force_command):
-    """The shipped sshd_config snippet, its ForceCommand pointed at the
-    built gateway.  The snippet must name the installed gateway."""
-    text = read(SNIPPET_SSHD)
-    if SHIPPED_FORCE_COMMAND not in text:
-        raise RuntimeError("%s: no %r" % (SNIPPET_SSHD, SHIPPED_FORCE_COMMAND))
-    lines = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line == SHIPPED_FORCE_COMMAND:
-            line = "ForceCommand " + force_command
-        lines.append(line)
-    return lines
-
-
-def shipped_pam_stack(conf):
-    """The shipped /etc/pam.d/sshd snippet (auth and session lines) pointed
-    at the built module, with Debian's account and session basics."""
-    auth, session = [], []
-    for line in read(SNIPPET_PAM).splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        line = line.replace("pam_awsmfa.so", "%s config=%s" % (MODULE, conf))
-        (auth if line.startswith("auth") else session).append(line)
-    if not auth:
-        raise RuntimeError(SNIPPET_PAM + ": no auth line")
-    return ("#%PAM-1.0\n" + "\n".join(auth) + "\n"
-            "account required pam_unix.so\n"
-            "session required pam_unix.so\n" +
-            "".join(l + "\n" for l in session))
 
 
 class RawTarget:
@@ -269,10 +230,13 @@ class Gateway(unittest.TestCase):
 
     def shell(self, child, command, timeout=60):
         """Run `command' in the interactive shell; its output."""
-        child.sendline("%s; echo @@END$((40+2))@@" % command)
-        child.expect_exact("@@END42@@", timeout=timeout)
-        # What the terminal echoed of the command line comes first.
-        return child.before.split("@@END$((40+2))@@", 1)[-1]
+        child.sendline("echo @@S$((6*7))@@; %s; echo @@E$((6*7))@@" %
+                       command)
+        # The terminal echoes the command line (where the markers are not
+        # yet expanded), so what lies between the expanded ones is output.
+        child.expect_exact("@@S42@@", timeout=30)
+        child.expect_exact("@@E42@@", timeout=timeout)
+        return child.before
 
     def audit(self, role, event=None, result=None):
         name = PEOPLE[role].name
