@@ -50,6 +50,14 @@ syslog_sink(void *ctx, int priority, const char *msg)
 }
 
 static void
+stderr_sink(void *ctx, int priority, const char *msg)
+{
+	(void)ctx;
+	(void)priority;
+	fprintf(stderr, "awsmfa-gateway: %s\n", msg);
+}
+
+static void
 usage(void)
 {
 	fprintf(stderr, "usage: awsmfa-gateway [-t] [-f config]\n");
@@ -203,7 +211,7 @@ check_config(const char *path)
 {
 	struct gw_config cfg;
 
-	/* Messages go to stderr (the default sink). */
+	amfa_log_set_sink(stderr_sink, NULL);
 	if (gw_config_load(path, 0, &cfg) != 0)
 		return 1;
 	printf("%s: %zu rule%s, OK\n", path, cfg.policy.nrules,
