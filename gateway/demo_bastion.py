@@ -23,7 +23,6 @@ target through the gateway, stops everything and exits 0 on success.  The
 test suite runs it (tests/gateway/meson.build)."""
 
 import argparse
-import grp
 import os
 import shutil
 import signal
@@ -280,7 +279,8 @@ def main():
     if args.installed:
         module = None                       # "pam_awsmfa.so", as installed
         installed_module()
-        gateway = shutil.which("awsmfa-gateway", path="/usr/bin:/usr/local/bin")
+        gateway = shutil.which("awsmfa-gateway",
+                               path="/usr/bin:/usr/local/bin")
         if gateway is None:
             raise SystemExit("demo: awsmfa-gateway is not installed")
     else:

@@ -379,7 +379,7 @@ def shipped_pam_stack(conf, module=None):
             "".join(l + "\n" for l in session))
 
 
-# --- ssh client ---------------------------------------------------------------
+# --- ssh client -------------------------------------------------------------
 
 class Client:
     """The real ssh/scp, run as root with a key file and a known_hosts that
@@ -400,7 +400,8 @@ class Client:
                 "-o", "UserKnownHostsFile=" + self.known_hosts,
                 "-o", "GlobalKnownHostsFile=/dev/null",
                 "-o", "StrictHostKeyChecking=yes",
-                "-o", "PreferredAuthentications=publickey,keyboard-interactive",
+                "-o", "PreferredAuthentications=publickey,"
+                "keyboard-interactive",
                 "-o", "BatchMode=no", "-o", "ConnectTimeout=10",
                 "-o", "ServerAliveInterval=10", "-o", "LogLevel=ERROR"]
 

@@ -31,9 +31,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "pam"))
 
 from amfa_testlib import Tree, totp, wait_fresh_step      # noqa: E402
-from gwlib import (GATEWAY, MODULE, SCP, SSH, TAG, Client,  # noqa: E402
-                   Sshd, SshKey, shipped_pam_stack, shipped_sshd_options, answer, finish, janitor, make_account,
-                   random_file, read, sha256_file, temp_dir, write_file)
+from gwlib import (GATEWAY, MODULE, SCP, SOURCE_ROOT, SSH, TAG,  # noqa
+                   Client, Sshd, SshKey, answer, finish, janitor,
+                   make_account, random_file, read, sha256_file,
+                   shipped_pam_stack, shipped_sshd_options, system_file,
+                   temp_dir, write_file)
 from sts_process import IamUser, StsServer                  # noqa: E402
 
 AWS_CLI = "/usr/bin/aws"
@@ -41,7 +43,7 @@ COPY_SIZE = 20 * 1024 * 1024
 AWS_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
              "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION")
 ROLES = ("shell", "wrong", "replay", "locked", "copy", "denied", "nobody",
-         "skip", "raw", "env", "noshell", "command")
+         "skip", "raw", "env", "noshell", "command", "forward")
 
 
 class RawTarget:
@@ -164,6 +166,21 @@ def setUpModule():
     pam = shipped_pam_stack(TREE.conf)
     BASTION = Sshd("bastion", shipped_sshd_options(force) +
                    ["AllowUsers amfa-*"], pam=pam)
+    # sudo step-up (the shipped snippet with grace) for the shell user.
+    service = "amfa-gwsudo-" + TAG
+    sudo_auth = [l.replace("pam_awsmfa.so", "%s config=%s grace=5" %
+                           (MODULE, TREE.conf))
+                 for l in read(os.path.join(SOURCE_ROOT, "config", "pam.d",
+                                            "sudo")).splitlines()
+                 if l.strip() and not l.startswith("#")]
+    system_file("/etc/pam.d/" + service, "#%PAM-1.0\n" +
+                "\n".join(sudo_auth) + "\n@include common-account\n"
+                "@include common-session-noninteractive\n")
+    shell_user = PEOPLE["shell"].name
+    system_file("/etc/sudoers.d/amfa-gw-" + TAG,
+                "Defaults:%s pam_service=%s, timestamp_timeout=0\n"
+                "%s ALL=(root) /usr/bin/id\n" % (shell_user, service,
+                                                   shell_user), 0o440)
     NOMFA = Sshd("nomfa", ["PubkeyAuthentication yes",
                            "KbdInteractiveAuthentication no",
                            "AuthenticationMethods publickey",
@@ -271,6 +288,13 @@ class Gateway(unittest.TestCase):
                          timeout=90)
         doc = json.loads(out[out.index("{"):out.rindex("}") + 1])
         self.assertEqual(doc["Arn"], p.iam.arn)
+        # sudo step-up with grace: the SSH login's factor counts.
+        child.sendline("echo @@S$((6*7))@@; sudo /usr/bin/id -u; "
+                       "echo @@E$((6*7))@@")
+        child.expect_exact("@@S42@@")
+        i = child.expect_exact(["@@E42@@", "Verification code: "])
+        self.assertEqual(i, 0, "sudo asked for a code within the grace time")
+        self.assertEqual(child.before.split(), ["0"])
         child.sendline("exit")
         status, _ = finish(child)
         self.assertEqual(status, 0)
@@ -369,8 +393,24 @@ class Gateway(unittest.TestCase):
                          "the relay adds nothing (no credentials) and "
                          "drops nothing")
         end = self.audit("raw", "relay_end", "ok")
-        self.assertEqual([(e["bytes_up"], e["bytes_down"]) for e in end],
-                         [(len(payload), len(read(dst)))])
+        self.assertEqual([(e["bytes_up"], e["bytes_down"], e["reason"])
+                          for e in end],
+                         [(len(payload), len(read(dst)), "closed")])
+
+    def test_sshd_forwarding_is_off(self):
+        """ProxyJump/-W (direct-tcpip) would go around the gateway's policy:
+        the shipped snippet turns it off, so only `connect' goes onward."""
+        p = PEOPLE["forward"]
+        received = len(RAW.received)
+        c, args = self.ssh("forward")
+        args[1:1] = ["-W", "127.0.0.1:%d" % RAW.port]
+        child = c.spawn(args)
+        answer(child, [p.code()])
+        status, out = finish(child)
+        self.assertEqual(status, 255, out)
+        self.assertIn("stdio forwarding failed", out)
+        self.assertEqual(len(RAW.received), received)
+        self.assertEqual(self.audit("forward", "relay_start"), [])
 
     def test_denied_target_is_refused_and_audited(self):
         p = PEOPLE["denied"]

@@ -96,8 +96,10 @@ class SudoStepUp(unittest.TestCase):
 
     def sudo(self, code=None, command=("/usr/bin/id", "-u")):
         """sudo as the test user under a pty; answers the code prompt with
-        `code' (None: none expected; an empty line if one comes).  (status, output, prompted)."""
-        child = pexpect.spawn("/usr/sbin/runuser", ["-u", USER, "--", "sudo", "--"] +
+        `code' (None: none expected; an empty line if one comes).
+        (status, output, prompted)."""
+        child = pexpect.spawn("/usr/sbin/runuser",
+                              ["-u", USER, "--", "sudo", "--"] +
                               list(command), encoding="utf-8", timeout=30,
                               env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
                                    "LANG": "C"})
@@ -105,7 +107,8 @@ class SudoStepUp(unittest.TestCase):
         i = child.expect_exact([CODE_PROMPT, pexpect.EOF])
         prompted = i == 0
         if prompted:
-            # Not expected to get this far: an empty answer fails at once.
+            # With code None no prompt was expected: an empty answer ends
+            # sudo at once.
             child.sendline(code if code is not None else "")
             child.expect(pexpect.EOF)
         out = child.before
