@@ -46,7 +46,10 @@ flow_init(struct flow *f, int from, int to)
 	f->from = from;
 	f->to = to;
 	if (pipe2(f->p, O_NONBLOCK | O_CLOEXEC) != 0) {
+		/* No pipe to splice through: read/write from the start. */
 		f->p[0] = f->p[1] = -1;
+		if ((f->buf = malloc(COPY_SIZE)) == NULL)
+			return -1;
 		f->copy = 1;
 	} else {
 		/* A bigger pipe means fewer, larger splices. */
@@ -268,8 +271,15 @@ gw_relay(int in, int out, int sock, volatile sig_atomic_t *stop,
 	sigaddset(&block, SIGINT);
 	sigprocmask(SIG_BLOCK, &block, &old);
 	devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	flow_init(&up, in, sock);
-	flow_init(&down, sock, out);
+	/* Both safe to free even if the first init fails. */
+	memset(&up, 0, sizeof(up));
+	memset(&down, 0, sizeof(down));
+	up.p[0] = up.p[1] = down.p[0] = down.p[1] = -1;
+	if (flow_init(&up, in, sock) != 0 || flow_init(&down, sock, out) != 0) {
+		st->end = "out of memory";
+		r = -1;
+		goto out;
+	}
 	for (;;) {
 		pump(&up, devnull);
 		pump(&down, devnull);
@@ -290,6 +300,7 @@ gw_relay(int in, int out, int sock, volatile sig_atomic_t *stop,
 		check_receiver(&up, &pfd[1]);
 		check_receiver(&down, &pfd[3]);
 	}
+out:
 	st->up = up.bytes;
 	st->down = down.bytes;
 	st->spliced = !up.copy && !down.copy;
