@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -61,7 +62,12 @@ struct run {
 	int	result;		/* read end: the child's stats */
 };
 
-/* Run gw_relay(in, out, sock) in a child; the parent keeps the far ends. */
+/*
+ * Run gw_relay(in, out, sock) in a child; the parent keeps the far ends.
+ * With `starve', the child has one free descriptor left: no pipes.
+ */
+static int starve;
+
 static struct run
 start(int in, int out, int sock, int *close_in_parent, int nclose)
 {
@@ -85,6 +91,15 @@ start(int in, int out, int sock, int *close_in_parent, int nclose)
 		close(rp[0]);
 		for (int i = 0; i < nclose; i++)
 			close(close_in_parent[i]);
+		if (starve) {
+			struct rlimit rl = { 64, 64 };
+			int last = -1, fd;
+
+			setrlimit(RLIMIT_NOFILE, &rl);
+			while ((fd = open("/dev/null", O_RDONLY)) >= 0)
+				last = fd;
+			close(last);
+		}
 		rc = gw_relay(in, out, sock, &stop, &st);
 		snprintf(line, sizeof(line), "%d %llu %llu %d %s", rc,
 		    (unsigned long long)st.up, (unsigned long long)st.down,
@@ -236,6 +251,34 @@ upload_then_answer(void)
 	close(g.tg);
 }
 
+/* No descriptors left for pipes: read/write both ways, same results. */
+static void
+no_pipes(void)
+{
+	struct rig g;
+	struct stats s;
+	uint64_t n;
+	pid_t w;
+
+	starve = 1;
+	rig_start(&g);
+	starve = 0;
+	w = feed(g.cin, 4 * MIB + 1, 7);
+	close(g.cin);
+	ok(drain(g.tg, 7, &n) && n == 4 * MIB + 1,
+	    "without pipes: target got 4 MiB intact, then EOF");
+	waited_ok(w);
+	w = feed(g.tg, 2 * MIB, 8);
+	ok(drain(g.cout, 8, &n) && n == 2 * MIB,
+	    "without pipes: client got the answer, then EOF");
+	waited_ok(w);
+	ok(finish(g.r, &s) == 0 && s.rc == 0 && !s.spliced &&
+	    s.up == 4 * MIB + 1 && s.down == 2 * MIB,
+	    "without pipes: clean end by read/write, counts right");
+	close(g.cout);
+	close(g.tg);
+}
+
 /* Both directions at once, the target finishing first. */
 static void
 both_ways(void)
@@ -357,6 +400,7 @@ main(void)
 	signal(SIGPIPE, SIG_IGN);
 	upload_then_answer();
 	both_ways();
+	no_pipes();
 	fallback();
 	reset();
 	client_gone();
