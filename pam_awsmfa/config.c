@@ -186,6 +186,8 @@ static const struct amfa_opt config_opts[] = {
 	    NULL, 0, NULL, check_abs_path },
 	{ "yubikey_timeout", AMFA_OPT_INT, OFF(yk_timeout), 1, 60, NULL, 0,
 	    NULL, NULL },
+	{ "audit_log", AMFA_OPT_STRING, OFF(audit_log), 0, 0, NULL, 0, NULL,
+	    check_abs_path },
 };
 #undef OFF
 #define NOPTS (sizeof(config_opts) / sizeof(config_opts[0]))

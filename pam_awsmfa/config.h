@@ -34,6 +34,7 @@ struct amfa_config {
 	long	 sts_timeout;		/* seconds, all tries together */
 	char	*ca_file;		/* NULL: the system's CAs */
 	char	*store_dir;		/* per-user credential stores */
+	char	*audit_log;		/* JSON audit lines, or NULL */
 	/* YubiKey validation servers (yubikey_validation); NULL: offline. */
 	char	**yk_urls;		/* NULL-ended */
 	char	*yk_client_id;

@@ -4,6 +4,8 @@
  * rest of this directory, which the tests call directly.
  */
 #include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
 #include <syslog.h>
 #include <time.h>
 
@@ -12,6 +14,7 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
+#include "audit.h"
 #include "config.h"
 #include "gate_marker.h"
 #include "log.h"
@@ -51,6 +54,7 @@ struct call {
 	struct amfa_pam_args	 args;
 	struct amfa_config	 cfg;
 	const char		*user;
+	char			*iam_user;	/* for the audit record */
 };
 
 static int
@@ -85,7 +89,7 @@ end(pam_handle_t *pamh, struct call *c, int r, int loaded, const char *what)
 }
 
 static int
-authenticate(pam_handle_t *pamh, struct call *c)
+authenticate(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a)
 {
 	struct amfa_user user;
 	struct amfa_login login;
@@ -96,29 +100,40 @@ authenticate(pam_handle_t *pamh, struct call *c)
 	if (r == AMFA_USER_NOT_ENROLLED) {
 		amfa_log(LOG_NOTICE, "user %s: not enrolled%s", c->user,
 		    c->args.nullok ? ", passing over (nullok)" : ": denied");
+		a->reason = "not enrolled";
 		return c->args.nullok ? PAM_IGNORE : PAM_AUTH_ERR;
 	}
 	if (r != 0) {
 		amfa_log(LOG_ERR, "user %s: denied: enrolment unusable",
 		    amfa_user_name_invalid(c->user) ? "(invalid)" : c->user);
+		a->reason = "enrolment unusable";
 		return PAM_AUTHINFO_UNAVAIL;
 	}
+	a->iam_user = c->iam_user = strdup(user.iam_user);
 	if (c->args.grace > 0 && amfa_auth_recent(&c->cfg, &user, time(NULL), 0,
 	    c->args.grace * 60)) {
 		amfa_gate_mark_login(c->cfg.store_dir, c->user, user.iam_user);
 		amfa_user_free(&user);
+		a->grace = 1;
 		return PAM_SUCCESS;
 	}
 	r = amfa_pam_get_code(pamh, &c->args, &user, &code);
 	if (r != PAM_SUCCESS) {
 		amfa_user_free(&user);
+		a->reason = "no code given";
 		return r == PAM_CONV_ERR || r == PAM_BUF_ERR ? r : PAM_AUTH_ERR;
 	}
 	amfa_login_run(&c->cfg, &user, code, time(NULL), 0, &login);
 	amfa_wipe_free_str(code);
 	r = result_to_pam(login.result);
-	if (r == PAM_SUCCESS && login.have_session)
+	if (r != PAM_SUCCESS)
+		a->reason = amfa_auth_result_str(login.result);
+	if (r == PAM_SUCCESS && login.have_session) {
 		r = amfa_pam_export_env(pamh, &login.s);
+		a->credentials = r == PAM_SUCCESS;
+		if (r != PAM_SUCCESS)
+			a->reason = "cannot set the PAM environment";
+	}
 	if (r == PAM_SUCCESS && login.degraded)
 		pam_info(pamh, "%s", login.notice != NULL ? login.notice :
 		    "AWS STS could not be reached: you are logged in without "
@@ -131,6 +146,27 @@ authenticate(pam_handle_t *pamh, struct call *c)
 	return r;
 }
 
+/* One audit record for the decision (audit.h). */
+static void
+audit(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a, int r)
+{
+	const void *item;
+
+	a->user = amfa_user_name_invalid(c->user) ? "(invalid)" : c->user;
+	if (pam_get_item(pamh, PAM_SERVICE, &item) == PAM_SUCCESS)
+		a->service = item;
+	if (pam_get_item(pamh, PAM_RHOST, &item) == PAM_SUCCESS)
+		a->rhost = item;
+	if (pam_get_item(pamh, PAM_RUSER, &item) == PAM_SUCCESS)
+		a->ruser = item;
+	if (pam_get_item(pamh, PAM_TTY, &item) == PAM_SUCCESS)
+		a->tty = item;
+	a->result = r == PAM_SUCCESS ? "ok" : r == PAM_IGNORE ? "ignored" :
+	    r == PAM_AUTHINFO_UNAVAIL || r == PAM_SERVICE_ERR ? "error" :
+	    "denied";
+	amfa_audit_emit(&c->cfg, a);
+}
+
 PAM_EXTERN int
 pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
     const char **argv)
@@ -138,9 +174,16 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	struct call c;
 	int r;
 
+	struct amfa_audit_rec a;
+
+	memset(&a, 0, sizeof(a));
+	memset(&c, 0, sizeof(c));
 	if ((r = begin(pamh, argc, argv, &c)) != PAM_SUCCESS)
 		return end(pamh, &c, r, 0, "authenticate");
-	return end(pamh, &c, authenticate(pamh, &c), 1, "authenticate");
+	r = authenticate(pamh, &c, &a);
+	audit(pamh, &c, &a, r);
+	free(c.iam_user);
+	return end(pamh, &c, r, 1, "authenticate");
 }
 
 PAM_EXTERN int

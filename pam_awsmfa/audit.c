@@ -1,0 +1,125 @@
+/* The module's audit trail; see audit.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "audit.h"
+#include "log.h"
+
+static int
+add_str(struct json_object *o, const char *k, const char *v)
+{
+	struct json_object *s;
+
+	if (v == NULL)
+		return 0;
+	if ((s = json_object_new_string(v)) == NULL)
+		return -1;
+	return json_object_object_add(o, k, s);
+}
+
+static int
+is_stepup(const char *service)
+{
+	return service != NULL && (strcmp(service, "sudo") == 0 ||
+	    strcmp(service, "sudo-i") == 0);
+}
+
+char *
+amfa_audit_format(const struct amfa_audit_rec *r, const struct timespec *now)
+{
+	struct json_object *o;
+	struct tm tm;
+	char when[80], *out = NULL;
+	int bad = 0;
+
+	if (gmtime_r(&now->tv_sec, &tm) == NULL)
+		return NULL;
+	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (now->tv_nsec / 1000000) % 1000);
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	bad |= add_str(o, "time", when);
+	bad |= add_str(o, "event", is_stepup(r->service) ? "stepup" : "auth");
+	bad |= add_str(o, "service", r->service);
+	bad |= add_str(o, "result", r->result);
+	bad |= add_str(o, "user", r->user);
+	bad |= add_str(o, "iam_user", r->iam_user);
+	bad |= add_str(o, "ruser", r->ruser);
+	bad |= add_str(o, "rhost", r->rhost);
+	bad |= add_str(o, "tty", r->tty);
+	bad |= add_str(o, "reason", r->reason);
+	bad |= json_object_object_add(o, "grace",
+	    json_object_new_boolean(r->grace));
+	bad |= json_object_object_add(o, "credentials",
+	    json_object_new_boolean(r->credentials));
+	if (!bad)
+		out = strdup(json_object_to_json_string_ext(o,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return out;
+}
+
+/* Append one line; the file must be root's, regular, one link, not
+ * writable by others. */
+static int
+append(const char *path, const char *line)
+{
+	struct stat st;
+	size_t len = strlen(line);
+	ssize_t w;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0) {
+		amfa_log(LOG_ERR, "audit_log %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	    st.st_nlink != 1 || (st.st_mode & 002) != 0) {
+		amfa_log(LOG_ERR, "audit_log %s: not a root-owned regular file "
+		    "that others cannot write; not written", path);
+		close(fd);
+		return -1;
+	}
+	/* One write: appends of one line do not interleave. */
+	w = write(fd, line, len);
+	if (close(fd) != 0 || w != (ssize_t)len) {
+		amfa_log(LOG_ERR, "audit_log %s: short write", path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+amfa_audit_emit(const struct amfa_config *cfg, const struct amfa_audit_rec *r)
+{
+	struct timespec now;
+	char *json, *line;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if ((json = amfa_audit_format(r, &now)) == NULL) {
+		amfa_log(LOG_ERR, "audit: out of memory");
+		return -1;
+	}
+	amfa_log(LOG_NOTICE, "audit %s", json);
+	if (cfg->audit_log != NULL) {
+		if (asprintf(&line, "%s\n", json) < 0)
+			rc = -1;
+		else {
+			rc = append(cfg->audit_log, line);
+			free(line);
+		}
+	}
+	free(json);
+	return rc;
+}

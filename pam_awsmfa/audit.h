@@ -1,0 +1,42 @@
+/*
+ * The module's audit trail: one JSON object per authentication decision,
+ * on one line, sent to syslog (always, through log.h) and appended to
+ * `audit_log' when awsmfa.conf names one.  The shape matches the records
+ * of awsmfa-gateway(8), so one file can hold both: a sudo step-up is
+ * {"event":"stepup","service":"sudo",...}; any other service is "auth".
+ * Never a code or a credential.
+ */
+#ifndef AMFA_AUDIT_H
+#define AMFA_AUDIT_H
+
+#include <sys/types.h>
+#include <time.h>
+
+#include "config.h"
+
+struct amfa_audit_rec {
+	const char	*service;	/* PAM_SERVICE */
+	const char	*user;
+	const char	*iam_user;	/* NULL: not enrolled */
+	const char	*rhost;		/* PAM_RHOST, NULL: local */
+	const char	*ruser;		/* PAM_RUSER (sudo: the caller) */
+	const char	*tty;		/* PAM_TTY */
+	const char	*result;	/* "ok", "denied", "error", "ignored" */
+	const char	*reason;	/* why; NULL for ok */
+	int		 grace;		/* let in on an earlier proof */
+	int		 credentials;	/* AWS credentials were issued */
+};
+
+/* The JSON text of `r' at `now', no newline (heap), or NULL. */
+char	*amfa_audit_format(const struct amfa_audit_rec *r,
+	    const struct timespec *now);
+
+/*
+ * Record `r': syslog, and the audit log if configured (a regular root-owned
+ * file, not a link, not writable by others; created 0600 if missing).
+ * 0, or -1 if the log file could not be written (logged).
+ */
+int	amfa_audit_emit(const struct amfa_config *cfg,
+	    const struct amfa_audit_rec *r);
+
+#endif
