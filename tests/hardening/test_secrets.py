@@ -96,9 +96,13 @@ class Secrets(PamTestCase):
                 "trace=execve,execveat", "-o", trace, PAMTEST, "-E"]
         if session:
             args += ["-S", "-H", hold]
+        # LeakSanitizer cannot run under ptrace (sanitizer builds).
+        env = dict(os.environ)
+        env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") +
+                               ":detect_leaks=0").lstrip(":")
         p = subprocess.Popen(args + [self.tree.pamd, "dbg", USER],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+                             stderr=subprocess.PIPE, text=True, env=env)
         p.stdin.write(code + "\n")
         p.stdin.close()
         out = []
