@@ -37,7 +37,7 @@ for sub in ("tests/gateway", "tests/pam", "tests/fixtures"):
 
 import gwlib  # noqa: E402
 from gwlib import (Client, Sshd, SshKey, answer, finish, janitor,  # noqa
-                   make_account, read, shipped_pam_stack,
+                   make_account, read, sanitizer_env, shipped_pam_stack,
                    shipped_sshd_options, system_file, write_file)
 from sts_process import IamUser, StsServer  # noqa: E402
 
@@ -86,12 +86,15 @@ class Demo:
             "Subsystem sftp internal-sftp", "AllowUsers " + USER],
             port=TARGET_PORT if fixed_ports else None)
         self.write_gateway_conf()
+        # A module of an AddressSanitizer build (the test suite's second
+        # build) needs the sanitizer runtime preloaded into sshd.
+        env = sanitizer_env(module or installed_module())
         module = "pam_awsmfa.so" if module is None else module
         self.bastion = Sshd("demo-bastion", shipped_sshd_options(
             "%s -f %s" % (self.gateway, self.gwconf)) +
             ["AllowUsers " + USER],
             pam=shipped_pam_stack(self.conf, module),
-            port=BASTION_PORT if fixed_ports else None)
+            port=BASTION_PORT if fixed_ports else None, env=env)
         self.setup_sudo(module)
         self.client = Client(self.key, [self.bastion, self.target])
         self.write_ssh_config()

@@ -263,6 +263,36 @@ class SshKey:
                    self.public + "\n", 0o600, owner=pw)
 
 
+# --- sanitizer builds ---------------------------------------------------------
+
+def sanitizer_runtime(module):
+    """The sanitizer runtimes a module of an AddressSanitizer build needs
+    (from ldd), or [] for a plain build.  A program not built with ASan can
+    load such a module only with the runtime preloaded (LD_PRELOAD): fine
+    for a sshd started by root, impossible for a setuid program (sudo)."""
+    with open(module, "rb") as f:
+        if b"__asan_init" not in f.read():
+            return []
+    out = subprocess.run(["ldd", module], capture_output=True, text=True,
+                         check=True).stdout
+    libs = [l.split("=>")[1].split()[0] for l in out.splitlines()
+            if "=>" in l and ("libasan" in l or "libubsan" in l)]
+    if not libs:
+        raise RuntimeError("%s: ASan build, but ldd names no runtime" % module)
+    return libs
+
+
+def sanitizer_env(module):
+    libs = sanitizer_runtime(module)
+    if not libs:
+        return {}
+    # Leak checking stops the world with ptrace, which sshd's seccomp
+    # sandbox forbids; memory errors still abort the process that has one.
+    return {"LD_PRELOAD": " ".join(libs),
+            "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1",
+            "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"}
+
+
 # --- sshd -------------------------------------------------------------------
 
 COMMON_CONFIG = [
@@ -282,9 +312,10 @@ COMMON_CONFIG = [
 
 class Sshd:
     """One real sshd on a free loopback port (`port' if that one is free).
-    `pam' is the text of its PAM service file, or None for UsePAM no."""
+    `pam' is the text of its PAM service file, or None for UsePAM no;
+    `env' is added to sshd's environment (see sanitizer_env)."""
 
-    def __init__(self, tag, options, pam=None, port=None):
+    def __init__(self, tag, options, pam=None, port=None, env=None):
         os.makedirs("/run/sshd", 0o755, exist_ok=True)  # privilege separation
         self.dir = temp_dir("amfa-sshd-")
         self.service = "amfa-%s-%s" % (tag, TAG)
@@ -314,7 +345,8 @@ class Sshd:
             with open(self.log, "w") as log:
                 self.proc = subprocess.Popen(
                     [self.program, "-D", "-e", "-f", self.config],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                    env=dict(os.environ, **(env or {})))
             self.stop_entry = janitor.add(kill_tree, self.proc)
             try:
                 wait_banner(self.port, self.proc, self.log)

@@ -33,7 +33,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 from amfa_testlib import Tree, totp, wait_fresh_step      # noqa: E402
 from gwlib import (GATEWAY, MODULE, SCP, SOURCE_ROOT, SSH, TAG,  # noqa
                    Client, Sshd, SshKey, answer, finish, janitor,
-                   make_account, random_file, read, sha256_file,
+                   make_account, random_file, read, sanitizer_env,
+                   sanitizer_runtime,
+                   sha256_file,
                    shipped_pam_stack, shipped_sshd_options, system_file,
                    temp_dir, write_file)
 from sts_process import IamUser, StsServer                  # noqa: E402
@@ -43,7 +45,7 @@ COPY_SIZE = 20 * 1024 * 1024
 AWS_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
              "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION")
 ROLES = ("shell", "wrong", "replay", "locked", "copy", "denied", "nobody",
-         "skip", "raw", "env", "noshell", "command", "forward")
+         "skip", "raw", "env", "noshell", "command", "forward", "stepup")
 
 
 class RawTarget:
@@ -154,9 +156,10 @@ def setUpModule():
                "# written by test_gateway_ssh.py\n"
                "audit_log = %s\n"
                "awsmfa_config = %s\n"
-               "allow users %s shell\n"
+               "allow users %s, %s shell\n"
                "allow groups %s to 127.0.0.1 ports %d,%d\n"
-               % (AUDIT, TREE.conf, PEOPLE["shell"].name, group,
+               % (AUDIT, TREE.conf, PEOPLE["shell"].name,
+                  PEOPLE["stepup"].name, group,
                   TARGET.port, RAW.port), 0o644)
     check = subprocess.run([GATEWAY, "-t", "-f", GWCONF],
                            capture_output=True, text=True)
@@ -165,7 +168,7 @@ def setUpModule():
     force = "%s -f %s" % (GATEWAY, GWCONF)
     pam = shipped_pam_stack(TREE.conf)
     BASTION = Sshd("bastion", shipped_sshd_options(force) +
-                   ["AllowUsers amfa-*"], pam=pam)
+                   ["AllowUsers amfa-*"], pam=pam, env=sanitizer_env(MODULE))
     # sudo step-up (the shipped snippet with grace) for the shell user.
     service = "amfa-gwsudo-" + TAG
     sudo_auth = [l.replace("pam_awsmfa.so", "%s config=%s grace=5" %
@@ -176,7 +179,7 @@ def setUpModule():
     system_file("/etc/pam.d/" + service, "#%PAM-1.0\n" +
                 "\n".join(sudo_auth) + "\n@include common-account\n"
                 "@include common-session-noninteractive\n")
-    shell_user = PEOPLE["shell"].name
+    shell_user = PEOPLE["stepup"].name
     system_file("/etc/sudoers.d/amfa-gw-" + TAG,
                 "Defaults:%s pam_service=%s, timestamp_timeout=0\n"
                 "%s ALL=(root) /usr/bin/id\n" % (shell_user, service,
@@ -185,7 +188,8 @@ def setUpModule():
                            "KbdInteractiveAuthentication no",
                            "AuthenticationMethods publickey",
                            "ForceCommand " + force, "DisableForwarding yes",
-                           "AllowUsers amfa-*"], pam=pam)
+                           "AllowUsers amfa-*"], pam=pam,
+                 env=sanitizer_env(MODULE))
 
 
 def tearDownModule():
@@ -288,13 +292,6 @@ class Gateway(unittest.TestCase):
                          timeout=90)
         doc = json.loads(out[out.index("{"):out.rindex("}") + 1])
         self.assertEqual(doc["Arn"], p.iam.arn)
-        # sudo step-up with grace: the SSH login's factor counts.
-        child.sendline("echo @@S$((6*7))@@; sudo /usr/bin/id -u; "
-                       "echo @@E$((6*7))@@")
-        child.expect_exact("@@S42@@")
-        i = child.expect_exact(["@@E42@@", "Verification code: "])
-        self.assertEqual(i, 0, "sudo asked for a code within the grace time")
-        self.assertEqual(child.before.split(), ["0"])
         child.sendline("exit")
         status, _ = finish(child)
         self.assertEqual(status, 0)
@@ -307,6 +304,21 @@ class Gateway(unittest.TestCase):
         for secret in (found["AWS_SECRET_ACCESS_KEY"],
                        found["AWS_SESSION_TOKEN"], p.iam.secret):
             self.assertNotIn(secret, text)
+
+    @unittest.skipIf(sanitizer_runtime(MODULE), "sudo is setuid: it cannot "
+                     "load a module of an AddressSanitizer build")
+    def test_sudo_with_grace_counts_the_ssh_login(self):
+        p = PEOPLE["stepup"]
+        child = self.login("stepup", [p.code()], tty=True)
+        child.sendline("echo @@S$((6*7))@@; sudo /usr/bin/id -u; "
+                       "echo @@E$((6*7))@@")
+        child.expect_exact("@@S42@@")
+        i = child.expect_exact(["@@E42@@", "Verification code: "])
+        self.assertEqual(i, 0, "sudo asked for a code within the grace time")
+        self.assertEqual(child.before.split(), ["0"])
+        child.sendline("exit")
+        status, _ = finish(child)
+        self.assertEqual(status, 0)
 
     def test_wrong_code_does_not_get_in(self):
         p = PEOPLE["wrong"]
