@@ -228,6 +228,27 @@ class Oath:
             for name, key in zip(self.pop.names, self.pop.keys)))
 
 
+class AwsmfaSts(Awsmfa):
+    """verify = sts against the local STS endpoint; kept loaded, so the
+    figures are the STS path, not the loading of libcurl."""
+    name = "pam_awsmfa_sts"
+    keep = True
+
+    def __init__(self, root, pop, args, sts):
+        self.sts = sts
+        super().__init__(root, pop, args)
+        conf = ("verify = sts\nsts_endpoint = %s\nsts_timeout = 10\n"
+                % sts.url)
+        if sts.ca:
+            conf += "ca_file = %s\n" % sts.ca
+        with open(self.conf, "a") as f:
+            f.write(conf)
+        for name, iam in zip(pop.names, sts.users):
+            with open(os.path.join(self.users, name + ".conf"), "a") as f:
+                f.write("access_key_id = %s\nsecret_access_key = %s\n" % (
+                    iam.key_id, iam.secret))
+
+
 MODULES = {"permit": Permit, "awsmfa": Awsmfa, "awsmfa-kept": AwsmfaKept,
            "ga": GoogleAuthenticator, "oath": Oath}
 
@@ -237,23 +258,48 @@ def parse_result(line):
             (kv.split("=", 1) for kv in line.split())}
 
 
-def run_once(args, work, mod, pop, jobs, sink, extra=()):
+def run_once(args, work, mod, pop, jobs, sink, extra=(), logins=None,
+             wrap=()):
     mod.reset()
     codes = os.path.join(work, "codes")
-    pop.codes_file(codes, min(len(pop.names), args.logins))
+    pop.codes_file(codes, min(len(pop.names), logins or args.logins))
     os.sync()
     before = sink.count
-    proc = subprocess.run([args.pambench, "-j", str(jobs)] + list(extra) +
+    proc = subprocess.run(list(wrap) + [args.pambench, "-j", str(jobs)] +
+                          list(extra) +
                           [os.path.join(work, "pam.d"), mod.name, codes],
                           capture_output=True, text=True)
     time.sleep(0.05)    # let the sink drain
     if proc.returncode != 0 and not (proc.returncode == 1 and
                                      mod.may_fail):
+        for text in sink.samples.values():
+            print("  syslog: " + text, file=sys.stderr)
         sys.exit("%s, %d users, %d at once: %s%s" % (
             mod.name, len(pop.names), jobs, proc.stdout, proc.stderr))
     r = parse_result(proc.stdout)
     r["syslog"] = sink.count - before
     return r
+
+
+def instructions_per_login(args, work, mod, pop, sink, extra):
+    """Marginal user-space instructions of one login (callgrind): the
+    difference between runs of 25 and 5 logins, so start-up cancels."""
+    total = {}
+    for logins in (5, 25):
+        out = os.path.join(work, "cg")
+        shutil.rmtree(out, ignore_errors=True)
+        os.mkdir(out)
+        run_once(args, work, mod, pop, 1, sink, extra, logins,
+                 ["valgrind", "--tool=callgrind", "--quiet",
+                  "--callgrind-out-file=%s/cg.%%p" % out])
+        total[logins] = 0
+        for f in os.listdir(out):
+            with open(os.path.join(out, f)) as fh:
+                for line in fh:
+                    if line.startswith(("totals:", "summary:")):
+                        total[logins] += int(line.split()[1])
+                        break
+    return (total[25] - total[5]) / 20
 
 
 def summarise(runs):
@@ -268,9 +314,127 @@ def summarise(runs):
                                    for r in runs),
         "failed": sum(r["fail"] for r in runs),
         "logins": sum(r["logins"] for r in runs),
+        "cpu_us": statistics.median(r.get("cpu_ns", 0) / r["logins"]
+                                    for r in runs) / 1e3,
         "maxrss_kb": max(r["maxrss_kb"] for r in runs),
         "syslog_per_login": statistics.median(r["syslog"] for r in runs) / n,
     }
+
+
+def b32key(seed):
+    return base64.b32decode(seed + "=" * (-len(seed) % 8))
+
+
+def proc_cpu_s(pid):
+    """User + system CPU seconds of a process so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sts_instructions(args, work, sts, iams):
+    """Client instructions of one warm GetSessionToken (callgrind): runs of
+    3 and 13 calls with IAM users of their own, difference / 10."""
+    from sts_process import IamUser
+    total = {}
+    for calls in (3, 13):
+        users = [IamUser("cg%d%05d" % (calls, i)) for i in range(calls)]
+        sts.users = sts.users + users
+        sts.write_db()
+        path = os.path.join(work, "sts-cg")
+        step0 = int(time.time()) // PERIOD
+        write_file(path, "%d %d\n" % (step0, PERIOD) + "".join(
+            "%s %s %s %s\n" % (u.key_id, u.secret, u.serial, " ".join(
+                totp(b32key(u.seed), step0 + i) for i in range(CODE_STEPS)))
+            for u in users))
+        out = os.path.join(work, "sts-cg.out")
+        subprocess.run(["valgrind", "--tool=callgrind", "--quiet",
+                        "--callgrind-out-file=" + out, args.stsbench, "call",
+                        sts.url, sts.ca or "-", path], check=True,
+                       capture_output=True)
+        with open(out) as fh:
+            for line in fh:
+                if line.startswith(("totals:", "summary:")):
+                    total[calls] = int(line.split()[1])
+                    break
+    return (total[13] - total[3]) / 10
+
+
+def sts_part(args, work, sink):
+    """The STS path on loopback: the pieces alone (stsbench), a whole
+    GetSessionToken from C, and whole PAM logins with verify = sts."""
+    sys.path.insert(0, os.path.join(os.path.dirname(
+        os.path.abspath(__file__)), "..", "fixtures"))
+    from sts_process import IamUser, StsServer
+
+    n = args.sts_calls
+    rows = []
+    for what in ("sign", "parse"):
+        r = parse_result(subprocess.run(
+            [args.stsbench, what, "20000"], check=True, capture_output=True,
+            text=True).stdout)
+        rows.append(("%s alone (20000 in a loop)" % what,
+                     r["wall_ns"] / 2e4 / 1e3, r["cpu_ns"] / 2e4 / 1e3, None,
+                     None))
+    for tls in (False, True):
+        iams = [IamUser("bench%05d" % i) for i in range(n)]
+        sts = StsServer(iams, tls=tls)
+        try:
+            label = "https" if tls else "http"
+            # GetSessionToken from C: sign, send, receive, parse.
+            path = os.path.join(work, "sts-calls")
+            step0 = int(time.time()) // PERIOD
+            write_file(path, "%d %d\n" % (step0, PERIOD) + "".join(
+                "%s %s %s %s\n" % (u.key_id, u.secret, u.serial, " ".join(
+                    totp(b32key(u.seed), step0 + i) for i in range(
+                        CODE_STEPS))) for u in iams))
+            cpu0 = proc_cpu_s(sts.proc.pid)
+            r = parse_result(subprocess.run(
+                [args.stsbench, "call", sts.url, sts.ca or "-", path],
+                check=True, capture_output=True, text=True).stdout)
+            server = (proc_cpu_s(sts.proc.pid) - cpu0) / n * 1e6
+            ir = None
+            if args.callgrind:
+                ir = sts_instructions(args, work, sts, iams)
+            rows.append(("GetSessionToken over %s, first call of a process"
+                         % label, r["first_ns"] / 1e3, None, None, None))
+            rows.append(("GetSessionToken over %s (%d calls)" % (label, n),
+                         (r["wall_ns"] - r["first_ns"]) / (n - 1) / 1e3,
+                         r["cpu_ns"] / n / 1e3, server, ir))
+            # Whole PAM logins with verify = sts, module kept loaded.
+            # New IAM users (new MFA serials): the server remembers the
+            # codes the C calls used.
+            iams2 = [IamUser("login%05d" % i) for i in range(n)]
+            sts.users = iams2
+            sts.write_db()
+            pop = Population(n)
+            pop.names = [u.name for u in iams2]
+            pop.keys = [b32key(u.seed) for u in iams2]
+            root = os.path.join(work, "sts-" + label)
+            os.mkdir(root, 0o755)
+            mod = AwsmfaSts(root, pop, args, sts)
+            write_file(os.path.join(work, "pam.d", mod.name),
+                       mod.service() + "\n", 0o644)
+            cpu0 = proc_cpu_s(sts.proc.pid)
+            r = run_once(args, work, mod, pop, 1, sink, ["-k", args.module],
+                         n)
+            server = (proc_cpu_s(sts.proc.pid) - cpu0) / n * 1e6
+            rows.append(("PAM login, verify = sts, over %s (%d logins)" % (
+                label, n), r["mean_ns"] / 1e3, r["cpu_ns"] / n / 1e3,
+                server, None))
+            shutil.rmtree(root)
+        finally:
+            sts.stop()
+    print()
+    print("| STS path (loopback) | wall per call (us) | client CPU per call "
+          "(us) | server CPU per call (us) | client instructions per call |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, wall, cpu, server, ir in rows:
+        print("| %s | %.1f | %s | %s | %s |" % (
+            name, wall, "%.1f" % cpu if cpu is not None else "-",
+            "%.0f" % server if server is not None else "-",
+            "%.2fM" % (ir / 1e6) if ir is not None else "-"))
+    return rows
 
 
 def main():
@@ -284,11 +448,15 @@ def main():
                     help="logins per run: one each for this many distinct "
                     "users picked at random (all users if fewer)")
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--max-runs-seconds", type=float, default=120,
-                    help="fewer runs (at least 3) for a configuration "
-                    "whose first run takes longer than this / runs")
     ap.add_argument("--fresh", action="store_true",
                     help="each login in a freshly forked process (as sshd)")
+    ap.add_argument("--callgrind", action="store_true",
+                    help="also count the instructions of one login "
+                    "(valgrind's callgrind, one at a time)")
+    ap.add_argument("--sts", action="store_true",
+                    help="the STS path instead of the login table")
+    ap.add_argument("--sts-calls", type=int, default=100)
+    ap.add_argument("--stsbench")
     ap.add_argument("--workdir", default="/var/tmp")
     ap.add_argument("--json", help="write the raw results here")
     args = ap.parse_args()
@@ -304,42 +472,50 @@ def main():
         # is missing; a host always has one.
         write_file(os.path.join(pamd, "other"),
                    "auth required pam_deny.so\n", 0o644)
+        if args.sts:
+            sts_part(args, work, sink)
+            return
         for n in [int(x) for x in args.users.split(",")]:
             pop = Population(n)
+            mods = []
             for key in args.modules.split(","):
                 root = os.path.join(work, "%s-%d" % (key, n))
                 os.mkdir(root, 0o755)
                 mod = MODULES[key](root, pop, args)
                 write_file(os.path.join(pamd, mod.name),
                            mod.service() + "\n", 0o644)
-                extra = []
-                if args.fresh:
-                    extra.append("-f")
+                extra = ["-f"] if args.fresh else []
                 if mod.keep:
                     extra += ["-k", args.module]
-                for jobs in [int(x) for x in args.jobs.split(",")]:
-                    t0 = time.time()
-                    runs = [run_once(args, work, mod, pop, jobs, sink,
-                                     extra)]
-                    took = time.time() - t0
-                    nruns = args.runs
-                    if took * args.runs > args.max_runs_seconds:
-                        nruns = max(3, int(args.max_runs_seconds / took))
-                    for _ in range(nruns - 1):
-                        runs.append(run_once(args, work, mod, pop, jobs,
-                                             sink, extra))
-                    s = summarise(runs)
+                mods.append((root, mod, extra))
+            for jobs in [int(x) for x in args.jobs.split(",")]:
+                # Round-robin over the modules, run by run, so that every
+                # module sees the same changes of load on a shared machine.
+                runs = {mod.name: [] for _, mod, _ in mods}
+                for _ in range(args.runs):
+                    for _, mod, extra in mods:
+                        runs[mod.name].append(run_once(
+                            args, work, mod, pop, jobs, sink, extra))
+                for _, mod, extra in mods:
+                    s = summarise(runs[mod.name])
                     s.update(module=mod.name, users=n, jobs=jobs,
-                             raw=runs)
+                             raw=runs[mod.name])
+                    if args.callgrind and jobs == 1:
+                        s["instr_per_login"] = instructions_per_login(
+                            args, work, mod, pop, sink, extra)
                     results.append(s)
                     print("%-26s %6d users %3d at once: %9.1f us/login "
                           "(p50 %.1f, p99 %.1f) %8.0f logins/s  maxrss "
-                          "%d kB  syslog/login %.2f  failed %d  [%d runs]" % (
+                          "%d kB  cpu/login %.0f us  syslog/login %.2f  "
+                          "failed %d  [%d runs]%s" % (
                               mod.name, n, jobs, s["mean_us"], s["p50_us"],
                               s["p99_us"], s["per_s"], s["maxrss_kb"],
-                              s["syslog_per_login"], s["failed"],
-                              s["runs"]),
-                          flush=True)
+                              s["cpu_us"], s["syslog_per_login"],
+                              s["failed"], s["runs"],
+                              "  %.0f instructions/login" %
+                              s["instr_per_login"] if "instr_per_login" in
+                              s else ""), flush=True)
+            for root, _, _ in mods:
                 shutil.rmtree(root)
     finally:
         for m in ("/dev", os.path.join(work, "dev")):
@@ -358,16 +534,32 @@ def print_table(results):
     floor = {(r["users"], r["jobs"]): r["mean_us"] for r in results
              if r["module"] == "pam_permit"}
     print()
-    print("| module | users | at once | per login (us) | logins/s | "
-          "x pam_permit | peak RSS (kB) | valid codes refused |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    cpu_floor = {(r["users"], r["jobs"]): r.get("cpu_us") for r in results
+                 if r["module"] == "pam_permit"}
+    ir_floor = {r["users"]: r.get("instr_per_login") for r in results
+                if r["module"] == "pam_permit" and r["jobs"] == 1}
+    print("| module | users | at once | per login (us) | x pam_permit | "
+          "logins/s | CPU per login (us) | x pam_permit | instructions "
+          "per login | x pam_permit | peak RSS (kB) | valid codes refused |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+          "---: | ---: | ---: |")
+
+    def ratio(a, b):
+        return "%.1f" % (a / b) if a and b else "-"
+
     for r in results:
-        f = floor.get((r["users"], r["jobs"]))
-        print("| %s | %d | %d | %.0f | %.0f | %s | %d | %s |" % (
-            r["module"], r["users"], r["jobs"], r["mean_us"], r["per_s"],
-            "%.1f" % (r["mean_us"] / f) if f else "-", r["maxrss_kb"],
-            "%d of %d" % (r["failed"], r["logins"]) if r["failed"] else
-            "0"))
+        key = (r["users"], r["jobs"])
+        ir = r.get("instr_per_login")
+        print("| %s | %d | %d | %.0f | %s | %.0f | %.0f | %s | %s | %s | %d "
+              "| %s |" % (
+                  r["module"], r["users"], r["jobs"], r["mean_us"],
+                  ratio(r["mean_us"], floor.get(key)), r["per_s"],
+                  r.get("cpu_us", 0), ratio(r.get("cpu_us"),
+                                            cpu_floor.get(key)),
+                  "%.2fM" % (ir / 1e6) if ir else "-",
+                  ratio(ir, ir_floor.get(r["users"])), r["maxrss_kb"],
+                  "%d of %d" % (r["failed"], r["logins"]) if r["failed"]
+                  else "0"))
 
 
 if __name__ == "__main__":
