@@ -38,7 +38,8 @@ for sub in ("tests/gateway", "tests/pam", "tests/fixtures"):
 import gwlib  # noqa: E402
 from gwlib import (Client, Sshd, SshKey, answer, finish, janitor,  # noqa
                    make_account, read, sanitizer_env, shipped_pam_stack,
-                   shipped_sshd_options, system_file, write_file)
+                   shipped_sshd_options, sudoers_file, system_file,
+                   write_file)
 from sts_process import IamUser, StsServer  # noqa: E402
 
 USER = "demo"
@@ -157,14 +158,7 @@ class Demo:
                 "Defaults:%s timestamp_timeout=0, !lecture\n"
                 "%s ALL=(root) /usr/bin/id\n"
                 % (USER, service, service, USER, USER))
-        tmp = os.path.join(self.dir, "sudoers")
-        write_file(tmp, text, 0o440)
-        check = subprocess.run(["visudo", "-c", "-q", "-f", tmp],
-                               capture_output=True, text=True)
-        if check.returncode != 0:
-            raise SystemExit("demo: sudoers: " + check.stdout + check.stderr)
-        system_file("/etc/sudoers.d/awsmfa-demo-%d" % os.getpid(), text,
-                    0o440)
+        sudoers_file("awsmfa-demo-%d" % os.getpid(), text)
 
     def write_ssh_config(self):
         self.ssh_config = os.path.join(self.dir, "ssh_config")

@@ -119,6 +119,19 @@ def system_file(path, text, mode=0o644):
     return entry
 
 
+def sudoers_file(name, text):
+    """/etc/sudoers.d/NAME for this run, checked by visudo first: a broken
+    file there would break sudo for everyone while the run lasts."""
+    with tempfile.NamedTemporaryFile("w", prefix="amfa-sudoers-") as tmp:
+        tmp.write(text)
+        tmp.flush()
+        check = subprocess.run(["visudo", "-c", "-q", "-f", tmp.name],
+                               capture_output=True, text=True)
+    if check.returncode != 0:
+        raise RuntimeError("visudo: " + check.stdout + check.stderr)
+    return system_file(os.path.join("/etc/sudoers.d", name), text, 0o440)
+
+
 def temp_dir(prefix):
     d = tempfile.mkdtemp(prefix=prefix)
     os.chmod(d, 0o755)

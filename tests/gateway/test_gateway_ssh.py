@@ -36,7 +36,8 @@ from gwlib import (GATEWAY, MODULE, SCP, SOURCE_ROOT, SSH, TAG,  # noqa
                    make_account, random_file, read, sanitizer_env,
                    sanitizer_runtime,
                    sha256_file,
-                   shipped_pam_stack, shipped_sshd_options, system_file,
+                   shipped_pam_stack, shipped_sshd_options, sudoers_file,
+                   system_file,
                    temp_dir, write_file)
 from sts_process import IamUser, StsServer                  # noqa: E402
 
@@ -169,7 +170,7 @@ def setUpModule():
     pam = shipped_pam_stack(TREE.conf)
     BASTION = Sshd("bastion", shipped_sshd_options(force) +
                    ["AllowUsers amfa-*"], pam=pam, env=sanitizer_env(MODULE))
-    # sudo step-up (the shipped snippet with grace) for the shell user.
+    # sudo step-up (the shipped snippet with grace) for the stepup user.
     service = "amfa-gwsudo-" + TAG
     sudo_auth = [l.replace("pam_awsmfa.so", "%s config=%s grace=5" %
                            (MODULE, TREE.conf))
@@ -180,10 +181,10 @@ def setUpModule():
                 "\n".join(sudo_auth) + "\n@include common-account\n"
                 "@include common-session-noninteractive\n")
     shell_user = PEOPLE["stepup"].name
-    system_file("/etc/sudoers.d/amfa-gw-" + TAG,
-                "Defaults:%s pam_service=%s, timestamp_timeout=0\n"
-                "%s ALL=(root) /usr/bin/id\n" % (shell_user, service,
-                                                   shell_user), 0o440)
+    sudoers_file("amfa-gw-" + TAG,
+                 "Defaults:%s pam_service=%s, timestamp_timeout=0\n"
+                 "%s ALL=(root) /usr/bin/id\n" % (shell_user, service,
+                                                    shell_user))
     NOMFA = Sshd("nomfa", ["PubkeyAuthentication yes",
                            "KbdInteractiveAuthentication no",
                            "AuthenticationMethods publickey",

@@ -12,7 +12,6 @@ credential cache is off for the user (timestamp_timeout=0), so every sudo
 really goes through PAM."""
 
 import os
-import subprocess
 import sys
 import unittest
 
@@ -23,7 +22,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 from amfa_testlib import Tree, totp, wait_fresh_step   # noqa: E402
 from gwlib import (CODE_PROMPT, MODULE, SOURCE_ROOT, TAG, janitor,  # noqa
-                   make_account, read, sanitizer_runtime, system_file)
+                   make_account, read, sanitizer_runtime, sudoers_file,
+                   system_file)
 
 SNIPPET = os.path.join(SOURCE_ROOT, "config", "pam.d", "sudo")
 USER = "amfa-sudo-" + TAG[-5:]
@@ -62,7 +62,7 @@ class SudoStepUp(unittest.TestCase):
                         "\n@include common-account\n"
                         "@include common-session-noninteractive\n")
             cls.services[name] = service
-        cls.sudoers = "/etc/sudoers.d/amfa-test-%s" % TAG
+        cls.sudoers = "amfa-test-%s" % TAG
         cls.use_service("plain")
 
     @classmethod
@@ -76,15 +76,7 @@ class SudoStepUp(unittest.TestCase):
         entry = getattr(cls, "_sudoers_entry", None)
         if entry is not None:
             janitor.done(entry)
-        tmp = cls.sudoers + "-new"
-        with open(tmp, "w") as f:
-            f.write(text)
-        check = subprocess.run(["visudo", "-c", "-q", "-f", tmp],
-                               capture_output=True, text=True)
-        os.unlink(tmp)
-        if check.returncode != 0:
-            raise RuntimeError("visudo: " + check.stdout + check.stderr)
-        cls._sudoers_entry = system_file(cls.sudoers, text, 0o440)
+        cls._sudoers_entry = sudoers_file(cls.sudoers, text)
 
     def setUp(self):
         # Each test starts without state: no earlier success, no failures.
