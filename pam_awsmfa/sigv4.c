@@ -1,5 +1,4 @@
 /* AWS Signature Version 4; see sigv4.h. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,10 +59,25 @@ buf_done(struct buf *b)
 	return b->p;
 }
 
+/* ASCII by hand: isalnum() follows the host program's locale. */
 static int
 unreserved(unsigned char c)
 {
-	return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+	    c == '~';
+}
+
+static int
+hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
 }
 
 static void
@@ -107,11 +121,10 @@ uri_decode(const char *in, size_t len, size_t *outlen)
 		return NULL;
 	for (size_t i = 0; i < len; i++) {
 		if (in[i] == '%' && i + 2 < len &&
-		    isxdigit((unsigned char)in[i + 1]) &&
-		    isxdigit((unsigned char)in[i + 2])) {
-			char h[3] = { in[i + 1], in[i + 2], '\0' };
-
-			out[n++] = (char)strtol(h, NULL, 16);
+		    hexval((unsigned char)in[i + 1]) >= 0 &&
+		    hexval((unsigned char)in[i + 2]) >= 0) {
+			out[n++] = (char)(hexval((unsigned char)in[i + 1]) * 16 +
+			    hexval((unsigned char)in[i + 2]));
 			i += 2;
 		} else {
 			out[n++] = in[i];
@@ -240,7 +253,8 @@ canonical_query(struct buf *b, const char *query)
 		}
 		n++;
 	}
-	qsort(ps, n, sizeof(*ps), qparam_cmp);
+	if (n > 0)
+		qsort(ps, n, sizeof(*ps), qparam_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
 			buf_str(b, "&");
@@ -345,7 +359,8 @@ amfa_sigv4_canonical_request(const struct amfa_sigv4_request *r,
 			c.bad = 1;
 		else
 			for (char *p = h[i].name; *p; p++)
-				*p = (char)tolower((unsigned char)*p);
+				if (*p >= 'A' && *p <= 'Z')
+					*p = (char)(*p - 'A' + 'a');
 	}
 	if (!c.bad)
 		qsort(h, n, sizeof(*h), chdr_cmp);

@@ -10,6 +10,7 @@
 #include "sts.h"
 
 #define STS_VERSION	"2011-06-15"
+#define STS_NAMESPACE	"https://sts.amazonaws.com/doc/2011-06-15/"
 #define RESULT		"GetSessionTokenResult/Credentials/"
 
 const char *
@@ -71,11 +72,34 @@ classify_refusal(const struct amfa_aws_answer *a)
 	return a->sent_before ? AMFA_STS_CODE_CONSUMED : AMFA_STS_BAD_CODE;
 }
 
+static int
+printable(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s < 0x21 || *s > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* Is this the answer to GetSessionToken, in STS's namespace? */
+static int
+is_session_token_answer(xmlDocPtr doc)
+{
+	xmlNodePtr root = xmlDocGetRootElement(doc);
+
+	return root != NULL && root->ns != NULL && root->ns->href != NULL &&
+	    strcmp((const char *)root->name, "GetSessionTokenResponse") == 0 &&
+	    strcmp((const char *)root->ns->href, STS_NAMESPACE) == 0;
+}
+
 /* Take the credentials out of a GetSessionToken answer. */
 static enum amfa_sts_result
 take_credentials(xmlDocPtr doc, struct amfa_sts_credentials *out)
 {
 	char *exp;
+
+	if (!is_session_token_answer(doc))
+		return AMFA_STS_MALFORMED;
 
 	out->access_key_id = amfa_aws_xml_text(doc, RESULT "AccessKeyId");
 	out->secret_access_key = amfa_aws_xml_text(doc,
@@ -94,13 +118,15 @@ take_credentials(xmlDocPtr doc, struct amfa_sts_credentials *out)
 		amfa_sts_credentials_free(out);
 		return AMFA_STS_MALFORMED;
 	}
-	/* Only printable ASCII goes into environments and files. */
-	for (const char *s = out->access_key_id; *s; s++)
-		if (*s < 0x21 || *s > 0x7e) {
-			free(exp);
-			amfa_sts_credentials_free(out);
-			return AMFA_STS_MALFORMED;
-		}
+	/* Only printable ASCII without spaces goes into environments and
+	 * files: a line break in a token would forge variables. */
+	if (!printable(out->access_key_id) ||
+	    !printable(out->secret_access_key) ||
+	    !printable(out->session_token)) {
+		free(exp);
+		amfa_sts_credentials_free(out);
+		return AMFA_STS_MALFORMED;
+	}
 	snprintf(out->expiration, sizeof(out->expiration), "%s", exp);
 	free(exp);
 	return AMFA_STS_OK;

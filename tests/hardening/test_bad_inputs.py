@@ -710,30 +710,26 @@ class StsAnswers(Catalogue):
 
 
 class StsKnownIssues(StsAnswers):
-    """Answers the module should refuse but (at the time of writing) takes;
-    reported to the owner of sts.c.  Each is an expected failure: when it
-    is fixed, the unexpected success fails the suite, and the entry moves
-    into the table above."""
+    """Answers this catalogue found the module taking, fixed in sts.c: a
+    line break in a secret or token (it would forge variables in the PAM
+    environment), and an answer that is not GetSessionTokenResponse in
+    STS's namespace."""
 
-    @unittest.expectedFailure
     def test_secret_with_newline(self):
         # Ends up in the PAM environment as two lines.
         self.run_table([self.answer("secret with newline", self.server.http(
             "200 OK", creds_xml(secret="abc&#10;AWS_EVIL=1")))])
 
-    @unittest.expectedFailure
     def test_token_with_newline(self):
         self.run_table([self.answer("token with newline", self.server.http(
             "200 OK", creds_xml(token="abc&#10;AWS_EVIL=1")))])
 
-    @unittest.expectedFailure
     def test_wrong_root_element(self):
         ok = creds_xml()
         self.run_table([self.answer("wrong root element", self.server.http(
             "200 OK", ok.replace("GetSessionTokenResponse",
                                  "GetCallerIdentityResponse")))])
 
-    @unittest.expectedFailure
     def test_wrong_namespace(self):
         self.run_table([self.answer("wrong namespace", self.server.http(
             "200 OK", creds_xml(ns="http://evil.example/")))])
