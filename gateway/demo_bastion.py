@@ -289,7 +289,11 @@ def main():
     # Until the demo runs, a signal cleans up and exits (gwlib's janitor).
     stop = []
     try:
-        demo = Demo(module, gateway, fixed_ports=not args.check)
+        try:
+            demo = Demo(module, gateway, fixed_ports=not args.check)
+        except (RuntimeError, OSError, subprocess.CalledProcessError) as e:
+            say("demo: cannot start: %s" % e)
+            return 1
         if args.check:
             ok = demo.check()
             say("check: %s" % ("passed" if ok else "FAILED"))
@@ -307,8 +311,8 @@ def main():
         return 0
     finally:
         janitor.run()
-        say("demo stopped: processes, account '%s', PAM and sudoers files "
-            "and temporary directories removed" % USER)
+        say("demo stopped: what it made (processes, the account, the PAM "
+            "and sudoers files, the temporary directories) is removed")
 
 
 if __name__ == "__main__":

@@ -242,9 +242,8 @@ def make_account(name):
     keys in; no password matches it)."""
     try:
         pwd.getpwnam(name)
-        raise RuntimeError("account %s exists already: remove it (userdel "
-                           "--remove %s), it was left by a killed run" %
-                           (name, name))
+        raise RuntimeError("account %s exists already (left by a killed "
+                           "run? then: userdel --remove %s)" % (name, name))
     except KeyError:
         pass
     subprocess.run(["useradd", "--create-home", "--home-dir",
