@@ -232,8 +232,12 @@ def read(path):
 
 # --- accounts ---------------------------------------------------------------
 
-def _userdel(name, pid_hint=None):
-    subprocess.run(["userdel", "--remove", name], capture_output=True)
+def _userdel(name):
+    r = subprocess.run(["userdel", "--remove", name], capture_output=True,
+                       text=True)
+    # 12: the home directory could not be removed; the account is gone.
+    if r.returncode not in (0, 12):
+        print("userdel %s: %s" % (name, r.stderr.strip()), file=sys.stderr)
 
 
 def make_account(name):
