@@ -17,10 +17,11 @@ pam_awsmfa and awsmfa-gateway are built (and installed): everything on
   `connect' reaches, for ProxyCommand;
 - sudo step-up: `sudo id' in the bastion shell asks for a fresh code.
 
---check starts it all, logs in once with a code from oathtool (pexpect
-drives the real ssh), checks the AWS credentials in the shell, reaches the
-target through the gateway, stops everything and exits 0 on success.  The
-test suite runs it (tests/gateway/meson.build)."""
+--check (with an account of its own, so that it can run beside a demo or
+another check) starts it all, logs in once with a code from oathtool
+(pexpect drives the real ssh), checks the AWS credentials in the shell,
+reaches the target through the gateway, stops everything and exits 0 on
+success.  The test suite runs it (tests/gateway/meson.build)."""
 
 import argparse
 import os
@@ -43,6 +44,8 @@ from gwlib import (Client, Sshd, SshKey, answer, finish, janitor,  # noqa
 from sts_process import IamUser, StsServer  # noqa: E402
 
 USER = "demo"
+# --check runs beside other test runs (and maybe a demo): its own name.
+CHECK_USER = "amfa-dchk-%d" % (os.getpid() % 100000)
 BASTION_PORT = 2222
 TARGET_PORT = 2223
 ISSUER = "pam_awsmfa"
@@ -71,20 +74,20 @@ def installed_module():
 
 
 class Demo:
-    def __init__(self, module, gateway, fixed_ports):
-        self.module, self.gateway = module, gateway
+    def __init__(self, module, gateway, user, fixed_ports):
+        self.module, self.gateway, self.user = module, gateway, user
         self.dir = gwlib.temp_dir("awsmfa-demo-")
-        self.iam = IamUser(USER)
+        self.iam = IamUser(self.user)
         self.sts = StsServer([self.iam])
         janitor.add(self.sts.stop)
-        self.account = make_account(USER)
+        self.account = make_account(self.user)
         self.key = SshKey(self.dir)
         self.key.authorize(self.account)
         self.write_awsmfa_conf()
         self.target = Sshd("demo-target", [
             "PubkeyAuthentication yes", "KbdInteractiveAuthentication no",
             "AuthenticationMethods publickey",
-            "Subsystem sftp internal-sftp", "AllowUsers " + USER],
+            "Subsystem sftp internal-sftp", "AllowUsers " + self.user],
             port=TARGET_PORT if fixed_ports else None)
         self.write_gateway_conf()
         # A module of an AddressSanitizer build (the test suite's second
@@ -93,7 +96,7 @@ class Demo:
         module = "pam_awsmfa.so" if module is None else module
         self.bastion = Sshd("demo-bastion", shipped_sshd_options(
             "%s -f %s" % (self.gateway, self.gwconf)) +
-            ["AllowUsers " + USER],
+            ["AllowUsers " + self.user],
             pam=shipped_pam_stack(self.conf, module),
             port=BASTION_PORT if fixed_ports else None, env=env)
         self.setup_sudo(module)
@@ -114,7 +117,7 @@ class Demo:
                    "lockout_attempts = 5\n"
                    "lockout_seconds = 60\n"
                    % (etc, self.dir, self.dir, self.sts.url), 0o644)
-        write_file(os.path.join(etc, "users.d", USER + ".conf"),
+        write_file(os.path.join(etc, "users.d", self.user + ".conf"),
                    "iam_user = %s\nmfa_serial = %s\ntotp_secret = %s\n"
                    "access_key_id = %s\nsecret_access_key = %s\n"
                    % (self.iam.name, self.iam.serial, self.iam.seed,
@@ -134,7 +137,8 @@ class Demo:
                    "audit_log = %s\n"
                    "allow users %s shell\n"
                    "allow users %s to 127.0.0.1,localhost ports %d\n"
-                   % (self.conf, self.audit, USER, USER, self.target.port),
+                   % (self.conf, self.audit, self.user, self.user,
+                      self.target.port),
                    0o644)
         check = subprocess.run([self.gateway, "-t", "-f", self.gwconf],
                                capture_output=True, text=True)
@@ -157,7 +161,7 @@ class Demo:
         text = ("Defaults:%s pam_service=%s, pam_login_service=%s\n"
                 "Defaults:%s timestamp_timeout=0, !lecture\n"
                 "%s ALL=(root) /usr/bin/id\n"
-                % (USER, service, service, USER, USER))
+                % (self.user, service, service, self.user, self.user))
         sudoers_file("awsmfa-demo-%d" % os.getpid(), text)
 
     def write_ssh_config(self):
@@ -165,7 +169,7 @@ class Demo:
         common = ("    HostName 127.0.0.1\n    User %s\n"
                   "    IdentityFile %s\n    IdentitiesOnly yes\n"
                   "    UserKnownHostsFile %s\n    StrictHostKeyChecking yes\n"
-                  % (USER, self.key.path, self.client.known_hosts))
+                  % (self.user, self.key.path, self.client.known_hosts))
         write_file(self.ssh_config,
                    "Host bastion\n    Port %d\n%s\n"
                    "Host internal\n    Port %d\n%s"
@@ -175,13 +179,14 @@ class Demo:
 
     def uri(self):
         return ("otpauth://totp/%s:%s?secret=%s&issuer=%s&algorithm=SHA1"
-                "&digits=6&period=30" % (ISSUER, USER, self.iam.seed, ISSUER))
+                "&digits=6&period=30" % (ISSUER, self.user, self.iam.seed,
+                                         ISSUER))
 
     def explain(self):
         direct = " ".join(["ssh", "-i", self.key.path, "-o",
                            "UserKnownHostsFile=" + self.client.known_hosts,
                            "-p", str(self.bastion.port),
-                           USER + "@127.0.0.1"])
+                           self.user + "@127.0.0.1"])
         say("", "The demo bastion runs on 127.0.0.1:",
             "  bastion sshd    port %d  (key + code, then awsmfa-gateway)"
             % self.bastion.port,
@@ -190,7 +195,7 @@ class Demo:
             "  local STS       %s  (plays AWS for IAM user '%s')"
             % (self.sts.url, self.iam.name), "",
             "Account '%s' is enrolled with a new seed.  Add it to an "
-            "authenticator app:" % USER, "  " + self.uri())
+            "authenticator app:" % self.user, "  " + self.uri())
         qr = subprocess.run(["qrencode", "-t", "ANSIUTF8", self.uri()],
                             capture_output=True, text=True)
         if qr.returncode == 0:
@@ -212,7 +217,7 @@ class Demo:
             "  ssh -i %s -o UserKnownHostsFile=%s -o ProxyCommand='%s "
             "connect %%h %%p' -p %d %s@127.0.0.1"
             % (self.key.path, self.client.known_hosts, direct,
-               self.target.port, USER), "",
+               self.target.port, self.user), "",
             "Each code works once: wait for the next one between logins.",
             "Audit log: %s    sshd log: %s" % (self.audit,
                                                  self.bastion.log),
@@ -290,7 +295,8 @@ def main():
     stop = []
     try:
         try:
-            demo = Demo(module, gateway, fixed_ports=not args.check)
+            demo = Demo(module, gateway, CHECK_USER if args.check else USER,
+                        fixed_ports=not args.check)
         except (RuntimeError, OSError, subprocess.CalledProcessError) as e:
             say("demo: cannot start: %s" % e)
             return 1
