@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conffile.h"
 #include "config.h"
 #include "gwconf.h"
 #include "log.h"
@@ -297,19 +298,6 @@ bad:
 	return -1;
 }
 
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
-}
-
 static int
 set_string(char **dst, const char *value, const char *key, const char *where)
 {
@@ -338,8 +326,8 @@ parse_setting(char *line, const char *where, struct gw_config *c, int *seen)
 		return -1;
 	}
 	*eq = '\0';
-	key = trim(line);
-	value = trim(eq + 1);
+	key = amfa_conf_trim(line);
+	value = amfa_conf_trim(eq + 1);
 	if (*value == '\0') {
 		amfa_log(LOG_ERR, "%s: %s has no value", where, key);
 		return -1;
@@ -433,7 +421,7 @@ gw_config_parse(const char *buf, size_t len, const char *shown,
 			bad = 1;
 			continue;
 		}
-		s = trim(line);
+		s = amfa_conf_trim(line);
 		if (*s == '\0' || *s == '#')
 			continue;
 		if (starts_with_word(s, "allow") || starts_with_word(s, "deny")) {

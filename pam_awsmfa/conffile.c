@@ -87,8 +87,8 @@ apply(void *obj, const struct amfa_opt *opt, const char *value,
 	return -1;
 }
 
-static char *
-trim(char *s)
+char *
+amfa_conf_trim(char *s)
 {
 	char *e;
 
@@ -115,7 +115,7 @@ parse_line(char *line, const char *where, const struct amfa_opt *opts,
 			return -1;
 		}
 	}
-	key = trim(line);
+	key = amfa_conf_trim(line);
 	if (*key == '\0' || *key == '#')
 		return 0;
 	if ((eq = strchr(key, '=')) == NULL) {
@@ -123,8 +123,8 @@ parse_line(char *line, const char *where, const struct amfa_opt *opts,
 		return -1;
 	}
 	*eq = '\0';
-	value = trim(eq + 1);
-	key = trim(key);
+	value = amfa_conf_trim(eq + 1);
+	key = amfa_conf_trim(key);
 	for (p = key; *p != '\0'; p++) {
 		if (!is_key_char((unsigned char)*p))
 			break;

@@ -45,6 +45,9 @@ struct amfa_opt {
 int	amfa_conf_parse(const char *buf, size_t len, const char *shown,
 	    const struct amfa_opt *opts, size_t nopts, void *obj);
 
+/* Strip blanks (and a trailing CR) from both ends, in place. */
+char	*amfa_conf_trim(char *s);
+
 /* Free (and wipe, for secrets) the strings an option table filled in. */
 void	amfa_conf_free(const struct amfa_opt *opts, size_t nopts, void *obj);
 
