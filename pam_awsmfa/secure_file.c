@@ -98,7 +98,7 @@ amfa_file_read(int dirfd, const char *name, const char *shown,
 	char *buf = NULL;
 	size_t len = 0;
 	char extra;
-	size_t more;
+	size_t more = 0;
 	int fd, r;
 
 	*bufp = NULL;
