@@ -16,6 +16,13 @@ amfa_log_set_sink(amfa_log_sink *sink, void *ctx)
 }
 
 void
+amfa_log_get_sink(amfa_log_sink **sink, void **ctx)
+{
+	*sink = log_sink;
+	*ctx = log_ctx;
+}
+
+void
 amfa_log_set_debug(int on)
 {
 	log_debug = on;

@@ -4,6 +4,7 @@
 
 #include "aws_profile.h"
 #include "log.h"
+#include "net.h"
 #include "privdrop.h"
 #include "secure_file.h"
 #include "sts.h"
@@ -95,7 +96,7 @@ amfa_sts_fetch(const struct amfa_config *cfg, const struct amfa_user *u,
 	sc.ca_file = cfg->ca_file;
 	sc.timeout_ms = cfg->sts_timeout * 1000;
 	sc.duration = cfg->session_duration;
-	r = amfa_sts_get_session_token(&sc, &src.key, src.serial, code, &out);
+	r = amfa_net_sts_get_session_token(&sc, &src.key, src.serial, code, &out);
 	snprintf(s->region, sizeof(s->region), "%s", src.region);
 	if (u->aws_profile != NULL)
 		amfa_aws_profile_free(&src.profile);

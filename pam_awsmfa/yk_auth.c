@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "net.h"
 #include "secure_file.h"
 #include "state.h"
 #include "yk_auth.h"
@@ -72,7 +73,7 @@ online(const struct amfa_config *cfg, const struct amfa_user *u,
 	vc.api_key_b64 = key;
 	vc.ca_file = cfg->ca_file;
 	vc.timeout_ms = cfg->yk_timeout * 1000;
-	r = amfa_ykval_verify(&vc, otp);
+	r = amfa_net_ykval_verify(&vc, otp);
 	if (key != NULL)
 		amfa_wipe_free_str(key);
 	switch (r) {

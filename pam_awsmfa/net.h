@@ -1,0 +1,59 @@
+/*
+ * The network clients as the rest of the core calls them: STS
+ * GetSessionToken (sts.h) and Yubico OTP validation (ykval.h).  They are the
+ * only users of libcurl and libxml2, which with their own dependencies are
+ * most of what loading the module costs; a local TOTP login needs none of it.
+ *
+ * Two implementations of the same two calls:
+ * - net_direct.c calls sts.c and ykval.c.  Programs and tests link it with
+ *   the network code (core_net).
+ * - net_dlopen.c, in pam_awsmfa.so only, loads the private plugin
+ *   awsmfa_net.so (net_plugin.c + core_net) on the first call that needs
+ *   the network, from the directory the module itself was loaded from,
+ *   after checking the file (owner, mode, no symlink).  If it cannot be
+ *   loaded the call fails closed: AMFA_STS_INTERNAL, AMFA_YKVAL_ERROR.
+ */
+#ifndef AMFA_NET_H
+#define AMFA_NET_H
+
+#include <stddef.h>
+
+#include "log.h"
+#include "sts.h"
+#include "ykval.h"
+
+enum amfa_sts_result amfa_net_sts_get_session_token(
+	    const struct amfa_sts_config *c, const struct amfa_aws_key *key,
+	    const char *serial, const char *code,
+	    struct amfa_sts_credentials *out);
+enum amfa_ykval_result amfa_net_ykval_verify(
+	    const struct amfa_ykval_config *c, const char *otp);
+
+/*
+ * Between net_dlopen.c and the plugin.  The plugin exports one symbol,
+ * AMFA_NET_OPS_SYMBOL, naming a struct amfa_net_ops; a change to anything
+ * passed across (this struct, the configs, the results) bumps the suffix.
+ * The plugin links its own copy of log.c, so each call carries the
+ * caller's log sink, set in the plugin for the call and cleared after it.
+ */
+#define AMFA_NET_PLUGIN		"awsmfa_net.so"
+#define AMFA_NET_OPS_SYMBOL	"amfa_net_ops_v1"
+
+struct amfa_net_log {
+	amfa_log_sink	*sink;		/* NULL: stderr */
+	void		*ctx;
+	int		 debug;
+};
+
+struct amfa_net_ops {
+	size_t		 size;		/* sizeof(struct amfa_net_ops) */
+	const char	*version;	/* AMFA_VERSION of the build */
+	enum amfa_sts_result (*sts_get_session_token)(
+	    const struct amfa_net_log *log, const struct amfa_sts_config *c,
+	    const struct amfa_aws_key *key, const char *serial,
+	    const char *code, struct amfa_sts_credentials *out);
+	enum amfa_ykval_result (*ykval_verify)(const struct amfa_net_log *log,
+	    const struct amfa_ykval_config *c, const char *otp);
+};
+
+#endif
