@@ -147,6 +147,19 @@ adm_load_config(struct adm_ctx *ctx)
 	return ADM_OK;
 }
 
+/* Does a subcommand's command line ask for its --help? */
+static int
+asks_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--help") == 0)
+			return 1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -186,7 +199,9 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < NSUB; i++) {
 		if (strcmp(argv[optind], subcommands[i].name) != 0)
 			continue;
-		if (subcommands[i].needs_root && geteuid() != 0) {
+		/* Help needs no rights: it reads nothing. */
+		if (subcommands[i].needs_root && geteuid() != 0 &&
+		    !asks_help(argc - optind, argv + optind)) {
 			adm_err("%s must run as root (the files are root's)",
 			    subcommands[i].name);
 			return ADM_FAIL;

@@ -129,6 +129,18 @@ class CommandLine(AdminCase):
         self.assertIn("--iam", res.stderr)
         self.assertIn("--yubikey", res.stderr)
 
+    def test_help_needs_no_root_but_work_does(self):
+        def as_nobody(*args):
+            return subprocess.run([AWSMFA] + list(args), capture_output=True,
+                                  text=True, user="nobody", group="nogroup",
+                                  extra_groups=[], cwd="/")
+        res = as_nobody("enroll", "--help")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn("--yubikey", res.stderr)
+        res = as_nobody("status", "alice")
+        self.assertEqual(res.returncode, 1)
+        self.assertIn("must run as root", res.stderr)
+
     def test_bad_user_names_and_option_mixes(self):
         for name in ("../etc/passwd", "-x", ".hidden", "a b"):
             res = self.awsmfa("enroll", name)
