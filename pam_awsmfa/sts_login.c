@@ -38,15 +38,14 @@ resolve(const struct amfa_config *cfg, const struct amfa_user *u,
 		return -1;
 	src->key.access_key_id = src->profile.access_key_id;
 	src->key.secret_access_key = src->profile.secret_access_key;
-	/* The user file wins over the user's own config. */
-	if (src->serial == NULL)
-		src->serial = src->profile.mfa_serial;
+	/* The serial is root's (the user file), never the profile's: the
+	 * user's own files must not choose the device that proves them. */
 	if (u->region == NULL && src->profile.region != NULL &&
 	    amfa_check_region(src->profile.region) == NULL)
 		src->region = src->profile.region;
 	if (src->serial == NULL) {
-		amfa_log(LOG_ERR, "user %s: no mfa_serial in the user file or in "
-		    "profile %s of ~/.aws/config", u->name, u->aws_profile);
+		amfa_log(LOG_ERR, "user %s: no mfa_serial in the user file; "
+		    "profile %s cannot give one", u->name, u->aws_profile);
 		amfa_aws_profile_free(&src->profile);
 		return -1;
 	}

@@ -278,8 +278,11 @@ check_complete(const struct amfa_user *u, const char *shown,
 		    amfa_verify_names[u->verify]);
 		return -1;
 	}
-	if (u->mfa_serial == NULL && u->aws_profile == NULL) {
-		amfa_log(LOG_ERR, "%s: verify = %s needs mfa_serial", shown,
+	/* Here, in root's file: the user's own ~/.aws must not pick the
+	 * device whose codes count as their second factor. */
+	if (u->mfa_serial == NULL) {
+		amfa_log(LOG_ERR, "%s: verify = %s needs mfa_serial (in this "
+		    "file, also with aws_profile)", shown,
 		    amfa_verify_names[u->verify]);
 		return -1;
 	}

@@ -311,7 +311,9 @@ class DropShown(Base):
 
     def test_aws_files_read_as_the_user(self):
         self.tree.write(self.tree.user_file(USER),
-                        "iam_user = alice\naws_profile = work\n", 0o600)
+                        "iam_user = alice\nmfa_serial = arn:aws:iam::"
+                        "123456789012:mfa/alice\naws_profile = work\n",
+                        0o600)
         aws = os.path.join(self.pw.pw_dir, ".aws")
         os.makedirs(aws, 0o700)
         with open(os.path.join(aws, "credentials"), "w") as f:
@@ -340,7 +342,9 @@ class AwsLinks(Base):
 
     def enroll(self):
         self.tree.write(self.tree.user_file(USER),
-                        "iam_user = alice\naws_profile = work\n", 0o600)
+                        "iam_user = alice\nmfa_serial = arn:aws:iam::"
+                        "123456789012:mfa/alice\naws_profile = work\n",
+                        0o600)
 
     def good_files(self, d):
         with open(os.path.join(d, "credentials"), "w") as f:

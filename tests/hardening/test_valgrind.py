@@ -164,10 +164,6 @@ class MemcheckSts(Memcheck):
 
     def test_local_then_sts_with_profile(self):
         self.enroll("local+sts", "aws_profile = work\n")
-        with open(self.tree.user_file(USER)) as f:
-            text = f.read().replace("mfa_serial = %s\n" % self.iam.serial,
-                                    "")
-        self.tree.write(self.tree.user_file(USER), text, 0o600)
         aws = os.path.join(self.pw.pw_dir, ".aws")
         shutil.rmtree(aws, ignore_errors=True)
         os.makedirs(aws, 0o700)

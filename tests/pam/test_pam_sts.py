@@ -427,11 +427,6 @@ class Profile(StsCase):
         self.tree.enroll("amfa-carol", seed=self.iam.seed,
                          extra="aws_profile = work\n" + extra,
                          iam_user="alice")
-        path = self.tree.user_file("amfa-carol")
-        text = open(path).read()
-        text = "\n".join(l for l in text.splitlines()
-                         if not l.startswith("mfa_serial")) + "\n"
-        self.tree.write(path, text, 0o600)
         aws = os.path.join(self.pw.pw_dir, ".aws")
         os.makedirs(aws, 0o700, exist_ok=True)
         with open(os.path.join(aws, "credentials"), "w") as fh:
@@ -453,6 +448,18 @@ class Profile(StsCase):
         out = caller_identity(self.sts.url, res.env)
         self.assertEqual(json.loads(out.stdout)["Arn"], self.iam.arn)
         self.assertNoSecrets(res)
+
+    def test_serial_only_from_the_user_file(self):
+        # ~/.aws/config names a device, root's file none: the user's own
+        # files do not choose the device that proves them.
+        path = self.tree.user_file("amfa-carol")
+        with open(path) as f:
+            text = "".join(l for l in f if not l.startswith("mfa_serial"))
+        self.tree.write(path, text, 0o600)
+        res = self.login(user="amfa-carol")
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
+        self.assertIn("needs mfa_serial", res.log)
+        self.assertEqual(self.sts.requests()["total"], 0)
 
     def test_symlinked_credentials_refused(self):
         creds = os.path.join(self.pw.pw_dir, ".aws", "credentials")
