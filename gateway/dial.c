@@ -112,6 +112,22 @@ from_ai(const struct addrinfo *ai, struct gw_addr *a)
 		    16);
 }
 
+/* 0.0.0.0/8 or :: (or 0.0.0.0/8 mapped into IPv6), which the kernel
+ * connects to a local address. */
+static int
+unspecified(const struct gw_addr *a)
+{
+	static const unsigned char zero[16];
+	static const unsigned char mapped[12] =
+	    { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (a->family == AF_INET)
+		return a->a[0] == 0;
+	if (memcmp(a->a, mapped, sizeof(mapped)) == 0)
+		return a->a[12] == 0;
+	return memcmp(a->a, zero, sizeof(zero)) == 0;
+}
+
 int
 gw_dial(const struct gw_policy *p, const struct gw_subject *s,
     const struct gw_command *cmd, long timeout, struct gw_dial *d)
@@ -167,6 +183,16 @@ gw_dial(const struct gw_policy *p, const struct gw_subject *s,
 	 * host whose IPv6 address the policy does not list).
 	 */
 	for (size_t i = 0; i < n; i++) {
+		/* Connecting to 0.0.0.0/8 or :: reaches this very host, past
+		 * any rule about 127.0.0.0/8 and ::1: never, whatever the
+		 * policy says. */
+		if (unspecified(&addrs[i])) {
+			gw_addr_str(&addrs[i], d->addr, sizeof(d->addr));
+			d->denied = 1;
+			d->why = "the unspecified address (it reaches the "
+			    "bastion itself)";
+			return -1;
+		}
 		gw_policy_connect(p, s, name, &addrs[i], cmd->port, &v);
 		if (v.allow) {
 			addrs[nallowed++] = addrs[i];

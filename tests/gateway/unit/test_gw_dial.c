@@ -1,0 +1,86 @@
+/*
+ * gw_dial: the policy holds for every address it connects to, and the
+ * unspecified addresses (0.0.0.0/8, ::), which the kernel connects to this
+ * very host, are refused whatever the policy says.  A listener on
+ * 127.0.0.1 shows that an allowed address is reached.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "command.h"
+#include "dial.h"
+#include "gwconf.h"
+#include "logcap.h"
+#include "tap.h"
+
+static unsigned
+listen_loopback(int *fd)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	*fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (*fd < 0 || bind(*fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+	    listen(*fd, 4) != 0 ||
+	    getsockname(*fd, (struct sockaddr *)&sin, &len) != 0)
+		return 0;
+	return ntohs(sin.sin_port);
+}
+
+static int
+dial(const struct gw_config *c, const char *host, unsigned port,
+    struct gw_dial *d)
+{
+	static const char *const groups[] = { "users" };
+	struct gw_subject s = { "alice", groups, 1 };
+	struct gw_command cmd;
+	char line[128];
+
+	snprintf(line, sizeof(line), "connect %s %u", host, port);
+	gw_command_parse(line, &cmd);
+	if (cmd.kind != GW_CMD_CONNECT)
+		return -2;
+	return gw_dial(&c->policy, &s, &cmd, 2, d);
+}
+
+int
+main(void)
+{
+	static const char conf[] = "allow users * to 0.0.0.0/0, ::/0 ports *\n";
+	struct gw_config c;
+	struct gw_dial d;
+	unsigned port;
+	int lfd;
+
+	logcap_start();
+	ok(gw_config_parse(conf, strlen(conf), "gw.conf", &c) == 0,
+	    "a policy that allows every address parses");
+	ok((port = listen_loopback(&lfd)) != 0, "a listener on 127.0.0.1");
+
+	ok(dial(&c, "127.0.0.1", port, &d) == 0 && d.fd >= 0,
+	    "an allowed address is reached");
+	if (d.fd >= 0)
+		close(d.fd);
+
+	const char *unspec[] = { "0.0.0.0", "0.1.2.3", "::",
+	    "::ffff:0.0.0.0" };
+	for (size_t i = 0; i < sizeof(unspec) / sizeof(unspec[0]); i++) {
+		memset(&d, 0, sizeof(d));
+		int r = dial(&c, unspec[i], port, &d);
+
+		ok(r == -1 && d.denied && d.fd < 0, "%s refused although the "
+		    "policy allows every address", unspec[i]);
+		ok(d.why != NULL && strstr(d.why, "unspecified") != NULL,
+		    "%s: the reason says why", unspec[i]);
+	}
+	close(lfd);
+	gw_config_free(&c);
+	return tap_done();
+}
