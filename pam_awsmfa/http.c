@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/auxv.h>
+
 #include <curl/curl.h>
 
 #include "http.h"
@@ -121,6 +123,14 @@ set_options(CURL *c, const struct amfa_http_request *req,
 	bad |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_WRITEDATA, s) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK;
+	/*
+	 * libcurl takes a proxy from the environment (https_proxy, ...).  In
+	 * a set-user-id program (sudo, su) that environment is the caller's,
+	 * who could send the request nowhere and so make the servers
+	 * "unreachable" at will: no proxy there.
+	 */
+	if (getauxval(AT_SECURE))
+		bad |= curl_easy_setopt(c, CURLOPT_PROXY, "") != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_USERAGENT,
 	    "pam_awsmfa/" AMFA_VERSION) != CURLE_OK;
 	if (strcmp(req->method, "POST") == 0) {

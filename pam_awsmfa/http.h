@@ -2,8 +2,9 @@
  * One HTTPS (or, for loopback tests, HTTP) exchange over libcurl: TLS
  * verification always on, connect and total timeouts, no redirects, only
  * http/https, a capped response size.  libcurl's proxy environment variables
- * (https_proxy, no_proxy, ...) are honoured.  Shared by the STS client and the
- * YubiKey validation client.
+ * (https_proxy, no_proxy, ...) are honoured, except in set-user-id
+ * programs (sudo, su), where that environment is the caller's.  Shared by
+ * the STS client and the YubiKey validation client.
  */
 #ifndef AMFA_HTTP_H
 #define AMFA_HTTP_H
