@@ -62,18 +62,22 @@ local_then_sts(const struct amfa_config *cfg, const struct amfa_user *u,
 {
 	enum amfa_auth_result r;
 
-	l->result = amfa_auth_check(cfg, u, code, now, owner);
+	/* Not a success for grace= until STS has agreed (or failmode =
+	 * safe lets the user in without it). */
+	l->result = amfa_auth_check_unconfirmed(cfg, u, code, now, owner);
 	if (l->result != AMFA_AUTH_OK)
 		return;
 	r = amfa_sts_fetch(cfg, u, code, &l->s);
 	if (r == AMFA_AUTH_OK) {
 		l->have_session = 1;
+		amfa_auth_note_success(cfg, u, now, owner);
 		return;
 	}
 	if (r == AMFA_AUTH_UNAVAILABLE && cfg->failmode == AMFA_FAIL_SAFE) {
 		l->degraded = 1;
 		amfa_log(LOG_WARNING, "user %s: STS unreachable; failmode = safe: "
 		    "logged in without AWS credentials", u->name);
+		amfa_auth_note_success(cfg, u, now, owner);
 		return;
 	}
 	if (r == AMFA_AUTH_BAD_CODE || r == AMFA_AUTH_REPLAY) {

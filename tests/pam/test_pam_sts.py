@@ -237,6 +237,26 @@ class VerifyLocalThenSts(StsCase):
         self.assertIn("AWS refused", res.log)
 
 
+    def test_refused_by_sts_is_no_success_for_grace(self):
+        self.tree.enroll("alice", extra="access_key_id = %s\n"
+                         "secret_access_key = %s\n" % (self.iam.key_id,
+                                                       self.iam.secret))
+        self.assertRc(self.login(totp(self.tree.seeds["alice"])),
+                      PAM_AUTH_ERR)
+        self.tree.service("sudo", ["auth required MODULE config=CONF grace=5"])
+        res = self.tree.run("sudo", "alice", [])
+        self.assertNotEqual(res.rc, PAM_SUCCESS)
+        self.assertEqual(res.prompts, ["Verification code: "],
+                         "a login STS refused is no proof for grace")
+
+    def test_success_counts_for_grace(self):
+        self.assertRc(self.login(), PAM_SUCCESS)
+        self.tree.service("sudo", ["auth required MODULE config=CONF grace=5"])
+        res = self.tree.run("sudo", "alice", [])
+        self.assertRc(res, PAM_SUCCESS)
+        self.assertEqual(res.prompts, [])
+
+
 class FailSafe(StsCase):
     verify = "local+sts"
     extra_config = {"failmode": "safe"}
