@@ -97,6 +97,14 @@ authenticate(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a)
 	int r;
 
 	r = amfa_user_load(&c->cfg, c->user, 0, &user);
+	if (r == AMFA_USER_NOT_ENROLLED && c->args.nullok &&
+	    !amfa_user_name_canonical(c->user)) {
+		amfa_log(LOG_ERR, "user %s: not enrolled under this name, but "
+		    "the account has another name: nullok does not pass it "
+		    "over; denied", c->user);
+		a->reason = "another name of an account";
+		return PAM_AUTH_ERR;
+	}
 	if (r == AMFA_USER_NOT_ENROLLED) {
 		amfa_log(LOG_NOTICE, "user %s: not enrolled%s", c->user,
 		    c->args.nullok ? ", passing over (nullok)" : ": denied");

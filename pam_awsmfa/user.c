@@ -1,5 +1,6 @@
 /* Enrolment records; see user.h. */
 #include <errno.h>
+#include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,22 @@
 
 static const char *const totp_algorithms[] = { "sha1", "sha256", "sha512",
     NULL };
+
+int
+amfa_user_name_canonical(const char *name)
+{
+	struct passwd pw, pw2, *res = NULL, *res2 = NULL;
+	char buf[4096], buf2[4096];
+
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
+		return 1;
+	if (strcmp(pw.pw_name, name) != 0)
+		return 0;
+	if (getpwuid_r(pw.pw_uid, &pw2, buf2, sizeof(buf2), &res2) == 0 &&
+	    res2 != NULL && strcmp(pw2.pw_name, name) != 0)
+		return 0;
+	return 1;
+}
 
 const char *
 amfa_user_name_invalid(const char *name)

@@ -48,6 +48,15 @@ struct amfa_user {
 const char *amfa_user_name_invalid(const char *name);
 
 /*
+ * Is `name' the account's own name?  0 when the system knows the account
+ * under another name too (getpwnam gives another pw_name, or its uid's
+ * first entry has another name: case-folding directories, aliases), so that
+ * an unenrolled spelling must not pass an enrolled account over (nullok).
+ * 1 otherwise, also when there is no such account.
+ */
+int	amfa_user_name_canonical(const char *name);
+
+/*
  * Load the record of `name'.  Returns 0; AMFA_USER_NOT_ENROLLED when there
  * is no file; -1 on any problem (logged with file and line).  The file must
  * be owned by `owner' (0 in the module).

@@ -3,12 +3,14 @@ options, and every way a configuration can be wrong."""
 
 import os
 import pwd
+import subprocess
 import time
 import unittest
 
 from amfa_testlib import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_IGNORE,
                           PAM_MAXTRIES, PAM_SERVICE_ERR, PAM_SUCCESS,
-                          PamTestCase, require_root, totp, wait_fresh_step)
+                          PamTestCase, remove_system_users, require_root,
+                          system_user, totp, wait_fresh_step)
 
 
 class Codes(PamTestCase):
@@ -176,6 +178,28 @@ class Stacking(PamTestCase):
                                 "auth required pam_deny.so"])
         self.assertRc(self.tree.run("n", "nobody_enrolled", []),
                       PAM_AUTH_ERR, "IGNORE is not success: pam_deny decides")
+
+    def test_nullok_not_for_another_name_of_an_account(self):
+        # Two names for one account (as case-folding directories or
+        # aliases give): the unenrolled one must not pass it over.
+        canon = system_user("amfa-canon")
+        made = subprocess.run(["useradd", "-o", "-u", str(canon.pw_uid),
+                               "-g", str(canon.pw_gid), "-M", "-d", "/",
+                               "-s", "/bin/sh", "amfa-alias"],
+                              capture_output=True, text=True)
+        self.assertEqual(made.returncode, 0, made.stderr)
+        self.addCleanup(subprocess.run, ["userdel", "amfa-alias"],
+                        capture_output=True)
+        self.assertEqual(pwd.getpwnam("amfa-alias").pw_uid, canon.pw_uid)
+        self.tree.enroll("amfa-canon")
+        self.tree.service("n", ["auth required MODULE config=CONF nullok"])
+        res = self.tree.run("n", "amfa-alias", ["123456"])
+        self.assertRc(res, PAM_AUTH_ERR)
+        self.assertIn("account has another name", res.log)
+        # A name no account has is still passed over (libpam turns a
+        # stack of nothing but PAM_IGNORE into a refusal).
+        res = self.tree.run("n", "amfa-nosuchuser", ["123456"])
+        self.assertIn("not enrolled, passing over (nullok)", res.log)
 
     def test_not_enrolled_without_nullok(self):
         self.tree.service("n", ["auth required MODULE config=CONF",
@@ -383,6 +407,10 @@ class BadSetup(PamTestCase):
         self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
         with open(target) as f:
             self.assertEqual(f.read(), "precious\n")
+
+
+def tearDownModule():
+    remove_system_users()
 
 
 if __name__ == "__main__":
