@@ -266,6 +266,18 @@ main(int argc, char **argv)
 		drop_group();
 		return check_config(conf);
 	}
+	/*
+	 * Installed set-group-ID for the audit log, the gateway must not let
+	 * its caller choose another configuration (and with it another log
+	 * opened with that group): -f is for checking (-t) or unprivileged
+	 * runs.
+	 */
+	if (audit_gid != getgid() && strcmp(conf, GW_DEFAULT_CONFIG) != 0) {
+		drop_group();
+		fprintf(stderr, "awsmfa-gateway: -f is refused when installed "
+		    "set-group-ID (use it with -t)\n");
+		return 1;
+	}
 
 	openlog("awsmfa-gateway", LOG_PID, LOG_AUTHPRIV);
 	amfa_log_set_sink(syslog_sink, NULL);
