@@ -225,13 +225,15 @@ sts_settings(void)
 	    "verify = sts needs no seed");
 	is_int(u.verify, AMFA_VERIFY_STS, "inherited verify");
 	amfa_user_free(&u);
-	ok(parse_user_cfg("", "iam_user = alice\nverify = sts\naws_profile = work\n", &u) == 0,
-	    "aws_profile can bring key and serial");
+	ok(parse_user_cfg("", "iam_user = alice\nverify = sts\naws_profile = work\n"
+	    SERIAL, &u) == 0, "aws_profile brings the key, the serial is here");
 	amfa_user_free(&u);
 	static const struct { const char *cfg, *text, *msg; } ubad[] = {
 		{ "verify = sts\n", "iam_user = alice\n" SERIAL,
 		    "needs access_key_id and secret_access_key, or aws_profile" },
 		{ "verify = sts\n", "iam_user = alice\n" KEYS, "needs mfa_serial" },
+		{ "", "iam_user = alice\nverify = sts\naws_profile = work\n",
+		    "needs mfa_serial (in this file, also with aws_profile)" },
 		{ "verify = local+sts\n", "iam_user = alice\n" KEYS SERIAL,
 		    "totp_secret is required with verify = local+sts" },
 		{ "", "iam_user = alice\nverify = sts\naccess_key_id = AKIAIOSFODNN7EXAMPLE\n" SERIAL,
