@@ -5,6 +5,7 @@ timeouts, failmode, ~/.aws profiles read as the user, planted links."""
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import time
@@ -448,7 +449,10 @@ class Profile(StsCase):
                          extra="aws_profile = work\n" + extra,
                          iam_user="alice")
         aws = os.path.join(self.pw.pw_dir, ".aws")
-        os.makedirs(aws, 0o700, exist_ok=True)
+        # Fresh files: a link left by an earlier (killed) run must not be
+        # written through.
+        shutil.rmtree(aws, ignore_errors=True)
+        os.makedirs(aws, 0o700)
         with open(os.path.join(aws, "credentials"), "w") as fh:
             fh.write("[default]\naws_access_key_id = AKIAWRONGWRONGWRONG1\n"
                      "aws_secret_access_key = nope\n\n[work]\n"
