@@ -82,10 +82,36 @@ get_string(json_object *o, const char *key)
 }
 
 int
+amfa_creds_set(struct amfa_creds *c, const char *id, const char *secret,
+    const char *token, const char *exp, const char **why)
+{
+	memset(c, 0, sizeof(*c));
+	*why = "a field is missing";
+	if (id == NULL || secret == NULL || token == NULL || exp == NULL)
+		return -1;
+	*why = "bad Expiration";
+	if (strlen(exp) >= sizeof(c->expiration) ||
+	    amfa_parse_iso8601(exp, &c->expires) != 0)
+		return -1;
+	*why = "out of memory";
+	snprintf(c->expiration, sizeof(c->expiration), "%s", exp);
+	c->access_key_id = strdup(id);
+	c->secret_access_key = strdup(secret);
+	c->session_token = strdup(token);
+	if (c->access_key_id == NULL || c->secret_access_key == NULL ||
+	    c->session_token == NULL) {
+		amfa_creds_free(c);
+		return -1;
+	}
+	*why = NULL;
+	return 0;
+}
+
+int
 amfa_creds_from_json(const char *buf, struct amfa_creds *c, const char **why)
 {
 	json_object *o, *v;
-	const char *id, *secret, *token, *exp;
+	const char *id, *secret = NULL, *token = NULL, *exp;
 	int rc = -1;
 
 	memset(c, 0, sizeof(*c));
@@ -101,28 +127,14 @@ amfa_creds_from_json(const char *buf, struct amfa_creds *c, const char **why)
 	secret = get_string(o, "SecretAccessKey");
 	token = get_string(o, "SessionToken");
 	exp = get_string(o, "Expiration");
-	if (id == NULL || secret == NULL || token == NULL || exp == NULL)
-		goto out;
-	*why = "bad Expiration";
-	if (strlen(exp) >= sizeof(c->expiration) ||
-	    amfa_parse_iso8601(exp, &c->expires) != 0)
-		goto out;
-	*why = "out of memory";
-	snprintf(c->expiration, sizeof(c->expiration), "%s", exp);
-	c->access_key_id = strdup(id);
-	c->secret_access_key = strdup(secret);
-	c->session_token = strdup(token);
-	if (c->access_key_id == NULL || c->secret_access_key == NULL ||
-	    c->session_token == NULL) {
-		amfa_creds_free(c);
-		goto out;
-	}
-	*why = NULL;
-	rc = 0;
-	/* json-c frees without wiping: wipe its copies of the secrets. */
-	OPENSSL_cleanse((char *)secret, strlen(secret));
-	OPENSSL_cleanse((char *)token, strlen(token));
+	if (amfa_creds_set(c, id, secret, token, exp, why) == 0)
+		rc = 0;
 out:
+	/* json-c frees without wiping: wipe its copies of the secrets. */
+	if (secret != NULL)
+		OPENSSL_cleanse((char *)secret, strlen(secret));
+	if (token != NULL)
+		OPENSSL_cleanse((char *)token, strlen(token));
 	json_object_put(o);
 	return rc;
 }

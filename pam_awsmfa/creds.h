@@ -20,6 +20,12 @@ struct amfa_creds {
 /* "2026-11-24T23:30:00Z", optional fractional seconds.  0 or -1. */
 int	amfa_parse_iso8601(const char *s, time_t *out);
 
+/*
+ * Fill *c with copies of the four fields (NULL ones are refused).  0, or -1
+ * with *why set and *c empty.
+ */
+int	amfa_creds_set(struct amfa_creds *c, const char *id, const char *secret,
+	    const char *token, const char *expiration, const char **why);
 /* The JSON text (heap; free with amfa_wipe_free(p, *len + 1)), or NULL. */
 char	*amfa_creds_to_json(const struct amfa_creds *c, size_t *len);
 /* Parse and check the JSON form.  0, or -1 with *why set. */

@@ -64,22 +64,9 @@ creds_from_env(pam_handle_t *pamh, struct amfa_creds *c)
 	const char *secret = pam_getenv(pamh, "AWS_SECRET_ACCESS_KEY");
 	const char *token = pam_getenv(pamh, "AWS_SESSION_TOKEN");
 	const char *exp = pam_getenv(pamh, "AWS_CREDENTIAL_EXPIRATION");
+	const char *why;
 
-	memset(c, 0, sizeof(*c));
-	if (id == NULL || secret == NULL || token == NULL || exp == NULL ||
-	    strlen(exp) >= sizeof(c->expiration) ||
-	    amfa_parse_iso8601(exp, &c->expires) != 0)
-		return -1;
-	snprintf(c->expiration, sizeof(c->expiration), "%s", exp);
-	c->access_key_id = strdup(id);
-	c->secret_access_key = strdup(secret);
-	c->session_token = strdup(token);
-	if (c->access_key_id == NULL || c->secret_access_key == NULL ||
-	    c->session_token == NULL) {
-		amfa_creds_free(c);
-		return -1;
-	}
-	return 0;
+	return amfa_creds_set(c, id, secret, token, exp, &why);
 }
 
 int

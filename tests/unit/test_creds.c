@@ -28,6 +28,30 @@ iso8601(void)
 }
 
 static void
+set(void)
+{
+	static const char *e = "2026-11-24T23:30:00Z";
+	struct amfa_creds c;
+	const char *why;
+
+	ok(amfa_creds_set(&c, "ASIAX", "s", "t", e, &why) == 0 && why == NULL,
+	    "four fields set");
+	is_str(c.secret_access_key, "s", "secret copied");
+	is_int(c.expires, 1795563000, "expiration parsed");
+	amfa_creds_free(&c);
+	ok(amfa_creds_set(&c, "ASIAX", NULL, "t", e, &why) == -1 &&
+	    why != NULL && c.access_key_id == NULL, "missing secret refused");
+	ok(amfa_creds_set(&c, "ASIAX", "s", NULL, e, &why) == -1,
+	    "missing token refused");
+	ok(amfa_creds_set(&c, "ASIAX", "s", "t", "later", &why) == -1 &&
+	    c.access_key_id == NULL && c.secret_access_key == NULL,
+	    "bad expiration refused, nothing kept");
+	ok(amfa_creds_set(&c, "ASIAX", "s", "t",
+	    "2026-11-24T23:30:00.0000000000000000000000000000000000000Z",
+	    &why) == -1, "expiration too long for the record refused");
+}
+
+static void
 json(void)
 {
 	struct amfa_creds c = { 0 }, back;
@@ -117,6 +141,7 @@ int
 main(void)
 {
 	iso8601();
+	set();
 	json();
 	ini();
 	return tap_done();
