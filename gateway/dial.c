@@ -8,22 +8,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "dial.h"
 #include "log.h"
+#include "monotonic.h"
 
 #define MAX_ADDRS	16
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 to_sockaddr(const struct gw_addr *a, unsigned port,
@@ -73,7 +64,7 @@ try_connect(const struct gw_addr *a, unsigned port, long long deadline,
 	pfd.fd = fd;
 	pfd.events = POLLOUT;
 	for (;;) {
-		if ((left = deadline - now_ms()) <= 0) {
+		if ((left = deadline - amfa_monotonic_ms()) <= 0) {
 			*err = ETIMEDOUT;
 			goto fail;
 		}
@@ -136,7 +127,7 @@ gw_dial(const struct gw_policy *p, const struct gw_subject *s,
 	struct gw_verdict v;
 	struct addrinfo hints, *res = NULL, *ai;
 	const char *name = cmd->literal ? NULL : cmd->host;
-	long long deadline = now_ms() + timeout * 1000;
+	long long deadline = amfa_monotonic_ms() + timeout * 1000;
 	size_t n = 0, nallowed = 0;
 	int err = 0, r;
 

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -28,6 +27,7 @@
 #include "gate_marker.h"
 #include "gwconf.h"
 #include "log.h"
+#include "monotonic.h"
 #include "policy.h"
 #include "relay.h"
 
@@ -146,16 +146,6 @@ run_shell(const struct gw_audit *a, const struct passwd *pw)
 	return 1;
 }
 
-static uint64_t
-ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)((t.tv_sec - t0->tv_sec) * 1000 +
-	    (t.tv_nsec - t0->tv_nsec) / 1000000);
-}
-
 static int
 run_connect(const struct gw_audit *a, const struct gw_config *cfg,
     const struct gw_subject *subj, const struct gw_command *cmd)
@@ -164,7 +154,7 @@ run_connect(const struct gw_audit *a, const struct gw_config *cfg,
 	    .port = cmd->port };
 	struct gw_relay_stats st;
 	struct sigaction sa;
-	struct timespec t0;
+	long long t0;
 	struct gw_dial d;
 	int r;
 
@@ -191,7 +181,7 @@ run_connect(const struct gw_audit *a, const struct gw_config *cfg,
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = amfa_monotonic_ms();
 	r = gw_relay(STDIN_FILENO, STDOUT_FILENO, d.fd, &stop_relay, &st);
 	close(d.fd);
 
@@ -201,7 +191,7 @@ run_connect(const struct gw_audit *a, const struct gw_config *cfg,
 	ev.relay = 1;
 	ev.bytes_up = st.up;
 	ev.bytes_down = st.down;
-	ev.duration_ms = ms_since(&t0);
+	ev.duration_ms = (uint64_t)(amfa_monotonic_ms() - t0);
 	gw_audit_emit(a, &ev);
 	return r == 0 ? 0 : 1;
 }

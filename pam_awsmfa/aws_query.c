@@ -13,21 +13,13 @@
 #include "aws_query.h"
 #include "http.h"
 #include "log.h"
+#include "monotonic.h"
 #include "secure_file.h"
 
 #define BACKOFF_BASE_MS		100
 #define BACKOFF_CAP_MS		2000
 #define MIN_TRY_MS		200	/* less time left than this: give up */
 #define CONNECT_TIMEOUT_MS	3000
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Full jitter: a random wait in [0, min(cap, base * 2^try)]. */
 static long
@@ -41,7 +33,7 @@ backoff_ms(int try)
 	if (top > BACKOFF_CAP_MS)
 		top = BACKOFF_CAP_MS;
 	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
-		r = (unsigned int)now_ms();
+		r = (unsigned int)amfa_monotonic_ms();
 	return (long)(r % (unsigned int)(top + 1));
 }
 
@@ -425,9 +417,9 @@ amfa_aws_query(const struct amfa_aws_endpoint *ep,
 	if ((body = form_body(action, ep->version, params, n, &body_len)) ==
 	    NULL)
 		return ans->status;
-	deadline = now_ms() + ep->timeout_ms;
+	deadline = amfa_monotonic_ms() + ep->timeout_ms;
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - amfa_monotonic_ms();
 		if (left < MIN_TRY_MS) {
 			ans->status = AMFA_AWS_UNREACHABLE;
 			break;
@@ -458,7 +450,7 @@ amfa_aws_query(const struct amfa_aws_endpoint *ep,
 		}
 		amfa_http_response_free(&resp);
 		wait = backoff_ms(ans->tries);
-		left = deadline - now_ms();
+		left = deadline - amfa_monotonic_ms();
 		amfa_log(LOG_NOTICE, "%s %s: try %d: %s%s", ep->url, action,
 		    ans->tries, ans->detail, left - wait >= MIN_TRY_MS ?
 		    "; trying again" : "; out of time");
