@@ -263,6 +263,12 @@ class Demo:
                 (out, status))
             return False
         say("check: internal target through the gateway: ok")
+        # The gateway writes relay_end once the connection has wound down,
+        # which can be a moment after the client's ssh has exited.
+        deadline = time.time() + 15
+        while '"event":"relay_end"' not in read(self.audit).replace(" ", "") \
+                and time.time() < deadline:
+            time.sleep(0.1)
         if '"event":"relay_end"' not in read(self.audit).replace(" ", ""):
             say("check: FAILED: no relay_end in the audit log:",
                 read(self.audit))

@@ -27,7 +27,7 @@ from sts_process import ACCOUNT, IamUser, StsServer
 sys.path.insert(0, os.path.join(os.environ.get(
     "AMFA_TESTS_DIR", os.path.dirname(os.path.abspath(__file__))),
     "..", "yubikey"))
-from yklib import Token  # noqa: E402
+from yklib import Token, key_that_fails  # noqa: E402
 
 AWSMFA = os.environ.get("AMFA_ADMIN_PROGRAM", "")
 URI = re.compile(r"otpauth://totp/\S+")
@@ -50,11 +50,12 @@ class Enrolment:
     """One `awsmfa enroll' under a pty: the transcript, the exit status and
     the seed it showed."""
 
-    def __init__(self, child, transcript, seed, codes):
+    def __init__(self, child, transcript, seed, codes, at):
         self.rc = child.exitstatus
         self.out = transcript
         self.seed = seed
         self.codes = codes
+        self.at = at            # the time the codes were computed for
 
     def __repr__(self):
         return "rc=%r\n%s" % (self.rc, self.out)
@@ -84,6 +85,7 @@ class AdminCase(PamTestCase):
         transcript = ""
         seed = None
         typed = []
+        now = None
         index = child.expect(["First code shown by the app: ", pexpect.EOF])
         transcript += child.before + (child.after if index == 0 else "")
         if index == 0:
@@ -98,7 +100,7 @@ class AdminCase(PamTestCase):
             child.expect(pexpect.EOF)
             transcript += child.before
         child.close()
-        return Enrolment(child, transcript, seed, typed)
+        return Enrolment(child, transcript, seed, typed, now)
 
     def user_text(self, name="alice"):
         with open(self.tree.user_file(name)) as f:
@@ -189,7 +191,7 @@ class EnrollTotp(AdminCase):
         self.assertIn("mfa_serial = arn:aws:iam::%s:mfa/alice\n" % ACCOUNT, text)
         self.assertEqual(len(e.seed), 32)
         # The codes typed at enrolment are spent; the next one logs in.
-        self.assertIn("last_step %d\n" % step(), self.state_text())
+        self.assertIn("last_step %d\n" % step(e.at), self.state_text())
         self.assertRc(self.login(e.codes[1]), PAM_AUTH_ERR)
         self.assertRc(self.login(totp(e.seed, time.time() + 30)), PAM_SUCCESS)
 
@@ -479,8 +481,8 @@ class EnrollYubikey(AdminCase):
 
     def test_wrong_key_or_bad_otp(self):
         tok = Token()
-        other = Token(public_id=tok.public_id)
-        rc, out = self.enroll_yk(tok.otp(1, 0), other.key)
+        rc, out = self.enroll_yk(tok.otp(1, 0),
+                                 key_that_fails(tok.otp(1, 0), tok.key))
         self.assertEqual(rc, 1, out)
         self.assertIn("does not decrypt with this key", out)
         rc, out = self.enroll_yk("not-an-otp", tok.key)
@@ -576,7 +578,8 @@ class StatusUnlock(AdminCase):
     def test_lock_status_unlock_keeps_replay_protection(self):
         seed = self.tree.enroll("alice")
         wait_fresh_step(margin=20)
-        good = totp(seed)
+        at = time.time()
+        good = totp(seed, at)
         self.assertRc(self.login(good), PAM_SUCCESS)
         bad = "%06d" % ((int(good) + 1) % 1000000)
         for _ in range(2):
@@ -594,7 +597,7 @@ class StatusUnlock(AdminCase):
         res = self.awsmfa("status", "alice")
         self.assertIn("failures:     0 of 2", res.stdout)
         self.assertIn("locked:       no", res.stdout)
-        self.assertIn("last code:    step %d" % step(), res.stdout)
+        self.assertIn("last code:    step %d" % step(at), res.stdout)
         # The code used before the lock stays spent; a fresh one works.
         self.assertRc(self.login(good), PAM_AUTH_ERR)
         self.assertRc(self.login(nxt), PAM_SUCCESS)

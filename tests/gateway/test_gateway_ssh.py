@@ -266,6 +266,17 @@ class Gateway(unittest.TestCase):
                 (event is None or r.get("event") == event) and
                 (result is None or r.get("result") == result)]
 
+    def wait_audit(self, role, event, result=None, timeout=15):
+        """The records once there are any: the gateway writes relay_end
+        after the client's ssh has exited (ssh hangs up its ProxyCommand and
+        does not wait), so a test must not look at once."""
+        deadline = time.time() + timeout
+        while True:
+            found = self.audit(role, event, result)
+            if found or time.time() > deadline:
+                return found
+            time.sleep(0.1)
+
     def assertRefusedAtTheDoor(self, status, out):
         self.assertEqual(status, 255, out)
         self.assertIn("Permission denied", out)
@@ -367,7 +378,7 @@ class Gateway(unittest.TestCase):
         self.assertEqual(len(start), 1, read(AUDIT))
         self.assertEqual((start[0].get("target"), start[0].get("port")),
                          ("127.0.0.1", TARGET.port))
-        end = self.audit("copy", "relay_end")
+        end = self.wait_audit("copy", "relay_end")
         self.assertEqual(len(end), 1, read(AUDIT))
         self.assertEqual(end[0]["result"], "ok", end)
         self.assertGreater(end[0]["bytes_up"], COPY_SIZE)
@@ -405,7 +416,7 @@ class Gateway(unittest.TestCase):
         self.assertEqual(RAW.received[-1], payload,
                          "the relay adds nothing (no credentials) and "
                          "drops nothing")
-        end = self.audit("raw", "relay_end", "ok")
+        end = self.wait_audit("raw", "relay_end", "ok")
         self.assertEqual([(e["bytes_up"], e["bytes_down"], e["reason"])
                           for e in end],
                          [(len(payload), len(read(dst)), "closed")])
@@ -466,15 +477,14 @@ class Gateway(unittest.TestCase):
         p, c = self.client("skip")
         # An MFA connection of the same user is open meanwhile: its proof
         # must not lend itself to the other connection.
+        # Counted before the MFA connection starts: however long it takes,
+        # it adds one and the refused one none.
+        received = len(RAW.received)
         c, args = self.ssh("skip", ["connect", "127.0.0.1", str(RAW.port)])
         mfa = c.shell_spawn("sleep 8 | %s" % " ".join(args))
         answer(mfa, [p.code()])
-        deadline = time.time() + 20
-        while not self.audit("skip", "relay_start") and \
-                time.time() < deadline:
-            time.sleep(0.1)
-        self.assertTrue(self.audit("skip", "relay_start"), read(AUDIT))
-        received = len(RAW.received)
+        self.assertTrue(self.wait_audit("skip", "relay_start", timeout=20),
+                        read(AUDIT))
         c, args = self.ssh("skip", ["connect", "127.0.0.1", str(RAW.port)],
                            sshd=NOMFA)
         status, out = finish(c.spawn(args))

@@ -66,6 +66,9 @@ class Codes(PamTestCase):
                       "an earlier step inside the window after a newer one")
 
     def test_window(self):
+        # Both logins in the same step as `now' (a step change in between
+        # would make one step back two).
+        wait_fresh_step(margin=10)
         now = time.time()
         # One step back is inside the default window of 1 ...
         self.assertRc(self.tree.run("awsmfa", "alice",
@@ -118,7 +121,10 @@ class Codes(PamTestCase):
 
 
 class Lockout(PamTestCase):
-    config = {"lockout_attempts": 2, "lockout_seconds": 3}
+    # Long enough that a loaded machine cannot let the lock run out between
+    # two logins that expect it to hold (whole seconds, stored as a time).
+    LOCK = 10
+    config = {"lockout_attempts": 2, "lockout_seconds": LOCK}
 
     def test_lock_and_expiry(self):
         seed = self.tree.enroll("alice")
@@ -130,7 +136,7 @@ class Lockout(PamTestCase):
         res = self.tree.run("awsmfa", "alice", [good])
         self.assertRc(res, PAM_MAXTRIES, "right code refused while locked")
         self.assertIn("locked out", res.log)
-        time.sleep(3.2)
+        time.sleep(self.LOCK + 0.2)
         res = self.tree.run("awsmfa", "alice", [good])
         self.assertRc(res, PAM_SUCCESS, "accepted after the lock expired")
 

@@ -18,15 +18,10 @@ from amfa_testlib import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_MAXTRIES,
 sys.path.insert(0, os.path.join(os.environ.get(
     "AMFA_TESTS_DIR", os.path.dirname(os.path.abspath(__file__))),
     "..", "yubikey"))
-from yklib import (MODHEX, Token, ValidationServer, free_port,  # noqa: E402
-                   to_dvorak)
+from yklib import (Token, ValidationServer, changed_at,  # noqa: E402
+                   free_port, key_that_fails, to_dvorak)
 
 API_KEY = base64.b64encode(secrets.token_bytes(20)).decode()
-
-
-def other_modhex(c):
-    """Another modhex character than `c'."""
-    return MODHEX[(MODHEX.index(c) + 1) % len(MODHEX)]
 
 
 class YkCase(PamTestCase):
@@ -106,7 +101,9 @@ class Offline(YkCase):
                          "token %s 6 0" % self.tok.public_id)
 
     def test_wrong_key(self):
-        forged = Token(public_id=self.tok.public_id, uid=self.tok.uid)
+        otp = self.tok.otp(1, 0)
+        forged = Token(public_id=self.tok.public_id, uid=self.tok.uid,
+                       key=key_that_fails(otp, self.tok.key))
         res = self.login(forged.otp(1, 0))
         self.assertRc(res, PAM_AUTH_ERR)
         self.assertIn("OTP does not decrypt", res.log)
@@ -122,8 +119,7 @@ class Offline(YkCase):
     def test_bad_crc(self):
         otp = self.tok.otp(2, 0)
         for i in (-1, 20, len(self.tok.public_id)):
-            bad = otp[:i] + other_modhex(otp[i]) + otp[i + 1:] if i >= 0 \
-                else otp[:-1] + other_modhex(otp[-1])
+            bad = changed_at(otp, i, self.tok.key)
             res = self.login(bad)
             self.assertRc(res, PAM_AUTH_ERR, "changed at %d" % i)
             self.assertIn("OTP does not decrypt", res.log)
@@ -180,13 +176,14 @@ class Offline(YkCase):
 
     def test_totp_and_yubikey_same_prompt(self):
         wait_fresh_step()
-        res = self.login(totp(self.seed))
+        code = totp(self.seed)
+        res = self.login(code)
         self.assertRc(res, PAM_SUCCESS)
         self.assertEqual(res.prompts, ["Verification code: "])
         res = self.login(self.tok.otp(1, 0))
         self.assertRc(res, PAM_SUCCESS)
         self.assertEqual(res.prompts, ["Verification code: "])
-        res = self.login(totp(self.seed))
+        res = self.login(code)
         self.assertRc(res, PAM_AUTH_ERR, "the TOTP step is still spent")
         self.assertIn("already used or earlier step", res.log)
 
@@ -240,15 +237,15 @@ class Offline(YkCase):
         self.tree.write_config({"users_dir": self.tree.users,
                                 "state_dir": self.tree.state,
                                 "lockout_attempts": 2,
-                                "lockout_seconds": 2})
+                                "lockout_seconds": 8})
         otp = self.tok.otp(3, 0)
-        bad = otp[:-1] + other_modhex(otp[-1])
+        bad = changed_at(otp, -1, self.tok.key)
         self.assertRc(self.login(bad), PAM_AUTH_ERR)
         self.assertRc(self.login("not an otp"), PAM_AUTH_ERR)
         res = self.login(otp)
         self.assertRc(res, PAM_MAXTRIES, "locked: the OTP is not checked")
         self.assertIsNone(self.token_line(self.tok))
-        time.sleep(2.2)
+        time.sleep(8.2)
         self.assertRc(self.login(otp), PAM_SUCCESS,
                       "not consumed while locked")
 
@@ -407,8 +404,7 @@ class Online(OnlineCase):
                       res.log)
         self.assertEqual(self.requests(), 1)
         # Replayed, wrong CRC, lower counters: refused here, never sent.
-        bad = self.tok.otp(3, 0)
-        bad = bad[:-1] + other_modhex(bad[-1])
+        bad = changed_at(self.tok.otp(3, 0), -1, self.tok.key)
         for typed in (otp, bad, self.known(self.tok.otp(1, 9), 1, 9)):
             self.assertRc(self.login(typed), PAM_AUTH_ERR)
         self.assertEqual(self.requests(), 1)

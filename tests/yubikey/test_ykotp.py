@@ -7,7 +7,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from yklib import MODHEX, Token, modhex, to_dvorak, yktest  # noqa: E402
+from yklib import (MODHEX, Token, key_that_fails, modhex,  # noqa: E402
+                   to_dvorak, yktest)
 
 
 def decode(tokens, otp):
@@ -47,7 +48,8 @@ class Decode(unittest.TestCase):
 
     def test_wrong_aes_key(self):
         otp = self.tok.otp(3, 3)
-        wrong = Token(self.tok.public_id, uid=self.tok.uid)
+        wrong = Token(self.tok.public_id, uid=self.tok.uid,
+                      key=key_that_fails(otp, self.tok.key))
         self.assertEqual(decode([wrong], otp), "BAD_CRC")
 
     def test_wrong_private_id(self):

@@ -27,6 +27,46 @@ def to_dvorak(s):
     return s.translate(str.maketrans(MODHEX, DVORAK))
 
 
+def crc_valid(key, otp):
+    """Whether the last 32 modhex characters of `otp' decrypt under `key'
+    (hex) to a block with a good CRC: checked independently of the code
+    under test, with the openssl program's AES and the CRC-16 of the
+    YubiKey manual.  A wrong key or a changed character passes by chance
+    once in 65,536; tests that expect a refusal pick their inputs with
+    this, so that they cannot fail on that chance."""
+    block = bytes.fromhex(otp[-32:].translate(str.maketrans(MODHEX,
+                                                            "0123456789abcdef")))
+    plain = subprocess.run(
+        ["openssl", "enc", "-d", "-aes-128-ecb", "-nopad", "-K", key],
+        input=block, check=True, capture_output=True).stdout
+    crc = 0xffff
+    for b in plain:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x8408 if crc & 1 else 0)
+    return crc == 0xf0b8
+
+
+def key_that_fails(otp, avoid):
+    """A random AES key other than `avoid' under which `otp' does not
+    decrypt (see crc_valid)."""
+    while True:
+        key = secrets.token_hex(16)
+        if key != avoid and not crc_valid(key, otp):
+            return key
+
+
+def changed_at(otp, i, key):
+    """`otp' with the character at `i' changed so that it no longer decrypts
+    under `key' (see crc_valid)."""
+    i %= len(otp)
+    for c in MODHEX:
+        bad = otp[:i] + c + otp[i + 1:]
+        if c != otp[i] and not crc_valid(key, bad):
+            return bad
+    raise AssertionError("no character at %d breaks the CRC" % i)
+
+
 class Token:
     """A YubiKey made up at test time: random public id, AES key, private id."""
 

@@ -72,11 +72,21 @@ static struct run
 start(int in, int out, int sock, int *close_in_parent, int nclose)
 {
 	struct run r;
+	sigset_t term, old;
 	int rp[2];
 
 	if (pipe(rp) != 0)
 		abort();
+	/*
+	 * SIGTERM stays blocked until the child's handler is in place: a test
+	 * that signals the child soon after the fork must not kill it.
+	 */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, &old);
 	r.pid = fork();
+	if (r.pid != 0)
+		sigprocmask(SIG_SETMASK, &old, NULL);
 	if (r.pid == 0) {
 		struct gw_relay_stats st;
 		struct sigaction sa;
@@ -86,6 +96,7 @@ start(int in, int out, int sock, int *close_in_parent, int nclose)
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = on_term;
 		sigaction(SIGTERM, &sa, NULL);
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		signal(SIGPIPE, SIG_IGN);
 		alarm(60);
 		close(rp[0]);
