@@ -298,6 +298,27 @@ def sanitizer_runtime(module):
     return libs
 
 
+def main_with_real_sudo(programs):
+    """The __main__ of a test that runs the real sudo: skips (77, meson's
+    "skipped") when not root or when the module is from an AddressSanitizer
+    build (sudo is setuid and cannot load it; the plain build runs the
+    test); fails when a built program it needs is missing.  `programs':
+    (what, path) pairs, the module first."""
+    import unittest
+    if os.geteuid() != 0:
+        print("SKIP: needs root (real sudo, /etc/pam.d and /etc/sudoers.d)")
+        sys.exit(77)
+    for what, path in programs:
+        if not path or not os.path.exists(path):
+            print("missing %s (%r): run through meson test" % (what, path))
+            sys.exit(1)
+    if sanitizer_runtime(programs[0][1]):
+        print("SKIP: sudo is setuid and cannot load a module of an "
+              "AddressSanitizer build (the plain build runs this test)")
+        sys.exit(77)
+    unittest.main(verbosity=2)
+
+
 def sanitizer_env(module):
     libs = sanitizer_runtime(module)
     if not libs:

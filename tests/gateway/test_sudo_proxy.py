@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 from amfa_testlib import (PAM_SUCCESS, PAMTEST, Tree, totp,  # noqa: E402
                           wait_fresh_step)
 from gwlib import (CODE_PROMPT, MODULE, TAG, janitor, make_account,  # noqa
-                   sanitizer_runtime, sudoers_file, system_file)
+                   main_with_real_sudo, sudoers_file, system_file)
 from sts_process import IamUser, StsServer   # noqa: E402
 
 USER = "amfa-sprx-" + TAG[-5:]
@@ -190,15 +190,4 @@ def tearDownModule():
 
 
 if __name__ == "__main__":
-    if os.geteuid() != 0:
-        print("SKIP: needs root (real sudo, /etc/pam.d and /etc/sudoers.d)")
-        sys.exit(77)
-    for what, path in (("module", MODULE), ("pamtest", PAMTEST)):
-        if not path or not os.path.exists(path):
-            print("missing %s (%r): run through meson test" % (what, path))
-            sys.exit(1)
-    if sanitizer_runtime(MODULE):
-        print("SKIP: sudo is setuid and cannot load a module of an "
-              "AddressSanitizer build (the plain build runs this test)")
-        sys.exit(77)
-    unittest.main(verbosity=2)
+    main_with_real_sudo([("module", MODULE), ("pamtest", PAMTEST)])

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 from amfa_testlib import Tree, totp, wait_fresh_step   # noqa: E402
 from gwlib import (CODE_PROMPT, MODULE, SOURCE_ROOT, TAG, janitor,  # noqa
-                   make_account, read, sanitizer_runtime, sudoers_file,
+                   main_with_real_sudo, make_account, read, sudoers_file,
                    system_file)
 
 SNIPPET = os.path.join(SOURCE_ROOT, "config", "pam.d", "sudo")
@@ -162,14 +162,4 @@ def tearDownModule():
 
 
 if __name__ == "__main__":
-    if os.geteuid() != 0:
-        print("SKIP: needs root (real sudo, /etc/pam.d and /etc/sudoers.d)")
-        sys.exit(77)
-    if not MODULE or not os.path.exists(MODULE):
-        print("AMFA_PAM_MODULE is not set: run through meson test")
-        sys.exit(1)
-    if sanitizer_runtime(MODULE):
-        print("SKIP: sudo is setuid and cannot load a module of an "
-              "AddressSanitizer build (the plain build runs this test)")
-        sys.exit(77)
-    unittest.main(verbosity=2)
+    main_with_real_sudo([("module", MODULE)])
