@@ -13,14 +13,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+#include "bench_clock.h"
 
 int
 main(int argc, char **argv)

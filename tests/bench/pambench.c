@@ -47,6 +47,8 @@
 
 #include <security/pam_appl.h>
 
+#include "bench_clock.h"
+
 #define CODE_LEN	10
 
 struct user {
@@ -65,15 +67,6 @@ struct slot {
 static struct user *users;
 static int nusers;
 static int64_t step0, period;
-
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void
 load_codes(const char *path)

@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_clock.h"
+
 #define RECORD	96
 #define FILES	50
 
@@ -31,15 +33,6 @@ static const char *const way_name[WAYS] = {
 	"replace+fsync+dirfsync", "replace+fsync", "replace, no sync",
 	"in place + fdatasync",
 };
-
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int
 cmp_i64(const void *a, const void *b)

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "aws_query.h"
+#include "bench_clock.h"
 #include "sigv4.h"
 #include "sts.h"
 
@@ -47,15 +48,6 @@ static const char answer_tail[] =
     "    <RequestId>58c5dbae-abef-11e0-8cfe-09039844ac7d</RequestId>\n"
     "  </ResponseMetadata>\n"
     "</GetSessionTokenResponse>\n";
-
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int64_t
 cpu_ns(void)
