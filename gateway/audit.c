@@ -11,79 +11,52 @@
 #include <json-c/json.h>
 
 #include "audit.h"
+#include "audit_json.h"
 #include "log.h"
-
-static int
-add_str(struct json_object *o, const char *key, const char *v)
-{
-	struct json_object *s;
-
-	if (v == NULL)
-		return 0;
-	if ((s = json_object_new_string(v)) == NULL)
-		return -1;
-	return json_object_object_add(o, key, s);
-}
-
-static int
-add_int(struct json_object *o, const char *key, int64_t v)
-{
-	struct json_object *i;
-
-	if ((i = json_object_new_int64(v)) == NULL)
-		return -1;
-	return json_object_object_add(o, key, i);
-}
 
 char *
 gw_audit_format(const struct gw_audit *a, const struct gw_event *ev,
     const struct timespec *now)
 {
 	struct json_object *o;
-	struct tm tm;
-	char when[96], rule[4200];
-	const char *text;
+	char when[AMFA_AUDIT_TIME_LEN], rule[4200];
 	char *out = NULL;
 	int r = 0;
 
-	if (gmtime_r(&now->tv_sec, &tm) == NULL)
+	if (amfa_audit_time(now, when) != 0 ||
+	    (o = json_object_new_object()) == NULL)
 		return NULL;
-	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, now->tv_nsec / 1000000);
-	if ((o = json_object_new_object()) == NULL)
-		return NULL;
-	r |= add_str(o, "time", when);
-	r |= add_str(o, "event", ev->event);
-	r |= add_str(o, "result", ev->result);
-	r |= add_str(o, "user", a->user);
-	r |= add_int(o, "uid", (int64_t)a->uid);
-	r |= add_str(o, "iam_user", a->iam_user);
-	r |= add_str(o, "source", a->src_addr);
+	r |= amfa_json_add_str(o, "time", when);
+	r |= amfa_json_add_str(o, "event", ev->event);
+	r |= amfa_json_add_str(o, "result", ev->result);
+	r |= amfa_json_add_str(o, "user", a->user);
+	r |= amfa_json_add_int(o, "uid", (int64_t)a->uid);
+	r |= amfa_json_add_str(o, "iam_user", a->iam_user);
+	r |= amfa_json_add_str(o, "source", a->src_addr);
 	if (a->src_port != 0)
-		r |= add_int(o, "source_port", a->src_port);
+		r |= amfa_json_add_int(o, "source_port", a->src_port);
 	if (a->sshd_pid != 0)
-		r |= add_int(o, "sshd_pid", a->sshd_pid);
-	r |= add_str(o, "command", ev->command);
-	r |= add_str(o, "target", ev->host);
+		r |= amfa_json_add_int(o, "sshd_pid", a->sshd_pid);
+	r |= amfa_json_add_str(o, "command", ev->command);
+	r |= amfa_json_add_str(o, "target", ev->host);
 	if (ev->port != 0)
-		r |= add_int(o, "port", ev->port);
-	r |= add_str(o, "address", ev->addr);
+		r |= amfa_json_add_int(o, "port", ev->port);
+	r |= amfa_json_add_str(o, "address", ev->addr);
 	if (ev->rule_line != 0) {
 		snprintf(rule, sizeof(rule), "%s:%u",
 		    a->config ? a->config : "?", ev->rule_line);
-		r |= add_str(o, "rule", rule);
+		r |= amfa_json_add_str(o, "rule", rule);
 	}
-	r |= add_str(o, "reason", ev->reason);
+	r |= amfa_json_add_str(o, "reason", ev->reason);
 	if (ev->relay) {
-		r |= add_int(o, "bytes_up", (int64_t)ev->bytes_up);
-		r |= add_int(o, "bytes_down", (int64_t)ev->bytes_down);
-		r |= add_int(o, "duration_ms", (int64_t)ev->duration_ms);
+		r |= amfa_json_add_int(o, "bytes_up", (int64_t)ev->bytes_up);
+		r |= amfa_json_add_int(o, "bytes_down",
+		    (int64_t)ev->bytes_down);
+		r |= amfa_json_add_int(o, "duration_ms",
+		    (int64_t)ev->duration_ms);
 	}
-	/* Plain: one line; json-c escapes control characters. */
-	if (r == 0 && (text = json_object_to_json_string_ext(o,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) != NULL)
-		out = strdup(text);
+	if (r == 0)
+		out = amfa_json_line(o);
 	json_object_put(o);
 	return out;
 }

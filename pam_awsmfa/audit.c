@@ -10,19 +10,8 @@
 #include <json-c/json.h>
 
 #include "audit.h"
+#include "audit_json.h"
 #include "log.h"
-
-static int
-add_str(struct json_object *o, const char *k, const char *v)
-{
-	struct json_object *s;
-
-	if (v == NULL)
-		return 0;
-	if ((s = json_object_new_string(v)) == NULL)
-		return -1;
-	return json_object_object_add(o, k, s);
-}
 
 static int
 is_stepup(const char *service)
@@ -35,34 +24,27 @@ char *
 amfa_audit_format(const struct amfa_audit_rec *r, const struct timespec *now)
 {
 	struct json_object *o;
-	struct tm tm;
-	char when[80], *out = NULL;
+	char when[AMFA_AUDIT_TIME_LEN], *out = NULL;
 	int bad = 0;
 
-	if (gmtime_r(&now->tv_sec, &tm) == NULL)
+	if (amfa_audit_time(now, when) != 0 ||
+	    (o = json_object_new_object()) == NULL)
 		return NULL;
-	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (now->tv_nsec / 1000000) % 1000);
-	if ((o = json_object_new_object()) == NULL)
-		return NULL;
-	bad |= add_str(o, "time", when);
-	bad |= add_str(o, "event", is_stepup(r->service) ? "stepup" : "auth");
-	bad |= add_str(o, "service", r->service);
-	bad |= add_str(o, "result", r->result);
-	bad |= add_str(o, "user", r->user);
-	bad |= add_str(o, "iam_user", r->iam_user);
-	bad |= add_str(o, "ruser", r->ruser);
-	bad |= add_str(o, "rhost", r->rhost);
-	bad |= add_str(o, "tty", r->tty);
-	bad |= add_str(o, "reason", r->reason);
-	bad |= json_object_object_add(o, "grace",
-	    json_object_new_boolean(r->grace));
-	bad |= json_object_object_add(o, "credentials",
-	    json_object_new_boolean(r->credentials));
+	bad |= amfa_json_add_str(o, "time", when);
+	bad |= amfa_json_add_str(o, "event",
+	    is_stepup(r->service) ? "stepup" : "auth");
+	bad |= amfa_json_add_str(o, "service", r->service);
+	bad |= amfa_json_add_str(o, "result", r->result);
+	bad |= amfa_json_add_str(o, "user", r->user);
+	bad |= amfa_json_add_str(o, "iam_user", r->iam_user);
+	bad |= amfa_json_add_str(o, "ruser", r->ruser);
+	bad |= amfa_json_add_str(o, "rhost", r->rhost);
+	bad |= amfa_json_add_str(o, "tty", r->tty);
+	bad |= amfa_json_add_str(o, "reason", r->reason);
+	bad |= amfa_json_add_bool(o, "grace", r->grace);
+	bad |= amfa_json_add_bool(o, "credentials", r->credentials);
 	if (!bad)
-		out = strdup(json_object_to_json_string_ext(o,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		out = amfa_json_line(o);
 	json_object_put(o);
 	return out;
 }
