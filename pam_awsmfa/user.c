@@ -18,20 +18,28 @@
 static const char *const totp_algorithms[] = { "sha1", "sha256", "sha512",
     NULL };
 
+/*
+ * Fail closed: a lookup that errs (a buffer too small, an NSS backend
+ * that is down) says "not canonical", so nullok does not pass over a name
+ * it could not check.  Only a lookup that answers "no such account" lets
+ * the name stand as it is.
+ */
 int
 amfa_user_name_canonical(const char *name)
 {
 	struct passwd pw, pw2, *res = NULL, *res2 = NULL;
-	char buf[4096], buf2[4096];
+	char buf[16384], buf2[16384];
 
-	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0)
+		return 0;
+	if (res == NULL)
 		return 1;
 	if (strcmp(pw.pw_name, name) != 0)
 		return 0;
-	if (getpwuid_r(pw.pw_uid, &pw2, buf2, sizeof(buf2), &res2) == 0 &&
-	    res2 != NULL && strcmp(pw2.pw_name, name) != 0)
+	if (getpwuid_r(pw.pw_uid, &pw2, buf2, sizeof(buf2), &res2) != 0 ||
+	    res2 == NULL)
 		return 0;
-	return 1;
+	return strcmp(pw2.pw_name, name) == 0;
 }
 
 const char *

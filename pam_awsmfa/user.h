@@ -52,7 +52,8 @@ const char *amfa_user_name_invalid(const char *name);
  * under another name too (getpwnam gives another pw_name, or its uid's
  * first entry has another name: case-folding directories, aliases), so that
  * an unenrolled spelling must not pass an enrolled account over (nullok).
- * 1 otherwise, also when there is no such account.
+ * 1 otherwise, also when there is no such account; 0 when a lookup fails
+ * (fail closed).
  */
 int	amfa_user_name_canonical(const char *name);
 
