@@ -24,7 +24,8 @@ VALGRIND_ERROR = 99
 USER = "amfa-hd-vg"
 
 
-class Memcheck(PamTestCase):
+class MemcheckBase(PamTestCase):
+    """Runs pamtest under valgrind; the tests are in the classes below."""
     config = {"lockout_attempts": 3}
 
     @classmethod
@@ -66,6 +67,8 @@ class Memcheck(PamTestCase):
         self.assertEqual(p.returncode, rc, p.stdout + p.stderr)
         return p
 
+
+class Memcheck(MemcheckBase):
     def test_local(self):
         seed = self.tree.enroll("alice")
         self.tree.service("fwd", ["auth required MODULE config=CONF "
@@ -111,7 +114,7 @@ class Memcheck(PamTestCase):
         self.check("bad", "alice", ["123456"], 3)      # PAM_SERVICE_ERR
 
 
-class MemcheckSts(Memcheck):
+class MemcheckSts(MemcheckBase):
     def setUp(self):
         self.pw = system_user(USER)
         self.iam = IamUser("alice")
@@ -143,12 +146,6 @@ class MemcheckSts(Memcheck):
     def keys(self):
         return "access_key_id = %s\nsecret_access_key = %s\n" % (
             self.iam.key_id, self.iam.secret)
-
-    def test_local(self):
-        pass    # run once, in Memcheck
-
-    def test_errors(self):
-        pass
 
     def test_sts(self):
         self.enroll("sts", self.keys())

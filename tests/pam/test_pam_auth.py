@@ -189,6 +189,8 @@ class Stacking(PamTestCase):
         # Two names for one account (as case-folding directories or
         # aliases give): the unenrolled one must not pass it over.
         canon = system_user("amfa-canon")
+        # A run killed before its clean-up may have left the alias.
+        subprocess.run(["userdel", "amfa-alias"], capture_output=True)
         made = subprocess.run(["useradd", "-o", "-u", str(canon.pw_uid),
                                "-g", str(canon.pw_gid), "-M", "-d", "/",
                                "-s", "/bin/sh", "amfa-alias"],

@@ -59,6 +59,8 @@ main(void)
 	unsigned port;
 	int lfd;
 
+	memset(&d, 0, sizeof(d));
+	d.fd = -1;
 	logcap_start();
 	ok(gw_config_parse(conf, strlen(conf), "gw.conf", &c) == 0,
 	    "a policy that allows every address parses");
