@@ -12,6 +12,7 @@
 #include "audit.h"
 #include "audit_json.h"
 #include "log.h"
+#include "secure_file.h"
 
 static int
 is_stepup(const char *service)
@@ -56,8 +57,7 @@ append(const char *path, const char *line)
 {
 	struct stat st;
 	size_t len = strlen(line);
-	ssize_t w;
-	int fd;
+	int fd, r;
 
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
 	    O_CLOEXEC | O_NOCTTY, 0600);
@@ -73,9 +73,12 @@ append(const char *path, const char *line)
 		return -1;
 	}
 	/* One write: appends of one line do not interleave. */
-	w = write(fd, line, len);
-	if (close(fd) != 0 || w != (ssize_t)len) {
-		amfa_log(LOG_ERR, "audit_log %s: short write", path);
+	r = amfa_append_whole(fd, line, len);
+	if (close(fd) != 0 && r == 0)
+		r = -errno;
+	if (r != 0) {
+		amfa_log(LOG_ERR, "audit_log %s: record not written: %s", path,
+		    strerror(-r));
 		return -1;
 	}
 	return 0;

@@ -17,12 +17,7 @@
 static int
 open_top(const char *store_dir)
 {
-	if (mkdir(store_dir, 0755) != 0 && errno != EEXIST) {
-		amfa_log(LOG_ERR, "%s: cannot create: %s", store_dir,
-		    strerror(errno));
-		return -1;
-	}
-	return amfa_dir_open(store_dir, geteuid(), 022);
+	return amfa_dir_create_open(store_dir, geteuid(), 0755);
 }
 
 /* STORE_DIR/UID, owned by the user, 0700; created if missing. */

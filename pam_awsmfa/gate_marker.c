@@ -304,21 +304,12 @@ static int
 open_gate_dir(const char *store_dir, uid_t owner, int create)
 {
 	struct stat st;
-	int top, fd, made = 0;
+	int top, fd;
 
-	if (create && mkdir(store_dir, 0755) == 0)
-		made = 1;
-	else if (create && errno != EEXIST) {
-		amfa_log(LOG_ERR, "%s: cannot create: %s", store_dir,
-		    strerror(errno));
+	top = create ? amfa_dir_create_open(store_dir, owner, 0755) :
+	    amfa_dir_open(store_dir, owner, 022);
+	if (top < 0)
 		return -1;
-	}
-	if ((top = amfa_dir_open(store_dir, owner, 022)) < 0)
-		return -1;
-	/* The mode set explicitly (the caller's umask may be 077), on the
-	 * directory just checked, not on whatever the path names now. */
-	if (made)
-		(void)fchmod(top, 0755);
 	if (create && mkdirat(top, AMFA_GATE_SUBDIR, 0711) != 0 &&
 	    errno != EEXIST) {
 		amfa_log(LOG_ERR, "%s/%s: cannot create: %s", store_dir,

@@ -3,12 +3,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sys/auxv.h>
-
 #include <curl/curl.h>
 
+#include "caller_guard.h"
 #include "http.h"
 #include "secure_file.h"
+
+/*
+ * Variables that libcurl or libxml2 read with getenv() and that no request
+ * option overrides (the proxy variables are overridden: CURLOPT_PROXY
+ * below).  SSLKEYLOGFILE is opened for appending, as root, at the first
+ * TLS use.
+ */
+static const char *const library_env[] = {
+	"SSLKEYLOGFILE", "CURL_SSL_BACKEND", "CURL_HOME",
+	"XML_CATALOG_FILES", "XML_DEBUG_CATALOG", NULL
+};
 
 struct sink {
 	char	*buf;
@@ -129,7 +139,7 @@ set_options(CURL *c, const struct amfa_http_request *req,
 	 * who could send the request nowhere and so make the servers
 	 * "unreachable" at will: no proxy there.
 	 */
-	if (getauxval(AT_SECURE))
+	if (amfa_guard_process_secure())
 		bad |= curl_easy_setopt(c, CURLOPT_PROXY, "") != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_USERAGENT,
 	    "pam_awsmfa/" AMFA_VERSION) != CURLE_OK;
@@ -157,6 +167,13 @@ amfa_http_perform(const struct amfa_http_request *req,
 
 	memset(resp, 0, sizeof(*resp));
 	resp->error = AMFA_HTTP_INTERNAL;
+	/* The module's guard emptied `environ'; these are what libcurl and
+	 * libxml2 would still read through a host's own getenv (sudo's). */
+	if (amfa_guard_env_clean(library_env) != 0) {
+		snprintf(resp->detail, sizeof(resp->detail),
+		    "the caller's environment would steer libcurl");
+		return resp->error;
+	}
 	if ((c = curl_easy_init()) == NULL)
 		return resp->error;
 	for (const char *const *h = req->headers; h != NULL && *h != NULL; h++) {

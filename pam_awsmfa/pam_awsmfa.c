@@ -15,6 +15,7 @@
 #include <security/pam_modules.h>
 
 #include "audit.h"
+#include "caller_guard.h"
 #include "config.h"
 #include "gate_marker.h"
 #include "log.h"
@@ -51,6 +52,7 @@ result_to_pam(enum amfa_auth_result r)
 
 /* The module's setup for one call: log sink, arguments, user, config. */
 struct call {
+	struct amfa_guard	 guard;
 	struct amfa_pam_args	 args;
 	struct amfa_config	 cfg;
 	const char		*user;
@@ -61,6 +63,13 @@ static int
 begin(pam_handle_t *pamh, int argc, const char **argv, struct call *c)
 {
 	amfa_log_set_sink(syslog_sink, pamh);
+	/* Before anything else: the caller of su or sudo chose this
+	 * process's environment, limits, signals and umask. */
+	if (amfa_guard_enter(&c->guard, amfa_guard_process_secure()) != 0) {
+		amfa_log(LOG_ERR, "denied: the process could not be made safe "
+		    "from its caller's settings");
+		return PAM_AUTHINFO_UNAVAIL;
+	}
 	if (amfa_pam_args_parse(argc, argv, &c->args) != 0)
 		return PAM_SERVICE_ERR;
 	amfa_log_set_debug(c->args.debug);
@@ -85,6 +94,7 @@ end(pam_handle_t *pamh, struct call *c, int r, int loaded, const char *what)
 	amfa_debug("%s: %s", what, pam_strerror(pamh, r));
 	amfa_log_set_debug(0);
 	amfa_log_set_sink(NULL, NULL);
+	amfa_guard_leave(&c->guard);
 	return r;
 }
 
@@ -194,6 +204,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	return end(pamh, &c, r, 1, "authenticate");
 }
 
+/* Does nothing, so touches nothing of the caller's: no guard needed. */
 PAM_EXTERN int
 pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
@@ -207,6 +218,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
 	struct call c;
 	int r;
 
+	memset(&c, 0, sizeof(c));
 	if ((r = begin(pamh, argc, argv, &c)) != PAM_SUCCESS)
 		return end(pamh, &c, r, 0, "open_session");
 	return end(pamh, &c, amfa_pam_store_open(pamh, &c.cfg, c.user), 1,
@@ -220,6 +232,7 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
 	struct call c;
 	int r;
 
+	memset(&c, 0, sizeof(c));
 	if ((r = begin(pamh, argc, argv, &c)) != PAM_SUCCESS)
 		return end(pamh, &c, r, 0, "close_session");
 	amfa_gate_mark_logout(c.cfg.store_dir);

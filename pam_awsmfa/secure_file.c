@@ -1,9 +1,11 @@
 /* Careful file access; see secure_file.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,6 +70,61 @@ amfa_dir_open(const char *path, uid_t owner, mode_t forbidden)
 		return -1;
 	}
 	return fd;
+}
+
+int
+amfa_dir_create_open(const char *path, uid_t owner, mode_t mode)
+{
+	int made, fd, r;
+
+	made = mkdir(path, mode) == 0;
+	if (!made && errno != EEXIST) {
+		r = errno;
+		amfa_log(LOG_ERR, "%s: cannot create: %s", path, strerror(r));
+		errno = r;
+		return -1;
+	}
+	if ((fd = amfa_dir_open(path, owner, 0777 & ~mode)) < 0)
+		return -1;
+	/* mkdir's mode went through the umask, which may be the caller's
+	 * (077 or 000): set it on the directory just checked. */
+	if (made && fchmod(fd, mode) != 0) {
+		r = errno;
+		amfa_log(LOG_ERR, "%s: cannot set mode %04o: %s", path,
+		    (unsigned)mode, strerror(r));
+		close(fd);
+		errno = r;
+		return -1;
+	}
+	return fd;
+}
+
+int
+amfa_append_whole(int fd, const void *data, size_t len)
+{
+	struct rlimit lim;
+	struct stat st;
+	ssize_t w;
+	int r;
+
+	/* The process's file size limit may be a caller's (a set-group-ID
+	 * program, su): a record that would cross it is not begun. */
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	if (getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
+	    (uintmax_t)st.st_size + len > (uintmax_t)lim.rlim_cur)
+		return -EFBIG;
+	do
+		w = write(fd, data, len);
+	while (w < 0 && errno == EINTR);
+	if (w == (ssize_t)len)
+		return 0;
+	r = w < 0 ? -errno : -ENOSPC;
+	/* A part written (the disk filled, or another writer moved the end
+	 * past the limit): take it back, so that no line is left cut. */
+	if (w > 0 && fstat(fd, &st) == 0 && st.st_size >= w)
+		(void)ftruncate(fd, st.st_size - w);
+	return r;
 }
 
 static int

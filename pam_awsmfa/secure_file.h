@@ -22,6 +22,11 @@ struct amfa_file_policy {
  * set, reason logged).
  */
 int	amfa_dir_open(const char *path, uid_t owner, mode_t forbidden);
+/*
+ * The same for a directory that is created if missing, with exactly `mode'
+ * whatever the umask; an existing one must have no bit outside `mode'.
+ */
+int	amfa_dir_create_open(const char *path, uid_t owner, mode_t mode);
 
 /*
  * Read `name' below `dirfd' into a NUL-terminated heap buffer.  Returns 0,
@@ -34,6 +39,13 @@ int	amfa_file_read(int dirfd, const char *name, const char *shown,
 /* Replace `name' atomically with `data', mode `mode'.  0 or -errno. */
 int	amfa_file_write_atomic(int dirfd, const char *name, const void *data,
 	    size_t len, mode_t mode);
+
+/*
+ * Append one record to `fd' (opened O_APPEND) whole or not at all: not begun
+ * when the file size limit would cut it, a partly written one taken back.
+ * EINTR is retried.  0 or -errno.
+ */
+int	amfa_append_whole(int fd, const void *data, size_t len);
 
 /*
  * Take an exclusive lock on `name' (created 0600 if missing) below dirfd,

@@ -1,0 +1,191 @@
+/*
+ * The caller's process settings, made harmless for one call; see
+ * caller_guard.h.
+ *
+ * What is set, and why (only in an untrusted caller's process, except the
+ * umask):
+ *
+ * - The environment.  `environ' is replaced by a fixed one (a PATH, nothing
+ *   else) for the call.  The module itself reads no variable, but what it
+ *   links does: libcurl SSLKEYLOGFILE (opened for appending as root: a
+ *   root-owned file anywhere, with the caller's umask), the proxy
+ *   variables (http_proxy, HTTPS_PROXY, ALL_PROXY, NO_PROXY: the request
+ *   sent to the caller's listener), CURL_SSL_BACKEND and CURL_HOME/HOME;
+ *   OpenSSL OPENSSL_CONF, OPENSSL_MODULES, OPENSSL_ENGINES, SSL_CERT_FILE,
+ *   SSL_CERT_DIR, OPENSSL_ia32cap (most through secure_getenv, which is
+ *   already empty here, but not all in every version); libxml2
+ *   XML_CATALOG_FILES and XML_DEBUG_CATALOG; the resolver LOCALDOMAIN,
+ *   RES_OPTIONS, HOSTALIASES (ld.so drops these at exec, but the program
+ *   may have set them since); libc TZ, TZDIR, LANGUAGE, LC_*, MALLOC_* and
+ *   GLIBC_TUNABLES-like settings for anything it reads late.  json-c reads
+ *   none.  A host program that answers getenv() itself (sudo does) is not
+ *   reached by this: amfa_guard_env_clean checks the few variables that
+ *   would matter before the network clients start, and refuses then.
+ * - Resource limits.  A soft RLIMIT_FSIZE makes a write fail (or, with
+ *   SIGXFSZ ignored, come out short) at a size the caller chooses: the state
+ *   write that records a failure or a lock must never be the one that fails
+ *   (state.c also makes every record the same size).  RLIMIT_NOFILE makes
+ *   an open fail, RLIMIT_AS and RLIMIT_DATA an allocation, RLIMIT_STACK a
+ *   deep call, RLIMIT_CPU kills the process with SIGXCPU between the check
+ *   of a code and the write that counts it.  All are raised for the call
+ *   (root may raise hard limits), and RLIMIT_CORE is set to 0 while secrets
+ *   are in memory.  Where a hard limit cannot be raised (no
+ *   CAP_SYS_RESOURCE), see set_limit.
+ * - Signal dispositions.  SIGXFSZ and SIGPIPE are ignored for the call, so
+ *   that a write beyond a limit, or to a peer that went away, is an error
+ *   the module sees and handles (refuses), never the death of the process
+ *   in the middle of an update.
+ * - The umask.  077 for the call, in every process: files and directories
+ *   get the modes the module asks for, set with fchmod on the descriptor
+ *   where a mode wider than 0700 is meant, whatever umask the caller had.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <stdlib.h>
+
+#include "caller_guard.h"
+#include "log.h"
+
+extern char **environ;
+
+#define STACK_MIN	(8UL << 20)
+#define NOFILE_MIN	1024UL
+
+/* The limits for the call: at least `value' (RLIMIT_CORE: exactly). */
+static const struct {
+	int		 resource;
+	const char	*name;
+	rlim_t		 value;
+} limits[AMFA_GUARD_NLIMITS] = {
+	{ RLIMIT_FSIZE,	"RLIMIT_FSIZE",	RLIM_INFINITY },
+	{ RLIMIT_NOFILE, "RLIMIT_NOFILE", NOFILE_MIN },
+	{ RLIMIT_AS,	"RLIMIT_AS",	RLIM_INFINITY },
+	{ RLIMIT_DATA,	"RLIMIT_DATA",	RLIM_INFINITY },
+	{ RLIMIT_STACK,	"RLIMIT_STACK",	STACK_MIN },
+	{ RLIMIT_CPU,	"RLIMIT_CPU",	RLIM_INFINITY },
+	{ RLIMIT_CORE,	"RLIMIT_CORE",	0 },
+};
+
+static const int signals[AMFA_GUARD_NSIGNALS] = { SIGXFSZ, SIGPIPE };
+
+int
+amfa_guard_process_secure(void)
+{
+	return getauxval(AT_SECURE) != 0;
+}
+
+/* Is `v' at least `want' (RLIM_INFINITY above all)? */
+static int
+at_least(rlim_t v, rlim_t want)
+{
+	return v == RLIM_INFINITY || (want != RLIM_INFINITY && v >= want);
+}
+
+/*
+ * Raising a hard limit takes CAP_SYS_RESOURCE, which root has on a host but
+ * not in every container: there the soft limit goes up to the hard one and
+ * no further.  What a limit can still make fail then fails closed (a state
+ * write refuses the login, whatever the code: state.c; an audit record is
+ * written whole or not at all: audit.c).
+ */
+static void
+set_limit(struct amfa_guard *g, int i)
+{
+	struct rlimit want;
+
+	if (getrlimit(limits[i].resource, &g->limits[i]) != 0)
+		return;
+	g->limit_saved[i] = 1;
+	want = g->limits[i];
+	if (limits[i].resource == RLIMIT_CORE) {
+		want.rlim_cur = 0;
+	} else {
+		if (at_least(want.rlim_cur, limits[i].value))
+			return;
+		want.rlim_cur = limits[i].value;
+		if (!at_least(want.rlim_max, want.rlim_cur))
+			want.rlim_max = want.rlim_cur;
+	}
+	if (setrlimit(limits[i].resource, &want) == 0)
+		return;
+	want = g->limits[i];
+	want.rlim_cur = want.rlim_max;
+	(void)setrlimit(limits[i].resource, &want);
+	amfa_log(LOG_NOTICE, "%s: the caller's hard limit (%llu) stays for the "
+	    "call", limits[i].name, (unsigned long long)want.rlim_max);
+}
+
+int
+amfa_guard_enter(struct amfa_guard *g, int secure)
+{
+	static char path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+	static char *clean_env[] = { path, NULL };
+	struct sigaction ign;
+	int r = 0;
+
+	memset(g, 0, sizeof(*g));
+	g->entered = 1;
+	g->secure = secure;
+	g->umask = umask(077);
+	if (!secure)
+		return 0;
+	g->environ = environ;
+	environ = clean_env;
+	for (int i = 0; i < AMFA_GUARD_NLIMITS; i++)
+		set_limit(g, i);
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	for (int i = 0; i < AMFA_GUARD_NSIGNALS; i++) {
+		if (sigaction(signals[i], &ign, &g->signals[i]) != 0) {
+			amfa_log(LOG_ERR, "signal %d: cannot ignore for the "
+			    "call: %s", signals[i], strerror(errno));
+			r = -1;
+			continue;
+		}
+		g->signal_saved[i] = 1;
+	}
+	return r;
+}
+
+void
+amfa_guard_leave(struct amfa_guard *g)
+{
+	if (!g->entered)
+		return;
+	if (g->secure) {
+		for (int i = 0; i < AMFA_GUARD_NSIGNALS; i++) {
+			if (g->signal_saved[i])
+				(void)sigaction(signals[i], &g->signals[i],
+				    NULL);
+		}
+		for (int i = AMFA_GUARD_NLIMITS - 1; i >= 0; i--) {
+			if (g->limit_saved[i])
+				(void)setrlimit(limits[i].resource,
+				    &g->limits[i]);
+		}
+		environ = g->environ;
+	}
+	(void)umask(g->umask);
+	g->entered = 0;
+}
+
+int
+amfa_guard_env_clean(const char *const *names)
+{
+	if (!amfa_guard_process_secure())
+		return 0;
+	for (const char *const *n = names; *n != NULL; n++) {
+		if (getenv(*n) != NULL) {
+			amfa_log(LOG_ERR, "%s is set in the environment of a "
+			    "set-user-ID program (its caller's): refused, the "
+			    "network clients would read it", *n);
+			return -1;
+		}
+	}
+	return 0;
+}

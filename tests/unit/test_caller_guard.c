@@ -1,0 +1,203 @@
+/*
+ * The caller guard: a hostile caller's environment, limits, signal
+ * dispositions and umask are replaced for the call and put back after it.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "caller_guard.h"
+#include "logcap.h"
+#include "secure_file.h"
+#include "tap.h"
+
+static void
+on_pipe(int sig)
+{
+	(void)sig;
+}
+
+static mode_t
+current_umask(void)
+{
+	mode_t m = umask(0);
+
+	umask(m);
+	return m;
+}
+
+static void
+same_limit(int resource, const struct rlimit *want, const char *name)
+{
+	struct rlimit now;
+
+	ok(getrlimit(resource, &now) == 0 && now.rlim_cur == want->rlim_cur &&
+	    now.rlim_max == want->rlim_max, "%s put back", name);
+}
+
+static void
+hostile_caller(void)
+{
+	struct rlimit fsize, nofile, core,
+	    fsize_in, nofile_in, core_in, as = { 64 << 20, RLIM_INFINITY },
+	    as_in;
+	struct sigaction sa, got;
+	struct amfa_guard g;
+
+	umask(0);
+	setenv("SSLKEYLOGFILE", "/tmp/amfa-keylog", 1);
+	setenv("http_proxy", "http://127.0.0.1:9", 1);
+	signal(SIGXFSZ, SIG_DFL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_pipe;
+	sigaction(SIGPIPE, &sa, NULL);
+	/* Soft limits: any caller may lower them (hard ones: below). */
+	getrlimit(RLIMIT_FSIZE, &fsize);
+	getrlimit(RLIMIT_NOFILE, &nofile);
+	fsize.rlim_cur = 100;
+	nofile.rlim_cur = 12;
+	getrlimit(RLIMIT_CORE, &core);
+	core.rlim_cur = core.rlim_max;
+	ok(setrlimit(RLIMIT_FSIZE, &fsize) == 0 &&
+	    setrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
+	    setrlimit(RLIMIT_AS, &as) == 0 &&
+	    setrlimit(RLIMIT_CORE, &core) == 0, "a caller's low limits");
+
+	logcap_start();
+	ok(amfa_guard_enter(&g, 1) == 0, "guard entered");
+	ok(current_umask() == 077, "umask 077 for the call");
+	ok(getenv("SSLKEYLOGFILE") == NULL && getenv("http_proxy") == NULL,
+	    "the caller's variables are gone for the call");
+	ok(getenv("PATH") != NULL &&
+	    strcmp(getenv("PATH"), "/usr/sbin:/usr/bin:/sbin:/bin") == 0,
+	    "a fixed PATH");
+	ok(getrlimit(RLIMIT_FSIZE, &fsize_in) == 0 &&
+	    fsize_in.rlim_cur == fsize.rlim_max,
+	    "no file size limit for the call");
+	ok(getrlimit(RLIMIT_NOFILE, &nofile_in) == 0 &&
+	    nofile_in.rlim_cur >= 1024, "at least 1024 descriptors");
+	ok(getrlimit(RLIMIT_AS, &as_in) == 0 && as_in.rlim_cur == RLIM_INFINITY,
+	    "no address space limit");
+	ok(getrlimit(RLIMIT_CORE, &core_in) == 0 && core_in.rlim_cur == 0,
+	    "no core dump while secrets are in memory");
+	ok(sigaction(SIGXFSZ, NULL, &got) == 0 && got.sa_handler == SIG_IGN,
+	    "SIGXFSZ ignored for the call");
+	ok(sigaction(SIGPIPE, NULL, &got) == 0 && got.sa_handler == SIG_IGN,
+	    "SIGPIPE ignored for the call");
+	amfa_guard_leave(&g);
+
+	ok(current_umask() == 0, "the caller's umask put back");
+	ok(getenv("SSLKEYLOGFILE") != NULL &&
+	    strcmp(getenv("SSLKEYLOGFILE"), "/tmp/amfa-keylog") == 0,
+	    "the caller's environment put back");
+	same_limit(RLIMIT_FSIZE, &fsize, "RLIMIT_FSIZE");
+	same_limit(RLIMIT_NOFILE, &nofile, "RLIMIT_NOFILE");
+	same_limit(RLIMIT_AS, &as, "RLIMIT_AS");
+	same_limit(RLIMIT_CORE, &core, "RLIMIT_CORE");
+	ok(sigaction(SIGXFSZ, NULL, &got) == 0 && got.sa_handler == SIG_DFL,
+	    "SIGXFSZ put back");
+	ok(sigaction(SIGPIPE, NULL, &got) == 0 && got.sa_handler == on_pipe,
+	    "the caller's SIGPIPE handler put back");
+	amfa_guard_leave(&g);
+	ok(current_umask() == 0, "leaving twice changes nothing");
+
+	/* A trusted caller (sshd, login): only the umask. */
+	ok(amfa_guard_enter(&g, 0) == 0 && current_umask() == 077 &&
+	    getenv("SSLKEYLOGFILE") != NULL &&
+	    getrlimit(RLIMIT_FSIZE, &fsize_in) == 0 &&
+	    fsize_in.rlim_cur == fsize.rlim_cur,
+	    "not secure: the umask only");
+	amfa_guard_leave(&g);
+	ok(current_umask() == 0, "umask put back");
+	umask(022);
+	setrlimit(RLIMIT_FSIZE, &(struct rlimit){ fsize.rlim_max, fsize.rlim_max });
+	setrlimit(RLIMIT_NOFILE, &(struct rlimit){ nofile.rlim_max,
+	    nofile.rlim_max });
+	setrlimit(RLIMIT_AS, &(struct rlimit){ RLIM_INFINITY, RLIM_INFINITY });
+}
+
+/* Can this process raise a hard limit (CAP_SYS_RESOURCE)? */
+static int
+can_raise_hard(void)
+{
+	struct rlimit l;
+	int status;
+	pid_t pid;
+
+	if ((pid = fork()) == 0) {
+		getrlimit(RLIMIT_FSIZE, &l);
+		if (l.rlim_max == RLIM_INFINITY) {
+			l.rlim_cur = l.rlim_max = 1 << 20;
+			if (setrlimit(RLIMIT_FSIZE, &l) != 0)
+				_exit(2);
+		}
+		l.rlim_cur = l.rlim_max = l.rlim_max + 1;
+		_exit(setrlimit(RLIMIT_FSIZE, &l) == 0 ? 0 : 1);
+	}
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/*
+ * A caller's hard limits: raised where the process may (root on a host),
+ * else the soft limit goes up to the hard one and that is logged; in both
+ * cases a record that the limit would cut is not begun.
+ */
+static void
+hard_limits(void)
+{
+	struct rlimit fsize = { 300, 300 }, in;
+	struct amfa_guard g;
+	char path[] = "/tmp/amfa-guard-XXXXXX", line[250];
+	struct stat st;
+	int raise = can_raise_hard(), fd;
+
+	memset(line, 'x', sizeof(line));
+	fd = mkstemp(path);
+	ok(fd >= 0 && write(fd, line, 250) == 250, "a log of 250 bytes");
+	close(fd);
+	fflush(stdout);
+	if (fork() == 0) {
+		tap_n = 100;
+		signal(SIGXFSZ, SIG_IGN);
+		setrlimit(RLIMIT_FSIZE, &fsize);
+		logcap_start();
+		amfa_guard_enter(&g, 1);
+		getrlimit(RLIMIT_FSIZE, &in);
+		fd = open(path, O_WRONLY | O_APPEND);
+		if (raise)
+			_exit(in.rlim_cur == RLIM_INFINITY &&
+			    amfa_append_whole(fd, line, 200) == 0 ?
+			    0 : 1);
+		_exit(in.rlim_cur == 300 &&
+		    logcap_has("hard limit (300) stays") &&
+		    amfa_append_whole(fd, line, 200) == -EFBIG &&
+		    amfa_append_whole(fd, line, 50) == 0 ? 0 : 1);
+	}
+	int status;
+	wait(&status);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a hard file size "
+	    "limit: %s", raise ? "raised (CAP_SYS_RESOURCE)" :
+	    "kept, and a record it would cut is not begun");
+	ok(stat(path, &st) == 0 && st.st_size == (raise ? 450 : 300),
+	    "the log holds whole records only (%lld bytes)",
+	    (long long)st.st_size);
+	unlink(path);
+}
+
+int
+main(void)
+{
+	hostile_caller();
+	hard_limits();
+	ok(!amfa_guard_process_secure(), "a test is not set-user-ID");
+	ok(amfa_guard_env_clean((const char *const[]){ "SSLKEYLOGFILE",
+	    NULL }) == 0, "outside a set-user-ID program the check passes");
+	return tap_done();
+}
