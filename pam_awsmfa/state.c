@@ -14,6 +14,9 @@
 #include "user.h"
 
 #define STATE_MAX_SIZE	8192
+
+_Static_assert(AMFA_STATE_RECORD_SIZE <= STATE_MAX_SIZE,
+    "a record the module writes must be one it reads");
 #define STATE_VERSION	"version 1"
 
 static void
@@ -171,17 +174,6 @@ amfa_state_format(const struct amfa_state *st, char *out, size_t outlen)
 	return 0;
 }
 
-static int
-open_state_dir(const char *path, uid_t owner)
-{
-	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-		amfa_log(LOG_ERR, "%s: cannot create state directory: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	return amfa_dir_open(path, owner, 077);
-}
-
 int
 amfa_state_open(const struct amfa_config *cfg, const char *user, uid_t owner,
     struct amfa_state_handle *h, struct amfa_state *st)
@@ -203,7 +195,7 @@ amfa_state_open(const struct amfa_config *cfg, const char *user, uid_t owner,
 	snprintf(h->name, sizeof(h->name), "%s.state", user);
 	snprintf(lockname, sizeof(lockname), "%s.lock", user);
 	snprintf(h->shown, sizeof(h->shown), "%s/%s", cfg->state_dir, h->name);
-	if ((h->dirfd = open_state_dir(cfg->state_dir, owner)) < 0)
+	if ((h->dirfd = amfa_dir_create_open(cfg->state_dir, owner, 0700)) < 0)
 		return -1;
 	h->lockfd = amfa_lock_take(h->dirfd, lockname,
 	    AMFA_STATE_LOCK_WAIT_MS);
@@ -230,15 +222,48 @@ fail:
 	return -1;
 }
 
+/*
+ * One write per decision, and no write that a failed attempt needs can fail
+ * where the write of a success would not.
+ *
+ * The decision (auth.c) is made on the state read under the lock and
+ * committed here before any answer reaches the caller; if this write fails,
+ * the login is refused whatever the code was, so the caller learns nothing
+ * of a code whose attempt was not counted.  The attack to close is a write
+ * that fails for some outcomes only: a record that sets a lock, or adds a
+ * YubiKey's counters, is longer than one that accepts a code, so a file
+ * size limit between the two (su and sudo run with their caller's limits)
+ * let every wrong code fail to count while the right one still got in.
+ * Hence every record has the same size, AMFA_STATE_RECORD_SIZE: whatever
+ * the outcome, the write needs the same bytes, the same blocks and the same
+ * file size.  The PAM glue also raises RLIMIT_FSIZE and ignores SIGXFSZ for
+ * the call (caller_guard.c), so the caller's limit does not apply at all;
+ * what can still fail (a full disk, an I/O error) fails alike for every
+ * outcome and refuses.
+ *
+ * The alternative, counting the attempt in a first write before the code
+ * is checked and clearing it in a second on success, costs a second
+ * durable write on every successful login; equal-size records give the
+ * same guarantee with one.
+ *
+ * The largest record: "version 1", four lines of a name and an int64 (at
+ * most 13 + 1 + 20 characters each), 16 token lines of at most 6 + 32 + 1
+ * + 10 + 1 + 10 characters, "end", each with its newline: at most 1,126
+ * bytes, well below AMFA_STATE_RECORD_SIZE (tests/unit/test_state.c
+ * formats it).
+ */
 int
 amfa_state_commit(struct amfa_state_handle *h, const struct amfa_state *st)
 {
-	char buf[STATE_MAX_SIZE];
+	char buf[AMFA_STATE_RECORD_SIZE];
+	size_t len;
 	int r;
 
 	if (h->lockfd < 0 || amfa_state_format(st, buf, sizeof(buf)) != 0)
 		return -1;
-	r = amfa_file_write_atomic(h->dirfd, h->name, buf, strlen(buf), 0600);
+	len = strlen(buf);
+	memset(buf + len, '\n', sizeof(buf) - len);
+	r = amfa_file_write_atomic(h->dirfd, h->name, buf, sizeof(buf), 0600);
 	if (r != 0) {
 		amfa_log(LOG_ERR, "%s: cannot write state: %s", h->shown,
 		    strerror(-r));

@@ -15,6 +15,12 @@
 
 #define AMFA_STATE_MAX_TOKENS	16
 #define AMFA_STATE_LOCK_WAIT_MS	10000
+/*
+ * Every state file the module writes is exactly this long: the text below,
+ * then newlines (which the parser passes over, so files of earlier versions
+ * read the same).  See amfa_state_commit for why.
+ */
+#define AMFA_STATE_RECORD_SIZE	2048
 
 struct amfa_token_counter {
 	char		public_id[33];	/* modhex */
@@ -46,7 +52,10 @@ struct amfa_state_handle {
  */
 int	amfa_state_open(const struct amfa_config *cfg, const char *user,
 	    uid_t owner, struct amfa_state_handle *h, struct amfa_state *st);
-/* Write `st' atomically.  0 or -1 (logged; the old state is intact). */
+/*
+ * Write `st' atomically, as a record of AMFA_STATE_RECORD_SIZE bytes.  0 or
+ * -1 (logged; the old state is intact).
+ */
 int	amfa_state_commit(struct amfa_state_handle *h,
 	    const struct amfa_state *st);
 void	amfa_state_close(struct amfa_state_handle *h);

@@ -1,5 +1,7 @@
 /* The state file: format, strict parsing, locked atomic updates. */
 #include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -8,6 +10,7 @@
 
 #include "logcap.h"
 #include "state.h"
+#include "ykotp.h"
 #include "tap.h"
 
 static void
@@ -143,11 +146,104 @@ files(void)
 	(void)!system(cmd);
 }
 
+/* The largest state there can be still fits one record. */
+static void
+largest(void)
+{
+	struct amfa_state st;
+	char buf[AMFA_STATE_RECORD_SIZE];
+
+	memset(&st, 0, sizeof(st));
+	st.last_step = INT64_MIN;
+	st.failures = LONG_MIN;
+	st.locked_until = INT64_MIN;
+	st.last_success = INT64_MIN;
+	st.ntokens = AMFA_STATE_MAX_TOKENS;
+	for (int i = 0; i < st.ntokens; i++) {
+		memset(st.tokens[i].public_id, 'v', AMFA_YK_PUBLIC_ID_MAX);
+		st.tokens[i].public_id[AMFA_YK_PUBLIC_ID_MAX] = '\0';
+		st.tokens[i].session = UINT_MAX;
+		st.tokens[i].use = UINT_MAX;
+	}
+	ok(amfa_state_format(&st, buf, sizeof(buf)) == 0 &&
+	    strlen(buf) <= 1126, "the largest state (%zu bytes) fits a record "
+	    "of %d", strlen(buf), AMFA_STATE_RECORD_SIZE);
+}
+
+/*
+ * Every commit writes the same number of bytes, whatever it records: a
+ * lock, new token counters, a success (a write that a size limit lets
+ * through for one outcome lets it through for all).  The padding parses,
+ * and a file of the earlier, unpadded form is read as before.
+ */
+static void
+record_size(void)
+{
+	char dir[] = "/tmp/amfa-state-XXXXXX", path[400], cmd[400];
+	struct amfa_config cfg = { 0 };
+	struct amfa_state_handle h;
+	struct amfa_state st;
+	struct stat sb;
+	const char *old = "version 1\nlast_step 7\nfailures 2\n"
+	    "locked_until 0\nlast_success 5\nend\n";
+	int fd;
+
+	ok(mkdtemp(dir) != NULL, "temp dir");
+	cfg.state_dir = dir;
+	snprintf(path, sizeof(path), "%s/bob.state", dir);
+	logcap_start();
+	for (int outcome = 0; outcome < 3; outcome++) {
+		ok(amfa_state_open(&cfg, "bob", getuid(), &h, &st) == 0,
+		    "open (%d)", outcome);
+		if (outcome == 0) {
+			st.last_step = 1;	/* a success */
+		} else if (outcome == 1) {
+			st.failures = 1000;	/* a lock */
+			st.locked_until = 9999999999;
+		} else {
+			st.ntokens = AMFA_STATE_MAX_TOKENS;
+			for (int i = 0; i < st.ntokens; i++) {
+				snprintf(st.tokens[i].public_id,
+				    sizeof(st.tokens[i].public_id),
+				    "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvv%c%c",
+				    "cbdefghijklnrtuv"[i], 'c');
+				st.tokens[i].session = 65535;
+				st.tokens[i].use = 255;
+			}
+		}
+		ok(amfa_state_commit(&h, &st) == 0, "commit (%d)", outcome);
+		amfa_state_close(&h);
+		ok(stat(path, &sb) == 0 && sb.st_size == AMFA_STATE_RECORD_SIZE,
+		    "record %d is %d bytes (%lld)", outcome,
+		    AMFA_STATE_RECORD_SIZE, (long long)sb.st_size);
+	}
+	ok(amfa_state_open(&cfg, "bob", getuid(), &h, &st) == 0 &&
+	    st.ntokens == AMFA_STATE_MAX_TOKENS && st.locked_until == 9999999999,
+	    "a padded record reads back");
+	amfa_state_close(&h);
+
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ok(fd >= 0 && write(fd, old, strlen(old)) == (ssize_t)strlen(old),
+	    "an unpadded state file of the earlier form");
+	close(fd);
+	ok(amfa_state_open(&cfg, "bob", getuid(), &h, &st) == 0 &&
+	    st.last_step == 7 && st.failures == 2 && st.last_success == 5,
+	    "is read as before");
+	ok(amfa_state_commit(&h, &st) == 0, "and rewritten");
+	amfa_state_close(&h);
+	ok(stat(path, &sb) == 0 && sb.st_size == AMFA_STATE_RECORD_SIZE,
+	    "as a whole record");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	(void)!system(cmd);
+}
+
 int
 main(void)
 {
 	roundtrip();
 	corrupt();
 	files();
+	largest();
+	record_size();
 	return tap_done();
 }
