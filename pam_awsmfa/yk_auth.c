@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "log.h"
 #include "net.h"
 #include "secure_file.h"
@@ -17,6 +19,7 @@
 struct yk_call {
 	uid_t			 owner;
 	struct amfa_yk_outcome	*out;
+	struct amfa_state	*st;
 };
 
 /*
@@ -175,26 +178,21 @@ local_counters(const struct amfa_user *u, const struct amfa_yk_token *tok,
 	return AMFA_AUTH_OK;
 }
 
+/* The decision on `otp', in its one reading (ykotp.h). */
 static enum amfa_auth_result
-check_yubikey(const struct amfa_config *cfg, const struct amfa_user *u,
-    const char *otp, time_t now, struct amfa_state *st, void *arg)
+check_reading(const struct amfa_config *cfg, const struct amfa_user *u,
+    const struct yk_call *c, const char *otp)
 {
-	const struct yk_call *c = arg;
 	const struct amfa_yk_token *tok;
 	enum amfa_auth_result res;
 	enum amfa_yk_result r;
 	unsigned session = 0, use = 0;
 	size_t which = 0;
 
-	(void)now;
-	if (!amfa_yk_otp_shaped(otp)) {
-		amfa_log(LOG_NOTICE, "user %s: not a YubiKey OTP", u->name);
-		return AMFA_AUTH_BAD_CODE;
-	}
-	r = amfa_yk_decode(u->yubikeys, u->nyubikeys, otp, &which, &session,
-	    &use);
+	r = amfa_yk_decode_read(u->yubikeys, u->nyubikeys, otp, &which,
+	    &session, &use);
 	if (r == AMFA_YK_UNKNOWN_TOKEN &&
-	    amfa_yk_otp_token(u->yubikeys, u->nyubikeys, otp, &which) &&
+	    amfa_yk_token_read(u->yubikeys, u->nyubikeys, otp, &which) &&
 	    u->yubikeys[which].id_only) {
 		/* No key here: the servers alone decide. */
 		tok = &u->yubikeys[which];
@@ -208,7 +206,7 @@ check_yubikey(const struct amfa_config *cfg, const struct amfa_user *u,
 		if (r == AMFA_YK_UNKNOWN_TOKEN)
 			amfa_log(LOG_NOTICE, "user %s: OTP of a YubiKey not "
 			    "enrolled for this user", u->name);
-		else if (amfa_yk_otp_token(u->yubikeys, u->nyubikeys, otp,
+		else if (amfa_yk_token_read(u->yubikeys, u->nyubikeys, otp,
 		    &which))
 			amfa_log(LOG_NOTICE, "user %s: YubiKey %s: %s", u->name,
 			    u->yubikeys[which].public_id, amfa_yk_result_str(r));
@@ -218,7 +216,7 @@ check_yubikey(const struct amfa_config *cfg, const struct amfa_user *u,
 		return AMFA_AUTH_BAD_CODE;
 	}
 	tok = &u->yubikeys[which];
-	if ((res = local_counters(u, tok, st, session, use)) != AMFA_AUTH_OK)
+	if ((res = local_counters(u, tok, c->st, session, use)) != AMFA_AUTH_OK)
 		return res;
 	if (cfg->yk_urls == NULL) {
 		amfa_log(LOG_INFO, "user %s: YubiKey %s: OTP accepted "
@@ -242,12 +240,34 @@ check_yubikey(const struct amfa_config *cfg, const struct amfa_user *u,
 	return res;
 }
 
+static enum amfa_auth_result
+check_yubikey(const struct amfa_config *cfg, const struct amfa_user *u,
+    const char *otp, time_t now, struct amfa_state *st, void *arg)
+{
+	struct yk_call *c = arg;
+	char reading[AMFA_YK_OTP_MAX + 1];
+	enum amfa_auth_result res;
+
+	(void)now;
+	/* One reading, chosen once: the token matched here, the counters
+	 * checked and the OTP the servers are asked about are all its. */
+	if (amfa_yk_read(u->yubikeys, u->nyubikeys, otp, reading,
+	    sizeof(reading)) < 0) {
+		amfa_log(LOG_NOTICE, "user %s: not a YubiKey OTP", u->name);
+		return AMFA_AUTH_BAD_CODE;
+	}
+	c->st = st;
+	res = check_reading(cfg, u, c, reading);
+	OPENSSL_cleanse(reading, sizeof(reading));
+	return res;
+}
+
 enum amfa_auth_result
 amfa_auth_yubikey(const struct amfa_config *cfg, const struct amfa_user *u,
     const char *otp, time_t now, uid_t state_owner,
     struct amfa_yk_outcome *out)
 {
-	struct yk_call c = { state_owner, out };
+	struct yk_call c = { state_owner, out, NULL };
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));

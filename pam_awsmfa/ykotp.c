@@ -211,32 +211,6 @@ decode_canonical(const struct amfa_yk_token *tokens, size_t n,
 	return r;
 }
 
-enum amfa_yk_result
-amfa_yk_decode(const struct amfa_yk_token *tokens, size_t n,
-    const char *otp, size_t *which, unsigned *session, unsigned *use)
-{
-	char buf[AMFA_YK_OTP_MAX + 1], alt[AMFA_YK_OTP_MAX + 1];
-	enum amfa_yk_result r, r2;
-	int len;
-
-	if ((len = amfa_yk_otp_normalize(otp, buf, sizeof(buf))) < 0)
-		return AMFA_YK_MALFORMED;
-	r = decode_canonical(tokens, n, buf, (size_t)len, which, session, use);
-	/* Read as modhex but valid as Dvorak too: try the Dvorak reading, and
-	 * keep it if it decodes or the modhex one named no token. */
-	if (r != AMFA_YK_OK &&
-	    translate(otp, (size_t)len, modhex_alpha, alt) == 0 &&
-	    translate(otp, (size_t)len, dvorak_alpha, alt) == 0) {
-		r2 = decode_canonical(tokens, n, alt, (size_t)len, which,
-		    session, use);
-		if (r2 == AMFA_YK_OK || r == AMFA_YK_UNKNOWN_TOKEN)
-			r = r2;
-	}
-	OPENSSL_cleanse(buf, sizeof(buf));
-	OPENSSL_cleanse(alt, sizeof(alt));
-	return r;
-}
-
 /* Does the canonical `otp' of `len' characters start with a token's id? */
 static int
 find_by_id(const struct amfa_yk_token *tokens, size_t n, const char *otp,
@@ -254,6 +228,74 @@ find_by_id(const struct amfa_yk_token *tokens, size_t n, const char *otp,
 	return 0;
 }
 
+/*
+ * How well the canonical `otp' fits the tokens: 2 it decodes with a
+ * token's key, 1 it names a token, 0 neither.
+ */
+static int
+fit(const struct amfa_yk_token *tokens, size_t n, const char *otp,
+    size_t len)
+{
+	size_t which;
+	unsigned s, u;
+
+	if (decode_canonical(tokens, n, otp, len, &which, &s, &u) ==
+	    AMFA_YK_OK)
+		return 2;
+	return find_by_id(tokens, n, otp, len, &which);
+}
+
+int
+amfa_yk_read(const struct amfa_yk_token *tokens, size_t n, const char *otp,
+    char *out, size_t outlen)
+{
+	char alt[AMFA_YK_OTP_MAX + 1];
+	int len;
+
+	if ((len = amfa_yk_otp_normalize(otp, out, outlen)) < 0)
+		return -1;
+	/* Typed in the characters the two alphabets share, the input has a
+	 * Dvorak reading too: it replaces the modhex one only if it fits
+	 * these tokens better (decodes where the other does not, or names a
+	 * token where the other names none). */
+	if (translate(otp, (size_t)len, modhex_alpha, alt) == 0 &&
+	    translate(otp, (size_t)len, dvorak_alpha, alt) == 0 &&
+	    fit(tokens, n, alt, (size_t)len) > fit(tokens, n, out, (size_t)len))
+		memcpy(out, alt, (size_t)len + 1);
+	OPENSSL_cleanse(alt, sizeof(alt));
+	return len;
+}
+
+enum amfa_yk_result
+amfa_yk_decode_read(const struct amfa_yk_token *tokens, size_t n,
+    const char *otp, size_t *which, unsigned *session, unsigned *use)
+{
+	return decode_canonical(tokens, n, otp, strlen(otp), which, session,
+	    use);
+}
+
+int
+amfa_yk_token_read(const struct amfa_yk_token *tokens, size_t n,
+    const char *otp, size_t *which)
+{
+	return find_by_id(tokens, n, otp, strlen(otp), which);
+}
+
+enum amfa_yk_result
+amfa_yk_decode(const struct amfa_yk_token *tokens, size_t n,
+    const char *otp, size_t *which, unsigned *session, unsigned *use)
+{
+	char buf[AMFA_YK_OTP_MAX + 1];
+	enum amfa_yk_result r;
+	int len;
+
+	if ((len = amfa_yk_read(tokens, n, otp, buf, sizeof(buf))) < 0)
+		return AMFA_YK_MALFORMED;
+	r = decode_canonical(tokens, n, buf, (size_t)len, which, session, use);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return r;
+}
+
 int
 amfa_yk_otp_token(const struct amfa_yk_token *tokens, size_t n,
     const char *otp, size_t *which)
@@ -261,11 +303,7 @@ amfa_yk_otp_token(const struct amfa_yk_token *tokens, size_t n,
 	char buf[AMFA_YK_OTP_MAX + 1];
 	int len, found = 0;
 
-	if ((len = otp_length(otp)) < 0)
-		return 0;
-	if (translate(otp, (size_t)len, modhex_alpha, buf) == 0)
-		found = find_by_id(tokens, n, buf, (size_t)len, which);
-	if (!found && translate(otp, (size_t)len, dvorak_alpha, buf) == 0)
+	if ((len = amfa_yk_read(tokens, n, otp, buf, sizeof(buf))) >= 0)
 		found = find_by_id(tokens, n, buf, (size_t)len, which);
 	OPENSSL_cleanse(buf, sizeof(buf));
 	return found;

@@ -16,14 +16,17 @@
  *    Dvorak layout modhex comes out as "jxe.uidchtnbpygk".  A string that
  *    is not modhex but is entirely of that alphabet is translated back.  A
  *    string valid in both alphabets (all its characters among
- *    "bcdeghijkntu") is read as modhex first; amfa_yk_decode then also
- *    tries the Dvorak reading when the modhex one does not decode, and
- *    reports the Dvorak result if it decodes or if the modhex reading named
- *    no token.  Nothing is weakened: the decrypted block must still pass
- *    the CRC and carry the token's private id, and the counters still order
- *    every accepted OTP, whichever form it was typed in.  (The validation
- *    server is sent the modhex reading; yubikey-val translates Dvorak the
- *    same way.)
+ *    "bcdeghijkntu") has two readings; amfa_yk_read chooses one, once:
+ *    the modhex one, unless the Dvorak one fits the user's tokens better
+ *    (decodes with a key where the modhex one does not, or names a token
+ *    where the modhex one names none).  Everything after works on that
+ *    reading alone: the local decryption, the token whose counters are
+ *    checked, and the OTP the validation server is asked about (sent in
+ *    canonical modhex, which the server reads the same way), so that no
+ *    server can vouch for a token other than the one matched here.
+ *    Nothing is weakened: the decrypted block must still pass the CRC and
+ *    carry the token's private id, and the counters still order every
+ *    accepted OTP, whichever form it was typed in.
  * Token specifications (written by an administrator) are modhex only.
  *
  * Replay protection is the caller's: an OTP is accepted only if its
@@ -90,7 +93,8 @@ enum amfa_yk_result {
 };
 
 /*
- * Decode `otp' against the `n' tokens: find the token by public id, decrypt
+ * Decode `otp' against the `n' tokens, in its one reading (amfa_yk_read):
+ * find the token by public id, decrypt
  * the block with its key, check the CRC and the private id (constant time).
  * On AMFA_YK_OK, *which is the token's index, *session the 15-bit session
  * counter (caps-lock bit removed) and *use the use counter.  The output
@@ -103,11 +107,27 @@ enum amfa_yk_result amfa_yk_decode(const struct amfa_yk_token *tokens,
 
 /*
  * Which of the `n' tokens does the OTP-shaped `otp' name by its public id,
- * read as modhex or as Dvorak (keyed and id_only tokens alike)?  Returns 1
- * with *which set, or 0.  Nothing is decrypted: this only says whose OTP it
- * claims to be.
+ * in its one reading (keyed and id_only tokens alike)?  Returns 1 with
+ * *which set, or 0.  This only says whose OTP it claims to be.
  */
 int	amfa_yk_otp_token(const struct amfa_yk_token *tokens, size_t n,
+	    const char *otp, size_t *which);
+
+/*
+ * The one reading of the input `otp' for these tokens (see above), in
+ * canonical form into `out' (AMFA_YK_OTP_MAX + 1 bytes).  Returns its
+ * length, or -1 if `otp' is not OTP-shaped.  A caller that goes on to
+ * decode, look up the token and ask a server uses this reading for all of
+ * it, through the two functions below (which take it as it is, without
+ * reading it again).
+ */
+int	amfa_yk_read(const struct amfa_yk_token *tokens, size_t n,
+	    const char *otp, char *out, size_t outlen);
+/* amfa_yk_decode and amfa_yk_otp_token of a reading from amfa_yk_read. */
+enum amfa_yk_result amfa_yk_decode_read(const struct amfa_yk_token *tokens,
+	    size_t n, const char *otp, size_t *which, unsigned *session,
+	    unsigned *use);
+int	amfa_yk_token_read(const struct amfa_yk_token *tokens, size_t n,
 	    const char *otp, size_t *which);
 
 /* Compare (s1, u1) with (s2, u2), session first: <0, 0 or >0. */

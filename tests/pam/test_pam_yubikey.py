@@ -18,7 +18,7 @@ from amfa_testlib import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_MAXTRIES,
 sys.path.insert(0, os.path.join(os.environ.get(
     "AMFA_TESTS_DIR", os.path.dirname(os.path.abspath(__file__))),
     "..", "yubikey"))
-from yklib import (Token, ValidationServer, changed_at,  # noqa: E402
+from yklib import (DVORAK, MODHEX, Token, ValidationServer, changed_at,  # noqa: E402
                    free_port, key_that_fails, to_dvorak)
 
 API_KEY = base64.b64encode(secrets.token_bytes(20)).decode()
@@ -388,6 +388,32 @@ class Online(OnlineCase):
         res = self.login(self.known(self.cloud.otp(1, 0), 1, 0))
         self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
         self.assertIn("echoes another nonce", res.log)
+
+    def test_one_reading_of_an_ambiguous_otp(self):
+        """Typed only in the characters modhex and Dvorak share, an OTP
+        has two readings.  Here the Dvorak one names alice's server-only
+        token and the modhex one is another token's OTP that the server
+        knows (a YubiKey of the person typing).  The token matched here is
+        the one the server is asked about: the Dvorak reading, which the
+        server does not know.  (Asking about the other reading let the
+        server vouch for a token that is not alice's.)"""
+        shared = "bcdeghijkntu"
+        typed = "".join(secrets.choice(shared) for _ in range(44))
+        dvorak_reading = typed.translate(str.maketrans(DVORAK, MODHEX))
+        self.assertNotEqual(typed[:12], dvorak_reading[:12])
+        self.enroll_alice(self.tok.spec, dvorak_reading[:12])
+        self.known(typed, 1, 0)
+        res = self.login(typed)
+        self.assertRc(res, PAM_AUTH_ERR)
+        self.assertIn("BAD_OTP", res.log)
+        reqs = self.srv.requests()["requests"]
+        self.assertEqual([r["otp"] for r in reqs], [dvorak_reading],
+                         "asked about the reading that named the token")
+        # The same characters for a modhex-reading token: that one.
+        self.enroll_alice(self.tok.spec, typed[:12])
+        self.assertRc(self.login(typed), PAM_SUCCESS)
+        reqs = self.srv.requests()["requests"]
+        self.assertEqual(reqs[-1]["otp"], typed)
 
     def test_other_users_token(self):
         stranger = Token()
