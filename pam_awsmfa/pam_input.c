@@ -5,6 +5,8 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
+#include <openssl/crypto.h>
+
 #include "log.h"
 #include "pam_input.h"
 #include "secure_file.h"
@@ -19,7 +21,9 @@ amfa_strip_blanks(char *s)
 		if (*s != ' ' && *s != '\t')
 			*d++ = *s;
 	}
-	*d = '\0';
+	/* What the shift left behind is code too: zero it, so that wiping
+	 * the shorter string wipes everything. */
+	OPENSSL_cleanse(d, (size_t)(s - d));
 }
 
 static int

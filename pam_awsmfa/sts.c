@@ -84,7 +84,7 @@ take_credentials(xmlDocPtr doc, struct amfa_sts_credentials *out)
 	 * files: a line break in a token would forge variables. */
 	if (!printable(out->access_key_id) ||
 	    !printable(out->secret_access_key) ||
-	    !printable(out->session_token)) {
+	    !printable(out->session_token) || !printable(exp)) {
 		free(exp);
 		amfa_sts_credentials_free(out);
 		return AMFA_STS_MALFORMED;
