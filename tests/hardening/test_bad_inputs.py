@@ -653,6 +653,11 @@ class StsAnswers(Catalogue):
                                             creds_xml(exp="tomorrow"))),
             self.answer("expiration out of range", H("200 OK", creds_xml(
                 exp="2026-13-45T99:99:99Z"))),
+            self.answer("expiration with a leading newline (strptime "
+                        "skips it)", H("200 OK", creds_xml(
+                            exp="&#10;" + time.strftime(
+                                "%Y-%m-%dT%H:%M:%SZ",
+                                time.gmtime(time.time() + 3600))))),
             self.answer("AccessKeyId with newline", H("200 OK", creds_xml(
                 akid="ASIA\nAWS_EVIL=1"))),
             self.answer("AccessKeyId too long", H("200 OK", creds_xml(
