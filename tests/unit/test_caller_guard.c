@@ -57,6 +57,10 @@ hostile_caller(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_pipe;
 	sigaction(SIGPIPE, &sa, NULL);
+#ifdef __SANITIZE_ADDRESS__
+	/* AddressSanitizer's shadow memory needs tens of TiB of addresses. */
+	as.rlim_cur = (rlim_t)1 << 46;
+#endif
 	/* Soft limits: any caller may lower them (hard ones: below). */
 	getrlimit(RLIMIT_FSIZE, &fsize);
 	getrlimit(RLIMIT_NOFILE, &nofile);
