@@ -4,7 +4,7 @@
 #include "log.h"
 #include "login.h"
 #include "yk_auth.h"
-#include "ykotp.h"
+#include "yubikey/ykotp.h"
 
 enum factor { FACTOR_NONE, FACTOR_TOTP, FACTOR_YUBIKEY };
 

@@ -2,12 +2,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "aws_profile.h"
+#include "aws/aws_profile.h"
 #include "log.h"
-#include "net.h"
+#include "net/net.h"
 #include "privdrop.h"
 #include "secure_file.h"
-#include "sts.h"
+#include "aws/sts.h"
 #include "sts_login.h"
 #include "totp.h"
 

@@ -12,7 +12,7 @@
 
 #include "auth.h"
 #include "config.h"
-#include "creds.h"
+#include "creds/creds.h"
 #include "user.h"
 
 struct amfa_session {

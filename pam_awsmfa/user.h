@@ -11,7 +11,7 @@
 
 #include "config.h"
 #include "totp.h"
-#include "ykotp.h"
+#include "yubikey/ykotp.h"
 
 #define AMFA_USER_NAME_MAX	64
 #define AMFA_USER_MAX_YUBIKEYS	16	/* = AMFA_STATE_MAX_TOKENS */

@@ -7,12 +7,12 @@
 #include <openssl/crypto.h>
 
 #include "log.h"
-#include "net.h"
+#include "net/net.h"
 #include "secure_file.h"
 #include "state.h"
 #include "yk_auth.h"
-#include "ykotp.h"
-#include "ykval.h"
+#include "yubikey/ykotp.h"
+#include "yubikey/ykval.h"
 
 #define API_KEY_FILE_MAX	1024
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 
 #include "admin.h"
-#include "creds_print.h"
+#include "creds/creds_print.h"
 
 int
 adm_creds(struct adm_ctx *ctx, int argc, char **argv)

@@ -16,7 +16,7 @@
 #include "prompt.h"
 #include "secure_file.h"
 #include "state.h"
-#include "ykotp.h"
+#include "yubikey/ykotp.h"
 
 struct counters {
 	char		public_id[AMFA_YK_PUBLIC_ID_MAX + 1];

@@ -11,8 +11,8 @@
 
 #include <stddef.h>
 
-#include "aws_profile.h"
-#include "aws_query.h"
+#include "aws/aws_profile.h"
+#include "aws/aws_query.h"
 #include "totp.h"
 
 #define ADM_IAM_ENDPOINT	"https://iam.amazonaws.com/"

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "admin.h"
-#include "creds_store.h"
+#include "creds/creds_store.h"
 #include "privdrop.h"
 
 int

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "admin.h"
-#include "creds_store.h"
+#include "creds/creds_store.h"
 #include "privdrop.h"
 #include "secure_file.h"
 #include "state.h"

@@ -24,10 +24,10 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "aws_query.h"
+#include "aws/aws_query.h"
 #include "bench_clock.h"
-#include "sigv4.h"
-#include "sts.h"
+#include "aws/sigv4.h"
+#include "aws/sts.h"
 
 /* The shape the fixture (and AWS) sends, with credentials of real size. */
 static const char answer_head[] =

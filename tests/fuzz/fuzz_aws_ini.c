@@ -3,7 +3,7 @@
  * attacker-controlled): amfa_aws_ini_get on arbitrary bytes, for the keys
  * and sections the module asks for, into buffers of several sizes.
  */
-#include "aws_profile.h"
+#include "aws/aws_profile.h"
 #include "fuzz_common.h"
 
 int

@@ -3,7 +3,8 @@
  * awsmfa-creds): amfa_creds_from_json on arbitrary bytes.  What parses must
  * serialise and parse again to the same credentials.
  */
-#include "creds.h"
+#include "aws/aws_time.h"
+#include "creds/creds.h"
 #include "fuzz_common.h"
 
 int

@@ -14,7 +14,7 @@
 
 #include "fuzz_common.h"
 #include "totp.h"
-#include "ykotp.h"
+#include "yubikey/ykotp.h"
 
 static struct amfa_yk_token token;
 static const unsigned char totp_key[20] = "12345678901234567890";

@@ -9,7 +9,7 @@
 #include <ctype.h>
 
 #include "fuzz_common.h"
-#include "sigv4.h"
+#include "aws/sigv4.h"
 
 #define MAX_HEADERS	16
 

@@ -4,7 +4,7 @@
  * GetSessionToken, the request id, the caller identity) and the error
  * extraction, into small and large buffers.
  */
-#include "aws_query.h"
+#include "aws/aws_query.h"
 #include "fuzz_common.h"
 
 int

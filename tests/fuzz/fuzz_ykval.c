@@ -8,7 +8,7 @@
  *   bit 2: an earlier server may have consumed the OTP.
  * The rest is the HTTP body.  A forged answer must never come out OK.
  */
-#include "../../pam_awsmfa/ykval.c"
+#include "../../pam_awsmfa/yubikey/ykval.c"
 
 #include "fuzz_common.h"
 

@@ -3,7 +3,7 @@ proxy variables.
 
 libcurl takes a proxy from the environment (http_proxy, HTTPS_PROXY,
 ALL_PROXY, ...).  Under sudo that environment is the unprivileged caller's,
-so without pam_awsmfa/http.c's `getauxval(AT_SECURE)' guard a user could
+so without pam_awsmfa/aws/http.c's `getauxval(AT_SECURE)' guard a user could
 send the module's STS request (signed with the long-term key, carrying the
 MFA code) to a "proxy" of their choosing, or make STS unreachable at will.
 

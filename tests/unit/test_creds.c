@@ -2,8 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aws_profile.h"
-#include "creds.h"
+#include "aws/aws_profile.h"
+#include "aws/aws_time.h"
+#include "creds/creds.h"
 #include "secure_file.h"
 #include "tap.h"
 

@@ -13,7 +13,7 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
-#include "sigv4.h"
+#include "aws/sigv4.h"
 #include "tap.h"
 
 #define MAX_HEADERS	32

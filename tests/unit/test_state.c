@@ -10,7 +10,7 @@
 
 #include "logcap.h"
 #include "state.h"
-#include "ykotp.h"
+#include "yubikey/ykotp.h"
 #include "tap.h"
 
 static void

@@ -9,7 +9,7 @@
 #include <yubikey.h>
 
 #include "tap.h"
-#include "ykotp.h"
+#include "yubikey/ykotp.h"
 
 #define KEY_HEX		"ecde18dbe76fbd0c33330f1c354871db"
 #define UID_HEX		"8792ebfe26cc"

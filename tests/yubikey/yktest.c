@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "ykotp.h"
-#include "ykval.h"
+#include "yubikey/ykotp.h"
+#include "yubikey/ykval.h"
 
 #define MAX_TOKENS	16
 #define MAX_URLS	8

@@ -19,8 +19,8 @@
 #include <stddef.h>
 
 #include "log.h"
-#include "sts.h"
-#include "ykval.h"
+#include "aws/sts.h"
+#include "yubikey/ykval.h"
 
 enum amfa_sts_result amfa_net_sts_get_session_token(
 	    const struct amfa_sts_config *c, const struct amfa_aws_key *key,

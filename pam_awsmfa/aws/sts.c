@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "aws_query.h"
-#include "creds.h"
+#include "aws_time.h"
 #include "log.h"
 #include "secure_file.h"
 #include "sts.h"

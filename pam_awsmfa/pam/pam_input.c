@@ -10,7 +10,7 @@
 #include "log.h"
 #include "pam_input.h"
 #include "secure_file.h"
-#include "ykotp.h"
+#include "yubikey/ykotp.h"
 
 void
 amfa_strip_blanks(char *s)

@@ -6,7 +6,7 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
-#include "creds_store.h"
+#include "creds/creds_store.h"
 #include "log.h"
 #include "pam_export.h"
 #include "privdrop.h"

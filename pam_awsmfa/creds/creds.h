@@ -17,9 +17,6 @@ struct amfa_creds {
 	time_t	 expires;
 };
 
-/* "2026-11-24T23:30:00Z", optional fractional seconds.  0 or -1. */
-int	amfa_parse_iso8601(const char *s, time_t *out);
-
 /*
  * Fill *c with copies of the four fields (NULL ones are refused).  0, or -1
  * with *why set and *c empty.

@@ -7,7 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "http.h"
+#include "aws/http.h"
 #include "log.h"
 #include "secure_file.h"
 #include "ykval.h"
