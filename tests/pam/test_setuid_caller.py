@@ -38,22 +38,20 @@ tests/gateway/test_sudo_*.py.  Accounts are made for the run and removed.
 Skipped in AddressSanitizer builds (a set-user-ID program cannot load such
 a module)."""
 
+import base64
 import fcntl
 import json
 import os
-import pwd
 import queue
+import secrets
 import shutil
 import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
-import base64
-import secrets
 
 import pexpect
 
@@ -290,7 +288,6 @@ class World:
         self.users = {}                 # name -> (pw, seed or None, iam)
         self.iams = {}
         # STS and the validation server over HTTPS, one test CA.
-        self.sts_users = {}
         for role in ("ks", "ly", "le", "ls", "sk", "u7", "u0", "um",
                      "g0", "g1", "g2", "g3", "g4", "g5", "g6", "g7"):
             self.iams[role] = IamUser(PREFIX + role)
@@ -986,4 +983,6 @@ def describe_file(path):
 
 
 if __name__ == "__main__":
-    main_with_real_sudo([("module", MODULE)])
+    main_with_real_sudo([("module", MODULE),
+                         ("canary library", os.environ.get(
+                             "AMFA_SETUID_CANARY", ""))])
