@@ -235,6 +235,23 @@ def pam_text(conf):
                                                       "c": conf})
 
 
+def wait_su_l_is_debians(test, seconds=180):
+    """su -l reads /etc/pam.d/su-l, which includes su on Debian.  Another
+    tree's test_workstation_su replaces su-l for its own run: wait for it
+    to be put back rather than fail for that."""
+    import re
+    deadline = time.time() + seconds
+    while True:
+        with open("/etc/pam.d/su-l") as f:
+            if re.search(r"^auth\s+include\s+su\s*$", f.read(), re.M):
+                return
+        if time.time() > deadline:
+            test.fail("/etc/pam.d/su-l no longer includes su (replaced by "
+                      "another test run?): su -l would not use this run's "
+                      "stack")
+        time.sleep(1)
+
+
 # --- state files -------------------------------------------------------------
 
 def read_state(tree, user):
@@ -491,6 +508,7 @@ class CallerEnvironment(unittest.TestCase):
         proxy = RecordingProxy()
         self.addCleanup(proxy.stop)
         victim = self.w.sts_user("le")
+        wait_su_l_is_debians(self)
         o = self.w.caller.su(victim, totp(self.w.seed(victim)), login=True,
                              umask=0, env=self.library_env(proxy.url))
         self.assertEqual(proxy.connections(), [],
@@ -510,6 +528,7 @@ class CallerEnvironment(unittest.TestCase):
         proxy = RecordingProxy()
         self.addCleanup(proxy.stop)
         victim = self.w.sts_user("ls")
+        wait_su_l_is_debians(self)
         env = self.library_env(proxy.url)
         log = os.path.join(self.w.tree.root, "strace.log")
         argv = ["/usr/bin/strace", "-f", "-qq", "-s", "512", "-o", log,
@@ -838,6 +857,7 @@ class CallerUmask(unittest.TestCase):
         victim = w.sts_user(role, verify="local+sts")
         pw = w.users[victim][0]
         shutil.rmtree(w.store, ignore_errors=True)
+        wait_su_l_is_debians(self)
         udir = os.path.join(w.store, str(pw.pw_uid))
         creds = os.path.join(udir, "credentials.json")
         o = w.caller.su(victim, totp(w.seed(victim)), login=True,
