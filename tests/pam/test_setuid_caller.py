@@ -60,7 +60,7 @@ TESTS = os.environ.get("AMFA_TESTS_DIR", HERE)
 for sub in ("gateway", "hardening", "yubikey", "fixtures"):
     sys.path.insert(0, os.path.join(TESTS, "..", sub))
 
-from amfa_testlib import MODULE, Tree, totp  # noqa: E402
+from amfa_testlib import MODULE, Tree, totp, wait_fresh_step  # noqa: E402
 from gwlib import (TAG, janitor, main_with_real_sudo,  # noqa: E402
                    make_account, sudoers_file, system_file)
 from hardlib import parse_state, state_text, step_now  # noqa: E402
@@ -562,8 +562,11 @@ class CallerEnvironment(unittest.TestCase):
     def test_sudo_key_log(self):
         """sudo answers the module's getenv from the command's environment
         (env_reset): SSLKEYLOGFILE reaches the module only through
-        env_keep, which the entry sets (as a site that debugs TLS might);
-        env(1) shows it got through."""
+        env_keep, which the entry sets (as a site that debugs TLS might).
+        The module's own environment is emptied, but sudo's getenv hook
+        still hands the variable to libcurl: the module sees that before
+        any request and refuses, so no key log is written.  Control: the
+        same sudo without the variable logs in (env(1) runs)."""
         victim = self.w.caller.pw.pw_name
         iam = self.w.iams["sk"]
         self.w.tree.enroll(victim, seed=iam.seed, iam_user=iam.name,
@@ -591,12 +594,19 @@ class CallerEnvironment(unittest.TestCase):
         path = os.path.join(self.w.canary, "keys.log")
         o = self.w.caller.run([SUDO, "--", "/usr/bin/env"], totp(iam.seed),
                               umask=0, env={"SSLKEYLOGFILE": path})
-        self.assertEqual(o.status, 0, o)
-        self.assertIn("SSLKEYLOGFILE=" + path, o.lines)
         if os.path.lexists(path):
             self.fail("sudo, verify = sts over HTTPS: libcurl opened the "
                       "caller's SSLKEYLOGFILE as root: %s"
                       % describe_file(path))
+        self.assertTrue(o.prompted, o)
+        self.assertNotEqual(o.status, 0, o)
+        self.assertNotIn("SSLKEYLOGFILE=" + path, o.lines,
+                         "refused: the command did not run")
+        wait_fresh_step()
+        o = self.w.caller.run([SUDO, "--", "/usr/bin/env"], totp(iam.seed),
+                              umask=0)
+        self.assertEqual(o.status, 0, o)
+        self.assertNothingMade("sudo without SSLKEYLOGFILE")
 
 
 # --- 2. resource limits ------------------------------------------------------
