@@ -9,13 +9,16 @@ entry."""
 
 import os
 import random
+import resource
+import signal
 import subprocess
 import sys
 import time
 import unittest
 
 from amfa_testlib import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS,
-                          PamTestCase, require_root, totp, wait_fresh_step)
+                          PAMTEST, PamTestCase, Result, require_root, totp,
+                          wait_fresh_step)
 from hardlib import (CannedServer, parse_state, snapshot, state_text,
                      step_now)
 
@@ -23,6 +26,8 @@ DENY = "deny"           # any refusal
 SAME = "same"           # state directory byte-identical
 COUNTED = "counted"     # only `failures' one higher (a wrong code)
 SAME_OR_COUNTED = "same-or-counted"
+KILLED = "killed"       # as SAME, but a temporary file may be left (the
+                        # next update under the lock removes it)
 TOKENS = [("vvccccfhcbvl", 5, 2)]
 ENTRIES = {"n": 0}      # entries run, across classes
 
@@ -34,10 +39,12 @@ def read(path):
 
 class Entry:
     def __init__(self, name, answers=None, setup=None, user="alice",
-                 rc=PAM_AUTHINFO_UNAVAIL, log="", state=SAME, args=""):
+                 rc=PAM_AUTHINFO_UNAVAIL, log="", state=SAME, args="",
+                 caller=None):
         self.name, self.answers, self.setup = name, answers, setup
         self.user, self.rc, self.log, self.state = user, rc, log, state
         self.args = args
+        self.caller = caller    # run in the child before exec (limits)
 
 
 class Catalogue(PamTestCase):
@@ -90,7 +97,14 @@ class Catalogue(PamTestCase):
             svc = "args"
             self.tree.service(svc, ["auth required MODULE config=CONF " +
                                     e.args])
-        res = self.tree.run(svc, e.user, answers, extra_args=["-E"])
+        if e.caller is None:
+            res = self.tree.run(svc, e.user, answers, extra_args=["-E"])
+        else:
+            res = Result(subprocess.run(
+                [PAMTEST, "-E", self.tree.pamd, svc, e.user],
+                input="".join(a + "\n" for a in answers),
+                capture_output=True, text=True, timeout=60,
+                preexec_fn=e.caller))
         after = snapshot(self.tree.state)
         ENTRIES["n"] += 1
         self.assertNotEqual(res.rc, PAM_SUCCESS, res)
@@ -102,6 +116,10 @@ class Catalogue(PamTestCase):
         self.check_state(e.state, before, after)
 
     def check_state(self, how, before, after):
+        if how == KILLED:
+            after = {k: v for k, v in after.items()
+                     if not (k.startswith(".") and k.endswith(".tmp"))}
+            how = SAME
         if how == SAME or (how == SAME_OR_COUNTED and before == after):
             self.assertEqual(before, after, "state changed")
             return
@@ -581,6 +599,49 @@ def error_xml(code, message="x", ns=NS, rid="4d9b3d9c"):
             '<Code>%s</Code><Message>%s</Message></Error>'
             '<RequestId>%s</RequestId></ErrorResponse>' % (ns, code, message,
                                                            rid))
+
+
+def file_size_limit(size, ignore_sigxfsz):
+    def set_limit():
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN if ignore_sigxfsz
+                      else signal.SIG_DFL)
+    return set_limit
+
+
+class CallerLimits(Catalogue):
+    """A file size limit below a state record, set by whoever runs the PAM
+    program (su and sudo run with their caller's limits; here pamtest, not
+    set-user-ID, so the module's caller guard does not raise it: this is
+    the state write's own defence).  Every record has the same size, so the
+    write fails alike for the right code and a wrong one: both are refused
+    and the state stays as it was, and nothing tells the one from the
+    other.  (The caller's environment matters only in a set-user-ID
+    program: tests/pam/test_setuid_caller.py runs those cases through the
+    real su and sudo.)"""
+
+    def test_file_size_limits(self):
+        wait_fresh_step(margin=8)
+        table = []
+        for size in (1, 64, 100, 1024, 2047):
+            for ignore in (False, True):
+                how = "fsize %d%s" % (size, ", SIGXFSZ ignored" if ignore
+                                      else "")
+                # SIGXFSZ at its default kills the program in the write
+                # (no answer at all); ignored, the write fails and the
+                # module refuses, saying why.
+                outcome = dict(rc=PAM_AUTHINFO_UNAVAIL,
+                               log="cannot write state") if ignore else \
+                    dict(rc=DENY, state=KILLED)
+                table.append(Entry("right code, " + how,
+                                   caller=file_size_limit(size, ignore),
+                                   **outcome))
+                table.append(Entry("wrong code, " + how,
+                                   answers=[wrong_code(self.seed)],
+                                   caller=file_size_limit(size, ignore),
+                                   **outcome))
+        self.run_table(table)
 
 
 class StsAnswers(Catalogue):
