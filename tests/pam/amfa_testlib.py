@@ -43,10 +43,19 @@ def require_root():
 def system_user(name):
     """A real account (needed for the credential store and ~/.aws); made
     once, home under /var/tmp, removed by remove_system_users()."""
+    import grp
     import pwd
     try:
         return pwd.getpwnam(name)
     except KeyError:
+        # A run killed between userdel's two steps leaves the user's group:
+        # useradd would refuse the name.
+        try:
+            grp.getgrnam(name)
+            subprocess.run(["groupdel", name], check=True,
+                           capture_output=True)
+        except KeyError:
+            pass
         subprocess.run(["useradd", "--create-home", "--home-dir",
                         "/var/tmp/amfa-home-" + name, "--shell", "/bin/sh",
                         "--comment", "pam_awsmfa test user", name],
