@@ -82,6 +82,35 @@ main(void)
 		ok(d.why != NULL && strstr(d.why, "unspecified") != NULL,
 		    "%s: the reason says why", unspec[i]);
 	}
+	gw_config_free(&c);
+
+	/*
+	 * A deny by name holds however many trailing dots the user adds
+	 * (the resolver takes "localhost.." for localhost): the allow rule
+	 * below would otherwise admit the address it resolves to.
+	 */
+	char deny[160];
+
+	snprintf(deny, sizeof(deny), "deny users * to localhost ports %u\n"
+	    "allow users * to 127.0.0.0/8 ports *\n", port);
+	ok(gw_config_parse(deny, strlen(deny), "gw.conf", &c) == 0,
+	    "a deny-by-name policy parses");
+	const char *dotted[] = { "localhost", "localhost.", "localhost..",
+	    "LocalHost...", "localhost...." };
+	for (size_t i = 0; i < sizeof(dotted) / sizeof(dotted[0]); i++) {
+		memset(&d, 0, sizeof(d));
+		int r = dial(&c, dotted[i], port, &d);
+
+		ok(r == -1 && d.denied && d.fd < 0 && d.rule != NULL &&
+		    d.rule->line == 1, "\"%s\" refused by the deny rule "
+		    "(line 1)", dotted[i]);
+		if (d.fd >= 0)
+			close(d.fd);
+	}
+	ok(dial(&c, "127.0.0.1", port, &d) == 0 && d.fd >= 0,
+	    "the address itself is allowed (the deny is by name)");
+	if (d.fd >= 0)
+		close(d.fd);
 	close(lfd);
 	gw_config_free(&c);
 	return tap_done();
