@@ -10,7 +10,6 @@
  * looks at any of the user's input) and then gives it up for good.
  */
 #include <errno.h>
-#include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -25,13 +24,12 @@
 #include "config.h"
 #include "dial.h"
 #include "gate_marker.h"
+#include "groups.h"
 #include "gwconf.h"
 #include "log.h"
 #include "monotonic.h"
 #include "policy.h"
 #include "relay.h"
-
-#define MAX_GROUPS	256
 
 static volatile sig_atomic_t stop_relay;
 
@@ -62,30 +60,6 @@ usage(void)
 {
 	fprintf(stderr, "usage: awsmfa-gateway [-t] [-f config]\n");
 	exit(2);
-}
-
-/* The user's groups, by name (the policy speaks names). */
-static int
-load_groups(const struct passwd *pw, char **names, size_t *n)
-{
-	gid_t gids[MAX_GROUPS];
-	int ng = MAX_GROUPS;
-	struct group *gr;
-
-	*n = 0;
-	if (getgrouplist(pw->pw_name, pw->pw_gid, gids, &ng) < 0) {
-		amfa_log(LOG_ERR, "user %s: in more than %d groups",
-		    pw->pw_name, MAX_GROUPS);
-		return -1;
-	}
-	for (int i = 0; i < ng; i++) {
-		if ((gr = getgrgid(gids[i])) == NULL)
-			continue;
-		if ((names[*n] = strdup(gr->gr_name)) == NULL)
-			return -1;
-		(*n)++;
-	}
-	return 0;
 }
 
 /*
@@ -224,7 +198,7 @@ main(int argc, char **argv)
 	struct gw_audit audit;
 	struct gw_event ev;
 	struct passwd *pw;
-	char *groups[MAX_GROUPS], msg[256];
+	char *groups[GW_MAX_GROUPS], msg[256];
 	size_t ngroups = 0;
 	gid_t audit_gid = getegid();
 	int c, test = 0, r;
@@ -336,11 +310,13 @@ main(int argc, char **argv)
 	ev.result = "ok";
 	gw_audit_emit(&audit, &ev);
 
-	if (load_groups(pw, groups, &ngroups) != 0) {
+	/* A group that cannot be looked up denies: see groups.h. */
+	if (gw_groups_load(pw->pw_name, pw->pw_gid, groups, &ngroups) != 0) {
 		ev.event = "login";
-		ev.result = "error";
-		ev.reason = "cannot list the user's groups";
-		return refuse(&audit, &ev, "internal error");
+		ev.result = "denied";
+		ev.reason = "cannot look up the user's groups";
+		return refuse(&audit, &ev, "refused: your groups cannot be "
+		    "looked up; see the system log");
 	}
 	subj.user = pw->pw_name;
 	subj.groups = (const char *const *)groups;
@@ -379,8 +355,7 @@ main(int argc, char **argv)
 		r = refuse(&audit, &ev, msg);
 		break;
 	}
-	for (size_t i = 0; i < ngroups; i++)
-		free(groups[i]);
+	gw_groups_free(groups, ngroups);
 	gw_config_free(&cfg);
 	if (audit.fd >= 0)
 		close(audit.fd);

@@ -46,7 +46,9 @@ COPY_SIZE = 20 * 1024 * 1024
 AWS_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
              "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION")
 ROLES = ("shell", "wrong", "replay", "locked", "copy", "denied", "nobody",
-         "skip", "raw", "env", "noshell", "command", "forward", "stepup")
+         "skip", "raw", "env", "noshell", "command", "forward", "stepup",
+         "dots1", "dots2", "dots3", "lookup")
+DOTS = ("dots1", "dots2", "dots3")
 
 
 class RawTarget:
@@ -119,16 +121,24 @@ def make_group(name):
 
 def setUpModule():
     global TREE, STS, PEOPLE, BASTION, TARGET, NOMFA, RAW, AUDIT, GWCONF
+    global DENY_NAME_LINE
     # Members of `group' may connect to the targets; everyone is in
     # `audit_group', which may append to the audit log (in production the
-    # gateway is setgid to such a group).
+    # gateway is setgid to such a group).  `deny_group' is denied the raw
+    # target; nobody is in it, but "lookup"'s primary group is deleted, so
+    # the gateway cannot know whether they are.
     group, audit_group = "amfa-gw-" + TAG, "amfa-gwa-" + TAG
+    deny_group = "amfa-gwd-" + TAG
     make_group(group)
     make_group(audit_group)
+    make_group(deny_group)
     PEOPLE = {r: Person(r, [audit_group] +
                         ([group] if r in ("copy", "denied", "raw", "env",
-                                          "skip", "replay") else []))
+                                          "skip", "replay") + DOTS
+                         else []))
               for r in ROLES}
+    subprocess.run(["groupdel", "--force", PEOPLE["lookup"].name],
+                   check=True, capture_output=True)
     STS = StsServer([p.iam for p in PEOPLE.values()])
     janitor.add(STS.stop)
     TREE = Tree()
@@ -158,10 +168,15 @@ def setUpModule():
                "audit_log = %s\n"
                "awsmfa_config = %s\n"
                "allow users %s, %s shell\n"
+               "deny users * to localhost ports %d\n"
+               "deny groups %s to 127.0.0.1 ports %d\n"
+               "allow users %s to 127.0.0.1 ports %d\n"
                "allow groups %s to 127.0.0.1 ports %d,%d\n"
                % (AUDIT, TREE.conf, PEOPLE["shell"].name,
-                  PEOPLE["stepup"].name, group,
+                  PEOPLE["stepup"].name, RAW.port, deny_group, RAW.port,
+                  PEOPLE["lookup"].name, RAW.port, group,
                   TARGET.port, RAW.port), 0o644)
+    DENY_NAME_LINE = 5
     check = subprocess.run([GATEWAY, "-t", "-f", GWCONF],
                            capture_output=True, text=True)
     if check.returncode != 0:
@@ -449,6 +464,41 @@ class Gateway(unittest.TestCase):
         self.assertEqual(refused[0].get("iam_user"), p.iam.name)
         self.assertEqual(refused[0].get("source"), "127.0.0.1")
         self.assertEqual(self.audit("denied", "relay_start"), [])
+
+    def test_deny_by_name_holds_with_trailing_dots(self):
+        """"localhost.", "localhost.." and "localhost..." are all the
+        name a deny rule lists (the resolver takes them so); an allow rule
+        for the address comes after it."""
+        for dots, role in enumerate(DOTS, 1):
+            p = PEOPLE[role]
+            received = len(RAW.received)
+            host = "localhost" + "." * dots
+            status, out = finish(self.login(role, [p.code()], [
+                "connect", host, str(RAW.port)]))
+            self.assertGatewayRefused(status, out, "connect localhost port "
+                                      "%d: not allowed by policy" % RAW.port)
+            refused = self.audit(role, "connect", "denied")
+            self.assertEqual(len(refused), 1, read(AUDIT))
+            self.assertEqual(refused[0].get("target"), "localhost")
+            self.assertEqual(refused[0].get("rule"),
+                             "%s:%d" % (GWCONF, DENY_NAME_LINE), refused)
+            self.assertEqual(len(RAW.received), received, host)
+
+    def test_group_that_cannot_be_looked_up_denies(self):
+        """A deny-groups rule for the raw target comes before an allow
+        rule for this user; their primary group has no name, so whether
+        the deny applies cannot be known: refused."""
+        p = PEOPLE["lookup"]
+        received = len(RAW.received)
+        status, out = finish(self.login("lookup", [p.code()], [
+            "connect", "127.0.0.1", str(RAW.port)]))
+        self.assertGatewayRefused(status, out, "refused: your groups cannot "
+                                  "be looked up")
+        self.assertEqual(len(RAW.received), received)
+        self.assertEqual(self.audit("lookup", "relay_start"), [])
+        refused = self.audit("lookup", "login", "denied")
+        self.assertEqual(len(refused), 1, read(AUDIT))
+        self.assertIn("groups", refused[0].get("reason", ""))
 
     def test_deny_by_default(self):
         p = PEOPLE["nobody"]
