@@ -137,8 +137,23 @@ def setUpModule():
                                           "skip", "replay") + DOTS
                          else []))
               for r in ROLES}
-    subprocess.run(["groupdel", "--force", PEOPLE["lookup"].name],
+    # "lookup"'s primary group: a gid above GID_MAX (60000), which
+    # groupadd never hands out by itself, whose group is then deleted, so
+    # that no group made meanwhile (by tests running alongside) takes it.
+    gid = 61000 + int(TAG) % 4000
+    while True:
+        try:
+            grp.getgrgid(gid)
+            gid += 1
+        except KeyError:
+            break
+    gone = "amfa-gwl-" + TAG
+    subprocess.run(["groupadd", "-g", str(gid), gone], check=True,
+                   capture_output=True)
+    subprocess.run(["usermod", "-g", gone, PEOPLE["lookup"].name],
                    check=True, capture_output=True)
+    subprocess.run(["groupdel", "--force", gone], check=True,
+                   capture_output=True)
     STS = StsServer([p.iam for p in PEOPLE.values()])
     janitor.add(STS.stop)
     TREE = Tree()
