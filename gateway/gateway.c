@@ -7,7 +7,11 @@
  *
  * Privilege: the gateway runs as the user.  Installed set-group-ID to the
  * audit log's group it uses that group only to open the log (before it
- * looks at any of the user's input) and then gives it up for good.
+ * looks at any of the user's input) and then gives it up for good.  Any
+ * local account can run it by hand: startup.c first resets what a caller
+ * hands down (descriptors, signals, limits, environment), and a decision
+ * whose audit record cannot be written is not acted upon (no audit trail,
+ * no service).
  */
 #include <errno.h>
 #include <limits.h>
@@ -30,8 +34,10 @@
 #include "monotonic.h"
 #include "policy.h"
 #include "relay.h"
+#include "startup.h"
 
 static volatile sig_atomic_t stop_relay;
+static struct gw_startup startup;
 
 static void
 on_signal(int sig)
@@ -79,6 +85,10 @@ drop_group(void)
 	}
 }
 
+/* The user's message when a record of the service cannot be written. */
+#define NO_AUDIT	"refused: the audit log cannot take the record; see the " \
+	"system log"
+
 /* Audit a refusal and tell the user.  Returns the exit status. */
 static int
 refuse(const struct gw_audit *a, struct gw_event *ev, const char *msg)
@@ -108,16 +118,40 @@ run_shell(const struct gw_audit *a, const struct passwd *pw)
 			return refuse(a, &ev, "no usable login shell");
 		}
 	}
-	gw_audit_emit(a, &ev);
+	if (gw_audit_emit(a, &ev) != 0) {
+		fprintf(stderr, "awsmfa-gateway: %s\n", NO_AUDIT);
+		return 1;
+	}
 	/* A login shell, as sshd starts one: "-" before its name. */
 	snprintf(argv0, sizeof(argv0), "-%s", base);
 	closelog();
-	execl(shell, argv0, (char *)NULL);
+	/* What the caller handed down goes on to the shell: startup.h. */
+	gw_startup_restore(&startup);
+	execve(shell, (char *[]){ argv0, NULL }, startup.env);
 	syslog(LOG_ERR, "user %s: cannot run %s: %s", pw->pw_name, shell,
 	    strerror(errno));
 	fprintf(stderr, "awsmfa-gateway: cannot run %s: %s\n", shell,
 	    strerror(errno));
 	return 1;
+}
+
+struct ready_ctx {
+	const struct gw_audit	*a;
+	const struct gw_event	*ev;
+};
+
+/* Before each connection attempt: can its relay_start record be written? */
+static int
+relay_ready(void *ctx, const char *addr, const struct gw_rule *rule)
+{
+	const struct ready_ctx *rc = ctx;
+	struct gw_event ev = *rc->ev;
+
+	ev.event = "relay_start";
+	ev.result = "ok";
+	ev.addr = addr;
+	ev.rule_line = rule ? rule->line : 0;
+	return gw_audit_check(rc->a, &ev);
 }
 
 static int
@@ -130,9 +164,11 @@ run_connect(const struct gw_audit *a, const struct gw_config *cfg,
 	struct sigaction sa;
 	long long t0;
 	struct gw_dial d;
+	struct ready_ctx rc = { a, &ev };
 	int r;
 
-	if (gw_dial(&cfg->policy, subj, cmd, cfg->connect_timeout, &d) != 0) {
+	if (gw_dial(&cfg->policy, subj, cmd, cfg->connect_timeout,
+	    relay_ready, &rc, &d) != 0) {
 		ev.result = d.denied ? "denied" : "error";
 		ev.reason = d.why;
 		ev.addr = d.addr[0] ? d.addr : NULL;
@@ -147,7 +183,12 @@ run_connect(const struct gw_audit *a, const struct gw_config *cfg,
 	ev.result = "ok";
 	ev.addr = d.addr;
 	ev.rule_line = d.rule ? d.rule->line : 0;
-	gw_audit_emit(a, &ev);
+	if (gw_audit_emit(a, &ev) != 0) {
+		/* Connected, but not one byte goes through unrecorded. */
+		close(d.fd);
+		fprintf(stderr, "awsmfa-gateway: %s\n", NO_AUDIT);
+		return 1;
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -166,7 +207,8 @@ run_connect(const struct gw_audit *a, const struct gw_config *cfg,
 	ev.bytes_up = st.up;
 	ev.bytes_down = st.down;
 	ev.duration_ms = (uint64_t)(amfa_monotonic_ms() - t0);
-	gw_audit_emit(a, &ev);
+	if (gw_audit_emit(a, &ev) != 0)
+		return 1;
 	return r == 0 ? 0 : 1;
 }
 
@@ -203,6 +245,15 @@ main(int argc, char **argv)
 	gid_t audit_gid = getegid();
 	int c, test = 0, r;
 
+	/*
+	 * Before anything else: nothing the caller hands down shapes what
+	 * the gateway writes (startup.c lists what is reset, and why).
+	 */
+	if (gw_startup_sanitize(&startup) != 0) {
+		drop_group();
+		fprintf(stderr, "awsmfa-gateway: cannot set up the process\n");
+		return 1;
+	}
 	/* Set-user-ID would make every check below meaningless. */
 	if (geteuid() != getuid()) {
 		fprintf(stderr, "awsmfa-gateway: must not be set-user-ID\n");
@@ -211,7 +262,6 @@ main(int argc, char **argv)
 	/* Work as the user; the audit group only to open the log. */
 	if (setegid(getgid()) != 0)
 		drop_group();
-	signal(SIGPIPE, SIG_IGN);
 	while ((c = getopt(argc, argv, "f:t")) != -1) {
 		switch (c) {
 		case 'f':
@@ -256,7 +306,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	audit.user = pw->pw_name;
-	if (gw_source_parse(getenv("SSH_CONNECTION"), &src) == 0) {
+	if (gw_source_parse(startup.ssh_connection, &src) == 0) {
 		audit.src_addr = src.addr;
 		audit.src_port = src.port;
 	}
@@ -307,8 +357,12 @@ main(int argc, char **argv)
 		return refuse(&audit, &ev, "refused: this connection did not "
 		    "pass multi-factor authentication (pam_awsmfa)");
 	}
+	audit.verified = 1;
 	ev.result = "ok";
-	gw_audit_emit(&audit, &ev);
+	if (gw_audit_emit(&audit, &ev) != 0) {
+		fprintf(stderr, "awsmfa-gateway: %s\n", NO_AUDIT);
+		return 1;
+	}
 
 	/* A group that cannot be looked up denies: see groups.h. */
 	if (gw_groups_load(pw->pw_name, pw->pw_gid, groups, &ngroups) != 0) {
@@ -322,7 +376,7 @@ main(int argc, char **argv)
 	subj.groups = (const char *const *)groups;
 	subj.ngroups = ngroups;
 
-	gw_command_parse(getenv("SSH_ORIGINAL_COMMAND"), &cmd);
+	gw_command_parse(startup.ssh_original_command, &cmd);
 	memset(&ev, 0, sizeof(ev));
 	switch (cmd.kind) {
 	case GW_CMD_SHELL: {

@@ -47,7 +47,7 @@ AWS_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
              "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION")
 ROLES = ("shell", "wrong", "replay", "locked", "copy", "denied", "nobody",
          "skip", "raw", "env", "noshell", "command", "forward", "stepup",
-         "dots1", "dots2", "dots3", "lookup")
+         "dots1", "dots2", "dots3", "lookup", "limit")
 DOTS = ("dots1", "dots2", "dots3")
 
 
@@ -134,7 +134,7 @@ def setUpModule():
     make_group(deny_group)
     PEOPLE = {r: Person(r, [audit_group] +
                         ([group] if r in ("copy", "denied", "raw", "env",
-                                          "skip", "replay") + DOTS
+                                          "skip", "replay", "limit") + DOTS
                          else []))
               for r in ROLES}
     # "lookup"'s primary group: a gid above GID_MAX (60000), which
@@ -187,8 +187,8 @@ def setUpModule():
                "deny groups %s to 127.0.0.1 ports %d\n"
                "allow users %s to 127.0.0.1 ports %d\n"
                "allow groups %s to 127.0.0.1 ports %d,%d\n"
-               % (AUDIT, TREE.conf, PEOPLE["shell"].name,
-                  PEOPLE["stepup"].name, RAW.port, deny_group, RAW.port,
+               % (AUDIT, TREE.conf, PEOPLE["shell"].name + ", " +
+                  PEOPLE["limit"].name, PEOPLE["stepup"].name, RAW.port, deny_group, RAW.port,
                   PEOPLE["lookup"].name, RAW.port, group,
                   TARGET.port, RAW.port), 0o644)
     DENY_NAME_LINE = 5
@@ -514,6 +514,55 @@ class Gateway(unittest.TestCase):
         refused = self.audit("lookup", "login", "denied")
         self.assertEqual(len(refused), 1, read(AUDIT))
         self.assertIn("groups", refused[0].get("reason", ""))
+
+    def test_relay_whose_record_cannot_be_written_does_not_start(self):
+        """Inside an MFA connection (the marker is good), the user runs the
+        gateway by hand with RLIMIT_FSIZE at the log's size plus N, for
+        every N across the login and relay_start records, and SIGXFSZ
+        ignored: no record is cut, and no relay starts (exit non-zero, no
+        connection to the target) unless its relay_start record is in the
+        log whole."""
+        p = PEOPLE["limit"]
+        child = self.login("limit", [p.code()], tty=True)
+        span = 2 * len(json.dumps(self.audit_sample())) + 200
+        received = len(RAW.received)
+        before_log = read(AUDIT)
+        run = ("SSH_ORIGINAL_COMMAND='connect 127.0.0.1 %d' env "
+               "--ignore-signal=XFSZ prlimit --fsize=$L:$L %s -f %s "
+               "</dev/null >/dev/null 2>&1" % (RAW.port, GATEWAY, GWCONF))
+        out = self.shell(child, "for n in $(seq 0 %d); do S=$(stat -c %%s "
+                         "%s); L=$((S + n)); %s; echo \"R $n $? $S "
+                         "$(stat -c %%s %s)\"; done; S=$(stat -c %%s %s); "
+                         "L=$((S + 70000)); %s; echo \"BIG $?\""
+                         % (span, AUDIT, run, AUDIT, AUDIT, run),
+                         timeout=600)
+        child.sendline("exit")
+        finish(child)
+        runs = [l.split()[1:] for l in out.replace("\r", "").splitlines()
+                if l.startswith("R ")]
+        self.assertEqual(len(runs), span + 1, out[-500:])
+        data = read(AUDIT).encode()
+        self.assertTrue(data.endswith(b"\n"))
+        for n, rc, size0, size1 in runs:
+            added = data[int(size0):int(size1)]
+            recs = [json.loads(l) for l in added.splitlines()]  # whole
+            self.assertTrue(added == b"" or added.endswith(b"\n"), n)
+            if not any(r["event"] == "relay_start" for r in recs):
+                self.assertNotEqual(rc, "0", "N=%s: %r" % (n, added))
+        for line in data.splitlines():
+            json.loads(line)
+        # With room for the record (and the gateway's slack) it does relay:
+        # the check above is not passed by a gateway that never relays.
+        self.assertIn("BIG 0", out)
+        started = [r for r in self.audit("limit", "relay_start")]
+        self.assertGreaterEqual(len(started), 1)
+        self.assertEqual(len(RAW.received) - received, len(started),
+                         "a connection to the target for each relay_start "
+                         "record, and none without one")
+        self.assertTrue(read(AUDIT).startswith(before_log))
+
+    def audit_sample(self):
+        return audit_records()[-1]
 
     def test_deny_by_default(self):
         p = PEOPLE["nobody"]

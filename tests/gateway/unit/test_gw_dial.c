@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -34,6 +35,19 @@ listen_loopback(int *fd)
 	return ntohs(sin.sin_port);
 }
 
+static int ready_answer;
+static unsigned ready_calls;
+
+static int
+ready_fn(void *ctx, const char *addr, const struct gw_rule *rule)
+{
+	(void)ctx;
+	(void)addr;
+	(void)rule;
+	ready_calls++;
+	return ready_answer;
+}
+
 static int
 dial(const struct gw_config *c, const char *host, unsigned port,
     struct gw_dial *d)
@@ -47,7 +61,7 @@ dial(const struct gw_config *c, const char *host, unsigned port,
 	gw_command_parse(line, &cmd);
 	if (cmd.kind != GW_CMD_CONNECT)
 		return -2;
-	return gw_dial(&c->policy, &s, &cmd, 2, d);
+	return gw_dial(&c->policy, &s, &cmd, 2, ready_fn, NULL, d);
 }
 
 int
@@ -70,6 +84,24 @@ main(void)
 	    "an allowed address is reached");
 	if (d.fd >= 0)
 		close(d.fd);
+
+	/*
+	 * Told that the decision cannot be audited, gw_dial makes no
+	 * connection at all: the listener has nothing to accept.
+	 */
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+	int afd;
+
+	/* The connection made above, out of the way. */
+	while (poll(&pfd, 1, 0) == 1 && (afd = accept(lfd, NULL, NULL)) >= 0)
+		close(afd);
+	ready_answer = -1;
+	ready_calls = 0;
+	memset(&d, 0, sizeof(d));
+	ok(dial(&c, "127.0.0.1", port, &d) == -1 && d.unready && d.fd < 0 &&
+	    ready_calls == 1, "ready says no: no connection, d.unready");
+	ok(poll(&pfd, 1, 200) == 0, "and the listener saw none");
+	ready_answer = 0;
 
 	const char *unspec[] = { "0.0.0.0", "0.1.2.3", "::",
 	    "::ffff:0.0.0.0" };
