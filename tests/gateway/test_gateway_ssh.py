@@ -152,6 +152,9 @@ def setUpModule():
                    capture_output=True)
     subprocess.run(["usermod", "-g", gone, PEOPLE["lookup"].name],
                    check=True, capture_output=True)
+    # No longer its primary group, the account's own group would outlive
+    # userdel: the janitor removes it.
+    janitor.add(subprocess.run, ["groupdel", PEOPLE["lookup"].name])
     subprocess.run(["groupdel", "--force", gone], check=True,
                    capture_output=True)
     STS = StsServer([p.iam for p in PEOPLE.values()])
