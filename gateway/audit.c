@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -32,11 +34,22 @@ gw_audit_format(const struct gw_audit *a, const struct gw_event *ev,
 	r |= amfa_json_add_str(o, "user", a->user);
 	r |= amfa_json_add_int(o, "uid", (int64_t)a->uid);
 	r |= amfa_json_add_str(o, "iam_user", a->iam_user);
-	r |= amfa_json_add_str(o, "source", a->src_addr);
-	if (a->src_port != 0)
-		r |= amfa_json_add_int(o, "source_port", a->src_port);
-	if (a->sshd_pid != 0)
-		r |= amfa_json_add_int(o, "sshd_pid", a->sshd_pid);
+	if (a->verified) {
+		r |= amfa_json_add_str(o, "source", a->src_addr);
+		if (a->src_port != 0)
+			r |= amfa_json_add_int(o, "source_port", a->src_port);
+		if (a->sshd_pid != 0)
+			r |= amfa_json_add_int(o, "sshd_pid", a->sshd_pid);
+	} else {
+		/* Anyone may have run us by hand: nothing here is proven. */
+		r |= amfa_json_add_str(o, "connection", "unverified");
+		r |= amfa_json_add_str(o, "claimed_source", a->src_addr);
+		if (a->src_port != 0)
+			r |= amfa_json_add_int(o, "claimed_source_port",
+			    a->src_port);
+		if (a->sshd_pid != 0)
+			r |= amfa_json_add_int(o, "leader_pid", a->sshd_pid);
+	}
 	r |= amfa_json_add_str(o, "command", ev->command);
 	r |= amfa_json_add_str(o, "target", ev->host);
 	if (ev->port != 0)
@@ -90,6 +103,66 @@ gw_audit_open(const char *path, uid_t owner)
 	return fd;
 }
 
+/*
+ * Is there room for `len' more bytes, and GW_AUDIT_SLACK beyond them?  A
+ * write past RLIMIT_FSIZE is cut at the limit (or fails with EFBIG), and
+ * one on a full file system is cut where the space ends: either leaves
+ * half a line, which the next record would be glued to.  The caller
+ * chooses the limit (startup.c raised the soft one to the hard one, as far
+ * as it goes); the slack covers records others append between this check
+ * and the write.
+ */
+static int
+room_for(int fd, size_t len)
+{
+	struct rlimit rl;
+	struct stat st;
+	struct statvfs vfs;
+	unsigned long long need = (unsigned long long)len + GW_AUDIT_SLACK;
+
+	if (fstat(fd, &st) != 0 || getrlimit(RLIMIT_FSIZE, &rl) != 0 ||
+	    fstatvfs(fd, &vfs) != 0) {
+		syslog(LOG_ERR, "audit log: cannot check for room: %s",
+		    strerror(errno));
+		return -1;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    ((unsigned long long)rl.rlim_cur < (unsigned long long)st.st_size ||
+	    (unsigned long long)rl.rlim_cur - (unsigned long long)st.st_size <
+	    need)) {
+		syslog(LOG_ERR, "audit log: the file size limit (%llu bytes) "
+		    "leaves no room for a record; nothing written",
+		    (unsigned long long)rl.rlim_cur);
+		return -1;
+	}
+	if ((unsigned long long)vfs.f_bavail * vfs.f_frsize < need) {
+		syslog(LOG_ERR, "audit log: the file system is full; nothing "
+		    "written");
+		return -1;
+	}
+	return 0;
+}
+
+int
+gw_audit_check(const struct gw_audit *a, const struct gw_event *ev)
+{
+	struct timespec now;
+	char *text;
+	int r;
+
+	if (a->fd < 0)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &now);
+	if ((text = gw_audit_format(a, ev, &now)) == NULL) {
+		syslog(LOG_ERR, "cannot format an audit record (event %s)",
+		    ev->event);
+		return -1;
+	}
+	r = room_for(a->fd, strlen(text) + 1);
+	free(text);
+	return r;
+}
+
 int
 gw_audit_emit(const struct gw_audit *a, const struct gw_event *ev)
 {
@@ -116,14 +189,24 @@ gw_audit_emit(const struct gw_audit *a, const struct gw_event *ev)
 		memcpy(line, text, len);
 		line[len] = '\n';
 		line[len + 1] = '\0';
-		/* One write with O_APPEND: records never interleave. */
-		do
-			w = write(a->fd, line, len + 1);
-		while (w < 0 && errno == EINTR);
+		/*
+		 * One write with O_APPEND: records never interleave.  Only
+		 * when there is room for all of it (a short write cannot be
+		 * taken back).
+		 */
+		if (room_for(a->fd, len + 1) != 0)
+			w = 0;
+		else
+			do
+				w = write(a->fd, line, len + 1);
+			while (w < 0 && errno == EINTR);
 		free(line);
 		if (w != (ssize_t)(len + 1)) {
-			syslog(LOG_ERR, "audit log write failed: %s",
-			    w < 0 ? strerror(errno) : "short write");
+			if (w != 0)
+				syslog(LOG_ERR, "audit log write failed: %s",
+				    w < 0 ? strerror(errno) : "short write");
+			syslog(LOG_ERR, "audit record not written (event %s): "
+			    "service refused", ev->event);
 			r = -1;
 		}
 	}

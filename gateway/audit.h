@@ -7,6 +7,15 @@
  * rule that decided, the reason) and for a relay the bytes each way and
  * the duration.  Never a credential: nothing from the environment but
  * SSH_CONNECTION is read into a record.
+ *
+ * Until the gate marker has shown that this is an MFA connection
+ * (`verified'), the caller may be any local account running the gateway
+ * by hand: such a record says "connection":"unverified", and what the
+ * caller chose (SSH_CONNECTION; the session leader above it, which need
+ * not be sshd) is recorded as claimed_source, claimed_source_port and
+ * leader_pid, never as source or sshd_pid.
+ *
+ * A record goes to the log whole or not at all: see gw_audit_emit.
  */
 #ifndef GW_AUDIT_H
 #define GW_AUDIT_H
@@ -24,6 +33,7 @@ struct gw_audit {
 	unsigned	 src_port;
 	long		 sshd_pid;	/* 0: unknown */
 	const char	*config;	/* the config file, for rule refs */
+	int		 verified;	/* the gate marker checked out */
 };
 
 struct gw_event {
@@ -55,7 +65,21 @@ char	*gw_audit_format(const struct gw_audit *a, const struct gw_event *ev,
  */
 int	gw_audit_open(const char *path, uid_t owner);
 
-/* Record `ev' in the log and in syslog.  0, or -1 if the log write failed. */
+/*
+ * Record `ev' in syslog and in the log.  The log gets the whole line or
+ * nothing: before the write the file-size limit (RLIMIT_FSIZE) and the
+ * free space must leave room for the line and GW_AUDIT_SLACK bytes more
+ * (other writers may append meanwhile).  0, or -1 if the record is not in
+ * the log (logged): then the gateway must refuse the service.
+ */
 int	gw_audit_emit(const struct gw_audit *a, const struct gw_event *ev);
+
+/*
+ * Would gw_audit_emit write `ev' now?  0 or -1 (logged).  For a decision
+ * that must not be acted upon unless its record can be written.
+ */
+int	gw_audit_check(const struct gw_audit *a, const struct gw_event *ev);
+
+#define GW_AUDIT_SLACK	(64 * 1024)
 
 #endif

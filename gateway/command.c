@@ -152,9 +152,13 @@ gw_command_parse(const char *s, struct gw_command *c)
 		c->kind = GW_CMD_CONNECT;
 		return;
 	}
-	/* A trailing dot (fully qualified) names the same host. */
+	/*
+	 * The one canonical form every rule sees: trailing dots (fully
+	 * qualified, "name.", or more of them, "name..", which the resolver
+	 * takes as the same name) all stripped, lower case below.
+	 */
 	len = strlen(w[1]);
-	if (len > 1 && w[1][len - 1] == '.')
+	while (len > 0 && w[1][len - 1] == '.')
 		w[1][--len] = '\0';
 	if ((c->why = gw_host_name_invalid(w[1])) != NULL)
 		return;

@@ -121,7 +121,8 @@ unspecified(const struct gw_addr *a)
 
 int
 gw_dial(const struct gw_policy *p, const struct gw_subject *s,
-    const struct gw_command *cmd, long timeout, struct gw_dial *d)
+    const struct gw_command *cmd, long timeout, gw_dial_ready ready,
+    void *ctx, struct gw_dial *d)
 {
 	struct gw_addr addrs[MAX_ADDRS], a;
 	struct gw_verdict v;
@@ -208,6 +209,11 @@ gw_dial(const struct gw_policy *p, const struct gw_subject *s,
 	}
 	for (size_t i = 0; i < nallowed; i++) {
 		gw_addr_str(&addrs[i], d->addr, sizeof(d->addr));
+		if (ready != NULL && ready(ctx, d->addr, d->rule) != 0) {
+			d->unready = 1;
+			d->why = "the audit log cannot take the record";
+			return -1;
+		}
 		if ((d->fd = try_connect(&addrs[i], cmd->port, deadline,
 		    &err)) >= 0)
 			return 0;

@@ -7,10 +7,13 @@
  *
  * Privilege: the gateway runs as the user.  Installed set-group-ID to the
  * audit log's group it uses that group only to open the log (before it
- * looks at any of the user's input) and then gives it up for good.
+ * looks at any of the user's input) and then gives it up for good.  Any
+ * local account can run it by hand: startup.c first resets what a caller
+ * hands down (descriptors, signals, limits, environment), and a decision
+ * whose audit record cannot be written is not acted upon (no audit trail,
+ * no service).
  */
 #include <errno.h>
-#include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -25,15 +28,16 @@
 #include "config.h"
 #include "dial.h"
 #include "gate_marker.h"
+#include "groups.h"
 #include "gwconf.h"
 #include "log.h"
 #include "monotonic.h"
 #include "policy.h"
 #include "relay.h"
-
-#define MAX_GROUPS	256
+#include "startup.h"
 
 static volatile sig_atomic_t stop_relay;
+static struct gw_startup startup;
 
 static void
 on_signal(int sig)
@@ -64,30 +68,6 @@ usage(void)
 	exit(2);
 }
 
-/* The user's groups, by name (the policy speaks names). */
-static int
-load_groups(const struct passwd *pw, char **names, size_t *n)
-{
-	gid_t gids[MAX_GROUPS];
-	int ng = MAX_GROUPS;
-	struct group *gr;
-
-	*n = 0;
-	if (getgrouplist(pw->pw_name, pw->pw_gid, gids, &ng) < 0) {
-		amfa_log(LOG_ERR, "user %s: in more than %d groups",
-		    pw->pw_name, MAX_GROUPS);
-		return -1;
-	}
-	for (int i = 0; i < ng; i++) {
-		if ((gr = getgrgid(gids[i])) == NULL)
-			continue;
-		if ((names[*n] = strdup(gr->gr_name)) == NULL)
-			return -1;
-		(*n)++;
-	}
-	return 0;
-}
-
 /*
  * Give up the set-group-ID group for good (a no-op when not installed
  * so).  Anything but success ends the program.
@@ -104,6 +84,10 @@ drop_group(void)
 		exit(1);
 	}
 }
+
+/* The user's message when a record of the service cannot be written. */
+#define NO_AUDIT	"refused: the audit log cannot take the record; see the " \
+	"system log"
 
 /* Audit a refusal and tell the user.  Returns the exit status. */
 static int
@@ -134,16 +118,40 @@ run_shell(const struct gw_audit *a, const struct passwd *pw)
 			return refuse(a, &ev, "no usable login shell");
 		}
 	}
-	gw_audit_emit(a, &ev);
+	if (gw_audit_emit(a, &ev) != 0) {
+		fprintf(stderr, "awsmfa-gateway: %s\n", NO_AUDIT);
+		return 1;
+	}
 	/* A login shell, as sshd starts one: "-" before its name. */
 	snprintf(argv0, sizeof(argv0), "-%s", base);
 	closelog();
-	execl(shell, argv0, (char *)NULL);
+	/* What the caller handed down goes on to the shell: startup.h. */
+	gw_startup_restore(&startup);
+	execve(shell, (char *[]){ argv0, NULL }, startup.env);
 	syslog(LOG_ERR, "user %s: cannot run %s: %s", pw->pw_name, shell,
 	    strerror(errno));
 	fprintf(stderr, "awsmfa-gateway: cannot run %s: %s\n", shell,
 	    strerror(errno));
 	return 1;
+}
+
+struct ready_ctx {
+	const struct gw_audit	*a;
+	const struct gw_event	*ev;
+};
+
+/* Before each connection attempt: can its relay_start record be written? */
+static int
+relay_ready(void *ctx, const char *addr, const struct gw_rule *rule)
+{
+	const struct ready_ctx *rc = ctx;
+	struct gw_event ev = *rc->ev;
+
+	ev.event = "relay_start";
+	ev.result = "ok";
+	ev.addr = addr;
+	ev.rule_line = rule ? rule->line : 0;
+	return gw_audit_check(rc->a, &ev);
 }
 
 static int
@@ -156,9 +164,11 @@ run_connect(const struct gw_audit *a, const struct gw_config *cfg,
 	struct sigaction sa;
 	long long t0;
 	struct gw_dial d;
+	struct ready_ctx rc = { a, &ev };
 	int r;
 
-	if (gw_dial(&cfg->policy, subj, cmd, cfg->connect_timeout, &d) != 0) {
+	if (gw_dial(&cfg->policy, subj, cmd, cfg->connect_timeout,
+	    relay_ready, &rc, &d) != 0) {
 		ev.result = d.denied ? "denied" : "error";
 		ev.reason = d.why;
 		ev.addr = d.addr[0] ? d.addr : NULL;
@@ -173,7 +183,12 @@ run_connect(const struct gw_audit *a, const struct gw_config *cfg,
 	ev.result = "ok";
 	ev.addr = d.addr;
 	ev.rule_line = d.rule ? d.rule->line : 0;
-	gw_audit_emit(a, &ev);
+	if (gw_audit_emit(a, &ev) != 0) {
+		/* Connected, but not one byte goes through unrecorded. */
+		close(d.fd);
+		fprintf(stderr, "awsmfa-gateway: %s\n", NO_AUDIT);
+		return 1;
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -192,7 +207,8 @@ run_connect(const struct gw_audit *a, const struct gw_config *cfg,
 	ev.bytes_up = st.up;
 	ev.bytes_down = st.down;
 	ev.duration_ms = (uint64_t)(amfa_monotonic_ms() - t0);
-	gw_audit_emit(a, &ev);
+	if (gw_audit_emit(a, &ev) != 0)
+		return 1;
 	return r == 0 ? 0 : 1;
 }
 
@@ -224,11 +240,20 @@ main(int argc, char **argv)
 	struct gw_audit audit;
 	struct gw_event ev;
 	struct passwd *pw;
-	char *groups[MAX_GROUPS], msg[256];
+	char *groups[GW_MAX_GROUPS], msg[256];
 	size_t ngroups = 0;
 	gid_t audit_gid = getegid();
 	int c, test = 0, r;
 
+	/*
+	 * Before anything else: nothing the caller hands down shapes what
+	 * the gateway writes (startup.c lists what is reset, and why).
+	 */
+	if (gw_startup_sanitize(&startup) != 0) {
+		drop_group();
+		fprintf(stderr, "awsmfa-gateway: cannot set up the process\n");
+		return 1;
+	}
 	/* Set-user-ID would make every check below meaningless. */
 	if (geteuid() != getuid()) {
 		fprintf(stderr, "awsmfa-gateway: must not be set-user-ID\n");
@@ -237,7 +262,6 @@ main(int argc, char **argv)
 	/* Work as the user; the audit group only to open the log. */
 	if (setegid(getgid()) != 0)
 		drop_group();
-	signal(SIGPIPE, SIG_IGN);
 	while ((c = getopt(argc, argv, "f:t")) != -1) {
 		switch (c) {
 		case 'f':
@@ -282,7 +306,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	audit.user = pw->pw_name;
-	if (gw_source_parse(getenv("SSH_CONNECTION"), &src) == 0) {
+	if (gw_source_parse(startup.ssh_connection, &src) == 0) {
 		audit.src_addr = src.addr;
 		audit.src_port = src.port;
 	}
@@ -333,20 +357,26 @@ main(int argc, char **argv)
 		return refuse(&audit, &ev, "refused: this connection did not "
 		    "pass multi-factor authentication (pam_awsmfa)");
 	}
+	audit.verified = 1;
 	ev.result = "ok";
-	gw_audit_emit(&audit, &ev);
+	if (gw_audit_emit(&audit, &ev) != 0) {
+		fprintf(stderr, "awsmfa-gateway: %s\n", NO_AUDIT);
+		return 1;
+	}
 
-	if (load_groups(pw, groups, &ngroups) != 0) {
+	/* A group that cannot be looked up denies: see groups.h. */
+	if (gw_groups_load(pw->pw_name, pw->pw_gid, groups, &ngroups) != 0) {
 		ev.event = "login";
-		ev.result = "error";
-		ev.reason = "cannot list the user's groups";
-		return refuse(&audit, &ev, "internal error");
+		ev.result = "denied";
+		ev.reason = "cannot look up the user's groups";
+		return refuse(&audit, &ev, "refused: your groups cannot be "
+		    "looked up; see the system log");
 	}
 	subj.user = pw->pw_name;
 	subj.groups = (const char *const *)groups;
 	subj.ngroups = ngroups;
 
-	gw_command_parse(getenv("SSH_ORIGINAL_COMMAND"), &cmd);
+	gw_command_parse(startup.ssh_original_command, &cmd);
 	memset(&ev, 0, sizeof(ev));
 	switch (cmd.kind) {
 	case GW_CMD_SHELL: {
@@ -379,8 +409,7 @@ main(int argc, char **argv)
 		r = refuse(&audit, &ev, msg);
 		break;
 	}
-	for (size_t i = 0; i < ngroups; i++)
-		free(groups[i]);
+	gw_groups_free(groups, ngroups);
 	gw_config_free(&cfg);
 	if (audit.fd >= 0)
 		close(audit.fd);

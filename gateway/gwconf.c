@@ -1,4 +1,6 @@
 /* Reading gateway.conf; see gwconf.h and policy.h for the grammar. */
+#include <sys/socket.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
@@ -122,16 +124,62 @@ check_name(const char *s)
 	return NULL;
 }
 
-/* A host-name pattern: DNS characters and the glob characters. */
+/*
+ * A host-name pattern: DNS characters and the glob characters, and a form
+ * that can match a name as the gateway has it (command.c: no leading dot,
+ * no empty label, every trailing dot stripped).  A pattern that never
+ * matches would be a rule that silently never applies.
+ */
 static const char *
 check_glob(const char *s)
 {
+	int digit = 0, dot = 0, other = 0, inbr = 0;
+
 	if (strlen(s) > 253)
 		return "host pattern longer than 253 characters";
-	for (const char *p = s; *p != '\0'; p++)
+	for (const char *p = s; *p != '\0'; p++) {
 		if (!isalnum((unsigned char)*p) && strchr(".-_*?[]!", *p) == NULL)
 			return "bad character in a host pattern";
+		if (*p == '[' || *p == ']')
+			inbr = *p == '[';
+		if (isdigit((unsigned char)*p))
+			digit = 1;
+		else if (*p == '.')
+			dot = 1;
+		else if (strchr("*?[]!", *p) == NULL && !(inbr && *p == '-'))
+			other = 1;
+	}
+	if (s[0] == '.')
+		return "a host pattern never starts with '.' (host names do "
+		    "not; for a domain and its hosts write *.example.com)";
+	if (s[strlen(s) - 1] == '.')
+		return "a host pattern never ends with '.' (trailing dots are "
+		    "stripped from the names it is matched against)";
+	if (strstr(s, "..") != NULL)
+		return "empty label in a host pattern";
+	/*
+	 * "10.*", "192.168.1.?": a name pattern matches host names only,
+	 * never the address a name resolves to or a literal address.
+	 */
+	if (digit && dot && !other)
+		return "looks like an address, but a host pattern matches host "
+		    "names only: write an address range in CIDR notation "
+		    "(10.0.0.0/8)";
 	return NULL;
+}
+
+/*
+ * Addresses are compared with IPv4-mapped IPv6 ones turned into IPv4
+ * (policy.c), so a range inside ::ffff:0:0/96 would never match.
+ */
+static int
+ipv4_mapped_range(const struct gw_addr *net, unsigned prefix)
+{
+	static const unsigned char mapped[12] =
+	    { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return net->family == AF_INET6 && prefix >= 96 &&
+	    memcmp(net->a, mapped, sizeof(mapped)) == 0;
 }
 
 static int
@@ -172,6 +220,14 @@ parse_hosts(const char *list, struct gw_rule *r, const char **why)
 		struct gw_host_pat *h = &r->hosts[r->nhosts];
 
 		if (gw_cidr_parse(items[i], &h->net, &h->prefix) == 0) {
+			if (ipv4_mapped_range(&h->net, h->prefix)) {
+				*why = "an IPv4-mapped IPv6 range "
+				    "(::ffff:a.b.c.d/n) never matches: addresses "
+				    "are compared as IPv4, write the IPv4 range "
+				    "(a.b.c.d/n-96)";
+				free_list(items, n);
+				return -1;
+			}
 			h->kind = GW_HOST_CIDR;
 			r->nhosts++;
 			continue;

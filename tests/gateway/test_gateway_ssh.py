@@ -46,7 +46,9 @@ COPY_SIZE = 20 * 1024 * 1024
 AWS_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
              "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION")
 ROLES = ("shell", "wrong", "replay", "locked", "copy", "denied", "nobody",
-         "skip", "raw", "env", "noshell", "command", "forward", "stepup")
+         "skip", "raw", "env", "noshell", "command", "forward", "stepup",
+         "dots1", "dots2", "dots3", "lookup", "limit")
+DOTS = ("dots1", "dots2", "dots3")
 
 
 class RawTarget:
@@ -119,16 +121,42 @@ def make_group(name):
 
 def setUpModule():
     global TREE, STS, PEOPLE, BASTION, TARGET, NOMFA, RAW, AUDIT, GWCONF
+    global DENY_NAME_LINE
     # Members of `group' may connect to the targets; everyone is in
     # `audit_group', which may append to the audit log (in production the
-    # gateway is setgid to such a group).
+    # gateway is setgid to such a group).  `deny_group' is denied the raw
+    # target; nobody is in it, but "lookup"'s primary group is deleted, so
+    # the gateway cannot know whether they are.
     group, audit_group = "amfa-gw-" + TAG, "amfa-gwa-" + TAG
+    deny_group = "amfa-gwd-" + TAG
     make_group(group)
     make_group(audit_group)
+    make_group(deny_group)
     PEOPLE = {r: Person(r, [audit_group] +
                         ([group] if r in ("copy", "denied", "raw", "env",
-                                          "skip", "replay") else []))
+                                          "skip", "replay", "limit") + DOTS
+                         else []))
               for r in ROLES}
+    # "lookup"'s primary group: a gid above GID_MAX (60000), which
+    # groupadd never hands out by itself, whose group is then deleted, so
+    # that no group made meanwhile (by tests running alongside) takes it.
+    gid = 61000 + int(TAG) % 4000
+    while True:
+        try:
+            grp.getgrgid(gid)
+            gid += 1
+        except KeyError:
+            break
+    gone = "amfa-gwl-" + TAG
+    subprocess.run(["groupadd", "-g", str(gid), gone], check=True,
+                   capture_output=True)
+    subprocess.run(["usermod", "-g", gone, PEOPLE["lookup"].name],
+                   check=True, capture_output=True)
+    # No longer its primary group, the account's own group would outlive
+    # userdel: the janitor removes it.
+    janitor.add(subprocess.run, ["groupdel", PEOPLE["lookup"].name])
+    subprocess.run(["groupdel", "--force", gone], check=True,
+                   capture_output=True)
     STS = StsServer([p.iam for p in PEOPLE.values()])
     janitor.add(STS.stop)
     TREE = Tree()
@@ -158,10 +186,15 @@ def setUpModule():
                "audit_log = %s\n"
                "awsmfa_config = %s\n"
                "allow users %s, %s shell\n"
+               "deny users * to localhost ports %d\n"
+               "deny groups %s to 127.0.0.1 ports %d\n"
+               "allow users %s to 127.0.0.1 ports %d\n"
                "allow groups %s to 127.0.0.1 ports %d,%d\n"
-               % (AUDIT, TREE.conf, PEOPLE["shell"].name,
-                  PEOPLE["stepup"].name, group,
+               % (AUDIT, TREE.conf, PEOPLE["shell"].name + ", " +
+                  PEOPLE["limit"].name, PEOPLE["stepup"].name, RAW.port, deny_group, RAW.port,
+                  PEOPLE["lookup"].name, RAW.port, group,
                   TARGET.port, RAW.port), 0o644)
+    DENY_NAME_LINE = 5
     check = subprocess.run([GATEWAY, "-t", "-f", GWCONF],
                            capture_output=True, text=True)
     if check.returncode != 0:
@@ -449,6 +482,92 @@ class Gateway(unittest.TestCase):
         self.assertEqual(refused[0].get("iam_user"), p.iam.name)
         self.assertEqual(refused[0].get("source"), "127.0.0.1")
         self.assertEqual(self.audit("denied", "relay_start"), [])
+
+    def test_deny_by_name_holds_with_trailing_dots(self):
+        """"localhost.", "localhost.." and "localhost..." are all the
+        name a deny rule lists (the resolver takes them so); an allow rule
+        for the address comes after it."""
+        for dots, role in enumerate(DOTS, 1):
+            p = PEOPLE[role]
+            received = len(RAW.received)
+            host = "localhost" + "." * dots
+            status, out = finish(self.login(role, [p.code()], [
+                "connect", host, str(RAW.port)]))
+            self.assertGatewayRefused(status, out, "connect localhost port "
+                                      "%d: not allowed by policy" % RAW.port)
+            refused = self.audit(role, "connect", "denied")
+            self.assertEqual(len(refused), 1, read(AUDIT))
+            self.assertEqual(refused[0].get("target"), "localhost")
+            self.assertEqual(refused[0].get("rule"),
+                             "%s:%d" % (GWCONF, DENY_NAME_LINE), refused)
+            self.assertEqual(len(RAW.received), received, host)
+
+    def test_group_that_cannot_be_looked_up_denies(self):
+        """A deny-groups rule for the raw target comes before an allow
+        rule for this user; their primary group has no name, so whether
+        the deny applies cannot be known: refused."""
+        p = PEOPLE["lookup"]
+        received = len(RAW.received)
+        status, out = finish(self.login("lookup", [p.code()], [
+            "connect", "127.0.0.1", str(RAW.port)]))
+        self.assertGatewayRefused(status, out, "refused: your groups cannot "
+                                  "be looked up")
+        self.assertEqual(len(RAW.received), received)
+        self.assertEqual(self.audit("lookup", "relay_start"), [])
+        refused = self.audit("lookup", "login", "denied")
+        self.assertEqual(len(refused), 1, read(AUDIT))
+        self.assertIn("groups", refused[0].get("reason", ""))
+
+    def test_relay_whose_record_cannot_be_written_does_not_start(self):
+        """Inside an MFA connection (the marker is good), the user runs the
+        gateway by hand with RLIMIT_FSIZE at the log's size plus N, for
+        every N across the login and relay_start records, and SIGXFSZ
+        ignored: no record is cut, and no relay starts (exit non-zero, no
+        connection to the target) unless its relay_start record is in the
+        log whole."""
+        p = PEOPLE["limit"]
+        child = self.login("limit", [p.code()], tty=True)
+        span = 1000     # more than a login and a relay_start record
+        received = len(RAW.received)
+        before_log = read(AUDIT)
+        run = ("SSH_ORIGINAL_COMMAND='connect 127.0.0.1 %d' env "
+               "--ignore-signal=XFSZ prlimit --fsize=$L:$L %s -f %s "
+               "</dev/null >/dev/null 2>&1" % (RAW.port, GATEWAY, GWCONF))
+        out = self.shell(child, "for n in $(seq 0 %d); do S=$(stat -c %%s "
+                         "%s); L=$((S + n)); %s; echo \"R $n $? $S "
+                         "$(stat -c %%s %s)\"; done; S=$(stat -c %%s %s); "
+                         "L=$((S + 70000)); %s; echo \"BIG $?\""
+                         % (span, AUDIT, run, AUDIT, AUDIT, run),
+                         timeout=600)
+        child.sendline("exit")
+        finish(child)
+        runs = [l.split()[1:] for l in out.replace("\r", "").splitlines()
+                if l.startswith("R ")]
+        self.assertEqual(len(runs), span + 1, out[-500:])
+        data = read(AUDIT).encode()
+        self.assertTrue(data.endswith(b"\n"))
+        for n, rc, size0, size1 in runs:
+            added = data[int(size0):int(size1)]
+            recs = [json.loads(l) for l in added.splitlines()]  # whole
+            self.assertTrue(added == b"" or added.endswith(b"\n"), n)
+            if not any(r["event"] == "relay_start" for r in recs):
+                self.assertNotEqual(rc, "0", "N=%s: %r" % (n, added))
+        for line in data.splitlines():
+            json.loads(line)
+        # With room for the record (and the gateway's slack) it does relay:
+        # the check above is not passed by a gateway that never relays.
+        self.assertIn("BIG 0", out)
+        started = [r for r in self.audit("limit", "relay_start")]
+        self.assertGreaterEqual(len(started), 1)
+        mine = [l for l in read(AUDIT).splitlines() if p.name in l]
+        last = [[l for l in mine if json.loads(l)["event"] == e][-1]
+                for e in ("login", "relay_start")]
+        self.assertLess(sum(len(l) + 1 for l in last), span,
+                        "the offsets covered both records")
+        self.assertEqual(len(RAW.received) - received, len(started),
+                         "a connection to the target for each relay_start "
+                         "record, and none without one")
+        self.assertTrue(read(AUDIT).startswith(before_log))
 
     def test_deny_by_default(self):
         p = PEOPLE["nobody"]

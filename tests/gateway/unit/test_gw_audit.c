@@ -1,7 +1,9 @@
 /* Audit records: JSON shape, escaping, omitted fields, the log file rules. */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,7 +34,8 @@ format(void)
 {
 	struct gw_audit a = { .fd = -1, .user = "alice", .uid = 1001,
 	    .iam_user = "alice.iam", .src_addr = "192.0.2.9", .src_port = 51234,
-	    .sshd_pid = 4242, .config = "/etc/awsmfa/gateway.conf" };
+	    .sshd_pid = 4242, .config = "/etc/awsmfa/gateway.conf",
+	    .verified = 1 };
 	struct gw_event ev = { .event = "relay_end", .result = "ok",
 	    .reason = "closed", .host = "db.corp", .addr = "10.1.1.1",
 	    .port = 22, .rule_line = 7, .relay = 1, .bytes_up = 5000000000ULL,
@@ -81,10 +84,93 @@ format(void)
 	ok(field(o, "forged") == NULL, "no forged field");
 	ok(field(o, "iam_user") == NULL && field(o, "source") == NULL &&
 	    field(o, "port") == NULL && field(o, "rule") == NULL &&
-	    field(o, "bytes_up") == NULL && field(o, "sshd_pid") == NULL,
-	    "unknown values are left out");
+	    field(o, "bytes_up") == NULL && field(o, "sshd_pid") == NULL &&
+	    field(o, "claimed_source") == NULL &&
+	    field(o, "leader_pid") == NULL, "unknown values are left out");
 	json_object_put(o);
 	free(text);
+
+	/*
+	 * No valid gate marker: anyone may have run the gateway by hand with
+	 * an SSH_CONNECTION of their own.  The record says so and carries
+	 * what the caller chose only under names that say so.
+	 */
+	struct gw_audit c = { .fd = -1, .user = "mallory", .uid = 66,
+	    .src_addr = "203.0.113.5", .src_port = 4444, .sshd_pid = 1 };
+	struct gw_event ev3 = { .event = "login", .result = "denied",
+	    .reason = "no marker" };
+
+	text = gw_audit_format(&c, &ev3, &now);
+	o = text ? json_tokener_parse(text) : NULL;
+	ok(o != NULL, "unverified record parses");
+	is_str(str(o, "connection"), "unverified", "marked unverified");
+	ok(field(o, "source") == NULL && field(o, "source_port") == NULL &&
+	    field(o, "sshd_pid") == NULL,
+	    "no source, source_port or sshd_pid the caller chose");
+	is_str(str(o, "claimed_source"), "203.0.113.5", "claimed_source");
+	is_int(json_object_get_int64(field(o, "claimed_source_port")), 4444,
+	    "claimed_source_port");
+	is_int(json_object_get_int64(field(o, "leader_pid")), 1,
+	    "leader_pid (not proven to be sshd)");
+	json_object_put(o);
+	free(text);
+	text = gw_audit_format(&a, &ev, &now);
+	o = text ? json_tokener_parse(text) : NULL;
+	ok(o != NULL && field(o, "connection") == NULL &&
+	    field(o, "claimed_source") == NULL, "a verified record is not");
+	json_object_put(o);
+	free(text);
+}
+
+static off_t
+size_of(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/*
+ * Whole or nothing under RLIMIT_FSIZE (SIGXFSZ ignored, as startup.c
+ * does): no room for the line and the slack, no write at all.
+ */
+static void
+size_limit(void)
+{
+	char dir[] = "/tmp/gw-audit-XXXXXX", path[128];
+	struct gw_audit a = { .user = "alice", .uid = 1 };
+	struct gw_event ev = { .event = "login", .result = "ok" };
+	struct rlimit old, rl;
+	off_t before;
+	int fd;
+
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	ok(mkdtemp(dir) != NULL, "temp dir");
+	snprintf(path, sizeof(path), "%s/audit.log", dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0620);
+	write(fd, "{}\n", 3);
+	close(fd);
+	ok((a.fd = gw_audit_open(path, getuid())) >= 0, "log opens");
+	before = size_of(path);
+	logcap_start();
+	for (rlim_t extra = 0; extra < 400; extra += 7) {
+		rl.rlim_cur = (rlim_t)before + extra;
+		rl.rlim_max = old.rlim_max;
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0 ||
+		    gw_audit_emit(&a, &ev) != -1 || size_of(path) != before)
+			break;
+		if (extra + 7 >= 400)
+			ok(1, "limit at size + 0..399: -1, nothing written");
+	}
+	ok(size_of(path) == before, "the log did not grow");
+	rl.rlim_cur = (rlim_t)before + GW_AUDIT_SLACK + 1000;
+	ok(setrlimit(RLIMIT_FSIZE, &rl) == 0 && gw_audit_emit(&a, &ev) == 0 &&
+	    size_of(path) > before, "room for the record and the slack: "
+	    "written");
+	close(a.fd);
+	unlink(path);
+	rmdir(dir);
 }
 
 static void
@@ -146,5 +232,6 @@ main(void)
 {
 	format();
 	logfile();
+	size_limit();
 	return tap_done();
 }

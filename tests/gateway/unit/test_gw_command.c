@@ -1,4 +1,5 @@
 /* The user's request: SSH_ORIGINAL_COMMAND and SSH_CONNECTION. */
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -30,6 +31,17 @@ connect_ok(void)
 	gw_command_parse("  connect\tDB.Internal.  5432 ", &c);
 	ok(c.kind == GW_CMD_CONNECT && c.port == 5432, "blanks, tabs, trailing dot");
 	is_str(c.host, "db.internal", "lower case, no trailing dot");
+	/* Every trailing dot goes: no rule ever sees "name." or "name..". */
+	for (const char *const *h = (const char *const[]){ "Name.Example.COM.",
+	    "name.example.com..", "NAME.example.com...", NULL }; *h; h++) {
+		char line[64];
+
+		snprintf(line, sizeof(line), "connect %s 22", *h);
+		gw_command_parse(line, &c);
+		ok(c.kind == GW_CMD_CONNECT && !c.literal &&
+		    strcmp(c.host, "name.example.com") == 0,
+		    "\"%s\" is name.example.com (got \"%s\")", *h, c.host);
+	}
 	gw_command_parse("connect 10.0.0.5 65535", &c);
 	ok(c.kind == GW_CMD_CONNECT && c.literal && c.addr.family == AF_INET &&
 	    c.port == 65535, "IPv4 literal, highest port");
@@ -70,6 +82,9 @@ connect_bad(void)
 		{ "connect -oProxyCommand=x 22", "must start with" },
 		{ ".h 22", "unknown command" },
 		{ "connect a..b 22", "empty label" },
+		{ "connect . 22", "empty host name" },
+		{ "connect ... 22", "empty host name" },
+		{ "connect 127.0.0.1.. 22", "not a host name" },
 		{ "connect fe80::1%eth0 22", "bad character" },
 		{ "connect h;id 22", "bad character" },
 		{ "connect h$(id) 22", "bad character" },

@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -34,6 +35,19 @@ listen_loopback(int *fd)
 	return ntohs(sin.sin_port);
 }
 
+static int ready_answer;
+static unsigned ready_calls;
+
+static int
+ready_fn(void *ctx, const char *addr, const struct gw_rule *rule)
+{
+	(void)ctx;
+	(void)addr;
+	(void)rule;
+	ready_calls++;
+	return ready_answer;
+}
+
 static int
 dial(const struct gw_config *c, const char *host, unsigned port,
     struct gw_dial *d)
@@ -47,7 +61,7 @@ dial(const struct gw_config *c, const char *host, unsigned port,
 	gw_command_parse(line, &cmd);
 	if (cmd.kind != GW_CMD_CONNECT)
 		return -2;
-	return gw_dial(&c->policy, &s, &cmd, 2, d);
+	return gw_dial(&c->policy, &s, &cmd, 2, ready_fn, NULL, d);
 }
 
 int
@@ -71,6 +85,24 @@ main(void)
 	if (d.fd >= 0)
 		close(d.fd);
 
+	/*
+	 * Told that the decision cannot be audited, gw_dial makes no
+	 * connection at all: the listener has nothing to accept.
+	 */
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+	int afd;
+
+	/* The connection made above, out of the way. */
+	while (poll(&pfd, 1, 0) == 1 && (afd = accept(lfd, NULL, NULL)) >= 0)
+		close(afd);
+	ready_answer = -1;
+	ready_calls = 0;
+	memset(&d, 0, sizeof(d));
+	ok(dial(&c, "127.0.0.1", port, &d) == -1 && d.unready && d.fd < 0 &&
+	    ready_calls == 1, "ready says no: no connection, d.unready");
+	ok(poll(&pfd, 1, 200) == 0, "and the listener saw none");
+	ready_answer = 0;
+
 	const char *unspec[] = { "0.0.0.0", "0.1.2.3", "::",
 	    "::ffff:0.0.0.0" };
 	for (size_t i = 0; i < sizeof(unspec) / sizeof(unspec[0]); i++) {
@@ -82,6 +114,35 @@ main(void)
 		ok(d.why != NULL && strstr(d.why, "unspecified") != NULL,
 		    "%s: the reason says why", unspec[i]);
 	}
+	gw_config_free(&c);
+
+	/*
+	 * A deny by name holds however many trailing dots the user adds
+	 * (the resolver takes "localhost.." for localhost): the allow rule
+	 * below would otherwise admit the address it resolves to.
+	 */
+	char deny[160];
+
+	snprintf(deny, sizeof(deny), "deny users * to localhost ports %u\n"
+	    "allow users * to 127.0.0.0/8 ports *\n", port);
+	ok(gw_config_parse(deny, strlen(deny), "gw.conf", &c) == 0,
+	    "a deny-by-name policy parses");
+	const char *dotted[] = { "localhost", "localhost.", "localhost..",
+	    "LocalHost...", "localhost...." };
+	for (size_t i = 0; i < sizeof(dotted) / sizeof(dotted[0]); i++) {
+		memset(&d, 0, sizeof(d));
+		int r = dial(&c, dotted[i], port, &d);
+
+		ok(r == -1 && d.denied && d.fd < 0 && d.rule != NULL &&
+		    d.rule->line == 1, "\"%s\" refused by the deny rule "
+		    "(line 1)", dotted[i]);
+		if (d.fd >= 0)
+			close(d.fd);
+	}
+	ok(dial(&c, "127.0.0.1", port, &d) == 0 && d.fd >= 0,
+	    "the address itself is allowed (the deny is by name)");
+	if (d.fd >= 0)
+		close(d.fd);
 	close(lfd);
 	gw_config_free(&c);
 	return tap_done();

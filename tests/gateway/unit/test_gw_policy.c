@@ -132,6 +132,26 @@ grammar(void)
 		{ "allow users a to h ports ssh", "ports are numbers" },
 		{ "allow users a to h ports -5", "ports are numbers" },
 		{ "allow users a to h ports 1,", "empty item" },
+		/* Forms that could never match: errors, not dead rules. */
+		{ "deny users a to ::ffff:10.9.0.0/112 ports 22",
+		    "IPv4-mapped IPv6 range" },
+		{ "deny users a to ::FFFF:10.9.3.4 ports 22",
+		    "IPv4-mapped IPv6 range" },
+		{ "deny users a to ::ffff:0:0/96 ports 22",
+		    "IPv4-mapped IPv6 range" },
+		{ "deny users a to h, 10.* ports 22", "looks like an address" },
+		{ "deny users a to 192.168.1.? ports 22",
+		    "looks like an address" },
+		{ "deny users a to 10.[0-9].*.* ports 22",
+		    "looks like an address" },
+		{ "deny users a to *.10 ports 22", "looks like an address" },
+		{ "deny users a to name.example.com. ports 22",
+		    "never ends with '.'" },
+		{ "deny users a to name.example.com.. ports 22",
+		    "never ends with '.'" },
+		{ "deny users a to .example.com ports 22",
+		    "never starts with '.'" },
+		{ "deny users a to a..example.com ports 22", "empty label" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char text[256];
@@ -141,6 +161,18 @@ grammar(void)
 		    logcap_has(bad[i].msg), "refused: %s", bad[i].line);
 		if (!logcap_has(bad[i].msg))
 			printf("#   log: %s", logcap_buf);
+	}
+	/* Near misses that are fine: these can match a name. */
+	const char *good[] = { "*", "*.example.com", "web-1*", "host1",
+	    "1password.com", "*1", "[0-9]*.example", "::/0",
+	    "::/80", "64:ff9b::/96", "::1" };
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char text[256];
+
+		snprintf(text, sizeof(text), "deny users a to %s ports 22\n",
+		    good[i]);
+		ok(parse(text, &c) == 0, "accepted: %s", good[i]);
+		gw_config_free(&c);
 	}
 	ok(parse("allow users a to h ports 22\nbad line\nallow users shell\n"
 	    "deny users b to h ports x\n", &c) == -1 &&
