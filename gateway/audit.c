@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include "audit.h"
 #include "audit_json.h"
 #include "log.h"
+#include "secure_file.h"
 
 char *
 gw_audit_format(const struct gw_audit *a, const struct gw_event *ev,
@@ -103,44 +103,22 @@ gw_audit_open(const char *path, uid_t owner)
 	return fd;
 }
 
-/*
- * Is there room for `len' more bytes, and GW_AUDIT_SLACK beyond them?  A
- * write past RLIMIT_FSIZE is cut at the limit (or fails with EFBIG), and
- * one on a full file system is cut where the space ends: either leaves
- * half a line, which the next record would be glued to.  The caller
- * chooses the limit (startup.c raised the soft one to the hard one, as far
- * as it goes); the slack covers records others append between this check
- * and the write.
- */
+/* amfa_append_room, logged (secure_file.h). */
 static int
 room_for(int fd, size_t len)
 {
-	struct rlimit rl;
-	struct stat st;
-	struct statvfs vfs;
-	unsigned long long need = (unsigned long long)len + GW_AUDIT_SLACK;
+	int r = amfa_append_room(fd, len);
 
-	if (fstat(fd, &st) != 0 || getrlimit(RLIMIT_FSIZE, &rl) != 0 ||
-	    fstatvfs(fd, &vfs) != 0) {
-		syslog(LOG_ERR, "audit log: cannot check for room: %s",
-		    strerror(errno));
-		return -1;
-	}
-	if (rl.rlim_cur != RLIM_INFINITY &&
-	    ((unsigned long long)rl.rlim_cur < (unsigned long long)st.st_size ||
-	    (unsigned long long)rl.rlim_cur - (unsigned long long)st.st_size <
-	    need)) {
-		syslog(LOG_ERR, "audit log: the file size limit (%llu bytes) "
-		    "leaves no room for a record; nothing written",
-		    (unsigned long long)rl.rlim_cur);
-		return -1;
-	}
-	if ((unsigned long long)vfs.f_bavail * vfs.f_frsize < need) {
+	if (r == -EFBIG)
+		syslog(LOG_ERR, "audit log: the file size limit leaves no room "
+		    "for a record; nothing written");
+	else if (r == -ENOSPC)
 		syslog(LOG_ERR, "audit log: the file system is full; nothing "
 		    "written");
-		return -1;
-	}
-	return 0;
+	else if (r != 0)
+		syslog(LOG_ERR, "audit log: cannot check for room: %s",
+		    strerror(-r));
+	return r == 0 ? 0 : -1;
 }
 
 int
@@ -189,22 +167,14 @@ gw_audit_emit(const struct gw_audit *a, const struct gw_event *ev)
 		memcpy(line, text, len);
 		line[len] = '\n';
 		line[len + 1] = '\0';
-		/*
-		 * One write with O_APPEND: records never interleave.  Only
-		 * when there is room for all of it (a short write cannot be
-		 * taken back).
-		 */
+		/* One write with O_APPEND: records never interleave. */
 		if (room_for(a->fd, len + 1) != 0)
-			w = 0;
-		else
-			do
-				w = write(a->fd, line, len + 1);
-			while (w < 0 && errno == EINTR);
+			w = -1;
+		else if ((w = amfa_append_whole(a->fd, line, len + 1)) != 0)
+			syslog(LOG_ERR, "audit log write failed: %s",
+			    strerror((int)-w));
 		free(line);
-		if (w != (ssize_t)(len + 1)) {
-			if (w != 0)
-				syslog(LOG_ERR, "audit log write failed: %s",
-				    w < 0 ? strerror(errno) : "short write");
+		if (w != 0) {
 			syslog(LOG_ERR, "audit record not written (event %s): "
 			    "service refused", ev->event);
 			r = -1;

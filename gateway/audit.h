@@ -68,7 +68,7 @@ int	gw_audit_open(const char *path, uid_t owner);
 /*
  * Record `ev' in syslog and in the log.  The log gets the whole line or
  * nothing: before the write the file-size limit (RLIMIT_FSIZE) and the
- * free space must leave room for the line and GW_AUDIT_SLACK bytes more
+ * free space must leave room for the line and AMFA_APPEND_SLACK bytes more
  * (other writers may append meanwhile).  0, or -1 if the record is not in
  * the log (logged): then the gateway must refuse the service.
  */
@@ -80,6 +80,5 @@ int	gw_audit_emit(const struct gw_audit *a, const struct gw_event *ev);
  */
 int	gw_audit_check(const struct gw_audit *a, const struct gw_event *ev);
 
-#define GW_AUDIT_SLACK	(64 * 1024)
 
 #endif

@@ -7,6 +7,7 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -100,28 +101,45 @@ amfa_dir_create_open(const char *path, uid_t owner, mode_t mode)
 }
 
 int
+amfa_append_room(int fd, size_t len)
+{
+	unsigned long long need = (unsigned long long)len + AMFA_APPEND_SLACK;
+	struct rlimit lim;
+	struct statvfs vfs;
+	struct stat st;
+
+	if (fstat(fd, &st) != 0 || getrlimit(RLIMIT_FSIZE, &lim) != 0 ||
+	    fstatvfs(fd, &vfs) != 0)
+		return -errno;
+	if (lim.rlim_cur != RLIM_INFINITY &&
+	    ((unsigned long long)lim.rlim_cur < (unsigned long long)st.st_size ||
+	    (unsigned long long)lim.rlim_cur - (unsigned long long)st.st_size <
+	    need))
+		return -EFBIG;
+	if ((unsigned long long)vfs.f_bavail * vfs.f_frsize < need)
+		return -ENOSPC;
+	return 0;
+}
+
+int
 amfa_append_whole(int fd, const void *data, size_t len)
 {
-	struct rlimit lim;
 	struct stat st;
 	ssize_t w;
 	int r;
 
 	/* The process's file size limit may be a caller's (a set-group-ID
 	 * program, su): a record that would cross it is not begun. */
-	if (fstat(fd, &st) != 0)
-		return -errno;
-	if (getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
-	    (uintmax_t)st.st_size + len > (uintmax_t)lim.rlim_cur)
-		return -EFBIG;
+	if ((r = amfa_append_room(fd, len)) != 0)
+		return r;
 	do
 		w = write(fd, data, len);
 	while (w < 0 && errno == EINTR);
 	if (w == (ssize_t)len)
 		return 0;
 	r = w < 0 ? -errno : -ENOSPC;
-	/* A part written (the disk filled, or another writer moved the end
-	 * past the limit): take it back, so that no line is left cut. */
+	/* A part written (another writer took the room meanwhile): take it
+	 * back, so that no line is left cut. */
 	if (w > 0 && fstat(fd, &st) == 0 && st.st_size >= w)
 		(void)ftruncate(fd, st.st_size - w);
 	return r;

@@ -41,10 +41,21 @@ int	amfa_file_write_atomic(int dirfd, const char *name, const void *data,
 	    size_t len, mode_t mode);
 
 /*
- * Append one record to `fd' (opened O_APPEND) whole or not at all: not begun
- * when the file size limit would cut it, a partly written one taken back.
- * EINTR is retried.  0 or -errno.
+ * Appending records whole or not at all.  A write past RLIMIT_FSIZE is cut
+ * at the limit (or fails with EFBIG), one on a full file system is cut
+ * where the space ends: either leaves half a line that the next record is
+ * glued to.  The limit may be the caller's (su, a set-group-ID program).
+ *
+ * amfa_append_room: do the file size limit and the free space leave room
+ * for `len' more bytes and AMFA_APPEND_SLACK beyond them (for what other
+ * writers append between this check and the write)?  0, -EFBIG (the
+ * limit), -ENOSPC (the file system) or another -errno.
+ * amfa_append_whole: append `data' to `fd' (opened O_APPEND) in one write
+ * if there is room; a part written all the same is taken back.  EINTR is
+ * retried.  0 or -errno.
  */
+#define AMFA_APPEND_SLACK	(64 * 1024)
+int	amfa_append_room(int fd, size_t len);
 int	amfa_append_whole(int fd, const void *data, size_t len);
 
 /*

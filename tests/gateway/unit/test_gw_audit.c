@@ -11,6 +11,7 @@
 
 #include "audit.h"
 #include "logcap.h"
+#include "secure_file.h"
 #include "tap.h"
 
 static struct json_object *
@@ -164,7 +165,7 @@ size_limit(void)
 			ok(1, "limit at size + 0..399: -1, nothing written");
 	}
 	ok(size_of(path) == before, "the log did not grow");
-	rl.rlim_cur = (rlim_t)before + GW_AUDIT_SLACK + 1000;
+	rl.rlim_cur = (rlim_t)before + AMFA_APPEND_SLACK + 1000;
 	ok(setrlimit(RLIMIT_FSIZE, &rl) == 0 && gw_audit_emit(&a, &ev) == 0 &&
 	    size_of(path) > before, "room for the record and the slack: "
 	    "written");
