@@ -81,8 +81,9 @@ gw_audit_open(const char *path, uid_t owner)
 	int fd;
 
 	/* No O_CREAT: the administrator decides where, who and what mode. */
-	fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY |
-	    O_NONBLOCK | O_CLOEXEC);
+	fd = open(path,
+	    O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
+		O_CLOEXEC);
 	if (fd < 0) {
 		amfa_log(LOG_ERR, "%s: cannot open the audit log: %s", path,
 		    errno == ELOOP ? "is a symbolic link" : strerror(errno));
@@ -95,8 +96,10 @@ gw_audit_open(const char *path, uid_t owner)
 		return -1;
 	}
 	if (st.st_uid != owner || (st.st_mode & 002) != 0) {
-		amfa_log(LOG_ERR, "%s: the audit log must be owned by uid %u "
-		    "and not writable by others", path, (unsigned)owner);
+		amfa_log(LOG_ERR,
+		    "%s: the audit log must be owned by uid %u "
+		    "and not writable by others",
+		    path, (unsigned)owner);
 		close(fd);
 		return -1;
 	}
@@ -110,10 +113,12 @@ room_for(int fd, size_t len)
 	int r = amfa_append_room(fd, len);
 
 	if (r == -EFBIG)
-		syslog(LOG_ERR, "audit log: the file size limit leaves no room "
+		syslog(LOG_ERR,
+		    "audit log: the file size limit leaves no room "
 		    "for a record; nothing written");
 	else if (r == -ENOSPC)
-		syslog(LOG_ERR, "audit log: the file system is full; nothing "
+		syslog(LOG_ERR,
+		    "audit log: the file system is full; nothing "
 		    "written");
 	else if (r != 0)
 		syslog(LOG_ERR, "audit log: cannot check for room: %s",
@@ -175,8 +180,10 @@ gw_audit_emit(const struct gw_audit *a, const struct gw_event *ev)
 			    strerror((int)-w));
 		free(line);
 		if (w != 0) {
-			syslog(LOG_ERR, "audit record not written (event %s): "
-			    "service refused", ev->event);
+			syslog(LOG_ERR,
+			    "audit record not written (event %s): "
+			    "service refused",
+			    ev->event);
 			r = -1;
 		}
 	}

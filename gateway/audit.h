@@ -25,45 +25,45 @@
 #include <time.h>
 
 struct gw_audit {
-	int		 fd;		/* the log, or -1: syslog only */
-	const char	*user;
-	uid_t		 uid;
-	const char	*iam_user;	/* NULL until the marker is read */
-	const char	*src_addr;	/* NULL: unknown */
-	unsigned	 src_port;
-	long		 sshd_pid;	/* 0: unknown */
-	const char	*config;	/* the config file, for rule refs */
-	int		 verified;	/* the gate marker checked out */
+	int fd; /* the log, or -1: syslog only */
+	const char *user;
+	uid_t uid;
+	const char *iam_user; /* NULL until the marker is read */
+	const char *src_addr; /* NULL: unknown */
+	unsigned src_port;
+	long sshd_pid;	    /* 0: unknown */
+	const char *config; /* the config file, for rule refs */
+	int verified;	    /* the gate marker checked out */
 };
 
 struct gw_event {
-	const char	*event;		/* login, shell, connect, relay_start, ... */
-	const char	*result;	/* ok, denied, error, ... */
-	const char	*reason;	/* NULL or why */
-	const char	*command;	/* NULL or the refused command's verb */
-	const char	*host;		/* target as asked for */
-	const char	*addr;		/* target address used */
-	unsigned	 port;		/* 0: none */
-	unsigned	 rule_line;	/* 0: no rule (default deny) */
-	int		 relay;		/* the byte and time fields apply */
-	uint64_t	 bytes_up;	/* client to target */
-	uint64_t	 bytes_down;	/* target to client */
-	uint64_t	 duration_ms;
+	const char *event;   /* login, shell, connect, relay_start, ... */
+	const char *result;  /* ok, denied, error, ... */
+	const char *reason;  /* NULL or why */
+	const char *command; /* NULL or the refused command's verb */
+	const char *host;    /* target as asked for */
+	const char *addr;    /* target address used */
+	unsigned port;	     /* 0: none */
+	unsigned rule_line;  /* 0: no rule (default deny) */
+	int relay;	     /* the byte and time fields apply */
+	uint64_t bytes_up;   /* client to target */
+	uint64_t bytes_down; /* target to client */
+	uint64_t duration_ms;
 };
 
 /*
  * The JSON text of `ev' at `now' (no newline).  Heap string, or NULL if
  * out of memory.
  */
-char	*gw_audit_format(const struct gw_audit *a, const struct gw_event *ev,
-	    const struct timespec *now);
+char *gw_audit_format(const struct gw_audit *a, const struct gw_event *ev,
+    const struct timespec *now);
 
 /*
  * Open the audit log for appending: a regular file, not a link, owned by
  * root (or `owner'), not writable by others.  The gateway never creates
  * it.  The descriptor or -1 (logged).
  */
-int	gw_audit_open(const char *path, uid_t owner);
+int gw_audit_open(const char *path, uid_t owner);
 
 /*
  * Record `ev' in syslog and in the log.  The log gets the whole line or
@@ -72,13 +72,12 @@ int	gw_audit_open(const char *path, uid_t owner);
  * (other writers may append meanwhile).  0, or -1 if the record is not in
  * the log (logged): then the gateway must refuse the service.
  */
-int	gw_audit_emit(const struct gw_audit *a, const struct gw_event *ev);
+int gw_audit_emit(const struct gw_audit *a, const struct gw_event *ev);
 
 /*
  * Would gw_audit_emit write `ev' now?  0 or -1 (logged).  For a decision
  * that must not be acted upon unless its record can be written.
  */
-int	gw_audit_check(const struct gw_audit *a, const struct gw_event *ev);
-
+int gw_audit_check(const struct gw_audit *a, const struct gw_event *ev);
 
 #endif

@@ -1,14 +1,14 @@
 /* Parsing the user's request; see command.h. */
 #include <arpa/inet.h>
-#include <netinet/in.h>
 #include <ctype.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "command.h"
 
-#define MAX_COMMAND	1024
+#define MAX_COMMAND 1024
 
 const char *
 gw_host_name_invalid(const char *s)
@@ -43,7 +43,7 @@ gw_host_name_invalid(const char *s)
 	 */
 	if (!alpha || inet_aton(s, &(struct in_addr){ 0 }) != 0)
 		return "not a host name, and not an IPv4 address in dotted "
-		    "quad form";
+		       "quad form";
 	return NULL;
 }
 
@@ -106,8 +106,9 @@ gw_command_parse(const char *s, struct gw_command *c)
 	}
 	len = strlen(s);
 	/* The verb, for the audit: printable characters only, cut short. */
-	for (size_t i = 0; i < len && i < sizeof(c->verb) - 1 &&
-	    isgraph((unsigned char)s[i]); i++)
+	for (size_t i = 0;
+	     i < len && i < sizeof(c->verb) - 1 && isgraph((unsigned char)s[i]);
+	     i++)
 		c->verb[i] = s[i];
 	if (len > MAX_COMMAND) {
 		c->why = "command too long";

@@ -11,27 +11,27 @@
 enum gw_cmd_kind { GW_CMD_SHELL, GW_CMD_CONNECT, GW_CMD_BAD };
 
 struct gw_command {
-	int		 kind;		/* enum gw_cmd_kind */
-	char		 host[254];	/* lower case, no trailing dot */
-	int		 literal;	/* host is an IP address (addr) */
-	struct gw_addr	 addr;
-	unsigned	 port;
-	const char	*why;		/* GW_CMD_BAD: what is wrong */
-	char		 verb[33];	/* first word (audit), cut short */
+	int kind;	/* enum gw_cmd_kind */
+	char host[254]; /* lower case, no trailing dot */
+	int literal;	/* host is an IP address (addr) */
+	struct gw_addr addr;
+	unsigned port;
+	const char *why; /* GW_CMD_BAD: what is wrong */
+	char verb[33];	 /* first word (audit), cut short */
 };
 
 /* Parse the command (NULL or "" for none). */
-void	gw_command_parse(const char *s, struct gw_command *c);
+void gw_command_parse(const char *s, struct gw_command *c);
 
 /* Is `s' an acceptable host name?  NULL, or the reason it is not. */
 const char *gw_host_name_invalid(const char *s);
 
 struct gw_source {
-	char		addr[64];
-	unsigned	port;
+	char addr[64];
+	unsigned port;
 };
 
 /* "CLIENT_ADDR CLIENT_PORT SERVER_ADDR SERVER_PORT".  0 or -1. */
-int	gw_source_parse(const char *ssh_connection, struct gw_source *src);
+int gw_source_parse(const char *ssh_connection, struct gw_source *src);
 
 #endif

@@ -14,11 +14,11 @@
 #include "log.h"
 #include "monotonic.h"
 
-#define MAX_ADDRS	16
+#define MAX_ADDRS 16
 
 static void
-to_sockaddr(const struct gw_addr *a, unsigned port,
-    struct sockaddr_storage *ss, socklen_t *len)
+to_sockaddr(const struct gw_addr *a, unsigned port, struct sockaddr_storage *ss,
+    socklen_t *len)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (a->family == AF_INET) {
@@ -109,8 +109,8 @@ static int
 unspecified(const struct gw_addr *a)
 {
 	static const unsigned char zero[16];
-	static const unsigned char mapped[12] =
-	    { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0xff, 0xff };
 
 	if (a->family == AF_INET)
 		return a->a[0] == 0;
@@ -121,8 +121,8 @@ unspecified(const struct gw_addr *a)
 
 int
 gw_dial(const struct gw_policy *p, const struct gw_subject *s,
-    const struct gw_command *cmd, long timeout, gw_dial_ready ready,
-    void *ctx, struct gw_dial *d)
+    const struct gw_command *cmd, long timeout, gw_dial_ready ready, void *ctx,
+    struct gw_dial *d)
 {
 	struct gw_addr addrs[MAX_ADDRS], a;
 	struct gw_verdict v;
@@ -148,13 +148,14 @@ gw_dial(const struct gw_policy *p, const struct gw_subject *s,
 		hints.ai_family = AF_UNSPEC;
 		hints.ai_socktype = SOCK_STREAM;
 		if ((r = getaddrinfo(cmd->host, NULL, &hints, &res)) != 0) {
-			amfa_log(LOG_NOTICE, "%s: cannot resolve: %s", cmd->host,
-			    gai_strerror(r));
+			amfa_log(LOG_NOTICE, "%s: cannot resolve: %s",
+			    cmd->host, gai_strerror(r));
 			d->why = "cannot resolve the host name";
 			return -1;
 		}
 		for (ai = res; ai != NULL && n < MAX_ADDRS; ai = ai->ai_next) {
-			if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+			if (ai->ai_family != AF_INET &&
+			    ai->ai_family != AF_INET6)
 				continue;
 			from_ai(ai, &a);
 			/* getaddrinfo repeats addresses; keep each once. */
@@ -182,7 +183,7 @@ gw_dial(const struct gw_policy *p, const struct gw_subject *s,
 			gw_addr_str(&addrs[i], d->addr, sizeof(d->addr));
 			d->denied = 1;
 			d->why = "the unspecified address (it reaches the "
-			    "bastion itself)";
+				 "bastion itself)";
 			return -1;
 		}
 		gw_policy_connect(p, s, name, &addrs[i], cmd->port, &v);
@@ -197,14 +198,16 @@ gw_dial(const struct gw_policy *p, const struct gw_subject *s,
 			continue;
 		d->rule = v.addr_rule ? v.addr_rule : v.rule;
 		d->denied = 1;
-		d->why = v.addr_rule ? "resolves to an address the policy "
-		    "denies" : "not allowed by policy";
+		d->why = v.addr_rule ?
+		    "resolves to an address the policy "
+		    "denies" :
+		    "not allowed by policy";
 		return -1;
 	}
 	if (nallowed == 0) {
 		d->denied = n > 0;
 		d->why = n > 0 ? "not allowed by policy" :
-		    "the host name has no address";
+				 "the host name has no address";
 		return -1;
 	}
 	for (size_t i = 0; i < nallowed; i++) {
@@ -215,14 +218,14 @@ gw_dial(const struct gw_policy *p, const struct gw_subject *s,
 			return -1;
 		}
 		if ((d->fd = try_connect(&addrs[i], cmd->port, deadline,
-		    &err)) >= 0)
+			 &err)) >= 0)
 			return 0;
 		if (err == ETIMEDOUT)
 			break;
 	}
-	d->why = err == ETIMEDOUT ? "connection timed out" :
-	    err == ECONNREFUSED ? "connection refused" :
+	d->why = err == ETIMEDOUT		      ? "connection timed out" :
+	    err == ECONNREFUSED			      ? "connection refused" :
 	    err == ENETUNREACH || err == EHOSTUNREACH ? "no route to host" :
-	    "cannot connect";
+							"cannot connect";
 	return -1;
 }

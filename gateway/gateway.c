@@ -77,8 +77,8 @@ drop_group(void)
 {
 	gid_t g = getgid(), r, e, s;
 
-	if (setresgid(g, g, g) != 0 || getresgid(&r, &e, &s) != 0 ||
-	    r != g || e != g || s != g) {
+	if (setresgid(g, g, g) != 0 || getresgid(&r, &e, &s) != 0 || r != g ||
+	    e != g || s != g) {
 		syslog(LOG_ERR, "cannot give up the audit group");
 		fprintf(stderr, "awsmfa-gateway: internal error\n");
 		exit(1);
@@ -86,7 +86,8 @@ drop_group(void)
 }
 
 /* The user's message when a record of the service cannot be written. */
-#define NO_AUDIT	"refused: the audit log cannot take the record; see the " \
+#define NO_AUDIT                                                  \
+	"refused: the audit log cannot take the record; see the " \
 	"system log"
 
 /* Audit a refusal and tell the user.  Returns the exit status. */
@@ -102,9 +103,12 @@ static int
 run_shell(const struct gw_audit *a, const struct passwd *pw)
 {
 	char self[PATH_MAX], target[PATH_MAX], argv0[PATH_MAX + 1];
-	const char *shell = pw->pw_shell && *pw->pw_shell ? pw->pw_shell :
+	const char *shell = pw->pw_shell && *pw->pw_shell ?
+	    pw->pw_shell :
 	    "/bin/sh";
-	const char *base = strrchr(shell, '/') ? strrchr(shell, '/') + 1 : shell;
+	const char *base = strrchr(shell, '/') ?
+	    strrchr(shell, '/') + 1 :
+	    shell;
 	struct gw_event ev = { .event = "shell", .result = "ok" };
 	ssize_t n;
 
@@ -112,7 +116,8 @@ run_shell(const struct gw_audit *a, const struct passwd *pw)
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n > 0) {
 		self[n] = '\0';
-		if (realpath(shell, target) != NULL && strcmp(self, target) == 0) {
+		if (realpath(shell, target) != NULL &&
+		    strcmp(self, target) == 0) {
 			ev.result = "error";
 			ev.reason = "the login shell is the gateway itself";
 			return refuse(a, &ev, "no usable login shell");
@@ -136,8 +141,8 @@ run_shell(const struct gw_audit *a, const struct passwd *pw)
 }
 
 struct ready_ctx {
-	const struct gw_audit	*a;
-	const struct gw_event	*ev;
+	const struct gw_audit *a;
+	const struct gw_event *ev;
 };
 
 /* Before each connection attempt: can its relay_start record be written? */
@@ -158,8 +163,9 @@ static int
 run_connect(const struct gw_audit *a, const struct gw_config *cfg,
     const struct gw_subject *subj, const struct gw_command *cmd)
 {
-	struct gw_event ev = { .event = "connect", .host = cmd->host,
-	    .port = cmd->port };
+	struct gw_event ev = { .event = "connect",
+		.host = cmd->host,
+		.port = cmd->port };
 	struct gw_relay_stats st;
 	struct sigaction sa;
 	long long t0;
@@ -167,8 +173,8 @@ run_connect(const struct gw_audit *a, const struct gw_config *cfg,
 	struct ready_ctx rc = { a, &ev };
 	int r;
 
-	if (gw_dial(&cfg->policy, subj, cmd, cfg->connect_timeout,
-	    relay_ready, &rc, &d) != 0) {
+	if (gw_dial(&cfg->policy, subj, cmd, cfg->connect_timeout, relay_ready,
+		&rc, &d) != 0) {
 		ev.result = d.denied ? "denied" : "error";
 		ev.reason = d.why;
 		ev.addr = d.addr[0] ? d.addr : NULL;
@@ -288,7 +294,8 @@ main(int argc, char **argv)
 	 */
 	if (audit_gid != getgid() && strcmp(conf, GW_DEFAULT_CONFIG) != 0) {
 		drop_group();
-		fprintf(stderr, "awsmfa-gateway: -f is refused when installed "
+		fprintf(stderr,
+		    "awsmfa-gateway: -f is refused when installed "
 		    "set-group-ID (use it with -t)\n");
 		return 1;
 	}
@@ -317,7 +324,8 @@ main(int argc, char **argv)
 	if (gw_config_load(conf, 0, &cfg) != 0) {
 		drop_group();
 		ev.reason = "gateway configuration unusable";
-		return refuse(&audit, &ev, "the gateway's configuration is "
+		return refuse(&audit, &ev,
+		    "the gateway's configuration is "
 		    "unusable; see the system log");
 	}
 	if (cfg.audit_log != NULL) {
@@ -328,7 +336,8 @@ main(int argc, char **argv)
 		if (audit.fd < 0) {
 			/* No audit trail, no service. */
 			ev.reason = "audit log unusable";
-			return refuse(&audit, &ev, "the audit log is unusable; "
+			return refuse(&audit, &ev,
+			    "the audit log is unusable; "
 			    "see the system log");
 		}
 	}
@@ -337,7 +346,8 @@ main(int argc, char **argv)
 	/* Did this connection pass pam_awsmfa? */
 	if (amfa_config_load(cfg.awsmfa_config, 0, &acfg) != 0) {
 		ev.reason = "awsmfa.conf unusable";
-		return refuse(&audit, &ev, "the MFA configuration is "
+		return refuse(&audit, &ev,
+		    "the MFA configuration is "
 		    "unusable; see the system log");
 	}
 	if (amfa_gate_connection_above(getppid(), &monitor) != 0)
@@ -345,7 +355,7 @@ main(int argc, char **argv)
 	else {
 		audit.sshd_pid = (long)monitor.pid;
 		if (amfa_gate_mark_check(acfg.store_dir, 0, &monitor,
-		    pw->pw_name, pw->pw_uid, &mk, &why) == 0) {
+			pw->pw_name, pw->pw_uid, &mk, &why) == 0) {
 			why = NULL;
 			audit.iam_user = mk.iam_user[0] ? mk.iam_user : NULL;
 		}
@@ -354,7 +364,8 @@ main(int argc, char **argv)
 	if (why != NULL) {
 		ev.result = "denied";
 		ev.reason = why;
-		return refuse(&audit, &ev, "refused: this connection did not "
+		return refuse(&audit, &ev,
+		    "refused: this connection did not "
 		    "pass multi-factor authentication (pam_awsmfa)");
 	}
 	audit.verified = 1;
@@ -369,7 +380,8 @@ main(int argc, char **argv)
 		ev.event = "login";
 		ev.result = "denied";
 		ev.reason = "cannot look up the user's groups";
-		return refuse(&audit, &ev, "refused: your groups cannot be "
+		return refuse(&audit, &ev,
+		    "refused: your groups cannot be "
 		    "looked up; see the system log");
 	}
 	subj.user = pw->pw_name;
@@ -391,7 +403,8 @@ main(int argc, char **argv)
 		ev.result = "denied";
 		ev.reason = "not allowed by policy";
 		ev.rule_line = v.rule ? v.rule->line : 0;
-		r = refuse(&audit, &ev, "no shell for you on this bastion; "
+		r = refuse(&audit, &ev,
+		    "no shell for you on this bastion; "
 		    "reach hosts with \"connect HOST PORT\" (for example "
 		    "ProxyCommand ssh BASTION connect %h %p)");
 		break;
@@ -404,8 +417,10 @@ main(int argc, char **argv)
 		ev.result = "denied";
 		ev.reason = cmd.why;
 		ev.command = cmd.verb;
-		snprintf(msg, sizeof(msg), "%s; this bastion only accepts "
-		    "\"connect HOST PORT\" or an interactive login", cmd.why);
+		snprintf(msg, sizeof(msg),
+		    "%s; this bastion only accepts "
+		    "\"connect HOST PORT\" or an interactive login",
+		    cmd.why);
 		r = refuse(&audit, &ev, msg);
 		break;
 	}

@@ -30,9 +30,11 @@ gw_groups_names(const char *user, const gid_t *gids, size_t n,
 		errno = 0;
 		if ((gr = lookup(gids[i])) == NULL || gr->gr_name == NULL) {
 			/* Skipping it would let a deny-groups rule miss. */
-			amfa_log(LOG_ERR, "user %s: group %u cannot be looked "
-			    "up: %s", user, (unsigned)gids[i], errno != 0 ?
-			    strerror(errno) : "no such group");
+			amfa_log(LOG_ERR,
+			    "user %s: group %u cannot be looked "
+			    "up: %s",
+			    user, (unsigned)gids[i],
+			    errno != 0 ? strerror(errno) : "no such group");
 			goto fail;
 		}
 		if ((names[*count] = strdup(gr->gr_name)) == NULL) {
@@ -60,6 +62,5 @@ gw_groups_load(const char *user, gid_t gid, char **names, size_t *count)
 		    GW_MAX_GROUPS);
 		return -1;
 	}
-	return gw_groups_names(user, gids, (size_t)ng, getgrgid, names,
-	    count);
+	return gw_groups_names(user, gids, (size_t)ng, getgrgid, names, count);
 }

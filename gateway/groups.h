@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define GW_MAX_GROUPS	256
+#define GW_MAX_GROUPS 256
 
 /* How a gid becomes a group: getgrgid(3), or a test's stand-in. */
 typedef struct group *(*gw_group_lookup)(gid_t);
@@ -21,16 +21,15 @@ typedef struct group *(*gw_group_lookup)(gid_t);
  * GW_MAX_GROUPS), *count set.  0, or -1 (logged, naming the gid and
  * `user'; nothing left allocated) if any one cannot be looked up.
  */
-int	gw_groups_names(const char *user, const gid_t *gids, size_t n,
-	    gw_group_lookup lookup, char **names, size_t *count);
+int gw_groups_names(const char *user, const gid_t *gids, size_t n,
+    gw_group_lookup lookup, char **names, size_t *count);
 
 /*
  * `user''s primary group `gid' and supplementary groups (getgrouplist(3)),
  * by name, as gw_groups_names.  0 or -1 (logged).
  */
-int	gw_groups_load(const char *user, gid_t gid, char **names,
-	    size_t *count);
+int gw_groups_load(const char *user, gid_t gid, char **names, size_t *count);
 
-void	gw_groups_free(char **names, size_t count);
+void gw_groups_free(char **names, size_t count);
 
 #endif

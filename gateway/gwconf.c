@@ -16,8 +16,8 @@
 #include "log.h"
 #include "secure_file.h"
 
-#define MAX_TOKENS	16
-#define MAX_LINE	4096
+#define MAX_TOKENS 16
+#define MAX_LINE   4096
 
 /*
  * Split a line into words.  Blanks next to a comma are dropped first, so
@@ -138,7 +138,8 @@ check_glob(const char *s)
 	if (strlen(s) > 253)
 		return "host pattern longer than 253 characters";
 	for (const char *p = s; *p != '\0'; p++) {
-		if (!isalnum((unsigned char)*p) && strchr(".-_*?[]!", *p) == NULL)
+		if (!isalnum((unsigned char)*p) &&
+		    strchr(".-_*?[]!", *p) == NULL)
 			return "bad character in a host pattern";
 		if (*p == '[' || *p == ']')
 			inbr = *p == '[';
@@ -151,10 +152,10 @@ check_glob(const char *s)
 	}
 	if (s[0] == '.')
 		return "a host pattern never starts with '.' (host names do "
-		    "not; for a domain and its hosts write *.example.com)";
+		       "not; for a domain and its hosts write *.example.com)";
 	if (s[strlen(s) - 1] == '.')
 		return "a host pattern never ends with '.' (trailing dots are "
-		    "stripped from the names it is matched against)";
+		       "stripped from the names it is matched against)";
 	if (strstr(s, "..") != NULL)
 		return "empty label in a host pattern";
 	/*
@@ -163,8 +164,8 @@ check_glob(const char *s)
 	 */
 	if (digit && dot && !other)
 		return "looks like an address, but a host pattern matches host "
-		    "names only: write an address range in CIDR notation "
-		    "(10.0.0.0/8)";
+		       "names only: write an address range in CIDR notation "
+		       "(10.0.0.0/8)";
 	return NULL;
 }
 
@@ -175,8 +176,8 @@ check_glob(const char *s)
 static int
 ipv4_mapped_range(const struct gw_addr *net, unsigned prefix)
 {
-	static const unsigned char mapped[12] =
-	    { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0xff, 0xff };
 
 	return net->family == AF_INET6 && prefix >= 96 &&
 	    memcmp(net->a, mapped, sizeof(mapped)) == 0;
@@ -221,7 +222,8 @@ parse_hosts(const char *list, struct gw_rule *r, const char **why)
 
 		if (gw_cidr_parse(items[i], &h->net, &h->prefix) == 0) {
 			if (ipv4_mapped_range(&h->net, h->prefix)) {
-				*why = "an IPv4-mapped IPv6 range "
+				*why =
+				    "an IPv4-mapped IPv6 range "
 				    "(::ffff:a.b.c.d/n) never matches: addresses "
 				    "are compared as IPv4, write the IPv4 range "
 				    "(a.b.c.d/n-96)";
@@ -237,7 +239,7 @@ parse_hosts(const char *list, struct gw_rule *r, const char **why)
 		    strchr(items[i], ':') != NULL ||
 		    strspn(items[i], "0123456789.") == strlen(items[i])) {
 			*why = "not a valid address or address range (CIDR, "
-			    "with no host bits set)";
+			       "with no host bits set)";
 			free_list(items, n);
 			return -1;
 		}
@@ -280,8 +282,9 @@ parse_ports(const char *list, struct gw_rule *r, const char **why)
 			goto bad;
 		else if (*end == '\0')
 			pr->hi = pr->lo;
-		else if (*end != '-' || parse_port(end + 1, &end, &pr->hi) != 0 ||
-		    *end != '\0' || pr->hi < pr->lo)
+		else if (*end != '-' ||
+		    parse_port(end + 1, &end, &pr->hi) != 0 || *end != '\0' ||
+		    pr->hi < pr->lo)
 			goto bad;
 		r->nports++;
 	}
@@ -339,8 +342,10 @@ gw_rule_parse(const char *text, const char *where, unsigned lineno,
 		r->shell = 1;
 		return 0;
 	}
-	if (n != 7 || strcmp(tok[3], "to") != 0 || strcmp(tok[5], "ports") != 0) {
-		why = "expected \"shell\" or \"to HOSTS ports PORTS\" after the "
+	if (n != 7 || strcmp(tok[3], "to") != 0 ||
+	    strcmp(tok[5], "ports") != 0) {
+		why =
+		    "expected \"shell\" or \"to HOSTS ports PORTS\" after the "
 		    "names";
 		goto bad;
 	}
@@ -362,7 +367,8 @@ set_string(char **dst, const char *value, const char *key, const char *where)
 		return -1;
 	}
 	if (value[0] != '/') {
-		amfa_log(LOG_ERR, "%s: %s must be an absolute path", where, key);
+		amfa_log(LOG_ERR, "%s: %s must be an absolute path", where,
+		    key);
 		return -1;
 	}
 	if ((*dst = strdup(value)) == NULL)
@@ -377,8 +383,10 @@ parse_setting(char *line, const char *where, struct gw_config *c, int *seen)
 	long v;
 
 	if ((eq = strchr(line, '=')) == NULL) {
-		amfa_log(LOG_ERR, "%s: expected \"key = value\" or a rule "
-		    "(allow/deny)", where);
+		amfa_log(LOG_ERR,
+		    "%s: expected \"key = value\" or a rule "
+		    "(allow/deny)",
+		    where);
 		return -1;
 	}
 	*eq = '\0';
@@ -403,8 +411,10 @@ parse_setting(char *line, const char *where, struct gw_config *c, int *seen)
 		v = strtol(value, &end, 10);
 		if (!isdigit((unsigned char)*value) || *end != '\0' ||
 		    errno != 0 || v < 1 || v > 600) {
-			amfa_log(LOG_ERR, "%s: connect_timeout must be a whole "
-			    "number of seconds from 1 to 600", where);
+			amfa_log(LOG_ERR,
+			    "%s: connect_timeout must be a whole "
+			    "number of seconds from 1 to 600",
+			    where);
 			return -1;
 		}
 		c->connect_timeout = v;
@@ -432,8 +442,8 @@ starts_with_word(const char *s, const char *w)
 {
 	size_t n = strlen(w);
 
-	return strncmp(s, w, n) == 0 && (s[n] == ' ' || s[n] == '\t' ||
-	    s[n] == '\0');
+	return strncmp(s, w, n) == 0 &&
+	    (s[n] == ' ' || s[n] == '\t' || s[n] == '\0');
 }
 
 int
@@ -462,25 +472,28 @@ gw_config_parse(const char *buf, size_t len, const char *shown,
 		ls = p;
 		p = nl ? nl + 1 : end;
 		if (n > MAX_LINE) {
-			amfa_log(LOG_ERR, "%s: line longer than %d bytes", where,
-			    MAX_LINE);
+			amfa_log(LOG_ERR, "%s: line longer than %d bytes",
+			    where, MAX_LINE);
 			bad = 1;
 			continue;
 		}
 		memcpy(line, ls, n);
 		line[n] = '\0';
 		for (s = line; *s != '\0'; s++)
-			if (iscntrl((unsigned char)*s) && *s != '\t' && *s != '\r')
+			if (iscntrl((unsigned char)*s) && *s != '\t' &&
+			    *s != '\r')
 				break;
 		if (*s != '\0') {
-			amfa_log(LOG_ERR, "%s: control character in line", where);
+			amfa_log(LOG_ERR, "%s: control character in line",
+			    where);
 			bad = 1;
 			continue;
 		}
 		s = amfa_conf_trim(line);
 		if (*s == '\0' || *s == '#')
 			continue;
-		if (starts_with_word(s, "allow") || starts_with_word(s, "deny")) {
+		if (starts_with_word(s, "allow") ||
+		    starts_with_word(s, "deny")) {
 			if (gw_rule_parse(s, where, lineno, &r) != 0)
 				bad = 1;
 			else if (add_rule(c, &r) != 0) {

@@ -12,29 +12,29 @@
 
 #include "policy.h"
 
-#define GW_DEFAULT_CONFIG	"/etc/awsmfa/gateway.conf"
-#define GW_DEFAULT_TIMEOUT	10
-#define GW_CONF_MAX_SIZE	(256 * 1024)
+#define GW_DEFAULT_CONFIG  "/etc/awsmfa/gateway.conf"
+#define GW_DEFAULT_TIMEOUT 10
+#define GW_CONF_MAX_SIZE   (256 * 1024)
 
 struct gw_config {
-	char		*audit_log;	/* NULL: syslog only */
-	char		*awsmfa_config;	/* where store_dir comes from */
-	long		 connect_timeout;	/* seconds */
+	char *audit_log;      /* NULL: syslog only */
+	char *awsmfa_config;  /* where store_dir comes from */
+	long connect_timeout; /* seconds */
 	struct gw_policy policy;
 };
 
 /* Parse one rule line; `where' is "FILE:LINE".  0 or -1 (logged). */
-int	gw_rule_parse(const char *line, const char *where, unsigned lineno,
-	    struct gw_rule *r);
+int gw_rule_parse(const char *line, const char *where, unsigned lineno,
+    struct gw_rule *r);
 
 /* Parse an in-memory file named `shown'.  0 or -1 (logged). */
-int	gw_config_parse(const char *buf, size_t len, const char *shown,
-	    struct gw_config *c);
+int gw_config_parse(const char *buf, size_t len, const char *shown,
+    struct gw_config *c);
 /*
  * Read `path': a regular file owned by `owner' (root for the real thing),
  * not writable by group or others, in a directory with the same rule.
  */
-int	gw_config_load(const char *path, uid_t owner, struct gw_config *c);
-void	gw_config_free(struct gw_config *c);
+int gw_config_load(const char *path, uid_t owner, struct gw_config *c);
+void gw_config_free(struct gw_config *c);
 
 #endif

@@ -74,8 +74,8 @@ gw_cidr_parse(const char *s, struct gw_addr *net, unsigned *prefix)
 static void
 unmap(const struct gw_addr *in, struct gw_addr *out)
 {
-	static const unsigned char mapped[12] =
-	    { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0xff, 0xff };
 
 	*out = *in;
 	if (in->family == AF_INET6 && memcmp(in->a, mapped, 12) == 0) {
@@ -200,7 +200,8 @@ gw_policy_may_connect(const struct gw_policy *p, const struct gw_subject *s,
 	for (size_t i = 0; i < p->nrules; i++) {
 		const struct gw_rule *r = &p->rules[i];
 
-		if (r->shell || !subject_matches(r, s) || !port_matches(r, port))
+		if (r->shell || !subject_matches(r, s) ||
+		    !port_matches(r, port))
 			continue;
 		/* A deny by name is final: no address can change it. */
 		if (!r->allow && host_name_matches(r, name)) {
@@ -224,7 +225,8 @@ gw_policy_connect(const struct gw_policy *p, const struct gw_subject *s,
 	for (size_t i = 0; i < p->nrules; i++) {
 		const struct gw_rule *r = &p->rules[i];
 
-		if (r->shell || !subject_matches(r, s) || !port_matches(r, port))
+		if (r->shell || !subject_matches(r, s) ||
+		    !port_matches(r, port))
 			continue;
 		by_addr = host_addr_matches(r, a);
 		if (!by_addr && !host_name_matches(r, name))

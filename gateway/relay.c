@@ -10,23 +10,23 @@
 
 #include "relay.h"
 
-#define PIPE_SIZE	(1024 * 1024)	/* the unprivileged maximum */
-#define COPY_SIZE	(256 * 1024)
+#define PIPE_SIZE (1024 * 1024) /* the unprivileged maximum */
+#define COPY_SIZE (256 * 1024)
 
 /* One direction. */
 struct flow {
-	int		 from, to;
-	int		 p[2];		/* the splice pipe */
-	size_t		 cap;		/* its capacity */
-	size_t		 queued;	/* bytes in it */
-	int		 copy;		/* read/write instead of splice */
-	char		*buf;		/* copy mode */
-	size_t		 off, len;
-	int		 eof;		/* nothing more from `from' */
-	int		 done;		/* `to' has been half-closed */
-	int		 lost_from;	/* `from' failed (reset), not an EOF */
-	int		 lost_to;	/* `to' went away (EPIPE, reset) */
-	uint64_t	 bytes;
+	int from, to;
+	int p[2];      /* the splice pipe */
+	size_t cap;    /* its capacity */
+	size_t queued; /* bytes in it */
+	int copy;      /* read/write instead of splice */
+	char *buf;     /* copy mode */
+	size_t off, len;
+	int eof;       /* nothing more from `from' */
+	int done;      /* `to' has been half-closed */
+	int lost_from; /* `from' failed (reset), not an EOF */
+	int lost_to;   /* `to' went away (EPIPE, reset) */
+	uint64_t bytes;
 };
 
 static int
@@ -226,8 +226,8 @@ want(const struct flow *f, struct pollfd *rd, struct pollfd *wr)
 	rd->revents = wr->revents = 0;
 	if (f->done)
 		return;
-	if (!f->eof && (f->copy ? f->len == 0 && f->queued == 0 :
-	    f->queued < f->cap))
+	if (!f->eof &&
+	    (f->copy ? f->len == 0 && f->queued == 0 : f->queued < f->cap))
 		rd->fd = f->from;
 	/*
 	 * The receiver is watched even with nothing to send: POLLERR says it

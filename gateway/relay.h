@@ -18,15 +18,15 @@
 #include <stdint.h>
 
 struct gw_relay_stats {
-	uint64_t	 up;		/* client to target */
-	uint64_t	 down;		/* target to client */
+	uint64_t up;   /* client to target */
+	uint64_t down; /* target to client */
 	/*
 	 * How it ended: "closed" (an EOF each way), "client closed" (the
 	 * client's side went away or failed first), "target reset", or, for
 	 * -1, "interrupted" or what failed.
 	 */
-	const char	*end;
-	int		 spliced;	/* both directions used splice */
+	const char *end;
+	int spliced; /* both directions used splice */
 };
 
 /*
@@ -37,7 +37,7 @@ struct gw_relay_stats {
  * could not go on (st->end says why).  Closes nothing but what
  * half-closing needs; the caller closes the rest.
  */
-int	gw_relay(int in, int out, int sock, volatile sig_atomic_t *stop,
-	    struct gw_relay_stats *st);
+int gw_relay(int in, int out, int sock, volatile sig_atomic_t *stop,
+    struct gw_relay_stats *st);
 
 #endif

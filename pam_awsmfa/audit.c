@@ -17,8 +17,8 @@
 static int
 is_stepup(const char *service)
 {
-	return service != NULL && (strcmp(service, "sudo") == 0 ||
-	    strcmp(service, "sudo-i") == 0);
+	return service != NULL &&
+	    (strcmp(service, "sudo") == 0 || strcmp(service, "sudo-i") == 0);
 }
 
 char *
@@ -59,16 +59,19 @@ append(const char *path, const char *line)
 	size_t len = strlen(line);
 	int fd, r;
 
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
-	    O_CLOEXEC | O_NOCTTY, 0600);
+	fd = open(path,
+	    O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+	    0600);
 	if (fd < 0) {
 		amfa_log(LOG_ERR, "audit_log %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
 	    st.st_nlink != 1 || (st.st_mode & 002) != 0) {
-		amfa_log(LOG_ERR, "audit_log %s: not a root-owned regular file "
-		    "that others cannot write; not written", path);
+		amfa_log(LOG_ERR,
+		    "audit_log %s: not a root-owned regular file "
+		    "that others cannot write; not written",
+		    path);
 		close(fd);
 		return -1;
 	}

@@ -15,28 +15,28 @@
 #include "config.h"
 
 struct amfa_audit_rec {
-	const char	*service;	/* PAM_SERVICE */
-	const char	*user;
-	const char	*iam_user;	/* NULL: not enrolled */
-	const char	*rhost;		/* PAM_RHOST, NULL: local */
-	const char	*ruser;		/* PAM_RUSER (sudo: the caller) */
-	const char	*tty;		/* PAM_TTY */
-	const char	*result;	/* "ok", "denied", "error", "ignored" */
-	const char	*reason;	/* why; NULL for ok */
-	int		 grace;		/* let in on an earlier proof */
-	int		 credentials;	/* AWS credentials were issued */
+	const char *service; /* PAM_SERVICE */
+	const char *user;
+	const char *iam_user; /* NULL: not enrolled */
+	const char *rhost;    /* PAM_RHOST, NULL: local */
+	const char *ruser;    /* PAM_RUSER (sudo: the caller) */
+	const char *tty;      /* PAM_TTY */
+	const char *result;   /* "ok", "denied", "error", "ignored" */
+	const char *reason;   /* why; NULL for ok */
+	int grace;	      /* let in on an earlier proof */
+	int credentials;      /* AWS credentials were issued */
 };
 
 /* The JSON text of `r' at `now', no newline (heap), or NULL. */
-char	*amfa_audit_format(const struct amfa_audit_rec *r,
-	    const struct timespec *now);
+char *amfa_audit_format(const struct amfa_audit_rec *r,
+    const struct timespec *now);
 
 /*
  * Record `r': syslog, and the audit log if configured (a regular root-owned
  * file, not a link, not writable by others; created 0600 if missing).
  * 0, or -1 if the log file could not be written (logged).
  */
-int	amfa_audit_emit(const struct amfa_config *cfg,
-	    const struct amfa_audit_rec *r);
+int amfa_audit_emit(const struct amfa_config *cfg,
+    const struct amfa_audit_rec *r);
 
 #endif

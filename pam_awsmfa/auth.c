@@ -35,9 +35,10 @@ count_failure(const struct amfa_config *cfg, const struct amfa_user *u,
 	st->failures++;
 	if (st->failures >= cfg->lockout_attempts) {
 		st->locked_until = (int64_t)now + cfg->lockout_seconds;
-		amfa_log(LOG_WARNING, "user %s: %ld consecutive failures, locked "
-		    "for %ld seconds", u->name, st->failures,
-		    cfg->lockout_seconds);
+		amfa_log(LOG_WARNING,
+		    "user %s: %ld consecutive failures, locked "
+		    "for %ld seconds",
+		    u->name, st->failures, cfg->lockout_seconds);
 	}
 }
 
@@ -63,14 +64,14 @@ check_totp(const struct amfa_config *cfg, const struct amfa_user *u,
 	}
 	/* Only to tell a replay from a wrong code in the log. */
 	if (st->last_step >= 0 &&
-	    amfa_totp_verify(&p, code, now, (int)cfg->window, -1, &matched) == 1)
+	    amfa_totp_verify(&p, code, now, (int)cfg->window, -1, &matched) ==
+		1)
 		return AMFA_AUTH_REPLAY;
 	return AMFA_AUTH_BAD_CODE;
 }
 
 static void
-log_outcome(const struct amfa_user *u, enum amfa_auth_result res,
-    long failures)
+log_outcome(const struct amfa_user *u, enum amfa_auth_result res, long failures)
 {
 	switch (res) {
 	case AMFA_AUTH_OK:
@@ -79,9 +80,10 @@ log_outcome(const struct amfa_user *u, enum amfa_auth_result res,
 		break;
 	case AMFA_AUTH_BAD_CODE:
 	case AMFA_AUTH_REPLAY:
-		amfa_log(LOG_NOTICE, "user %s (IAM %s): denied: %s (%ld "
-		    "consecutive failures)", u->name, u->iam_user,
-		    amfa_auth_result_str(res), failures);
+		amfa_log(LOG_NOTICE,
+		    "user %s (IAM %s): denied: %s (%ld "
+		    "consecutive failures)",
+		    u->name, u->iam_user, amfa_auth_result_str(res), failures);
 		break;
 	default:
 		amfa_log(LOG_ERR, "user %s (IAM %s): denied: %s", u->name,
@@ -92,22 +94,24 @@ log_outcome(const struct amfa_user *u, enum amfa_auth_result res,
 
 /* amfa_auth_run; `note_success' 0 leaves last_success for later. */
 static enum amfa_auth_result
-run(const struct amfa_config *cfg, const struct amfa_user *u,
-    const char *code, time_t now, uid_t state_owner, amfa_verifier *verify,
-    void *arg, int note_success)
+run(const struct amfa_config *cfg, const struct amfa_user *u, const char *code,
+    time_t now, uid_t state_owner, amfa_verifier *verify, void *arg,
+    int note_success)
 {
 	struct amfa_state_handle h;
 	struct amfa_state st;
 	enum amfa_auth_result res;
 
 	if (amfa_state_open(cfg, u->name, state_owner, &h, &st) != 0) {
-		amfa_log(LOG_ERR, "user %s: denied: state unavailable", u->name);
+		amfa_log(LOG_ERR, "user %s: denied: state unavailable",
+		    u->name);
 		return AMFA_AUTH_ERROR;
 	}
 	if (st.locked_until > (int64_t)now) {
 		amfa_state_close(&h);
-		amfa_log(LOG_NOTICE, "user %s: denied: locked out for %" PRId64
-		    " more seconds", u->name, st.locked_until - (int64_t)now);
+		amfa_log(LOG_NOTICE,
+		    "user %s: denied: locked out for %" PRId64 " more seconds",
+		    u->name, st.locked_until - (int64_t)now);
 		return AMFA_AUTH_LOCKED;
 	}
 	if (st.locked_until != 0) {
@@ -160,15 +164,14 @@ amfa_auth_check(const struct amfa_config *cfg, const struct amfa_user *u,
 
 enum amfa_auth_result
 amfa_auth_check_unconfirmed(const struct amfa_config *cfg,
-    const struct amfa_user *u, const char *code, time_t now,
-    uid_t state_owner)
+    const struct amfa_user *u, const char *code, time_t now, uid_t state_owner)
 {
 	return run(cfg, u, code, now, state_owner, check_totp, NULL, 0);
 }
 
 int
-amfa_auth_note_success(const struct amfa_config *cfg,
-    const struct amfa_user *u, time_t now, uid_t state_owner)
+amfa_auth_note_success(const struct amfa_config *cfg, const struct amfa_user *u,
+    time_t now, uid_t state_owner)
 {
 	struct amfa_state_handle h;
 	struct amfa_state st;
@@ -180,8 +183,10 @@ amfa_auth_note_success(const struct amfa_config *cfg,
 	r = amfa_state_commit(&h, &st);
 	amfa_state_close(&h);
 	if (r != 0)
-		amfa_log(LOG_ERR, "user %s: the login's success was not saved "
-		    "(no grace will count it)", u->name);
+		amfa_log(LOG_ERR,
+		    "user %s: the login's success was not saved "
+		    "(no grace will count it)",
+		    u->name);
 	return r;
 }
 
@@ -221,8 +226,9 @@ amfa_auth_recent(const struct amfa_config *cfg, const struct amfa_user *u,
 	    st.last_success <= (int64_t)now &&
 	    (int64_t)now - st.last_success < seconds;
 	if (recent)
-		amfa_log(LOG_INFO, "user %s (IAM %s): factor proven %" PRId64
-		    " s ago counts (grace)", u->name, u->iam_user,
-		    (int64_t)now - st.last_success);
+		amfa_log(LOG_INFO,
+		    "user %s (IAM %s): factor proven %" PRId64
+		    " s ago counts (grace)",
+		    u->name, u->iam_user, (int64_t)now - st.last_success);
 	return recent;
 }

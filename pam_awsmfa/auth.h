@@ -14,11 +14,11 @@
 
 enum amfa_auth_result {
 	AMFA_AUTH_OK,
-	AMFA_AUTH_BAD_CODE,	/* wrong, or not shaped like a code */
-	AMFA_AUTH_REPLAY,	/* right code of a step already used */
-	AMFA_AUTH_LOCKED,	/* too many failures; code not checked */
-	AMFA_AUTH_UNAVAILABLE,	/* the verifier (STS) could not be reached */
-	AMFA_AUTH_ERROR		/* state, config or crypto trouble */
+	AMFA_AUTH_BAD_CODE,    /* wrong, or not shaped like a code */
+	AMFA_AUTH_REPLAY,      /* right code of a step already used */
+	AMFA_AUTH_LOCKED,      /* too many failures; code not checked */
+	AMFA_AUTH_UNAVAILABLE, /* the verifier (STS) could not be reached */
+	AMFA_AUTH_ERROR	       /* state, config or crypto trouble */
 };
 
 const char *amfa_auth_result_str(enum amfa_auth_result r);
@@ -31,8 +31,8 @@ struct amfa_state;
  * counters); the failure count and the lock are handled by amfa_auth_run.
  */
 typedef enum amfa_auth_result amfa_verifier(const struct amfa_config *cfg,
-	    const struct amfa_user *u, const char *code, time_t now,
-	    struct amfa_state *st, void *arg);
+    const struct amfa_user *u, const char *code, time_t now,
+    struct amfa_state *st, void *arg);
 
 /*
  * Run `verify' under the user's state lock: refuse while locked out (the
@@ -41,16 +41,15 @@ typedef enum amfa_auth_result amfa_verifier(const struct amfa_config *cfg,
  * state durably before answering.  Logs the outcome.
  */
 enum amfa_auth_result amfa_auth_run(const struct amfa_config *cfg,
-	    const struct amfa_user *u, const char *code, time_t now,
-	    uid_t state_owner, amfa_verifier *verify, void *arg);
+    const struct amfa_user *u, const char *code, time_t now, uid_t state_owner,
+    amfa_verifier *verify, void *arg);
 
 /*
  * Did `u' prove a factor within the last `seconds' (and is not locked out)?
  * For sudo step-up with grace=MINUTES.  1 yes, 0 no (also on any error).
  */
-int	amfa_auth_recent(const struct amfa_config *cfg,
-	    const struct amfa_user *u, time_t now, uid_t state_owner,
-	    long seconds);
+int amfa_auth_recent(const struct amfa_config *cfg, const struct amfa_user *u,
+    time_t now, uid_t state_owner, long seconds);
 
 /*
  * Refuse `code' without checking it against anything (it is not shaped like
@@ -58,8 +57,8 @@ int	amfa_auth_recent(const struct amfa_config *cfg,
  * in the state changes.  Logs `why' (never the code).
  */
 enum amfa_auth_result amfa_auth_refuse(const struct amfa_config *cfg,
-	    const struct amfa_user *u, const char *code, time_t now,
-	    uid_t state_owner, const char *why);
+    const struct amfa_user *u, const char *code, time_t now, uid_t state_owner,
+    const char *why);
 
 /*
  * Check a TOTP `code' for `u' at time `now'.  `state_owner' is the required owner
@@ -67,18 +66,16 @@ enum amfa_auth_result amfa_auth_refuse(const struct amfa_config *cfg,
  * the code).
  */
 enum amfa_auth_result amfa_auth_check(const struct amfa_config *cfg,
-	    const struct amfa_user *u, const char *code, time_t now,
-	    uid_t state_owner);
+    const struct amfa_user *u, const char *code, time_t now, uid_t state_owner);
 
 /*
  * The same, but a success is not yet recorded as one for grace=: for
  * local+sts, where STS must agree first.  amfa_auth_note_success records
  * it (under the lock, durably) once the login is really let in.
  */
-enum amfa_auth_result amfa_auth_check_unconfirmed(
-	    const struct amfa_config *cfg, const struct amfa_user *u,
-	    const char *code, time_t now, uid_t state_owner);
-int	amfa_auth_note_success(const struct amfa_config *cfg,
-	    const struct amfa_user *u, time_t now, uid_t state_owner);
+enum amfa_auth_result amfa_auth_check_unconfirmed(const struct amfa_config *cfg,
+    const struct amfa_user *u, const char *code, time_t now, uid_t state_owner);
+int amfa_auth_note_success(const struct amfa_config *cfg,
+    const struct amfa_user *u, time_t now, uid_t state_owner);
 
 #endif

@@ -41,33 +41,33 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <stdlib.h>
 
 #include "caller_guard.h"
 #include "log.h"
 
 extern char **environ;
 
-#define STACK_MIN	(8UL << 20)
-#define NOFILE_MIN	1024UL
+#define STACK_MIN  (8UL << 20)
+#define NOFILE_MIN 1024UL
 
 /* The limits for the call: at least `value' (RLIMIT_CORE: exactly). */
 static const struct {
-	int		 resource;
-	const char	*name;
-	rlim_t		 value;
+	int resource;
+	const char *name;
+	rlim_t value;
 } limits[AMFA_GUARD_NLIMITS] = {
-	{ RLIMIT_FSIZE,	"RLIMIT_FSIZE",	RLIM_INFINITY },
+	{ RLIMIT_FSIZE, "RLIMIT_FSIZE", RLIM_INFINITY },
 	{ RLIMIT_NOFILE, "RLIMIT_NOFILE", NOFILE_MIN },
-	{ RLIMIT_AS,	"RLIMIT_AS",	RLIM_INFINITY },
-	{ RLIMIT_DATA,	"RLIMIT_DATA",	RLIM_INFINITY },
-	{ RLIMIT_STACK,	"RLIMIT_STACK",	STACK_MIN },
-	{ RLIMIT_CPU,	"RLIMIT_CPU",	RLIM_INFINITY },
-	{ RLIMIT_CORE,	"RLIMIT_CORE",	0 },
+	{ RLIMIT_AS, "RLIMIT_AS", RLIM_INFINITY },
+	{ RLIMIT_DATA, "RLIMIT_DATA", RLIM_INFINITY },
+	{ RLIMIT_STACK, "RLIMIT_STACK", STACK_MIN },
+	{ RLIMIT_CPU, "RLIMIT_CPU", RLIM_INFINITY },
+	{ RLIMIT_CORE, "RLIMIT_CORE", 0 },
 };
 
 static const int signals[AMFA_GUARD_NSIGNALS] = { SIGXFSZ, SIGPIPE };
@@ -115,8 +115,10 @@ set_limit(struct amfa_guard *g, int i)
 	want = g->limits[i];
 	want.rlim_cur = want.rlim_max;
 	(void)setrlimit(limits[i].resource, &want);
-	amfa_log(LOG_NOTICE, "%s: the caller's hard limit (%llu) stays for the "
-	    "call", limits[i].name, (unsigned long long)want.rlim_max);
+	amfa_log(LOG_NOTICE,
+	    "%s: the caller's hard limit (%llu) stays for the "
+	    "call",
+	    limits[i].name, (unsigned long long)want.rlim_max);
 }
 
 int
@@ -142,8 +144,10 @@ amfa_guard_enter(struct amfa_guard *g, int secure)
 	sigemptyset(&ign.sa_mask);
 	for (int i = 0; i < AMFA_GUARD_NSIGNALS; i++) {
 		if (sigaction(signals[i], &ign, &g->signals[i]) != 0) {
-			amfa_log(LOG_ERR, "signal %d: cannot ignore for the "
-			    "call: %s", signals[i], strerror(errno));
+			amfa_log(LOG_ERR,
+			    "signal %d: cannot ignore for the "
+			    "call: %s",
+			    signals[i], strerror(errno));
 			r = -1;
 			continue;
 		}
@@ -181,9 +185,11 @@ amfa_guard_env_clean(const char *const *names)
 		return 0;
 	for (const char *const *n = names; *n != NULL; n++) {
 		if (getenv(*n) != NULL) {
-			amfa_log(LOG_ERR, "%s is set in the environment of a "
+			amfa_log(LOG_ERR,
+			    "%s is set in the environment of a "
 			    "set-user-ID program (its caller's): refused, the "
-			    "network clients would read it", *n);
+			    "network clients would read it",
+			    *n);
 			return -1;
 		}
 	}

@@ -20,25 +20,25 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
-#define AMFA_GUARD_NLIMITS	7
-#define AMFA_GUARD_NSIGNALS	2
+#define AMFA_GUARD_NLIMITS  7
+#define AMFA_GUARD_NSIGNALS 2
 
 struct amfa_guard {
-	int		 secure;	/* the caller is not trusted */
-	int		 entered;
-	mode_t		 umask;
-	char		**environ;
-	struct rlimit	 limits[AMFA_GUARD_NLIMITS];
-	int		 limit_saved[AMFA_GUARD_NLIMITS];
+	int secure; /* the caller is not trusted */
+	int entered;
+	mode_t umask;
+	char **environ;
+	struct rlimit limits[AMFA_GUARD_NLIMITS];
+	int limit_saved[AMFA_GUARD_NLIMITS];
 	struct sigaction signals[AMFA_GUARD_NSIGNALS];
-	int		 signal_saved[AMFA_GUARD_NSIGNALS];
+	int signal_saved[AMFA_GUARD_NSIGNALS];
 };
 
 /*
  * Is this process set-user-ID, set-group-ID or otherwise started with
  * privileges its caller does not have (AT_SECURE)?
  */
-int	amfa_guard_process_secure(void);
+int amfa_guard_process_secure(void);
 
 /*
  * Save the caller's settings in `g' and put the process into the module's
@@ -48,9 +48,9 @@ int	amfa_guard_process_secure(void);
  * every case.  Returns 0, or -1 when a signal disposition could not be
  * set (logged): the caller then refuses the call, after amfa_guard_leave.
  */
-int	amfa_guard_enter(struct amfa_guard *g, int secure);
+int amfa_guard_enter(struct amfa_guard *g, int secure);
 /* Put back everything amfa_guard_enter changed. */
-void	amfa_guard_leave(struct amfa_guard *g);
+void amfa_guard_leave(struct amfa_guard *g);
 
 /*
  * In an untrusted caller's process (amfa_guard_process_secure), a variable
@@ -60,6 +60,6 @@ void	amfa_guard_leave(struct amfa_guard *g);
  * variables of `names' (NULL-terminated), 0 when none has a value, or -1
  * (logged, naming the variable, never its value) when one does.
  */
-int	amfa_guard_env_clean(const char *const *names);
+int amfa_guard_env_clean(const char *const *names);
 
 #endif

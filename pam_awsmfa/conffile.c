@@ -64,9 +64,12 @@ apply(void *obj, const struct amfa_opt *opt, const char *value,
 		}
 		return 0;
 	case AMFA_OPT_INT:
-		if (parse_long(value, &v) != 0 || v < opt->min || v > opt->max) {
-			amfa_log(LOG_ERR, "%s: %s must be a whole number from "
-			    "%ld to %ld", where, opt->key, opt->min, opt->max);
+		if (parse_long(value, &v) != 0 || v < opt->min ||
+		    v > opt->max) {
+			amfa_log(LOG_ERR,
+			    "%s: %s must be a whole number from "
+			    "%ld to %ld",
+			    where, opt->key, opt->min, opt->max);
 			return -1;
 		}
 		*(long *)(base + opt->off) = v;
@@ -111,7 +114,8 @@ parse_line(char *line, const char *where, const struct amfa_opt *opts,
 
 	for (p = line; *p != '\0'; p++) {
 		if (iscntrl((unsigned char)*p) && *p != '\t' && *p != '\r') {
-			amfa_log(LOG_ERR, "%s: control character in line", where);
+			amfa_log(LOG_ERR, "%s: control character in line",
+			    where);
 			return -1;
 		}
 	}
@@ -173,8 +177,8 @@ amfa_conf_parse(const char *buf, size_t len, const char *shown,
 		n = (size_t)((nl ? nl : end) - p);
 		snprintf(where, sizeof(where), "%s:%u", shown, lineno);
 		if (n > AMFA_CONF_MAX_LINE) {
-			amfa_log(LOG_ERR, "%s: line longer than %d bytes", where,
-			    AMFA_CONF_MAX_LINE);
+			amfa_log(LOG_ERR, "%s: line longer than %d bytes",
+			    where, AMFA_CONF_MAX_LINE);
 			rc = -1;
 			break;
 		}

@@ -23,8 +23,7 @@ check_abs_path(const char *v)
 	return NULL;
 }
 
-const char *const amfa_verify_names[] = { "local", "sts", "local+sts",
-    NULL };
+const char *const amfa_verify_names[] = { "local", "sts", "local+sts", NULL };
 static const char *const failmodes[] = { "secure", "safe", NULL };
 
 const char *
@@ -57,7 +56,8 @@ amfa_check_endpoint(const char *url)
 		host = url + 7;
 	else
 		return "must start with https://";
-	if (strpbrk(url, " \t\"'<>\\^`{|}") != NULL || strchr(host, '@') != NULL)
+	if (strpbrk(url, " \t\"'<>\\^`{|}") != NULL ||
+	    strchr(host, '@') != NULL)
 		return "not a plain URL";
 	end = host + strcspn(host, ":/?#");
 	if (host[0] == '[')
@@ -75,8 +75,10 @@ check_client_id(const char *v)
 {
 	size_t n = strlen(v);
 
-	if (n < 1 || n > 64 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789._-") != n)
+	if (n < 1 || n > 64 ||
+	    strspn(v,
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		"abcdefghijklmnopqrstuvwxyz0123456789._-") != n)
 		return "not a valid client id";
 	return NULL;
 }
@@ -93,12 +95,12 @@ parse_yk_urls(void *obj, const struct amfa_opt *opt, const char *value,
 
 	if ((copy = strdup(value)) == NULL ||
 	    (cfg->yk_urls = calloc(AMFA_YK_MAX_URLS + 1, sizeof(char *))) ==
-	    NULL) {
+		NULL) {
 		amfa_log(LOG_ERR, "%s: out of memory", where);
 		goto out;
 	}
 	for (url = strtok_r(copy, " \t", &save); url != NULL;
-	    url = strtok_r(NULL, " \t", &save)) {
+	     url = strtok_r(NULL, " \t", &save)) {
 		if (n == AMFA_YK_MAX_URLS) {
 			amfa_log(LOG_ERR, "%s: %s: at most %d servers", where,
 			    opt->key, AMFA_YK_MAX_URLS);
@@ -126,7 +128,8 @@ check_yk(const struct amfa_config *cfg, const char *shown)
 {
 	if (cfg->yk_urls == NULL) {
 		if (cfg->yk_client_id != NULL || cfg->yk_api_key_file != NULL) {
-			amfa_log(LOG_ERR, "%s: yubikey_client_id and "
+			amfa_log(LOG_ERR,
+			    "%s: yubikey_client_id and "
 			    "yubikey_api_key_file need yubikey_validation",
 			    shown);
 			return -1;
@@ -134,16 +137,20 @@ check_yk(const struct amfa_config *cfg, const char *shown)
 		return 0;
 	}
 	if (cfg->yk_client_id == NULL) {
-		amfa_log(LOG_ERR, "%s: yubikey_validation needs "
-		    "yubikey_client_id", shown);
+		amfa_log(LOG_ERR,
+		    "%s: yubikey_validation needs "
+		    "yubikey_client_id",
+		    shown);
 		return -1;
 	}
 	for (int i = 0; cfg->yk_urls[i] != NULL; i++) {
 		/* Neither TLS nor a signature would vouch for the answer. */
 		if (strncmp(cfg->yk_urls[i], "http://", 7) == 0 &&
 		    cfg->yk_api_key_file == NULL) {
-			amfa_log(LOG_ERR, "%s: yubikey_validation: a plain "
-			    "http server needs yubikey_api_key_file", shown);
+			amfa_log(LOG_ERR,
+			    "%s: yubikey_validation: a plain "
+			    "http server needs yubikey_api_key_file",
+			    shown);
 			return -1;
 		}
 	}
@@ -156,8 +163,8 @@ static const struct amfa_opt config_opts[] = {
 	    check_abs_path },
 	{ "state_dir", AMFA_OPT_STRING, OFF(state_dir), 0, 0, NULL, 0, NULL,
 	    check_abs_path },
-	{ "window", AMFA_OPT_INT, OFF(window), 0, AMFA_TOTP_MAX_WINDOW, NULL,
-	    0, NULL, NULL },
+	{ "window", AMFA_OPT_INT, OFF(window), 0, AMFA_TOTP_MAX_WINDOW, NULL, 0,
+	    NULL, NULL },
 	{ "lockout_attempts", AMFA_OPT_INT, OFF(lockout_attempts), 1, 1000,
 	    NULL, 0, NULL, NULL },
 	{ "lockout_seconds", AMFA_OPT_INT, OFF(lockout_seconds), 1, 7 * 86400,

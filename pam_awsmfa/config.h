@@ -4,45 +4,45 @@
 
 #include <sys/types.h>
 
-#define AMFA_DEFAULT_CONFIG	"/etc/awsmfa/awsmfa.conf"
-#define AMFA_DEFAULT_USERS_DIR	"/etc/awsmfa/users.d"
-#define AMFA_DEFAULT_STATE_DIR	"/var/lib/awsmfa"
-#define AMFA_DEFAULT_STORE_DIR	"/run/awsmfa"
-#define AMFA_DEFAULT_REGION	"us-east-1"
+#define AMFA_DEFAULT_CONFIG    "/etc/awsmfa/awsmfa.conf"
+#define AMFA_DEFAULT_USERS_DIR "/etc/awsmfa/users.d"
+#define AMFA_DEFAULT_STATE_DIR "/var/lib/awsmfa"
+#define AMFA_DEFAULT_STORE_DIR "/run/awsmfa"
+#define AMFA_DEFAULT_REGION    "us-east-1"
 
 /* How the factor is verified (verify = ...). */
 enum amfa_verify {
-	AMFA_VERIFY_LOCAL,	/* local TOTP/YubiKey check, no AWS call */
-	AMFA_VERIFY_STS,	/* STS decides; no seed on the host */
-	AMFA_VERIFY_BOTH	/* local check, then STS for credentials */
+	AMFA_VERIFY_LOCAL, /* local TOTP/YubiKey check, no AWS call */
+	AMFA_VERIFY_STS,   /* STS decides; no seed on the host */
+	AMFA_VERIFY_BOTH   /* local check, then STS for credentials */
 };
-#define AMFA_VERIFY_INHERIT	(-1)	/* a user file that does not say */
+#define AMFA_VERIFY_INHERIT (-1) /* a user file that does not say */
 
 enum amfa_failmode { AMFA_FAIL_SECURE, AMFA_FAIL_SAFE };
 
 struct amfa_config {
-	char	*users_dir;
-	char	*state_dir;
-	long	 window;		/* TOTP steps accepted each side */
-	long	 lockout_attempts;	/* consecutive failures before a lock */
-	long	 lockout_seconds;	/* how long a lock lasts */
-	int	 verify;		/* enum amfa_verify */
-	int	 failmode;		/* enum amfa_failmode */
-	long	 session_duration;	/* GetSessionToken DurationSeconds */
-	char	*region;
-	char	*sts_endpoint;		/* NULL: https://sts.REGION.amazonaws.com/ */
-	long	 sts_timeout;		/* seconds, all tries together */
-	char	*ca_file;		/* NULL: the system's CAs */
-	char	*store_dir;		/* per-user credential stores */
-	char	*audit_log;		/* JSON audit lines, or NULL */
+	char *users_dir;
+	char *state_dir;
+	long window;	       /* TOTP steps accepted each side */
+	long lockout_attempts; /* consecutive failures before a lock */
+	long lockout_seconds;  /* how long a lock lasts */
+	int verify;	       /* enum amfa_verify */
+	int failmode;	       /* enum amfa_failmode */
+	long session_duration; /* GetSessionToken DurationSeconds */
+	char *region;
+	char *sts_endpoint; /* NULL: https://sts.REGION.amazonaws.com/ */
+	long sts_timeout;   /* seconds, all tries together */
+	char *ca_file;	    /* NULL: the system's CAs */
+	char *store_dir;    /* per-user credential stores */
+	char *audit_log;    /* JSON audit lines, or NULL */
 	/* YubiKey validation servers (yubikey_validation); NULL: offline. */
-	char	**yk_urls;		/* NULL-ended */
-	char	*yk_client_id;
-	char	*yk_api_key_file;	/* the API key; root's, 0600 or 0400 */
-	long	 yk_timeout;		/* seconds, per server */
+	char **yk_urls; /* NULL-ended */
+	char *yk_client_id;
+	char *yk_api_key_file; /* the API key; root's, 0600 or 0400 */
+	long yk_timeout;       /* seconds, per server */
 };
 
-#define AMFA_YK_MAX_URLS	8
+#define AMFA_YK_MAX_URLS 8
 
 /* The names of the verify modes, as written in the files. */
 extern const char *const amfa_verify_names[];
@@ -57,10 +57,10 @@ const char *amfa_check_region(const char *v);
  * writable by group or others.  Missing keys get their defaults.  Returns 0,
  * or -1 with every problem logged as FILE:LINE.  The module passes owner 0.
  */
-int	amfa_config_load(const char *path, uid_t owner, struct amfa_config *cfg);
+int amfa_config_load(const char *path, uid_t owner, struct amfa_config *cfg);
 /* Parse an in-memory file (`shown' names it in messages). */
-int	amfa_config_parse(const char *buf, size_t len, const char *shown,
-	    struct amfa_config *cfg);
-void	amfa_config_free(struct amfa_config *cfg);
+int amfa_config_parse(const char *buf, size_t len, const char *shown,
+    struct amfa_config *cfg);
+void amfa_config_free(struct amfa_config *cfg);
 
 #endif

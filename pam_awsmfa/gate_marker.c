@@ -19,8 +19,8 @@
 #include "log.h"
 #include "secure_file.h"
 
-#define MAX_DEPTH	64	/* ancestors walked before giving up */
-#define MARK_MAX	2048
+#define MAX_DEPTH 64 /* ancestors walked before giving up */
+#define MARK_MAX  2048
 
 /* Read a small /proc file below `dirfd' into buf.  0 or -1. */
 static int
@@ -69,8 +69,8 @@ amfa_proc_parse_stat(const char *buf, struct amfa_proc *p)
 	for (i = 0; i < 19; i++) {
 		errno = 0;
 		v[i] = strtoll(s, &end, 10);
-		if (errno != 0 || end == s || (*end != ' ' && *end != '\n' &&
-		    *end != '\0'))
+		if (errno != 0 || end == s ||
+		    (*end != ' ' && *end != '\n' && *end != '\0'))
 			return -1;
 		s = end;
 		while (*s == ' ')
@@ -78,9 +78,9 @@ amfa_proc_parse_stat(const char *buf, struct amfa_proc *p)
 	}
 	if (v[0] < 0 || v[2] < 0 || v[18] < 0)
 		return -1;
-	p->ppid = (pid_t)v[0];		/* field 4 */
-	p->sid = (pid_t)v[2];		/* field 6 */
-	p->start = (unsigned long long)v[18];	/* field 22 */
+	p->ppid = (pid_t)v[0];		      /* field 4 */
+	p->sid = (pid_t)v[2];		      /* field 6 */
+	p->start = (unsigned long long)v[18]; /* field 22 */
 	return 0;
 }
 
@@ -136,7 +136,7 @@ amfa_boot_id(char out[AMFA_BOOT_ID_LEN + 1])
 	int dirfd, r;
 
 	if ((dirfd = open("/proc/sys/kernel/random",
-	    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		 O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return -1;
 	r = read_small(dirfd, "boot_id", buf, sizeof(buf));
 	close(dirfd);
@@ -183,8 +183,10 @@ amfa_gate_connection_above(pid_t from, struct amfa_proc *m)
 			return 0;
 		pid = m->ppid;
 	}
-	amfa_log(LOG_ERR, "no process above %ld runs as root and leads a "
-	    "session", (long)from);
+	amfa_log(LOG_ERR,
+	    "no process above %ld runs as root and leads a "
+	    "session",
+	    (long)from);
 	return -1;
 }
 
@@ -210,13 +212,13 @@ amfa_gate_mark_format(const struct amfa_gate_mark *mk, char *buf, size_t n)
 
 /* The parsed form, as the option table wants it. */
 struct mark_text {
-	char	*user;
-	long	 uid;
-	char	*iam_user;
-	long	 pid;
-	char	*start;
-	char	*boot_id;
-	long	 time;
+	char *user;
+	long uid;
+	char *iam_user;
+	long pid;
+	char *start;
+	char *boot_id;
+	long time;
 };
 
 static const char *
@@ -229,22 +231,22 @@ check_digits(const char *v)
 }
 
 static const struct amfa_opt mark_opts[] = {
-	{ "user", AMFA_OPT_STRING, offsetof(struct mark_text, user),
-	    0, 0, NULL, 0, NULL, NULL },
-	{ "uid", AMFA_OPT_INT, offsetof(struct mark_text, uid),
-	    0, 0xffffffffL, NULL, 0, NULL, NULL },
-	{ "iam_user", AMFA_OPT_STRING, offsetof(struct mark_text, iam_user),
-	    0, 0, NULL, 0, NULL, NULL },
-	{ "pid", AMFA_OPT_INT, offsetof(struct mark_text, pid),
-	    1, 0x7fffffffL, NULL, 0, NULL, NULL },
-	{ "start", AMFA_OPT_STRING, offsetof(struct mark_text, start),
-	    0, 0, NULL, 0, NULL, check_digits },
-	{ "boot_id", AMFA_OPT_STRING, offsetof(struct mark_text, boot_id),
-	    0, 0, NULL, 0, NULL, NULL },
-	{ "time", AMFA_OPT_INT, offsetof(struct mark_text, time),
-	    0, 0x7fffffffffffffffL, NULL, 0, NULL, NULL },
+	{ "user", AMFA_OPT_STRING, offsetof(struct mark_text, user), 0, 0, NULL,
+	    0, NULL, NULL },
+	{ "uid", AMFA_OPT_INT, offsetof(struct mark_text, uid), 0, 0xffffffffL,
+	    NULL, 0, NULL, NULL },
+	{ "iam_user", AMFA_OPT_STRING, offsetof(struct mark_text, iam_user), 0,
+	    0, NULL, 0, NULL, NULL },
+	{ "pid", AMFA_OPT_INT, offsetof(struct mark_text, pid), 1, 0x7fffffffL,
+	    NULL, 0, NULL, NULL },
+	{ "start", AMFA_OPT_STRING, offsetof(struct mark_text, start), 0, 0,
+	    NULL, 0, NULL, check_digits },
+	{ "boot_id", AMFA_OPT_STRING, offsetof(struct mark_text, boot_id), 0, 0,
+	    NULL, 0, NULL, NULL },
+	{ "time", AMFA_OPT_INT, offsetof(struct mark_text, time), 0,
+	    0x7fffffffffffffffL, NULL, 0, NULL, NULL },
 };
-#define NMARK_OPTS	(sizeof(mark_opts) / sizeof(mark_opts[0]))
+#define NMARK_OPTS (sizeof(mark_opts) / sizeof(mark_opts[0]))
 
 static int
 copy_field(char *dst, size_t n, const char *src, const char *shown,
@@ -274,9 +276,9 @@ amfa_gate_mark_parse(const char *buf, size_t len, const char *shown,
 		goto out;
 	if (copy_field(mk->user, sizeof(mk->user), t.user, shown, "user") ||
 	    copy_field(mk->iam_user, sizeof(mk->iam_user), t.iam_user, shown,
-	    "iam_user") ||
+		"iam_user") ||
 	    copy_field(mk->boot_id, sizeof(mk->boot_id), t.boot_id, shown,
-	    "boot_id"))
+		"boot_id"))
 		goto out;
 	if (t.uid < 0 || t.pid < 0 || t.time < 0 || t.start == NULL) {
 		amfa_log(LOG_ERR, "%s: incomplete marker", shown);
@@ -307,7 +309,7 @@ open_gate_dir(const char *store_dir, uid_t owner, int create)
 	int top, fd;
 
 	top = create ? amfa_dir_create_open(store_dir, owner, 0755) :
-	    amfa_dir_open(store_dir, owner, 022);
+		       amfa_dir_open(store_dir, owner, 022);
 	if (top < 0)
 		return -1;
 	if (create && mkdirat(top, AMFA_GATE_SUBDIR, 0711) != 0 &&
@@ -321,8 +323,9 @@ open_gate_dir(const char *store_dir, uid_t owner, int create)
 	 * O_PATH for readers: the gateway, running as the user, may only
 	 * search the directory (mode 0711), not list it.
 	 */
-	fd = openat(top, AMFA_GATE_SUBDIR, (create ? O_RDONLY : O_PATH) |
-	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(top, AMFA_GATE_SUBDIR,
+	    (create ? O_RDONLY : O_PATH) | O_DIRECTORY | O_NOFOLLOW |
+		O_CLOEXEC);
 	close(top);
 	if (fd < 0) {
 		amfa_log(LOG_ERR, "%s/%s: cannot open: %s", store_dir,
@@ -331,9 +334,10 @@ open_gate_dir(const char *store_dir, uid_t owner, int create)
 	}
 	if (fstat(fd, &st) != 0 || st.st_uid != owner ||
 	    (st.st_mode & 022) != 0) {
-		amfa_log(LOG_ERR, "%s/%s: must be a directory owned by uid %u, "
-		    "not writable by group or others", store_dir,
-		    AMFA_GATE_SUBDIR, (unsigned)owner);
+		amfa_log(LOG_ERR,
+		    "%s/%s: must be a directory owned by uid %u, "
+		    "not writable by group or others",
+		    store_dir, AMFA_GATE_SUBDIR, (unsigned)owner);
 		close(fd);
 		return -1;
 	}
@@ -379,8 +383,8 @@ mark_is_live(int gatefd, const char *name, pid_t pid, uid_t owner)
 		return 0;
 	if (amfa_file_read(gatefd, name, name, &pol, &buf, &len) != 0)
 		return 0;
-	if (amfa_gate_mark_parse(buf, len, name, &mk) == 0 &&
-	    mk.pid == pid && mk.start == p.start)
+	if (amfa_gate_mark_parse(buf, len, name, &mk) == 0 && mk.pid == pid &&
+	    mk.start == p.start)
 		live = 1;
 	amfa_wipe_free(buf, len + 1);
 	return live;
@@ -416,8 +420,8 @@ sweep(int gatefd, uid_t owner)
 			memcpy(num, de->d_name + 1, n);
 			num[n] = '\0';
 			if (strcmp(de->d_name + 1 + n, ".tmp") == 0 &&
-			    pid_from_name(num, &pid) == 0 && kill(pid, 0) != 0 &&
-			    errno == ESRCH)
+			    pid_from_name(num, &pid) == 0 &&
+			    kill(pid, 0) != 0 && errno == ESRCH)
 				unlinkat(gatefd, de->d_name, 0);
 		}
 	}
@@ -524,11 +528,11 @@ amfa_gate_mark_check(const char *store_dir, uid_t owner,
 		return refuse(why, "MFA marker is from another connection",
 		    store_dir, name);
 	if (amfa_boot_id(boot) != 0 || strcmp(boot, mk->boot_id) != 0)
-		return refuse(why, "MFA marker is from another boot",
-		    store_dir, name);
+		return refuse(why, "MFA marker is from another boot", store_dir,
+		    name);
 	if (mk->uid != uid || strcmp(mk->user, user) != 0)
-		return refuse(why, "MFA marker is for another user",
-		    store_dir, name);
+		return refuse(why, "MFA marker is for another user", store_dir,
+		    name);
 	return 0;
 }
 
@@ -568,18 +572,21 @@ amfa_gate_mark_login(const char *store_dir, const char *user,
 
 	if (geteuid() != 0 || amfa_gate_connection_self(&m) != 0) {
 		amfa_debug("user %s: not below a root session leader: no gate "
-		    "marker", user);
+			   "marker",
+		    user);
 		return;
 	}
 	memset(&mk, 0, sizeof(mk));
 	if (getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &pwp) != 0 ||
 	    pwp == NULL) {
-		amfa_log(LOG_ERR, "user %s: not in the password database: no "
-		    "gate marker", user);
+		amfa_log(LOG_ERR,
+		    "user %s: not in the password database: no "
+		    "gate marker",
+		    user);
 		return;
 	}
-	if (strlen(user) >= sizeof(mk.user) || (iam_user != NULL &&
-	    strlen(iam_user) >= sizeof(mk.iam_user)) ||
+	if (strlen(user) >= sizeof(mk.user) ||
+	    (iam_user != NULL && strlen(iam_user) >= sizeof(mk.iam_user)) ||
 	    amfa_boot_id(mk.boot_id) != 0) {
 		amfa_log(LOG_ERR, "user %s: cannot describe the gate marker",
 		    user);

@@ -33,35 +33,35 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define AMFA_GATE_SUBDIR	"gate"
-#define AMFA_BOOT_ID_LEN	36
+#define AMFA_GATE_SUBDIR "gate"
+#define AMFA_BOOT_ID_LEN 36
 
 /* What /proc says about one process. */
 struct amfa_proc {
-	pid_t			pid;
-	pid_t			ppid;
-	pid_t			sid;
-	uid_t			ruid;		/* real uid */
-	unsigned long long	start;		/* clock ticks after boot */
+	pid_t pid;
+	pid_t ppid;
+	pid_t sid;
+	uid_t ruid;		  /* real uid */
+	unsigned long long start; /* clock ticks after boot */
 };
 
 /* A marker's content. */
 struct amfa_gate_mark {
-	char			user[65];
-	uid_t			uid;
-	char			iam_user[129];
-	pid_t			pid;		/* the connection's monitor */
-	unsigned long long	start;
-	char			boot_id[AMFA_BOOT_ID_LEN + 1];
-	long long		time;		/* when the factor was accepted */
+	char user[65];
+	uid_t uid;
+	char iam_user[129];
+	pid_t pid; /* the connection's monitor */
+	unsigned long long start;
+	char boot_id[AMFA_BOOT_ID_LEN + 1];
+	long long time; /* when the factor was accepted */
 };
 
 /* Parse the text of /proc/PID/stat.  0 or -1. */
-int	amfa_proc_parse_stat(const char *buf, struct amfa_proc *p);
+int amfa_proc_parse_stat(const char *buf, struct amfa_proc *p);
 /* Read /proc/PID (stat and the real uid from status).  0 or -1. */
-int	amfa_proc_read(pid_t pid, struct amfa_proc *p);
+int amfa_proc_read(pid_t pid, struct amfa_proc *p);
 /* This boot's id (/proc/sys/kernel/random/boot_id).  0 or -1. */
-int	amfa_boot_id(char out[AMFA_BOOT_ID_LEN + 1]);
+int amfa_boot_id(char out[AMFA_BOOT_ID_LEN + 1]);
 
 /*
  * The module's side: the process that holds this connection, i.e. our
@@ -69,18 +69,17 @@ int	amfa_boot_id(char out[AMFA_BOOT_ID_LEN + 1]);
  * 0, or -1 when we are not below such a process (not an sshd connection:
  * sudo, su in a terminal), which is not an error.
  */
-int	amfa_gate_connection_self(struct amfa_proc *m);
+int amfa_gate_connection_self(struct amfa_proc *m);
 /*
  * The gateway's side: starting at `from' (normally getppid()), the first
  * ancestor that runs as root and leads its session.  0 or -1 (logged).
  */
-int	amfa_gate_connection_above(pid_t from, struct amfa_proc *m);
+int amfa_gate_connection_above(pid_t from, struct amfa_proc *m);
 
 /* Serialise and parse a marker (key = value lines).  0 or -1 (logged). */
-int	amfa_gate_mark_format(const struct amfa_gate_mark *mk, char *buf,
-	    size_t n);
-int	amfa_gate_mark_parse(const char *buf, size_t len, const char *shown,
-	    struct amfa_gate_mark *mk);
+int amfa_gate_mark_format(const struct amfa_gate_mark *mk, char *buf, size_t n);
+int amfa_gate_mark_parse(const char *buf, size_t len, const char *shown,
+    struct amfa_gate_mark *mk);
 
 /*
  * Write the marker for `mk->pid' under STORE_DIR/gate (created root 0711),
@@ -88,8 +87,8 @@ int	amfa_gate_mark_parse(const char *buf, size_t len, const char *shown,
  * gateway running as the user can read it), mode 0640.  Also removes the
  * markers of processes that are gone.  0 or -1 (logged).
  */
-int	amfa_gate_mark_write(const char *store_dir, uid_t owner, gid_t gid,
-	    const struct amfa_gate_mark *mk);
+int amfa_gate_mark_write(const char *store_dir, uid_t owner, gid_t gid,
+    const struct amfa_gate_mark *mk);
 
 /*
  * Is there a valid marker for connection `m', user `user' (uid `uid')?
@@ -97,13 +96,13 @@ int	amfa_gate_mark_write(const char *store_dir, uid_t owner, gid_t gid,
  * group or others.  Returns 0 and fills *mk, or -1 with the reason in
  * `why' (for the audit record; also logged).
  */
-int	amfa_gate_mark_check(const char *store_dir, uid_t owner,
-	    const struct amfa_proc *m, const char *user, uid_t uid,
-	    struct amfa_gate_mark *mk, const char **why);
+int amfa_gate_mark_check(const char *store_dir, uid_t owner,
+    const struct amfa_proc *m, const char *user, uid_t uid,
+    struct amfa_gate_mark *mk, const char **why);
 
 /* Remove the marker of connection `m' (if any).  0 or -1 (logged). */
-int	amfa_gate_mark_remove(const char *store_dir, uid_t owner,
-	    const struct amfa_proc *m);
+int amfa_gate_mark_remove(const char *store_dir, uid_t owner,
+    const struct amfa_proc *m);
 
 /*
  * The module's calls: after a successful authentication, mark this
@@ -112,8 +111,8 @@ int	amfa_gate_mark_remove(const char *store_dir, uid_t owner,
  * amfa_gate_connection_self), and only log on failure: a login does not
  * fail because of the marker, the gateway does.
  */
-void	amfa_gate_mark_login(const char *store_dir, const char *user,
-	    const char *iam_user);
-void	amfa_gate_mark_logout(const char *store_dir);
+void amfa_gate_mark_login(const char *store_dir, const char *user,
+    const char *iam_user);
+void amfa_gate_mark_logout(const char *store_dir);
 
 #endif

@@ -50,8 +50,9 @@ yubikey_login(const struct amfa_config *cfg, const struct amfa_user *u,
 		return;
 	l->degraded = 1;
 	l->notice = "YubiKey accepted: you are logged in without AWS "
-	    "credentials (type a TOTP code to get them).";
-	amfa_log(LOG_WARNING, "user %s: logged in with a YubiKey, without AWS "
+		    "credentials (type a TOTP code to get them).";
+	amfa_log(LOG_WARNING,
+	    "user %s: logged in with a YubiKey, without AWS "
 	    "credentials (STS takes TOTP codes only; failmode = safe)",
 	    u->name);
 }
@@ -75,15 +76,19 @@ local_then_sts(const struct amfa_config *cfg, const struct amfa_user *u,
 	}
 	if (r == AMFA_AUTH_UNAVAILABLE && cfg->failmode == AMFA_FAIL_SAFE) {
 		l->degraded = 1;
-		amfa_log(LOG_WARNING, "user %s: STS unreachable; failmode = safe: "
-		    "logged in without AWS credentials", u->name);
+		amfa_log(LOG_WARNING,
+		    "user %s: STS unreachable; failmode = safe: "
+		    "logged in without AWS credentials",
+		    u->name);
 		amfa_auth_note_success(cfg, u, now, owner);
 		return;
 	}
 	if (r == AMFA_AUTH_BAD_CODE || r == AMFA_AUTH_REPLAY) {
-		amfa_log(LOG_ERR, "user %s: the code passed here but AWS refused "
+		amfa_log(LOG_ERR,
+		    "user %s: the code passed here but AWS refused "
 		    "it: the seed here and the IAM MFA device differ, or the code "
-		    "was already used at AWS", u->name);
+		    "was already used at AWS",
+		    u->name);
 		l->result = r;
 		return;
 	}
@@ -99,7 +104,8 @@ amfa_login_run(const struct amfa_config *cfg, const struct amfa_user *u,
 	memset(l, 0, sizeof(*l));
 	switch (factor_of(u, code, &why)) {
 	case FACTOR_NONE:
-		l->result = amfa_auth_refuse(cfg, u, code, now, state_owner, why);
+		l->result = amfa_auth_refuse(cfg, u, code, now, state_owner,
+		    why);
 		return;
 	case FACTOR_YUBIKEY:
 		yubikey_login(cfg, u, code, now, state_owner, l);
@@ -109,7 +115,8 @@ amfa_login_run(const struct amfa_config *cfg, const struct amfa_user *u,
 	}
 	switch (u->verify) {
 	case AMFA_VERIFY_STS:
-		l->result = amfa_auth_sts(cfg, u, code, now, state_owner, &l->s);
+		l->result = amfa_auth_sts(cfg, u, code, now, state_owner,
+		    &l->s);
 		l->have_session = l->result == AMFA_AUTH_OK;
 		break;
 	case AMFA_VERIFY_BOTH:

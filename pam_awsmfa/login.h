@@ -22,16 +22,15 @@
 #include "sts_login.h"
 
 struct amfa_login {
-	enum amfa_auth_result	result;
-	int			have_session;	/* s holds credentials */
-	int			degraded;	/* in, without credentials */
-	const char		*notice;	/* for the user, or NULL */
-	struct amfa_session	s;
+	enum amfa_auth_result result;
+	int have_session;   /* s holds credentials */
+	int degraded;	    /* in, without credentials */
+	const char *notice; /* for the user, or NULL */
+	struct amfa_session s;
 };
 
-void	amfa_login_run(const struct amfa_config *cfg, const struct amfa_user *u,
-	    const char *code, time_t now, uid_t state_owner,
-	    struct amfa_login *out);
-void	amfa_login_free(struct amfa_login *l);
+void amfa_login_run(const struct amfa_config *cfg, const struct amfa_user *u,
+    const char *code, time_t now, uid_t state_owner, struct amfa_login *out);
+void amfa_login_free(struct amfa_login *l);
 
 #endif

@@ -2,6 +2,6 @@
 #ifndef AMFA_MONOTONIC_H
 #define AMFA_MONOTONIC_H
 
-long long	amfa_monotonic_ms(void);
+long long amfa_monotonic_ms(void);
 
 #endif

@@ -22,7 +22,8 @@ amfa_target_lookup(const char *name, struct amfa_target *t)
 	char buf[16384];
 
 	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || res == NULL) {
-		amfa_log(LOG_ERR, "user %s: not in the password database", name);
+		amfa_log(LOG_ERR, "user %s: not in the password database",
+		    name);
 		return -1;
 	}
 	if (pw.pw_dir == NULL || pw.pw_dir[0] != '/' ||
@@ -79,7 +80,7 @@ read_bounded(int fd, size_t max, char **out, size_t *outlen)
 			if (r == 0)
 				break;
 			amfa_wipe_free(buf, max + 1);
-			return -1;	/* more than allowed */
+			return -1; /* more than allowed */
 		}
 		r = read(fd, buf + n, max - n);
 		if (r < 0 && errno == EINTR)

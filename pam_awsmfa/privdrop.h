@@ -13,13 +13,13 @@
 #include <sys/types.h>
 
 struct amfa_target {
-	uid_t	uid;
-	gid_t	gid;
-	char	home[PATH_MAX];
+	uid_t uid;
+	gid_t gid;
+	char home[PATH_MAX];
 };
 
 /* Look the user up in the password database.  0 or -1 (logged). */
-int	amfa_target_lookup(const char *name, struct amfa_target *t);
+int amfa_target_lookup(const char *name, struct amfa_target *t);
 
 /*
  * Fork; in the child drop to `t' and call fn(arg, fd).  fn returns 0 for
@@ -30,8 +30,7 @@ int	amfa_target_lookup(const char *name, struct amfa_target *t);
  * the child's status.  Without
  * root, only the caller's own uid is possible (tests).
  */
-int	amfa_run_as(const struct amfa_target *t,
-	    int (*fn)(void *arg, int fd), void *arg, size_t max,
-	    char **out, size_t *outlen);
+int amfa_run_as(const struct amfa_target *t, int (*fn)(void *arg, int fd),
+    void *arg, size_t max, char **out, size_t *outlen);
 
 #endif

@@ -39,13 +39,15 @@ check_stat(const struct stat *st, uid_t owner, mode_t forbidden,
     const char *shown)
 {
 	if (st->st_uid != owner) {
-		amfa_log(LOG_ERR, "%s: owned by uid %u, must be owned by uid %u",
-		    shown, (unsigned)st->st_uid, (unsigned)owner);
+		amfa_log(LOG_ERR,
+		    "%s: owned by uid %u, must be owned by uid %u", shown,
+		    (unsigned)st->st_uid, (unsigned)owner);
 		return -EPERM;
 	}
 	if ((st->st_mode & forbidden) != 0) {
-		amfa_log(LOG_ERR, "%s: mode %04o is too open (must not have %04o)",
-		    shown, (unsigned)(st->st_mode & 07777), (unsigned)forbidden);
+		amfa_log(LOG_ERR,
+		    "%s: mode %04o is too open (must not have %04o)", shown,
+		    (unsigned)(st->st_mode & 07777), (unsigned)forbidden);
 		return -EPERM;
 	}
 	return 0;
@@ -112,9 +114,11 @@ amfa_append_room(int fd, size_t len)
 	    fstatvfs(fd, &vfs) != 0)
 		return -errno;
 	if (lim.rlim_cur != RLIM_INFINITY &&
-	    ((unsigned long long)lim.rlim_cur < (unsigned long long)st.st_size ||
-	    (unsigned long long)lim.rlim_cur - (unsigned long long)st.st_size <
-	    need))
+	    ((unsigned long long)lim.rlim_cur <
+		    (unsigned long long)st.st_size ||
+		(unsigned long long)lim.rlim_cur -
+			(unsigned long long)st.st_size <
+		    need))
 		return -EFBIG;
 	if ((unsigned long long)vfs.f_bavail * vfs.f_frsize < need)
 		return -ENOSPC;
@@ -185,7 +189,8 @@ amfa_file_read(int dirfd, const char *name, const char *shown,
 		if (r == ENOENT)
 			return -ENOENT;
 		if (r == ELOOP)
-			amfa_log(LOG_ERR, "%s: is a symbolic link, refused", shown);
+			amfa_log(LOG_ERR, "%s: is a symbolic link, refused",
+			    shown);
 		else
 			amfa_log(LOG_ERR, "%s: cannot open: %s", shown,
 			    strerror(r));
@@ -226,7 +231,8 @@ amfa_file_read(int dirfd, const char *name, const char *shown,
 	/* The file must not have grown behind our back. */
 	if ((r = read_all(fd, &extra, 1, &more)) != 0 || more != 0 ||
 	    len != (size_t)st.st_size) {
-		amfa_log(LOG_ERR, "%s: changed while being read, refused", shown);
+		amfa_log(LOG_ERR, "%s: changed while being read, refused",
+		    shown);
 		r = -EAGAIN;
 		goto out;
 	}

@@ -13,11 +13,11 @@
 #include "state.h"
 #include "user.h"
 
-#define STATE_MAX_SIZE	8192
+#define STATE_MAX_SIZE 8192
 
 _Static_assert(AMFA_STATE_RECORD_SIZE <= STATE_MAX_SIZE,
     "a record the module writes must be one it reads");
-#define STATE_VERSION	"version 1"
+#define STATE_VERSION "version 1"
 
 static void
 state_init(struct amfa_state *st)
@@ -100,7 +100,7 @@ amfa_state_parse(const char *buf, size_t len, struct amfa_state *st,
 	memcpy(copy, buf, len);
 	copy[len] = '\0';
 	for (line = strtok_r(copy, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save), n++) {
+	     line = strtok_r(NULL, "\n", &save), n++) {
 		if (ended) {
 			*why = "data after \"end\"";
 			return -1;
@@ -153,7 +153,8 @@ amfa_state_format(const struct amfa_state *st, char *out, size_t outlen)
 	size_t n;
 	int r;
 
-	r = snprintf(out, outlen, "%s\nlast_step %" PRId64 "\nfailures %ld\n"
+	r = snprintf(out, outlen,
+	    "%s\nlast_step %" PRId64 "\nfailures %ld\n"
 	    "locked_until %" PRId64 "\nlast_success %" PRId64 "\n",
 	    STATE_VERSION, st->last_step, st->failures, st->locked_until,
 	    st->last_success);
@@ -197,8 +198,7 @@ amfa_state_open(const struct amfa_config *cfg, const char *user, uid_t owner,
 	snprintf(h->shown, sizeof(h->shown), "%s/%s", cfg->state_dir, h->name);
 	if ((h->dirfd = amfa_dir_create_open(cfg->state_dir, owner, 0700)) < 0)
 		return -1;
-	h->lockfd = amfa_lock_take(h->dirfd, lockname,
-	    AMFA_STATE_LOCK_WAIT_MS);
+	h->lockfd = amfa_lock_take(h->dirfd, lockname, AMFA_STATE_LOCK_WAIT_MS);
 	if (h->lockfd < 0) {
 		amfa_log(LOG_ERR, "%s/%s: cannot lock: %s", cfg->state_dir,
 		    lockname, strerror(-h->lockfd));
@@ -206,14 +206,16 @@ amfa_state_open(const struct amfa_config *cfg, const char *user, uid_t owner,
 	}
 	r = amfa_file_read(h->dirfd, h->name, h->shown, &policy, &buf, &len);
 	if (r == -ENOENT)
-		return 0;	/* first use: fresh state */
+		return 0; /* first use: fresh state */
 	if (r != 0)
 		goto fail;
 	r = amfa_state_parse(buf, len, st, &why);
 	free(buf);
 	if (r != 0) {
-		amfa_log(LOG_ERR, "%s: corrupt state (%s); refusing until an "
-		    "administrator repairs or removes it", h->shown, why);
+		amfa_log(LOG_ERR,
+		    "%s: corrupt state (%s); refusing until an "
+		    "administrator repairs or removes it",
+		    h->shown, why);
 		goto fail;
 	}
 	return 0;

@@ -3,20 +3,20 @@
 #include <string.h>
 
 #include "aws/aws_profile.h"
+#include "aws/sts.h"
 #include "log.h"
 #include "net/net.h"
 #include "privdrop.h"
 #include "secure_file.h"
-#include "aws/sts.h"
 #include "sts_login.h"
 #include "totp.h"
 
 /* Where the long-term key, serial and region come from for this user. */
 struct source {
-	struct amfa_aws_profile	 profile;	/* when aws_profile is set */
-	struct amfa_aws_key	 key;
-	const char		*serial;
-	const char		*region;
+	struct amfa_aws_profile profile; /* when aws_profile is set */
+	struct amfa_aws_key key;
+	const char *serial;
+	const char *region;
 };
 
 static int
@@ -44,8 +44,10 @@ resolve(const struct amfa_config *cfg, const struct amfa_user *u,
 	    amfa_check_region(src->profile.region) == NULL)
 		src->region = src->profile.region;
 	if (src->serial == NULL) {
-		amfa_log(LOG_ERR, "user %s: no mfa_serial in the user file; "
-		    "profile %s cannot give one", u->name, u->aws_profile);
+		amfa_log(LOG_ERR,
+		    "user %s: no mfa_serial in the user file; "
+		    "profile %s cannot give one",
+		    u->name, u->aws_profile);
 		amfa_aws_profile_free(&src->profile);
 		return -1;
 	}
@@ -95,7 +97,8 @@ amfa_sts_fetch(const struct amfa_config *cfg, const struct amfa_user *u,
 	sc.ca_file = cfg->ca_file;
 	sc.timeout_ms = cfg->sts_timeout * 1000;
 	sc.duration = cfg->session_duration;
-	r = amfa_net_sts_get_session_token(&sc, &src.key, src.serial, code, &out);
+	r = amfa_net_sts_get_session_token(&sc, &src.key, src.serial, code,
+	    &out);
 	snprintf(s->region, sizeof(s->region), "%s", src.region);
 	if (u->aws_profile != NULL)
 		amfa_aws_profile_free(&src.profile);
@@ -113,9 +116,10 @@ amfa_sts_fetch(const struct amfa_config *cfg, const struct amfa_user *u,
 		amfa_creds_free(&s->creds);
 		return AMFA_AUTH_ERROR;
 	}
-	amfa_log(LOG_INFO, "user %s (IAM %s): session credentials %s valid "
-	    "until %s", u->name, u->iam_user, s->creds.access_key_id,
-	    s->creds.expiration);
+	amfa_log(LOG_INFO,
+	    "user %s (IAM %s): session credentials %s valid "
+	    "until %s",
+	    u->name, u->iam_user, s->creds.access_key_id, s->creds.expiration);
 	return AMFA_AUTH_OK;
 }
 

@@ -16,8 +16,8 @@
 #include "user.h"
 
 struct amfa_session {
-	struct amfa_creds	creds;
-	char			region[33];
+	struct amfa_creds creds;
+	char region[33];
 };
 
 /*
@@ -28,8 +28,7 @@ struct amfa_session {
  * the reason.
  */
 enum amfa_auth_result amfa_sts_fetch(const struct amfa_config *cfg,
-	    const struct amfa_user *u, const char *code,
-	    struct amfa_session *s);
+    const struct amfa_user *u, const char *code, struct amfa_session *s);
 
 /*
  * verify = sts: STS decides, under the user's state lock, with the lockout
@@ -37,9 +36,9 @@ enum amfa_auth_result amfa_sts_fetch(const struct amfa_config *cfg,
  * amfa_auth_check.
  */
 enum amfa_auth_result amfa_auth_sts(const struct amfa_config *cfg,
-	    const struct amfa_user *u, const char *code, time_t now,
-	    uid_t state_owner, struct amfa_session *s);
+    const struct amfa_user *u, const char *code, time_t now, uid_t state_owner,
+    struct amfa_session *s);
 
-void	amfa_session_free(struct amfa_session *s);
+void amfa_session_free(struct amfa_session *s);
 
 #endif

@@ -23,8 +23,8 @@ digest_name(enum amfa_totp_alg alg)
 	return NULL;
 }
 
-static const uint32_t powers_of_ten[] = { 1, 10, 100, 1000, 10000, 100000, 1000000,
-    10000000, 100000000 };
+static const uint32_t powers_of_ten[] = { 1, 10, 100, 1000, 10000, 100000,
+	1000000, 10000000, 100000000 };
 
 static int
 params_ok(const struct amfa_totp_params *p)
@@ -36,8 +36,8 @@ params_ok(const struct amfa_totp_params *p)
 
 /* HMAC of the 8-byte big-endian counter, truncated per RFC 4226 5.3. */
 static int
-hotp_with(EVP_MAC_CTX *ctx, const struct amfa_totp_params *p,
-    uint64_t counter, char *out, size_t outlen)
+hotp_with(EVP_MAC_CTX *ctx, const struct amfa_totp_params *p, uint64_t counter,
+    char *out, size_t outlen)
 {
 	unsigned char msg[8], mac[EVP_MAX_MD_SIZE];
 	OSSL_PARAM params[2];
@@ -119,8 +119,8 @@ amfa_totp_code_shaped(const char *s, int digits)
 }
 
 int
-amfa_totp_verify(const struct amfa_totp_params *p, const char *code,
-    time_t now, int window, int64_t after, int64_t *matched)
+amfa_totp_verify(const struct amfa_totp_params *p, const char *code, time_t now,
+    int window, int64_t after, int64_t *matched)
 {
 	char want[16];
 	EVP_MAC_CTX *ctx;

@@ -12,25 +12,25 @@
 
 enum amfa_totp_alg { AMFA_TOTP_SHA1, AMFA_TOTP_SHA256, AMFA_TOTP_SHA512 };
 
-#define AMFA_TOTP_MIN_KEY	16	/* bytes: RFC 4226 R6, 128 bits */
-#define AMFA_TOTP_MAX_KEY	128
-#define AMFA_TOTP_MAX_WINDOW	10
+#define AMFA_TOTP_MIN_KEY    16 /* bytes: RFC 4226 R6, 128 bits */
+#define AMFA_TOTP_MAX_KEY    128
+#define AMFA_TOTP_MAX_WINDOW 10
 
 struct amfa_totp_params {
-	enum amfa_totp_alg	 alg;
-	int			 digits;	/* 6..8 */
-	unsigned		 period;	/* seconds */
-	const unsigned char	*key;
-	size_t			 keylen;
+	enum amfa_totp_alg alg;
+	int digits;	 /* 6..8 */
+	unsigned period; /* seconds */
+	const unsigned char *key;
+	size_t keylen;
 };
 
 /* The HOTP value of `counter' as a zero-padded string (digits + 1 bytes).
  * Returns 0 or -1. */
-int	amfa_hotp(const struct amfa_totp_params *p, uint64_t counter,
-	    char *out, size_t outlen);
+int amfa_hotp(const struct amfa_totp_params *p, uint64_t counter, char *out,
+    size_t outlen);
 
 /* The time step of `now' (now / period); -1 if before the epoch. */
-int64_t	amfa_totp_step(const struct amfa_totp_params *p, time_t now);
+int64_t amfa_totp_step(const struct amfa_totp_params *p, time_t now);
 
 /*
  * Check `code' against the steps [step(now) - window, step(now) + window]
@@ -38,10 +38,10 @@ int64_t	amfa_totp_step(const struct amfa_totp_params *p, time_t now);
  * Returns 1 and the smallest matching step in *matched, 0 for no match, -1
  * on error.
  */
-int	amfa_totp_verify(const struct amfa_totp_params *p, const char *code,
-	    time_t now, int window, int64_t after, int64_t *matched);
+int amfa_totp_verify(const struct amfa_totp_params *p, const char *code,
+    time_t now, int window, int64_t after, int64_t *matched);
 
 /* Is `s' shaped like a code of `digits' digits? */
-int	amfa_totp_code_shaped(const char *s, int digits);
+int amfa_totp_code_shaped(const char *s, int digits);
 
 #endif

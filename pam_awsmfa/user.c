@@ -16,7 +16,7 @@
 #include "user.h"
 
 static const char *const totp_algorithms[] = { "sha1", "sha256", "sha512",
-    NULL };
+	NULL };
 
 /*
  * Fail closed: a lookup that errs (a buffer too small, an NSS backend
@@ -56,10 +56,10 @@ amfa_user_name_invalid(const char *name)
 		if (n >= AMFA_USER_NAME_MAX)
 			return "user name too long";
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		    c == '-' || c == '@'))
+			(c >= '0' && c <= '9') || c == '.' || c == '_' ||
+			c == '-' || c == '@'))
 			return "user name has a character outside "
-			    "[A-Za-z0-9._@-]";
+			       "[A-Za-z0-9._@-]";
 	}
 	return NULL;
 }
@@ -72,8 +72,9 @@ check_iam_user(const char *v)
 
 	if (n > 64)
 		return "longer than 64 characters";
-	if (strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789_+=,.@-") != n)
+	if (strspn(v,
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		"0123456789_+=,.@-") != n)
 		return "not a valid IAM user name";
 	return NULL;
 }
@@ -85,15 +86,18 @@ check_mfa_serial(const char *v)
 	size_t n = strlen(v);
 	const char *p;
 
-	if (n < 9 || n > 256 || strspn(v, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+=/:,.@-") != n)
+	if (n < 9 || n > 256 ||
+	    strspn(v,
+		"abcdefghijklmnopqrstuvwxyz"
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+=/:,.@-") != n)
 		return "not a valid MFA serial number";
 	if (strncmp(v, "arn:", 4) != 0)
-		return NULL;	/* a hardware token's serial */
+		return NULL; /* a hardware token's serial */
 	p = strstr(v, ":iam::");
-	if (p == NULL || (strncmp(v, "arn:aws:", 8) != 0 &&
-	    strncmp(v, "arn:aws-cn:", 11) != 0 &&
-	    strncmp(v, "arn:aws-us-gov:", 15) != 0))
+	if (p == NULL ||
+	    (strncmp(v, "arn:aws:", 8) != 0 &&
+		strncmp(v, "arn:aws-cn:", 11) != 0 &&
+		strncmp(v, "arn:aws-us-gov:", 15) != 0))
 		return "must look like arn:aws:iam::ACCOUNT:mfa/NAME";
 	p += 6;
 	if (strspn(p, "0123456789") != 12 || strncmp(p + 12, ":mfa/", 5) != 0 ||
@@ -135,8 +139,10 @@ check_profile(const char *v)
 {
 	size_t n = strlen(v);
 
-	if (n == 0 || n > 64 || strspn(v, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n)
+	if (n == 0 || n > 64 ||
+	    strspn(v,
+		"abcdefghijklmnopqrstuvwxyz"
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n)
 		return "not a valid profile name";
 	return NULL;
 }
@@ -150,17 +156,20 @@ parse_totp_secret(void *obj, const struct amfa_opt *opt, const char *value,
 	long n;
 
 	if (u->totp_key != NULL) {
-		amfa_log(LOG_ERR, "%s: %s given more than once", where, opt->key);
+		amfa_log(LOG_ERR, "%s: %s given more than once", where,
+		    opt->key);
 		return -1;
 	}
 	n = amfa_base32_decode(value, key, sizeof(key));
 	if (n < 0) {
-		amfa_log(LOG_ERR, "%s: %s is not valid base32", where, opt->key);
+		amfa_log(LOG_ERR, "%s: %s is not valid base32", where,
+		    opt->key);
 		goto fail;
 	}
 	if (n < AMFA_TOTP_MIN_KEY) {
-		amfa_log(LOG_ERR, "%s: %s is %ld bits, at least %d are required",
-		    where, opt->key, n * 8, AMFA_TOTP_MIN_KEY * 8);
+		amfa_log(LOG_ERR,
+		    "%s: %s is %ld bits, at least %d are required", where,
+		    opt->key, n * 8, AMFA_TOTP_MIN_KEY * 8);
 		goto fail;
 	}
 	if ((u->totp_key = malloc((size_t)n)) == NULL)
@@ -204,8 +213,9 @@ parse_yubikey(void *obj, const struct amfa_opt *opt, const char *value,
 			return -1;
 		}
 	}
-	if (u->yubikeys == NULL && (u->yubikeys = calloc(AMFA_USER_MAX_YUBIKEYS,
-	    sizeof(*u->yubikeys))) == NULL) {
+	if (u->yubikeys == NULL &&
+	    (u->yubikeys = calloc(AMFA_USER_MAX_YUBIKEYS,
+		 sizeof(*u->yubikeys))) == NULL) {
 		amfa_log(LOG_ERR, "%s: out of memory", where);
 		amfa_yk_token_wipe(&t, 1);
 		return -1;
@@ -227,8 +237,8 @@ static const struct amfa_opt user_opts[] = {
 	    totp_algorithms, 0, NULL, NULL },
 	{ "totp_digits", AMFA_OPT_INT, OFF(totp_digits), 6, 8, NULL, 0, NULL,
 	    NULL },
-	{ "totp_period", AMFA_OPT_INT, OFF(totp_period), 15, 300, NULL, 0,
-	    NULL, NULL },
+	{ "totp_period", AMFA_OPT_INT, OFF(totp_period), 15, 300, NULL, 0, NULL,
+	    NULL },
 	{ "verify", AMFA_OPT_CHOICE, OFF(verify), 0, 0, amfa_verify_names, 0,
 	    NULL, NULL },
 	{ "access_key_id", AMFA_OPT_STRING, OFF(access_key_id), 0, 0, NULL, 0,
@@ -266,49 +276,59 @@ check_complete(const struct amfa_user *u, const char *shown,
 	}
 	for (size_t i = 0; i < u->nyubikeys; i++) {
 		if (u->yubikeys[i].id_only && cfg->yk_urls == NULL) {
-			amfa_log(LOG_ERR, "%s: yubikey %s has no AES key, so "
+			amfa_log(LOG_ERR,
+			    "%s: yubikey %s has no AES key, so "
 			    "only a validation server can check it, and "
-			    "yubikey_validation is not set", shown,
-			    u->yubikeys[i].public_id);
+			    "yubikey_validation is not set",
+			    shown, u->yubikeys[i].public_id);
 			return -1;
 		}
 	}
 	/* verify = local: a TOTP seed, YubiKeys, or both. */
 	if (u->verify == AMFA_VERIFY_LOCAL && u->totp_key == NULL &&
 	    u->nyubikeys == 0) {
-		amfa_log(LOG_ERR, "%s: totp_secret is required with verify = "
-		    "local, unless the user has a yubikey line", shown);
+		amfa_log(LOG_ERR,
+		    "%s: totp_secret is required with verify = "
+		    "local, unless the user has a yubikey line",
+		    shown);
 		return -1;
 	}
 	if (u->verify == AMFA_VERIFY_BOTH && u->totp_key == NULL) {
-		amfa_log(LOG_ERR, "%s: totp_secret is required with verify = %s",
-		    shown, amfa_verify_names[u->verify]);
+		amfa_log(LOG_ERR,
+		    "%s: totp_secret is required with verify = %s", shown,
+		    amfa_verify_names[u->verify]);
 		return -1;
 	}
 	if ((u->access_key_id == NULL) != (u->secret_access_key == NULL)) {
-		amfa_log(LOG_ERR, "%s: access_key_id and secret_access_key go "
-		    "together", shown);
+		amfa_log(LOG_ERR,
+		    "%s: access_key_id and secret_access_key go "
+		    "together",
+		    shown);
 		return -1;
 	}
 	if (u->access_key_id != NULL && u->aws_profile != NULL) {
-		amfa_log(LOG_ERR, "%s: give either access_key_id or aws_profile, "
-		    "not both", shown);
+		amfa_log(LOG_ERR,
+		    "%s: give either access_key_id or aws_profile, "
+		    "not both",
+		    shown);
 		return -1;
 	}
 	if (!amfa_user_uses_sts(u))
 		return 0;
 	if (u->access_key_id == NULL && u->aws_profile == NULL) {
-		amfa_log(LOG_ERR, "%s: verify = %s needs access_key_id and "
-		    "secret_access_key, or aws_profile", shown,
-		    amfa_verify_names[u->verify]);
+		amfa_log(LOG_ERR,
+		    "%s: verify = %s needs access_key_id and "
+		    "secret_access_key, or aws_profile",
+		    shown, amfa_verify_names[u->verify]);
 		return -1;
 	}
 	/* Here, in root's file: the user's own ~/.aws must not pick the
 	 * device whose codes count as their second factor. */
 	if (u->mfa_serial == NULL) {
-		amfa_log(LOG_ERR, "%s: verify = %s needs mfa_serial (in this "
-		    "file, also with aws_profile)", shown,
-		    amfa_verify_names[u->verify]);
+		amfa_log(LOG_ERR,
+		    "%s: verify = %s needs mfa_serial (in this "
+		    "file, also with aws_profile)",
+		    shown, amfa_verify_names[u->verify]);
 		return -1;
 	}
 	return 0;
@@ -370,8 +390,8 @@ amfa_user_free(struct amfa_user *u)
 	amfa_conf_free(user_opts, NOPTS, u);
 	amfa_wipe_free(u->totp_key, u->totp_keylen);
 	if (u->yubikeys != NULL)
-		amfa_wipe_free(u->yubikeys, AMFA_USER_MAX_YUBIKEYS *
-		    sizeof(*u->yubikeys));
+		amfa_wipe_free(u->yubikeys,
+		    AMFA_USER_MAX_YUBIKEYS * sizeof(*u->yubikeys));
 	free(u->name);
 	memset(u, 0, sizeof(*u));
 }

@@ -13,30 +13,30 @@
 #include "totp.h"
 #include "yubikey/ykotp.h"
 
-#define AMFA_USER_NAME_MAX	64
-#define AMFA_USER_MAX_YUBIKEYS	16	/* = AMFA_STATE_MAX_TOKENS */
+#define AMFA_USER_NAME_MAX     64
+#define AMFA_USER_MAX_YUBIKEYS 16 /* = AMFA_STATE_MAX_TOKENS */
 
 struct amfa_user {
-	char		*name;		/* the PAM user */
-	char		*iam_user;
-	char		*mfa_serial;
-	unsigned char	*totp_key;	/* decoded seed, wiped on free */
-	size_t		 totp_keylen;
-	int		 totp_algorithm;	/* enum amfa_totp_alg */
-	long		 totp_digits;
-	long		 totp_period;
-	int		 verify;	/* enum amfa_verify, after inheriting */
-	char		*access_key_id;		/* the IAM user's long-term key */
-	char		*secret_access_key;	/* secret, wiped on free */
-	char		*aws_profile;	/* or: the key from ~/.aws of the user */
-	char		*region;	/* NULL: the host's */
+	char *name; /* the PAM user */
+	char *iam_user;
+	char *mfa_serial;
+	unsigned char *totp_key; /* decoded seed, wiped on free */
+	size_t totp_keylen;
+	int totp_algorithm; /* enum amfa_totp_alg */
+	long totp_digits;
+	long totp_period;
+	int verify;		 /* enum amfa_verify, after inheriting */
+	char *access_key_id;	 /* the IAM user's long-term key */
+	char *secret_access_key; /* secret, wiped on free */
+	char *aws_profile;	 /* or: the key from ~/.aws of the user */
+	char *region;		 /* NULL: the host's */
 	/* yubikey = ... lines; keys wiped on free.  NULL: none. */
-	struct amfa_yk_token *yubikeys;	/* AMFA_USER_MAX_YUBIKEYS slots */
-	size_t		 nyubikeys;
+	struct amfa_yk_token *yubikeys; /* AMFA_USER_MAX_YUBIKEYS slots */
+	size_t nyubikeys;
 };
 
 /* Does this user's login call STS? */
-#define amfa_user_uses_sts(u)	((u)->verify != AMFA_VERIFY_LOCAL)
+#define amfa_user_uses_sts(u) ((u)->verify != AMFA_VERIFY_LOCAL)
 /* Does it check the factor locally? */
 #define amfa_user_checks_local(u) ((u)->verify != AMFA_VERIFY_STS)
 
@@ -55,23 +55,22 @@ const char *amfa_user_name_invalid(const char *name);
  * 1 otherwise, also when there is no such account; 0 when a lookup fails
  * (fail closed).
  */
-int	amfa_user_name_canonical(const char *name);
+int amfa_user_name_canonical(const char *name);
 
 /*
  * Load the record of `name'.  Returns 0; AMFA_USER_NOT_ENROLLED when there
  * is no file; -1 on any problem (logged with file and line).  The file must
  * be owned by `owner' (0 in the module).
  */
-#define AMFA_USER_NOT_ENROLLED	1
-int	amfa_user_load(const struct amfa_config *cfg, const char *name,
-	    uid_t owner, struct amfa_user *u);
+#define AMFA_USER_NOT_ENROLLED 1
+int amfa_user_load(const struct amfa_config *cfg, const char *name, uid_t owner,
+    struct amfa_user *u);
 /* Parse an in-memory user file; `cfg' gives the defaults (verify). */
-int	amfa_user_parse(const char *buf, size_t len, const char *shown,
-	    const char *name, const struct amfa_config *cfg,
-	    struct amfa_user *u);
-void	amfa_user_free(struct amfa_user *u);
+int amfa_user_parse(const char *buf, size_t len, const char *shown,
+    const char *name, const struct amfa_config *cfg, struct amfa_user *u);
+void amfa_user_free(struct amfa_user *u);
 
 /* The TOTP parameters of a loaded user (pointing into `u'). */
-void	amfa_user_totp(const struct amfa_user *u, struct amfa_totp_params *p);
+void amfa_user_totp(const struct amfa_user *u, struct amfa_totp_params *p);
 
 #endif

@@ -14,12 +14,12 @@
 #include "yubikey/ykotp.h"
 #include "yubikey/ykval.h"
 
-#define API_KEY_FILE_MAX	1024
+#define API_KEY_FILE_MAX 1024
 
 struct yk_call {
-	uid_t			 owner;
-	struct amfa_yk_outcome	*out;
-	struct amfa_state	*st;
+	uid_t owner;
+	struct amfa_yk_outcome *out;
+	struct amfa_state *st;
 };
 
 /*
@@ -42,8 +42,9 @@ read_api_key(const char *path, uid_t owner, char **key)
 		    path);
 	if (r != 0)
 		return -1;
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
-	    buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+	while (len > 0 &&
+	    (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
+		buf[len - 1] == ' ' || buf[len - 1] == '\t'))
 		buf[--len] = '\0';
 	if (len == 0 || strcspn(buf, " \t\r\n") != len) {
 		amfa_log(LOG_ERR, "%s: the API key must be one line of base64",
@@ -66,8 +67,10 @@ online(const struct amfa_config *cfg, const struct amfa_user *u,
 
 	if (cfg->yk_api_key_file != NULL &&
 	    read_api_key(cfg->yk_api_key_file, c->owner, &key) != 0) {
-		amfa_log(LOG_ERR, "user %s: YubiKey validation not attempted: "
-		    "the API key is unusable", u->name);
+		amfa_log(LOG_ERR,
+		    "user %s: YubiKey validation not attempted: "
+		    "the API key is unusable",
+		    u->name);
 		return AMFA_AUTH_ERROR;
 	}
 	memset(&vc, 0, sizeof(vc));
@@ -156,21 +159,26 @@ local_counters(const struct amfa_user *u, const struct amfa_yk_token *tok,
 	if (t != NULL) {
 		cmp = amfa_yk_counter_cmp(session, use, t->session, t->use);
 		if (cmp == 0) {
-			amfa_log(LOG_NOTICE, "user %s: YubiKey %s: OTP already "
-			    "used (counters %u/%u)", u->name, tok->public_id,
-			    session, use);
+			amfa_log(LOG_NOTICE,
+			    "user %s: YubiKey %s: OTP already "
+			    "used (counters %u/%u)",
+			    u->name, tok->public_id, session, use);
 			return AMFA_AUTH_REPLAY;
 		}
 		if (cmp < 0) {
-			amfa_log(LOG_WARNING, "user %s: YubiKey %s: counters "
+			amfa_log(LOG_WARNING,
+			    "user %s: YubiKey %s: counters "
 			    "went backwards (%u/%u, last accepted %u/%u): an "
-			    "old OTP replayed, or a cloned token", u->name,
-			    tok->public_id, session, use, t->session, t->use);
+			    "old OTP replayed, or a cloned token",
+			    u->name, tok->public_id, session, use, t->session,
+			    t->use);
 			return AMFA_AUTH_REPLAY;
 		}
 	} else if ((t = counter_slot(st, u, tok->public_id, 1)) == NULL) {
-		amfa_log(LOG_ERR, "user %s: YubiKey %s: no room for its "
-		    "counters in the state", u->name, tok->public_id);
+		amfa_log(LOG_ERR,
+		    "user %s: YubiKey %s: no room for its "
+		    "counters in the state",
+		    u->name, tok->public_id);
 		return AMFA_AUTH_ERROR;
 	}
 	t->session = session;
@@ -198,18 +206,23 @@ check_reading(const struct amfa_config *cfg, const struct amfa_user *u,
 		tok = &u->yubikeys[which];
 		res = online(cfg, u, c, otp);
 		if (res == AMFA_AUTH_OK)
-			amfa_log(LOG_INFO, "user %s: YubiKey %s: OTP accepted by "
-			    "the validation server", u->name, tok->public_id);
+			amfa_log(LOG_INFO,
+			    "user %s: YubiKey %s: OTP accepted by "
+			    "the validation server",
+			    u->name, tok->public_id);
 		return res;
 	}
 	if (r != AMFA_YK_OK) {
 		if (r == AMFA_YK_UNKNOWN_TOKEN)
-			amfa_log(LOG_NOTICE, "user %s: OTP of a YubiKey not "
-			    "enrolled for this user", u->name);
+			amfa_log(LOG_NOTICE,
+			    "user %s: OTP of a YubiKey not "
+			    "enrolled for this user",
+			    u->name);
 		else if (amfa_yk_token_read(u->yubikeys, u->nyubikeys, otp,
-		    &which))
+			     &which))
 			amfa_log(LOG_NOTICE, "user %s: YubiKey %s: %s", u->name,
-			    u->yubikeys[which].public_id, amfa_yk_result_str(r));
+			    u->yubikeys[which].public_id,
+			    amfa_yk_result_str(r));
 		else
 			amfa_log(LOG_NOTICE, "user %s: %s", u->name,
 			    amfa_yk_result_str(r));
@@ -219,24 +232,28 @@ check_reading(const struct amfa_config *cfg, const struct amfa_user *u,
 	if ((res = local_counters(u, tok, c->st, session, use)) != AMFA_AUTH_OK)
 		return res;
 	if (cfg->yk_urls == NULL) {
-		amfa_log(LOG_INFO, "user %s: YubiKey %s: OTP accepted "
-		    "(counters %u/%u)", u->name, tok->public_id, session, use);
+		amfa_log(LOG_INFO,
+		    "user %s: YubiKey %s: OTP accepted "
+		    "(counters %u/%u)",
+		    u->name, tok->public_id, session, use);
 		return AMFA_AUTH_OK;
 	}
 	res = online(cfg, u, c, otp);
 	if (res == AMFA_AUTH_UNAVAILABLE && cfg->failmode == AMFA_FAIL_SAFE) {
-		amfa_log(LOG_WARNING, "user %s: YubiKey %s: no validation "
+		amfa_log(LOG_WARNING,
+		    "user %s: YubiKey %s: no validation "
 		    "server answered; failmode = safe: accepted on the local "
-		    "check alone (counters %u/%u)", u->name, tok->public_id,
-		    session, use);
+		    "check alone (counters %u/%u)",
+		    u->name, tok->public_id, session, use);
 		if (c->out != NULL)
 			c->out->unverified_online = 1;
 		return AMFA_AUTH_OK;
 	}
 	if (res == AMFA_AUTH_OK)
-		amfa_log(LOG_INFO, "user %s: YubiKey %s: OTP accepted here and "
-		    "by the validation server (counters %u/%u)", u->name,
-		    tok->public_id, session, use);
+		amfa_log(LOG_INFO,
+		    "user %s: YubiKey %s: OTP accepted here and "
+		    "by the validation server (counters %u/%u)",
+		    u->name, tok->public_id, session, use);
 	return res;
 }
 
@@ -252,7 +269,7 @@ check_yubikey(const struct amfa_config *cfg, const struct amfa_user *u,
 	/* One reading, chosen once: the token matched here, the counters
 	 * checked and the OTP the servers are asked about are all its. */
 	if (amfa_yk_read(u->yubikeys, u->nyubikeys, otp, reading,
-	    sizeof(reading)) < 0) {
+		sizeof(reading)) < 0) {
 		amfa_log(LOG_NOTICE, "user %s: not a YubiKey OTP", u->name);
 		return AMFA_AUTH_BAD_CODE;
 	}
@@ -264,8 +281,7 @@ check_yubikey(const struct amfa_config *cfg, const struct amfa_user *u,
 
 enum amfa_auth_result
 amfa_auth_yubikey(const struct amfa_config *cfg, const struct amfa_user *u,
-    const char *otp, time_t now, uid_t state_owner,
-    struct amfa_yk_outcome *out)
+    const char *otp, time_t now, uid_t state_owner, struct amfa_yk_outcome *out)
 {
 	struct yk_call c = { state_owner, out, NULL };
 

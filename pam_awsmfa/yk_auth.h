@@ -36,7 +36,7 @@
 #include "user.h"
 
 struct amfa_yk_outcome {
-	int	unverified_online;	/* accepted locally, servers unreachable */
+	int unverified_online; /* accepted locally, servers unreachable */
 };
 
 /*
@@ -46,7 +46,7 @@ struct amfa_yk_outcome {
  * yubikey_api_key_file (0 in the module).  `out' may be NULL.
  */
 enum amfa_auth_result amfa_auth_yubikey(const struct amfa_config *cfg,
-	    const struct amfa_user *u, const char *otp, time_t now,
-	    uid_t state_owner, struct amfa_yk_outcome *out);
+    const struct amfa_user *u, const char *otp, time_t now, uid_t state_owner,
+    struct amfa_yk_outcome *out);
 
 #endif

@@ -13,35 +13,34 @@
 #include "config.h"
 
 /* Exit codes (documented in awsmfa(8)). */
-#define ADM_OK			0	/* done */
-#define ADM_FAIL		1	/* the operation failed or was refused */
-#define ADM_USAGE		2	/* bad command line */
-#define ADM_CONFIG		3	/* configuration problems */
-#define ADM_NOT_ENROLLED	4	/* no such enrolment (or one exists) */
-#define ADM_UNREACHABLE		5	/* AWS could not be reached */
+#define ADM_OK		 0 /* done */
+#define ADM_FAIL	 1 /* the operation failed or was refused */
+#define ADM_USAGE	 2 /* bad command line */
+#define ADM_CONFIG	 3 /* configuration problems */
+#define ADM_NOT_ENROLLED 4 /* no such enrolment (or one exists) */
+#define ADM_UNREACHABLE	 5 /* AWS could not be reached */
 
 struct adm_ctx {
-	const char		*config_path;
-	struct amfa_config	 cfg;
-	int			 cfg_loaded;
+	const char *config_path;
+	struct amfa_config cfg;
+	int cfg_loaded;
 };
 
 /* Load ctx->config_path into ctx->cfg.  ADM_OK or ADM_CONFIG (logged). */
-int	adm_load_config(struct adm_ctx *ctx);
+int adm_load_config(struct adm_ctx *ctx);
 
-void	adm_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void	adm_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void adm_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void adm_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "awsmfa: ...": a progress line before something that waits. */
-void	adm_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void adm_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A time as "2026-11-25 12:00:00 UTC" (or "never" for 0). */
-void	adm_format_time(int64_t t, char *out, size_t outlen);
+void adm_format_time(int64_t t, char *out, size_t outlen);
 
 /*
  * The arguments of a subcommand that takes one USER and no options (but
  * --help): ADM_OK with *user set, ADM_USAGE, or -1 after printing help.
  */
-int	adm_user_arg(int argc, char **argv, const char *usage,
-	    const char **user);
+int adm_user_arg(int argc, char **argv, const char *usage, const char **user);
 
 struct amfa_state;
 /*
@@ -49,15 +48,15 @@ struct amfa_state;
  * (the module replaces the file atomically).  1 read, 0 no state yet, -1
  * unreadable or corrupt (said on standard error).
  */
-int	adm_state_peek(const struct amfa_config *cfg, const char *user,
-	    struct amfa_state *st);
+int adm_state_peek(const struct amfa_config *cfg, const char *user,
+    struct amfa_state *st);
 
 /* The subcommands: argc/argv start at the subcommand's name. */
-int	adm_enroll(struct adm_ctx *ctx, int argc, char **argv);
-int	adm_check_config(struct adm_ctx *ctx, int argc, char **argv);
-int	adm_status(struct adm_ctx *ctx, int argc, char **argv);
-int	adm_unlock(struct adm_ctx *ctx, int argc, char **argv);
-int	adm_revoke(struct adm_ctx *ctx, int argc, char **argv);
-int	adm_creds(struct adm_ctx *ctx, int argc, char **argv);
+int adm_enroll(struct adm_ctx *ctx, int argc, char **argv);
+int adm_check_config(struct adm_ctx *ctx, int argc, char **argv);
+int adm_status(struct adm_ctx *ctx, int argc, char **argv);
+int adm_unlock(struct adm_ctx *ctx, int argc, char **argv);
+int adm_revoke(struct adm_ctx *ctx, int argc, char **argv);
+int adm_creds(struct adm_ctx *ctx, int argc, char **argv);
 
 #endif

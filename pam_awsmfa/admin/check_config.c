@@ -23,8 +23,8 @@
 #include "user.h"
 
 struct tally {
-	int	problems;
-	int	warnings;
+	int problems;
+	int warnings;
 };
 
 /* The core's messages already name file and line; count them here. */
@@ -60,12 +60,16 @@ check_user_needs(const struct amfa_config *cfg, const struct amfa_user *u,
 
 	if (u->aws_profile != NULL && amfa_user_uses_sts(u) &&
 	    amfa_target_lookup(u->name, &t) != 0)
-		amfa_log(LOG_ERR, "%s: aws_profile needs %s to be a local "
-		    "account (its ~/.aws is read)", shown, u->name);
+		amfa_log(LOG_ERR,
+		    "%s: aws_profile needs %s to be a local "
+		    "account (its ~/.aws is read)",
+		    shown, u->name);
 	/* adm_state_peek says what is wrong; the sink counts it. */
 	if (adm_state_peek(cfg, u->name, &st) < 0)
-		amfa_log(LOG_ERR, "%s/%s.state: the module refuses %s until "
-		    "this is repaired", cfg->state_dir, u->name, u->name);
+		amfa_log(LOG_ERR,
+		    "%s/%s.state: the module refuses %s until "
+		    "this is repaired",
+		    cfg->state_dir, u->name, u->name);
 }
 
 static int
@@ -86,19 +90,24 @@ check_users(const struct amfa_config *cfg)
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		snprintf(shown, sizeof(shown), "%s/%s", cfg->users_dir,
 		    de->d_name);
 		if (de->d_name[0] == '.') {
-			amfa_log(LOG_WARNING, "%s: not read by the module (a "
-			    "leftover temporary file?)", shown);
+			amfa_log(LOG_WARNING,
+			    "%s: not read by the module (a "
+			    "leftover temporary file?)",
+			    shown);
 			continue;
 		}
 		if (!has_suffix(de->d_name, ".conf") ||
 		    strlen(de->d_name) >= sizeof(user)) {
-			amfa_log(LOG_WARNING, "%s: not read by the module "
-			    "(only USER.conf files are)", shown);
+			amfa_log(LOG_WARNING,
+			    "%s: not read by the module "
+			    "(only USER.conf files are)",
+			    shown);
 			continue;
 		}
 		snprintf(user, sizeof(user), "%.*s",
@@ -109,7 +118,7 @@ check_users(const struct amfa_config *cfg)
 			continue;
 		}
 		if (amfa_user_load(cfg, user, 0, &u) != 0)
-			continue;	/* the reasons are logged */
+			continue; /* the reasons are logged */
 		check_user_needs(cfg, &u, shown);
 		amfa_user_free(&u);
 		n++;
@@ -145,8 +154,10 @@ check_ca_file(const char *path)
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
 		amfa_log(LOG_ERR, "ca_file %s: not a regular file", path);
 	else if ((sb.st_mode & 022) != 0 || (sb.st_uid != 0))
-		amfa_log(LOG_ERR, "ca_file %s: must be root's and not "
-		    "writable by group or others", path);
+		amfa_log(LOG_ERR,
+		    "ca_file %s: must be root's and not "
+		    "writable by group or others",
+		    path);
 	close(fd);
 }
 
@@ -157,8 +168,9 @@ adm_check_config(struct adm_ctx *ctx, int argc, char **argv)
 	int users;
 
 	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
-		if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
-		    strcmp(argv[1], "-h") == 0)) {
+		if (argc == 2 &&
+		    (strcmp(argv[1], "--help") == 0 ||
+			strcmp(argv[1], "-h") == 0)) {
 			printf("usage: awsmfa check-config [PATH]\n");
 			return ADM_OK;
 		}

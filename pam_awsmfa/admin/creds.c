@@ -14,13 +14,12 @@ adm_creds(struct adm_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "store-dir", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
 	};
 	const char *store = NULL;
 	int c, r;
 
-	optind = 0;	/* 0: glibc starts afresh (main used "+") */
+	optind = 0; /* 0: glibc starts afresh (main used "+") */
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -30,7 +29,8 @@ adm_creds(struct adm_ctx *ctx, int argc, char **argv)
 			printf("usage: awsmfa creds [--store-dir DIR]\n");
 			return ADM_OK;
 		default:
-			fprintf(stderr, "usage: awsmfa creds [--store-dir DIR]\n");
+			fprintf(stderr,
+			    "usage: awsmfa creds [--store-dir DIR]\n");
 			return ADM_USAGE;
 		}
 	}
@@ -44,5 +44,6 @@ adm_creds(struct adm_ctx *ctx, int argc, char **argv)
 		store = ctx->cfg.store_dir;
 	}
 	return amfa_creds_print(store, "awsmfa creds", stdout) == 0 ?
-	    ADM_OK : ADM_FAIL;
+	    ADM_OK :
+	    ADM_FAIL;
 }

@@ -27,10 +27,10 @@
 #include "user.h"
 #include "user_file.h"
 
-#define SEED_BYTES	20	/* 160 bits, as RFC 4226 recommends */
-#define CODE_ROUNDS	3	/* tries at the two codes */
-#define B32_MAX		(AMFA_TOTP_MAX_KEY * 8 / 5 + 2)
-#define TEXT_MAX	4096	/* a user file written here */
+#define SEED_BYTES  20 /* 160 bits, as RFC 4226 recommends */
+#define CODE_ROUNDS 3  /* tries at the two codes */
+#define B32_MAX	    (AMFA_TOTP_MAX_KEY * 8 / 5 + 2)
+#define TEXT_MAX    4096 /* a user file written here */
 
 static void
 usage(void)
@@ -52,8 +52,7 @@ usage(void)
  * Append to a buffer of fixed size, allocated once: a growing buffer would
  * leave copies of the secret behind in freed memory.
  */
-static int
-append(char *buf, size_t size, size_t *len, const char *fmt, ...)
+static int append(char *buf, size_t size, size_t *len, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static int
@@ -111,9 +110,9 @@ adm_enroll_check(struct adm_ctx *ctx, const struct adm_enroll_opts *o,
 	snprintf(shown, sizeof(shown), "%s/%s.conf (to be written)",
 	    ctx->cfg.users_dir, o->user);
 	if (amfa_user_parse(text, strlen(text), shown, o->user, &ctx->cfg,
-	    &u) != 0) {
+		&u) != 0) {
 		adm_err("the options above would make a file the module "
-		    "refuses; nothing was written");
+			"refuses; nothing was written");
 		return ADM_USAGE;
 	}
 	amfa_user_free(&u);
@@ -130,7 +129,8 @@ adm_enroll_write(struct adm_ctx *ctx, const struct adm_enroll_opts *o,
 	    o->force);
 	if (r == 1) {
 		adm_err("%s/%s.conf appeared meanwhile; not replaced (use "
-		    "--force)", ctx->cfg.users_dir, o->user);
+			"--force)",
+		    ctx->cfg.users_dir, o->user);
 		return ADM_NOT_ENROLLED;
 	}
 	return r == 0 ? ADM_OK : ADM_FAIL;
@@ -145,7 +145,8 @@ adm_enroll_note_state(struct adm_ctx *ctx, const char *user,
 	int r;
 
 	if (amfa_state_open(&ctx->cfg, user, 0, &h, &st) != 0) {
-		adm_err("%s is enrolled, but its state could not be updated "
+		adm_err(
+		    "%s is enrolled, but its state could not be updated "
 		    "(see above); logins are refused until that is repaired",
 		    user);
 		return ADM_FAIL;
@@ -183,8 +184,8 @@ encode(const char *s, char *out, size_t outlen)
 		if (n + 4 > outlen)
 			return -1;
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || (c != '\0' &&
-		    strchr("-._~@", c) != NULL))
+		    (c >= '0' && c <= '9') ||
+		    (c != '\0' && strchr("-._~@", c) != NULL))
 			out[n++] = (char)c;
 		else
 			n += (size_t)snprintf(out + n, outlen - n, "%%%02X", c);
@@ -197,7 +198,8 @@ static const char *
 alg_name(int alg)
 {
 	return alg == AMFA_TOTP_SHA512 ? "SHA512" :
-	    alg == AMFA_TOTP_SHA256 ? "SHA256" : "SHA1";
+	    alg == AMFA_TOTP_SHA256    ? "SHA256" :
+					 "SHA1";
 }
 
 /* Show the seed: URI, QR code and the text for typing it in.  0 or -1. */
@@ -214,10 +216,11 @@ show_seed(const struct adm_enroll_opts *o, const char *b32,
 	snprintf(label, sizeof(label), "%s@%s", o->user, host);
 	if (encode(o->issuer, issuer, sizeof(issuer)) != 0 ||
 	    encode(label, elabel, sizeof(elabel)) != 0 ||
-	    snprintf(uri, sizeof(uri), "otpauth://totp/%s:%s?secret=%s"
-	    "&issuer=%s&algorithm=%s&digits=%d&period=%u", issuer, elabel, b32,
-	    issuer, alg_name(p->alg), p->digits, p->period) >=
-	    (int)sizeof(uri)) {
+	    snprintf(uri, sizeof(uri),
+		"otpauth://totp/%s:%s?secret=%s"
+		"&issuer=%s&algorithm=%s&digits=%d&period=%u",
+		issuer, elabel, b32, issuer, alg_name(p->alg), p->digits,
+		p->period) >= (int)sizeof(uri)) {
 		adm_err("--issuer or the host name is too long for a URI");
 		return -1;
 	}
@@ -261,8 +264,8 @@ ask_codes(const struct amfa_totp_params *p, long window, char *code1,
 			adm_err("a code is %d digits", p->digits);
 			continue;
 		}
-		n = adm_prompt("Wait for the next code and type it: ", 1,
-		    code2, codelen);
+		n = adm_prompt("Wait for the next code and type it: ", 1, code2,
+		    codelen);
 		if (n == -1)
 			break;
 		if (n < 0 || !amfa_totp_code_shaped(code2, p->digits)) {
@@ -270,15 +273,16 @@ ask_codes(const struct amfa_totp_params *p, long window, char *code1,
 			continue;
 		}
 		if (amfa_totp_verify(p, code1, time(NULL), (int)window, -1,
-		    &s1) != 1) {
+			&s1) != 1) {
 			adm_err("the first code does not match (is the "
-			    "device's clock right?)");
+				"device's clock right?)");
 			continue;
 		}
 		if (amfa_totp_verify(p, code2, time(NULL), (int)window, s1,
-		    &s2) != 1 || s2 != s1 + 1) {
+			&s2) != 1 ||
+		    s2 != s1 + 1) {
 			adm_err("the second code is not the one after the "
-			    "first; wait until the app shows a new code");
+				"first; wait until the app shows a new code");
 			continue;
 		}
 		*step2 = s2;
@@ -306,8 +310,7 @@ parse_args(int argc, char **argv, struct adm_enroll_opts *o)
 		{ "ca-file", required_argument, NULL, 'c' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "no-qr", no_argument, NULL, 'Q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
 	};
 	char *end;
 	int c;
@@ -316,22 +319,48 @@ parse_args(int argc, char **argv, struct adm_enroll_opts *o)
 	o->issuer = "AWS";
 	o->qr = 1;
 	o->timeout = ADM_IAM_TIMEOUT_MS / 1000;
-	optind = 0;	/* 0: glibc starts afresh (main used "+") */
+	optind = 0; /* 0: glibc starts afresh (main used "+") */
 	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'f': o->force = 1; break;
-		case 'I': o->iam = 1; break;
-		case 'Y': o->yubikey = 1; break;
-		case 'u': o->iam_user = optarg; break;
-		case 's': o->serial = optarg; break;
-		case 'v': o->verify = optarg; break;
-		case 'a': o->aws_profile = optarg; break;
-		case 'i': o->issuer = optarg; break;
-		case 'd': o->device_name = optarg; break;
-		case 'p': o->profile = optarg; break;
-		case 'e': o->endpoint_url = optarg; break;
-		case 'c': o->ca_file = optarg; break;
-		case 'Q': o->qr = 0; break;
+		case 'f':
+			o->force = 1;
+			break;
+		case 'I':
+			o->iam = 1;
+			break;
+		case 'Y':
+			o->yubikey = 1;
+			break;
+		case 'u':
+			o->iam_user = optarg;
+			break;
+		case 's':
+			o->serial = optarg;
+			break;
+		case 'v':
+			o->verify = optarg;
+			break;
+		case 'a':
+			o->aws_profile = optarg;
+			break;
+		case 'i':
+			o->issuer = optarg;
+			break;
+		case 'd':
+			o->device_name = optarg;
+			break;
+		case 'p':
+			o->profile = optarg;
+			break;
+		case 'e':
+			o->endpoint_url = optarg;
+			break;
+		case 'c':
+			o->ca_file = optarg;
+			break;
+		case 'Q':
+			o->qr = 0;
+			break;
 		case 't':
 			o->timeout = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || o->timeout < 1 ||
@@ -359,18 +388,20 @@ parse_args(int argc, char **argv, struct adm_enroll_opts *o)
 		o->device_name = o->iam_user;
 	if (o->iam && o->yubikey) {
 		adm_err("--iam registers a TOTP device; a YubiKey OTP token "
-		    "cannot be an IAM MFA device");
+			"cannot be an IAM MFA device");
 		return ADM_USAGE;
 	}
 	if (o->iam && o->serial != NULL) {
 		adm_err("--serial and --iam: with --iam the serial is the one "
-		    "IAM assigns");
+			"IAM assigns");
 		return ADM_USAGE;
 	}
-	if (!o->iam && (o->profile != NULL || o->endpoint_url != NULL ||
-	    o->ca_file != NULL || o->timeout != ADM_IAM_TIMEOUT_MS / 1000)) {
+	if (!o->iam &&
+	    (o->profile != NULL || o->endpoint_url != NULL ||
+		o->ca_file != NULL ||
+		o->timeout != ADM_IAM_TIMEOUT_MS / 1000)) {
 		adm_err("--profile, --endpoint-url, --ca-file and --timeout go "
-		    "with --iam");
+			"with --iam");
 		return ADM_USAGE;
 	}
 	if (strpbrk(o->issuer, "\n\r") != NULL) {
@@ -425,7 +456,7 @@ enroll_totp(struct adm_ctx *ctx, const struct adm_enroll_opts *o)
 		return r;
 	if (o->iam) {
 		if ((r = adm_iam_init(&iam, o->endpoint_url, o->ca_file,
-		    o->profile)) != ADM_OK)
+			 o->profile)) != ADM_OK)
 			return r;
 		iam.ep.timeout_ms = o->timeout * 1000;
 		have_iam = 1;
@@ -467,8 +498,9 @@ enroll_totp(struct adm_ctx *ctx, const struct adm_enroll_opts *o)
 	if (r != ADM_OK) {
 		if (o->iam)
 			adm_err("IAM keeps the unassigned device %s; remove it "
-			    "with: aws iam delete-virtual-mfa-device "
-			    "--serial-number %s", serial, serial);
+				"with: aws iam delete-virtual-mfa-device "
+				"--serial-number %s",
+			    serial, serial);
 		goto out;
 	}
 	r = ADM_FAIL;
@@ -479,7 +511,8 @@ enroll_totp(struct adm_ctx *ctx, const struct adm_enroll_opts *o)
 	    (r = adm_enroll_write(ctx, o, text)) != ADM_OK) {
 		if (o->iam)
 			adm_err("IAM has %s enabled for %s, but no user file "
-			    "was written", serial, o->iam_user);
+				"was written",
+			    serial, o->iam_user);
 		goto out;
 	}
 	printf("Enrolled %s: %s/%s.conf%s%s\n", o->user, ctx->cfg.users_dir,
@@ -519,7 +552,8 @@ adm_enroll(struct adm_ctx *ctx, int argc, char **argv)
 		return ADM_CONFIG;
 	if (r == 1 && !o.force) {
 		adm_err("%s is already enrolled (%s/%s.conf); --force replaces "
-		    "the enrolment", o.user, ctx->cfg.users_dir, o.user);
+			"the enrolment",
+		    o.user, ctx->cfg.users_dir, o.user);
 		return ADM_NOT_ENROLLED;
 	}
 	if (o.yubikey)

@@ -19,9 +19,9 @@
 #include "yubikey/ykotp.h"
 
 struct counters {
-	char		public_id[AMFA_YK_PUBLIC_ID_MAX + 1];
-	unsigned	session;
-	unsigned	use;
+	char public_id[AMFA_YK_PUBLIC_ID_MAX + 1];
+	unsigned session;
+	unsigned use;
 };
 
 /* The enrolment OTP is spent: record its counters as the token's last. */
@@ -78,7 +78,7 @@ adm_enroll_yubikey(struct adm_ctx *ctx, const struct adm_enroll_opts *o)
 	    sizeof(input));
 	if (n < 0 || (n = amfa_yk_otp_normalize(input, otp, sizeof(otp))) < 0) {
 		adm_err("that is not a YubiKey OTP (34 to 64 modhex "
-		    "characters)");
+			"characters)");
 		r = ADM_USAGE;
 		goto out;
 	}
@@ -94,7 +94,7 @@ adm_enroll_yubikey(struct adm_ctx *ctx, const struct adm_enroll_opts *o)
 	yubikey_aes_decrypt((uint8_t *)&block, key);
 	if (!yubikey_crc_ok_p((uint8_t *)&block)) {
 		adm_err("the OTP does not decrypt with this key (wrong key, or "
-		    "a mistyped OTP); nothing was saved");
+			"a mistyped OTP); nothing was saved");
 		goto out;
 	}
 	yubikey_hex_encode(privhex, (const char *)block.uid, YUBIKEY_UID_SIZE);
@@ -103,7 +103,7 @@ adm_enroll_yubikey(struct adm_ctx *ctx, const struct adm_enroll_opts *o)
 	/* The core's own parser and decoder must agree. */
 	if (amfa_yk_token_parse(spec, &token, &(const char *){ NULL }) != 0 ||
 	    amfa_yk_decode(&token, 1, otp, &which, &session, &use) !=
-	    AMFA_YK_OK) {
+		AMFA_YK_OK) {
 		adm_err("the token does not check out; nothing was saved");
 		goto out;
 	}

@@ -53,10 +53,11 @@ adm_iam_init(struct adm_iam *iam, const char *url, const char *ca_file,
 	}
 	akid = getenv("AWS_ACCESS_KEY_ID");
 	secret = getenv("AWS_SECRET_ACCESS_KEY");
-	if (akid == NULL || *akid == '\0' || secret == NULL || *secret == '\0') {
+	if (akid == NULL || *akid == '\0' || secret == NULL ||
+	    *secret == '\0') {
 		adm_err("--iam needs administrator credentials: "
-		    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the "
-		    "environment, or --profile NAME");
+			"AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the "
+			"environment, or --profile NAME");
 		return ADM_USAGE;
 	}
 	iam->key.access_key_id = akid;
@@ -137,8 +138,8 @@ fail:
 }
 
 int
-adm_iam_create_device(struct adm_iam *iam, const char *device,
-    char **serial, unsigned char *key, size_t *keylen)
+adm_iam_create_device(struct adm_iam *iam, const char *device, char **serial,
+    unsigned char *key, size_t *keylen)
 {
 	struct amfa_aws_param params[] = {
 		{ "VirtualMFADeviceName", device },
@@ -150,8 +151,8 @@ adm_iam_create_device(struct adm_iam *iam, const char *device,
 	*serial = NULL;
 	adm_progress("asking IAM at %s to create the virtual MFA device %s ...",
 	    iam->ep.url, device);
-	amfa_aws_query(&iam->ep, &iam->key, "CreateVirtualMFADevice", params,
-	    1, &ans);
+	amfa_aws_query(&iam->ep, &iam->key, "CreateVirtualMFADevice", params, 1,
+	    &ans);
 	if ((r = report("CreateVirtualMFADevice", &ans)) != ADM_OK)
 		goto out;
 	r = ADM_FAIL;
@@ -161,12 +162,12 @@ adm_iam_create_device(struct adm_iam *iam, const char *device,
 	    "CreateVirtualMFADeviceResult/VirtualMFADevice/Base32StringSeed");
 	if (*serial == NULL || seed == NULL) {
 		adm_err("IAM CreateVirtualMFADevice: the answer has no "
-		    "SerialNumber or Base32StringSeed");
+			"SerialNumber or Base32StringSeed");
 		goto out;
 	}
 	if (decode_seed(seed, key, keylen) != 0) {
 		adm_err("IAM CreateVirtualMFADevice: the seed in the answer "
-		    "is not base64 of a base32 seed of at least %d bits",
+			"is not base64 of a base32 seed of at least %d bits",
 		    AMFA_TOTP_MIN_KEY * 8);
 		goto out;
 	}
@@ -183,8 +184,8 @@ out:
 }
 
 int
-adm_iam_enable_device(struct adm_iam *iam, const char *user,
-    const char *serial, const char *code1, const char *code2)
+adm_iam_enable_device(struct adm_iam *iam, const char *user, const char *serial,
+    const char *code1, const char *code2)
 {
 	struct amfa_aws_param params[] = {
 		{ "UserName", user },

@@ -15,34 +15,34 @@
 #include "aws/aws_query.h"
 #include "totp.h"
 
-#define ADM_IAM_ENDPOINT	"https://iam.amazonaws.com/"
-#define ADM_IAM_TIMEOUT_MS	30000
+#define ADM_IAM_ENDPOINT   "https://iam.amazonaws.com/"
+#define ADM_IAM_TIMEOUT_MS 30000
 
 struct adm_iam {
-	struct amfa_aws_endpoint	ep;
-	struct amfa_aws_key		key;
-	struct amfa_aws_profile		profile;	/* when --profile */
+	struct amfa_aws_endpoint ep;
+	struct amfa_aws_key key;
+	struct amfa_aws_profile profile; /* when --profile */
 };
 
 /*
  * Find the credentials and set up the endpoint (NULL url: IAM's own).
  * Returns an ADM_* exit code.
  */
-int	adm_iam_init(struct adm_iam *iam, const char *url, const char *ca_file,
-	    const char *profile);
-void	adm_iam_free(struct adm_iam *iam);
+int adm_iam_init(struct adm_iam *iam, const char *url, const char *ca_file,
+    const char *profile);
+void adm_iam_free(struct adm_iam *iam);
 
 /*
  * CreateVirtualMFADevice `device' (at path "/"): the device's ARN in
  * *serial (heap) and IAM's seed, decoded, in key (AMFA_TOTP_MAX_KEY
  * bytes), its length in *keylen.  Returns an ADM_* exit code.
  */
-int	adm_iam_create_device(struct adm_iam *iam, const char *device,
-	    char **serial, unsigned char *key, size_t *keylen);
+int adm_iam_create_device(struct adm_iam *iam, const char *device,
+    char **serial, unsigned char *key, size_t *keylen);
 
 /* EnableMFADevice: assign `serial' to `user', proven by two consecutive
  * codes.  Returns an ADM_* exit code. */
-int	adm_iam_enable_device(struct adm_iam *iam, const char *user,
-	    const char *serial, const char *code1, const char *code2);
+int adm_iam_enable_device(struct adm_iam *iam, const char *user,
+    const char *serial, const char *code1, const char *code2);
 
 #endif

@@ -16,10 +16,10 @@
 #include "user.h"
 
 struct subcommand {
-	const char	*name;
-	int		(*run)(struct adm_ctx *, int, char **);
-	int		 needs_root;
-	const char	*summary;
+	const char *name;
+	int (*run)(struct adm_ctx *, int, char **);
+	int needs_root;
+	const char *summary;
 };
 
 static const struct subcommand subcommands[] = {
@@ -46,7 +46,8 @@ usage(FILE *f)
 	fprintf(f, "usage: awsmfa [--config PATH] COMMAND [ARGS]\n\n");
 	for (size_t i = 0; i < NSUB; i++)
 		fprintf(f, "  %s\n", subcommands[i].summary);
-	fprintf(f, "\n'awsmfa COMMAND --help' shows a command's options.  "
+	fprintf(f,
+	    "\n'awsmfa COMMAND --help' shows a command's options.  "
 	    "Exit status: 0 done,\n1 failed, 2 usage, 3 configuration "
 	    "problems, 4 not enrolled (or already\nenrolled), 5 AWS "
 	    "unreachable.  See awsmfa(8).\n");
@@ -107,8 +108,11 @@ static void
 log_sink(void *ctx, int prio, const char *msg)
 {
 	(void)ctx;
-	fprintf(stderr, "awsmfa: %s%s\n", prio <= LOG_ERR ? "" :
-	    prio == LOG_WARNING ? "warning: " : "", msg);
+	fprintf(stderr, "awsmfa: %s%s\n",
+	    prio <= LOG_ERR	    ? "" :
+		prio == LOG_WARNING ? "warning: " :
+				      "",
+	    msg);
 }
 
 int
@@ -116,8 +120,8 @@ adm_user_arg(int argc, char **argv, const char *text, const char **user)
 {
 	const char *why;
 
-	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0)) {
+	if (argc == 2 &&
+	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		printf("usage: %s\n", text);
 		return -1;
 	}
@@ -166,8 +170,7 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
+		{ "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 }
 	};
 	struct adm_ctx ctx;
 	int c, r;

@@ -14,6 +14,6 @@
  * not shown (secrets).  Returns the length, -1 at end of input or on error,
  * -2 if the line did not fit (the rest of it is discarded; buf is wiped).
  */
-int	adm_prompt(const char *prompt, int echo, char *buf, size_t buflen);
+int adm_prompt(const char *prompt, int echo, char *buf, size_t buflen);
 
 #endif

@@ -4,10 +4,10 @@
 
 #include "qr_print.h"
 
-#define BLANK	" "
-#define LOWER	"\342\226\204"	/* U+2584 lower half block */
-#define UPPER	"\342\226\200"	/* U+2580 upper half block */
-#define FULL	"\342\226\210"	/* U+2588 full block */
+#define BLANK " "
+#define LOWER "\342\226\204" /* U+2584 lower half block */
+#define UPPER "\342\226\200" /* U+2580 upper half block */
+#define FULL  "\342\226\210" /* U+2588 full block */
 
 static void
 light_rows(FILE *out, int width, int margin)

@@ -13,6 +13,6 @@
  * Light modules are drawn, dark ones left blank, for the usual light-on-dark
  * terminal; the same picture as `qrencode -t UTF8 -m MARGIN'.  0 or -1.
  */
-int	adm_qr_print(FILE *out, const char *text, int margin);
+int adm_qr_print(FILE *out, const char *text, int margin);
 
 #endif

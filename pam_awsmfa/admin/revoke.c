@@ -42,7 +42,7 @@ adm_revoke(struct adm_ctx *ctx, int argc, char **argv)
 	}
 	printf("%s: session credentials removed from %s\n", user, path);
 	printf("Credentials already handed out stay valid at AWS until they "
-	    "expire; to cut\nthem off now, attach to the IAM user a policy "
-	    "that denies everything with\naws:TokenIssueTime before now.\n");
+	       "expire; to cut\nthem off now, attach to the IAM user a policy "
+	       "that denies everything with\naws:TokenIssueTime before now.\n");
 	return ADM_OK;
 }

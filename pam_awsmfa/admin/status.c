@@ -55,7 +55,8 @@ adm_state_peek(const struct amfa_config *cfg, const char *user,
 	free(buf);
 	if (r != 0) {
 		adm_err("%s: corrupt state (%s); logins are refused until it "
-		    "is repaired or removed", shown, why);
+			"is repaired or removed",
+		    shown, why);
 		return -1;
 	}
 	return 1;
@@ -79,7 +80,8 @@ print_state(const struct amfa_config *cfg, const struct amfa_state *st,
 	printf("last success: %s\n", t);
 	if (st->last_step >= 0) {
 		adm_format_time(st->last_step * period, t, sizeof(t));
-		printf("last code:    step %" PRId64 " (%s)\n", st->last_step, t);
+		printf("last code:    step %" PRId64 " (%s)\n", st->last_step,
+		    t);
 	}
 	for (int i = 0; i < st->ntokens; i++)
 		printf("yubikey %s: last counter %u/%u\n",
@@ -131,8 +133,8 @@ adm_status(struct adm_ctx *ctx, int argc, char **argv)
 	printf("user:         %s\n", user);
 	printf("file:         %s/%s.conf\n", ctx->cfg.users_dir, user);
 	printf("iam user:     %s\n", u.iam_user);
-	printf("mfa serial:   %s\n", u.mfa_serial != NULL ? u.mfa_serial :
-	    "(none)");
+	printf("mfa serial:   %s\n",
+	    u.mfa_serial != NULL ? u.mfa_serial : "(none)");
 	printf("verify:       %s\n", amfa_verify_names[u.verify]);
 	if (u.totp_key != NULL)
 		printf("totp:         %s, %ld digits, %ld s, %zu-bit seed\n",
@@ -191,7 +193,9 @@ adm_unlock(struct adm_ctx *ctx, int argc, char **argv)
 		return ADM_OK;
 	}
 	printf("%s: %ld failures, %s%s; unlocking\n", user, st.failures,
-	    st.locked_until > (int64_t)time(NULL) ? "locked until " : "not locked",
+	    st.locked_until > (int64_t)time(NULL) ?
+		"locked until " :
+		"not locked",
 	    st.locked_until > (int64_t)time(NULL) ? t : "");
 	/* last_step, last_success and the token counters stay. */
 	st.failures = 0;

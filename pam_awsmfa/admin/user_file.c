@@ -111,8 +111,8 @@ adm_user_file_write(const struct amfa_config *cfg, const char *user,
 		return -1;
 	if (!force) {
 		r = create_new(dirfd, name, shown, text, len);
-	} else if ((r = amfa_file_write_atomic(dirfd, name, text, len,
-	    0600)) != 0) {
+	} else if ((r = amfa_file_write_atomic(dirfd, name, text, len, 0600)) !=
+	    0) {
 		amfa_log(LOG_ERR, "%s: cannot write: %s", shown, strerror(-r));
 		r = -1;
 	}

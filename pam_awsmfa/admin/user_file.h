@@ -13,7 +13,7 @@
  * Does USER.conf exist?  1 yes, 0 no, -1 when users_dir cannot be opened or
  * checked (the reason is logged).
  */
-int	adm_user_file_exists(const struct amfa_config *cfg, const char *user);
+int adm_user_file_exists(const struct amfa_config *cfg, const char *user);
 
 /*
  * Write `text' as USER.conf.  Without `force' an existing file is never
@@ -21,7 +21,7 @@ int	adm_user_file_exists(const struct amfa_config *cfg, const char *user);
  * meanwhile by someone else wins).  Returns 0, 1 if it exists and force is
  * off, -1 on error (logged).
  */
-int	adm_user_file_write(const struct amfa_config *cfg, const char *user,
-	    const char *text, size_t len, int force);
+int adm_user_file_write(const struct amfa_config *cfg, const char *user,
+    const char *text, size_t len, int force);
 
 #endif

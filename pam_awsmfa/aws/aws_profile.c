@@ -13,8 +13,8 @@
 #include "log.h"
 #include "secure_file.h"
 
-#define AWS_FILE_MAX	(256 * 1024)
-#define VALUE_MAX	256
+#define AWS_FILE_MAX (256 * 1024)
+#define VALUE_MAX    256
 
 static const char *
 skip_blank(const char *s, const char *end)
@@ -27,7 +27,8 @@ skip_blank(const char *s, const char *end)
 static const char *
 trim_end(const char *s, const char *end)
 {
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+	while (
+	    end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
 		end--;
 	return end;
 }
@@ -39,7 +40,7 @@ is_section(const char *s, const char *end, const char *section)
 	size_t n;
 
 	if (s >= end || *s != '[')
-		return -1;	/* not a header at all */
+		return -1; /* not a header at all */
 	end = trim_end(s, end);
 	if (end[-1] != ']')
 		return -1;
@@ -93,8 +94,8 @@ read_aws_file(int awsfd, const char *name, uid_t uid, char **buf, size_t *len)
 }
 
 struct job {
-	const struct amfa_target	*t;
-	const char			*profile;
+	const struct amfa_target *t;
+	const char *profile;
 };
 
 static void
@@ -103,8 +104,9 @@ emit(int fd, const char *key, const char *buf, const char *section,
 {
 	char v[VALUE_MAX];
 
-	if (buf != NULL && amfa_aws_ini_get(buf, section, ini_key, v,
-	    sizeof(v)) == 1 && strchr(v, '\n') == NULL)
+	if (buf != NULL &&
+	    amfa_aws_ini_get(buf, section, ini_key, v, sizeof(v)) == 1 &&
+	    strchr(v, '\n') == NULL)
 		dprintf(fd, "%s=%s\n", key, v);
 	OPENSSL_cleanse(v, sizeof(v));
 }
@@ -121,8 +123,8 @@ read_profile(void *arg, int fd)
 	amfa_log_set_sink(NULL, NULL);
 	if ((home = open(j->t->home, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return -1;
-	aws = openat(home, ".aws", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
+	aws = openat(home, ".aws",
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	close(home);
 	if (aws < 0)
 		return -1;
@@ -130,7 +132,7 @@ read_profile(void *arg, int fd)
 	if (r == 0)
 		r = read_aws_file(aws, "config", j->t->uid, &conf, &flen);
 	if (r == -ENOENT)
-		r = 0;	/* no config file: the key alone will do */
+		r = 0; /* no config file: the key alone will do */
 	close(aws);
 	if (r == 0 && cred != NULL) {
 		emit(fd, "key", cred, j->profile, "aws_access_key_id");
@@ -174,13 +176,14 @@ amfa_aws_profile_read(const struct amfa_target *t, const char *profile,
 
 	memset(p, 0, sizeof(p[0]));
 	if (amfa_run_as(t, read_profile, &j, 4096, &out, &len) != 0) {
-		amfa_log(LOG_ERR, "uid %u: cannot read ~/.aws/credentials "
+		amfa_log(LOG_ERR,
+		    "uid %u: cannot read ~/.aws/credentials "
 		    "(missing, a link, or not owned by the user)",
 		    (unsigned)t->uid);
 		return -1;
 	}
 	for (line = strtok_r(out, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
+	     line = strtok_r(NULL, "\n", &save)) {
 		if (strcmp(line, "end") == 0)
 			ended = 1;
 		else if (!take(&p->access_key_id, line, "key") &&
@@ -189,8 +192,10 @@ amfa_aws_profile_read(const struct amfa_target *t, const char *profile,
 			take(&p->region, line, "region");
 	}
 	amfa_wipe_free(out, len + 1);
-	if (!ended || p->access_key_id == NULL || p->secret_access_key == NULL) {
-		amfa_log(LOG_ERR, "uid %u: profile %s has no aws_access_key_id "
+	if (!ended || p->access_key_id == NULL ||
+	    p->secret_access_key == NULL) {
+		amfa_log(LOG_ERR,
+		    "uid %u: profile %s has no aws_access_key_id "
 		    "and aws_secret_access_key in ~/.aws/credentials",
 		    (unsigned)t->uid, profile);
 		amfa_aws_profile_free(p);

@@ -14,10 +14,10 @@
 #include "privdrop.h"
 
 struct amfa_aws_profile {
-	char	*access_key_id;
-	char	*secret_access_key;	/* wiped on free */
-	char	*mfa_serial;		/* NULL if the config has none */
-	char	*region;		/* NULL if the config has none */
+	char *access_key_id;
+	char *secret_access_key; /* wiped on free */
+	char *mfa_serial;	 /* NULL if the config has none */
+	char *region;		 /* NULL if the config has none */
 };
 
 /*
@@ -25,12 +25,12 @@ struct amfa_aws_profile {
  * "key = value", comments starting with '#' or ';').  Returns 1 and copies
  * the value into out, 0 if absent, -1 if it does not fit.
  */
-int	amfa_aws_ini_get(const char *buf, const char *section, const char *key,
-	    char *out, size_t outlen);
+int amfa_aws_ini_get(const char *buf, const char *section, const char *key,
+    char *out, size_t outlen);
 
 /* Read `profile' of the user `t'.  0 or -1 (logged). */
-int	amfa_aws_profile_read(const struct amfa_target *t, const char *profile,
-	    struct amfa_aws_profile *p);
-void	amfa_aws_profile_free(struct amfa_aws_profile *p);
+int amfa_aws_profile_read(const struct amfa_target *t, const char *profile,
+    struct amfa_aws_profile *p);
+void amfa_aws_profile_free(struct amfa_aws_profile *p);
 
 #endif

@@ -16,10 +16,10 @@
 #include "monotonic.h"
 #include "secure_file.h"
 
-#define BACKOFF_BASE_MS		100
-#define BACKOFF_CAP_MS		2000
-#define MIN_TRY_MS		200	/* less time left than this: give up */
-#define CONNECT_TIMEOUT_MS	3000
+#define BACKOFF_BASE_MS	   100
+#define BACKOFF_CAP_MS	   2000
+#define MIN_TRY_MS	   200 /* less time left than this: give up */
+#define CONNECT_TIMEOUT_MS 3000
 
 /* Full jitter: a random wait in [0, min(cap, base * 2^try)]. */
 static long
@@ -68,7 +68,7 @@ amfa_aws_xml_parse(const char *buf, size_t len)
 	/* No network, no entity substitution, no DTD loading, quiet. */
 	doc = xmlReadMemory(buf, (int)len, "aws-answer.xml", NULL,
 	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-	    XML_PARSE_NOCDATA | XML_PARSE_NODICT);
+		XML_PARSE_NOCDATA | XML_PARSE_NODICT);
 	if (doc == NULL)
 		return NULL;
 	/* AWS answers carry no DTD; one that does is not an AWS answer. */
@@ -125,8 +125,8 @@ amfa_aws_xml_error(xmlDocPtr doc, char *code, size_t codelen, char *message,
     size_t msglen)
 {
 	static const char *const forms[][2] = {
-		{ "Error/Code", "Error/Message" },		/* Query APIs */
-		{ "Errors/Error/Code", "Errors/Error/Message" },	/* EC2 style */
+		{ "Error/Code", "Error/Message" }, /* Query APIs */
+		{ "Errors/Error/Code", "Errors/Error/Message" }, /* EC2 style */
 	};
 	char *c, *m;
 
@@ -156,10 +156,12 @@ form_body(const char *action, const char *version,
 		return NULL;
 	body[0] = '\0';
 	for (size_t i = 0; i < n + 2; i++) {
-		const char *kn = i == 0 ? "Action" : i == 1 ? "Version" :
-		    params[i - 2].name;
-		const char *kv = i == 0 ? action : i == 1 ? version :
-		    params[i - 2].value;
+		const char *kn = i == 0 ? "Action" :
+		    i == 1		? "Version" :
+					  params[i - 2].name;
+		const char *kv = i == 0 ? action :
+		    i == 1		? version :
+					  params[i - 2].value;
 		size_t need;
 
 		k = amfa_sigv4_uri_encode(kn, strlen(kn), 0);
@@ -186,8 +188,8 @@ form_body(const char *action, const char *version,
 			amfa_wipe_free(body, used + 1);
 			body = nb;
 		}
-		used += (size_t)sprintf(body + used, "%s%s=%s", i ? "&" : "",
-		    k, v);
+		used += (size_t)sprintf(body + used, "%s%s=%s", i ? "&" : "", k,
+		    v);
 		free(k);
 		amfa_wipe_free_str(v);
 	}
@@ -213,7 +215,7 @@ split_url(const char *url, char *host, size_t hostlen, char *path,
 	(void)curl_url_get(u, CURLUPART_PORT, &port, 0);
 	(void)curl_url_get(u, CURLUPART_QUERY, &q, 0);
 	if (snprintf(host, hostlen, "%s%s%s", h, port ? ":" : "",
-	    port ? port : "") >= (int)hostlen ||
+		port ? port : "") >= (int)hostlen ||
 	    snprintf(path, pathlen, "%s", p) >= (int)pathlen ||
 	    snprintf(query, querylen, "%s", q ? q : "") >= (int)querylen)
 		goto out;
@@ -229,11 +231,11 @@ out:
 
 /* Headers of one try, signed at this moment. */
 struct signed_headers {
-	char	 date[17];
-	char	 host_h[300];
-	char	 date_h[40];
-	char	*token_h;	/* secret */
-	char	*auth_h;
+	char date[17];
+	char host_h[300];
+	char date_h[40];
+	char *token_h; /* secret */
+	char *auth_h;
 	const char *list[6];
 };
 
@@ -257,7 +259,7 @@ sign_try(const struct amfa_aws_endpoint *ep, const struct amfa_aws_key *key,
 	h[nh++] = (struct amfa_sigv4_header){ "X-Amz-Date", sh->date };
 	if (key->session_token != NULL)
 		h[nh++] = (struct amfa_sigv4_header){ "X-Amz-Security-Token",
-		    key->session_token };
+			key->session_token };
 	memset(&r, 0, sizeof(r));
 	r.method = "POST";
 	r.path = path;
@@ -280,7 +282,7 @@ sign_try(const struct amfa_aws_endpoint *ep, const struct amfa_aws_key *key,
 	snprintf(sh->host_h, sizeof(sh->host_h), "Host: %s", host);
 	snprintf(sh->date_h, sizeof(sh->date_h), "X-Amz-Date: %s", sh->date);
 	sh->list[n++] = "Content-Type: application/x-www-form-urlencoded; "
-	    "charset=utf-8";
+			"charset=utf-8";
 	sh->list[n++] = sh->host_h;
 	sh->list[n++] = sh->date_h;
 	if (key->session_token != NULL) {
@@ -330,19 +332,20 @@ judge(const struct amfa_aws_endpoint *ep, const char *action,
 	}
 	if (resp->error != AMFA_HTTP_OK) {
 		snprintf(ans->detail, sizeof(ans->detail), "%s%s%.200s",
-		    amfa_http_error_str(resp->error), resp->detail[0] ? ": " :
-		    "", resp->detail);
+		    amfa_http_error_str(resp->error),
+		    resp->detail[0] ? ": " : "", resp->detail);
 		if (resp->request_sent)
 			ans->sent_before = 1;
 		return TRY_RETRY;
 	}
 	doc = amfa_aws_xml_parse(resp->body, resp->body_len);
-	if (doc != NULL && (rid = amfa_aws_xml_text(doc, "RequestId")) !=
-	    NULL) {
+	if (doc != NULL &&
+	    (rid = amfa_aws_xml_text(doc, "RequestId")) != NULL) {
 		clean_copy(ans->request_id, sizeof(ans->request_id), rid);
 		free(rid);
-	} else if (doc != NULL && (rid = amfa_aws_xml_text(doc,
-	    "ResponseMetadata/RequestId")) != NULL) {
+	} else if (doc != NULL &&
+	    (rid = amfa_aws_xml_text(doc, "ResponseMetadata/RequestId")) !=
+		NULL) {
 		clean_copy(ans->request_id, sizeof(ans->request_id), rid);
 		free(rid);
 	}
@@ -359,8 +362,9 @@ judge(const struct amfa_aws_endpoint *ep, const char *action,
 		ans->doc = doc;
 		return TRY_DONE;
 	}
-	if (doc == NULL || amfa_aws_xml_error(doc, ans->code, sizeof(ans->code),
-	    ans->message, sizeof(ans->message)) != 0) {
+	if (doc == NULL ||
+	    amfa_aws_xml_error(doc, ans->code, sizeof(ans->code), ans->message,
+		sizeof(ans->message)) != 0) {
 		amfa_aws_xml_free(doc);
 		snprintf(ans->detail, sizeof(ans->detail),
 		    "HTTP %ld without an AWS error answer", resp->status);
@@ -395,8 +399,7 @@ judge(const struct amfa_aws_endpoint *ep, const char *action,
 enum amfa_aws_status
 amfa_aws_query(const struct amfa_aws_endpoint *ep,
     const struct amfa_aws_key *key, const char *action,
-    const struct amfa_aws_param *params, size_t n,
-    struct amfa_aws_answer *ans)
+    const struct amfa_aws_param *params, size_t n, struct amfa_aws_answer *ans)
 {
 	struct amfa_http_request req;
 	struct amfa_http_response resp;
@@ -409,8 +412,9 @@ amfa_aws_query(const struct amfa_aws_endpoint *ep,
 
 	memset(ans, 0, sizeof(*ans));
 	ans->status = AMFA_AWS_INTERNAL;
-	if (ep->timeout_ms <= 0 || split_url(ep->url, host, sizeof(host), path,
-	    sizeof(path), query, sizeof(query)) != 0) {
+	if (ep->timeout_ms <= 0 ||
+	    split_url(ep->url, host, sizeof(host), path, sizeof(path), query,
+		sizeof(query)) != 0) {
 		snprintf(ans->detail, sizeof(ans->detail), "bad endpoint");
 		return ans->status;
 	}
@@ -424,8 +428,8 @@ amfa_aws_query(const struct amfa_aws_endpoint *ep,
 			ans->status = AMFA_AWS_UNREACHABLE;
 			break;
 		}
-		if (sign_try(ep, key, host, path, query, body, body_len,
-		    &sh) != 0) {
+		if (sign_try(ep, key, host, path, query, body, body_len, &sh) !=
+		    0) {
 			signed_headers_free(&sh);
 			ans->status = AMFA_AWS_INTERNAL;
 			break;
@@ -437,7 +441,8 @@ amfa_aws_query(const struct amfa_aws_endpoint *ep,
 		req.body = body;
 		req.body_len = body_len;
 		req.ca_file = ep->ca_file;
-		req.connect_timeout_ms = left < CONNECT_TIMEOUT_MS ? left :
+		req.connect_timeout_ms = left < CONNECT_TIMEOUT_MS ?
+		    left :
 		    CONNECT_TIMEOUT_MS;
 		req.total_timeout_ms = left;
 		req.max_response = AMFA_AWS_MAX_RESPONSE;
@@ -452,8 +457,9 @@ amfa_aws_query(const struct amfa_aws_endpoint *ep,
 		wait = backoff_ms(ans->tries);
 		left = deadline - amfa_monotonic_ms();
 		amfa_log(LOG_NOTICE, "%s %s: try %d: %s%s", ep->url, action,
-		    ans->tries, ans->detail, left - wait >= MIN_TRY_MS ?
-		    "; trying again" : "; out of time");
+		    ans->tries, ans->detail,
+		    left - wait >= MIN_TRY_MS ? "; trying again" :
+						"; out of time");
 		if (left - wait < MIN_TRY_MS) {
 			ans->status = AMFA_AWS_UNREACHABLE;
 			break;
@@ -469,9 +475,11 @@ static void
 wipe_tree(xmlNodePtr n)
 {
 	for (; n != NULL; n = n->next) {
-		if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE)
-		    && n->content != NULL)
-			OPENSSL_cleanse(n->content, (size_t)xmlStrlen(n->content));
+		if ((n->type == XML_TEXT_NODE ||
+			n->type == XML_CDATA_SECTION_NODE) &&
+		    n->content != NULL)
+			OPENSSL_cleanse(n->content,
+			    (size_t)xmlStrlen(n->content));
 		wipe_tree(n->children);
 	}
 }

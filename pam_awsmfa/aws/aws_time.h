@@ -5,6 +5,6 @@
 #include <time.h>
 
 /* "2026-11-24T23:30:00Z", optional fractional seconds.  0 or -1. */
-int	amfa_parse_iso8601(const char *s, time_t *out);
+int amfa_parse_iso8601(const char *s, time_t *out);
 
 #endif

@@ -15,15 +15,13 @@
  * below).  SSLKEYLOGFILE is opened for appending, as root, at the first
  * TLS use.
  */
-static const char *const library_env[] = {
-	"SSLKEYLOGFILE", "CURL_SSL_BACKEND", "CURL_HOME",
-	"XML_CATALOG_FILES", "XML_DEBUG_CATALOG", NULL
-};
+static const char *const library_env[] = { "SSLKEYLOGFILE", "CURL_SSL_BACKEND",
+	"CURL_HOME", "XML_CATALOG_FILES", "XML_DEBUG_CATALOG", NULL };
 
 struct sink {
-	char	*buf;
-	size_t	 len, cap, max;
-	int	 overflow;
+	char *buf;
+	size_t len, cap, max;
+	int overflow;
 };
 
 static size_t
@@ -35,7 +33,7 @@ on_data(char *data, size_t size, size_t n, void *arg)
 
 	if (add > s->max - s->len) {
 		s->overflow = 1;
-		return 0;	/* makes libcurl stop with CURLE_WRITE_ERROR */
+		return 0; /* makes libcurl stop with CURLE_WRITE_ERROR */
 	}
 	if (s->len + add + 1 > s->cap) {
 		ncap = s->cap ? s->cap : 4096;
@@ -116,19 +114,21 @@ set_options(CURL *c, const struct amfa_http_request *req,
 	int bad = 0;
 
 	bad |= curl_easy_setopt(c, CURLOPT_URL, req->url) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") !=
+	    CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_SSLVERSION,
-	    (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK;
+		   (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK;
 	if (req->ca_file != NULL)
-		bad |= curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file) !=
+		    CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-	    req->connect_timeout_ms) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-	    req->total_timeout_ms) != CURLE_OK;
+		   req->connect_timeout_ms) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->total_timeout_ms) !=
+	    CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_WRITEDATA, s) != CURLE_OK;
@@ -142,12 +142,12 @@ set_options(CURL *c, const struct amfa_http_request *req,
 	if (amfa_guard_process_secure())
 		bad |= curl_easy_setopt(c, CURLOPT_PROXY, "") != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_USERAGENT,
-	    "pam_awsmfa/" AMFA_VERSION) != CURLE_OK;
+		   "pam_awsmfa/" AMFA_VERSION) != CURLE_OK;
 	if (strcmp(req->method, "POST") == 0) {
 		bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE,
-		    (long)req->body_len) != CURLE_OK;
+			   (long)req->body_len) != CURLE_OK;
 		bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDS,
-		    req->body ? req->body : "") != CURLE_OK;
+			   req->body ? req->body : "") != CURLE_OK;
 	} else if (strcmp(req->method, "GET") != 0) {
 		bad = 1;
 	}
@@ -176,7 +176,8 @@ amfa_http_perform(const struct amfa_http_request *req,
 	}
 	if ((c = curl_easy_init()) == NULL)
 		return resp->error;
-	for (const char *const *h = req->headers; h != NULL && *h != NULL; h++) {
+	for (const char *const *h = req->headers; h != NULL && *h != NULL;
+	     h++) {
 		if ((t = curl_slist_append(hdrs, *h)) == NULL)
 			goto out;
 		hdrs = t;
@@ -186,7 +187,8 @@ amfa_http_perform(const struct amfa_http_request *req,
 		goto out;
 	hdrs = t;
 	if (set_options(c, req, hdrs, &s, errbuf) != 0) {
-		snprintf(resp->detail, sizeof(resp->detail), "bad request setup");
+		snprintf(resp->detail, sizeof(resp->detail),
+		    "bad request setup");
 		goto out;
 	}
 	cc = curl_easy_perform(c);

@@ -12,43 +12,43 @@
 #include <stddef.h>
 
 struct amfa_http_request {
-	const char		*url;
-	const char		*method;	/* "GET" or "POST" */
-	const char *const	*headers;	/* "Name: value", NULL-ended */
-	const char		*body;		/* POST body or NULL */
-	size_t			 body_len;
-	const char		*ca_file;	/* NULL: the system's CAs */
-	long			 connect_timeout_ms;
-	long			 total_timeout_ms;
-	size_t			 max_response;	/* bytes of body kept */
+	const char *url;
+	const char *method;	    /* "GET" or "POST" */
+	const char *const *headers; /* "Name: value", NULL-ended */
+	const char *body;	    /* POST body or NULL */
+	size_t body_len;
+	const char *ca_file; /* NULL: the system's CAs */
+	long connect_timeout_ms;
+	long total_timeout_ms;
+	size_t max_response; /* bytes of body kept */
 };
 
 enum amfa_http_error {
-	AMFA_HTTP_OK = 0,	/* a whole HTTP response arrived */
-	AMFA_HTTP_TIMEOUT,	/* connect or total timeout */
-	AMFA_HTTP_CONNECT,	/* could not connect / resolve */
-	AMFA_HTTP_TLS,		/* certificate or handshake failure */
-	AMFA_HTTP_TOO_LARGE,	/* response over max_response */
-	AMFA_HTTP_BROKEN,	/* reset, truncated, malformed HTTP */
-	AMFA_HTTP_INTERNAL	/* out of memory, bad arguments */
+	AMFA_HTTP_OK = 0,    /* a whole HTTP response arrived */
+	AMFA_HTTP_TIMEOUT,   /* connect or total timeout */
+	AMFA_HTTP_CONNECT,   /* could not connect / resolve */
+	AMFA_HTTP_TLS,	     /* certificate or handshake failure */
+	AMFA_HTTP_TOO_LARGE, /* response over max_response */
+	AMFA_HTTP_BROKEN,    /* reset, truncated, malformed HTTP */
+	AMFA_HTTP_INTERNAL   /* out of memory, bad arguments */
 };
 
 struct amfa_http_response {
-	enum amfa_http_error	 error;
-	long			 status;	/* HTTP status when OK */
-	char			*body;		/* NUL-terminated, heap */
-	size_t			 body_len;
+	enum amfa_http_error error;
+	long status; /* HTTP status when OK */
+	char *body;  /* NUL-terminated, heap */
+	size_t body_len;
 	/* The request was (at least partly) sent: the server may have acted
 	 * on it even though no answer came back. */
-	int			 request_sent;
-	char			 detail[256];	/* libcurl's words, for logs */
+	int request_sent;
+	char detail[256]; /* libcurl's words, for logs */
 };
 
 /* Perform the exchange.  Returns resp->error. */
 enum amfa_http_error amfa_http_perform(const struct amfa_http_request *req,
-	    struct amfa_http_response *resp);
+    struct amfa_http_response *resp);
 /* Wipe and free the body. */
-void	amfa_http_response_free(struct amfa_http_response *resp);
+void amfa_http_response_free(struct amfa_http_response *resp);
 const char *amfa_http_error_str(enum amfa_http_error e);
 
 #endif

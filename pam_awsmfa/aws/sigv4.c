@@ -10,13 +10,13 @@
 
 #include "sigv4.h"
 
-#define ALGORITHM	"AWS4-HMAC-SHA256"
+#define ALGORITHM "AWS4-HMAC-SHA256"
 
 /* A growing string; `bad' sticks once an allocation failed. */
 struct buf {
-	char	*p;
-	size_t	 len, cap;
-	int	 bad;
+	char *p;
+	size_t len, cap;
+	int bad;
 };
 
 static void
@@ -123,7 +123,8 @@ uri_decode(const char *in, size_t len, size_t *outlen)
 		if (in[i] == '%' && i + 2 < len &&
 		    hexval((unsigned char)in[i + 1]) >= 0 &&
 		    hexval((unsigned char)in[i + 2]) >= 0) {
-			out[n++] = (char)(hexval((unsigned char)in[i + 1]) * 16 +
+			out[n++] = (char)(hexval((unsigned char)in[i + 1]) *
+				16 +
 			    hexval((unsigned char)in[i + 2]));
 			i += 2;
 		} else {
@@ -178,7 +179,7 @@ canonical_uri(struct buf *b, const char *path, int normalize)
 	/* "/a/.." and "/a/." end in a directory too. */
 	if (plen >= 2 && path[plen - 1] == '.' &&
 	    (path[plen - 2] == '/' ||
-	     (path[plen - 2] == '.' && plen >= 3 && path[plen - 3] == '/')))
+		(path[plen - 2] == '.' && plen >= 3 && path[plen - 3] == '/')))
 		trailing = 1;
 	buf_str(b, "/");
 	for (i = 0; i < nseg; i++) {
@@ -189,8 +190,8 @@ canonical_uri(struct buf *b, const char *path, int normalize)
 }
 
 struct qparam {
-	char	*key;	/* encoded */
-	char	*val;	/* encoded */
+	char *key; /* encoded */
+	char *val; /* encoded */
 };
 
 static int
@@ -244,7 +245,7 @@ canonical_query(struct buf *b, const char *query)
 		eq = memchr(p, '=', (size_t)(end - p));
 		ps[n].key = reencode(p, (size_t)((eq ? eq : end) - p));
 		ps[n].val = eq ? reencode(eq + 1, (size_t)(end - eq - 1)) :
-		    strdup("");
+				 strdup("");
 		if (ps[n].key == NULL || ps[n].val == NULL) {
 			free(ps[n].key);
 			free(ps[n].val);
@@ -272,9 +273,9 @@ out:
 
 /* A header with its lower-cased name and folded value, for sorting. */
 struct chdr {
-	char	*name;
-	char	*value;
-	size_t	 order;
+	char *name;
+	char *value;
+	size_t order;
 };
 
 static int
@@ -301,8 +302,8 @@ fold_value(const char *v)
 		v++;
 	while (*v != '\0') {
 		if (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n') {
-			while (*v == ' ' || *v == '\t' || *v == '\r' ||
-			    *v == '\n')
+			while (
+			    *v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
 				v++;
 			if (*v != '\0')
 				*o++ = ' ';
@@ -365,7 +366,7 @@ amfa_sigv4_canonical_request(const struct amfa_sigv4_request *r,
 	if (!c.bad)
 		qsort(h, n, sizeof(*h), chdr_cmp);
 	if (sha256_hex(r->payload ? r->payload : "", r->payload_len,
-	    payload_hash) != 0)
+		payload_hash) != 0)
 		c.bad = 1;
 
 	buf_str(&c, r->method);
@@ -414,8 +415,8 @@ amfa_sigv4_canonical_request(const struct amfa_sigv4_request *r,
 }
 
 int
-amfa_sigv4_scope(const char *amz_date, const char *region,
-    const char *service, char *out, size_t outlen)
+amfa_sigv4_scope(const char *amz_date, const char *region, const char *service,
+    char *out, size_t outlen)
 {
 	int r;
 
@@ -490,8 +491,8 @@ amfa_sigv4_signature(const char *secret, const char *amz_date,
 	    hmac_sha256(k, 32, region, strlen(region), k) == 0 &&
 	    hmac_sha256(k, 32, service, strlen(service), k) == 0 &&
 	    hmac_sha256(k, 32, "aws4_request", 12, k) == 0 &&
-	    hmac_sha256(k, 32, string_to_sign, strlen(string_to_sign),
-	    sig) == 0) {
+	    hmac_sha256(k, 32, string_to_sign, strlen(string_to_sign), sig) ==
+		0) {
 		hex_encode(sig, 32, out);
 		r = 0;
 	}
@@ -510,13 +511,13 @@ amfa_sigv4_authorization(const struct amfa_sigv4_request *r,
 	char *sts = NULL, *out = NULL;
 	struct buf b = { 0 };
 
-	if (amfa_sigv4_scope(amz_date, region, service, scope,
-	    sizeof(scope)) != 0 ||
+	if (amfa_sigv4_scope(amz_date, region, service, scope, sizeof(scope)) !=
+		0 ||
 	    amfa_sigv4_canonical_request(r, &canonical, &signed_headers) != 0 ||
-	    (sts = amfa_sigv4_string_to_sign(amz_date, scope,
-	    canonical)) == NULL ||
+	    (sts = amfa_sigv4_string_to_sign(amz_date, scope, canonical)) ==
+		NULL ||
 	    amfa_sigv4_signature(key->secret_access_key, amz_date, region,
-	    service, sts, sig) != 0)
+		service, sts, sig) != 0)
 		goto done;
 	buf_str(&b, ALGORITHM " Credential=");
 	buf_str(&b, key->access_key_id);

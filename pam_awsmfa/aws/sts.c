@@ -9,9 +9,9 @@
 #include "secure_file.h"
 #include "sts.h"
 
-#define STS_VERSION	"2011-06-15"
-#define STS_NAMESPACE	"https://sts.amazonaws.com/doc/2011-06-15/"
-#define RESULT		"GetSessionTokenResult/Credentials/"
+#define STS_VERSION   "2011-06-15"
+#define STS_NAMESPACE "https://sts.amazonaws.com/doc/2011-06-15/"
+#define RESULT	      "GetSessionTokenResult/Credentials/"
 
 /* Which refusal is it?  AWS's codes first, its message only to split
  * AccessDenied (wrong code vs. a serial that is not the caller's). */
@@ -70,8 +70,7 @@ take_credentials(xmlDocPtr doc, struct amfa_sts_credentials *out)
 	exp = amfa_aws_xml_text(doc, RESULT "Expiration");
 	if (out->access_key_id == NULL || out->secret_access_key == NULL ||
 	    out->session_token == NULL || exp == NULL ||
-	    out->access_key_id[0] == '\0' ||
-	    strlen(out->access_key_id) > 128 ||
+	    out->access_key_id[0] == '\0' || strlen(out->access_key_id) > 128 ||
 	    out->secret_access_key[0] == '\0' ||
 	    out->session_token[0] == '\0' ||
 	    strlen(exp) >= sizeof(out->expiration) ||
@@ -102,20 +101,23 @@ log_outcome(const struct amfa_sts_config *c, const char *serial,
 	case AMFA_AWS_REFUSED:
 		amfa_log(r == AMFA_STS_BAD_CODE ? LOG_NOTICE : LOG_ERR,
 		    "STS GetSessionToken (%s, serial %s): %s: %s: \"%s\" "
-		    "(request id %s)", c->endpoint, serial,
-		    amfa_sts_result_str(r), a->code, a->message,
-		    a->request_id[0] ? a->request_id : "none");
+		    "(request id %s)",
+		    c->endpoint, serial, amfa_sts_result_str(r), a->code,
+		    a->message, a->request_id[0] ? a->request_id : "none");
 		break;
 	case AMFA_AWS_OK:
 		if (r != AMFA_STS_OK)
-			amfa_log(LOG_ERR, "STS GetSessionToken (%s): %s "
-			    "(request id %s)", c->endpoint,
-			    amfa_sts_result_str(r), a->request_id);
+			amfa_log(LOG_ERR,
+			    "STS GetSessionToken (%s): %s "
+			    "(request id %s)",
+			    c->endpoint, amfa_sts_result_str(r), a->request_id);
 		break;
 	default:
-		amfa_log(LOG_ERR, "STS GetSessionToken (%s): %s after %d "
-		    "tr%s in %ld ms%s%s", c->endpoint, amfa_sts_result_str(r),
-		    a->tries, a->tries == 1 ? "y" : "ies", c->timeout_ms,
+		amfa_log(LOG_ERR,
+		    "STS GetSessionToken (%s): %s after %d "
+		    "tr%s in %ld ms%s%s",
+		    c->endpoint, amfa_sts_result_str(r), a->tries,
+		    a->tries == 1 ? "y" : "ies", c->timeout_ms,
 		    a->detail[0] ? ": " : "", a->detail);
 		break;
 	}
@@ -135,7 +137,8 @@ amfa_sts_get_session_token(const struct amfa_sts_config *c,
 	memset(out, 0, sizeof(*out));
 	if (key->access_key_id == NULL || key->secret_access_key == NULL ||
 	    serial == NULL || code == NULL) {
-		amfa_log(LOG_ERR, "STS GetSessionToken: no long-term key or "
+		amfa_log(LOG_ERR,
+		    "STS GetSessionToken: no long-term key or "
 		    "MFA serial configured");
 		return AMFA_STS_INTERNAL;
 	}

@@ -11,25 +11,25 @@
 #include "sigv4.h"
 
 struct amfa_sts_config {
-	const char	*endpoint;	/* https://sts.REGION.amazonaws.com/ */
-	const char	*region;
-	const char	*ca_file;	/* NULL: the system's CAs */
-	long		 timeout_ms;	/* all tries together */
-	long		 duration;	/* DurationSeconds, 900..129600 */
+	const char *endpoint; /* https://sts.REGION.amazonaws.com/ */
+	const char *region;
+	const char *ca_file; /* NULL: the system's CAs */
+	long timeout_ms;     /* all tries together */
+	long duration;	     /* DurationSeconds, 900..129600 */
 };
 
 struct amfa_sts_credentials {
-	char	*access_key_id;
-	char	*secret_access_key;	/* secret, wiped on free */
-	char	*session_token;		/* secret, wiped on free */
-	char	 expiration[40];	/* as AWS wrote it */
-	time_t	 expires;
+	char *access_key_id;
+	char *secret_access_key; /* secret, wiped on free */
+	char *session_token;	 /* secret, wiped on free */
+	char expiration[40];	 /* as AWS wrote it */
+	time_t expires;
 };
 
 enum amfa_sts_result {
 	AMFA_STS_OK,
 	AMFA_STS_BAD_CODE,	/* AccessDenied on the MFA code */
-	AMFA_STS_CODE_CONSUMED,	/* refused after a try that reached AWS */
+	AMFA_STS_CODE_CONSUMED, /* refused after a try that reached AWS */
 	AMFA_STS_BAD_SERIAL,	/* the serial is not this user's device */
 	AMFA_STS_BAD_KEY,	/* InvalidClientTokenId: unknown/inactive key */
 	AMFA_STS_BAD_SECRET,	/* SignatureDoesNotMatch */
@@ -46,12 +46,11 @@ enum amfa_sts_result {
  * Call GetSessionToken.  Logs the outcome (AWS's code and message, the
  * request id; never the code, key or token).
  */
-enum amfa_sts_result amfa_sts_get_session_token(
-	    const struct amfa_sts_config *c, const struct amfa_aws_key *key,
-	    const char *serial, const char *code,
-	    struct amfa_sts_credentials *out);
+enum amfa_sts_result amfa_sts_get_session_token(const struct amfa_sts_config *c,
+    const struct amfa_aws_key *key, const char *serial, const char *code,
+    struct amfa_sts_credentials *out);
 
 const char *amfa_sts_result_str(enum amfa_sts_result r);
-void	amfa_sts_credentials_free(struct amfa_sts_credentials *c);
+void amfa_sts_credentials_free(struct amfa_sts_credentials *c);
 
 #endif

@@ -19,16 +19,16 @@ amfa_sts_result_str(enum amfa_sts_result r)
 		return "AWS refused the MFA code";
 	case AMFA_STS_CODE_CONSUMED:
 		return "the code was consumed by an earlier try that reached "
-		    "AWS but got no answer back";
+		       "AWS but got no answer back";
 	case AMFA_STS_BAD_SERIAL:
 		return "the MFA serial is not a device of this IAM user "
-		    "(check mfa_serial)";
+		       "(check mfa_serial)";
 	case AMFA_STS_BAD_KEY:
 		return "the access key is unknown or inactive (check "
-		    "access_key_id)";
+		       "access_key_id)";
 	case AMFA_STS_BAD_SECRET:
 		return "the signature does not match (check secret_access_key, "
-		    "and the clock)";
+		       "and the clock)";
 	case AMFA_STS_EXPIRED:
 		return "the credentials used to sign have expired";
 	case AMFA_STS_DENIED:

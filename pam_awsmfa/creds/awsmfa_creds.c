@@ -39,8 +39,7 @@ main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "store-dir", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
 	};
 	const char *store = AMFA_DEFAULT_STORE_DIR;
 	int c_;

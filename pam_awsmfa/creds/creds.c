@@ -22,13 +22,13 @@ amfa_creds_to_json(const struct amfa_creds *c, size_t *len)
 		return NULL;
 	if (json_object_object_add(o, "Version", json_object_new_int(1)) ||
 	    json_object_object_add(o, "AccessKeyId",
-	    json_object_new_string(c->access_key_id)) ||
+		json_object_new_string(c->access_key_id)) ||
 	    json_object_object_add(o, "SecretAccessKey",
-	    json_object_new_string(c->secret_access_key)) ||
+		json_object_new_string(c->secret_access_key)) ||
 	    json_object_object_add(o, "SessionToken",
-	    json_object_new_string(c->session_token)) ||
+		json_object_new_string(c->session_token)) ||
 	    json_object_object_add(o, "Expiration",
-	    json_object_new_string(c->expiration)))
+		json_object_new_string(c->expiration)))
 		goto out;
 	text = json_object_to_json_string_length(o,
 	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
@@ -96,7 +96,8 @@ amfa_creds_from_json(const char *buf, struct amfa_creds *c, const char **why)
 	*why = "not the credential_process shape";
 	if (!json_object_is_type(o, json_type_object) ||
 	    !json_object_object_get_ex(o, "Version", &v) ||
-	    !json_object_is_type(v, json_type_int) || json_object_get_int(v) != 1)
+	    !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int(v) != 1)
 		goto out;
 	id = get_string(o, "AccessKeyId");
 	secret = get_string(o, "SecretAccessKey");

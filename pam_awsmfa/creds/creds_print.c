@@ -27,15 +27,18 @@ amfa_creds_print(const char *store_dir, const char *prog, FILE *out)
 	snprintf(path, sizeof(path), "%s/%u", store_dir, (unsigned)getuid());
 	dir = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dir < 0) {
-		fprintf(stderr, "%s: no session credentials for uid %u "
-		    "(%s: %s); log in with MFA first\n", prog,
-		    (unsigned)getuid(), path, strerror(errno));
+		fprintf(stderr,
+		    "%s: no session credentials for uid %u "
+		    "(%s: %s); log in with MFA first\n",
+		    prog, (unsigned)getuid(), path, strerror(errno));
 		return 1;
 	}
 	if (fstat(dir, &st) != 0 || st.st_uid != getuid() ||
 	    (st.st_mode & 077) != 0) {
-		fprintf(stderr, "%s: %s is not your private directory; "
-		    "refusing\n", prog, path);
+		fprintf(stderr,
+		    "%s: %s is not your private directory; "
+		    "refusing\n",
+		    prog, path);
 		return 1;
 	}
 	r = amfa_file_read(dir, AMFA_STORE_FILE, AMFA_STORE_FILE, &policy, &buf,
@@ -43,20 +46,24 @@ amfa_creds_print(const char *store_dir, const char *prog, FILE *out)
 	close(dir);
 	if (r != 0) {
 		if (r == -ENOENT)
-			fprintf(stderr, "%s: no session credentials; log in "
-			    "with MFA first\n", prog);
+			fprintf(stderr,
+			    "%s: no session credentials; log in "
+			    "with MFA first\n",
+			    prog);
 		return 1;
 	}
 	r = amfa_creds_from_json(buf, &c, &why);
 	amfa_wipe_free(buf, len + 1);
 	if (r != 0) {
-		fprintf(stderr, "%s: %s/%s: %s\n", prog, path,
-		    AMFA_STORE_FILE, why);
+		fprintf(stderr, "%s: %s/%s: %s\n", prog, path, AMFA_STORE_FILE,
+		    why);
 		return 1;
 	}
 	if (c.expires <= time(NULL)) {
-		fprintf(stderr, "%s: the session credentials expired at "
-		    "%s; log in again with MFA\n", prog, c.expiration);
+		fprintf(stderr,
+		    "%s: the session credentials expired at "
+		    "%s; log in again with MFA\n",
+		    prog, c.expiration);
 		amfa_creds_free(&c);
 		return 1;
 	}

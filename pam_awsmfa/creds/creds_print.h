@@ -13,6 +13,6 @@
  * Print to `out'.  Returns the exit status: 0 printed, 1 no usable
  * credentials (the reason on standard error, prefixed with `prog').
  */
-int	amfa_creds_print(const char *store_dir, const char *prog, FILE *out);
+int amfa_creds_print(const char *store_dir, const char *prog, FILE *out);
 
 #endif

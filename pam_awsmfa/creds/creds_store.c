@@ -11,7 +11,7 @@
 #include "log.h"
 #include "secure_file.h"
 
-#define LOCK_WAIT_MS	5000
+#define LOCK_WAIT_MS 5000
 
 /* The root-owned top directory, created 0755 if missing. */
 static int
@@ -30,8 +30,8 @@ make_user_dir(int top, const char *store_dir, const struct amfa_target *t)
 
 	snprintf(name, sizeof(name), "%u", (unsigned)t->uid);
 	if (mkdirat(top, name, 0700) == 0) {
-		fd = openat(top, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
+		fd = openat(top, name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0 || fchown(fd, t->uid, t->gid) != 0 ||
 		    fchmod(fd, 0700) != 0) {
 			amfa_log(LOG_ERR, "%s/%s: cannot set up: %s", store_dir,
@@ -48,8 +48,10 @@ make_user_dir(int top, const char *store_dir, const struct amfa_target *t)
 	fd = openat(top, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0 || st.st_uid != t->uid ||
 	    (st.st_mode & 07777) != 0700) {
-		amfa_log(LOG_ERR, "%s/%s: exists but is not the user's 0700 "
-		    "directory; refusing to use it", store_dir, name);
+		amfa_log(LOG_ERR,
+		    "%s/%s: exists but is not the user's 0700 "
+		    "directory; refusing to use it",
+		    store_dir, name);
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -59,9 +61,9 @@ make_user_dir(int top, const char *store_dir, const struct amfa_target *t)
 }
 
 struct job {
-	const char	*path;		/* STORE_DIR/UID */
-	const char	*data;
-	size_t		 len;
+	const char *path; /* STORE_DIR/UID */
+	const char *data;
+	size_t len;
 };
 
 /* As the user. */
@@ -183,13 +185,15 @@ amfa_store_open_session(const char *store_dir, const struct amfa_target *t,
 	r = run_job(t, write_file, &j);
 	amfa_wipe_free((char *)j.data, j.len + 1);
 	if (r != 0) {
-		amfa_log(LOG_ERR, "%s/%s: cannot write the credentials",
-		    path, AMFA_STORE_FILE);
+		amfa_log(LOG_ERR, "%s/%s: cannot write the credentials", path,
+		    AMFA_STORE_FILE);
 		goto out;
 	}
 	if (count_sessions(top, t, +1) < 0)
-		amfa_log(LOG_WARNING, "uid %u: cannot count sessions; the store "
-		    "may outlive them", (unsigned)t->uid);
+		amfa_log(LOG_WARNING,
+		    "uid %u: cannot count sessions; the store "
+		    "may outlive them",
+		    (unsigned)t->uid);
 out:
 	close(top);
 	return r;

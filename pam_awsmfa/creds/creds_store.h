@@ -12,15 +12,15 @@
 #include "creds.h"
 #include "privdrop.h"
 
-#define AMFA_STORE_FILE	"credentials.json"
+#define AMFA_STORE_FILE "credentials.json"
 
 /* Write the credentials and count one more session.  0 or -1 (logged). */
-int	amfa_store_open_session(const char *store_dir,
-	    const struct amfa_target *t, const struct amfa_creds *c);
+int amfa_store_open_session(const char *store_dir, const struct amfa_target *t,
+    const struct amfa_creds *c);
 /* Count one session less; at zero remove the store.  0 or -1. */
-int	amfa_store_close_session(const char *store_dir,
-	    const struct amfa_target *t);
+int amfa_store_close_session(const char *store_dir,
+    const struct amfa_target *t);
 /* Remove the store now, whatever the count (admin "revoke"). */
-int	amfa_store_remove(const char *store_dir, const struct amfa_target *t);
+int amfa_store_remove(const char *store_dir, const struct amfa_target *t);
 
 #endif

@@ -18,16 +18,16 @@
 
 #include <stddef.h>
 
-#include "log.h"
 #include "aws/sts.h"
+#include "log.h"
 #include "yubikey/ykval.h"
 
-enum amfa_sts_result amfa_net_sts_get_session_token(
-	    const struct amfa_sts_config *c, const struct amfa_aws_key *key,
-	    const char *serial, const char *code,
-	    struct amfa_sts_credentials *out);
-enum amfa_ykval_result amfa_net_ykval_verify(
-	    const struct amfa_ykval_config *c, const char *otp);
+enum amfa_sts_result
+amfa_net_sts_get_session_token(const struct amfa_sts_config *c,
+    const struct amfa_aws_key *key, const char *serial, const char *code,
+    struct amfa_sts_credentials *out);
+enum amfa_ykval_result amfa_net_ykval_verify(const struct amfa_ykval_config *c,
+    const char *otp);
 
 /*
  * Between net_dlopen.c and the plugin.  The plugin exports one symbol,
@@ -36,22 +36,23 @@ enum amfa_ykval_result amfa_net_ykval_verify(
  * The plugin links its own copy of log.c, so each call carries the
  * caller's log sink, set in the plugin for the call and cleared after it.
  */
-#define AMFA_NET_PLUGIN		"awsmfa_net.so"
-#define AMFA_NET_OPS_SYMBOL	"amfa_net_ops_v1"
+#define AMFA_NET_PLUGIN	    "awsmfa_net.so"
+#define AMFA_NET_OPS_SYMBOL "amfa_net_ops_v1"
 
 struct amfa_net_log {
-	amfa_log_sink	*sink;		/* NULL: stderr */
-	void		*ctx;
-	int		 debug;
+	amfa_log_sink *sink; /* NULL: stderr */
+	void *ctx;
+	int debug;
 };
 
 struct amfa_net_ops {
-	size_t		 size;		/* sizeof(struct amfa_net_ops) */
-	const char	*version;	/* AMFA_VERSION of the build */
-	enum amfa_sts_result (*sts_get_session_token)(
-	    const struct amfa_net_log *log, const struct amfa_sts_config *c,
-	    const struct amfa_aws_key *key, const char *serial,
-	    const char *code, struct amfa_sts_credentials *out);
+	size_t size;	     /* sizeof(struct amfa_net_ops) */
+	const char *version; /* AMFA_VERSION of the build */
+	enum amfa_sts_result (
+	    *sts_get_session_token)(const struct amfa_net_log *log,
+	    const struct amfa_sts_config *c, const struct amfa_aws_key *key,
+	    const char *serial, const char *code,
+	    struct amfa_sts_credentials *out);
 	enum amfa_ykval_result (*ykval_verify)(const struct amfa_net_log *log,
 	    const struct amfa_ykval_config *c, const char *otp);
 };

@@ -42,8 +42,10 @@ trusted(const struct stat *st, uid_t owner, const char *path)
 		return 0;
 	}
 	if ((st->st_mode & 022) != 0) {
-		amfa_log(LOG_ERR, "%s: writable by group or others (mode %04o): "
-		    "not loaded", path, (unsigned)(st->st_mode & 07777));
+		amfa_log(LOG_ERR,
+		    "%s: writable by group or others (mode %04o): "
+		    "not loaded",
+		    path, (unsigned)(st->st_mode & 07777));
 		return 0;
 	}
 	return 1;
@@ -59,10 +61,12 @@ module_dir(char *dir, size_t dirlen, uid_t *owner)
 
 	/* Any object of the module will do; a function pointer may not be
 	 * passed as a void * in ISO C. */
-	if (dladdr(&net_lock, &info) == 0 ||
-	    info.dli_fname == NULL || info.dli_fname[0] != '/') {
-		amfa_log(LOG_ERR, "%s: cannot tell where pam_awsmfa.so was "
-		    "loaded from", AMFA_NET_PLUGIN);
+	if (dladdr(&net_lock, &info) == 0 || info.dli_fname == NULL ||
+	    info.dli_fname[0] != '/') {
+		amfa_log(LOG_ERR,
+		    "%s: cannot tell where pam_awsmfa.so was "
+		    "loaded from",
+		    AMFA_NET_PLUGIN);
 		return -1;
 	}
 	if (stat(info.dli_fname, &st) != 0) {
@@ -76,8 +80,9 @@ module_dir(char *dir, size_t dirlen, uid_t *owner)
 		return -1;
 	}
 	/* "/x.so" -> "/" */
-	snprintf(dir, dirlen, "%.*s", slash == info.dli_fname ? 1 :
-	    (int)(slash - info.dli_fname), info.dli_fname);
+	snprintf(dir, dirlen, "%.*s",
+	    slash == info.dli_fname ? 1 : (int)(slash - info.dli_fname),
+	    info.dli_fname);
 	return 0;
 }
 
@@ -92,8 +97,8 @@ open_plugin(char *path, size_t pathlen)
 
 	if (module_dir(dir, sizeof(dir), &owner) != 0)
 		return -1;
-	snprintf(path, pathlen, "%s%s%s", dir,
-	    strcmp(dir, "/") == 0 ? "" : "/", AMFA_NET_PLUGIN);
+	snprintf(path, pathlen, "%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/",
+	    AMFA_NET_PLUGIN);
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		amfa_log(LOG_ERR, "%s: %s", dir, strerror(errno));
 		return -1;
@@ -142,12 +147,13 @@ load(void)
 		goto fail;
 	}
 	ops = dlsym(h, AMFA_NET_OPS_SYMBOL);
-	if (ops == NULL || ops->size != sizeof(*ops) ||
-	    ops->version == NULL || strcmp(ops->version, AMFA_VERSION) != 0 ||
+	if (ops == NULL || ops->size != sizeof(*ops) || ops->version == NULL ||
+	    strcmp(ops->version, AMFA_VERSION) != 0 ||
 	    ops->sts_get_session_token == NULL || ops->ykval_verify == NULL) {
-		amfa_log(LOG_ERR, "%s: not the plugin of pam_awsmfa %s "
-		    "(%s missing or of another version)", path, AMFA_VERSION,
-		    AMFA_NET_OPS_SYMBOL);
+		amfa_log(LOG_ERR,
+		    "%s: not the plugin of pam_awsmfa %s "
+		    "(%s missing or of another version)",
+		    path, AMFA_VERSION, AMFA_NET_OPS_SYMBOL);
 		dlclose(h);
 		goto fail;
 	}
@@ -156,8 +162,10 @@ load(void)
 	amfa_debug("%s loaded", path);
 	return ops;
 fail:
-	amfa_log(LOG_ERR, "the network clients (STS, YubiKey validation) are "
-	    "unavailable: %s is missing or unusable", AMFA_NET_PLUGIN);
+	amfa_log(LOG_ERR,
+	    "the network clients (STS, YubiKey validation) are "
+	    "unavailable: %s is missing or unusable",
+	    AMFA_NET_PLUGIN);
 	return NULL;
 }
 

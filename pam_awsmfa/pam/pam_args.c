@@ -8,22 +8,22 @@
 #include "log.h"
 #include "pam_args.h"
 
-#define DEFAULT_PROMPT	"Verification code: "
+#define DEFAULT_PROMPT "Verification code: "
 
-#define FLAG(f)  offsetof(struct amfa_pam_args, f), 0
+#define FLAG(f)	 offsetof(struct amfa_pam_args, f), 0
 #define VALUE(f) offsetof(struct amfa_pam_args, f), 1
 static const struct {
-	const char	*name;
-	size_t		 off;
-	int		 takes_value;
+	const char *name;
+	size_t off;
+	int takes_value;
 } args_table[] = {
-	{ "config",		VALUE(config) },
-	{ "prompt",		VALUE(prompt) },
-	{ "debug",		FLAG(debug) },
-	{ "nullok",		FLAG(nullok) },
-	{ "try_first_pass",	FLAG(try_first_pass) },
-	{ "use_first_pass",	FLAG(use_first_pass) },
-	{ "forward_pass",	FLAG(forward_pass) },
+	{ "config", VALUE(config) },
+	{ "prompt", VALUE(prompt) },
+	{ "debug", FLAG(debug) },
+	{ "nullok", FLAG(nullok) },
+	{ "try_first_pass", FLAG(try_first_pass) },
+	{ "use_first_pass", FLAG(use_first_pass) },
+	{ "forward_pass", FLAG(forward_pass) },
 };
 #undef FLAG
 #undef VALUE
@@ -38,7 +38,8 @@ parse_grace(const char *v, struct amfa_pam_args *a)
 	errno = 0;
 	n = strtol(v, &end, 10);
 	if (errno != 0 || end == v || *end != '\0' || n < 1 || n > 1440) {
-		amfa_log(LOG_ERR, "grace=%s: must be minutes from 1 to 1440", v);
+		amfa_log(LOG_ERR, "grace=%s: must be minutes from 1 to 1440",
+		    v);
 		return -1;
 	}
 	a->grace = n;
@@ -53,13 +54,15 @@ parse_one(const char *arg, struct amfa_pam_args *a)
 
 	if (strncmp(arg, "grace=", 6) == 0)
 		return parse_grace(arg + 6, a);
-	for (size_t i = 0; i < sizeof(args_table) / sizeof(args_table[0]); i++) {
+	for (size_t i = 0; i < sizeof(args_table) / sizeof(args_table[0]);
+	     i++) {
 		n = strlen(args_table[i].name);
 		if (strncmp(arg, args_table[i].name, n) != 0)
 			continue;
 		if (args_table[i].takes_value && arg[n] == '=' &&
 		    arg[n + 1] != '\0') {
-			*(const char **)(base + args_table[i].off) = arg + n + 1;
+			*(const char **)(base + args_table[i].off) = arg + n +
+			    1;
 			return 0;
 		}
 		if (!args_table[i].takes_value && arg[n] == '\0') {
@@ -82,7 +85,8 @@ amfa_pam_args_parse(int argc, const char **argv, struct amfa_pam_args *a)
 			rc = -1;
 	}
 	if (a->try_first_pass + a->use_first_pass + a->forward_pass > 1) {
-		amfa_log(LOG_ERR, "try_first_pass, use_first_pass and "
+		amfa_log(LOG_ERR,
+		    "try_first_pass, use_first_pass and "
 		    "forward_pass exclude each other");
 		rc = -1;
 	}
@@ -94,7 +98,8 @@ amfa_pam_args_parse(int argc, const char **argv, struct amfa_pam_args *a)
 		rc = -1;
 	}
 	if (a->prompt == NULL)
-		a->prompt = a->forward_pass ? "Password and verification code: "
-		    : DEFAULT_PROMPT;
+		a->prompt = a->forward_pass ?
+		    "Password and verification code: " :
+		    DEFAULT_PROMPT;
 	return rc;
 }

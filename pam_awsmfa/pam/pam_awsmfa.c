@@ -52,11 +52,11 @@ result_to_pam(enum amfa_auth_result r)
 
 /* The module's setup for one call: log sink, arguments, user, config. */
 struct call {
-	struct amfa_guard	 guard;
-	struct amfa_pam_args	 args;
-	struct amfa_config	 cfg;
-	const char		*user;
-	char			*iam_user;	/* for the audit record */
+	struct amfa_guard guard;
+	struct amfa_pam_args args;
+	struct amfa_config cfg;
+	const char *user;
+	char *iam_user; /* for the audit record */
 };
 
 static int
@@ -66,7 +66,8 @@ begin(pam_handle_t *pamh, int argc, const char **argv, struct call *c)
 	/* Before anything else: the caller of su or sudo chose this
 	 * process's environment, limits, signals and umask. */
 	if (amfa_guard_enter(&c->guard, amfa_guard_process_secure()) != 0) {
-		amfa_log(LOG_ERR, "denied: the process could not be made safe "
+		amfa_log(LOG_ERR,
+		    "denied: the process could not be made safe "
 		    "from its caller's settings");
 		return PAM_AUTHINFO_UNAVAIL;
 	}
@@ -109,9 +110,11 @@ authenticate(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a)
 	r = amfa_user_load(&c->cfg, c->user, 0, &user);
 	if (r == AMFA_USER_NOT_ENROLLED && c->args.nullok &&
 	    !amfa_user_name_canonical(c->user)) {
-		amfa_log(LOG_ERR, "user %s: not enrolled under this name, but "
+		amfa_log(LOG_ERR,
+		    "user %s: not enrolled under this name, but "
 		    "the account has another name: nullok does not pass it "
-		    "over; denied", c->user);
+		    "over; denied",
+		    c->user);
 		a->reason = "another name of an account";
 		return PAM_AUTH_ERR;
 	}
@@ -128,8 +131,9 @@ authenticate(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a)
 		return PAM_AUTHINFO_UNAVAIL;
 	}
 	a->iam_user = c->iam_user = strdup(user.iam_user);
-	if (c->args.grace > 0 && amfa_auth_recent(&c->cfg, &user, time(NULL), 0,
-	    c->args.grace * 60)) {
+	if (c->args.grace > 0 &&
+	    amfa_auth_recent(&c->cfg, &user, time(NULL), 0,
+		c->args.grace * 60)) {
 		amfa_gate_mark_login(c->cfg.store_dir, c->user, user.iam_user);
 		amfa_user_free(&user);
 		a->grace = 1;
@@ -153,9 +157,11 @@ authenticate(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a)
 			a->reason = "cannot set the PAM environment";
 	}
 	if (r == PAM_SUCCESS && login.degraded)
-		pam_info(pamh, "%s", login.notice != NULL ? login.notice :
-		    "AWS STS could not be reached: you are logged in without "
-		    "AWS credentials.");
+		pam_info(pamh, "%s",
+		    login.notice != NULL ?
+			login.notice :
+			"AWS STS could not be reached: you are logged in without "
+			"AWS credentials.");
 	amfa_login_free(&login);
 	/* For awsmfa-gateway: this SSH connection passed the factor. */
 	if (r == PAM_SUCCESS)
@@ -179,15 +185,18 @@ audit(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a, int r)
 		a->ruser = item;
 	if (pam_get_item(pamh, PAM_TTY, &item) == PAM_SUCCESS)
 		a->tty = item;
-	a->result = r == PAM_SUCCESS ? "ok" : r == PAM_IGNORE ? "ignored" :
-	    r == PAM_AUTHINFO_UNAVAIL || r == PAM_SERVICE_ERR ? "error" :
+	a->result = r == PAM_SUCCESS ?
+	    "ok" :
+	    r == PAM_IGNORE ?
+	    "ignored" :
+	    r == PAM_AUTHINFO_UNAVAIL || r == PAM_SERVICE_ERR ?
+	    "error" :
 	    "denied";
 	amfa_audit_emit(&c->cfg, a);
 }
 
 PAM_EXTERN int
-pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
-    const char **argv)
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct call c;
 	int r;
@@ -212,8 +221,7 @@ pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 }
 
 PAM_EXTERN int
-pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
-    const char **argv)
+pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct call c;
 	int r;
@@ -226,8 +234,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
 }
 
 PAM_EXTERN int
-pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
-    const char **argv)
+pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct call c;
 	int r;

@@ -12,11 +12,15 @@
 #include "privdrop.h"
 #include "secure_file.h"
 
-#define COUNTED_KEY	"pam_awsmfa_store_counted"
+#define COUNTED_KEY "pam_awsmfa_store_counted"
 
 static const char *const env_names[] = {
-	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-	"AWS_CREDENTIAL_EXPIRATION", "AWS_REGION", "AWS_DEFAULT_REGION",
+	"AWS_ACCESS_KEY_ID",
+	"AWS_SECRET_ACCESS_KEY",
+	"AWS_SESSION_TOKEN",
+	"AWS_CREDENTIAL_EXPIRATION",
+	"AWS_REGION",
+	"AWS_DEFAULT_REGION",
 };
 #define NENV (sizeof(env_names) / sizeof(env_names[0]))
 
@@ -39,8 +43,11 @@ int
 amfa_pam_export_env(pam_handle_t *pamh, const struct amfa_session *s)
 {
 	const char *values[NENV] = {
-		s->creds.access_key_id, s->creds.secret_access_key,
-		s->creds.session_token, s->creds.expiration, s->region,
+		s->creds.access_key_id,
+		s->creds.secret_access_key,
+		s->creds.session_token,
+		s->creds.expiration,
+		s->region,
 		s->region,
 	};
 	int r = PAM_SUCCESS;
@@ -49,7 +56,7 @@ amfa_pam_export_env(pam_handle_t *pamh, const struct amfa_session *s)
 		r = put(pamh, env_names[i], values[i]);
 	if (r != PAM_SUCCESS) {
 		for (size_t i = 0; i < NENV; i++)
-			pam_putenv(pamh, env_names[i]);	/* unset */
+			pam_putenv(pamh, env_names[i]); /* unset */
 		amfa_log(LOG_ERR, "cannot set the PAM environment: %s",
 		    pam_strerror(pamh, r));
 	}
@@ -78,7 +85,7 @@ amfa_pam_store_open(pam_handle_t *pamh, const struct amfa_config *cfg,
 	int r;
 
 	if (creds_from_env(pamh, &c) != 0)
-		return PAM_IGNORE;	/* nothing of ours to store */
+		return PAM_IGNORE; /* nothing of ours to store */
 	if (amfa_target_lookup(user, &t) != 0) {
 		amfa_creds_free(&c);
 		return PAM_SESSION_ERR;
@@ -88,8 +95,8 @@ amfa_pam_store_open(pam_handle_t *pamh, const struct amfa_config *cfg,
 	if (r != 0)
 		return PAM_SESSION_ERR;
 	pam_set_data(pamh, COUNTED_KEY, (void *)1, NULL);
-	amfa_log(LOG_INFO, "user %s: session credentials stored in %s/%u",
-	    user, cfg->store_dir, (unsigned)t.uid);
+	amfa_log(LOG_INFO, "user %s: session credentials stored in %s/%u", user,
+	    cfg->store_dir, (unsigned)t.uid);
 	return PAM_SUCCESS;
 }
 

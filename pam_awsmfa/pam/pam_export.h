@@ -14,15 +14,15 @@
 /* AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
  * AWS_CREDENTIAL_EXPIRATION, AWS_REGION, AWS_DEFAULT_REGION.  PAM_SUCCESS
  * or a PAM error (then none is left set). */
-int	amfa_pam_export_env(pam_handle_t *pamh, const struct amfa_session *s);
+int amfa_pam_export_env(pam_handle_t *pamh, const struct amfa_session *s);
 
 /* open_session: if the PAM environment holds credentials from
  * pam_awsmfa, write them to the user's store and count the session. */
-int	amfa_pam_store_open(pam_handle_t *pamh, const struct amfa_config *cfg,
-	    const char *user);
+int amfa_pam_store_open(pam_handle_t *pamh, const struct amfa_config *cfg,
+    const char *user);
 /* close_session: uncount a session counted by amfa_pam_store_open; the
  * last one removes the store. */
-int	amfa_pam_store_close(pam_handle_t *pamh, const struct amfa_config *cfg,
-	    const char *user);
+int amfa_pam_store_close(pam_handle_t *pamh, const struct amfa_config *cfg,
+    const char *user);
 
 #endif

@@ -65,8 +65,9 @@ code_length(const char *typed, const struct amfa_user *u)
 
 	for (size_t i = 0; i < u->nyubikeys; i++) {
 		len = strlen(u->yubikeys[i].public_id) + AMFA_YK_TOKEN_CHARS;
-		if (n >= len && amfa_yk_otp_token(&u->yubikeys[i], 1,
-		    typed + n - len, &which))
+		if (n >= len &&
+		    amfa_yk_otp_token(&u->yubikeys[i], 1, typed + n - len,
+			&which))
 			return len;
 	}
 	return (size_t)u->totp_digits;
@@ -107,7 +108,8 @@ amfa_pam_get_code(pam_handle_t *pamh, const struct amfa_pam_args *a,
 		r = first_pass(pamh, &typed);
 		if (r == PAM_SUCCESS || a->use_first_pass) {
 			if (r != PAM_SUCCESS)
-				amfa_log(LOG_NOTICE, "use_first_pass: no "
+				amfa_log(LOG_NOTICE,
+				    "use_first_pass: no "
 				    "token from an earlier module");
 			*code = typed;
 			goto strip;

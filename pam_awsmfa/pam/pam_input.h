@@ -16,10 +16,10 @@
  * PAM_SUCCESS *code is a heap string: the caller wipes and frees it
  * (amfa_wipe_free_str).
  */
-int	amfa_pam_get_code(pam_handle_t *pamh, const struct amfa_pam_args *a,
-	    const struct amfa_user *u, char **code);
+int amfa_pam_get_code(pam_handle_t *pamh, const struct amfa_pam_args *a,
+    const struct amfa_user *u, char **code);
 
 /* Remove spaces and tabs in place ("123 456" as apps show it). */
-void	amfa_strip_blanks(char *s);
+void amfa_strip_blanks(char *s);
 
 #endif

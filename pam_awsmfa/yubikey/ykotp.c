@@ -81,7 +81,7 @@ amfa_yk_token_parse(const char *spec, struct amfa_yk_token *out,
 	idlen = (size_t)(c1 - spec);
 	if (idlen < 2 || idlen > AMFA_YK_PUBLIC_ID_MAX || idlen % 2 != 0) {
 		*why = "public id must be 2 to 32 modhex characters, an even "
-		    "number";
+		       "number";
 		goto bad;
 	}
 	if (translate(spec, idlen, modhex_alpha, out->public_id) != 0) {
@@ -92,8 +92,8 @@ amfa_yk_token_parse(const char *spec, struct amfa_yk_token *out,
 		*why = "AES key must be 32 hexadecimal digits";
 		goto bad;
 	}
-	if (hex_field(c2 + 1, end, out->private_id,
-	    AMFA_YK_PRIVATE_ID_LEN) != 0) {
+	if (hex_field(c2 + 1, end, out->private_id, AMFA_YK_PRIVATE_ID_LEN) !=
+	    0) {
 		*why = "private id must be 12 hexadecimal digits";
 		goto bad;
 	}
@@ -114,7 +114,7 @@ amfa_yk_token_parse_any(const char *spec, struct amfa_yk_token *out,
 	memset(out, 0, sizeof(*out));
 	if (idlen < 2 || idlen > AMFA_YK_PUBLIC_ID_MAX || idlen % 2 != 0) {
 		*why = "public id must be 2 to 32 modhex characters, an even "
-		    "number";
+		       "number";
 		return -1;
 	}
 	if (translate(spec, idlen, modhex_alpha, out->public_id) != 0) {
@@ -171,9 +171,8 @@ amfa_yk_otp_shaped(const char *s)
 
 /* Decode the canonical OTP `otp' of `len' characters. */
 static enum amfa_yk_result
-decode_canonical(const struct amfa_yk_token *tokens, size_t n,
-    const char *otp, size_t len, size_t *which, unsigned *session,
-    unsigned *use)
+decode_canonical(const struct amfa_yk_token *tokens, size_t n, const char *otp,
+    size_t len, size_t *which, unsigned *session, unsigned *use)
 {
 	enum amfa_yk_result r = AMFA_YK_UNKNOWN_TOKEN;
 	size_t idlen = len - AMFA_YK_TOKEN_CHARS;
@@ -194,7 +193,7 @@ decode_canonical(const struct amfa_yk_token *tokens, size_t n,
 			continue;
 		}
 		if (CRYPTO_memcmp(block, tokens[i].private_id,
-		    AMFA_YK_PRIVATE_ID_LEN) != 0) {
+			AMFA_YK_PRIVATE_ID_LEN) != 0) {
 			r = AMFA_YK_BAD_PRIVATE_ID;
 			continue;
 		}
@@ -233,14 +232,12 @@ find_by_id(const struct amfa_yk_token *tokens, size_t n, const char *otp,
  * token's key, 1 it names a token, 0 neither.
  */
 static int
-fit(const struct amfa_yk_token *tokens, size_t n, const char *otp,
-    size_t len)
+fit(const struct amfa_yk_token *tokens, size_t n, const char *otp, size_t len)
 {
 	size_t which;
 	unsigned s, u;
 
-	if (decode_canonical(tokens, n, otp, len, &which, &s, &u) ==
-	    AMFA_YK_OK)
+	if (decode_canonical(tokens, n, otp, len, &which, &s, &u) == AMFA_YK_OK)
 		return 2;
 	return find_by_id(tokens, n, otp, len, &which);
 }
@@ -282,8 +279,8 @@ amfa_yk_token_read(const struct amfa_yk_token *tokens, size_t n,
 }
 
 enum amfa_yk_result
-amfa_yk_decode(const struct amfa_yk_token *tokens, size_t n,
-    const char *otp, size_t *which, unsigned *session, unsigned *use)
+amfa_yk_decode(const struct amfa_yk_token *tokens, size_t n, const char *otp,
+    size_t *which, unsigned *session, unsigned *use)
 {
 	char buf[AMFA_YK_OTP_MAX + 1];
 	enum amfa_yk_result r;
@@ -297,8 +294,8 @@ amfa_yk_decode(const struct amfa_yk_token *tokens, size_t n,
 }
 
 int
-amfa_yk_otp_token(const struct amfa_yk_token *tokens, size_t n,
-    const char *otp, size_t *which)
+amfa_yk_otp_token(const struct amfa_yk_token *tokens, size_t n, const char *otp,
+    size_t *which)
 {
 	char buf[AMFA_YK_OTP_MAX + 1];
 	int len, found = 0;

@@ -38,22 +38,22 @@
 
 #include <stddef.h>
 
-#define AMFA_YK_KEY_LEN		16	/* AES-128 */
-#define AMFA_YK_PRIVATE_ID_LEN	6
-#define AMFA_YK_PUBLIC_ID_MAX	32	/* modhex characters */
-#define AMFA_YK_TOKEN_CHARS	32	/* the encrypted block, in modhex */
-#define AMFA_YK_OTP_MIN		(2 + AMFA_YK_TOKEN_CHARS)
-#define AMFA_YK_OTP_MAX		(AMFA_YK_PUBLIC_ID_MAX + AMFA_YK_TOKEN_CHARS)
-#define AMFA_YK_SESSION_MAX	0x7fff	/* 15-bit session counter */
-#define AMFA_YK_USE_MAX		0xff	/* 8-bit use counter */
+#define AMFA_YK_KEY_LEN	       16 /* AES-128 */
+#define AMFA_YK_PRIVATE_ID_LEN 6
+#define AMFA_YK_PUBLIC_ID_MAX  32 /* modhex characters */
+#define AMFA_YK_TOKEN_CHARS    32 /* the encrypted block, in modhex */
+#define AMFA_YK_OTP_MIN	       (2 + AMFA_YK_TOKEN_CHARS)
+#define AMFA_YK_OTP_MAX	       (AMFA_YK_PUBLIC_ID_MAX + AMFA_YK_TOKEN_CHARS)
+#define AMFA_YK_SESSION_MAX    0x7fff /* 15-bit session counter */
+#define AMFA_YK_USE_MAX	       0xff   /* 8-bit use counter */
 
 struct amfa_yk_token {
-	char		public_id[AMFA_YK_PUBLIC_ID_MAX + 1];	/* lowercase modhex */
-	unsigned char	aes_key[AMFA_YK_KEY_LEN];		/* secret */
-	unsigned char	private_id[AMFA_YK_PRIVATE_ID_LEN];	/* secret */
+	char public_id[AMFA_YK_PUBLIC_ID_MAX + 1];	  /* lowercase modhex */
+	unsigned char aes_key[AMFA_YK_KEY_LEN];		  /* secret */
+	unsigned char private_id[AMFA_YK_PRIVATE_ID_LEN]; /* secret */
 	/* Only the public id is known (the key is at a validation server):
 	 * amfa_yk_decode passes over such a token. */
-	unsigned char	id_only;
+	unsigned char id_only;
 };
 
 /*
@@ -62,16 +62,16 @@ struct amfa_yk_token {
  * (hex in either case).  No spaces.  Returns 0, or -1 with *why set to a
  * static reason (it never quotes the key).  On failure *out is wiped.
  */
-int	amfa_yk_token_parse(const char *spec, struct amfa_yk_token *out,
-	    const char **why);
+int amfa_yk_token_parse(const char *spec, struct amfa_yk_token *out,
+    const char **why);
 /*
  * Like amfa_yk_token_parse, but a spec without ':' is a public id alone
  * (id_only set): a token whose OTPs only a validation server can check.
  */
-int	amfa_yk_token_parse_any(const char *spec, struct amfa_yk_token *out,
-	    const char **why);
+int amfa_yk_token_parse_any(const char *spec, struct amfa_yk_token *out,
+    const char **why);
 /* Wipe the secrets of `n' tokens. */
-void	amfa_yk_token_wipe(struct amfa_yk_token *tokens, size_t n);
+void amfa_yk_token_wipe(struct amfa_yk_token *tokens, size_t n);
 
 /*
  * Write the canonical form of the OTP `s' (lowercase modhex; Dvorak
@@ -80,16 +80,16 @@ void	amfa_yk_token_wipe(struct amfa_yk_token *tokens, size_t n);
  * even number, all of one alphabet.  The public id is the first
  * length - 32 characters.
  */
-int	amfa_yk_otp_normalize(const char *s, char *out, size_t outlen);
+int amfa_yk_otp_normalize(const char *s, char *out, size_t outlen);
 /* Is `s' OTP-shaped (amfa_yk_otp_normalize would succeed)? */
-int	amfa_yk_otp_shaped(const char *s);
+int amfa_yk_otp_shaped(const char *s);
 
 enum amfa_yk_result {
 	AMFA_YK_OK,
-	AMFA_YK_MALFORMED,		/* not OTP-shaped */
-	AMFA_YK_UNKNOWN_TOKEN,		/* no token has this public id */
-	AMFA_YK_BAD_CRC,		/* wrong key, or a mistyped/altered OTP */
-	AMFA_YK_BAD_PRIVATE_ID		/* decrypts, but not this token's */
+	AMFA_YK_MALFORMED,     /* not OTP-shaped */
+	AMFA_YK_UNKNOWN_TOKEN, /* no token has this public id */
+	AMFA_YK_BAD_CRC,       /* wrong key, or a mistyped/altered OTP */
+	AMFA_YK_BAD_PRIVATE_ID /* decrypts, but not this token's */
 };
 
 /*
@@ -101,17 +101,16 @@ enum amfa_yk_result {
  * arguments are untouched otherwise.  Decrypted data is wiped.  Nothing is
  * logged: the caller names the user and the result.
  */
-enum amfa_yk_result amfa_yk_decode(const struct amfa_yk_token *tokens,
-	    size_t n, const char *otp, size_t *which, unsigned *session,
-	    unsigned *use);
+enum amfa_yk_result amfa_yk_decode(const struct amfa_yk_token *tokens, size_t n,
+    const char *otp, size_t *which, unsigned *session, unsigned *use);
 
 /*
  * Which of the `n' tokens does the OTP-shaped `otp' name by its public id,
  * in its one reading (keyed and id_only tokens alike)?  Returns 1 with
  * *which set, or 0.  This only says whose OTP it claims to be.
  */
-int	amfa_yk_otp_token(const struct amfa_yk_token *tokens, size_t n,
-	    const char *otp, size_t *which);
+int amfa_yk_otp_token(const struct amfa_yk_token *tokens, size_t n,
+    const char *otp, size_t *which);
 
 /*
  * The one reading of the input `otp' for these tokens (see above), in
@@ -121,18 +120,16 @@ int	amfa_yk_otp_token(const struct amfa_yk_token *tokens, size_t n,
  * it, through the two functions below (which take it as it is, without
  * reading it again).
  */
-int	amfa_yk_read(const struct amfa_yk_token *tokens, size_t n,
-	    const char *otp, char *out, size_t outlen);
+int amfa_yk_read(const struct amfa_yk_token *tokens, size_t n, const char *otp,
+    char *out, size_t outlen);
 /* amfa_yk_decode and amfa_yk_otp_token of a reading from amfa_yk_read. */
 enum amfa_yk_result amfa_yk_decode_read(const struct amfa_yk_token *tokens,
-	    size_t n, const char *otp, size_t *which, unsigned *session,
-	    unsigned *use);
-int	amfa_yk_token_read(const struct amfa_yk_token *tokens, size_t n,
-	    const char *otp, size_t *which);
+    size_t n, const char *otp, size_t *which, unsigned *session, unsigned *use);
+int amfa_yk_token_read(const struct amfa_yk_token *tokens, size_t n,
+    const char *otp, size_t *which);
 
 /* Compare (s1, u1) with (s2, u2), session first: <0, 0 or >0. */
-int	amfa_yk_counter_cmp(unsigned s1, unsigned u1, unsigned s2,
-	    unsigned u2);
+int amfa_yk_counter_cmp(unsigned s1, unsigned u1, unsigned s2, unsigned u2);
 
 const char *amfa_yk_result_str(enum amfa_yk_result r);
 

@@ -10,37 +10,36 @@
 #include "aws/http.h"
 #include "log.h"
 #include "secure_file.h"
-#include "ykval.h"
 #include "ykotp.h"
+#include "ykval.h"
 
-#define SHA1_LEN	20
-#define SIG_B64_LEN	28		/* base64 of 20 bytes */
-#define NONCE_BYTES	16		/* 32 hex characters */
-#define MAX_KEYNAME	32
-#define MAX_VALUE	512
+#define SHA1_LEN    20
+#define SIG_B64_LEN 28 /* base64 of 20 bytes */
+#define NONCE_BYTES 16 /* 32 hex characters */
+#define MAX_KEYNAME 32
+#define MAX_VALUE   512
 
 struct pair {
-	const char	*k;
-	const char	*v;
+	const char *k;
+	const char *v;
 };
 
 struct answer {
-	struct pair	p[AMFA_YKVAL_MAX_LINES];
-	int		n;
+	struct pair p[AMFA_YKVAL_MAX_LINES];
+	int n;
 };
 
 /* What a server's status means to us. */
 enum action { ACT_DONE, ACT_NEXT };
 
 static const struct status_info {
-	const char		*name;
-	enum amfa_ykval_result	 result;
-	enum action		 action;
-	int			 prio;
-	const char		*reason;
+	const char *name;
+	enum amfa_ykval_result result;
+	enum action action;
+	int prio;
+	const char *reason;
 } statuses[] = {
-	{ "OK", AMFA_YKVAL_OK, ACT_DONE, LOG_DEBUG,
-	    "OTP valid (OK)" },
+	{ "OK", AMFA_YKVAL_OK, ACT_DONE, LOG_DEBUG, "OTP valid (OK)" },
 	{ "BAD_OTP", AMFA_YKVAL_BAD_OTP, ACT_DONE, LOG_NOTICE,
 	    "the OTP is not valid (BAD_OTP): unknown, revoked or mistyped "
 	    "YubiKey" },
@@ -67,10 +66,8 @@ static const struct status_info {
 	    "server error (BACKEND_ERROR)" },
 };
 
-static const struct status_info unknown_status = {
-	NULL, AMFA_YKVAL_REJECTED, ACT_DONE, LOG_ERR,
-	"unknown status in a signed answer"
-};
+static const struct status_info unknown_status = { NULL, AMFA_YKVAL_REJECTED,
+	ACT_DONE, LOG_ERR, "unknown status in a signed answer" };
 
 const char *
 amfa_ykval_result_str(enum amfa_ykval_result r)
@@ -123,8 +120,10 @@ client_id_ok(const char *id)
 	if (id == NULL)
 		return 0;
 	for (; id[n] != '\0'; n++) {
-		if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		    "0123456789._-", id[n]) == NULL)
+		if (strchr(
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			"0123456789._-",
+			id[n]) == NULL)
 			return 0;
 	}
 	return n >= 1 && n <= 64;
@@ -143,12 +142,15 @@ b64_decode(const char *in, unsigned char *out, size_t outmax)
 	if (in[len - 1] == '=')
 		pad = in[len - 2] == '=' ? 2 : 1;
 	for (size_t i = 0; i < len - pad; i++) {
-		if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		    "0123456789+/", in[i]) == NULL)
+		if (strchr(
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			"0123456789+/",
+			in[i]) == NULL)
 			return -1;
 	}
-	if ((n = EVP_DecodeBlock(out, (const unsigned char *)in,
-	    (int)len)) < 0 || (size_t)n < pad)
+	if ((n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len)) <
+		0 ||
+	    (size_t)n < pad)
 		return -1;
 	return (long)((size_t)n - pad);
 }
@@ -188,11 +190,11 @@ sign_pairs(const unsigned char *key, size_t keylen, const struct pair *in,
 		off += (size_t)snprintf(msg + off, len + 1 - off, "%s%s=%s",
 		    i ? "&" : "", sorted[i].k, sorted[i].v);
 	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA1", NULL, key, keylen,
-	    (const unsigned char *)msg, off, mac, sizeof(mac), &maclen) ==
-	    NULL || maclen != SHA1_LEN)
+		(const unsigned char *)msg, off, mac, sizeof(mac),
+		&maclen) == NULL ||
+	    maclen != SHA1_LEN)
 		goto out;
-	if (EVP_EncodeBlock((unsigned char *)out, mac, SHA1_LEN) !=
-	    SIG_B64_LEN)
+	if (EVP_EncodeBlock((unsigned char *)out, mac, SHA1_LEN) != SIG_B64_LEN)
 		goto out;
 	rc = 0;
 out:
@@ -237,8 +239,8 @@ build_query(const struct pair *req, int n, const char *sig, char *out,
 	for (int i = 0; i < n; i++) {
 		if (off + strlen(req[i].k) + 3 > outlen)
 			return -1;
-		off += (size_t)snprintf(out + off, outlen - off, "%s%s=",
-		    i ? "&" : "", req[i].k);
+		off += (size_t)snprintf(out + off, outlen - off,
+		    "%s%s=", i ? "&" : "", req[i].k);
 		if (url_encode(out, outlen, &off, req[i].v) != 0)
 			return -1;
 	}
@@ -369,12 +371,12 @@ status_shown(const char *s)
 }
 
 struct call {
-	const struct amfa_ykval_config	*c;
-	const unsigned char		*key;	/* NULL: unsigned */
-	size_t				 keylen;
-	const char			*otp;	/* canonical */
-	const char			*nonce;
-	int				 sent_before;	/* an earlier server
+	const struct amfa_ykval_config *c;
+	const unsigned char *key; /* NULL: unsigned */
+	size_t keylen;
+	const char *otp; /* canonical */
+	const char *nonce;
+	int sent_before; /* an earlier server
 							 * got the OTP */
 };
 
@@ -391,16 +393,20 @@ judge(const struct call *k, const char *shown, char *body, size_t len,
 	struct answer a;
 
 	if (parse_answer(body, len, &a, &why) != 0) {
-		amfa_log(LOG_WARNING, "YubiKey validation at %s: malformed "
-		    "answer (%s); trying the next server", shown, why);
+		amfa_log(LOG_WARNING,
+		    "YubiKey validation at %s: malformed "
+		    "answer (%s); trying the next server",
+		    shown, why);
 		return ACT_NEXT;
 	}
 	status = answer_get(&a, "status");
 	if (k->key != NULL) {
 		if ((h = answer_get(&a, "h")) == NULL) {
-			amfa_log(LOG_ERR, "YubiKey validation at %s: the "
+			amfa_log(LOG_ERR,
+			    "YubiKey validation at %s: the "
 			    "answer is not signed (it claims status %s; not "
-			    "trusted)", shown, status_shown(status));
+			    "trusted)",
+			    shown, status_shown(status));
 			*res = AMFA_YKVAL_FORGED;
 			return ACT_DONE;
 		}
@@ -411,10 +417,12 @@ judge(const struct call *k, const char *shown, char *body, size_t len,
 		}
 		if (strlen(h) != SIG_B64_LEN ||
 		    CRYPTO_memcmp(h, want, SIG_B64_LEN) != 0) {
-			amfa_log(LOG_ERR, "YubiKey validation at %s: the "
+			amfa_log(LOG_ERR,
+			    "YubiKey validation at %s: the "
 			    "answer's signature is wrong (it claims status "
 			    "%s; not trusted): tampering, or the wrong API "
-			    "key or client id", shown, status_shown(status));
+			    "key or client id",
+			    shown, status_shown(status));
 			*res = AMFA_YKVAL_FORGED;
 			return ACT_DONE;
 		}
@@ -425,28 +433,37 @@ judge(const struct call *k, const char *shown, char *body, size_t len,
 	    strcmp(v, k->nonce) != 0)
 		what = "nonce";
 	if (what != NULL) {
-		amfa_log(LOG_ERR, "YubiKey validation at %s: the answer "
+		amfa_log(LOG_ERR,
+		    "YubiKey validation at %s: the answer "
 		    "echoes another %s than ours (it claims status %s; not "
-		    "trusted)", shown, what, status_shown(status));
+		    "trusted)",
+		    shown, what, status_shown(status));
 		*res = AMFA_YKVAL_FORGED;
 		return ACT_DONE;
 	}
 	if (status == NULL) {
-		amfa_log(LOG_WARNING, "YubiKey validation at %s: malformed "
-		    "answer (no status); trying the next server", shown);
+		amfa_log(LOG_WARNING,
+		    "YubiKey validation at %s: malformed "
+		    "answer (no status); trying the next server",
+		    shown);
 		return ACT_NEXT;
 	}
 	si = status_lookup(status);
 	if (si->result == AMFA_YKVAL_OK &&
-	    (answer_get(&a, "otp") == NULL || answer_get(&a, "nonce") == NULL)) {
-		amfa_log(LOG_ERR, "YubiKey validation at %s: status OK "
-		    "without our OTP and nonce echoed; not trusted", shown);
+	    (answer_get(&a, "otp") == NULL ||
+		answer_get(&a, "nonce") == NULL)) {
+		amfa_log(LOG_ERR,
+		    "YubiKey validation at %s: status OK "
+		    "without our OTP and nonce echoed; not trusted",
+		    shown);
 		*res = AMFA_YKVAL_FORGED;
 		return ACT_DONE;
 	}
 	if (si->action == ACT_NEXT) {
-		amfa_log(si->prio, "YubiKey validation at %s: %s; trying the "
-		    "next server", shown, si->reason);
+		amfa_log(si->prio,
+		    "YubiKey validation at %s: %s; trying the "
+		    "next server",
+		    shown, si->reason);
 		return ACT_NEXT;
 	}
 	if (si == &unknown_status)
@@ -456,9 +473,11 @@ judge(const struct call *k, const char *shown, char *body, size_t len,
 		amfa_debug("YubiKey validation at %s: %s", shown, si->reason);
 	else
 		amfa_log(si->prio, "YubiKey validation at %s: %s%s", shown,
-		    si->reason, si->result == AMFA_YKVAL_REPLAYED &&
-		    k->sent_before ? " (an earlier server that did not "
-		    "answer may have used it)" : "");
+		    si->reason,
+		    si->result == AMFA_YKVAL_REPLAYED && k->sent_before ?
+			" (an earlier server that did not "
+			"answer may have used it)" :
+			"");
 	*res = si->result;
 	return ACT_DONE;
 }
@@ -476,8 +495,10 @@ ask(struct call *k, const char *url, const char *query,
 
 	shown_url(url, shown, sizeof(shown));
 	if (k->key == NULL && strncmp(url, "http://", 7) == 0)
-		amfa_log(LOG_WARNING, "YubiKey validation at %s: no API key "
-		    "and no TLS, so the answer is not authenticated", shown);
+		amfa_log(LOG_WARNING,
+		    "YubiKey validation at %s: no API key "
+		    "and no TLS, so the answer is not authenticated",
+		    shown);
 	fulllen = strlen(url) + strlen(query) + 2;
 	if ((full = malloc(fulllen)) == NULL) {
 		*res = AMFA_YKVAL_ERROR;
@@ -495,14 +516,17 @@ ask(struct call *k, const char *url, const char *query,
 	amfa_http_perform(&req, &resp);
 	amfa_wipe_free(full, fulllen);
 	if (resp.error != AMFA_HTTP_OK) {
-		amfa_log(LOG_WARNING, "YubiKey validation at %s: %s (%s); "
-		    "trying the next server", shown,
-		    amfa_http_error_str(resp.error), resp.detail);
+		amfa_log(LOG_WARNING,
+		    "YubiKey validation at %s: %s (%s); "
+		    "trying the next server",
+		    shown, amfa_http_error_str(resp.error), resp.detail);
 		if (resp.request_sent)
 			k->sent_before = 1;
 	} else if (resp.status != 200) {
-		amfa_log(LOG_WARNING, "YubiKey validation at %s: HTTP status "
-		    "%ld; trying the next server", shown, resp.status);
+		amfa_log(LOG_WARNING,
+		    "YubiKey validation at %s: HTTP status "
+		    "%ld; trying the next server",
+		    shown, resp.status);
 		k->sent_before = 1;
 	} else {
 		act = judge(k, shown, resp.body, resp.body_len, res);
@@ -527,7 +551,8 @@ amfa_ykval_verify(const struct amfa_ykval_config *c, const char *otp)
 	k.c = c;
 	if (c->urls == NULL || c->urls[0] == NULL ||
 	    !client_id_ok(c->client_id) || c->timeout_ms <= 0) {
-		amfa_log(LOG_ERR, "YubiKey validation: bad configuration "
+		amfa_log(LOG_ERR,
+		    "YubiKey validation: bad configuration "
 		    "(servers, client id or timeout)");
 		return AMFA_YKVAL_ERROR;
 	}
@@ -538,8 +563,10 @@ amfa_ykval_verify(const struct amfa_ykval_config *c, const char *otp)
 	if (c->api_key_b64 != NULL && c->api_key_b64[0] != '\0') {
 		keylen = b64_decode(c->api_key_b64, key, sizeof(key));
 		if (keylen < 1 || keylen > AMFA_YKVAL_MAX_KEY) {
-			amfa_log(LOG_ERR, "YubiKey validation: the API key is "
-			    "not base64 of 1 to %d bytes", AMFA_YKVAL_MAX_KEY);
+			amfa_log(LOG_ERR,
+			    "YubiKey validation: the API key is "
+			    "not base64 of 1 to %d bytes",
+			    AMFA_YKVAL_MAX_KEY);
 			goto out;
 		}
 		k.key = key;
@@ -562,7 +589,7 @@ amfa_ykval_verify(const struct amfa_ykval_config *c, const char *otp)
 		goto out;
 	}
 	if (build_query(req, 3, k.key != NULL ? sig : NULL, query,
-	    sizeof(query)) != 0) {
+		sizeof(query)) != 0) {
 		amfa_log(LOG_ERR, "YubiKey validation: request too long");
 		goto out;
 	}
@@ -572,7 +599,8 @@ amfa_ykval_verify(const struct amfa_ykval_config *c, const char *otp)
 			goto out;
 	}
 	res = AMFA_YKVAL_UNREACHABLE;
-	amfa_log(LOG_ERR, "YubiKey validation: no server gave a usable "
+	amfa_log(LOG_ERR,
+	    "YubiKey validation: no server gave a usable "
 	    "answer");
 out:
 	OPENSSL_cleanse(key, sizeof(key));

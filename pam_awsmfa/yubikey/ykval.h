@@ -34,16 +34,16 @@
 #ifndef AMFA_YKVAL_H
 #define AMFA_YKVAL_H
 
-#define AMFA_YKVAL_MAX_RESPONSE	4096
+#define AMFA_YKVAL_MAX_RESPONSE 4096
 #define AMFA_YKVAL_MAX_LINES	32
-#define AMFA_YKVAL_MAX_KEY	128	/* decoded API key bytes */
+#define AMFA_YKVAL_MAX_KEY	128 /* decoded API key bytes */
 
 struct amfa_ykval_config {
-	const char *const	*urls;		/* NULL-ended, at least one */
-	const char		*client_id;	/* [A-Za-z0-9._-], 1..64 */
-	const char		*api_key_b64;	/* secret; NULL or "": unsigned */
-	const char		*ca_file;	/* NULL: the system's CAs */
-	long			 timeout_ms;	/* per server, > 0 */
+	const char *const *urls; /* NULL-ended, at least one */
+	const char *client_id;	 /* [A-Za-z0-9._-], 1..64 */
+	const char *api_key_b64; /* secret; NULL or "": unsigned */
+	const char *ca_file;	 /* NULL: the system's CAs */
+	long timeout_ms;	 /* per server, > 0 */
 };
 
 enum amfa_ykval_result {
@@ -52,13 +52,13 @@ enum amfa_ykval_result {
 	AMFA_YKVAL_REPLAYED,	/* REPLAYED_OTP: already used */
 	AMFA_YKVAL_REJECTED,	/* another refusal; the log says which */
 	AMFA_YKVAL_FORGED,	/* signature, otp or nonce did not check out */
-	AMFA_YKVAL_UNREACHABLE,	/* no server gave a usable answer */
+	AMFA_YKVAL_UNREACHABLE, /* no server gave a usable answer */
 	AMFA_YKVAL_ERROR	/* bad configuration, out of memory */
 };
 
 /* Validate `otp' (modhex or Dvorak form, as ykotp.h describes). */
 enum amfa_ykval_result amfa_ykval_verify(const struct amfa_ykval_config *c,
-	    const char *otp);
+    const char *otp);
 
 const char *amfa_ykval_result_str(enum amfa_ykval_result r);
 

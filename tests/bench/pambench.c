@@ -49,19 +49,19 @@
 
 #include "bench_clock.h"
 
-#define CODE_LEN	10
+#define CODE_LEN 10
 
 struct user {
-	char	 name[33];
-	int	 ncodes;
-	char	(*codes)[CODE_LEN];
+	char name[33];
+	int ncodes;
+	char (*codes)[CODE_LEN];
 };
 
 /* Results, in memory shared with the workers. */
 struct slot {
-	int64_t	 ns;
-	int	 rc;
-	long	 maxrss_kb;
+	int64_t ns;
+	int rc;
+	long maxrss_kb;
 };
 
 static struct user *users;
@@ -76,8 +76,10 @@ load_codes(const char *path)
 	size_t cap = 0;
 	int alloc = 0;
 
-	if (f == NULL || fscanf(f, "%lld %lld\n", (long long *)&step0,
-	    (long long *)&period) != 2 || period <= 0) {
+	if (f == NULL ||
+	    fscanf(f, "%lld %lld\n", (long long *)&step0,
+		(long long *)&period) != 2 ||
+	    period <= 0) {
 		fprintf(stderr, "pambench: %s: cannot read header\n", path);
 		exit(2);
 	}
@@ -185,8 +187,8 @@ maxrss_kb(void)
 }
 
 static void
-worker(int w, int nworkers, int fresh, const char *confdir,
-    const char *service, struct slot *slots, int startfd)
+worker(int w, int nworkers, int fresh, const char *confdir, const char *service,
+    struct slot *slots, int startfd)
 {
 	char c;
 
@@ -251,7 +253,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 3 || nworkers < 1 || nworkers > 256) {
-		fprintf(stderr, "usage: pambench [-j WORKERS] [-f] [-k MODULE] "
+		fprintf(stderr,
+		    "usage: pambench [-j WORKERS] [-f] [-k MODULE] "
 		    "CONFDIR SERVICE CODESFILE\n");
 		return 2;
 	}
@@ -308,16 +311,18 @@ main(int argc, char **argv)
 		sum += slots[i].ns;
 	}
 	if (first_fail >= 0)
-		fprintf(stderr, "pambench: %d of %d logins failed; first: %s "
-		    "rc=%d%s\n", fail, nusers, users[first_fail].name,
-		    slots[first_fail].rc, slots[first_fail].rc == -1 ?
-		    " (no code for this time step in the codes file)" : "");
+		fprintf(stderr,
+		    "pambench: %d of %d logins failed; first: %s "
+		    "rc=%d%s\n",
+		    fail, nusers, users[first_fail].name, slots[first_fail].rc,
+		    slots[first_fail].rc == -1 ?
+			" (no code for this time step in the codes file)" :
+			"");
 	qsort(ns, (size_t)ok, sizeof(*ns), cmp_i64);
 	printf("logins=%d ok=%d fail=%d workers=%d wall_ns=%lld mean_ns=%lld "
-	    "p50_ns=%lld p99_ns=%lld cpu_ns=%lld maxrss_kb=%ld\n", nusers, ok,
-	    fail,
-	    nworkers, (long long)wall, ok ? (long long)(sum / ok) : 0LL,
-	    ok ? (long long)ns[ok / 2] : 0LL,
+	       "p50_ns=%lld p99_ns=%lld cpu_ns=%lld maxrss_kb=%ld\n",
+	    nusers, ok, fail, nworkers, (long long)wall,
+	    ok ? (long long)(sum / ok) : 0LL, ok ? (long long)ns[ok / 2] : 0LL,
 	    ok ? (long long)ns[(int)((ok - 1) * 0.99)] : 0LL, (long long)cpu,
 	    rss);
 	return fail == 0 ? 0 : 1;

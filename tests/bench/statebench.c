@@ -24,13 +24,15 @@
 
 #include "bench_clock.h"
 
-#define RECORD	96
-#define FILES	50
+#define RECORD 96
+#define FILES  50
 
 enum way { REPLACE_DIRSYNC, REPLACE_SYNC, REPLACE_NOSYNC, IN_PLACE, WAYS };
 
 static const char *const way_name[WAYS] = {
-	"replace+fsync+dirfsync", "replace+fsync", "replace, no sync",
+	"replace+fsync+dirfsync",
+	"replace+fsync",
+	"replace, no sync",
 	"in place + fdatasync",
 };
 

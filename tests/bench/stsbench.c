@@ -25,9 +25,9 @@
 #include <time.h>
 
 #include "aws/aws_query.h"
-#include "bench_clock.h"
 #include "aws/sigv4.h"
 #include "aws/sts.h"
+#include "bench_clock.h"
 
 /* The shape the fixture (and AWS) sends, with credentials of real size. */
 static const char answer_head[] =
@@ -55,9 +55,8 @@ cpu_ns(void)
 	struct rusage ru;
 
 	getrusage(RUSAGE_SELF, &ru);
-	return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
-	    1000000000 + ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) *
-	    1000;
+	return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 +
+	    ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
 }
 
 static void
@@ -70,11 +69,12 @@ report(int n, int64_t wall, int64_t cpu, int64_t first)
 static int
 bench_sign(int n)
 {
-	static const char body[] = "Action=GetSessionToken&Version=2011-06-15"
+	static const char body[] =
+	    "Action=GetSessionToken&Version=2011-06-15"
 	    "&DurationSeconds=43200&SerialNumber=arn%3Aaws%3Aiam%3A%3A"
 	    "123456789012%3Amfa%2Falice&TokenCode=123456";
 	struct amfa_aws_key key = { "AKIAIOSFODNN7EXAMPLE",
-	    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", NULL };
+		"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", NULL };
 	struct amfa_sigv4_header h[3];
 	struct amfa_sigv4_request r;
 	int64_t t0, c0, first = 0;
@@ -82,8 +82,9 @@ bench_sign(int n)
 
 	amfa_sigv4_date((long long)time(NULL), date);
 	h[0] = (struct amfa_sigv4_header){ "Content-Type",
-	    "application/x-www-form-urlencoded; charset=utf-8" };
-	h[1] = (struct amfa_sigv4_header){ "Host", "sts.us-east-1.amazonaws.com" };
+		"application/x-www-form-urlencoded; charset=utf-8" };
+	h[1] = (struct amfa_sigv4_header){ "Host",
+		"sts.us-east-1.amazonaws.com" };
 	h[2] = (struct amfa_sigv4_header){ "X-Amz-Date", date };
 	memset(&r, 0, sizeof(r));
 	r.method = "POST";
@@ -126,7 +127,8 @@ bench_parse(int n)
 
 	/* A token of the size STS issues: base64-ish, ~460 characters. */
 	for (size_t i = 0; i < sizeof(token) - 1; i++)
-		token[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		token[i] =
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 		    "0123456789+/"[(i * 7 + 3) % 64];
 	token[sizeof(token) - 1] = '\0';
 	len = strlen(answer_head) + strlen(token) + strlen(answer_tail);
@@ -143,7 +145,7 @@ bench_parse(int n)
 			return 1;
 		}
 		for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]);
-		    f++) {
+		     f++) {
 			char *v = amfa_aws_xml_text(doc, fields[f]);
 
 			if (v == NULL) {
@@ -165,7 +167,7 @@ static int
 bench_call(const char *url, const char *ca, const char *path)
 {
 	struct amfa_sts_config c = { url, "us-east-1",
-	    strcmp(ca, "-") == 0 ? NULL : ca, 10000, 900 };
+		strcmp(ca, "-") == 0 ? NULL : ca, 10000, 900 };
 	FILE *f = fopen(path, "r");
 	long long step0, period;
 	char key_id[130], secret[130], serial[300], *line = NULL;
@@ -189,7 +191,8 @@ bench_call(const char *url, const char *ca, const char *path)
 		int off;
 
 		if (sscanf(line, "%129s %129s %299s %n", key_id, secret, serial,
-		    &off) != 3 || i < 0) {
+			&off) != 3 ||
+		    i < 0) {
 			fprintf(stderr, "stsbench: bad line\n");
 			return 2;
 		}
@@ -226,6 +229,7 @@ main(int argc, char **argv)
 		return bench_parse(atoi(argv[2]));
 	if (argc == 5 && strcmp(argv[1], "call") == 0)
 		return bench_call(argv[2], argv[3], argv[4]);
-	fprintf(stderr, "usage: stsbench sign N | parse N | call URL CA FILE\n");
+	fprintf(stderr,
+	    "usage: stsbench sign N | parse N | call URL CA FILE\n");
 	return 2;
 }

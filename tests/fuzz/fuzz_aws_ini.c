@@ -23,7 +23,7 @@ lookup(const char *buf, const char *section, const char *key, size_t outlen)
 		abort();
 	r = amfa_aws_ini_get(buf, section, key, out, outlen);
 	if (r == 1 && strnlen(out, outlen) >= outlen)
-		abort();	/* claimed a value that is not terminated */
+		abort(); /* claimed a value that is not terminated */
 	if (r < -1 || r > 1)
 		abort();
 	free(out);
@@ -33,9 +33,9 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const sections[] = { "default", "work",
-	    "profile work", "profile default" };
+		"profile work", "profile default" };
 	static const char *const keys[] = { "aws_access_key_id",
-	    "aws_secret_access_key", "mfa_serial", "region" };
+		"aws_secret_access_key", "mfa_serial", "region" };
 	static const size_t sizes[] = { 1, 8, 129, 512 };
 	char *buf = fuzz_cstr(data, size);
 

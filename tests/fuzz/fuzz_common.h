@@ -14,8 +14,8 @@
 
 #include "log.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int	LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static inline void
 fuzz_log_sink(void *ctx, int priority, const char *msg)

@@ -28,7 +28,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    cfg.verify < AMFA_VERIFY_LOCAL ||
 		    cfg.verify > AMFA_VERIFY_BOTH ||
 		    (cfg.sts_endpoint != NULL &&
-		    amfa_check_endpoint(cfg.sts_endpoint) != NULL) ||
+			amfa_check_endpoint(cfg.sts_endpoint) != NULL) ||
 		    amfa_check_region(cfg.region) != NULL)
 			abort();
 		amfa_config_free(&cfg);

@@ -34,8 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(&again, 0, sizeof(again));
 		if (amfa_creds_from_json(json, &again, &why) != 0 ||
 		    strcmp(again.access_key_id, c.access_key_id) != 0 ||
-		    strcmp(again.secret_access_key,
-		    c.secret_access_key) != 0 ||
+		    strcmp(again.secret_access_key, c.secret_access_key) != 0 ||
 		    strcmp(again.session_token, c.session_token) != 0 ||
 		    again.expires != c.expires)
 			abort();

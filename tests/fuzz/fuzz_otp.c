@@ -26,7 +26,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	fuzz_quiet();
 	if (amfa_yk_token_parse("vvccccfhcbvl:00112233445566778899aabbccddeeff:"
-	    "0a1b2c3d4e5f", &token, &why) != 0)
+				"0a1b2c3d4e5f",
+		&token, &why) != 0)
 		abort();
 	return 0;
 }
@@ -35,7 +36,7 @@ static void
 raw(const char *s)
 {
 	struct amfa_totp_params p = { AMFA_TOTP_SHA1, 6, 30, totp_key,
-	    sizeof(totp_key) };
+		sizeof(totp_key) };
 	struct amfa_yk_token t;
 	char norm[AMFA_YK_OTP_MAX + 1];
 	const char *why;
@@ -53,16 +54,17 @@ raw(const char *s)
 	n = amfa_yk_otp_normalize(s, norm, sizeof(norm));
 	if ((n >= 0) != (amfa_yk_otp_shaped(s) != 0))
 		abort();
-	if (n >= 0 && ((size_t)n != strlen(norm) || n < AMFA_YK_OTP_MIN ||
-	    n > AMFA_YK_OTP_MAX || n % 2 != 0 ||
-	    strspn(norm, "cbdefghijklnrtuv") != (size_t)n))
+	if (n >= 0 &&
+	    ((size_t)n != strlen(norm) || n < AMFA_YK_OTP_MIN ||
+		n > AMFA_YK_OTP_MAX || n % 2 != 0 ||
+		strspn(norm, "cbdefghijklnrtuv") != (size_t)n))
 		abort();
 	r = amfa_yk_decode(&token, 1, s, &which, &ses, &use);
-	if (r == AMFA_YK_OK && (which != 0 || ses > AMFA_YK_SESSION_MAX ||
-	    use > AMFA_YK_USE_MAX))
+	if (r == AMFA_YK_OK &&
+	    (which != 0 || ses > AMFA_YK_SESSION_MAX || use > AMFA_YK_USE_MAX))
 		abort();
 	if (r != AMFA_YK_OK && (which != 99 || ses != 0 || use != 0))
-		abort();	/* outputs untouched on failure */
+		abort(); /* outputs untouched on failure */
 	(void)amfa_yk_result_str((enum amfa_yk_result)r);
 	if (amfa_yk_token_parse(s, &t, &why) == 0) {
 		size_t len = strlen(t.public_id);
@@ -101,13 +103,13 @@ built(const uint8_t *data, size_t size)
 		otp[at] = c;
 	}
 	if (size >= sizeof(tok) + 3 && (data[sizeof(tok) + 2] & 1)) {
-		for (char *p = otp; *p != '\0'; p++)	/* caps lock */
+		for (char *p = otp; *p != '\0'; p++) /* caps lock */
 			*p = (char)(*p - 'a' + 'A');
 	}
 	r = amfa_yk_decode(&token, 1, otp, &which, &ses, &use);
 	memcpy(&tok, data, sizeof(tok));
-	if (!altered && memcmp(tok.uid, token.private_id,
-	    sizeof(tok.uid)) == 0) {
+	if (!altered &&
+	    memcmp(tok.uid, token.private_id, sizeof(tok.uid)) == 0) {
 		if (r != AMFA_YK_OK || which != 0 ||
 		    ses != yubikey_counter(tok.ctr) || use != tok.use)
 			abort();
@@ -115,7 +117,7 @@ built(const uint8_t *data, size_t size)
 		abort();
 	} else if (altered && r == AMFA_YK_OK &&
 	    memcmp(tok.uid, token.private_id, sizeof(tok.uid)) != 0) {
-		abort();	/* an altered OTP of a wrong id slipped in */
+		abort(); /* an altered OTP of a wrong id slipped in */
 	}
 }
 

@@ -8,10 +8,10 @@
  */
 #include <ctype.h>
 
-#include "fuzz_common.h"
 #include "aws/sigv4.h"
+#include "fuzz_common.h"
 
-#define MAX_HEADERS	16
+#define MAX_HEADERS 16
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -42,9 +42,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct amfa_sigv4_header h[MAX_HEADERS];
 	struct amfa_sigv4_request r;
 	struct amfa_aws_key key = { "AKIDEXAMPLE",
-	    "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", NULL };
-	char *buf, *p, *end, *line, *canon = NULL, *signed_h = NULL, *sts, *auth,
-	    *enc, sig[65];
+		"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", NULL };
+	char *buf, *p, *end, *line,
+	    *canon = NULL, *signed_h = NULL, *sts, *auth, *enc, sig[65];
 	size_t n = 0;
 
 	if (size == 0)
@@ -87,7 +87,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (sts == NULL)
 			abort();
 		if (amfa_sigv4_signature(key.secret_access_key,
-		    "20150830T123600Z", "us-east-1", "sts", sts, sig) != 0 ||
+			"20150830T123600Z", "us-east-1", "sts", sts,
+			sig) != 0 ||
 		    strlen(sig) != 64 || strspn(sig, "0123456789abcdef") != 64)
 			abort();
 		free(sts);

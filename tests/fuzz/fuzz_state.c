@@ -37,13 +37,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		for (int i = 0; i < st.ntokens; i++) {
 			if (strcmp(again.tokens[i].public_id,
-			    st.tokens[i].public_id) != 0 ||
+				st.tokens[i].public_id) != 0 ||
 			    again.tokens[i].session != st.tokens[i].session ||
 			    again.tokens[i].use != st.tokens[i].use)
 				abort();
 		}
 	} else if (why == NULL) {
-		abort();	/* every refusal says why */
+		abort(); /* every refusal says why */
 	}
 	free(buf);
 	return 0;

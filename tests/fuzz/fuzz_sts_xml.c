@@ -39,12 +39,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			free(t);
 	}
 	if (amfa_aws_xml_error(doc, code, sizeof(code), message,
-	    sizeof(message)) == 0 && (code[0] == '\0' ||
-	    memchr(code, '\0', sizeof(code)) == NULL ||
-	    memchr(message, '\0', sizeof(message)) == NULL))
+		sizeof(message)) == 0 &&
+	    (code[0] == '\0' || memchr(code, '\0', sizeof(code)) == NULL ||
+		memchr(message, '\0', sizeof(message)) == NULL))
 		abort();
-	(void)amfa_aws_xml_error(doc, tiny, sizeof(tiny), tiny2,
-	    sizeof(tiny2));
+	(void)amfa_aws_xml_error(doc, tiny, sizeof(tiny), tiny2, sizeof(tiny2));
 	amfa_aws_xml_free(doc);
 	return 0;
 }

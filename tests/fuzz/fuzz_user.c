@@ -29,25 +29,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (amfa_user_parse(buf, size, "fuzz.conf", "alice", &cfg, &u) == 0) {
 		if (u.totp_keylen > AMFA_TOTP_MAX_KEY ||
-		    (u.totp_key != NULL &&
-		    u.totp_keylen < AMFA_TOTP_MIN_KEY) ||
-		    u.verify < AMFA_VERIFY_LOCAL ||
-		    u.verify > AMFA_VERIFY_BOTH)
+		    (u.totp_key != NULL && u.totp_keylen < AMFA_TOTP_MIN_KEY) ||
+		    u.verify < AMFA_VERIFY_LOCAL || u.verify > AMFA_VERIFY_BOTH)
 			abort();
 		if (u.totp_key != NULL) {
 			struct amfa_totp_params p;
 			int64_t m;
 
 			amfa_user_totp(&u, &p);
-			(void)amfa_totp_verify(&p, "123456", 1700000000, 1,
-			    -1, &m);
+			(void)amfa_totp_verify(&p, "123456", 1700000000, 1, -1,
+			    &m);
 		}
 		amfa_user_free(&u);
 	}
 	if ((why = amfa_user_name_invalid(buf)) == NULL) {
 		if (strlen(buf) == 0 || strlen(buf) > AMFA_USER_NAME_MAX ||
-		    strchr(buf, '/') != NULL || buf[0] == '.' ||
-		    buf[0] == '-')
+		    strchr(buf, '/') != NULL || buf[0] == '.' || buf[0] == '-')
 			abort();
 	}
 	free(buf);

@@ -12,8 +12,8 @@
 
 #include "fuzz_common.h"
 
-#define FUZZ_OTP	"vvccccfhcbvlhilnrtndcfklbtuhtlucgnhttruhbnhc"
-#define FUZZ_NONCE	"0123456789abcdef0123456789abcdef"
+#define FUZZ_OTP   "vvccccfhcbvlhilnrtndcfklbtuhtlucgnhttruhbnhc"
+#define FUZZ_NONCE "0123456789abcdef0123456789abcdef"
 
 static unsigned char key[AMFA_YKVAL_MAX_KEY];
 static long keylen;
@@ -58,7 +58,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const urls[] = { "http://127.0.0.1/wsapi/2.0/verify",
-	    NULL };
+		NULL };
 	struct amfa_ykval_config c = { urls, "1", NULL, NULL, 1000 };
 	struct call k;
 	enum amfa_ykval_result res = AMFA_YKVAL_ERROR;
@@ -96,9 +96,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* OK needs our OTP and nonce echoed, and with a key a
 		 * signature that only we could have made. */
 		if (memmem(orig, len, "otp=" FUZZ_OTP,
-		    strlen("otp=" FUZZ_OTP)) == NULL ||
+			strlen("otp=" FUZZ_OTP)) == NULL ||
 		    memmem(orig, len, "nonce=" FUZZ_NONCE,
-		    strlen("nonce=" FUZZ_NONCE)) == NULL)
+			strlen("nonce=" FUZZ_NONCE)) == NULL)
 			abort();
 		if ((mode & 1) && sbody == NULL)
 			abort();

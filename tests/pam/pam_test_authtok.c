@@ -35,7 +35,9 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		if (pam_get_item(pamh, PAM_AUTHTOK, &tok) != PAM_SUCCESS ||
 		    tok == NULL)
 			return PAM_AUTH_ERR;
-		return strcmp(tok, argv[0] + 7) == 0 ? PAM_SUCCESS : PAM_AUTH_ERR;
+		return strcmp(tok, argv[0] + 7) == 0 ?
+		    PAM_SUCCESS :
+		    PAM_AUTH_ERR;
 	}
 	return PAM_SERVICE_ERR;
 }
@@ -43,6 +45,9 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 PAM_EXTERN int
 pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	(void)pamh; (void)flags; (void)argc; (void)argv;
+	(void)pamh;
+	(void)flags;
+	(void)argc;
+	(void)argv;
 	return PAM_SUCCESS;
 }

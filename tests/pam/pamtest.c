@@ -114,7 +114,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 3) {
-		fprintf(stderr, "usage: pamtest [-w BARRIER] [-E] [-S] [-H HOLD] "
+		fprintf(stderr,
+		    "usage: pamtest [-w BARRIER] [-E] [-S] [-H HOLD] "
 		    "CONFDIR SERVICE USER\n");
 		return 2;
 	}
@@ -147,7 +148,8 @@ main(int argc, char **argv)
 		if (hold != NULL)
 			wait_for(hold);
 		if (s == PAM_SUCCESS)
-			printf("SESSION CLOSE %d\n", pam_close_session(pamh, 0));
+			printf("SESSION CLOSE %d\n",
+			    pam_close_session(pamh, 0));
 	}
 	pam_end(pamh, r);
 	return r;

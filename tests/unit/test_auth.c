@@ -44,7 +44,7 @@ int
 main(void)
 {
 	char dir[] = "/tmp/amfa-auth-XXXXXX", cmd[300];
-	const time_t t0 = 1700000010;	/* 10 s into a step */
+	const time_t t0 = 1700000010; /* 10 s into a step */
 	char code[16];
 	struct amfa_state st;
 
@@ -61,7 +61,8 @@ main(void)
 	user.totp_period = 30;
 
 	is_int(try(code_at(t0), t0), AMFA_AUTH_OK, "right code accepted");
-	ok(logcap_has("user alice (IAM alice): code accepted"), "success logged");
+	ok(logcap_has("user alice (IAM alice): code accepted"),
+	    "success logged");
 	ok(!logcap_has(code_at(t0)), "the code is not logged");
 	is_int(try(code_at(t0), t0 + 5), AMFA_AUTH_REPLAY, "same code refused");
 	ok(logcap_has("already used or earlier step"), "replay logged as such");
@@ -69,7 +70,8 @@ main(void)
 	    "earlier step inside the window refused after a newer one");
 	read_state(&st);
 	is_int(st.failures, 2, "refused replays count as failures");
-	is_int(try(code_at(t0 + 30), t0 + 30), AMFA_AUTH_OK, "next step accepted");
+	is_int(try(code_at(t0 + 30), t0 + 30), AMFA_AUTH_OK,
+	    "next step accepted");
 	read_state(&st);
 	is_int(st.failures, 0, "success resets the failure count");
 	is_int(st.last_step, (t0 + 30) / 30, "last step recorded");
@@ -87,13 +89,15 @@ main(void)
 	strcpy(code, code_at(t1));
 	code[0] = code[0] == '9' ? '0' : (char)(code[0] + 1);
 	is_int(try(code, t1), AMFA_AUTH_BAD_CODE, "wrong code 1");
-	is_int(try("abcdef", t1), AMFA_AUTH_BAD_CODE, "non-code counts as a failure");
+	is_int(try("abcdef", t1), AMFA_AUTH_BAD_CODE,
+	    "non-code counts as a failure");
 	is_int(try(code, t1), AMFA_AUTH_BAD_CODE, "wrong code 3");
 	ok(logcap_has("locked for 60 seconds"), "lock logged");
 	is_int(try(code_at(t1), t1 + 1), AMFA_AUTH_LOCKED,
 	    "right code refused while locked");
 	read_state(&st);
-	is_int(st.last_step, (t1 - 30) / 30, "a locked attempt accepted nothing");
+	is_int(st.last_step, (t1 - 30) / 30,
+	    "a locked attempt accepted nothing");
 	is_int(st.locked_until, t1 + 60, "lock time recorded");
 	is_int(try(code_at(t1 + 59), t1 + 59), AMFA_AUTH_LOCKED,
 	    "still locked at 59 s");

@@ -19,7 +19,7 @@ vector(const char *plain, const char *enc)
 	ok(n >= 0, "encode \"%s\"", plain);
 	/* Our encoder writes no padding. */
 	ok(strncmp(back, enc, strlen(back)) == 0 &&
-	    strspn(enc + strlen(back), "=") == strlen(enc + strlen(back)),
+		strspn(enc + strlen(back), "=") == strlen(enc + strlen(back)),
 	    "encode \"%s\" -> %s", plain, back);
 }
 

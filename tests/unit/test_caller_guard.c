@@ -2,14 +2,14 @@
  * The caller guard: a hostile caller's environment, limits, signal
  * dispositions and umask are replaced for the call and put back after it.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "caller_guard.h"
@@ -38,15 +38,15 @@ same_limit(int resource, const struct rlimit *want, const char *name)
 	struct rlimit now;
 
 	ok(getrlimit(resource, &now) == 0 && now.rlim_cur == want->rlim_cur &&
-	    now.rlim_max == want->rlim_max, "%s put back", name);
+		now.rlim_max == want->rlim_max,
+	    "%s put back", name);
 }
 
 static void
 hostile_caller(void)
 {
-	struct rlimit fsize, nofile, core,
-	    fsize_in, nofile_in, core_in, as = { 64 << 20, RLIM_INFINITY },
-	    as_in;
+	struct rlimit fsize, nofile, core, fsize_in, nofile_in, core_in,
+	    as = { 64 << 20, RLIM_INFINITY }, as_in;
 	struct sigaction sa, got;
 	struct amfa_guard g;
 
@@ -69,9 +69,10 @@ hostile_caller(void)
 	getrlimit(RLIMIT_CORE, &core);
 	core.rlim_cur = core.rlim_max;
 	ok(setrlimit(RLIMIT_FSIZE, &fsize) == 0 &&
-	    setrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
-	    setrlimit(RLIMIT_AS, &as) == 0 &&
-	    setrlimit(RLIMIT_CORE, &core) == 0, "a caller's low limits");
+		setrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
+		setrlimit(RLIMIT_AS, &as) == 0 &&
+		setrlimit(RLIMIT_CORE, &core) == 0,
+	    "a caller's low limits");
 
 	logcap_start();
 	ok(amfa_guard_enter(&g, 1) == 0, "guard entered");
@@ -79,13 +80,14 @@ hostile_caller(void)
 	ok(getenv("SSLKEYLOGFILE") == NULL && getenv("http_proxy") == NULL,
 	    "the caller's variables are gone for the call");
 	ok(getenv("PATH") != NULL &&
-	    strcmp(getenv("PATH"), "/usr/sbin:/usr/bin:/sbin:/bin") == 0,
+		strcmp(getenv("PATH"), "/usr/sbin:/usr/bin:/sbin:/bin") == 0,
 	    "a fixed PATH");
 	ok(getrlimit(RLIMIT_FSIZE, &fsize_in) == 0 &&
-	    fsize_in.rlim_cur == fsize.rlim_max,
+		fsize_in.rlim_cur == fsize.rlim_max,
 	    "no file size limit for the call");
 	ok(getrlimit(RLIMIT_NOFILE, &nofile_in) == 0 &&
-	    nofile_in.rlim_cur >= 1024, "at least 1024 descriptors");
+		nofile_in.rlim_cur >= 1024,
+	    "at least 1024 descriptors");
 	ok(getrlimit(RLIMIT_AS, &as_in) == 0 && as_in.rlim_cur == RLIM_INFINITY,
 	    "no address space limit");
 	ok(getrlimit(RLIMIT_CORE, &core_in) == 0 && core_in.rlim_cur == 0,
@@ -98,7 +100,7 @@ hostile_caller(void)
 
 	ok(current_umask() == 0, "the caller's umask put back");
 	ok(getenv("SSLKEYLOGFILE") != NULL &&
-	    strcmp(getenv("SSLKEYLOGFILE"), "/tmp/amfa-keylog") == 0,
+		strcmp(getenv("SSLKEYLOGFILE"), "/tmp/amfa-keylog") == 0,
 	    "the caller's environment put back");
 	same_limit(RLIMIT_FSIZE, &fsize, "RLIMIT_FSIZE");
 	same_limit(RLIMIT_NOFILE, &nofile, "RLIMIT_NOFILE");
@@ -113,16 +115,17 @@ hostile_caller(void)
 
 	/* A trusted caller (sshd, login): only the umask. */
 	ok(amfa_guard_enter(&g, 0) == 0 && current_umask() == 077 &&
-	    getenv("SSLKEYLOGFILE") != NULL &&
-	    getrlimit(RLIMIT_FSIZE, &fsize_in) == 0 &&
-	    fsize_in.rlim_cur == fsize.rlim_cur,
+		getenv("SSLKEYLOGFILE") != NULL &&
+		getrlimit(RLIMIT_FSIZE, &fsize_in) == 0 &&
+		fsize_in.rlim_cur == fsize.rlim_cur,
 	    "not secure: the umask only");
 	amfa_guard_leave(&g);
 	ok(current_umask() == 0, "umask put back");
 	umask(022);
-	setrlimit(RLIMIT_FSIZE, &(struct rlimit){ fsize.rlim_max, fsize.rlim_max });
-	setrlimit(RLIMIT_NOFILE, &(struct rlimit){ nofile.rlim_max,
-	    nofile.rlim_max });
+	setrlimit(RLIMIT_FSIZE,
+	    &(struct rlimit){ fsize.rlim_max, fsize.rlim_max });
+	setrlimit(RLIMIT_NOFILE,
+	    &(struct rlimit){ nofile.rlim_max, nofile.rlim_max });
 	setrlimit(RLIMIT_AS, &(struct rlimit){ RLIM_INFINITY, RLIM_INFINITY });
 }
 
@@ -177,18 +180,23 @@ hard_limits(void)
 		fd = open(path, O_WRONLY | O_APPEND);
 		if (raise)
 			_exit(in.rlim_cur == RLIM_INFINITY &&
-			    amfa_append_whole(fd, line, 200) == 0 ?
-			    0 : 1);
+				    amfa_append_whole(fd, line, 200) == 0 ?
+				0 :
+				1);
 		_exit(in.rlim_cur == 300 &&
-		    logcap_has("hard limit (300) stays") &&
-		    amfa_append_whole(fd, line, 200) == -EFBIG &&
-		    amfa_append_whole(fd, line, 50) == 0 ? 0 : 1);
+			    logcap_has("hard limit (300) stays") &&
+			    amfa_append_whole(fd, line, 200) == -EFBIG &&
+			    amfa_append_whole(fd, line, 50) == 0 ?
+			0 :
+			1);
 	}
 	int status;
 	wait(&status);
-	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a hard file size "
-	    "limit: %s", raise ? "raised (CAP_SYS_RESOURCE)" :
-	    "kept, and a record it would cut is not begun");
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "a hard file size "
+	    "limit: %s",
+	    raise ? "raised (CAP_SYS_RESOURCE)" :
+		    "kept, and a record it would cut is not begun");
 	ok(stat(path, &st) == 0 && st.st_size == (raise ? 450 : 300),
 	    "the log holds whole records only (%lld bytes)",
 	    (long long)st.st_size);
@@ -201,7 +209,8 @@ main(void)
 	hostile_caller();
 	hard_limits();
 	ok(!amfa_guard_process_secure(), "a test is not set-user-ID");
-	ok(amfa_guard_env_clean((const char *const[]){ "SSLKEYLOGFILE",
-	    NULL }) == 0, "outside a set-user-ID program the check passes");
+	ok(amfa_guard_env_clean(
+	       (const char *const[]){ "SSLKEYLOGFILE", NULL }) == 0,
+	    "outside a set-user-ID program the check passes");
 	return tap_done();
 }

@@ -10,7 +10,7 @@
 #include "tap.h"
 #include "user.h"
 
-#define SEED "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"	/* "12345678901234567890" */
+#define SEED "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ" /* "12345678901234567890" */
 
 static int
 parse_cfg(const char *text, struct amfa_config *c)
@@ -46,7 +46,8 @@ config_good(void)
 	amfa_config_free(&c);
 
 	ok(parse_cfg("# comment\n\n  users_dir = /u \nstate_dir=/s\r\n"
-	    "window = 3\nlockout_attempts = 2\nlockout_seconds = 9\n", &c) == 0,
+		     "window = 3\nlockout_attempts = 2\nlockout_seconds = 9\n",
+	       &c) == 0,
 	    "full config parses");
 	is_str(c.users_dir, "/u", "users_dir trimmed");
 	is_str(c.state_dir, "/s", "CRLF line accepted");
@@ -62,18 +63,26 @@ config_bad(void)
 	static const struct {
 		const char *text, *msg;
 	} bad[] = {
-		{ "window = 1\nbogus = 2\n", "test.conf:2: unknown key \"bogus\"" },
-		{ "window = 1\nwindow = 2\n", "test.conf:2: window given more than once" },
+		{ "window = 1\nbogus = 2\n",
+		    "test.conf:2: unknown key \"bogus\"" },
+		{ "window = 1\nwindow = 2\n",
+		    "test.conf:2: window given more than once" },
 		{ "window =\n", "test.conf:1: window has no value" },
 		{ "window 1\n", "test.conf:1: expected \"key = value\"" },
-		{ "window = 11\n", "test.conf:1: window must be a whole number from 0 to 10" },
+		{ "window = 11\n",
+		    "test.conf:1: window must be a whole number from 0 to 10" },
 		{ "window = -1\n", "test.conf:1: window must be" },
 		{ "window = 1x\n", "test.conf:1: window must be" },
-		{ "window = 99999999999999999999\n", "test.conf:1: window must be" },
-		{ "lockout_attempts = 0\n", "test.conf:1: lockout_attempts must be" },
-		{ "\n\nusers_dir = relative\n", "test.conf:3: users_dir: must be an absolute path" },
-		{ "users_dir = /etc/../tmp\n", "test.conf:1: users_dir: must not contain" },
-		{ "state_dir = /var/..\n", "test.conf:1: state_dir: must not contain" },
+		{ "window = 99999999999999999999\n",
+		    "test.conf:1: window must be" },
+		{ "lockout_attempts = 0\n",
+		    "test.conf:1: lockout_attempts must be" },
+		{ "\n\nusers_dir = relative\n",
+		    "test.conf:3: users_dir: must be an absolute path" },
+		{ "users_dir = /etc/../tmp\n",
+		    "test.conf:1: users_dir: must not contain" },
+		{ "state_dir = /var/..\n",
+		    "test.conf:1: state_dir: must not contain" },
 		{ "Window = 1\n", "test.conf:1: bad key name" },
 		{ "= 1\n", "test.conf:1: bad key name" },
 		{ "window = 1\x01\n", "test.conf:1: control character" },
@@ -81,18 +90,21 @@ config_bad(void)
 	struct amfa_config c;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ok(parse_cfg(bad[i].text, &c) == -1, "bad config %zu refused", i);
+		ok(parse_cfg(bad[i].text, &c) == -1, "bad config %zu refused",
+		    i);
 		ok(logcap_has(bad[i].msg), "message names file and line: %s",
 		    bad[i].msg);
 	}
 	char nul[] = "window = 1\n\0x = 2\n";
 	logcap_start();
 	ok(amfa_config_parse(nul, sizeof(nul) - 1, "test.conf", &c) == -1 &&
-	    logcap_has("NUL"), "NUL byte refused");
+		logcap_has("NUL"),
+	    "NUL byte refused");
 	char *longline = malloc(5000);
 	memset(longline, 'a', 4999);
 	longline[4999] = '\0';
-	ok(parse_cfg(longline, &c) == -1 && logcap_has("test.conf:1: line longer"),
+	ok(parse_cfg(longline, &c) == -1 &&
+		logcap_has("test.conf:1: line longer"),
 	    "over-long line refused");
 	free(longline);
 }
@@ -102,20 +114,27 @@ user_good(void)
 {
 	struct amfa_user u;
 
-	ok(parse_user("iam_user = alice\nmfa_serial = arn:aws:iam::123456789012:mfa/alice\n"
-	    "totp_secret = " SEED "\n", &u) == 0, "user file parses");
+	ok(parse_user(
+	       "iam_user = alice\nmfa_serial = arn:aws:iam::123456789012:mfa/alice\n"
+	       "totp_secret = " SEED "\n",
+	       &u) == 0,
+	    "user file parses");
 	is_str(u.iam_user, "alice", "iam_user");
-	is_str(u.mfa_serial, "arn:aws:iam::123456789012:mfa/alice", "mfa_serial");
-	ok(u.totp_keylen == 20 && memcmp(u.totp_key, "12345678901234567890", 20) == 0,
+	is_str(u.mfa_serial, "arn:aws:iam::123456789012:mfa/alice",
+	    "mfa_serial");
+	ok(u.totp_keylen == 20 &&
+		memcmp(u.totp_key, "12345678901234567890", 20) == 0,
 	    "seed decoded");
 	is_int(u.totp_digits, 6, "default digits");
 	is_int(u.totp_period, 30, "default period");
 	is_int(u.totp_algorithm, AMFA_TOTP_SHA1, "default algorithm");
 	amfa_user_free(&u);
 
-	ok(parse_user("iam_user = a.b+c=d,e@f-g_h\ntotp_secret = gezd gnbv gy3t qojq gezd gnbv gy3t qojq\n"
-	    "totp_algorithm = sha512\ntotp_digits = 8\ntotp_period = 60\n"
-	    "mfa_serial = GAHT12345678\n", &u) == 0,
+	ok(parse_user(
+	       "iam_user = a.b+c=d,e@f-g_h\ntotp_secret = gezd gnbv gy3t qojq gezd gnbv gy3t qojq\n"
+	       "totp_algorithm = sha512\ntotp_digits = 8\ntotp_period = 60\n"
+	       "mfa_serial = GAHT12345678\n",
+	       &u) == 0,
 	    "user with options, spaced lower-case seed, hardware serial");
 	is_int(u.totp_algorithm, AMFA_TOTP_SHA512, "sha512");
 	is_int(u.totp_digits, 8, "8 digits");
@@ -131,28 +150,33 @@ user_bad(void)
 	} bad[] = {
 		{ "totp_secret = " SEED "\n", "iam_user is required" },
 		{ "iam_user = alice\n", "totp_secret is required" },
-		{ "iam_user = alice\ntotp_secret = " SEED "\ntotp_secret = " SEED "\n",
+		{ "iam_user = alice\ntotp_secret = " SEED
+		  "\ntotp_secret = " SEED "\n",
 		    "alice.conf:3: totp_secret given more than once" },
 		{ "iam_user = alice\ntotp_secret = GEZDGNBVGY3TQOJQ\n",
 		    "alice.conf:2: totp_secret is 80 bits, at least 128" },
 		{ "iam_user = alice\ntotp_secret = GEZDGNBVGY3TQOJ1GEZDGNBVGY3TQOJQ\n",
 		    "alice.conf:2: totp_secret is not valid base32" },
-		{ "iam_user = al ice\n", "alice.conf:1: iam_user: not a valid IAM user name" },
+		{ "iam_user = al ice\n",
+		    "alice.conf:1: iam_user: not a valid IAM user name" },
 		{ "iam_user = alice\nmfa_serial = arn:aws:iam::12345:mfa/alice\n",
 		    "alice.conf:2: mfa_serial: must look like" },
 		{ "iam_user = alice\nmfa_serial = arn:aws:iam::123456789012:user/alice\n",
 		    "alice.conf:2: mfa_serial: must look like" },
 		{ "iam_user = alice\nmfa_serial = short\n",
 		    "alice.conf:2: mfa_serial: not a valid MFA serial" },
-		{ "iam_user = alice\ntotp_digits = 9\n", "alice.conf:2: totp_digits must be" },
-		{ "iam_user = alice\ntotp_period = 5\n", "alice.conf:2: totp_period must be" },
+		{ "iam_user = alice\ntotp_digits = 9\n",
+		    "alice.conf:2: totp_digits must be" },
+		{ "iam_user = alice\ntotp_period = 5\n",
+		    "alice.conf:2: totp_period must be" },
 		{ "iam_user = alice\ntotp_algorithm = md5\n",
 		    "alice.conf:2: totp_algorithm: unknown value" },
 	};
 	struct amfa_user u;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ok(parse_user(bad[i].text, &u) == -1, "bad user file %zu refused", i);
+		ok(parse_user(bad[i].text, &u) == -1,
+		    "bad user file %zu refused", i);
 		ok(logcap_has(bad[i].msg), "message: %s", bad[i].msg);
 		ok(!logcap_has("GEZDGNBV") && !logcap_has("gezd"),
 		    "the secret is not in the message");
@@ -172,7 +196,8 @@ parse_user_cfg(const char *cfgtext, const char *text, struct amfa_user *u)
 	return r;
 }
 
-#define KEYS "access_key_id = AKIAIOSFODNN7EXAMPLE\n" \
+#define KEYS                                     \
+	"access_key_id = AKIAIOSFODNN7EXAMPLE\n" \
 	"secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
 #define SERIAL "mfa_serial = arn:aws:iam::123456789012:mfa/alice\n"
 
@@ -192,62 +217,83 @@ sts_settings(void)
 	is_str(c.store_dir, "/run/awsmfa", "store_dir default");
 	amfa_config_free(&c);
 
-	ok(parse_cfg("verify = local+sts\nfailmode = safe\nsession_duration = 900\n"
-	    "region = eu-west-1\nsts_endpoint = https://sts.eu-west-1.amazonaws.com/\n"
-	    "sts_timeout = 3\nca_file = /etc/ssl/certs/ca-certificates.crt\n"
-	    "store_dir = /run/x\n", &c) == 0, "all STS settings");
+	ok(parse_cfg(
+	       "verify = local+sts\nfailmode = safe\nsession_duration = 900\n"
+	       "region = eu-west-1\nsts_endpoint = https://sts.eu-west-1.amazonaws.com/\n"
+	       "sts_timeout = 3\nca_file = /etc/ssl/certs/ca-certificates.crt\n"
+	       "store_dir = /run/x\n",
+	       &c) == 0,
+	    "all STS settings");
 	is_int(c.verify, AMFA_VERIFY_BOTH, "local+sts");
 	is_int(c.failmode, AMFA_FAIL_SAFE, "safe");
 	amfa_config_free(&c);
 
-	static const struct { const char *text, *msg; } bad[] = {
+	static const struct {
+		const char *text, *msg;
+	} bad[] = {
 		{ "verify = maybe\n", "test.conf:1: verify: unknown value" },
-		{ "session_duration = 899\n", "session_duration must be a whole number from 900 to 129600" },
+		{ "session_duration = 899\n",
+		    "session_duration must be a whole number from 900 to 129600" },
 		{ "session_duration = 129601\n", "session_duration must be" },
-		{ "sts_endpoint = http://sts.amazonaws.com/\n", "plain http is only allowed" },
+		{ "sts_endpoint = http://sts.amazonaws.com/\n",
+		    "plain http is only allowed" },
 		{ "sts_endpoint = ftp://x/\n", "must start with https://" },
 		{ "sts_endpoint = https://user@evil/\n", "not a plain URL" },
 		{ "sts_endpoint = https://\n", "has no host" },
 		{ "region = EU-WEST-1\n", "not a valid AWS region" },
 		{ "sts_timeout = 0\n", "sts_timeout must be" },
-		{ "ca_file = certs.pem\n", "ca_file: must be an absolute path" },
+		{ "ca_file = certs.pem\n",
+		    "ca_file: must be an absolute path" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ok(parse_cfg(bad[i].text, &c) == -1 && logcap_has(bad[i].msg),
 		    "refused: %s", bad[i].msg);
 	}
-	ok(amfa_check_endpoint("http://127.0.0.1:8080/") == NULL, "http to loopback ok");
-	ok(amfa_check_endpoint("http://[::1]:8080/") == NULL, "http to [::1] ok");
+	ok(amfa_check_endpoint("http://127.0.0.1:8080/") == NULL,
+	    "http to loopback ok");
+	ok(amfa_check_endpoint("http://[::1]:8080/") == NULL,
+	    "http to [::1] ok");
 	ok(amfa_check_endpoint("http://127.0.0.1.evil.com/") != NULL,
 	    "http to a name starting with 127.0.0.1 refused");
 
-	ok(parse_user_cfg("verify = sts\n", "iam_user = alice\n" KEYS SERIAL, &u) == 0,
+	ok(parse_user_cfg("verify = sts\n", "iam_user = alice\n" KEYS SERIAL,
+	       &u) == 0,
 	    "verify = sts needs no seed");
 	is_int(u.verify, AMFA_VERIFY_STS, "inherited verify");
 	amfa_user_free(&u);
-	ok(parse_user_cfg("", "iam_user = alice\nverify = sts\naws_profile = work\n"
-	    SERIAL, &u) == 0, "aws_profile brings the key, the serial is here");
+	ok(parse_user_cfg("",
+	       "iam_user = alice\nverify = sts\naws_profile = work\n" SERIAL,
+	       &u) == 0,
+	    "aws_profile brings the key, the serial is here");
 	amfa_user_free(&u);
-	static const struct { const char *cfg, *text, *msg; } ubad[] = {
+	static const struct {
+		const char *cfg, *text, *msg;
+	} ubad[] = {
 		{ "verify = sts\n", "iam_user = alice\n" SERIAL,
 		    "needs access_key_id and secret_access_key, or aws_profile" },
-		{ "verify = sts\n", "iam_user = alice\n" KEYS, "needs mfa_serial" },
+		{ "verify = sts\n", "iam_user = alice\n" KEYS,
+		    "needs mfa_serial" },
 		{ "", "iam_user = alice\nverify = sts\naws_profile = work\n",
 		    "needs mfa_serial (in this file, also with aws_profile)" },
 		{ "verify = local+sts\n", "iam_user = alice\n" KEYS SERIAL,
 		    "totp_secret is required with verify = local+sts" },
-		{ "", "iam_user = alice\nverify = sts\naccess_key_id = AKIAIOSFODNN7EXAMPLE\n" SERIAL,
+		{ "",
+		    "iam_user = alice\nverify = sts\naccess_key_id = AKIAIOSFODNN7EXAMPLE\n" SERIAL,
 		    "access_key_id and secret_access_key go together" },
 		{ "", "iam_user = alice\nverify = sts\naws_profile = p\n" KEYS,
 		    "either access_key_id or aws_profile" },
-		{ "", "iam_user = alice\naccess_key_id = akia\n", "not a valid access key id" },
-		{ "", "iam_user = alice\nsecret_access_key = abc def ghi jkl mno\n",
+		{ "", "iam_user = alice\naccess_key_id = akia\n",
+		    "not a valid access key id" },
+		{ "",
+		    "iam_user = alice\nsecret_access_key = abc def ghi jkl mno\n",
 		    "alice.conf:2: secret_access_key: has a character" },
-		{ "", "iam_user = alice\naws_profile = a/b\n", "not a valid profile name" },
+		{ "", "iam_user = alice\naws_profile = a/b\n",
+		    "not a valid profile name" },
 	};
 	for (size_t i = 0; i < sizeof(ubad) / sizeof(ubad[0]); i++) {
 		ok(parse_user_cfg(ubad[i].cfg, ubad[i].text, &u) == -1 &&
-		    logcap_has(ubad[i].msg), "user refused: %s", ubad[i].msg);
+			logcap_has(ubad[i].msg),
+		    "user refused: %s", ubad[i].msg);
 		ok(!logcap_has("wJalrXUtnFEMI") && !logcap_has("jkl mno"),
 		    "the secret key is not in the message");
 	}
@@ -265,7 +311,9 @@ names(void)
 	ok(amfa_user_name_invalid("a/b") != NULL, "slash refused");
 	ok(amfa_user_name_invalid("a b") != NULL, "space refused");
 	ok(amfa_user_name_invalid("a\nb") != NULL, "newline refused");
-	ok(amfa_user_name_invalid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") != NULL,
+	ok(amfa_user_name_invalid(
+	       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") !=
+		NULL,
 	    "65 characters refused");
 }
 
@@ -289,11 +337,13 @@ files(void)
 	chmod(path, 0664);
 	logcap_start();
 	struct amfa_config c2;
-	ok(amfa_config_load(path, getuid(), &c2) == -1 && logcap_has("too open"),
+	ok(amfa_config_load(path, getuid(), &c2) == -1 &&
+		logcap_has("too open"),
 	    "group-writable config refused");
 	chmod(path, 0644);
 	logcap_start();
-	ok(amfa_config_load(path, getuid() + 1, &c2) == -1 && logcap_has("owned by"),
+	ok(amfa_config_load(path, getuid() + 1, &c2) == -1 &&
+		logcap_has("owned by"),
 	    "config with the wrong owner refused");
 	logcap_start();
 	ok(amfa_config_load("relative.conf", getuid(), &c2) == -1,

@@ -13,10 +13,12 @@ iso8601(void)
 {
 	time_t t;
 
-	ok(amfa_parse_iso8601("2026-11-24T23:30:00Z", &t) == 0 && t == 1795563000,
+	ok(amfa_parse_iso8601("2026-11-24T23:30:00Z", &t) == 0 &&
+		t == 1795563000,
 	    "plain UTC time");
 	ok(amfa_parse_iso8601("2026-11-24T23:30:00.123Z", &t) == 0 &&
-	    t == 1795563000, "fractional seconds");
+		t == 1795563000,
+	    "fractional seconds");
 	ok(amfa_parse_iso8601("2026-11-24T23:30:00", &t) == -1, "no Z refused");
 	ok(amfa_parse_iso8601("2026-11-24T23:30:00+01:00", &t) == -1,
 	    "offset refused");
@@ -41,15 +43,17 @@ set(void)
 	is_int(c.expires, 1795563000, "expiration parsed");
 	amfa_creds_free(&c);
 	ok(amfa_creds_set(&c, "ASIAX", NULL, "t", e, &why) == -1 &&
-	    why != NULL && c.access_key_id == NULL, "missing secret refused");
+		why != NULL && c.access_key_id == NULL,
+	    "missing secret refused");
 	ok(amfa_creds_set(&c, "ASIAX", "s", NULL, e, &why) == -1,
 	    "missing token refused");
 	ok(amfa_creds_set(&c, "ASIAX", "s", "t", "later", &why) == -1 &&
-	    c.access_key_id == NULL && c.secret_access_key == NULL,
+		c.access_key_id == NULL && c.secret_access_key == NULL,
 	    "bad expiration refused, nothing kept");
 	ok(amfa_creds_set(&c, "ASIAX", "s", "t",
-	    "2026-11-24T23:30:00.0000000000000000000000000000000000000Z",
-	    &why) == -1, "expiration too long for the record refused");
+	       "2026-11-24T23:30:00.0000000000000000000000000000000000000Z",
+	       &why) == -1,
+	    "expiration too long for the record refused");
 }
 
 static void
@@ -67,7 +71,8 @@ json(void)
 	text = amfa_creds_to_json(&c, &len);
 	ok(text != NULL && len == strlen(text), "to JSON");
 	ok(strstr(text, "\"Version\": 1") != NULL ||
-	    strstr(text, "\"Version\":1") != NULL, "Version 1");
+		strstr(text, "\"Version\":1") != NULL,
+	    "Version 1");
 	ok(strstr(text, "se\\/cr") == NULL, "slashes not escaped");
 	ok(amfa_creds_from_json(text, &back, &why) == 0, "parses back");
 	is_str(back.access_key_id, c.access_key_id, "AccessKeyId");
@@ -88,7 +93,8 @@ json(void)
 		"{\"Version\": 1, \"AccessKeyId\": \"a\", \"SecretAccessKey\": \"b\", \"SessionToken\": \"c\"",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ok(amfa_creds_from_json(bad[i], &back, &why) == -1 && why != NULL,
+		ok(amfa_creds_from_json(bad[i], &back, &why) == -1 &&
+			why != NULL,
 		    "bad JSON %zu refused (%s)", i, why);
 }
 
@@ -112,30 +118,38 @@ ini(void)
 	    "[profile work]\nregion = eu-west-1\nmfa_serial = arn:aws:iam::123456789012:mfa/alice\n";
 	char v[64];
 
-	ok(amfa_aws_ini_get(cred, "default", "aws_access_key_id", v, sizeof(v)) == 1,
+	ok(amfa_aws_ini_get(cred, "default", "aws_access_key_id", v,
+	       sizeof(v)) == 1,
 	    "default key found");
 	is_str(v, "AKIADEFAULT00000000", "default key");
-	ok(amfa_aws_ini_get(cred, "default", "aws_secret_access_key", v, sizeof(v)) == 1,
+	ok(amfa_aws_ini_get(cred, "default", "aws_secret_access_key", v,
+	       sizeof(v)) == 1,
 	    "no spaces around =");
 	is_str(v, "defaultsecret", "default secret");
-	ok(amfa_aws_ini_get(cred, "work", "aws_access_key_id", v, sizeof(v)) == 1,
+	ok(amfa_aws_ini_get(cred, "work", "aws_access_key_id", v, sizeof(v)) ==
+		1,
 	    "section header with blanks");
 	is_str(v, "AKIAWORK0000000000", "blanks and CR trimmed");
-	ok(amfa_aws_ini_get(cred, "work", "aws_secret_access_key", v, sizeof(v)) == 1 &&
-	    strcmp(v, "work/secret+key") == 0, "work secret");
-	ok(amfa_aws_ini_get(cred, "nope", "aws_access_key_id", v, sizeof(v)) == 0,
+	ok(amfa_aws_ini_get(cred, "work", "aws_secret_access_key", v,
+	       sizeof(v)) == 1 &&
+		strcmp(v, "work/secret+key") == 0,
+	    "work secret");
+	ok(amfa_aws_ini_get(cred, "nope", "aws_access_key_id", v, sizeof(v)) ==
+		0,
 	    "missing section");
 	ok(amfa_aws_ini_get(cred, "work", "region", v, sizeof(v)) == 0,
 	    "missing key");
-	ok(amfa_aws_ini_get(conf, "profile work", "mfa_serial", v, sizeof(v)) == 1 &&
-	    strcmp(v, "arn:aws:iam::123456789012:mfa/alice") == 0,
+	ok(amfa_aws_ini_get(conf, "profile work", "mfa_serial", v, sizeof(v)) ==
+		    1 &&
+		strcmp(v, "arn:aws:iam::123456789012:mfa/alice") == 0,
 	    "config uses [profile NAME]");
 	ok(amfa_aws_ini_get(conf, "work", "region", v, sizeof(v)) == 0,
 	    "[work] is not [profile work]");
 	ok(amfa_aws_ini_get(cred, "work", "aws_secret_access_key", v, 5) == -1,
 	    "value too long for the buffer");
 	ok(amfa_aws_ini_get("aws_access_key_id = X\n", "default",
-	    "aws_access_key_id", v, sizeof(v)) == 0, "key before any section");
+	       "aws_access_key_id", v, sizeof(v)) == 0,
+	    "key before any section");
 }
 
 int

@@ -16,7 +16,7 @@
 #include "aws/sigv4.h"
 #include "tap.h"
 
-#define MAX_HEADERS	32
+#define MAX_HEADERS 32
 
 static char *
 slurp(const char *dir, const char *name)
@@ -45,13 +45,13 @@ slurp(const char *dir, const char *name)
 /* A request as request.txt has it: request line, headers (continuation
  * lines folded in), blank line, body. */
 struct parsed {
-	char				*text;
-	char				*method, *path, *query;
-	struct amfa_sigv4_header	 h[MAX_HEADERS];
-	char				*values[MAX_HEADERS];	/* folded */
-	size_t				 nh;
-	const char			*body;
-	size_t				 body_len;
+	char *text;
+	char *method, *path, *query;
+	struct amfa_sigv4_header h[MAX_HEADERS];
+	char *values[MAX_HEADERS]; /* folded */
+	size_t nh;
+	const char *body;
+	size_t body_len;
 };
 
 static int
@@ -121,7 +121,8 @@ jstr(struct json_object *o, const char *k)
 {
 	struct json_object *v;
 
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) :
+	return json_object_object_get_ex(o, k, &v) ?
+	    json_object_get_string(v) :
 	    NULL;
 }
 
@@ -130,7 +131,8 @@ jbool(struct json_object *o, const char *k)
 {
 	struct json_object *v;
 
-	return json_object_object_get_ex(o, k, &v) && json_object_get_boolean(v);
+	return json_object_object_get_ex(o, k, &v) &&
+	    json_object_get_boolean(v);
 }
 
 /* Expected files end without a newline, or with one: compare without. */
@@ -167,7 +169,7 @@ check_case(const char *vectors, const char *name)
 	ok(ctx_text && req_text && want_creq && want_sts && want_sig && want_sr,
 	    "%s: files read", name);
 	if (!(ctx_text && req_text && want_creq && want_sts && want_sig &&
-	    want_sr))
+		want_sr))
 		goto out;
 	ctx = json_tokener_parse(ctx_text);
 	json_object_object_get_ex(ctx, "credentials", &cred);
@@ -190,11 +192,13 @@ check_case(const char *vectors, const char *name)
 		for (int i = 0; i < 32; i++)
 			sprintf(hash + 2 * i, "%02x", md[i]);
 		p.h[p.nh++] = (struct amfa_sigv4_header){
-		    "X-Amz-Content-Sha256", hash };
+			"X-Amz-Content-Sha256", hash
+		};
 	}
 	if (token != NULL && !jbool(ctx, "omit_session_token"))
 		p.h[p.nh++] = (struct amfa_sigv4_header){
-		    "X-Amz-Security-Token", token };
+			"X-Amz-Security-Token", token
+		};
 
 	memset(&r, 0, sizeof(r));
 	r.method = p.method;
@@ -213,13 +217,14 @@ check_case(const char *vectors, const char *name)
 	ok(amfa_sigv4_canonical_request(&r, &creq, &sh) == 0,
 	    "%s: canonical request built", name);
 	is_str(creq, want_creq, "%s: canonical request", name);
-	amfa_sigv4_scope(date, jstr(ctx, "region"), jstr(ctx, "service"),
-	    scope, sizeof(scope));
+	amfa_sigv4_scope(date, jstr(ctx, "region"), jstr(ctx, "service"), scope,
+	    sizeof(scope));
 	sts = amfa_sigv4_string_to_sign(date, scope, creq ? creq : "");
 	is_str(sts, want_sts, "%s: string to sign", name);
 	ok(amfa_sigv4_signature(key.secret_access_key, date,
-	    jstr(ctx, "region"), jstr(ctx, "service"), sts ? sts : "",
-	    sig) == 0, "%s: signature computed", name);
+	       jstr(ctx, "region"), jstr(ctx, "service"), sts ? sts : "",
+	       sig) == 0,
+	    "%s: signature computed", name);
 	is_str(sig, want_sig, "%s: signature", name);
 
 	/* The Authorization line of the signed request. */
@@ -284,7 +289,8 @@ main(int argc, char **argv)
 	if (d == NULL)
 		return tap_done();
 	while ((de = readdir(d)) != NULL && n < 128)
-		if (de->d_name[0] != '.' && strcmp(de->d_name, "README.md") != 0)
+		if (de->d_name[0] != '.' &&
+		    strcmp(de->d_name, "README.md") != 0)
 			names[n++] = strdup(de->d_name);
 	closedir(d);
 	qsort(names, n, sizeof(names[0]), name_cmp);

@@ -10,8 +10,8 @@
 
 #include "logcap.h"
 #include "state.h"
-#include "yubikey/ykotp.h"
 #include "tap.h"
+#include "yubikey/ykotp.h"
 
 static void
 roundtrip(void)
@@ -69,8 +69,10 @@ corrupt(void)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ok(amfa_state_parse(bad[i], strlen(bad[i]), &st, &why) == -1 &&
-		    why != NULL, "corrupt state %zu refused (%s)", i, why);
-	const char nul[] = "version 1\nlast_step 1\0\nfailures 0\nlocked_until 0\nend\n";
+			why != NULL,
+		    "corrupt state %zu refused (%s)", i, why);
+	const char nul[] =
+	    "version 1\nlast_step 1\0\nfailures 0\nlocked_until 0\nend\n";
 	ok(amfa_state_parse(nul, sizeof(nul) - 1, &st, &why) == -1,
 	    "NUL in state refused");
 }
@@ -91,15 +93,18 @@ files(void)
 	ok(amfa_state_open(&cfg, "alice", getuid(), &h, &st) == 0,
 	    "open creates the state dir");
 	struct stat sb;
-	ok(stat(sd, &sb) == 0 && (sb.st_mode & 0777) == 0700, "state dir is 0700");
+	ok(stat(sd, &sb) == 0 && (sb.st_mode & 0777) == 0700,
+	    "state dir is 0700");
 	is_int(st.last_step, -1, "fresh state has no step");
 	st.last_step = 42;
 	ok(amfa_state_commit(&h, &st) == 0, "commit");
 	amfa_state_close(&h);
 	snprintf(path, sizeof(path), "%s/alice.state", sd);
-	ok(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600, "state file is 0600");
+	ok(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600,
+	    "state file is 0600");
 	ok(amfa_state_open(&cfg, "alice", getuid(), &h, &st) == 0 &&
-	    st.last_step == 42, "state read back");
+		st.last_step == 42,
+	    "state read back");
 
 	/* While we hold the lock nobody else gets it. */
 	pid_t pid = fork();
@@ -109,7 +114,9 @@ files(void)
 		amfa_log_set_sink(logcap_sink, NULL);
 		/* The lock wait is 10 s; we give up long before by alarm. */
 		alarm(1);
-		_exit(amfa_state_open(&cfg, "alice", getuid(), &h2, &st2) == 0 ? 0 : 1);
+		_exit(amfa_state_open(&cfg, "alice", getuid(), &h2, &st2) == 0 ?
+			0 :
+			1);
 	}
 	int status;
 	waitpid(pid, &status, 0);
@@ -127,7 +134,8 @@ files(void)
 	ok(stat(path, &sb) == 0 && sb.st_size == 17, "corrupt file untouched");
 	unlink(path);
 
-	ok(symlink("/etc/passwd", path) == 0, "plant a symlink at the state path");
+	ok(symlink("/etc/passwd", path) == 0,
+	    "plant a symlink at the state path");
 	logcap_start();
 	ok(amfa_state_open(&cfg, "alice", getuid(), &h, &st) == -1,
 	    "symlinked state refused");
@@ -136,7 +144,8 @@ files(void)
 	chmod(sd, 0755);
 	logcap_start();
 	ok(amfa_state_open(&cfg, "alice", getuid(), &h, &st) == -1 &&
-	    logcap_has("too open"), "state dir readable by others refused");
+		logcap_has("too open"),
+	    "state dir readable by others refused");
 	chmod(sd, 0700);
 
 	logcap_start();
@@ -165,9 +174,10 @@ largest(void)
 		st.tokens[i].session = UINT_MAX;
 		st.tokens[i].use = UINT_MAX;
 	}
-	ok(amfa_state_format(&st, buf, sizeof(buf)) == 0 &&
-	    strlen(buf) <= 1126, "the largest state (%zu bytes) fits a record "
-	    "of %d", strlen(buf), AMFA_STATE_RECORD_SIZE);
+	ok(amfa_state_format(&st, buf, sizeof(buf)) == 0 && strlen(buf) <= 1126,
+	    "the largest state (%zu bytes) fits a record "
+	    "of %d",
+	    strlen(buf), AMFA_STATE_RECORD_SIZE);
 }
 
 /*
@@ -185,7 +195,7 @@ record_size(void)
 	struct amfa_state st;
 	struct stat sb;
 	const char *old = "version 1\nlast_step 7\nfailures 2\n"
-	    "locked_until 0\nlast_success 5\nend\n";
+			  "locked_until 0\nlast_success 5\nend\n";
 	int fd;
 
 	ok(mkdtemp(dir) != NULL, "temp dir");
@@ -196,9 +206,9 @@ record_size(void)
 		ok(amfa_state_open(&cfg, "bob", getuid(), &h, &st) == 0,
 		    "open (%d)", outcome);
 		if (outcome == 0) {
-			st.last_step = 1;	/* a success */
+			st.last_step = 1; /* a success */
 		} else if (outcome == 1) {
-			st.failures = 1000;	/* a lock */
+			st.failures = 1000; /* a lock */
 			st.locked_until = 9999999999;
 		} else {
 			st.ntokens = AMFA_STATE_MAX_TOKENS;
@@ -218,7 +228,8 @@ record_size(void)
 		    AMFA_STATE_RECORD_SIZE, (long long)sb.st_size);
 	}
 	ok(amfa_state_open(&cfg, "bob", getuid(), &h, &st) == 0 &&
-	    st.ntokens == AMFA_STATE_MAX_TOKENS && st.locked_until == 9999999999,
+		st.ntokens == AMFA_STATE_MAX_TOKENS &&
+		st.locked_until == 9999999999,
 	    "a padded record reads back");
 	amfa_state_close(&h);
 
@@ -227,7 +238,7 @@ record_size(void)
 	    "an unpadded state file of the earlier form");
 	close(fd);
 	ok(amfa_state_open(&cfg, "bob", getuid(), &h, &st) == 0 &&
-	    st.last_step == 7 && st.failures == 2 && st.last_success == 5,
+		st.last_step == 7 && st.failures == 2 && st.last_success == 5,
 	    "is read as before");
 	ok(amfa_state_commit(&h, &st) == 0, "and rewritten");
 	amfa_state_close(&h);

@@ -26,14 +26,14 @@
 #include "user.h"
 #include "yk_auth.h"
 
-#define KEY_HEX		"00112233445566778899aabbccddeeff"
-#define UID_HEX		"a1a2a3a4a5a6"
-#define PUBID		"vvccccdddddd"
-#define PUBID2		"ccbbddeeffgg"
-#define SEED_B32	"GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+#define KEY_HEX	 "00112233445566778899aabbccddeeff"
+#define UID_HEX	 "a1a2a3a4a5a6"
+#define PUBID	 "vvccccdddddd"
+#define PUBID2	 "ccbbddeeffgg"
+#define SEED_B32 "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 
 static const unsigned char key1[16] = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x55,
-    0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff };
+	0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff };
 static const unsigned char uid1[6] = { 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6 };
 
 static char dir[] = "/tmp/amfa-ykauth-XXXXXX";
@@ -76,8 +76,7 @@ parse_cfg(const char *text, struct amfa_config *cfg)
 }
 
 static int
-parse_user(const struct amfa_config *cfg, const char *text,
-    struct amfa_user *u)
+parse_user(const struct amfa_config *cfg, const char *text, struct amfa_user *u)
 {
 	logcap_start();
 	return amfa_user_parse(text, strlen(text), "alice.conf", "alice", cfg,
@@ -149,10 +148,12 @@ config_keys(void)
 	struct amfa_config c;
 
 	ok(parse_cfg("yubikey_validation = https://a.example/wsapi/2.0/verify "
-	    "  https://b.example/verify\nyubikey_client_id = 123\n", &c) == 0,
+		     "  https://b.example/verify\nyubikey_client_id = 123\n",
+	       &c) == 0,
 	    "two servers and a client id");
 	ok(c.yk_urls != NULL && c.yk_urls[0] != NULL && c.yk_urls[1] != NULL &&
-	    c.yk_urls[2] == NULL, "two URLs kept");
+		c.yk_urls[2] == NULL,
+	    "two URLs kept");
 	is_str(c.yk_urls[1], "https://b.example/verify", "second URL");
 	is_int(c.yk_timeout, 5, "timeout default 5 s");
 	amfa_config_free(&c);
@@ -161,34 +162,40 @@ config_keys(void)
 	ok(parse_cfg("", &c) == 0 && c.yk_urls == NULL, "offline by default");
 	amfa_config_free(&c);
 
-	static const struct { const char *text, *msg; } bad[] = {
+	static const struct {
+		const char *text, *msg;
+	} bad[] = {
 		{ "yubikey_validation = https://a.example/\n",
 		    "awsmfa.conf: yubikey_validation needs yubikey_client_id" },
 		{ "yubikey_validation = http://127.0.0.1:9/v\n"
-		    "yubikey_client_id = 1\n",
+		  "yubikey_client_id = 1\n",
 		    "a plain http server needs yubikey_api_key_file" },
 		{ "yubikey_validation = http://10.0.0.1/v\n"
-		    "yubikey_client_id = 1\nyubikey_api_key_file = /k\n",
+		  "yubikey_client_id = 1\nyubikey_api_key_file = /k\n",
 		    "awsmfa.conf:1: yubikey_validation: server 1: plain http is "
 		    "only allowed" },
 		{ "yubikey_validation = https://a/ ftp://b/\n",
 		    "awsmfa.conf:1: yubikey_validation: server 2: must start "
 		    "with https://" },
 		{ "yubikey_validation = https://a/ https://a/ https://a/ "
-		    "https://a/ https://a/ https://a/ https://a/ https://a/ "
-		    "https://a/\n", "at most 8 servers" },
+		  "https://a/ https://a/ https://a/ https://a/ https://a/ "
+		  "https://a/\n",
+		    "at most 8 servers" },
 		{ "yubikey_client_id = 1\n",
 		    "yubikey_client_id and yubikey_api_key_file need "
 		    "yubikey_validation" },
 		{ "yubikey_validation = https://a/\nyubikey_client_id = 1 2\n",
 		    "awsmfa.conf:2: yubikey_client_id: not a valid client id" },
 		{ "yubikey_validation = https://a/\nyubikey_client_id = 1\n"
-		    "yubikey_api_key_file = key\n", "must be an absolute path" },
-		{ "yubikey_timeout = 0\n", "yubikey_timeout must be a whole "
+		  "yubikey_api_key_file = key\n",
+		    "must be an absolute path" },
+		{ "yubikey_timeout = 0\n",
+		    "yubikey_timeout must be a whole "
 		    "number from 1 to 60" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ok(parse_cfg(bad[i].text, &c) != 0, "bad config %zu refused", i);
+		ok(parse_cfg(bad[i].text, &c) != 0, "bad config %zu refused",
+		    i);
 		ok(logcap_has(bad[i].msg), "message: %s", bad[i].msg);
 	}
 }
@@ -199,9 +206,11 @@ user_lines(struct amfa_config *cfg)
 	struct amfa_user u;
 	struct amfa_config online;
 
-	ok(parse_user(cfg, "iam_user = alice\nyubikey = " PUBID ":" KEY_HEX
-	    ":" UID_HEX "\nyubikey = " PUBID2 ":" KEY_HEX ":" UID_HEX "\n",
-	    &u) == 0, "YubiKey-only user with two tokens");
+	ok(parse_user(cfg,
+	       "iam_user = alice\nyubikey = " PUBID ":" KEY_HEX ":" UID_HEX
+	       "\nyubikey = " PUBID2 ":" KEY_HEX ":" UID_HEX "\n",
+	       &u) == 0,
+	    "YubiKey-only user with two tokens");
 	is_int(u.nyubikeys, 2, "two tokens");
 	is_str(u.yubikeys[1].public_id, PUBID2, "second public id");
 	ok(memcmp(u.yubikeys[0].aes_key, key1, 16) == 0, "key decoded");
@@ -210,36 +219,45 @@ user_lines(struct amfa_config *cfg)
 	amfa_user_free(&u);
 	ok(u.yubikeys == NULL && u.nyubikeys == 0, "tokens freed");
 
-	ok(parse_user(cfg, "iam_user = alice\ntotp_secret = " SEED_B32 "\n"
-	    "yubikey = " PUBID ":" KEY_HEX ":" UID_HEX "\n", &u) == 0,
+	ok(parse_user(cfg,
+	       "iam_user = alice\ntotp_secret = " SEED_B32 "\n"
+	       "yubikey = " PUBID ":" KEY_HEX ":" UID_HEX "\n",
+	       &u) == 0,
 	    "seed and YubiKey");
 	ok(u.totp_key != NULL && u.nyubikeys == 1, "both kept");
 	amfa_user_free(&u);
 
-	static const struct { const char *text, *msg; } bad[] = {
-		{ "iam_user = alice\n", "alice.conf: totp_secret is required "
+	static const struct {
+		const char *text, *msg;
+	} bad[] = {
+		{ "iam_user = alice\n",
+		    "alice.conf: totp_secret is required "
 		    "with verify = local, unless the user has a yubikey line" },
 		{ "iam_user = alice\nyubikey = " PUBID ":" KEY_HEX "0:" UID_HEX
-		    "\n", "alice.conf:2: yubikey: AES key must be 32 "
+		  "\n",
+		    "alice.conf:2: yubikey: AES key must be 32 "
 		    "hexadecimal digits" },
 		{ "iam_user = alice\nyubikey = " PUBID ":" KEY_HEX ":" UID_HEX
-		    "\nyubikey = " PUBID ":" KEY_HEX ":" UID_HEX "\n",
+		  "\nyubikey = " PUBID ":" KEY_HEX ":" UID_HEX "\n",
 		    "alice.conf:3: yubikey: public id " PUBID " given twice" },
-		{ "iam_user = alice\nyubikey = " PUBID "\n", "yubikey " PUBID
+		{ "iam_user = alice\nyubikey = " PUBID "\n",
+		    "yubikey " PUBID
 		    " has no AES key, so only a validation server can check "
 		    "it, and yubikey_validation is not set" },
 		{ "iam_user = alice\nyubikey = " PUBID "x\n",
 		    "alice.conf:2: yubikey: public id must be 2 to 32 modhex" },
 		{ "iam_user = alice\nverify = local+sts\naccess_key_id = "
-		    "AKIAAAAAAAAAAAAAAAAA\nsecret_access_key = "
-		    "abcdefghijklmnopqrstuvwxyz\nmfa_serial = "
-		    "arn:aws:iam::123456789012:mfa/alice\nyubikey = " PUBID ":"
-		    KEY_HEX ":" UID_HEX "\n",
+		  "AKIAAAAAAAAAAAAAAAAA\nsecret_access_key = "
+		  "abcdefghijklmnopqrstuvwxyz\nmfa_serial = "
+		  "arn:aws:iam::123456789012:mfa/alice\nyubikey = " PUBID
+		  ":" KEY_HEX ":" UID_HEX "\n",
 		    "totp_secret is required with verify = local+sts" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ok(parse_user(cfg, bad[i].text, &u) != 0, "bad user %zu "
-		    "refused", i);
+		ok(parse_user(cfg, bad[i].text, &u) != 0,
+		    "bad user %zu "
+		    "refused",
+		    i);
 		ok(logcap_has(bad[i].msg), "message: %s", bad[i].msg);
 		ok(!logcap_has(KEY_HEX) && !logcap_has(UID_HEX),
 		    "no key or private id in the message");
@@ -254,9 +272,12 @@ user_lines(struct amfa_config *cfg)
 	    "17th line named");
 
 	ok(parse_cfg("yubikey_validation = https://api.example/verify\n"
-	    "yubikey_client_id = 1\n", &online) == 0, "online config");
-	ok(parse_user(&online, "iam_user = alice\nyubikey = " PUBID "\n",
-	    &u) == 0, "public id alone with validation servers");
+		     "yubikey_client_id = 1\n",
+	       &online) == 0,
+	    "online config");
+	ok(parse_user(&online, "iam_user = alice\nyubikey = " PUBID "\n", &u) ==
+		0,
+	    "public id alone with validation servers");
 	ok(u.nyubikeys == 1 && u.yubikeys[0].id_only, "id only");
 	amfa_user_free(&u);
 	amfa_config_free(&online);
@@ -279,8 +300,9 @@ offline(struct amfa_config *cfg)
 	char otp[80], bad[80];
 
 	reset_state();
-	parse_user(cfg, "iam_user = alice\nyubikey = " PUBID ":" KEY_HEX ":"
-	    UID_HEX "\n", &u);
+	parse_user(cfg,
+	    "iam_user = alice\nyubikey = " PUBID ":" KEY_HEX ":" UID_HEX "\n",
+	    &u);
 	snprintf(otp, sizeof(otp), "%s", otp1(5, 3));
 	is_int(yk(cfg, &u, otp, NULL), AMFA_AUTH_OK, "good OTP");
 	ok(logcap_has("YubiKey " PUBID ": OTP accepted (counters 5/3)"),
@@ -295,7 +317,8 @@ offline(struct amfa_config *cfg)
 	is_int(yk(cfg, &u, otp1(5, 2), NULL), AMFA_AUTH_REPLAY,
 	    "lower use counter");
 	ok(logcap_has("counters went backwards (5/2, last accepted 5/3): an "
-	    "old OTP replayed, or a cloned token"), "backwards logged");
+		      "old OTP replayed, or a cloned token"),
+	    "backwards logged");
 	is_int(yk(cfg, &u, otp1(4, 255), NULL), AMFA_AUTH_REPLAY,
 	    "lower session counter");
 	read_state(cfg, &st);
@@ -313,9 +336,11 @@ offline(struct amfa_config *cfg)
 	bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == 'c' ? 'b' : 'c';
 	is_int(yk(cfg, &u, bad, NULL), AMFA_AUTH_BAD_CODE, "bad CRC");
 	ok(logcap_has("YubiKey " PUBID ": OTP does not decrypt"), "CRC logged");
-	is_int(yk(cfg, &u, make_otp(PUBID, key1, (const unsigned char *)
-	    "\1\2\3\4\5\6", 9, 0), NULL), AMFA_AUTH_BAD_CODE,
-	    "another private id");
+	is_int(yk(cfg, &u,
+		   make_otp(PUBID, key1, (const unsigned char *)"\1\2\3\4\5\6",
+		       9, 0),
+		   NULL),
+	    AMFA_AUTH_BAD_CODE, "another private id");
 	ok(logcap_has("private id differs"), "private id logged");
 	is_int(yk(cfg, &u, make_otp(PUBID2, key1, uid1, 9, 0), NULL),
 	    AMFA_AUTH_BAD_CODE, "another public id");
@@ -347,8 +372,9 @@ state_table(struct amfa_config *cfg)
 	st.ntokens = AMFA_STATE_MAX_TOKENS;
 	ok(amfa_state_commit(&h, &st) == 0, "16 stale counters written");
 	amfa_state_close(&h);
-	parse_user(cfg, "iam_user = alice\nyubikey = " PUBID ":" KEY_HEX ":"
-	    UID_HEX "\n", &u);
+	parse_user(cfg,
+	    "iam_user = alice\nyubikey = " PUBID ":" KEY_HEX ":" UID_HEX "\n",
+	    &u);
 	is_int(yk(cfg, &u, otp1(1, 0), NULL), AMFA_AUTH_OK,
 	    "a stale slot is reused");
 	read_state(cfg, &st);
@@ -357,8 +383,9 @@ state_table(struct amfa_config *cfg)
 	amfa_user_free(&u);
 
 	/* A token that has a slot keeps its floor. */
-	snprintf(text, sizeof(text), "iam_user = alice\nyubikey = %s:" KEY_HEX
-	    ":" UID_HEX "\n", st.tokens[3].public_id);
+	snprintf(text, sizeof(text),
+	    "iam_user = alice\nyubikey = %s:" KEY_HEX ":" UID_HEX "\n",
+	    st.tokens[3].public_id);
 	ok(parse_user(cfg, text, &u) == 0, "a token with a stale slot");
 	snprintf(id, sizeof(id), "%s", u.yubikeys[0].public_id);
 	is_int(yk(cfg, &u, make_otp(id, key1, uid1, 1, 0), NULL),
@@ -383,14 +410,17 @@ online(struct amfa_config *base)
 
 	snprintf(keyfile, sizeof(keyfile), "%s/ykval.key", dir);
 	write_file(keyfile, "c2VjcmV0a2V5c2VjcmV0a2V5\n", 0600);
-	snprintf(text, sizeof(text), "state_dir = %s\nyubikey_validation = "
+	snprintf(text, sizeof(text),
+	    "state_dir = %s\nyubikey_validation = "
 	    "http://127.0.0.1:%d/wsapi/2.0/verify\nyubikey_client_id = 1\n"
 	    "yubikey_api_key_file = %s\nyubikey_timeout = 2\n",
 	    base->state_dir, closed_port(), keyfile);
 	ok(parse_cfg(text, &cfg) == 0, "online config to a closed port");
 	reset_state();
-	ok(parse_user(&cfg, "iam_user = alice\nyubikey = " PUBID ":" KEY_HEX
-	    ":" UID_HEX "\nyubikey = " PUBID2 "\n", &u) == 0,
+	ok(parse_user(&cfg,
+	       "iam_user = alice\nyubikey = " PUBID ":" KEY_HEX ":" UID_HEX
+	       "\nyubikey = " PUBID2 "\n",
+	       &u) == 0,
 	    "keyed and id-only token");
 
 	is_int(yk(&cfg, &u, otp1(1, 0), &out), AMFA_AUTH_UNAVAILABLE,
@@ -443,8 +473,10 @@ dispatch(struct amfa_config *cfg)
 	char code[16];
 
 	reset_state();
-	parse_user(cfg, "iam_user = alice\ntotp_secret = " SEED_B32 "\n"
-	    "yubikey = " PUBID ":" KEY_HEX ":" UID_HEX "\n", &u);
+	parse_user(cfg,
+	    "iam_user = alice\ntotp_secret = " SEED_B32 "\n"
+	    "yubikey = " PUBID ":" KEY_HEX ":" UID_HEX "\n",
+	    &u);
 	amfa_user_totp(&u, &p);
 	amfa_hotp(&p, (uint64_t)(now / 30), code, sizeof(code));
 
@@ -470,8 +502,9 @@ dispatch(struct amfa_config *cfg)
 	amfa_user_free(&u);
 
 	/* YubiKey-only user typing digits. */
-	parse_user(cfg, "iam_user = alice\nyubikey = " PUBID ":" KEY_HEX ":"
-	    UID_HEX "\n", &u);
+	parse_user(cfg,
+	    "iam_user = alice\nyubikey = " PUBID ":" KEY_HEX ":" UID_HEX "\n",
+	    &u);
 	logcap_start();
 	amfa_login_run(cfg, &u, "123456", now, getuid(), &l);
 	is_int(l.result, AMFA_AUTH_BAD_CODE, "digits without a seed refused");
@@ -480,7 +513,8 @@ dispatch(struct amfa_config *cfg)
 	amfa_user_free(&u);
 
 	/* local+sts: a YubiKey OTP cannot get credentials. */
-	static const char sts_user[] = "iam_user = alice\nverify = local+sts\n"
+	static const char sts_user[] =
+	    "iam_user = alice\nverify = local+sts\n"
 	    "totp_secret = " SEED_B32 "\naccess_key_id = AKIAAAAAAAAAAAAAAAAA\n"
 	    "secret_access_key = abcdefghijklmnopqrstuvwxyz\nmfa_serial = "
 	    "arn:aws:iam::123456789012:mfa/alice\nyubikey = " PUBID ":" KEY_HEX
@@ -512,8 +546,10 @@ main(void)
 	char text[512];
 
 	ok(mkdtemp(dir) != NULL, "temp dir");
-	snprintf(text, sizeof(text), "state_dir = %s/state\n"
-	    "lockout_attempts = 1000\n", dir);
+	snprintf(text, sizeof(text),
+	    "state_dir = %s/state\n"
+	    "lockout_attempts = 1000\n",
+	    dir);
 	ok(parse_cfg(text, &cfg) == 0, "base config");
 
 	config_keys();

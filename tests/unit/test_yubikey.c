@@ -11,19 +11,19 @@
 #include "tap.h"
 #include "yubikey/ykotp.h"
 
-#define KEY_HEX		"ecde18dbe76fbd0c33330f1c354871db"
-#define UID_HEX		"8792ebfe26cc"
-#define PUBID		"dteffuje"
+#define KEY_HEX "ecde18dbe76fbd0c33330f1c354871db"
+#define UID_HEX "8792ebfe26cc"
+#define PUBID	"dteffuje"
 /* Published examples: session 19, use 17 and session 19, use 16. */
-#define OTP_A		PUBID "hknhfjbrjnlnldnhcujvddbikngjrtgh"
-#define OTP_B		PUBID "dcflcindvdbrblehecuitvjkjevvehjd"
+#define OTP_A PUBID "hknhfjbrjnlnldnhcujvddbikngjrtgh"
+#define OTP_B PUBID "dcflcindvdbrblehecuitvjkjevvehjd"
 /* OTP_A as a YubiKey types it into a Dvorak layout. */
-#define OTP_A_DVORAK	"ey.uugh.dtbduhxphbnbnebdjghkeexctbihpyid"
+#define OTP_A_DVORAK "ey.uugh.dtbduhxphbnbnebdjghkeexctbihpyid"
 
-static const unsigned char key_bytes[16] = { 0xec, 0xde, 0x18, 0xdb, 0xe7,
-    0x6f, 0xbd, 0x0c, 0x33, 0x33, 0x0f, 0x1c, 0x35, 0x48, 0x71, 0xdb };
+static const unsigned char key_bytes[16] = { 0xec, 0xde, 0x18, 0xdb, 0xe7, 0x6f,
+	0xbd, 0x0c, 0x33, 0x33, 0x0f, 0x1c, 0x35, 0x48, 0x71, 0xdb };
 static const unsigned char uid_bytes[6] = { 0x87, 0x92, 0xeb, 0xfe, 0x26,
-    0xcc };
+	0xcc };
 
 static int
 all_zero(const void *p, size_t n)
@@ -51,7 +51,9 @@ parse_good(void)
 	is_str(why, "unset", "why untouched on success");
 
 	is_int(amfa_yk_token_parse("DTEFFUJE:ECDE18DBE76FBD0C33330F1C354871DB:"
-	    "8792EBFE26CC", &t, &why), 0, "upper case parses");
+				   "8792EBFE26CC",
+		   &t, &why),
+	    0, "upper case parses");
 	is_str(t.public_id, PUBID, "public id lowercased");
 	ok(memcmp(t.aes_key, key_bytes, 16) == 0, "upper-case key decoded");
 	ok(memcmp(t.private_id, uid_bytes, 6) == 0, "upper-case uid decoded");
@@ -60,7 +62,9 @@ parse_good(void)
 	    "2-character public id");
 	is_str(t.public_id, "cc", "2-character public id kept");
 	is_int(amfa_yk_token_parse("cbdefghijklnrtuvcbdefghijklnrtuv:" KEY_HEX
-	    ":" UID_HEX, &t, &why), 0, "32-character public id");
+				   ":" UID_HEX,
+		   &t, &why),
+	    0, "32-character public id");
 	is_str(t.public_id, "cbdefghijklnrtuvcbdefghijklnrtuv",
 	    "32-character public id kept");
 	amfa_yk_token_wipe(&t, 1);
@@ -105,7 +109,8 @@ parse_bad(void)
 		    "AES key must be 32 hexadecimal digits" },
 		{ PUBID ": ecde18dbe76fbd0c33330f1c354871d:" UID_HEX,
 		    "AES key must be 32 hexadecimal digits" },
-		{ PUBID ":" KEY_HEX ":", "private id must be 12 hexadecimal digits" },
+		{ PUBID ":" KEY_HEX ":",
+		    "private id must be 12 hexadecimal digits" },
 		{ PUBID ":" KEY_HEX ":8792ebfe26",
 		    "private id must be 12 hexadecimal digits" },
 		{ PUBID ":" KEY_HEX ":8792ebfe26ccdd",
@@ -164,7 +169,8 @@ shapes(void)
 	ok(amfa_yk_otp_shaped("cchknhfjbrjnlnldnhcujvddbikngjrtgh"),
 	    "34 characters (2-character public id)");
 	ok(amfa_yk_otp_shaped("cbdefghijklnrtuvcbdefghijklnrtuv"
-	    "hknhfjbrjnlnldnhcujvddbikngjrtgh"), "64 characters");
+			      "hknhfjbrjnlnldnhcujvddbikngjrtgh"),
+	    "64 characters");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ok(!amfa_yk_otp_shaped(bad[i]), "not shaped: bad[%zu]", i);
 		is_int(amfa_yk_otp_normalize(bad[i], buf, sizeof(buf)), -1,
@@ -172,13 +178,15 @@ shapes(void)
 	}
 
 	is_int(amfa_yk_otp_normalize("DTEFFUJEHKNHFJBRJNLNLDNHCUJVDDBIKNGJRTGH",
-	    buf, sizeof(buf)), 40, "upper case normalizes");
+		   buf, sizeof(buf)),
+	    40, "upper case normalizes");
 	is_str(buf, OTP_A, "upper case lowercased");
 	is_int(amfa_yk_otp_normalize(OTP_A_DVORAK, buf, sizeof(buf)), 40,
 	    "Dvorak form normalizes");
 	is_str(buf, OTP_A, "Dvorak form translated to modhex");
 	is_int(amfa_yk_otp_normalize("EY.UUGH.DTBDUHXPHBNBNEBDJGHKEEXCTBIHPYID",
-	    buf, sizeof(buf)), 40, "upper-case Dvorak normalizes");
+		   buf, sizeof(buf)),
+	    40, "upper-case Dvorak normalizes");
 	is_str(buf, OTP_A, "upper-case Dvorak translated");
 	is_int(amfa_yk_otp_normalize(OTP_A, buf, 40), -1,
 	    "normalize refuses a short output buffer");
@@ -193,7 +201,8 @@ decode(void)
 	unsigned s = 7, u = 7;
 
 	amfa_yk_token_parse("cccccccccccc:00112233445566778899aabbccddeeff:"
-	    "000000000000", &t[0], &why);
+			    "000000000000",
+	    &t[0], &why);
 	amfa_yk_token_parse(PUBID ":" KEY_HEX ":" UID_HEX, &t[1], &why);
 	amfa_yk_token_parse("vvvvvvvv:" KEY_HEX ":" UID_HEX, &t[2], &why);
 
@@ -206,8 +215,7 @@ decode(void)
 	    "second published OTP decodes");
 	is_int(s, 19, "session counter 19");
 	is_int(u, 16, "use counter 16");
-	ok(amfa_yk_counter_cmp(19, 17, 19, 16) > 0,
-	    "OTP_A comes after OTP_B");
+	ok(amfa_yk_counter_cmp(19, 17, 19, 16) > 0, "OTP_A comes after OTP_B");
 
 	s = u = 7;
 	which = 77;
@@ -222,13 +230,17 @@ decode(void)
 	ok(which == 77 && s == 7 && u == 7, "outputs untouched on failure");
 	is_int(amfa_yk_decode(t, 0, OTP_A, &which, &s, &u),
 	    AMFA_YK_UNKNOWN_TOKEN, "no tokens at all");
-	is_int(amfa_yk_decode(t + 2, 1, "vvvvvvvv"
-	    "hknhfjbrjnlnldnhcujvddbikngjrtgh", &which, &s, &u), AMFA_YK_OK,
+	is_int(amfa_yk_decode(t + 2, 1,
+		   "vvvvvvvv"
+		   "hknhfjbrjnlnldnhcujvddbikngjrtgh",
+		   &which, &s, &u),
+	    AMFA_YK_OK,
 	    "same key under another public id still decodes (id is a label)");
 	s = u = 7;
 	which = 77;
 	is_int(amfa_yk_decode(t, 3, PUBID "hknhfjbrjnlnldnhcujvddbikngjrtgc",
-	    &which, &s, &u), AMFA_YK_BAD_CRC, "last character changed");
+		   &which, &s, &u),
+	    AMFA_YK_BAD_CRC, "last character changed");
 	is_int(amfa_yk_decode(t, 3, "dteffuje", &which, &s, &u),
 	    AMFA_YK_MALFORMED, "public id only");
 	is_int(amfa_yk_decode(t, 3, "", &which, &s, &u), AMFA_YK_MALFORMED,
@@ -264,8 +276,8 @@ xorshift(void)
 static void
 ambiguous_dvorak(void)
 {
-	static const unsigned char nibbles[] = { 0, 2, 4, 5, 6, 7, 8, 9, 10,
-	    11, 14, 15 };
+	static const unsigned char nibbles[] = { 0, 2, 4, 5, 6, 7, 8, 9, 10, 11,
+		14, 15 };
 	static const char modhex[] = "cbdefghijklnrtuv";
 	static const char dvorak[] = "jxe.uidchtnbpygk";
 	struct amfa_yk_token t[2];
@@ -281,11 +293,13 @@ ambiguous_dvorak(void)
 	    &why);
 	for (iter = 0; iter < 4000000; iter++) {
 		for (int i = 0; i < 16; i++)
-			block[i] = (unsigned char)(nibbles[xorshift() % 12] << 4 |
+			block[i] = (unsigned char)(nibbles[xorshift() % 12]
+				<< 4 |
 			    nibbles[xorshift() % 12]);
 		memcpy(plain, block, sizeof(plain));
 		yubikey_aes_decrypt(plain, t[0].aes_key);
-		if (yubikey_crc16(plain, sizeof(plain)) == YUBIKEY_CRC_OK_RESIDUE)
+		if (yubikey_crc16(plain, sizeof(plain)) ==
+		    YUBIKEY_CRC_OK_RESIDUE)
 			break;
 	}
 	ok(iter < 4000000, "found an ambiguous OTP after %ld blocks", iter);
@@ -297,8 +311,10 @@ ambiguous_dvorak(void)
 	for (int i = 0; i < 44; i++)
 		typed[i] = dvorak[strchr(modhex, otp[i]) - modhex];
 	typed[44] = '\0';
-	ok(strspn(typed, "bcdeghijkntu") == 44, "typed form %s is in both "
-	    "alphabets", typed);
+	ok(strspn(typed, "bcdeghijkntu") == 44,
+	    "typed form %s is in both "
+	    "alphabets",
+	    typed);
 	is_int(amfa_yk_otp_normalize(typed, buf, sizeof(buf)), 44,
 	    "ambiguous form normalizes");
 	is_str(buf, typed, "... as modhex (its first reading)");
@@ -313,9 +329,10 @@ ambiguous_dvorak(void)
 
 	/* A token whose public id is the modhex reading, with another key. */
 	amfa_yk_token_parse("jjjjjjjjjjjj:00112233445566778899aabbccddeeff:"
-	    "000000000000", &t[1], &why);
-	is_int(amfa_yk_decode(&t[1], 1, typed, &which, &s, &u),
-	    AMFA_YK_BAD_CRC, "modhex reading's token alone: BAD_CRC");
+			    "000000000000",
+	    &t[1], &why);
+	is_int(amfa_yk_decode(&t[1], 1, typed, &which, &s, &u), AMFA_YK_BAD_CRC,
+	    "modhex reading's token alone: BAD_CRC");
 	which = 9;
 	is_int(amfa_yk_decode(t, 2, typed, &which, &s, &u), AMFA_YK_OK,
 	    "both tokens: the Dvorak reading decodes");
@@ -349,8 +366,8 @@ strings(void)
 	}
 	for (int a = 0; a < 5; a++) {
 		for (int b = a + 1; b < 5; b++)
-			ok(strcmp(s[a], s[b]) != 0, "texts %d and %d differ",
-			    a, b);
+			ok(strcmp(s[a], s[b]) != 0, "texts %d and %d differ", a,
+			    b);
 	}
 }
 

@@ -22,8 +22,8 @@
 #include "yubikey/ykotp.h"
 #include "yubikey/ykval.h"
 
-#define MAX_TOKENS	16
-#define MAX_URLS	8
+#define MAX_TOKENS 16
+#define MAX_URLS   8
 
 static const char *const yk_names[] = {
 	[AMFA_YK_OK] = "OK",
@@ -53,7 +53,8 @@ log_to_stderr(void *ctx, int prio, const char *msg)
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: yktest parse SPEC | shaped STRING | "
+	fprintf(stderr,
+	    "usage: yktest parse SPEC | shaped STRING | "
 	    "decode SPEC... -- OTP |\n"
 	    "       verify [-d] [-c CAFILE] [-t MS] -i ID URL... -- OTP | "
 	    "cmp S1 U1 S2 U2\n");

@@ -33,14 +33,26 @@ str(struct json_object *o, const char *key)
 static void
 format(void)
 {
-	struct gw_audit a = { .fd = -1, .user = "alice", .uid = 1001,
-	    .iam_user = "alice.iam", .src_addr = "192.0.2.9", .src_port = 51234,
-	    .sshd_pid = 4242, .config = "/etc/awsmfa/gateway.conf",
-	    .verified = 1 };
-	struct gw_event ev = { .event = "relay_end", .result = "ok",
-	    .reason = "closed", .host = "db.corp", .addr = "10.1.1.1",
-	    .port = 22, .rule_line = 7, .relay = 1, .bytes_up = 5000000000ULL,
-	    .bytes_down = 12, .duration_ms = 1500 };
+	struct gw_audit a = { .fd = -1,
+		.user = "alice",
+		.uid = 1001,
+		.iam_user = "alice.iam",
+		.src_addr = "192.0.2.9",
+		.src_port = 51234,
+		.sshd_pid = 4242,
+		.config = "/etc/awsmfa/gateway.conf",
+		.verified = 1 };
+	struct gw_event ev = { .event = "relay_end",
+		.result = "ok",
+		.reason = "closed",
+		.host = "db.corp",
+		.addr = "10.1.1.1",
+		.port = 22,
+		.rule_line = 7,
+		.relay = 1,
+		.bytes_up = 5000000000ULL,
+		.bytes_down = 12,
+		.duration_ms = 1500 };
 	struct timespec now = { 1795563000, 123456789 };
 	struct json_object *o;
 	char *text;
@@ -74,20 +86,24 @@ format(void)
 
 	/* A refusal before the marker was read: fewer fields. */
 	struct gw_audit b = { .fd = -1, .user = "bob", .uid = 7 };
-	struct gw_event ev2 = { .event = "command", .result = "denied",
-	    .reason = "unknown command", .command = "x\"}\n{\"forged\":1" };
+	struct gw_event ev2 = { .event = "command",
+		.result = "denied",
+		.reason = "unknown command",
+		.command = "x\"}\n{\"forged\":1" };
 
 	text = gw_audit_format(&b, &ev2, &now);
 	o = text ? json_tokener_parse(text) : NULL;
 	ok(o != NULL && strchr(text, '\n') == NULL,
 	    "quotes and newlines in user input stay inside one string");
-	is_str(str(o, "command"), "x\"}\n{\"forged\":1", "and come back intact");
+	is_str(str(o, "command"), "x\"}\n{\"forged\":1",
+	    "and come back intact");
 	ok(field(o, "forged") == NULL, "no forged field");
 	ok(field(o, "iam_user") == NULL && field(o, "source") == NULL &&
-	    field(o, "port") == NULL && field(o, "rule") == NULL &&
-	    field(o, "bytes_up") == NULL && field(o, "sshd_pid") == NULL &&
-	    field(o, "claimed_source") == NULL &&
-	    field(o, "leader_pid") == NULL, "unknown values are left out");
+		field(o, "port") == NULL && field(o, "rule") == NULL &&
+		field(o, "bytes_up") == NULL && field(o, "sshd_pid") == NULL &&
+		field(o, "claimed_source") == NULL &&
+		field(o, "leader_pid") == NULL,
+	    "unknown values are left out");
 	json_object_put(o);
 	free(text);
 
@@ -96,17 +112,22 @@ format(void)
 	 * an SSH_CONNECTION of their own.  The record says so and carries
 	 * what the caller chose only under names that say so.
 	 */
-	struct gw_audit c = { .fd = -1, .user = "mallory", .uid = 66,
-	    .src_addr = "203.0.113.5", .src_port = 4444, .sshd_pid = 1 };
-	struct gw_event ev3 = { .event = "login", .result = "denied",
-	    .reason = "no marker" };
+	struct gw_audit c = { .fd = -1,
+		.user = "mallory",
+		.uid = 66,
+		.src_addr = "203.0.113.5",
+		.src_port = 4444,
+		.sshd_pid = 1 };
+	struct gw_event ev3 = { .event = "login",
+		.result = "denied",
+		.reason = "no marker" };
 
 	text = gw_audit_format(&c, &ev3, &now);
 	o = text ? json_tokener_parse(text) : NULL;
 	ok(o != NULL, "unverified record parses");
 	is_str(str(o, "connection"), "unverified", "marked unverified");
 	ok(field(o, "source") == NULL && field(o, "source_port") == NULL &&
-	    field(o, "sshd_pid") == NULL,
+		field(o, "sshd_pid") == NULL,
 	    "no source, source_port or sshd_pid the caller chose");
 	is_str(str(o, "claimed_source"), "203.0.113.5", "claimed_source");
 	is_int(json_object_get_int64(field(o, "claimed_source_port")), 4444,
@@ -118,7 +139,8 @@ format(void)
 	text = gw_audit_format(&a, &ev, &now);
 	o = text ? json_tokener_parse(text) : NULL;
 	ok(o != NULL && field(o, "connection") == NULL &&
-	    field(o, "claimed_source") == NULL, "a verified record is not");
+		field(o, "claimed_source") == NULL,
+	    "a verified record is not");
 	json_object_put(o);
 	free(text);
 }
@@ -167,7 +189,8 @@ size_limit(void)
 	ok(size_of(path) == before, "the log did not grow");
 	rl.rlim_cur = (rlim_t)before + AMFA_APPEND_SLACK + 1000;
 	ok(setrlimit(RLIMIT_FSIZE, &rl) == 0 && gw_audit_emit(&a, &ev) == 0 &&
-	    size_of(path) > before, "room for the record and the slack: "
+		size_of(path) > before,
+	    "room for the record and the slack: "
 	    "written");
 	close(a.fd);
 	unlink(path);
@@ -206,7 +229,7 @@ logfile(void)
 	close(fd);
 	buf[n > 0 ? n : 0] = '\0';
 	ok(n > 0 && buf[n - 1] == '\n' && strstr(buf, "\"event\":\"login\"") &&
-	    strstr(buf, "}\n{") && strstr(buf, "\"event\":\"shell\""),
+		strstr(buf, "}\n{") && strstr(buf, "\"event\":\"shell\""),
 	    "two newline-terminated records, appended in order");
 
 	logcap_start();
@@ -215,7 +238,8 @@ logfile(void)
 	chmod(path, 0622);
 	logcap_start();
 	ok(gw_audit_open(path, getuid()) == -1 &&
-	    logcap_has("not writable by others"), "world-writable refused");
+		logcap_has("not writable by others"),
+	    "world-writable refused");
 	chmod(path, 0620);
 	symlink(path, link);
 	logcap_start();

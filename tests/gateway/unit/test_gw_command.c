@@ -29,22 +29,25 @@ connect_ok(void)
 	    "connect by name");
 	is_str(c.host, "db.internal", "host");
 	gw_command_parse("  connect\tDB.Internal.  5432 ", &c);
-	ok(c.kind == GW_CMD_CONNECT && c.port == 5432, "blanks, tabs, trailing dot");
+	ok(c.kind == GW_CMD_CONNECT && c.port == 5432,
+	    "blanks, tabs, trailing dot");
 	is_str(c.host, "db.internal", "lower case, no trailing dot");
 	/* Every trailing dot goes: no rule ever sees "name." or "name..". */
 	for (const char *const *h = (const char *const[]){ "Name.Example.COM.",
-	    "name.example.com..", "NAME.example.com...", NULL }; *h; h++) {
+		 "name.example.com..", "NAME.example.com...", NULL };
+	     *h; h++) {
 		char line[64];
 
 		snprintf(line, sizeof(line), "connect %s 22", *h);
 		gw_command_parse(line, &c);
 		ok(c.kind == GW_CMD_CONNECT && !c.literal &&
-		    strcmp(c.host, "name.example.com") == 0,
+			strcmp(c.host, "name.example.com") == 0,
 		    "\"%s\" is name.example.com (got \"%s\")", *h, c.host);
 	}
 	gw_command_parse("connect 10.0.0.5 65535", &c);
 	ok(c.kind == GW_CMD_CONNECT && c.literal && c.addr.family == AF_INET &&
-	    c.port == 65535, "IPv4 literal, highest port");
+		c.port == 65535,
+	    "IPv4 literal, highest port");
 	gw_command_parse("connect ::1 22", &c);
 	ok(c.kind == GW_CMD_CONNECT && c.literal && c.addr.family == AF_INET6,
 	    "IPv6 literal");
@@ -123,11 +126,12 @@ connect_bad(void)
 	gw_command_parse(longname, &c);
 	ok(c.kind == GW_CMD_BAD && strstr(c.why, "label"),
 	    "label over 63 characters refused");
-	gw_command_parse("rm -rf / --no-preserve-root-and-a-long-tail-of-text", &c);
+	gw_command_parse("rm -rf / --no-preserve-root-and-a-long-tail-of-text",
+	    &c);
 	ok(c.kind == GW_CMD_BAD && strcmp(c.verb, "rm") == 0,
 	    "verb kept for the audit: first word only");
-	gw_command_parse("AWS_SECRET_ACCESS_KEY=abcdefghijklmnopqrstuvwxyz0123456789 x",
-	    &c);
+	gw_command_parse(
+	    "AWS_SECRET_ACCESS_KEY=abcdefghijklmnopqrstuvwxyz0123456789 x", &c);
 	ok(strlen(c.verb) == 32, "verb cut at 32 characters");
 }
 
@@ -137,9 +141,11 @@ source(void)
 	struct gw_source s;
 
 	ok(gw_source_parse("192.0.2.9 51234 10.0.0.1 22", &s) == 0 &&
-	    strcmp(s.addr, "192.0.2.9") == 0 && s.port == 51234, "v4 source");
+		strcmp(s.addr, "192.0.2.9") == 0 && s.port == 51234,
+	    "v4 source");
 	ok(gw_source_parse("2001:db8::9 40000 2001:db8::1 22", &s) == 0 &&
-	    strcmp(s.addr, "2001:db8::9") == 0, "v6 source");
+		strcmp(s.addr, "2001:db8::9") == 0,
+	    "v6 source");
 	ok(gw_source_parse(NULL, &s) == -1, "no SSH_CONNECTION");
 	ok(gw_source_parse("", &s) == -1, "empty");
 	ok(gw_source_parse("evil\"json 1 2 3", &s) == -1, "not an address");

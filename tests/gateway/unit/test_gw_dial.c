@@ -99,18 +99,20 @@ main(void)
 	ready_calls = 0;
 	memset(&d, 0, sizeof(d));
 	ok(dial(&c, "127.0.0.1", port, &d) == -1 && d.unready && d.fd < 0 &&
-	    ready_calls == 1, "ready says no: no connection, d.unready");
+		ready_calls == 1,
+	    "ready says no: no connection, d.unready");
 	ok(poll(&pfd, 1, 200) == 0, "and the listener saw none");
 	ready_answer = 0;
 
-	const char *unspec[] = { "0.0.0.0", "0.1.2.3", "::",
-	    "::ffff:0.0.0.0" };
+	const char *unspec[] = { "0.0.0.0", "0.1.2.3", "::", "::ffff:0.0.0.0" };
 	for (size_t i = 0; i < sizeof(unspec) / sizeof(unspec[0]); i++) {
 		memset(&d, 0, sizeof(d));
 		int r = dial(&c, unspec[i], port, &d);
 
-		ok(r == -1 && d.denied && d.fd < 0, "%s refused although the "
-		    "policy allows every address", unspec[i]);
+		ok(r == -1 && d.denied && d.fd < 0,
+		    "%s refused although the "
+		    "policy allows every address",
+		    unspec[i]);
 		ok(d.why != NULL && strstr(d.why, "unspecified") != NULL,
 		    "%s: the reason says why", unspec[i]);
 	}
@@ -123,19 +125,23 @@ main(void)
 	 */
 	char deny[160];
 
-	snprintf(deny, sizeof(deny), "deny users * to localhost ports %u\n"
-	    "allow users * to 127.0.0.0/8 ports *\n", port);
+	snprintf(deny, sizeof(deny),
+	    "deny users * to localhost ports %u\n"
+	    "allow users * to 127.0.0.0/8 ports *\n",
+	    port);
 	ok(gw_config_parse(deny, strlen(deny), "gw.conf", &c) == 0,
 	    "a deny-by-name policy parses");
 	const char *dotted[] = { "localhost", "localhost.", "localhost..",
-	    "LocalHost...", "localhost...." };
+		"LocalHost...", "localhost...." };
 	for (size_t i = 0; i < sizeof(dotted) / sizeof(dotted[0]); i++) {
 		memset(&d, 0, sizeof(d));
 		int r = dial(&c, dotted[i], port, &d);
 
 		ok(r == -1 && d.denied && d.fd < 0 && d.rule != NULL &&
-		    d.rule->line == 1, "\"%s\" refused by the deny rule "
-		    "(line 1)", dotted[i]);
+			d.rule->line == 1,
+		    "\"%s\" refused by the deny rule "
+		    "(line 1)",
+		    dotted[i]);
 		if (d.fd >= 0)
 			close(d.fd);
 	}

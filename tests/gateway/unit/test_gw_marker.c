@@ -17,7 +17,7 @@
 #include "logcap.h"
 #include "tap.h"
 
-#define NOBODY	65534
+#define NOBODY 65534
 
 static void
 stat_parse(void)
@@ -25,20 +25,25 @@ stat_parse(void)
 	struct amfa_proc p;
 
 	ok(amfa_proc_parse_stat("1234 (sshd) S 1000 1234 1234 0 -1 4194560 "
-	    "1 2 3 4 5 6 7 8 20 0 1 0 98765 1 2 3\n", &p) == 0 &&
-	    p.pid == 1234 && p.ppid == 1000 && p.sid == 1234 &&
-	    p.start == 98765, "plain stat line");
+				"1 2 3 4 5 6 7 8 20 0 1 0 98765 1 2 3\n",
+	       &p) == 0 &&
+		p.pid == 1234 && p.ppid == 1000 && p.sid == 1234 &&
+		p.start == 98765,
+	    "plain stat line");
 	ok(amfa_proc_parse_stat("77 (a) (b) S 9 8 7 0 -1 0 0 0 0 0 0 0 0 0 "
-	    "20 0 1 0 55 0\n", &p) == 0 && p.pid == 77 && p.ppid == 9 &&
-	    p.sid == 7 && p.start == 55,
+				"20 0 1 0 55 0\n",
+	       &p) == 0 &&
+		p.pid == 77 && p.ppid == 9 && p.sid == 7 && p.start == 55,
 	    "a command name with \") (\" in it does not shift the fields");
 	ok(amfa_proc_parse_stat("77 (x) S 9 8 7\n", &p) == -1, "too short");
-	ok(amfa_proc_parse_stat("(x) S 9 8 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5\n",
-	    &p) == -1, "no pid");
+	ok(amfa_proc_parse_stat(
+	       "(x) S 9 8 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5\n", &p) == -1,
+	    "no pid");
 	ok(amfa_proc_parse_stat("", &p) == -1, "empty");
 	ok(amfa_proc_read(getpid(), &p) == 0 && p.pid == getpid() &&
-	    p.ppid == getppid() && p.sid == getsid(0) && p.ruid == getuid() &&
-	    p.start > 0, "our own /proc entry");
+		p.ppid == getppid() && p.sid == getsid(0) &&
+		p.ruid == getuid() && p.start > 0,
+	    "our own /proc entry");
 	ok(amfa_proc_read(0x7ffffff0, &p) == -1, "no such process");
 }
 
@@ -54,8 +59,11 @@ boot_id(void)
 static void
 format_parse(void)
 {
-	struct amfa_gate_mark a = { .uid = 1001, .pid = 4321,
-	    .start = 123456789012ULL, .time = 1795563000 }, b;
+	struct amfa_gate_mark a = { .uid = 1001,
+		.pid = 4321,
+		.start = 123456789012ULL,
+		.time = 1795563000 },
+			      b;
 	char buf[2048];
 
 	strcpy(a.user, "alice");
@@ -63,22 +71,25 @@ format_parse(void)
 	ok(amfa_boot_id(a.boot_id) == 0, "boot id for the marker");
 	ok(amfa_gate_mark_format(&a, buf, sizeof(buf)) == 0, "formats");
 	ok(amfa_gate_mark_parse(buf, strlen(buf), "m", &b) == 0 &&
-	    strcmp(b.user, "alice") == 0 && strcmp(b.iam_user, "alice@corp") == 0 &&
-	    b.uid == 1001 && b.pid == 4321 && b.start == 123456789012ULL &&
-	    strcmp(b.boot_id, a.boot_id) == 0 && b.time == 1795563000,
+		strcmp(b.user, "alice") == 0 &&
+		strcmp(b.iam_user, "alice@corp") == 0 && b.uid == 1001 &&
+		b.pid == 4321 && b.start == 123456789012ULL &&
+		strcmp(b.boot_id, a.boot_id) == 0 && b.time == 1795563000,
 	    "round trip");
 	a.iam_user[0] = '\0';
 	amfa_gate_mark_format(&a, buf, sizeof(buf));
 	ok(amfa_gate_mark_parse(buf, strlen(buf), "m", &b) == 0 &&
-	    b.iam_user[0] == '\0', "no IAM user round trip");
+		b.iam_user[0] == '\0',
+	    "no IAM user round trip");
 	logcap_start();
 	ok(amfa_gate_mark_parse("user = a\nuid = 1\n", 18, "m", &b) == -1,
 	    "incomplete marker refused");
 	logcap_start();
 	ok(amfa_gate_mark_parse("user = a\nextra = 1\n", 19, "m", &b) == -1 &&
-	    logcap_has("m:2: unknown key"), "unknown key refused with line");
+		logcap_has("m:2: unknown key"),
+	    "unknown key refused with line");
 	const char *neg = "user = a\nuid = 1\niam_user = -\npid = 5\n"
-	    "start = -5\nboot_id = x\ntime = 1\n";
+			  "start = -5\nboot_id = x\ntime = 1\n";
 	logcap_start();
 	ok(amfa_gate_mark_parse(neg, strlen(neg), "m", &b) == -1,
 	    "negative start refused");
@@ -103,8 +114,8 @@ fresh_store(void)
 }
 
 static void
-mark_for(struct amfa_gate_mark *mk, const struct amfa_proc *m,
-    const char *user, uid_t uid)
+mark_for(struct amfa_gate_mark *mk, const struct amfa_proc *m, const char *user,
+    uid_t uid)
 {
 	memset(mk, 0, sizeof(*mk));
 	snprintf(mk->user, sizeof(mk->user), "%s", user);
@@ -117,8 +128,7 @@ mark_for(struct amfa_gate_mark *mk, const struct amfa_proc *m,
 }
 
 static int
-check(const struct amfa_proc *m, const char *user, uid_t uid,
-    const char **why)
+check(const struct amfa_proc *m, const char *user, uid_t uid, const char **why)
 {
 	struct amfa_gate_mark got;
 
@@ -139,7 +149,7 @@ write_check(void)
 	fresh_store();
 	amfa_proc_read(getpid(), &me);
 	ok(check(&me, "alice", 1001, &why) == -1 &&
-	    strcmp(why, "marker directory unusable") == 0,
+		strcmp(why, "marker directory unusable") == 0,
 	    "no marker directory yet: refused");
 	mark_for(&mk, &me, "alice", 1001);
 	ok(amfa_gate_mark_write(store, getuid(), getgid(), &mk) == 0,
@@ -149,56 +159,59 @@ write_check(void)
 	ok(stat(gate, &st) == 0 && (st.st_mode & 07777) == 0711,
 	    "gate directory is 0711 (search, no listing)");
 	ok(stat(path, &st) == 0 && (st.st_mode & 07777) == 0640 &&
-	    st.st_uid == getuid() && st.st_gid == getgid(),
+		st.st_uid == getuid() && st.st_gid == getgid(),
 	    "marker is 0640, owner and group as asked");
 	ok(amfa_gate_mark_check(store, getuid(), &me, "alice", 1001, &got,
-	    &why) == 0 && strcmp(got.iam_user, "alice-iam") == 0,
+	       &why) == 0 &&
+		strcmp(got.iam_user, "alice-iam") == 0,
 	    "valid marker accepted, IAM user returned");
 	ok(check(&me, "bob", 1001, &why) == -1 &&
-	    strcmp(why, "MFA marker is for another user") == 0,
+		strcmp(why, "MFA marker is for another user") == 0,
 	    "another user name refused");
 	ok(check(&me, "alice", 1002, &why) == -1 &&
-	    strcmp(why, "MFA marker is for another user") == 0,
+		strcmp(why, "MFA marker is for another user") == 0,
 	    "another uid refused");
 	other = me;
 	other.start++;
 	ok(check(&other, "alice", 1001, &why) == -1 &&
-	    strcmp(why, "MFA marker is from another connection") == 0,
+		strcmp(why, "MFA marker is from another connection") == 0,
 	    "same pid, later start time (pid reused): refused");
 	other = me;
 	other.pid = getppid();
 	ok(check(&other, "alice", 1001, &why) == -1 &&
-	    strcmp(why, "no MFA marker for this connection") == 0,
+		strcmp(why, "no MFA marker for this connection") == 0,
 	    "another process has no marker");
 
 	strcpy(mk.boot_id, "00000000-0000-0000-0000-000000000000");
 	amfa_gate_mark_write(store, getuid(), getgid(), &mk);
 	ok(check(&me, "alice", 1001, &why) == -1 &&
-	    strcmp(why, "MFA marker is from another boot") == 0,
+		strcmp(why, "MFA marker is from another boot") == 0,
 	    "marker from another boot refused");
 
 	mark_for(&mk, &me, "alice", 1001);
 	amfa_gate_mark_write(store, getuid(), getgid(), &mk);
 	chmod(path, 0660);
 	ok(check(&me, "alice", 1001, &why) == -1 &&
-	    strcmp(why, "MFA marker unusable") == 0 &&
-	    logcap_has("too open"), "group-writable marker refused");
+		strcmp(why, "MFA marker unusable") == 0 &&
+		logcap_has("too open"),
+	    "group-writable marker refused");
 	chmod(path, 0640);
 	chmod(gate, 0731);
 	ok(check(&me, "alice", 1001, &why) == -1 &&
-	    strcmp(why, "marker directory unusable") == 0,
+		strcmp(why, "marker directory unusable") == 0,
 	    "group-writable gate directory refused");
 	chmod(gate, 0711);
 	if (getuid() == 0) {
 		chown(path, NOBODY, 0);
 		ok(check(&me, "alice", 1001, &why) == -1 &&
-		    logcap_has("owned by uid"), "marker owned by a user refused");
+			logcap_has("owned by uid"),
+		    "marker owned by a user refused");
 		chown(path, 0, 0);
 	}
 	unlink(path);
 	symlink("/etc/hostname", path);
-	ok(check(&me, "alice", 1001, &why) == -1 &&
-	    logcap_has("symbolic link"), "a symbolic link is not a marker");
+	ok(check(&me, "alice", 1001, &why) == -1 && logcap_has("symbolic link"),
+	    "a symbolic link is not a marker");
 	unlink(path);
 	if (getuid() == 0) {
 		/* Written by root, read by the user: through 0711 and 0640. */
@@ -213,7 +226,9 @@ write_check(void)
 				_exit(3);
 			amfa_log_set_sink(NULL, NULL);
 			_exit(amfa_gate_mark_check(store, 0, &me, "nobody",
-			    NOBODY, &g, &w) == 0 ? 0 : 1);
+				  NOBODY, &g, &w) == 0 ?
+				0 :
+				1);
 		}
 		int status;
 		waitpid(c, &status, 0);
@@ -246,7 +261,7 @@ modes(void)
 	    "gate directory 0711 all the same");
 	chmod(gate, 0700);
 	ok(amfa_gate_mark_write(store, getuid(), getgid(), &mk) == 0 &&
-	    stat(gate, &st) == 0 && (st.st_mode & 07777) == 0711,
+		stat(gate, &st) == 0 && (st.st_mode & 07777) == 0711,
 	    "a gate directory of 0700 is set back to 0711 by the next write");
 	umask(old);
 }
@@ -277,11 +292,13 @@ sweep_remove(void)
 	mark_for(&mk, &me, "alice", 1001);
 	ok(amfa_gate_mark_write(store, getuid(), getgid(), &mk) == 0,
 	    "another marker written");
-	ok(access(path, F_OK) != 0, "the write swept the dead process's marker");
+	ok(access(path, F_OK) != 0,
+	    "the write swept the dead process's marker");
 	snprintf(path, sizeof(path), "%s/gate/%ld", store, (long)me.pid);
 	ok(access(path, F_OK) == 0, "the live one stays");
 	ok(amfa_gate_mark_remove(store, getuid(), &me) == 0 &&
-	    access(path, F_OK) != 0, "removed at logout");
+		access(path, F_OK) != 0,
+	    "removed at logout");
 	ok(amfa_gate_mark_remove(store, getuid(), &me) == 0,
 	    "removing twice is fine");
 }
@@ -385,9 +402,11 @@ trees(void)
 		printf("# skipping the process-tree tests: they need root\n");
 		return;
 	}
-	is_int(in_child(monitor), 0, "monitor, [pam] child and gateway agree "
+	is_int(in_child(monitor), 0,
+	    "monitor, [pam] child and gateway agree "
 	    "on the connection (skipping the non-leader root process)");
-	is_int(in_child(monitor2), 0, "two levels below a leader: no connection");
+	is_int(in_child(monitor2), 0,
+	    "two levels below a leader: no connection");
 	is_int(in_child(user_leader), 0,
 	    "a session leader that is not root is no connection");
 }

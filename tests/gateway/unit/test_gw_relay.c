@@ -20,7 +20,7 @@
 #include "relay.h"
 #include "tap.h"
 
-#define MIB	(1024 * 1024)
+#define MIB (1024 * 1024)
 
 static volatile sig_atomic_t stop;
 
@@ -58,8 +58,8 @@ tcp_pair(int *gw, int *target)
 }
 
 struct run {
-	pid_t	pid;
-	int	result;		/* read end: the child's stats */
+	pid_t pid;
+	int result; /* read end: the child's stats */
 };
 
 /*
@@ -129,10 +129,10 @@ start(int in, int out, int sock, int *close_in_parent, int nclose)
 }
 
 struct stats {
-	int			rc;
-	unsigned long long	up, down;
-	int			spliced;
-	char			end[64];
+	int rc;
+	unsigned long long up, down;
+	int spliced;
+	char end[64];
 };
 
 static int
@@ -150,7 +150,7 @@ finish(struct run r, struct stats *s)
 		return -1;
 	line[n] = '\0';
 	if (sscanf(line, "%d %llu %llu %d %63[^\n]", &s->rc, &s->up, &s->down,
-	    &s->spliced, s->end) != 5)
+		&s->spliced, s->end) != 5)
 		return -1;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
@@ -172,7 +172,9 @@ feed(int fd, uint64_t n, unsigned seed)
 		signal(SIGPIPE, SIG_IGN);
 		alarm(60);
 		while (off < n) {
-			size_t k = n - off < sizeof(buf) ? n - off : sizeof(buf);
+			size_t k = n - off < sizeof(buf) ?
+			    n - off :
+			    sizeof(buf);
 
 			for (size_t i = 0; i < k; i++)
 				buf[i] = pattern(off + i, seed);
@@ -217,8 +219,8 @@ waited_ok(pid_t pid)
 
 /* A relay between fresh pipes (client) and a loopback TCP pair. */
 struct rig {
-	int		cin, cout, tg;	/* our ends */
-	struct run	r;
+	int cin, cout, tg; /* our ends */
+	struct run r;
 };
 
 static void
@@ -284,7 +286,7 @@ no_pipes(void)
 	    "without pipes: client got the answer, then EOF");
 	waited_ok(w);
 	ok(finish(g.r, &s) == 0 && s.rc == 0 && !s.spliced &&
-	    s.up == 4 * MIB + 1 && s.down == 2 * MIB,
+		s.up == 4 * MIB + 1 && s.down == 2 * MIB,
 	    "without pipes: clean end by read/write, counts right");
 	close(g.cout);
 	close(g.tg);
@@ -314,7 +316,8 @@ both_ways(void)
 	ok(waited_ok(rc), "target got 24 MiB intact");
 	ok(waited_ok(wt) && waited_ok(wc), "both writers done");
 	ok(finish(g.r, &s) == 0 && s.rc == 0 && s.up == 24 * MIB &&
-	    s.down == 16 * MIB, "clean end, counts right");
+		s.down == 16 * MIB,
+	    "clean end, counts right");
 	close(g.cout);
 	close(g.tg);
 }
@@ -336,7 +339,7 @@ fallback(void)
 	tcp_pair(&gw, &tg);
 	int far[] = { in[1], tg };
 	struct run r = start(in[0], out, gw, far, 2);
-	close(in[1]);		/* the client sends nothing */
+	close(in[1]); /* the client sends nothing */
 	w = feed(tg, 5 * MIB + 3, 6);
 	ok(waited_ok(w), "target wrote 5 MiB");
 	ok(drain(tg, 0, &n) && n == 0, "target saw the client's EOF");
@@ -344,7 +347,8 @@ fallback(void)
 	ok(!s.spliced && s.down == 5 * MIB + 3,
 	    "the O_APPEND file took read/write, all bytes counted");
 	out = open(path, O_RDONLY);
-	ok(drain(out, 6, &n) && n == 5 * MIB + 3, "file holds the bytes intact");
+	ok(drain(out, 6, &n) && n == 5 * MIB + 3,
+	    "file holds the bytes intact");
 	close(out);
 	close(tg);
 	unlink(path);
@@ -363,8 +367,9 @@ reset(void)
 	if (write(g.cin, "hello", 5) != 5 || read(g.tg, buf, 5) != 5)
 		abort();
 	setsockopt(g.tg, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	close(g.tg);		/* RST */
-	ok(read(g.cout, buf, sizeof(buf)) == 0, "client sees EOF after a reset");
+	close(g.tg); /* RST */
+	ok(read(g.cout, buf, sizeof(buf)) == 0,
+	    "client sees EOF after a reset");
 	close(g.cin);
 	ok(finish(g.r, &s) == 0 && s.rc == 0, "relay ran to the end");
 	is_str(s.end, "target reset", "end reason");
@@ -383,7 +388,7 @@ client_gone(void)
 	close(g.cout);
 	/* The target never writes nor closes; only POLLERR ends it. */
 	ok(finish(g.r, &s) == 0 && s.rc == 0 &&
-	    strcmp(s.end, "client closed") == 0,
+		strcmp(s.end, "client closed") == 0,
 	    "relay ends when the client's side is gone (%s)", s.end);
 	close(g.tg);
 }
