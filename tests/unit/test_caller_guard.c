@@ -159,11 +159,14 @@ can_raise_hard(void)
 static void
 hard_limits(void)
 {
-	struct rlimit fsize = { 300, 300 }, in;
+	/* Room for the 250 bytes there, the slack and 100 bytes more. */
+	rlim_t lim = 250 + AMFA_APPEND_SLACK + 100;
+	struct rlimit fsize = { lim, lim }, in;
+	char stays[64];
 	struct amfa_guard g;
 	char path[] = "/tmp/amfa-guard-XXXXXX", line[250];
 	struct stat st;
-	int raise = can_raise_hard(), fd;
+	int raise = can_raise_hard(), fd, good;
 
 	memset(line, 'x', sizeof(line));
 	fd = mkstemp(path);
@@ -178,17 +181,17 @@ hard_limits(void)
 		amfa_guard_enter(&g, 1);
 		getrlimit(RLIMIT_FSIZE, &in);
 		fd = open(path, O_WRONLY | O_APPEND);
-		if (raise)
-			_exit(in.rlim_cur == RLIM_INFINITY &&
-				    amfa_append_whole(fd, line, 200) == 0 ?
-				0 :
-				1);
-		_exit(in.rlim_cur == 300 &&
-			    logcap_has("hard limit (300) stays") &&
+		if (raise) {
+			good = in.rlim_cur == RLIM_INFINITY &&
+			    amfa_append_whole(fd, line, 200) == 0;
+		} else {
+			snprintf(stays, sizeof(stays),
+			    "hard limit (%llu) stays", (unsigned long long)lim);
+			good = in.rlim_cur == lim && logcap_has(stays) &&
 			    amfa_append_whole(fd, line, 200) == -EFBIG &&
-			    amfa_append_whole(fd, line, 50) == 0 ?
-			0 :
-			1);
+			    amfa_append_whole(fd, line, 50) == 0;
+		}
+		_exit(!good);
 	}
 	int status;
 	wait(&status);
