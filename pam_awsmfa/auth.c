@@ -42,8 +42,8 @@ count_failure(const struct amfa_config *cfg, const struct amfa_user *u,
 	}
 }
 
-static enum amfa_auth_result
-check_totp(const struct amfa_config *cfg, const struct amfa_user *u,
+enum amfa_auth_result
+amfa_auth_totp(const struct amfa_config *cfg, const struct amfa_user *u,
     const char *code, time_t now, struct amfa_state *st, void *arg)
 {
 	struct amfa_totp_params p;
@@ -92,11 +92,10 @@ log_outcome(const struct amfa_user *u, enum amfa_auth_result res, long failures)
 	}
 }
 
-/* amfa_auth_run; `note_success' 0 leaves last_success for later. */
-static enum amfa_auth_result
-run(const struct amfa_config *cfg, const struct amfa_user *u, const char *code,
-    time_t now, uid_t state_owner, amfa_verifier *verify, void *arg,
-    int note_success)
+enum amfa_auth_result
+amfa_auth_run(const struct amfa_config *cfg, const struct amfa_user *u,
+    const char *code, time_t now, uid_t state_owner, amfa_verifier *verify,
+    void *arg)
 {
 	struct amfa_state_handle h;
 	struct amfa_state st;
@@ -123,8 +122,7 @@ run(const struct amfa_config *cfg, const struct amfa_user *u, const char *code,
 	switch (res) {
 	case AMFA_AUTH_OK:
 		st.failures = 0;
-		if (note_success)
-			st.last_success = (int64_t)now;
+		st.last_success = (int64_t)now;
 		break;
 	case AMFA_AUTH_BAD_CODE:
 	case AMFA_AUTH_REPLAY:
@@ -136,7 +134,7 @@ run(const struct amfa_config *cfg, const struct amfa_user *u, const char *code,
 		log_outcome(u, res, st.failures);
 		return res;
 	}
-	/* The state is durable before anyone is let in. */
+	/* The state is durable before anyone is let in: one write. */
 	if (amfa_state_commit(&h, &st) != 0) {
 		amfa_state_close(&h);
 		amfa_log(LOG_ERR, "user %s: denied: state not saved", u->name);
@@ -148,46 +146,11 @@ run(const struct amfa_config *cfg, const struct amfa_user *u, const char *code,
 }
 
 enum amfa_auth_result
-amfa_auth_run(const struct amfa_config *cfg, const struct amfa_user *u,
-    const char *code, time_t now, uid_t state_owner, amfa_verifier *verify,
-    void *arg)
-{
-	return run(cfg, u, code, now, state_owner, verify, arg, 1);
-}
-
-enum amfa_auth_result
 amfa_auth_check(const struct amfa_config *cfg, const struct amfa_user *u,
     const char *code, time_t now, uid_t state_owner)
 {
-	return run(cfg, u, code, now, state_owner, check_totp, NULL, 1);
-}
-
-enum amfa_auth_result
-amfa_auth_check_unconfirmed(const struct amfa_config *cfg,
-    const struct amfa_user *u, const char *code, time_t now, uid_t state_owner)
-{
-	return run(cfg, u, code, now, state_owner, check_totp, NULL, 0);
-}
-
-int
-amfa_auth_note_success(const struct amfa_config *cfg, const struct amfa_user *u,
-    time_t now, uid_t state_owner)
-{
-	struct amfa_state_handle h;
-	struct amfa_state st;
-	int r;
-
-	if (amfa_state_open(cfg, u->name, state_owner, &h, &st) != 0)
-		return -1;
-	st.last_success = (int64_t)now;
-	r = amfa_state_commit(&h, &st);
-	amfa_state_close(&h);
-	if (r != 0)
-		amfa_log(LOG_ERR,
-		    "user %s: the login's success was not saved "
-		    "(no grace will count it)",
-		    u->name);
-	return r;
+	return amfa_auth_run(cfg, u, code, now, state_owner, amfa_auth_totp,
+	    NULL);
 }
 
 static enum amfa_auth_result

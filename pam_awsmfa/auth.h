@@ -69,13 +69,12 @@ enum amfa_auth_result amfa_auth_check(const struct amfa_config *cfg,
     const struct amfa_user *u, const char *code, time_t now, uid_t state_owner);
 
 /*
- * The same, but a success is not yet recorded as one for grace=: for
- * local+sts, where STS must agree first.  amfa_auth_note_success records
- * it (under the lock, durably) once the login is really let in.
+ * The TOTP verifier of amfa_auth_check: the code against the seed, `window'
+ * steps either side, above the last accepted step (which it advances).  For
+ * verifiers that check a TOTP code first (local+sts).
  */
-enum amfa_auth_result amfa_auth_check_unconfirmed(const struct amfa_config *cfg,
-    const struct amfa_user *u, const char *code, time_t now, uid_t state_owner);
-int amfa_auth_note_success(const struct amfa_config *cfg,
-    const struct amfa_user *u, time_t now, uid_t state_owner);
+enum amfa_auth_result amfa_auth_totp(const struct amfa_config *cfg,
+    const struct amfa_user *u, const char *code, time_t now,
+    struct amfa_state *st, void *arg);
 
 #endif

@@ -57,22 +57,29 @@ yubikey_login(const struct amfa_config *cfg, const struct amfa_user *u,
 	    u->name);
 }
 
-static void
-local_then_sts(const struct amfa_config *cfg, const struct amfa_user *u,
-    const char *code, time_t now, uid_t owner, struct amfa_login *l)
+/*
+ * local+sts: the code is checked here, then, while the user's state is
+ * still locked and the code's step reserved, by STS; one state update
+ * records the outcome of both: the step spent and the success (for grace=)
+ * when the login is let in, a failure counted (and the step spent) when
+ * AWS refuses the code.  When STS cannot say (unreachable, failmode =
+ * secure) nothing is written, as for a YubiKey whose servers are down:
+ * nothing was accepted, and the same code may be typed again.
+ */
+static enum amfa_auth_result
+check_local_then_sts(const struct amfa_config *cfg, const struct amfa_user *u,
+    const char *code, time_t now, struct amfa_state *st, void *arg)
 {
+	struct amfa_login *l = arg;
 	enum amfa_auth_result r;
 
-	/* Not a success for grace= until STS has agreed (or failmode =
-	 * safe lets the user in without it). */
-	l->result = amfa_auth_check_unconfirmed(cfg, u, code, now, owner);
-	if (l->result != AMFA_AUTH_OK)
-		return;
+	r = amfa_auth_totp(cfg, u, code, now, st, NULL);
+	if (r != AMFA_AUTH_OK)
+		return r;
 	r = amfa_sts_fetch(cfg, u, code, &l->s);
 	if (r == AMFA_AUTH_OK) {
 		l->have_session = 1;
-		amfa_auth_note_success(cfg, u, now, owner);
-		return;
+		return r;
 	}
 	if (r == AMFA_AUTH_UNAVAILABLE && cfg->failmode == AMFA_FAIL_SAFE) {
 		l->degraded = 1;
@@ -80,8 +87,7 @@ local_then_sts(const struct amfa_config *cfg, const struct amfa_user *u,
 		    "user %s: STS unreachable; failmode = safe: "
 		    "logged in without AWS credentials",
 		    u->name);
-		amfa_auth_note_success(cfg, u, now, owner);
-		return;
+		return AMFA_AUTH_OK;
 	}
 	if (r == AMFA_AUTH_BAD_CODE || r == AMFA_AUTH_REPLAY) {
 		amfa_log(LOG_ERR,
@@ -89,10 +95,9 @@ local_then_sts(const struct amfa_config *cfg, const struct amfa_user *u,
 		    "it: the seed here and the IAM MFA device differ, or the code "
 		    "was already used at AWS",
 		    u->name);
-		l->result = r;
-		return;
+		return r;
 	}
-	l->result = r == AMFA_AUTH_UNAVAILABLE ? r : AMFA_AUTH_ERROR;
+	return r == AMFA_AUTH_UNAVAILABLE ? r : AMFA_AUTH_ERROR;
 }
 
 void
@@ -120,7 +125,12 @@ amfa_login_run(const struct amfa_config *cfg, const struct amfa_user *u,
 		l->have_session = l->result == AMFA_AUTH_OK;
 		break;
 	case AMFA_VERIFY_BOTH:
-		local_then_sts(cfg, u, code, now, state_owner, l);
+		l->result = amfa_auth_run(cfg, u, code, now, state_owner,
+		    check_local_then_sts, l);
+		if (l->result != AMFA_AUTH_OK && l->have_session) {
+			amfa_session_free(&l->s);
+			l->have_session = 0;
+		}
 		break;
 	default:
 		l->result = amfa_auth_check(cfg, u, code, now, state_owner);

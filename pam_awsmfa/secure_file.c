@@ -144,8 +144,9 @@ amfa_append_whole(int fd, const void *data, size_t len)
 	r = w < 0 ? -errno : -ENOSPC;
 	/* A part written (another writer took the room meanwhile): take it
 	 * back, so that no line is left cut. */
-	if (w > 0 && fstat(fd, &st) == 0 && st.st_size >= w)
-		(void)ftruncate(fd, st.st_size - w);
+	if (w > 0 && fstat(fd, &st) == 0 && st.st_size >= w &&
+	    ftruncate(fd, st.st_size - w) != 0)
+		r = -errno;
 	return r;
 }
 
@@ -169,9 +170,11 @@ read_all(int fd, char *buf, size_t want, size_t *got)
 	return 0;
 }
 
-int
-amfa_file_read(int dirfd, const char *name, const char *shown,
-    const struct amfa_file_policy *policy, char **bufp, size_t *lenp)
+/* amfa_file_read, opened with `mode'; *fdp (if not NULL) keeps it open. */
+static int
+file_read(int dirfd, const char *name, const char *shown,
+    const struct amfa_file_policy *policy, int mode, char **bufp, size_t *lenp,
+    int *fdp)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -182,14 +185,19 @@ amfa_file_read(int dirfd, const char *name, const char *shown,
 
 	*bufp = NULL;
 	*lenp = 0;
+	if (fdp != NULL)
+		*fdp = -1;
 	fd = openat(dirfd, name,
-	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	    mode | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		r = errno;
 		if (r == ENOENT)
 			return -ENOENT;
 		if (r == ELOOP)
 			amfa_log(LOG_ERR, "%s: is a symbolic link, refused",
+			    shown);
+		else if (r == EISDIR)
+			amfa_log(LOG_ERR, "%s: not a regular file, refused",
 			    shown);
 		else
 			amfa_log(LOG_ERR, "%s: cannot open: %s", shown,
@@ -240,11 +248,31 @@ amfa_file_read(int dirfd, const char *name, const char *shown,
 	*bufp = buf;
 	*lenp = len;
 	buf = NULL;
+	if (fdp != NULL) {
+		*fdp = fd;
+		fd = -1;
+	}
 out:
 	if (buf != NULL)
 		amfa_wipe_free(buf, (size_t)st.st_size + 1);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return r;
+}
+
+int
+amfa_file_read(int dirfd, const char *name, const char *shown,
+    const struct amfa_file_policy *policy, char **bufp, size_t *lenp)
+{
+	return file_read(dirfd, name, shown, policy, O_RDONLY, bufp, lenp,
+	    NULL);
+}
+
+int
+amfa_file_read_rw(int dirfd, const char *name, const char *shown,
+    const struct amfa_file_policy *policy, char **bufp, size_t *lenp, int *fdp)
+{
+	return file_read(dirfd, name, shown, policy, O_RDWR, bufp, lenp, fdp);
 }
 
 static int

@@ -36,6 +36,13 @@ int amfa_dir_create_open(const char *path, uid_t owner, mode_t mode);
 int amfa_file_read(int dirfd, const char *name, const char *shown,
     const struct amfa_file_policy *policy, char **buf, size_t *len);
 
+/*
+ * The same, opened for reading and writing; on success *fdp is the checked
+ * descriptor, left open for the caller (-1 otherwise).
+ */
+int amfa_file_read_rw(int dirfd, const char *name, const char *shown,
+    const struct amfa_file_policy *policy, char **buf, size_t *len, int *fdp);
+
 /* Replace `name' atomically with `data', mode `mode'.  0 or -errno. */
 int amfa_file_write_atomic(int dirfd, const char *name, const void *data,
     size_t len, mode_t mode);

@@ -1,4 +1,43 @@
-/* Per-user state; see state.h. */
+/*
+ * Per-user state; see state.h.
+ *
+ * The file, and why one durable write per decision is enough.
+ *
+ * A decision (auth.c) is made on the state read under the user's lock and
+ * made durable here before any answer reaches the caller.  The file holds
+ * two slots of AMFA_STATE_SLOT_SIZE bytes.  A slot is a header line,
+ * "amfa-state-slot SEQ LEN SHA256", the state in its text form (LEN bytes:
+ * amfa_state_format) and newlines up to the slot's end; the digest covers
+ * "SEQ LEN\n" and the text.  An update writes the other slot than the one
+ * read (SEQ + 1 picks it: slot SEQ % 2) with one pwrite and one fdatasync:
+ * no temporary file, no rename, no fsync of the directory.  A reader takes
+ * the valid slot with the later SEQ (compared as serial numbers, so a wrap
+ * of the 64-bit count changes nothing).  A write cut short by a crash, a
+ * kill or a full disk leaves a slot whose digest fails, and the other slot,
+ * untouched, is the state: every update is all or nothing, as the rename
+ * made it before, for a quarter of the cost.  When neither slot is valid
+ * the user is refused until an administrator looks (never reset).
+ *
+ * No write that a failed attempt needs can fail where the write of a
+ * success would not.  The attack this closes: a record that sets a lock or
+ * adds a YubiKey's counters was longer than one that accepts a code, so a
+ * file size limit between the two (su and sudo run with their caller's
+ * limits) let every wrong code go uncounted while the right one got in.
+ * Every update now writes the same number of bytes at an offset inside the
+ * file that the first write already made (the whole 2-slot file, written
+ * whatever the outcome): it needs no byte and no block that an earlier
+ * write of this user did not reserve.  The PAM glue also raises
+ * RLIMIT_FSIZE and ignores SIGXFSZ for the call (caller_guard.c); what can
+ * still fail (an I/O error, the limit where it cannot be raised) fails
+ * alike for every outcome and the login is refused, whatever the code was.
+ * The other design, counting the attempt in a first write before the code
+ * is checked and clearing it in a second, would cost a second durable
+ * write on every successful login.
+ *
+ * A file of the earlier form (the text alone) is read as before and
+ * replaced, on its next update, by a 2-slot file (temporary file, fsync,
+ * rename, fsync of the directory), as is a user's first state.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -8,16 +47,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include "log.h"
 #include "secure_file.h"
 #include "state.h"
 #include "user.h"
 
 #define STATE_MAX_SIZE 8192
+#define STATE_VERSION  "version 1"
+#define SLOT_MAGIC     "amfa-state-slot "
 
-_Static_assert(AMFA_STATE_RECORD_SIZE <= STATE_MAX_SIZE,
-    "a record the module writes must be one it reads");
-#define STATE_VERSION "version 1"
+_Static_assert(AMFA_STATE_FILE_SIZE <= STATE_MAX_SIZE,
+    "a file the module writes must be one it reads");
 
 static void
 state_init(struct amfa_state *st)
@@ -175,6 +218,131 @@ amfa_state_format(const struct amfa_state *st, char *out, size_t outlen)
 	return 0;
 }
 
+/* The digest of slot `seq' holding `len' bytes of text, in hex. */
+static int
+slot_digest(uint64_t seq, const char *text, size_t len, char hex[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	char head[48];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx;
+	int n, ok;
+
+	n = snprintf(head, sizeof(head), "%" PRIu64 " %zu\n", seq, len);
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, head, (size_t)n) == 1 &&
+	    EVP_DigestUpdate(ctx, text, len) == 1 &&
+	    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return -1;
+	for (unsigned int i = 0; i < mdlen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+int
+amfa_state_slot_format(const struct amfa_state *st, uint64_t seq,
+    char out[AMFA_STATE_SLOT_SIZE])
+{
+	char text[AMFA_STATE_SLOT_SIZE], hex[65];
+	size_t len;
+	int n;
+
+	if (amfa_state_format(st, text, sizeof(text)) != 0)
+		return -1;
+	len = strlen(text);
+	if (slot_digest(seq, text, len, hex) != 0)
+		return -1;
+	n = snprintf(out, AMFA_STATE_SLOT_SIZE,
+	    SLOT_MAGIC "%" PRIu64 " %zu %s\n", seq, len, hex);
+	if (n < 0 || (size_t)n + len > AMFA_STATE_SLOT_SIZE)
+		return -1;
+	memcpy(out + n, text, len);
+	memset(out + n + len, '\n', AMFA_STATE_SLOT_SIZE - (size_t)n - len);
+	return 0;
+}
+
+/*
+ * Slot `index' (0 or 1): 0 with *st and *seq, or -1 (torn, empty, altered,
+ * or a sequence number that does not belong in this slot: SEQ % 2).
+ */
+static int
+slot_parse(const char *slot, int index, struct amfa_state *st, uint64_t *seq)
+{
+	char line[160], hex[65], want[65];
+	const char *nl, *text;
+	unsigned long long s;
+	size_t len;
+	int used = 0;
+	const char *why;
+
+	if ((nl = memchr(slot, '\n', sizeof(line) - 1)) == NULL)
+		return -1;
+	memcpy(line, slot, (size_t)(nl - slot));
+	line[nl - slot] = '\0';
+	if (sscanf(line, SLOT_MAGIC "%llu %zu %64[0-9a-f]%n", &s, &len, hex,
+		&used) != 3 ||
+	    line[used] != '\0' || strlen(hex) != 64 ||
+	    s % 2 != (unsigned long long)index)
+		return -1;
+	text = nl + 1;
+	if (len > AMFA_STATE_SLOT_SIZE - (size_t)(text - slot))
+		return -1;
+	if (slot_digest((uint64_t)s, text, len, want) != 0 ||
+	    CRYPTO_memcmp(want, hex, 64) != 0)
+		return -1;
+	if (amfa_state_parse(text, len, st, &why) != 0)
+		return -1;
+	*seq = (uint64_t)s;
+	return 0;
+}
+
+int
+amfa_state_slots_parse(const char *buf, size_t len, struct amfa_state *st,
+    uint64_t *seq, const char **why)
+{
+	struct amfa_state a, b;
+	uint64_t sa = 0, sb = 0;
+	int va, vb;
+
+	*why = "not two state slots";
+	if (len != AMFA_STATE_FILE_SIZE)
+		return -1;
+	va = slot_parse(buf, 0, &a, &sa) == 0;
+	vb = slot_parse(buf + AMFA_STATE_SLOT_SIZE, 1, &b, &sb) == 0;
+	*why = "neither slot is valid";
+	if (!va && !vb)
+		return -1;
+	/* The later of the two, as serial numbers (RFC 1982 in spirit). */
+	if (va && (!vb || (int64_t)(sa - sb) > 0)) {
+		*st = a;
+		*seq = sa;
+	} else {
+		*st = b;
+		*seq = sb;
+	}
+	*why = NULL;
+	return 0;
+}
+
+int
+amfa_state_file_parse(const char *buf, size_t len, struct amfa_state *st,
+    enum amfa_state_form *form, uint64_t *seq, const char **why)
+{
+	size_t vlen = strlen(STATE_VERSION "\n");
+
+	*seq = 0;
+	if (len >= vlen && memcmp(buf, STATE_VERSION "\n", vlen) == 0) {
+		*form = AMFA_STATE_TEXT;
+		return amfa_state_parse(buf, len, st, why);
+	}
+	*form = AMFA_STATE_SLOTS;
+	return amfa_state_slots_parse(buf, len, st, seq, why);
+}
+
 int
 amfa_state_open(const struct amfa_config *cfg, const char *user, uid_t owner,
     struct amfa_state_handle *h, struct amfa_state *st)
@@ -187,7 +355,8 @@ amfa_state_open(const struct amfa_config *cfg, const char *user, uid_t owner,
 	int r;
 
 	memset(h, 0, sizeof(*h));
-	h->dirfd = h->lockfd = -1;
+	h->dirfd = h->lockfd = h->fd = -1;
+	h->form = AMFA_STATE_NEW;
 	state_init(st);
 	if ((why = amfa_user_name_invalid(user)) != NULL) {
 		amfa_log(LOG_ERR, "state: refusing user: %s", why);
@@ -204,12 +373,13 @@ amfa_state_open(const struct amfa_config *cfg, const char *user, uid_t owner,
 		    lockname, strerror(-h->lockfd));
 		goto fail;
 	}
-	r = amfa_file_read(h->dirfd, h->name, h->shown, &policy, &buf, &len);
+	r = amfa_file_read_rw(h->dirfd, h->name, h->shown, &policy, &buf, &len,
+	    &h->fd);
 	if (r == -ENOENT)
 		return 0; /* first use: fresh state */
 	if (r != 0)
 		goto fail;
-	r = amfa_state_parse(buf, len, st, &why);
+	r = amfa_state_file_parse(buf, len, st, &h->form, &h->seq, &why);
 	free(buf);
 	if (r != 0) {
 		amfa_log(LOG_ERR,
@@ -224,52 +394,69 @@ fail:
 	return -1;
 }
 
-/*
- * One write per decision, and no write that a failed attempt needs can fail
- * where the write of a success would not.
- *
- * The decision (auth.c) is made on the state read under the lock and
- * committed here before any answer reaches the caller; if this write fails,
- * the login is refused whatever the code was, so the caller learns nothing
- * of a code whose attempt was not counted.  The attack to close is a write
- * that fails for some outcomes only: a record that sets a lock, or adds a
- * YubiKey's counters, is longer than one that accepts a code, so a file
- * size limit between the two (su and sudo run with their caller's limits)
- * let every wrong code fail to count while the right one still got in.
- * Hence every record has the same size, AMFA_STATE_RECORD_SIZE: whatever
- * the outcome, the write needs the same bytes, the same blocks and the same
- * file size.  The PAM glue also raises RLIMIT_FSIZE and ignores SIGXFSZ for
- * the call (caller_guard.c), so the caller's limit does not apply at all;
- * what can still fail (a full disk, an I/O error) fails alike for every
- * outcome and refuses.
- *
- * The alternative, counting the attempt in a first write before the code
- * is checked and clearing it in a second on success, costs a second
- * durable write on every successful login; equal-size records give the
- * same guarantee with one.
- *
- * The largest record: "version 1", four lines of a name and an int64 (at
- * most 13 + 1 + 20 characters each), 16 token lines of at most 6 + 32 + 1
- * + 10 + 1 + 10 characters, "end", each with its newline: at most 1,126
- * bytes, well below AMFA_STATE_RECORD_SIZE (tests/unit/test_state.c
- * formats it).
- */
+/* A new file, or one of the earlier form: the whole file, replaced. */
+static int
+commit_whole(struct amfa_state_handle *h, const char *slot, uint64_t seq)
+{
+	char file[AMFA_STATE_FILE_SIZE];
+	size_t at = (size_t)(seq % 2) * AMFA_STATE_SLOT_SIZE;
+
+	memset(file, '\n', sizeof(file));
+	memcpy(file + at, slot, AMFA_STATE_SLOT_SIZE);
+	return amfa_file_write_atomic(h->dirfd, h->name, file, sizeof(file),
+	    0600);
+}
+
+/* The slot that the read one is not, in place. */
+static int
+commit_slot(struct amfa_state_handle *h, const char *slot, uint64_t seq)
+{
+	off_t at = (off_t)(seq % 2) * AMFA_STATE_SLOT_SIZE;
+	size_t done = 0;
+	ssize_t w;
+
+	while (done < AMFA_STATE_SLOT_SIZE) {
+		w = pwrite(h->fd, slot + done, AMFA_STATE_SLOT_SIZE - done,
+		    at + (off_t)done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		done += (size_t)w;
+	}
+	return fdatasync(h->fd) == 0 ? 0 : -errno;
+}
+
 int
 amfa_state_commit(struct amfa_state_handle *h, const struct amfa_state *st)
 {
-	char buf[AMFA_STATE_RECORD_SIZE];
-	size_t len;
+	char slot[AMFA_STATE_SLOT_SIZE];
+	uint64_t seq = h->seq + 1;
 	int r;
 
-	if (h->lockfd < 0 || amfa_state_format(st, buf, sizeof(buf)) != 0)
+	if (h->lockfd < 0 || amfa_state_slot_format(st, seq, slot) != 0)
 		return -1;
-	len = strlen(buf);
-	memset(buf + len, '\n', sizeof(buf) - len);
-	r = amfa_file_write_atomic(h->dirfd, h->name, buf, sizeof(buf), 0600);
+	if (h->form == AMFA_STATE_SLOTS)
+		r = commit_slot(h, slot, seq);
+	else
+		r = commit_whole(h, slot, seq);
+	OPENSSL_cleanse(slot, sizeof(slot));
 	if (r != 0) {
 		amfa_log(LOG_ERR, "%s: cannot write state: %s", h->shown,
 		    strerror(-r));
+		/* A slot may be torn: the handle is spent. */
+		amfa_state_close(h);
 		return -1;
+	}
+	h->seq = seq;
+	if (h->form != AMFA_STATE_SLOTS) {
+		/* The descriptor, if any, names the file just replaced; the
+		 * new one is ours (the lock is still held). */
+		if (h->fd >= 0)
+			close(h->fd);
+		h->form = AMFA_STATE_SLOTS;
+		h->fd = openat(h->dirfd, h->name,
+		    O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	}
 	return 0;
 }
@@ -277,9 +464,11 @@ amfa_state_commit(struct amfa_state_handle *h, const struct amfa_state *st)
 void
 amfa_state_close(struct amfa_state_handle *h)
 {
+	if (h->fd >= 0)
+		close(h->fd);
 	if (h->lockfd >= 0)
 		close(h->lockfd);
 	if (h->dirfd >= 0)
 		close(h->dirfd);
-	h->lockfd = h->dirfd = -1;
+	h->fd = h->lockfd = h->dirfd = -1;
 }

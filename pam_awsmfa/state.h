@@ -16,11 +16,12 @@
 #define AMFA_STATE_MAX_TOKENS	16
 #define AMFA_STATE_LOCK_WAIT_MS 10000
 /*
- * Every state file the module writes is exactly this long: the text below,
- * then newlines (which the parser passes over, so files of earlier versions
- * read the same).  See amfa_state_commit for why.
+ * The state file: two slots of AMFA_STATE_SLOT_SIZE bytes, written in turn
+ * in place (state.c says why).  Files of the earlier form, the text alone,
+ * are read and turned into slots on their next update.
  */
-#define AMFA_STATE_RECORD_SIZE 2048
+#define AMFA_STATE_SLOT_SIZE 2048
+#define AMFA_STATE_FILE_SIZE (2 * AMFA_STATE_SLOT_SIZE)
 
 struct amfa_token_counter {
 	char public_id[33]; /* modhex */
@@ -37,9 +38,18 @@ struct amfa_state {
 	struct amfa_token_counter tokens[AMFA_STATE_MAX_TOKENS];
 };
 
+enum amfa_state_form {
+	AMFA_STATE_NEW,	  /* no file yet */
+	AMFA_STATE_TEXT,  /* the earlier form: text alone */
+	AMFA_STATE_SLOTS, /* two slots */
+};
+
 struct amfa_state_handle {
 	int dirfd;
 	int lockfd;
+	int fd; /* the state file, read and write (AMFA_STATE_SLOTS) */
+	enum amfa_state_form form;
+	uint64_t seq;	  /* of the slot read */
 	char name[80];	  /* "<user>.state" */
 	char shown[4096]; /* for messages */
 };
@@ -53,11 +63,29 @@ struct amfa_state_handle {
 int amfa_state_open(const struct amfa_config *cfg, const char *user,
     uid_t owner, struct amfa_state_handle *h, struct amfa_state *st);
 /*
- * Write `st' atomically, as a record of AMFA_STATE_RECORD_SIZE bytes.  0 or
- * -1 (logged; the old state is intact).
+ * Make `st' the user's state, durably and all-or-nothing: one slot written
+ * in place and fdatasync'ed (a new or earlier-form file: the whole file,
+ * replaced atomically).  0 or -1 (logged; the old state is intact).  At
+ * most once per amfa_state_open.
  */
 int amfa_state_commit(struct amfa_state_handle *h, const struct amfa_state *st);
 void amfa_state_close(struct amfa_state_handle *h);
+
+/*
+ * The two slots of a state file (`len' bytes) as a state: the valid slot
+ * with the later sequence number.  0 with *seq set, or -1 with *why.
+ */
+int amfa_state_slots_parse(const char *buf, size_t len, struct amfa_state *st,
+    uint64_t *seq, const char **why);
+/*
+ * A state file's contents in either form (the earlier text, or two
+ * slots): 0 with *form and *seq (0 for text), or -1 with *why.
+ */
+int amfa_state_file_parse(const char *buf, size_t len, struct amfa_state *st,
+    enum amfa_state_form *form, uint64_t *seq, const char **why);
+/* One slot of sequence number `seq' holding `st', into `out'.  0 or -1. */
+int amfa_state_slot_format(const struct amfa_state *st, uint64_t seq,
+    char out[AMFA_STATE_SLOT_SIZE]);
 
 /* Text form, for tests and the admin tool.  0 or -1. */
 int amfa_state_parse(const char *buf, size_t len, struct amfa_state *st,

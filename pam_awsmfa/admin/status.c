@@ -24,8 +24,9 @@
 static const char *const alg_names[] = { "SHA1", "SHA256", "SHA512" };
 
 /*
- * Read the state without the lock and without creating anything: the
- * module replaces the file atomically, so a reader sees one whole version.
+ * Read the state without the lock and without creating anything: a slot
+ * being written fails its digest and the other is read (state.c), so a
+ * reader sees one whole version.
  */
 int
 adm_state_peek(const struct amfa_config *cfg, const char *user,
@@ -33,6 +34,8 @@ adm_state_peek(const struct amfa_config *cfg, const char *user,
 {
 	struct amfa_file_policy policy = { 0, 077, 8192 };
 	char name[AMFA_USER_NAME_MAX + 8], shown[4096];
+	enum amfa_state_form form;
+	uint64_t seq;
 	const char *why;
 	struct stat sb;
 	char *buf;
@@ -51,7 +54,7 @@ adm_state_peek(const struct amfa_config *cfg, const char *user,
 		return 0;
 	if (r != 0)
 		return -1;
-	r = amfa_state_parse(buf, len, st, &why);
+	r = amfa_state_file_parse(buf, len, st, &form, &seq, &why);
 	free(buf);
 	if (r != 0) {
 		adm_err("%s: corrupt state (%s); logins are refused until it "

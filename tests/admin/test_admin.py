@@ -20,8 +20,9 @@ import pexpect
 
 from amfa_testlib import (AWS_CLI, CREDS_PROGRAM, PAM_AUTH_ERR, PAM_MAXTRIES,
                           PAM_SUCCESS,
-                          PamTestCase, remove_system_users, require_root,
-                          run_as, system_user, totp, wait_fresh_step)
+                          PamTestCase, read_state, remove_system_users,
+                          require_root, run_as, system_user, totp,
+                          wait_fresh_step)
 from sts_process import ACCOUNT, IamUser, StsServer
 
 sys.path.insert(0, os.path.join(os.environ.get(
@@ -107,8 +108,7 @@ class AdminCase(PamTestCase):
             return f.read()
 
     def state_text(self, name="alice"):
-        with open(self.tree.state_file(name)) as f:
-            return f.read()
+        return read_state(self.tree.state_file(name))
 
     def login(self, code, user="alice"):
         return self.tree.run("awsmfa", user, [code])

@@ -8,6 +8,8 @@ import stat
 import threading
 import time
 
+from amfa_testlib import state_text_of
+
 STEP = 30
 
 
@@ -25,7 +27,11 @@ def state_text(last_step, failures=0, locked_until=0, last_success=0,
 
 
 def parse_state(text):
-    """The fields of a state file, strictly (None if it does not parse)."""
+    """The fields of a state file, strictly (None if it does not parse):
+    its text, or the current slot's (amfa_testlib.state_text_of)."""
+    text = state_text_of(text)
+    if text is None:
+        return None
     lines = text.split("\n")
     if not text.endswith("\n") or lines[0] != "version 1":
         return None

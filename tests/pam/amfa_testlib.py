@@ -4,6 +4,7 @@ independent TOTP implementation), and runs of the real libpam via pamtest."""
 
 import base64
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,48 @@ def require_root():
     if shutil.which("oathtool") is None:
         print("oathtool is missing (apt-get install oathtool)")
         sys.exit(1)
+
+
+STATE_SLOT = 2048
+
+
+def state_text_of(data):
+    """The text of a state file's current state (tests/unit/test_state.c and
+    pam_awsmfa/state.c say what a file is): an earlier-form file is its
+    text; a 2-slot file gives the text of its valid slot with the later
+    sequence number, after the same checks as the module (None if none)."""
+    import hashlib
+    if isinstance(data, str):
+        data = data.encode()
+    if data.startswith(b"version 1\n"):
+        return data.decode()
+    if len(data) != 2 * STATE_SLOT:
+        return None
+    best = None
+    for i in (0, 1):
+        slot = data[i * STATE_SLOT:(i + 1) * STATE_SLOT]
+        head, nl, rest = slot.partition(b"\n")
+        m = re.fullmatch(rb"amfa-state-slot ([0-9]+) ([0-9]+) ([0-9a-f]{64})",
+                         head)
+        if not nl or not m:
+            continue
+        seq, length = int(m.group(1)), int(m.group(2))
+        text = rest[:length]
+        digest = hashlib.sha256(b"%d %d\n" % (seq, length) + text)
+        if len(text) != length or digest.hexdigest().encode() != m.group(3):
+            continue
+        if best is None or 0 < (seq - best[0]) % 2**64 < 2**63:
+            best = (seq, text.decode())
+    return best[1] if best else None
+
+
+def read_state(path):
+    """state_text_of the file at `path'; None when there is none."""
+    try:
+        with open(path, "rb") as f:
+            return state_text_of(f.read())
+    except FileNotFoundError:
+        return None
 
 
 def system_user(name):

@@ -9,8 +9,8 @@ import unittest
 
 from amfa_testlib import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_IGNORE,
                           PAM_MAXTRIES, PAM_SERVICE_ERR, PAM_SUCCESS,
-                          PamTestCase, remove_system_users, require_root,
-                          system_user, totp, wait_fresh_step)
+                          PamTestCase, read_state, remove_system_users,
+                          require_root, system_user, totp, wait_fresh_step)
 
 
 class Codes(PamTestCase):
@@ -88,6 +88,7 @@ class Codes(PamTestCase):
             self.assertNotIn(self.seed.lower(), r.log)
         with open(self.tree.state_file("alice")) as f:
             state = f.read()
+        self.assertIsNotNone(read_state(self.tree.state_file("alice")))
         self.assertNotIn(code, state)
         self.assertNotIn(self.seed, state)
 

@@ -12,8 +12,8 @@ import time
 import unittest
 
 from amfa_testlib import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_MAXTRIES,
-                          PAM_SUCCESS, PamTestCase, require_root, totp,
-                          wait_fresh_step)
+                          PAM_SUCCESS, PamTestCase, read_state, require_root,
+                          totp, wait_fresh_step)
 
 sys.path.insert(0, os.path.join(os.environ.get(
     "AMFA_TESTS_DIR", os.path.dirname(os.path.abspath(__file__))),
@@ -52,11 +52,7 @@ class YkCase(PamTestCase):
                 self.assertNotIn(secret, res.log)
 
     def state(self, user="alice"):
-        try:
-            with open(self.tree.state_file(user)) as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return read_state(self.tree.state_file(user)) or ""
 
     def token_line(self, tok):
         for line in self.state().splitlines():

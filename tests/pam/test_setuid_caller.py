@@ -60,7 +60,9 @@ TESTS = os.environ.get("AMFA_TESTS_DIR", HERE)
 for sub in ("gateway", "hardening", "yubikey", "fixtures"):
     sys.path.insert(0, os.path.join(TESTS, "..", sub))
 
-from amfa_testlib import MODULE, Tree, totp, wait_fresh_step  # noqa: E402
+from amfa_testlib import (MODULE, Tree, totp,  # noqa: E402
+                          wait_fresh_step)
+from amfa_testlib import read_state as read_state_file  # noqa: E402
 from gwlib import (TAG, janitor, main_with_real_sudo,  # noqa: E402
                    make_account, sudoers_file, system_file)
 from hardlib import parse_state, state_text, step_now  # noqa: E402
@@ -255,11 +257,7 @@ def wait_su_l_is_debians(test, seconds=180):
 # --- state files -------------------------------------------------------------
 
 def read_state(tree, user):
-    try:
-        with open(tree.state_file(user)) as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
+    return read_state_file(tree.state_file(user))
 
 
 def plant_state(tree, user, text):

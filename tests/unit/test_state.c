@@ -155,12 +155,14 @@ files(void)
 	(void)!system(cmd);
 }
 
-/* The largest state there can be still fits one record. */
+/* The largest state there can be still fits one slot. */
 static void
 largest(void)
 {
-	struct amfa_state st;
-	char buf[AMFA_STATE_RECORD_SIZE];
+	struct amfa_state st, back;
+	char slot[AMFA_STATE_SLOT_SIZE], file[AMFA_STATE_FILE_SIZE];
+	const char *why;
+	uint64_t seq = 0;
 
 	memset(&st, 0, sizeof(st));
 	st.last_step = INT64_MIN;
@@ -174,39 +176,169 @@ largest(void)
 		st.tokens[i].session = UINT_MAX;
 		st.tokens[i].use = UINT_MAX;
 	}
-	ok(amfa_state_format(&st, buf, sizeof(buf)) == 0 && strlen(buf) <= 1126,
-	    "the largest state (%zu bytes) fits a record "
-	    "of %d",
-	    strlen(buf), AMFA_STATE_RECORD_SIZE);
+	ok(amfa_state_slot_format(&st, UINT64_MAX, slot) == 0,
+	    "the largest state, at the largest sequence number, fits a slot "
+	    "of %d bytes",
+	    AMFA_STATE_SLOT_SIZE);
+	/* Counters as the parser bounds them, so that it reads back. */
+	for (int i = 0; i < st.ntokens; i++) {
+		st.tokens[i].public_id[i + 1] = 'c';
+		st.tokens[i].session = 0xffff;
+		st.tokens[i].use = 0xff;
+	}
+	st.failures = 1000000;
+	st.last_step = INT64_MAX;
+	st.locked_until = st.last_success = INT64_MAX;
+	memset(file, '\n', sizeof(file));
+	ok(amfa_state_slot_format(&st, 7, file + AMFA_STATE_SLOT_SIZE) == 0 &&
+		amfa_state_slots_parse(file, sizeof(file), &back, &seq, &why) ==
+		    0 &&
+		seq == 7 && memcmp(&back, &st, sizeof(st)) == 0,
+	    "and reads back");
+}
+
+/* Two slots: `older' (seq n) in its slot, `newer' (n + 1) in the other. */
+static void
+two_slots(char *file, const struct amfa_state *older,
+    const struct amfa_state *newer, uint64_t n)
+{
+	memset(file, '\n', AMFA_STATE_FILE_SIZE);
+	amfa_state_slot_format(older, n, file + (n % 2) * AMFA_STATE_SLOT_SIZE);
+	amfa_state_slot_format(newer, n + 1,
+	    file + ((n + 1) % 2) * AMFA_STATE_SLOT_SIZE);
+}
+
+static void
+sample_states(struct amfa_state *a, struct amfa_state *b, struct amfa_state *c)
+{
+	memset(a, 0, sizeof(*a));
+	a->last_step = 100;
+	*b = *a;
+	b->last_step = 101;
+	b->ntokens = 1;
+	strcpy(b->tokens[0].public_id, "vvccccfhcbcd");
+	b->tokens[0].session = 3;
+	*c = *b;
+	c->failures = 4;
+	c->locked_until = 1700000300;
 }
 
 /*
- * Every commit writes the same number of bytes, whatever it records: a
- * lock, new token counters, a success (a write that a size limit lets
- * through for one outcome lets it through for all).  The padding parses,
- * and a file of the earlier, unpadded form is read as before.
+ * A write cut short at any byte of its slot leaves the previous state; a
+ * flipped bit in either slot leaves a valid state, never a mix; both slots
+ * bad is refused; the sequence number may wrap.
  */
 static void
-record_size(void)
+slots(void)
+{
+	struct amfa_state a, b, c, got;
+	char file[AMFA_STATE_FILE_SIZE], torn[AMFA_STATE_FILE_SIZE];
+	char fresh[AMFA_STATE_SLOT_SIZE];
+	const char *why;
+	uint64_t seq;
+	int bad = 0, newer = 0;
+	size_t at;
+
+	sample_states(&a, &b, &c);
+	/* slot 0: a (seq 10), slot 1: b (seq 11); c (seq 12) goes to 0. */
+	two_slots(file, &a, &b, 10);
+	ok(amfa_state_slots_parse(file, sizeof(file), &got, &seq, &why) == 0 &&
+		seq == 11 && memcmp(&got, &b, sizeof(b)) == 0,
+	    "the later slot is the state");
+	amfa_state_slot_format(&c, 12, fresh);
+	for (size_t k = 0; k <= AMFA_STATE_SLOT_SIZE; k++) {
+		memcpy(torn, file, sizeof(torn));
+		memcpy(torn, fresh, k);
+		if (amfa_state_slots_parse(torn, sizeof(torn), &got, &seq,
+			&why) != 0) {
+			bad++;
+			continue;
+		}
+		if (seq == 12 && memcmp(&got, &c, sizeof(c)) == 0 &&
+		    memcmp(torn, fresh, AMFA_STATE_SLOT_SIZE) == 0)
+			newer++;
+		else if (!(seq == 11 && memcmp(&got, &b, sizeof(b)) == 0))
+			bad++;
+	}
+	ok(bad == 0 && newer >= 1,
+	    "a write torn at each of %d offsets leaves the previous state or, "
+	    "once the slot is whole, the new one (%d bad)",
+	    AMFA_STATE_SLOT_SIZE + 1, bad);
+
+	bad = 0;
+	for (size_t bit = 0; bit < 8 * sizeof(file); bit++) {
+		memcpy(torn, file, sizeof(torn));
+		torn[bit / 8] ^= (char)(1 << (bit % 8));
+		at = bit / 8 / AMFA_STATE_SLOT_SIZE;
+		if (amfa_state_slots_parse(torn, sizeof(torn), &got, &seq,
+			&why) != 0) {
+			bad++;
+			continue;
+		}
+		/* Slot 1 (b) altered: a, unless the bit was padding. */
+		if (!(seq == 11 && memcmp(&got, &b, sizeof(b)) == 0) &&
+		    !(at == 1 && seq == 10 && memcmp(&got, &a, sizeof(a)) == 0))
+			bad++;
+	}
+	ok(bad == 0,
+	    "any one bit flipped in either slot leaves a whole state "
+	    "(%d of %zu not)",
+	    bad, 8 * sizeof(file));
+
+	memcpy(torn, file, sizeof(torn));
+	torn[100] ^= 1;
+	torn[AMFA_STATE_SLOT_SIZE + 100] ^= 1;
+	ok(amfa_state_slots_parse(torn, sizeof(torn), &got, &seq, &why) == -1 &&
+		why != NULL,
+	    "both slots bad: refused (%s)", why ? why : "");
+	memset(torn, '\n', sizeof(torn));
+	ok(amfa_state_slots_parse(torn, sizeof(torn), &got, &seq, &why) == -1,
+	    "two empty slots: refused");
+	ok(amfa_state_slots_parse(file, sizeof(file) - 1, &got, &seq, &why) ==
+		-1,
+	    "a file of another size: refused");
+
+	two_slots(file, &a, &b, UINT64_MAX);
+	ok(amfa_state_slots_parse(file, sizeof(file), &got, &seq, &why) == 0 &&
+		seq == 0 && memcmp(&got, &b, sizeof(b)) == 0,
+	    "the sequence number wraps: 0 follows 2^64 - 1");
+}
+
+/*
+ * On disk: the first update writes the whole file; every later one writes
+ * one slot in place (same file, same size), whatever it records (a
+ * success, a lock, new token counters): no write needs room that an
+ * earlier one did not take.  An earlier-form file is read as before and
+ * becomes slots on its next update.
+ */
+static void
+on_disk(void)
 {
 	char dir[] = "/tmp/amfa-state-XXXXXX", path[400], cmd[400];
+	char before[AMFA_STATE_FILE_SIZE], after[AMFA_STATE_FILE_SIZE];
 	struct amfa_config cfg = { 0 };
 	struct amfa_state_handle h;
 	struct amfa_state st;
 	struct stat sb;
+	ino_t ino = 0;
 	const char *old = "version 1\nlast_step 7\nfailures 2\n"
 			  "locked_until 0\nlast_success 5\nend\n";
-	int fd;
+	int fd, changed;
 
 	ok(mkdtemp(dir) != NULL, "temp dir");
 	cfg.state_dir = dir;
 	snprintf(path, sizeof(path), "%s/bob.state", dir);
 	logcap_start();
-	for (int outcome = 0; outcome < 3; outcome++) {
+	for (int outcome = 0; outcome < 4; outcome++) {
+		memset(before, 0, sizeof(before));
+		if ((fd = open(path, O_RDONLY)) >= 0) {
+			(void)!read(fd, before, sizeof(before));
+			close(fd);
+		}
 		ok(amfa_state_open(&cfg, "bob", getuid(), &h, &st) == 0,
 		    "open (%d)", outcome);
-		if (outcome == 0) {
-			st.last_step = 1; /* a success */
+		if (outcome == 0 || outcome == 3) {
+			st.last_step = 1 + outcome; /* a success */
 		} else if (outcome == 1) {
 			st.failures = 1000; /* a lock */
 			st.locked_until = 9999999999;
@@ -223,27 +355,57 @@ record_size(void)
 		}
 		ok(amfa_state_commit(&h, &st) == 0, "commit (%d)", outcome);
 		amfa_state_close(&h);
-		ok(stat(path, &sb) == 0 && sb.st_size == AMFA_STATE_RECORD_SIZE,
-		    "record %d is %d bytes (%lld)", outcome,
-		    AMFA_STATE_RECORD_SIZE, (long long)sb.st_size);
+		ok(stat(path, &sb) == 0 && sb.st_size == AMFA_STATE_FILE_SIZE &&
+			(sb.st_mode & 0777) == 0600,
+		    "file %d: %d bytes, 0600 (%lld)", outcome,
+		    AMFA_STATE_FILE_SIZE, (long long)sb.st_size);
+		fd = open(path, O_RDONLY);
+		(void)!read(fd, after, sizeof(after));
+		close(fd);
+		if (outcome == 0) {
+			ino = sb.st_ino;
+			continue;
+		}
+		changed = (memcmp(before, after, AMFA_STATE_SLOT_SIZE) != 0) +
+		    (memcmp(before + AMFA_STATE_SLOT_SIZE,
+			 after + AMFA_STATE_SLOT_SIZE,
+			 AMFA_STATE_SLOT_SIZE) != 0);
+		ok(sb.st_ino == ino && changed == 1,
+		    "update %d: in place, one slot written", outcome);
 	}
 	ok(amfa_state_open(&cfg, "bob", getuid(), &h, &st) == 0 &&
-		st.ntokens == AMFA_STATE_MAX_TOKENS &&
+		st.ntokens == AMFA_STATE_MAX_TOKENS && st.last_step == 4 &&
 		st.locked_until == 9999999999,
-	    "a padded record reads back");
+	    "the last update reads back");
 	amfa_state_close(&h);
 
-	fd = open(path, O_WRONLY | O_TRUNC);
+	/* Both slots broken: refused, and the file left alone. */
+	fd = open(path, O_WRONLY);
+	ok(pwrite(fd, "x", 1, 100) == 1 &&
+		pwrite(fd, "x", 1, AMFA_STATE_SLOT_SIZE + 100) == 1,
+	    "break both slots");
+	close(fd);
+	ok(amfa_state_open(&cfg, "bob", getuid(), &h, &st) == -1 &&
+		logcap_has("neither slot is valid"),
+	    "refused, saying why");
+	ok(stat(path, &sb) == 0 && sb.st_size == AMFA_STATE_FILE_SIZE,
+	    "and not reset");
+
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	ok(fd >= 0 && write(fd, old, strlen(old)) == (ssize_t)strlen(old),
-	    "an unpadded state file of the earlier form");
+	    "a state file of the earlier form");
 	close(fd);
 	ok(amfa_state_open(&cfg, "bob", getuid(), &h, &st) == 0 &&
 		st.last_step == 7 && st.failures == 2 && st.last_success == 5,
 	    "is read as before");
-	ok(amfa_state_commit(&h, &st) == 0, "and rewritten");
+	ok(amfa_state_commit(&h, &st) == 0, "and updated");
 	amfa_state_close(&h);
-	ok(stat(path, &sb) == 0 && sb.st_size == AMFA_STATE_RECORD_SIZE,
-	    "as a whole record");
+	ok(stat(path, &sb) == 0 && sb.st_size == AMFA_STATE_FILE_SIZE &&
+		amfa_state_open(&cfg, "bob", getuid(), &h, &st) == 0 &&
+		st.last_step == 7 && st.failures == 2 && st.last_success == 5,
+	    "as slots, nothing lost");
+	amfa_state_close(&h);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	(void)!system(cmd);
 }
@@ -255,6 +417,7 @@ main(void)
 	corrupt();
 	files();
 	largest();
-	record_size();
+	slots();
+	on_disk();
 	return tap_done();
 }
