@@ -12,8 +12,9 @@
  *   variables (http_proxy, HTTPS_PROXY, ALL_PROXY, NO_PROXY: the request
  *   sent to the caller's listener), CURL_SSL_BACKEND and CURL_HOME/HOME;
  *   OpenSSL OPENSSL_CONF, OPENSSL_MODULES, OPENSSL_ENGINES, SSL_CERT_FILE,
- *   SSL_CERT_DIR, OPENSSL_ia32cap (most through secure_getenv, which is
- *   already empty here, but not all in every version); libxml2
+ *   SSL_CERT_DIR (most through secure_getenv, which is already empty here,
+ *   but not all in every version; OPENSSL_ia32cap is read when libcrypto
+ *   is loaded, before any call: out of the module's reach); libxml2
  *   XML_CATALOG_FILES and XML_DEBUG_CATALOG; the resolver LOCALDOMAIN,
  *   RES_OPTIONS, HOSTALIASES (ld.so drops these at exec, but the program
  *   may have set them since); libc TZ, TZDIR, LANGUAGE, LC_*, MALLOC_* and
@@ -34,7 +35,17 @@
  * - Signal dispositions.  SIGXFSZ and SIGPIPE are ignored for the call, so
  *   that a write beyond a limit, or to a peer that went away, is an error
  *   the module sees and handles (refuses), never the death of the process
- *   in the middle of an update.
+ *   in the middle of an update.  SIGTSTP, SIGTTIN and SIGTTOU (the stops a
+ *   terminal sends) are ignored too: see the next item.
+ * - Who may signal the process.  A set-user-ID program keeps its caller's
+ *   real user id, so the caller may send it any signal, SIGSTOP included:
+ *   stopped while it holds a user's state lock (during an STS or YubiKey
+ *   validation request, for instance), it would keep every other login of
+ *   that user, and `awsmfa unlock', waiting until someone finds it.  For
+ *   the call the real and saved ids become root's (and the group ids
+ *   root's group, so that nothing the module creates is the caller's
+ *   group's): the caller's kill(2) is refused.  They are put back on
+ *   return.
  * - The umask.  077 for the call, in every process: files and directories
  *   get the modes the module asks for, set with fchmod on the descriptor
  *   where a mode wider than 0700 is meant, whatever umask the caller had.
@@ -46,6 +57,7 @@
 #include <sys/auxv.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "caller_guard.h"
 #include "log.h"
@@ -70,7 +82,8 @@ static const struct {
 	{ RLIMIT_CORE, "RLIMIT_CORE", 0 },
 };
 
-static const int signals[AMFA_GUARD_NSIGNALS] = { SIGXFSZ, SIGPIPE };
+static const int signals[AMFA_GUARD_NSIGNALS] = { SIGXFSZ, SIGPIPE, SIGTSTP,
+	SIGTTIN, SIGTTOU };
 
 int
 amfa_guard_process_secure(void)
@@ -139,6 +152,17 @@ amfa_guard_enter(struct amfa_guard *g, int secure)
 	environ = clean_env;
 	for (int i = 0; i < AMFA_GUARD_NLIMITS; i++)
 		set_limit(g, i);
+	/* Root's ids for the call (only a process running as root can). */
+	if (getresuid(&g->ruid, &g->euid, &g->suid) == 0 &&
+	    getresgid(&g->rgid, &g->egid, &g->sgid) == 0 && g->euid == 0) {
+		if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) {
+			amfa_log(LOG_ERR,
+			    "cannot take root's ids for the call: %s",
+			    strerror(errno));
+			r = -1;
+		}
+		g->ids_saved = 1;
+	}
 	memset(&ign, 0, sizeof(ign));
 	ign.sa_handler = SIG_IGN;
 	sigemptyset(&ign.sa_mask);
@@ -173,6 +197,13 @@ amfa_guard_leave(struct amfa_guard *g)
 				    &g->limits[i]);
 		}
 		environ = g->environ;
+		/* The gids first, while the process is still root. */
+		if (g->ids_saved &&
+		    (setresgid(g->rgid, g->egid, g->sgid) != 0 ||
+			setresuid(g->ruid, g->euid, g->suid) != 0))
+			amfa_log(LOG_ERR,
+			    "cannot put the caller's ids back: %s",
+			    strerror(errno));
 	}
 	(void)umask(g->umask);
 	g->entered = 0;

@@ -21,7 +21,7 @@
 #include <sys/types.h>
 
 #define AMFA_GUARD_NLIMITS  7
-#define AMFA_GUARD_NSIGNALS 2
+#define AMFA_GUARD_NSIGNALS 5
 
 struct amfa_guard {
 	int secure; /* the caller is not trusted */
@@ -30,6 +30,9 @@ struct amfa_guard {
 	char **environ;
 	struct rlimit limits[AMFA_GUARD_NLIMITS];
 	int limit_saved[AMFA_GUARD_NLIMITS];
+	int ids_saved;
+	uid_t ruid, euid, suid;
+	gid_t rgid, egid, sgid;
 	struct sigaction signals[AMFA_GUARD_NSIGNALS];
 	int signal_saved[AMFA_GUARD_NSIGNALS];
 };

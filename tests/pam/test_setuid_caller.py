@@ -138,7 +138,7 @@ class Caller:
 
     def run(self, argv, answer, env=None, umask=0o022, ignore=(),
             limits=(), block=(), pending=(), prompt=PROMPT, timeout=60,
-            wrap=None):
+            wrap=None, at_prompt=None):
         """Run argv as the caller under a pty; answer the prompt.
         `limits': (RLIMIT_NAME, soft, hard or None) triples; `wrap': a
         command the shim runs instead, argv appended (strace)."""
@@ -159,6 +159,8 @@ class Caller:
         before = child.before
         after = ""
         if i == 0:
+            if at_prompt is not None:
+                at_prompt(child.pid)
             child.sendline(answer)
             child.expect(pexpect.EOF)
             after = child.before
@@ -304,7 +306,7 @@ class World:
         self.iams = {}
         # STS and the validation server over HTTPS, one test CA.
         for role in ("ks", "ly", "le", "ls", "sk", "u7", "u0", "um",
-                     "g0", "g1", "g2", "g3", "g4", "g5", "g6", "g7"):
+                     "g0", "g1", "g2", "g3", "g4", "g5", "g6", "g7", "gs"):
             self.iams[role] = IamUser(PREFIX + role)
         self.sts = StsServer(list(self.iams.values()), tls=True)
         janitor.add(self.sts.stop)
@@ -997,6 +999,38 @@ class CallerSignals(unittest.TestCase):
                     self.assertTrue(os.path.isfile(creds) or
                                     "STORED" in o.lines,
                                     "no credentials stored: %r" % o)
+
+    def test_caller_cannot_stop_su_in_the_module(self):
+        """While su is in the module (here: at its prompt; likewise during
+        an STS request with the user's state locked) the caller's kill(2)
+        is refused: stopped, su would hold the user's state lock and every
+        other login of that user, and awsmfa unlock, would wait on it.
+        The probe is SIGCONT, which changes nothing when it does arrive
+        (it did before the module took root's ids for the call)."""
+        w = self.w
+        victim = w.sts_user("gs", verify="local+sts")
+        seed = w.seed(victim)
+        plant_state(w.tree, victim, None)
+        tried = {}
+
+        def kill_as_caller(shim_pid, sig=signal.SIGCONT):
+            # The shim execs su, so its pid is su's.
+            p = subprocess.run(
+                ["/usr/bin/python3", "-I", "-S", "-c",
+                 "import os, sys\n"
+                 "try:\n os.kill(%d, %d)\nexcept PermissionError:\n"
+                 " sys.exit(3)\n" % (shim_pid, sig)],
+                user=w.caller.pw.pw_uid, group=w.caller.pw.pw_gid,
+                capture_output=True, timeout=30)
+            tried.setdefault("rc", []).append(p.returncode)
+
+        o = w.caller.su(victim, totp(seed), at_prompt=kill_as_caller)
+        self.assertEqual(tried.get("rc"), [3],
+                         "the caller could signal su inside the module")
+        self.assertTrue(o.logged_in, o)
+        st = parse_state(read_state(w.tree, victim) or "")
+        self.assertIsNotNone(st)
+        self.assertEqual(st["failures"], 0)
 
 
 def tearDownModule():

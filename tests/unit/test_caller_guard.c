@@ -206,10 +206,54 @@ hard_limits(void)
 	unlink(path);
 }
 
+/*
+ * A set-user-ID root process keeps its caller's real ids (so the caller may
+ * signal it): root's for the call, the caller's back after it.
+ */
+static void
+caller_ids(void)
+{
+	struct sigaction got;
+	struct amfa_guard g;
+	uid_t r, e, s;
+	gid_t rg, eg, sg;
+	int status, good;
+
+	if (geteuid() != 0) {
+		ok(1, "# SKIP not root: no set-user-ID ids to take");
+		return;
+	}
+	fflush(stdout);
+	if (fork() == 0) {
+		good = setresgid(65534, 0, 0) == 0 &&
+		    setresuid(65534, 0, 0) == 0;
+		good &= amfa_guard_enter(&g, 1) == 0;
+		good &= getresuid(&r, &e, &s) == 0 && r == 0 && e == 0 &&
+		    s == 0;
+		good &= getresgid(&rg, &eg, &sg) == 0 && rg == 0 && eg == 0 &&
+		    sg == 0;
+		good &= sigaction(SIGTSTP, NULL, &got) == 0 &&
+		    got.sa_handler == SIG_IGN;
+		amfa_guard_leave(&g);
+		good &= getresuid(&r, &e, &s) == 0 && r == 65534 && e == 0 &&
+		    s == 0;
+		good &= getresgid(&rg, &eg, &sg) == 0 && rg == 65534 &&
+		    eg == 0 && sg == 0;
+		good &= sigaction(SIGTSTP, NULL, &got) == 0 &&
+		    got.sa_handler == SIG_DFL;
+		_exit(!good);
+	}
+	wait(&status);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "the caller's real ids: root's for the call (the caller cannot "
+	    "stop it), put back after; terminal stops ignored for the call");
+}
+
 int
 main(void)
 {
 	hostile_caller();
+	caller_ids();
 	hard_limits();
 	ok(!amfa_guard_process_secure(), "a test is not set-user-ID");
 	ok(amfa_guard_env_clean(
