@@ -50,14 +50,13 @@ amfa_audit_format(const struct amfa_audit_rec *r, const struct timespec *now)
 	return out;
 }
 
-/* Append one line; the file must be root's, regular, one link, not
- * writable by others. */
+/* The audit log opened for appending: root's, regular, one link, not
+ * writable by others (created 0600 if missing).  A descriptor or -1. */
 static int
-append(const char *path, const char *line)
+open_log(const char *path)
 {
 	struct stat st;
-	size_t len = strlen(line);
-	int fd, r;
+	int fd;
 
 	fd = open(path,
 	    O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
@@ -75,13 +74,43 @@ append(const char *path, const char *line)
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+/* Append one line, whole or not at all. */
+static int
+append(const char *path, const char *line)
+{
+	int fd, r;
+
+	if ((fd = open_log(path)) < 0)
+		return -1;
 	/* One write: appends of one line do not interleave. */
-	r = amfa_append_whole(fd, line, len);
+	r = amfa_append_whole(fd, line, strlen(line));
 	if (close(fd) != 0 && r == 0)
 		r = -errno;
 	if (r != 0) {
 		amfa_log(LOG_ERR, "audit_log %s: record not written: %s", path,
 		    strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+int
+amfa_audit_ready(const struct amfa_config *cfg)
+{
+	int fd, r;
+
+	if (cfg->audit_log == NULL)
+		return 0;
+	if ((fd = open_log(cfg->audit_log)) < 0)
+		return -1;
+	r = amfa_append_room(fd, AMFA_AUDIT_RECORD_MAX);
+	close(fd);
+	if (r != 0) {
+		amfa_log(LOG_ERR, "audit_log %s: no room for a record (%s)",
+		    cfg->audit_log, strerror(-r));
 		return -1;
 	}
 	return 0;

@@ -32,6 +32,16 @@ char *amfa_audit_format(const struct amfa_audit_rec *r,
     const struct timespec *now);
 
 /*
+ * Can a record be written to the audit log, if one is configured (the log
+ * opens, and the file size limit and the free space leave room for
+ * AMFA_AUDIT_RECORD_MAX bytes and the append slack)?  0 yes (or no log),
+ * -1 no (logged).  No audit record, no login: the PAM glue asks before the
+ * decision, and refuses a success whose record could not be written.
+ */
+#define AMFA_AUDIT_RECORD_MAX 4096
+int amfa_audit_ready(const struct amfa_config *cfg);
+
+/*
  * Record `r': syslog, and the audit log if configured (a regular root-owned
  * file, not a link, not writable by others; created 0600 if missing).
  * 0, or -1 if the log file could not be written (logged).

@@ -170,8 +170,24 @@ authenticate(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a)
 	return r;
 }
 
-/* One audit record for the decision (audit.h). */
-static void
+static const char *
+result_word(int r)
+{
+	switch (r) {
+	case PAM_SUCCESS:
+		return "ok";
+	case PAM_IGNORE:
+		return "ignored";
+	case PAM_AUTHINFO_UNAVAIL:
+	case PAM_SERVICE_ERR:
+		return "error";
+	}
+	return "denied";
+}
+
+/* One audit record for the decision (audit.h); 0, or -1 if not in the
+ * audit log. */
+static int
 audit(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a, int r)
 {
 	const void *item;
@@ -185,30 +201,37 @@ audit(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a, int r)
 		a->ruser = item;
 	if (pam_get_item(pamh, PAM_TTY, &item) == PAM_SUCCESS)
 		a->tty = item;
-	a->result = r == PAM_SUCCESS ?
-	    "ok" :
-	    r == PAM_IGNORE ?
-	    "ignored" :
-	    r == PAM_AUTHINFO_UNAVAIL || r == PAM_SERVICE_ERR ?
-	    "error" :
-	    "denied";
-	amfa_audit_emit(&c->cfg, a);
+	a->result = result_word(r);
+	return amfa_audit_emit(&c->cfg, a);
 }
 
 PAM_EXTERN int
 pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
+	struct amfa_audit_rec a;
 	struct call c;
 	int r;
-
-	struct amfa_audit_rec a;
 
 	memset(&a, 0, sizeof(a));
 	memset(&c, 0, sizeof(c));
 	if ((r = begin(pamh, argc, argv, &c)) != PAM_SUCCESS)
 		return end(pamh, &c, r, 0, "authenticate");
-	r = authenticate(pamh, &c, &a);
-	audit(pamh, &c, &a, r);
+	/* No audit record, no login: the code is not looked at while the
+	 * audit log cannot take a record (a full disk, a file size limit). */
+	if (amfa_audit_ready(&c.cfg) != 0) {
+		r = PAM_AUTHINFO_UNAVAIL;
+		a.reason = "the audit log cannot take a record";
+	} else {
+		r = authenticate(pamh, &c, &a);
+	}
+	if (audit(pamh, &c, &a, r) != 0 && r == PAM_SUCCESS) {
+		amfa_log(LOG_ERR,
+		    "user %s: denied: the audit record was not written",
+		    amfa_user_name_invalid(c.user) ? "(invalid)" : c.user);
+		amfa_pam_unexport_env(pamh);
+		amfa_gate_mark_logout(c.cfg.store_dir);
+		r = PAM_AUTHINFO_UNAVAIL;
+	}
 	free(c.iam_user);
 	return end(pamh, &c, r, 1, "authenticate");
 }

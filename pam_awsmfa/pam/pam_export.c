@@ -55,12 +55,18 @@ amfa_pam_export_env(pam_handle_t *pamh, const struct amfa_session *s)
 	for (size_t i = 0; i < NENV && r == PAM_SUCCESS; i++)
 		r = put(pamh, env_names[i], values[i]);
 	if (r != PAM_SUCCESS) {
-		for (size_t i = 0; i < NENV; i++)
-			pam_putenv(pamh, env_names[i]); /* unset */
+		amfa_pam_unexport_env(pamh);
 		amfa_log(LOG_ERR, "cannot set the PAM environment: %s",
 		    pam_strerror(pamh, r));
 	}
 	return r;
+}
+
+void
+amfa_pam_unexport_env(pam_handle_t *pamh)
+{
+	for (size_t i = 0; i < NENV; i++)
+		pam_putenv(pamh, env_names[i]); /* a name alone: unset */
 }
 
 /* The credentials this module put into the PAM environment, if any. */

@@ -15,6 +15,8 @@
  * AWS_CREDENTIAL_EXPIRATION, AWS_REGION, AWS_DEFAULT_REGION.  PAM_SUCCESS
  * or a PAM error (then none is left set). */
 int amfa_pam_export_env(pam_handle_t *pamh, const struct amfa_session *s);
+/* Take back what amfa_pam_export_env put (a login refused after all). */
+void amfa_pam_unexport_env(pam_handle_t *pamh);
 
 /* open_session: if the PAM environment holds credentials from
  * pam_awsmfa, write them to the user's store and count the session. */

@@ -13,6 +13,7 @@ import resource
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -642,6 +643,39 @@ class CallerLimits(Catalogue):
                                    caller=file_size_limit(size, ignore),
                                    **outcome))
         self.run_table(table)
+
+
+class CallerAuditLimits(Catalogue):
+    """No audit record, no login: with audit_log set, a file size limit (or a
+    full disk) that leaves no room for a record refuses the right code
+    before it is looked at (the state stays as it was), instead of a login
+    that leaves no trace in the log."""
+
+    def setUp(self):
+        self.log = os.path.join(tempfile.mkdtemp(prefix="amfa-audit-"),
+                                "audit.log")
+        self.addCleanup(subprocess.run, ["rm", "-rf",
+                                         os.path.dirname(self.log)])
+        with open(self.log, "w") as f:
+            f.write("{}\n" * 100)
+        os.chmod(self.log, 0o600)
+        self.extra_config = {"audit_log": self.log}
+        super().setUp()
+
+    def test_audit_log_without_room(self):
+        wait_fresh_step(margin=8)
+        size = os.path.getsize(self.log)
+        table = [Entry("right code, audit log at its size limit (+%d)" % n,
+                       caller=file_size_limit(size + n, True),
+                       log="no room for a record")
+                 for n in (0, 100, 4000)]
+        self.run_table(table)
+        self.assertEqual(os.path.getsize(self.log), size,
+                         "nothing half written")
+        # Control: with room, the same configuration logs in and records it.
+        res = self.tree.run("awsmfa", "alice", [totp(self.seed)])
+        self.assertRc(res, PAM_SUCCESS)
+        self.assertGreater(os.path.getsize(self.log), size)
 
 
 class StsAnswers(Catalogue):
