@@ -6,7 +6,8 @@ import json
 import os
 import unittest
 
-from amfa_testlib import (PAM_AUTH_ERR, PAM_SUCCESS, PamTestCase,
+from amfa_testlib import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS,
+                          PamTestCase,
                           require_root, totp, wait_fresh_step)
 
 
@@ -67,7 +68,8 @@ class Audit(PamTestCase):
             f.write("precious\n")
         os.symlink(victim, self.log)
         res = self.tree.run("sudo", "alice", [totp(self.seed)])
-        self.assertRc(res, PAM_SUCCESS, "the audit file does not decide")
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL,
+                      "no audit record, no login")
         self.assertIn("audit_log", res.log)
         with open(victim) as f:
             self.assertEqual(f.read(), "precious\n")
@@ -77,7 +79,7 @@ class Audit(PamTestCase):
             f.write("")
         os.chmod(self.log, 0o666)
         res = self.tree.run("sudo", "alice", [totp(self.seed)])
-        self.assertRc(res, PAM_SUCCESS)
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL, "no audit record, no login")
         self.assertIn("not written", res.log)
         self.assertEqual(os.path.getsize(self.log), 0)
 
