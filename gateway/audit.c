@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -127,6 +128,40 @@ room_for(int fd, size_t len)
 }
 
 int
+gw_audit_reserve_ok(const struct statvfs *vfs, size_t len)
+{
+	unsigned long long size, avail, reserve;
+
+	size = (unsigned long long)vfs->f_blocks * vfs->f_frsize;
+	avail = (unsigned long long)vfs->f_bavail * vfs->f_frsize;
+	reserve = size / 10;
+	if (reserve > GW_AUDIT_RESERVE_MAX)
+		reserve = GW_AUDIT_RESERVE_MAX;
+	return avail >= reserve && avail - reserve >= len;
+}
+
+/*
+ * Any local account can run the gateway by hand, as often as it likes, and
+ * the log is written with the audit group, outside the caller's disk
+ * quota: unverified records could fill the disk, and a full disk refuses
+ * everyone's service.  They go to the log while the reserve holds, to
+ * syslog alone (which rate-limits) after.
+ */
+static int
+unverified_may_write(int fd, const struct gw_event *ev)
+{
+	struct statvfs vfs;
+
+	if (fstatvfs(fd, &vfs) == 0 && gw_audit_reserve_ok(&vfs, 4096))
+		return 1;
+	syslog(LOG_WARNING,
+	    "audit log: the file system is down to its reserve for MFA "
+	    "connections: an unverified record (event %s) goes to syslog only",
+	    ev->event);
+	return 0;
+}
+
+int
 gw_audit_check(const struct gw_audit *a, const struct gw_event *ev)
 {
 	struct timespec now;
@@ -163,7 +198,7 @@ gw_audit_emit(const struct gw_audit *a, const struct gw_event *ev)
 	}
 	syslog(strcmp(ev->result, "ok") == 0 ? LOG_INFO : LOG_NOTICE, "%s",
 	    text);
-	if (a->fd >= 0) {
+	if (a->fd >= 0 && (a->verified || unverified_may_write(a->fd, ev))) {
 		len = strlen(text);
 		if ((line = malloc(len + 2)) == NULL) {
 			free(text);

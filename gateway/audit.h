@@ -66,13 +66,27 @@ char *gw_audit_format(const struct gw_audit *a, const struct gw_event *ev,
 int gw_audit_open(const char *path, uid_t owner);
 
 /*
- * Record `ev' in syslog and in the log.  The log gets the whole line or
+ * Record `ev' in syslog and in the log.  An unverified record goes to the
+ * log only while the file system keeps its reserve (gw_audit_reserve_ok):
+ * any local account can run the gateway by hand, as often as it likes,
+ * and a full disk refuses everyone's service.  The log
+ * gets the whole line or
  * nothing: before the write the file-size limit (RLIMIT_FSIZE) and the
  * free space must leave room for the line and AMFA_APPEND_SLACK bytes more
  * (other writers may append meanwhile).  0, or -1 if the record is not in
  * the log (logged): then the gateway must refuse the service.
  */
 int gw_audit_emit(const struct gw_audit *a, const struct gw_event *ev);
+
+/*
+ * May an unverified record of `len' bytes go to a log on a file system in
+ * the state `vfs' describes?  Only while what is free after it stays above
+ * the reserve kept for MFA connections' records: a tenth of the file
+ * system, at most GW_AUDIT_RESERVE_MAX.  1 or 0.
+ */
+#define GW_AUDIT_RESERVE_MAX (1024ULL * 1024 * 1024)
+struct statvfs;
+int gw_audit_reserve_ok(const struct statvfs *vfs, size_t len);
 
 /*
  * Would gw_audit_emit write `ev' now?  0 or -1 (logged).  For a decision

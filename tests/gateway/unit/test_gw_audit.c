@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -252,11 +253,34 @@ logfile(void)
 	rmdir(dir);
 }
 
+/* The reserve kept for MFA connections' records. */
+static void
+reserve(void)
+{
+	struct statvfs v;
+
+	memset(&v, 0, sizeof(v));
+	v.f_frsize = 4096;
+	v.f_blocks = 25600; /* 100 MiB: a reserve of 10 MiB */
+	v.f_bavail = 2560 + 2;
+	ok(gw_audit_reserve_ok(&v, 4096), "10 MiB + 8 KiB free: room");
+	v.f_bavail = 2560;
+	ok(!gw_audit_reserve_ok(&v, 4096), "10 MiB free: the reserve");
+	v.f_bavail = 0;
+	ok(!gw_audit_reserve_ok(&v, 1), "nothing free");
+	v.f_blocks = 1ULL << 30; /* 4 TiB: the reserve stops at 1 GiB */
+	v.f_bavail = (1ULL << 18) + 1;
+	ok(gw_audit_reserve_ok(&v, 4096), "1 GiB + 4 KiB free of 4 TiB: room");
+	v.f_bavail = 1ULL << 18;
+	ok(!gw_audit_reserve_ok(&v, 4096), "1 GiB free of 4 TiB: the reserve");
+}
+
 int
 main(void)
 {
 	format();
 	logfile();
 	size_limit();
+	reserve();
 	return tap_done();
 }
