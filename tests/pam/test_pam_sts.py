@@ -222,6 +222,49 @@ class VerifySts(StsCase):
                          "a locked user's code never goes to AWS")
 
 
+class AuditNamesTheSession(StsCase):
+    """The audit record of a login that obtained credentials names the
+    temporary access key id and the STS request id the endpoint issued
+    (what CloudTrail records), never the secret or the token."""
+
+    def setUp(self):
+        super().setUp()
+        self.audit = os.path.join(self.tree.root, "audit.log")
+        self.tree.write_config(dict(users_dir=self.tree.users,
+                                    state_dir=self.tree.state,
+                                    audit_log=self.audit, **self.config))
+
+    def test_record_names_key_id_and_request_id(self):
+        res = self.login()
+        self.assertRc(res, PAM_SUCCESS)
+        with open(self.audit) as f:
+            text = f.read()
+        rec = json.loads(text.splitlines()[-1])
+        issued = [r for r in self.sts.requests()["requests"]
+                  if r["action"] == "GetSessionToken"]
+        self.assertEqual(len(issued), 1)
+        self.assertEqual(rec["access_key_id"], res.env["AWS_ACCESS_KEY_ID"])
+        self.assertEqual(rec["access_key_id"],
+                         issued[0]["issued_access_key_id"])
+        self.assertEqual(rec["request_id"], issued[0]["request_id"])
+        self.assertTrue(rec["credentials"])
+        # The syslog copy too, and no secret anywhere.
+        self.assertIn(issued[0]["request_id"], res.log)
+        for secret in (res.env["AWS_SECRET_ACCESS_KEY"],
+                       res.env["AWS_SESSION_TOKEN"], self.iam.secret):
+            self.assertNotIn(secret, text)
+        self.assertNoSecrets(res)
+
+    def test_refused_login_names_no_key(self):
+        code = totp(self.iam.seed)
+        self.assertRc(self.login("%06d" % ((int(code) + 1) % 1000000)),
+                      PAM_AUTH_ERR)
+        with open(self.audit) as f:
+            rec = json.loads(f.read().splitlines()[-1])
+        self.assertNotIn("access_key_id", rec)
+        self.assertNotIn("request_id", rec)
+
+
 class VerifyLocalThenSts(StsCase):
     verify = "local+sts"
 
