@@ -105,7 +105,7 @@ cache_read(int dir, const char *file, const char *shown,
 	const char *name, *arn, *sink_why;
 	json_object *o = NULL, *v;
 	char *buf;
-	size_t len;
+	size_t len, n;
 	int r;
 
 	memset(c, 0, sizeof(*c));
@@ -137,10 +137,10 @@ cache_read(int dir, const char *file, const char *shown,
 		goto out;
 	}
 	*why = "a malformed access key id, secret or token";
-	len = strlen(c->access_key_id);
-	if (len < 16 || len > 128 ||
+	n = strlen(c->access_key_id);
+	if (n < 16 || n > 128 ||
 	    strspn(c->access_key_id, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") !=
-		len ||
+		n ||
 	    !printable(c->secret_access_key) || !printable(c->session_token) ||
 	    !printable(c->expiration)) {
 		amfa_creds_free(c);
@@ -148,8 +148,16 @@ cache_read(int dir, const char *file, const char *shown,
 	}
 	r = 0;
 out:
+	/* json-c's copies of the secret and token, then the file's. */
+	if (o != NULL) {
+		const char *k[] = { "SecretAccessKey", "SessionToken" };
+
+		for (size_t i = 0; i < 2; i++)
+			if ((name = json_str(o, k[i])) != NULL)
+				OPENSSL_cleanse((char *)name, strlen(name));
+	}
 	json_object_put(o);
-	amfa_wipe_free(buf, strlen(buf) + 1);
+	amfa_wipe_free(buf, len + 1);
 	return r;
 }
 
