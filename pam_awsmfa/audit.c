@@ -44,6 +44,8 @@ amfa_audit_format(const struct amfa_audit_rec *r, const struct timespec *now)
 	bad |= amfa_json_add_str(o, "reason", r->reason);
 	bad |= amfa_json_add_bool(o, "grace", r->grace);
 	bad |= amfa_json_add_bool(o, "credentials", r->credentials);
+	bad |= amfa_json_add_str(o, "access_key_id", r->access_key_id);
+	bad |= amfa_json_add_str(o, "request_id", r->request_id);
 	if (!bad)
 		out = amfa_json_line(o);
 	json_object_put(o);

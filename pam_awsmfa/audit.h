@@ -4,7 +4,8 @@
  * `audit_log' when awsmfa.conf names one.  The shape matches the records
  * of awsmfa-gateway(8), so one file can hold both: a sudo step-up is
  * {"event":"stepup","service":"sudo",...}; any other service is "auth".
- * Never a code or a credential.
+ * Never a code or a secret: of the session's credentials only the access
+ * key id, which CloudTrail records with every call the session makes.
  */
 #ifndef AMFA_AUDIT_H
 #define AMFA_AUDIT_H
@@ -25,6 +26,11 @@ struct amfa_audit_rec {
 	const char *reason;   /* why; NULL for ok */
 	int grace;	      /* let in on an earlier proof */
 	int credentials;      /* AWS credentials were issued */
+	/* Of those credentials: the temporary access key id (ASIA..., what
+	 * CloudTrail records as the session's AccessKeyId) and the STS
+	 * request id of GetSessionToken.  NULL: none. */
+	const char *access_key_id;
+	const char *request_id;
 };
 
 /* The JSON text of `r' at `now', no newline (heap), or NULL. */

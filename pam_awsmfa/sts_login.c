@@ -111,6 +111,7 @@ amfa_sts_fetch(const struct amfa_config *cfg, const struct amfa_user *u,
 	snprintf(s->creds.expiration, sizeof(s->creds.expiration), "%s",
 	    out.expiration);
 	s->creds.expires = out.expires;
+	snprintf(s->request_id, sizeof(s->request_id), "%s", out.request_id);
 	amfa_sts_credentials_free(&out);
 	if (s->creds.access_key_id == NULL) {
 		amfa_creds_free(&s->creds);
@@ -118,8 +119,9 @@ amfa_sts_fetch(const struct amfa_config *cfg, const struct amfa_user *u,
 	}
 	amfa_log(LOG_INFO,
 	    "user %s (IAM %s): session credentials %s valid "
-	    "until %s",
-	    u->name, u->iam_user, s->creds.access_key_id, s->creds.expiration);
+	    "until %s (STS request id %s)",
+	    u->name, u->iam_user, s->creds.access_key_id, s->creds.expiration,
+	    s->request_id[0] ? s->request_id : "none");
 	return AMFA_AUTH_OK;
 }
 

@@ -18,6 +18,7 @@
 struct amfa_session {
 	struct amfa_creds creds;
 	char region[33];
+	char request_id[80]; /* of the GetSessionToken call, for the audit */
 };
 
 /*

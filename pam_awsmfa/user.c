@@ -225,6 +225,42 @@ parse_yubikey(void *obj, const struct amfa_opt *opt, const char *value,
 	return 0;
 }
 
+/* role = NAME ARN [duration=S] [external_id=ID] [region=R]; several. */
+static int
+parse_role(void *obj, const struct amfa_opt *opt, const char *value,
+    const char *where)
+{
+	struct amfa_user *u = obj;
+	struct amfa_role r;
+	const char *why;
+
+	if (u->nroles == AMFA_ROLES_MAX) {
+		amfa_log(LOG_ERR, "%s: at most %d %s lines", where,
+		    AMFA_ROLES_MAX, opt->key);
+		return -1;
+	}
+	if (amfa_role_parse(value, &r, &why) != 0) {
+		amfa_log(LOG_ERR, "%s: %s: %s", where, opt->key, why);
+		return -1;
+	}
+	for (size_t i = 0; i < u->nroles; i++) {
+		if (strcmp(u->roles[i].name, r.name) == 0) {
+			amfa_log(LOG_ERR, "%s: %s: the name %s is given twice",
+			    where, opt->key, r.name);
+			amfa_role_free(&r);
+			return -1;
+		}
+	}
+	if (u->roles == NULL &&
+	    (u->roles = calloc(AMFA_ROLES_MAX, sizeof(*u->roles))) == NULL) {
+		amfa_log(LOG_ERR, "%s: out of memory", where);
+		amfa_role_free(&r);
+		return -1;
+	}
+	u->roles[u->nroles++] = r;
+	return 0;
+}
+
 #define OFF(f) offsetof(struct amfa_user, f)
 static const struct amfa_opt user_opts[] = {
 	{ "iam_user", AMFA_OPT_STRING, OFF(iam_user), 0, 0, NULL, 0, NULL,
@@ -251,6 +287,8 @@ static const struct amfa_opt user_opts[] = {
 	    amfa_check_region },
 	{ "yubikey", AMFA_OPT_CUSTOM, 0, 0, 0, NULL,
 	    AMFA_OPT_SECRET | AMFA_OPT_MULTI, parse_yubikey, NULL },
+	{ "role", AMFA_OPT_CUSTOM, 0, 0, 0, NULL, AMFA_OPT_MULTI, parse_role,
+	    NULL },
 };
 #undef OFF
 #define NOPTS (sizeof(user_opts) / sizeof(user_opts[0]))
@@ -392,6 +430,9 @@ amfa_user_free(struct amfa_user *u)
 	if (u->yubikeys != NULL)
 		amfa_wipe_free(u->yubikeys,
 		    AMFA_USER_MAX_YUBIKEYS * sizeof(*u->yubikeys));
+	for (size_t i = 0; i < u->nroles; i++)
+		amfa_role_free(&u->roles[i]);
+	free(u->roles);
 	free(u->name);
 	memset(u, 0, sizeof(*u));
 }

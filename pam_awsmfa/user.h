@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "creds/creds_roles.h"
 #include "totp.h"
 #include "yubikey/ykotp.h"
 
@@ -33,6 +34,9 @@ struct amfa_user {
 	/* yubikey = ... lines; keys wiped on free.  NULL: none. */
 	struct amfa_yk_token *yubikeys; /* AMFA_USER_MAX_YUBIKEYS slots */
 	size_t nyubikeys;
+	/* role = ... lines (creds_roles.h); NULL: none. */
+	struct amfa_role *roles; /* AMFA_ROLES_MAX slots */
+	size_t nroles;
 };
 
 /* Does this user's login call STS? */

@@ -1,7 +1,8 @@
 /*
  * STS GetSessionToken with an MFA serial and code, signed with the IAM
  * user's long-term key (aws_query.h), and its answer turned into session
- * credentials.
+ * credentials; STS AssumeRole signed with those session credentials, and
+ * its answer turned into role credentials.
  */
 #ifndef AMFA_STS_H
 #define AMFA_STS_H
@@ -24,6 +25,24 @@ struct amfa_sts_credentials {
 	char *session_token;	 /* secret, wiped on free */
 	char expiration[40];	 /* as AWS wrote it */
 	time_t expires;
+	char request_id[80]; /* STS's RequestId of the call that issued them */
+	char *assumed_role_arn; /* AssumeRole: AssumedRoleUser/Arn; else NULL */
+};
+
+/* One AssumeRole request. */
+struct amfa_sts_role_request {
+	const char *role_arn;
+	const char *session_name;    /* RoleSessionName */
+	const char *source_identity; /* SourceIdentity, or NULL */
+	const char *external_id;     /* ExternalId, or NULL; never logged */
+	long duration;		     /* DurationSeconds, 900..43200 */
+};
+
+/* What AWS said when it refused (its code and message, as given). */
+struct amfa_sts_error {
+	char code[64];
+	char message[256];
+	char request_id[80];
 };
 
 enum amfa_sts_result {
@@ -48,6 +67,24 @@ enum amfa_sts_result {
  */
 enum amfa_sts_result amfa_sts_get_session_token(const struct amfa_sts_config *c,
     const struct amfa_aws_key *key, const char *serial, const char *code,
+    struct amfa_sts_credentials *out);
+
+/*
+ * Call AssumeRole, signed with temporary credentials (`session' carries the
+ * session token).  Logs the outcome with the role's ARN (AWS's code and
+ * message, the request id; never a key, token or external id).  When AWS
+ * refused, `err' (if not NULL) gets its words.
+ */
+enum amfa_sts_result amfa_sts_assume_role(const struct amfa_sts_config *c,
+    const struct amfa_aws_key *session, const struct amfa_sts_role_request *req,
+    struct amfa_sts_credentials *out, struct amfa_sts_error *err);
+
+/*
+ * The credentials of an AssumeRole answer (a 200's body), checked as
+ * amfa_sts_assume_role checks them: AMFA_STS_OK or AMFA_STS_MALFORMED.
+ * For the fuzzers and tests.
+ */
+enum amfa_sts_result amfa_sts_parse_assume_role(const char *buf, size_t len,
     struct amfa_sts_credentials *out);
 
 const char *amfa_sts_result_str(enum amfa_sts_result r);

@@ -51,6 +51,7 @@ void
 amfa_sts_credentials_free(struct amfa_sts_credentials *c)
 {
 	free(c->access_key_id);
+	free(c->assumed_role_arn);
 	if (c->secret_access_key != NULL)
 		amfa_wipe_free_str(c->secret_access_key);
 	if (c->session_token != NULL)

@@ -1,28 +1,37 @@
 /*
  * awsmfa-creds: print the session's temporary AWS credentials for the AWS
- * CLI and SDKs.  In ~/.aws/config:
+ * CLI and SDKs, or those of a role assumed with them.  In ~/.aws/config:
  *
  *	[profile mfa]
  *	credential_process = /usr/bin/awsmfa-creds
  *
+ *	[profile prod]
+ *	credential_process = /usr/bin/awsmfa-creds --role prod
+ *
  * It reads STORE_DIR/UID/credentials.json of the calling user (written by
  * pam_awsmfa at login), checks that the directory and the file are the
  * user's own and private, refuses credentials that have expired, and prints
- * the credential_process JSON.  Exit status: 0 printed, 1 no usable
- * credentials (the reason on standard error), 2 usage.
+ * the credential_process JSON.  --role NAME assumes one of the roles the
+ * administrator listed for the user (creds_role.h); --print-config prints
+ * their profile blocks.  Exit status: 0 printed, 1 no usable credentials
+ * (the reason on standard error), 2 usage.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "config.h"
 #include "creds_print.h"
+#include "creds_role.h"
 #include "log.h"
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: awsmfa-creds [--store-dir DIR]\n");
+	fprintf(stderr,
+	    "usage: awsmfa-creds [--store-dir DIR] "
+	    "[--role NAME | --print-config]\n");
 	exit(2);
 }
 
@@ -39,19 +48,39 @@ main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "store-dir", required_argument, NULL, 's' },
+		{ "role", required_argument, NULL, 'r' },
+		{ "print-config", no_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
 	};
-	const char *store = AMFA_DEFAULT_STORE_DIR;
-	int c_;
+	const char *store = AMFA_DEFAULT_STORE_DIR, *role = NULL;
+	char extra[4200];
+	int c_, print_config = 0;
 
 	while ((c_ = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c_ == 's')
 			store = optarg;
+		else if (c_ == 'r' && role == NULL)
+			role = optarg;
+		else if (c_ == 'p')
+			print_config = 1;
 		else
 			usage();
 	}
-	if (optind != argc)
+	if (optind != argc || (role != NULL && print_config))
 		usage();
 	amfa_log_set_sink(quiet, NULL);
+	if (print_config) {
+		/* A store other than the default goes on each line. */
+		if (strcmp(store, AMFA_DEFAULT_STORE_DIR) != 0 &&
+		    strpbrk(store, " \t\"'\\") == NULL &&
+		    (size_t)snprintf(extra, sizeof(extra), "--store-dir %s",
+			store) < sizeof(extra))
+			return amfa_creds_print_config(store, extra,
+			    "awsmfa-creds", stdout);
+		return amfa_creds_print_config(store, NULL, "awsmfa-creds",
+		    stdout);
+	}
+	if (role != NULL)
+		return amfa_creds_role(store, role, "awsmfa-creds", stdout);
 	return amfa_creds_print(store, "awsmfa-creds", stdout);
 }

@@ -14,24 +14,20 @@
 #include "secure_file.h"
 
 int
-amfa_creds_print(const char *store_dir, const char *prog, FILE *out)
+amfa_creds_open_store(const char *store_dir, const char *prog, char *path,
+    size_t pathlen)
 {
-	struct amfa_file_policy policy = { getuid(), 077, 64 * 1024 };
-	char path[4096], *buf, *json;
-	const char *why;
-	struct amfa_creds c;
 	struct stat st;
-	size_t len, jlen;
-	int dir, r;
+	int dir;
 
-	snprintf(path, sizeof(path), "%s/%u", store_dir, (unsigned)getuid());
+	snprintf(path, pathlen, "%s/%u", store_dir, (unsigned)getuid());
 	dir = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dir < 0) {
 		fprintf(stderr,
 		    "%s: no session credentials for uid %u "
 		    "(%s: %s); log in with MFA first\n",
 		    prog, (unsigned)getuid(), path, strerror(errno));
-		return 1;
+		return -1;
 	}
 	if (fstat(dir, &st) != 0 || st.st_uid != getuid() ||
 	    (st.st_mode & 077) != 0) {
@@ -39,11 +35,24 @@ amfa_creds_print(const char *store_dir, const char *prog, FILE *out)
 		    "%s: %s is not your private directory; "
 		    "refusing\n",
 		    prog, path);
-		return 1;
+		close(dir);
+		return -1;
 	}
+	return dir;
+}
+
+int
+amfa_creds_read_session(int dir, const char *path, const char *prog,
+    struct amfa_creds *c)
+{
+	struct amfa_file_policy policy = { getuid(), 077, 64 * 1024 };
+	const char *why;
+	char *buf;
+	size_t len;
+	int r;
+
 	r = amfa_file_read(dir, AMFA_STORE_FILE, AMFA_STORE_FILE, &policy, &buf,
 	    &len);
-	close(dir);
 	if (r != 0) {
 		if (r == -ENOENT)
 			fprintf(stderr,
@@ -52,23 +61,31 @@ amfa_creds_print(const char *store_dir, const char *prog, FILE *out)
 			    prog);
 		return 1;
 	}
-	r = amfa_creds_from_json(buf, &c, &why);
+	r = amfa_creds_from_json(buf, c, &why);
 	amfa_wipe_free(buf, len + 1);
 	if (r != 0) {
 		fprintf(stderr, "%s: %s/%s: %s\n", prog, path, AMFA_STORE_FILE,
 		    why);
 		return 1;
 	}
-	if (c.expires <= time(NULL)) {
+	if (c->expires <= time(NULL)) {
 		fprintf(stderr,
 		    "%s: the session credentials expired at "
 		    "%s; log in again with MFA\n",
-		    prog, c.expiration);
-		amfa_creds_free(&c);
+		    prog, c->expiration);
+		amfa_creds_free(c);
 		return 1;
 	}
-	json = amfa_creds_to_json(&c, &jlen);
-	amfa_creds_free(&c);
+	return 0;
+}
+
+int
+amfa_creds_write(const struct amfa_creds *c, const char *prog, FILE *out)
+{
+	char *json;
+	size_t jlen;
+
+	json = amfa_creds_to_json(c, &jlen);
 	if (json == NULL || fwrite(json, 1, jlen, out) != jlen ||
 	    fflush(out) != 0) {
 		fprintf(stderr, "%s: cannot write the credentials\n", prog);
@@ -78,4 +95,23 @@ amfa_creds_print(const char *store_dir, const char *prog, FILE *out)
 	}
 	amfa_wipe_free(json, jlen + 1);
 	return 0;
+}
+
+int
+amfa_creds_print(const char *store_dir, const char *prog, FILE *out)
+{
+	struct amfa_creds c;
+	char path[4096];
+	int dir, r;
+
+	if ((dir = amfa_creds_open_store(store_dir, prog, path, sizeof(path))) <
+	    0)
+		return 1;
+	r = amfa_creds_read_session(dir, path, prog, &c);
+	close(dir);
+	if (r != 0)
+		return 1;
+	r = amfa_creds_write(&c, prog, out);
+	amfa_creds_free(&c);
+	return r;
 }

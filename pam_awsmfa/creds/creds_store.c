@@ -1,4 +1,5 @@
 /* The per-user credential store; see creds_store.h. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -84,6 +85,33 @@ write_file(void *arg, int fd)
 	return r;
 }
 
+/* As the user: the role caches of awsmfa-creds (role-NAME.json, their
+ * locks and temporary files). */
+static void
+remove_role_caches(int dir)
+{
+	struct dirent *de;
+	int fd;
+	DIR *d;
+
+	if ((fd = dup(dir)) < 0)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		const char *n = de->d_name;
+
+		if (n[0] == '.')
+			n++;
+		if (strncmp(n, AMFA_ROLE_CACHE_PREFIX,
+			strlen(AMFA_ROLE_CACHE_PREFIX)) == 0)
+			unlinkat(dir, de->d_name, 0);
+	}
+	closedir(d);
+}
+
 /* As the user. */
 static int
 remove_file(void *arg, int fd)
@@ -102,6 +130,7 @@ remove_file(void *arg, int fd)
 	if (r != 0 && errno == ENOENT)
 		r = 0;
 	unlinkat(dir, "." AMFA_STORE_FILE ".tmp", 0);
+	remove_role_caches(dir);
 	close(dir);
 	if (r == 0 && write(fd, "end\n", 4) != 4)
 		r = -1;
@@ -199,11 +228,91 @@ out:
 	return r;
 }
 
+static void
+roles_name(char *buf, size_t n, const struct amfa_target *t)
+{
+	snprintf(buf, n, "%u" AMFA_ROLES_SUFFIX, (unsigned)t->uid);
+}
+
+/* Root's file in root's directory: no drop needed, nothing of the user's
+ * is touched.  Written like amfa_file_write_atomic, with the group set
+ * before the rename. */
+static int
+write_roles(int top, const char *name, const struct amfa_target *t,
+    const char *data, size_t len)
+{
+	char tmp[64];
+	size_t off = 0;
+	ssize_t w;
+	int fd, r = -1;
+
+	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+	if (unlinkat(top, tmp, 0) != 0 && errno != ENOENT)
+		return -1;
+	fd = openat(top, tmp,
+	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (fchown(fd, geteuid(), t->gid) != 0 || fchmod(fd, 0640) != 0)
+		goto out;
+	while (off < len) {
+		if ((w = write(fd, data + off, len - off)) < 0) {
+			if (errno == EINTR)
+				continue;
+			goto out;
+		}
+		off += (size_t)w;
+	}
+	if (fsync(fd) != 0)
+		goto out;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto out;
+	}
+	fd = -1;
+	if (renameat(top, tmp, top, name) != 0)
+		goto out;
+	fsync(top);
+	return 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	unlinkat(top, tmp, 0);
+	return r;
+}
+
+int
+amfa_store_write_roles(const char *store_dir, const struct amfa_target *t,
+    const struct amfa_roles_file *f)
+{
+	char name[48], *json;
+	size_t len;
+	int top, r = -1;
+
+	if ((top = open_top(store_dir)) < 0)
+		return -1;
+	roles_name(name, sizeof(name), t);
+	if (f == NULL || f->nroles == 0) {
+		r = unlinkat(top, name, 0) == 0 || errno == ENOENT ? 0 : -1;
+	} else if ((json = amfa_roles_to_json(f, &len)) != NULL) {
+		r = write_roles(top, name, t, json, len);
+		free(json);
+	}
+	if (r != 0)
+		amfa_log(LOG_ERR, "%s/%s: cannot write the roles: %s",
+		    store_dir, name, strerror(errno));
+	close(top);
+	return r;
+}
+
 static int
 remove_store(int top, const char *store_dir, const struct amfa_target *t)
 {
 	char path[4096], name[32];
 	struct job j = { path, NULL, 0 };
+
+	roles_name(name, sizeof(name), t);
+	unlinkat(top, name, 0);
 
 	user_dir_path(path, sizeof(path), store_dir, t);
 	if (run_job(t, remove_file, &j) != 0) {

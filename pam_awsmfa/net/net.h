@@ -37,7 +37,7 @@ enum amfa_ykval_result amfa_net_ykval_verify(const struct amfa_ykval_config *c,
  * caller's log sink, set in the plugin for the call and cleared after it.
  */
 #define AMFA_NET_PLUGIN	    "awsmfa_net.so"
-#define AMFA_NET_OPS_SYMBOL "amfa_net_ops_v1"
+#define AMFA_NET_OPS_SYMBOL "amfa_net_ops_v2"
 
 struct amfa_net_log {
 	amfa_log_sink *sink; /* NULL: stderr */

@@ -45,9 +45,9 @@ plugin_ykval(const struct amfa_net_log *log, const struct amfa_ykval_config *c,
 	return r;
 }
 
-extern const struct amfa_net_ops amfa_net_ops_v1;
+extern const struct amfa_net_ops amfa_net_ops_v2;
 
-const struct amfa_net_ops amfa_net_ops_v1 = {
+const struct amfa_net_ops amfa_net_ops_v2 = {
 	.size = sizeof(struct amfa_net_ops),
 	.version = AMFA_VERSION,
 	.sts_get_session_token = plugin_sts,

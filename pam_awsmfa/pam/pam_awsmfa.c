@@ -4,6 +4,7 @@
  * rest of this directory, which the tests call directly.
  */
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -57,6 +58,10 @@ struct call {
 	struct amfa_config cfg;
 	const char *user;
 	char *iam_user; /* for the audit record */
+	/* The session's temporary access key id and the STS request id, for
+	 * the audit record (never the secret or the token). */
+	char access_key_id[129];
+	char request_id[80];
 };
 
 static int
@@ -155,6 +160,14 @@ authenticate(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a)
 		a->credentials = r == PAM_SUCCESS;
 		if (r != PAM_SUCCESS)
 			a->reason = "cannot set the PAM environment";
+		else {
+			snprintf(c->access_key_id, sizeof(c->access_key_id),
+			    "%s", login.s.creds.access_key_id);
+			snprintf(c->request_id, sizeof(c->request_id), "%s",
+			    login.s.request_id);
+			a->access_key_id = c->access_key_id;
+			a->request_id = c->request_id[0] ? c->request_id : NULL;
+		}
 	}
 	if (r == PAM_SUCCESS && login.degraded)
 		pam_info(pamh, "%s",

@@ -11,6 +11,7 @@
 #include "pam_export.h"
 #include "privdrop.h"
 #include "secure_file.h"
+#include "user.h"
 
 #define COUNTED_KEY "pam_awsmfa_store_counted"
 
@@ -82,6 +83,48 @@ creds_from_env(pam_handle_t *pamh, struct amfa_creds *c)
 	return amfa_creds_set(c, id, secret, token, exp, &why);
 }
 
+/*
+ * STORE_DIR/UID.roles for awsmfa-creds --role: the user's role lines and
+ * root's STS settings as this login used them (creds_roles.h).  Trouble
+ * here costs the roles, not the session.
+ */
+static void
+store_roles(pam_handle_t *pamh, const struct amfa_config *cfg, const char *user,
+    const struct amfa_target *t)
+{
+	const char *region = pam_getenv(pamh, "AWS_REGION");
+	struct amfa_roles_file f;
+	struct amfa_user u;
+	char endpoint[256];
+
+	if (amfa_user_load(cfg, user, 0, &u) != 0) {
+		amfa_log(LOG_ERR,
+		    "user %s: enrolment unusable: roles not stored", user);
+		return;
+	}
+	if (region == NULL || amfa_check_region(region) != NULL)
+		region = u.region ? u.region : cfg->region;
+	if (cfg->sts_endpoint != NULL)
+		snprintf(endpoint, sizeof(endpoint), "%s", cfg->sts_endpoint);
+	else
+		snprintf(endpoint, sizeof(endpoint),
+		    "https://sts.%s.amazonaws.com/", region);
+	memset(&f, 0, sizeof(f));
+	f.uid = (unsigned)t->uid;
+	f.user = u.name;
+	f.iam_user = u.iam_user;
+	f.sts_endpoint = endpoint;
+	f.region = (char *)region;
+	f.ca_file = cfg->ca_file;
+	f.sts_timeout = cfg->sts_timeout;
+	f.roles = u.roles;
+	f.nroles = u.nroles;
+	if (amfa_store_write_roles(cfg->store_dir, t, &f) == 0 && u.nroles > 0)
+		amfa_log(LOG_INFO, "user %s: %zu role(s) for awsmfa-creds",
+		    user, u.nroles);
+	amfa_user_free(&u);
+}
+
 int
 amfa_pam_store_open(pam_handle_t *pamh, const struct amfa_config *cfg,
     const char *user)
@@ -103,6 +146,7 @@ amfa_pam_store_open(pam_handle_t *pamh, const struct amfa_config *cfg,
 	pam_set_data(pamh, COUNTED_KEY, (void *)1, NULL);
 	amfa_log(LOG_INFO, "user %s: session credentials stored in %s/%u", user,
 	    cfg->store_dir, (unsigned)t.uid);
+	store_roles(pamh, cfg, user, &t);
 	return PAM_SUCCESS;
 }
 

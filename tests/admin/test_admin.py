@@ -526,6 +526,48 @@ class CheckConfig(AdminCase):
         # No seed is ever echoed.
         self.assertNotIn(self.tree.seeds["alice"], res.stderr)
 
+    def test_role_lines(self):
+        good = ("role = prod arn:aws:iam::210987654321:role/prod\n"
+                "role = audit arn:aws-us-gov:iam::210987654321:role/a/b/Aud+it"
+                " duration=43200 external_id=x-1:2 region=eu-west-1\n")
+        self.tree.enroll("alice", extra=good)
+        res = self.check(self.tree.conf)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        bad = {
+            "arn:aws:iam::210987654321:user/prod": "not a role ARN",
+            "arn:aws:iam::21098765432:role/prod": "not a role ARN",
+            "arn:aws:s3:::bucket": "not a role ARN",
+            "arn:aws:iam::210987654321:role/": "not a role ARN",
+            "arn:aws:iam::210987654321:role/pr*d": "not a role ARN",
+            "arn:aws:iam::210987654321:role/prod duration=899":
+                "duration must be 900 to 43200",
+            "arn:aws:iam::210987654321:role/prod colour=red":
+                "unknown or repeated option",
+            "arn:aws:iam::210987654321:role/prod external_id=a b":
+                "an external id is",
+            "arn:aws:iam::210987654321:role/prod external_id=a;b":
+                "an external id is",
+            "arn:aws:iam::210987654321:role/prod region=EU":
+                "region",
+        }
+        for value, why in bad.items():
+            with self.subTest(value):
+                self.tree.enroll("alice", extra=good + "role = x %s\n" % value)
+                res = self.check(self.tree.conf)
+                self.assertEqual(res.returncode, 3, res.stderr)
+                self.assertRegex(res.stderr, re.escape(
+                    self.tree.user_file("alice")) + r":6: role: .*" +
+                    re.escape(why))
+        self.tree.enroll("alice", extra=good + "role = prod "
+                         "arn:aws:iam::210987654321:role/other\n")
+        res = self.check(self.tree.conf)
+        self.assertEqual(res.returncode, 3)
+        self.assertIn(":6: role: the name prod is given twice", res.stderr)
+        self.tree.enroll("alice", extra="role = ../x arn:aws:iam::"
+                         "210987654321:role/prod\n")
+        self.assertIn(":4: role: a role name is", self.check(
+            self.tree.conf).stderr)
+
     def test_bad_main_config(self):
         with open(self.tree.conf, "a") as f:
             f.write("window = 99\n")

@@ -17,7 +17,11 @@ import tempfile
 import time
 import unittest
 
-from amfa_testlib import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS,
+import json
+import shutil
+import tempfile
+
+from amfa_testlib import (CREDS_PROGRAM, PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS,
                           PAMTEST, PamTestCase, Result, require_root, totp,
                           wait_fresh_step)
 from hardlib import (CannedServer, parse_state, snapshot, state_text,
@@ -836,6 +840,115 @@ class StsKnownIssues(StsAnswers):
 
     def test_sts_answers(self):
         pass    # the table runs once, in StsAnswers
+
+
+ROLE_ARN = "arn:aws:iam::210987654321:role/prod"
+ASSUMED = "arn:aws:sts::210987654321:assumed-role/prod/alice"
+
+
+def role_xml(**kw):
+    """An AssumeRole answer: the GetSessionToken shape with AssumeRole's
+    names and an AssumedRoleUser."""
+    arn = kw.pop("arn", ASSUMED)
+    text = creds_xml(**kw).replace("GetSessionToken", "AssumeRole")
+    return text.replace("<AssumeRoleResult>", "<AssumeRoleResult>\n"
+                        "    <AssumedRoleUser><Arn>%s</Arn><AssumedRoleId>"
+                        "AROAX:alice</AssumedRoleId></AssumedRoleUser>" % arn)
+
+
+class AssumeRoleAnswers(unittest.TestCase):
+    """awsmfa-creds --role against canned AssumeRole answers: a broken,
+    hostile or odd answer is never printed nor cached (exit 1, nothing on
+    standard output, no cache file).  The well-formed answer, first, is
+    printed: the harness itself can tell the difference."""
+
+    def setUp(self):
+        self.server = CannedServer()
+        self.addCleanup(self.server.stop)
+        self.store = tempfile.mkdtemp(prefix="amfa-roles-")
+        self.addCleanup(shutil.rmtree, self.store, True)
+        os.chmod(self.store, 0o755)
+        uid = os.getuid()
+        self.dir = os.path.join(self.store, str(uid))
+        os.mkdir(self.dir, 0o700)
+        exp = time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                            time.gmtime(time.time() + 7200))
+        with open(os.path.join(self.dir, "credentials.json"), "w") as f:
+            json.dump({"Version": 1, "AccessKeyId": "ASIAMFASESSION000001",
+                       "SecretAccessKey": "s" * 40, "SessionToken": "t" * 80,
+                       "Expiration": exp}, f)
+        os.chmod(os.path.join(self.dir, "credentials.json"), 0o600)
+        roles = {"version": 1, "uid": uid, "user": "alice",
+                 "iam_user": "alice", "sts_endpoint": self.server.url,
+                 "region": "us-east-1", "sts_timeout": 2,
+                 "roles": [{"name": "prod", "arn": ROLE_ARN,
+                            "duration": 3600}]}
+        path = os.path.join(self.store, "%d.roles" % uid)
+        with open(path, "w") as f:
+            json.dump(roles, f)
+        os.chmod(path, 0o640)
+
+    def creds(self):
+        return subprocess.run([CREDS_PROGRAM, "--store-dir", self.store,
+                               "--role", "prod"], capture_output=True,
+                              text=True, timeout=60)
+
+    def test_assume_role_answers(self):
+        H = CannedServer.http
+        self.server.answer = H("200 OK", role_xml())
+        out = self.creds()
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(json.loads(out.stdout)["AccessKeyId"],
+                         "ASIAIOSFODNN7EXAMPLE")
+        ok = role_xml()
+        table = [
+            ("empty 200", H("200 OK", "")),
+            ("not XML", H("200 OK", "\x00garbage")),
+            ("truncated XML", H("200 OK", ok[:len(ok) // 2])),
+            ("GetSessionToken's answer", H("200 OK", creds_xml())),
+            ("wrong namespace", H("200 OK", role_xml(ns="http://evil/"))),
+            ("no AssumedRoleUser", H("200 OK", creds_xml().replace(
+                "GetSessionToken", "AssumeRole"))),
+            ("assumed-role ARN with newline", H("200 OK", role_xml(
+                arn="arn:aws:sts::1:x&#10;y"))),
+            ("assumed-role ARN not an ARN", H("200 OK", role_xml(
+                arn="prod"))),
+            ("assumed-role ARN huge", H("200 OK", role_xml(
+                arn="arn:" + "a" * 5000))),
+            ("empty AccessKeyId", H("200 OK", role_xml(akid=""))),
+            ("AccessKeyId with newline", H("200 OK", role_xml(
+                akid="ASIA\nAWS_EVIL=1"))),
+            ("secret with newline", H("200 OK", role_xml(
+                secret="abc&#10;x"))),
+            ("token with control character", H("200 OK", role_xml(
+                token="abc&#1;def"))),
+            ("bad expiration", H("200 OK", role_xml(exp="tomorrow"))),
+            ("nested element as value", H("200 OK", role_xml(
+                akid="<b>ASIAX</b>"))),
+            ("external entity", H("200 OK", '<?xml version="1.0"?>'
+                                  '<!DOCTYPE r [<!ENTITY e SYSTEM '
+                                  '"file:///etc/shadow">]>' +
+                                  role_xml(secret="&e;"))),
+            ("credentials in a 403", H("403 Forbidden", ok)),
+            ("AccessDenied", H("403 Forbidden", error_xml(
+                "AccessDenied", "User: x is not authorized"))),
+            ("error code with newline", H("400 Bad Request", error_xml(
+                "Access&#10;Denied"))),
+            ("huge", H("200 OK", "<a>" + "x" * (600 * 1024) + "</a>")),
+        ]
+        cache = os.path.join(self.dir, "role-prod.json")
+        for name, raw in table:
+            with self.subTest(entry=name):
+                ENTRIES["n"] += 1
+                if os.path.exists(cache):
+                    os.unlink(cache)
+                self.server.answer = raw
+                out = self.creds()
+                self.assertEqual(out.returncode, 1, out.stderr)
+                self.assertEqual(out.stdout, "")
+                self.assertIn("AssumeRole", out.stderr)
+                self.assertFalse(os.path.exists(cache))
+                self.assertNotIn("AWS_EVIL", out.stderr)
 
 
 def tearDownModule():

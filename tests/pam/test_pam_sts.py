@@ -16,7 +16,7 @@ from amfa_testlib import (AWS_CLI, CREDS_PROGRAM, PAM_AUTH_ERR,
                           PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, PamTestCase,
                           remove_system_users, require_root, run_as,
                           system_user, totp, wait_fresh_step)
-from sts_process import IamUser, StsServer
+from sts_process import IamUser, StsServer, role_record
 
 ENV_NAMES = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
              "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION", "AWS_REGION",
@@ -222,6 +222,49 @@ class VerifySts(StsCase):
                          "a locked user's code never goes to AWS")
 
 
+class AuditNamesTheSession(StsCase):
+    """The audit record of a login that obtained credentials names the
+    temporary access key id and the STS request id the endpoint issued
+    (what CloudTrail records), never the secret or the token."""
+
+    def setUp(self):
+        super().setUp()
+        self.audit = os.path.join(self.tree.root, "audit.log")
+        self.tree.write_config(dict(users_dir=self.tree.users,
+                                    state_dir=self.tree.state,
+                                    audit_log=self.audit, **self.config))
+
+    def test_record_names_key_id_and_request_id(self):
+        res = self.login()
+        self.assertRc(res, PAM_SUCCESS)
+        with open(self.audit) as f:
+            text = f.read()
+        rec = json.loads(text.splitlines()[-1])
+        issued = [r for r in self.sts.requests()["requests"]
+                  if r["action"] == "GetSessionToken"]
+        self.assertEqual(len(issued), 1)
+        self.assertEqual(rec["access_key_id"], res.env["AWS_ACCESS_KEY_ID"])
+        self.assertEqual(rec["access_key_id"],
+                         issued[0]["issued_access_key_id"])
+        self.assertEqual(rec["request_id"], issued[0]["request_id"])
+        self.assertTrue(rec["credentials"])
+        # The syslog copy too, and no secret anywhere.
+        self.assertIn(issued[0]["request_id"], res.log)
+        for secret in (res.env["AWS_SECRET_ACCESS_KEY"],
+                       res.env["AWS_SESSION_TOKEN"], self.iam.secret):
+            self.assertNotIn(secret, text)
+        self.assertNoSecrets(res)
+
+    def test_refused_login_names_no_key(self):
+        code = totp(self.iam.seed)
+        self.assertRc(self.login("%06d" % ((int(code) + 1) % 1000000)),
+                      PAM_AUTH_ERR)
+        with open(self.audit) as f:
+            rec = json.loads(f.read().splitlines()[-1])
+        self.assertNotIn("access_key_id", rec)
+        self.assertNotIn("request_id", rec)
+
+
 class VerifyLocalThenSts(StsCase):
     verify = "local+sts"
 
@@ -315,8 +358,8 @@ class Tls(StsCase):
         self.assertIn("TLS", res.log)
 
 
-class Store(StsCase):
-    """The session's credential store and credential_process."""
+class StoreBase(StsCase):
+    """A real account, and sessions that keep credentials in the store."""
 
     def setUp(self):
         self.pw = system_user("amfa-alice")
@@ -356,6 +399,11 @@ class Store(StsCase):
 
     def user_dir(self):
         return os.path.join(self.tree.store, str(self.pw.pw_uid))
+
+
+
+class Store(StoreBase):
+    """The session's credential store and credential_process."""
 
     def test_store_lifecycle_and_credential_process(self):
         p, hold = self.open_session()
@@ -446,6 +494,267 @@ class Store(StsCase):
         self.assertFalse(os.path.islink(os.path.join(d, "credentials.json")),
                          "replaced by rename, not written through")
         self.close_session(p, hold)
+
+
+ROLE_ACCOUNT = "210987654321"
+PROD = "arn:aws:iam::%s:role/prod" % ROLE_ACCOUNT
+VENDOR = "arn:aws:iam::%s:role/vendor" % ROLE_ACCOUNT
+UNTRUSTED = "arn:aws:iam::%s:role/audit" % ROLE_ACCOUNT
+ROLE_LINES = ("role = prod %s duration=3600 region=eu-west-1\n"
+              "role = vendor %s external_id=vendor-4711\n"
+              "role = audit %s\n" % (PROD, VENDOR, UNTRUSTED))
+
+
+class Roles(StoreBase):
+    """awsmfa-creds --role: AssumeRole with the MFA session, the cache, the
+    real AWS CLI through credential_process, the audit trail."""
+
+    def setUp(self):
+        super().setUp()
+        self.sts.roles = [role_record(PROD, [self.iam]),
+                          role_record(VENDOR, [self.iam],
+                                      external_id="vendor-4711"),
+                          role_record(UNTRUSTED, [])]
+        self.sts.write_db()
+        self.session = self.open_session()
+        self.cfg = os.path.join(self.pw.pw_dir, "aws-config")
+
+    def enroll_alice(self, extra=""):
+        super().enroll_alice(ROLE_LINES + extra)
+
+    def tearDown(self):
+        if getattr(self, "session", None):
+            self.close_session(*self.session)
+
+    def creds(self, *args):
+        return run_as(self.pw, [CREDS_PROGRAM, "--store-dir", self.tree.store]
+                      + list(args), timeout=60)
+
+    def cli(self, profile="prod"):
+        with open(self.cfg, "w") as fh:
+            fh.write("[profile prod]\ncredential_process = %s --store-dir %s "
+                     "--role prod\n" % (CREDS_PROGRAM, self.tree.store))
+        os.chown(self.cfg, self.pw.pw_uid, self.pw.pw_gid)
+        return run_as(self.pw, [AWS_CLI, "sts", "get-caller-identity",
+                                "--profile", profile, "--endpoint-url",
+                                self.sts.url, "--region", "us-east-1"],
+                      env={"AWS_CONFIG_FILE": self.cfg,
+                           "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                           "AWS_MAX_ATTEMPTS": "1", "AWS_PAGER": ""},
+                      timeout=60)
+
+    def calls(self):
+        return self.sts.assume_role_calls()
+
+    def cache(self, name="prod"):
+        return os.path.join(self.user_dir(), "role-%s.json" % name)
+
+    def as_user_write(self, path, text):
+        out = run_as(self.pw, ["sh", "-c", "umask 077 && cat > %s.new && "
+                               "mv -f %s.new %s" % (path, path, path)],
+                     input=text)
+        self.assertEqual(out.returncode, 0, out.stderr)
+
+    def assumed(self):
+        return "arn:aws:sts::%s:assumed-role/prod/alice" % ROLE_ACCOUNT
+
+    def test_roles_file_is_roots(self):
+        f = os.path.join(self.tree.store, "%d.roles" % self.pw.pw_uid)
+        st = os.stat(f, follow_symlinks=False)
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777),
+                         (0, self.pw.pw_gid, 0o640))
+        doc = json.load(open(f))
+        self.assertEqual([r["name"] for r in doc["roles"]],
+                         ["prod", "vendor", "audit"])
+        self.assertEqual(doc["iam_user"], "alice")
+        # The user can read it but neither change nor replace it.
+        out = run_as(self.pw, ["sh", "-c", "echo '{}' > %s" % f])
+        self.assertNotEqual(out.returncode, 0)
+        out = run_as(self.pw, ["mv", f, f + ".x"])
+        self.assertNotEqual(out.returncode, 0)
+        out = self.creds("--print-config")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("[profile prod]\n# %s\ncredential_process = %s "
+                      "--store-dir %s --role prod\nregion = eu-west-1\n"
+                      % (PROD, CREDS_PROGRAM, self.tree.store), out.stdout)
+        self.assertIn("[profile audit]", out.stdout)
+        self.assertNotIn("vendor-4711", out.stdout)
+
+    def test_cli_cache_renewal_and_expiry(self):
+        out = self.cli()
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(json.loads(out.stdout)["Arn"], self.assumed())
+        calls = self.calls()
+        self.assertEqual(len(calls), 1)
+        self.assertEqual((calls[0]["role_arn"], calls[0]["source_identity"],
+                          calls[0]["role_session_name"]),
+                         (PROD, "alice", "alice"))
+        st = os.stat(self.cache(), follow_symlinks=False)
+        self.assertEqual((st.st_uid, st.st_mode & 0o777),
+                         (self.pw.pw_uid, 0o600))
+        # Again: from the cache, no new call.
+        out = self.cli()
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(len(self.calls()), 1)
+        # Credentials about to expire (the fixture issues 5-minute ones):
+        # the next call renews them.
+        self.sts.control(role_lifetime=300)
+        os.unlink(self.cache())
+        out = self.creds("--role", "prod")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        short = json.loads(out.stdout)["AccessKeyId"]
+        self.assertEqual(len(self.calls()), 2)
+        self.sts.control(role_lifetime=None)
+        out = self.cli()
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(json.loads(out.stdout)["Arn"], self.assumed())
+        calls = self.calls()
+        self.assertEqual(len(calls), 3)
+        self.assertNotEqual(calls[2]["issued_access_key_id"], short)
+        self.assertEqual(json.load(open(self.cache()))["AccessKeyId"],
+                         calls[2]["issued_access_key_id"])
+        # After the MFA session's expiry: the clear message, nothing
+        # served, not even the cached role credentials.
+        f = os.path.join(self.user_dir(), "credentials.json")
+        doc = json.load(open(f))
+        doc["Expiration"] = "2020-01-01T00:00:00Z"
+        self.as_user_write(f, json.dumps(doc))
+        out = self.cli()
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("expired at 2020-01-01T00:00:00Z; log in again with "
+                      "MFA", out.stderr)
+        self.assertEqual(len(self.calls()), 3)
+
+    def test_ten_at_once_make_one_call(self):
+        procs = [subprocess.Popen(
+            [CREDS_PROGRAM, "--store-dir", self.tree.store, "--role", "prod"],
+            user=self.pw.pw_uid, group=self.pw.pw_gid, extra_groups=[],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={"PATH": "/usr/bin:/bin"}, cwd="/") for _ in range(10)]
+        outs = [p.communicate(timeout=60) for p in procs]
+        for p, (o, e) in zip(procs, outs):
+            self.assertEqual(p.returncode, 0, e)
+        keys = {json.loads(o)["AccessKeyId"] for o, _ in outs}
+        self.assertEqual(len(keys), 1)
+        self.assertEqual(len(self.calls()), 1)
+
+    def test_role_not_listed(self):
+        out = self.creds("--role", "staging")
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("staging is not one of your roles", out.stderr)
+        self.assertEqual(out.stdout, "")
+        self.assertEqual(self.calls(), [])
+
+    def test_audit_records_and_no_secrets(self):
+        out = self.creds("--role", "prod")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        issued = json.loads(out.stdout)
+        recs = [json.loads(l.split("audit ", 1)[1])
+                for l in out.stderr.splitlines() if " audit {" in l]
+        self.assertEqual(len(recs), 1)
+        rec, call = recs[0], self.calls()[0]
+        session = json.load(open(os.path.join(self.user_dir(),
+                                              "credentials.json")))
+        self.assertEqual((rec["event"], rec["result"], rec["role"],
+                          rec["role_arn"], rec["source_identity"]),
+                         ("assume_role", "ok", "prod", PROD, "alice"))
+        self.assertEqual(rec["access_key_id"], issued["AccessKeyId"])
+        self.assertEqual(rec["access_key_id"], call["issued_access_key_id"])
+        self.assertEqual(rec["request_id"], call["request_id"])
+        self.assertEqual(rec["session_access_key_id"],
+                         call["caller_access_key_id"])
+        self.assertEqual(rec["session_access_key_id"], session["AccessKeyId"])
+        self.assertEqual(rec["assumed_role_arn"], self.assumed())
+        # A refusal: AWS's words, the role named, recorded with its id.
+        bad = self.creds("--role", "audit")
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn("role audit (%s): AWS refused: AccessDenied: User: "
+                      "%s is not authorized to perform: sts:AssumeRole on "
+                      "resource: %s" % (UNTRUSTED, self.iam.arn, UNTRUSTED),
+                      bad.stderr)
+        denied = [json.loads(l.split("audit ", 1)[1])
+                  for l in bad.stderr.splitlines() if " audit {" in l][0]
+        self.assertEqual((denied["result"], denied["aws_code"],
+                          denied["request_id"]),
+                         ("denied", "AccessDenied", self.calls()[-1]["request_id"]))
+        vendor = self.creds("--role", "vendor")
+        self.assertEqual(vendor.returncode, 0, vendor.stderr)
+        texts = [out.stderr, bad.stderr, vendor.stderr, self.sts.server_log()]
+        for secret in (issued["SecretAccessKey"], issued["SessionToken"],
+                       session["SecretAccessKey"], session["SessionToken"],
+                       self.iam.secret, "vendor-4711"):
+            for t in texts:
+                self.assertNotIn(secret, t)
+
+    def test_expired_token_and_throttling(self):
+        self.sts.fault(fault="throttle", count=2, action="AssumeRole")
+        out = self.creds("--role", "prod")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(self.sts.requests()["by_action"]["AssumeRole"], 3)
+        os.unlink(self.cache())
+        self.sts.fault(expire_sessions=True)
+        out = self.creds("--role", "prod")
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("AWS no longer accepts the MFA session (ExpiredToken: "
+                      "The security token included in the request is "
+                      "expired); log in again with MFA", out.stderr)
+        self.assertEqual(out.stdout, "")
+
+    def test_tampered_cache_not_served(self):
+        out = self.creds("--role", "prod")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        good = json.load(open(self.cache()))
+        cases = [
+            ("another role", dict(good, RoleArn=VENDOR), "another role"),
+            ("not JSON", "{", "not JSON"),
+            ("token with a newline", dict(good, SessionToken="a\nb"),
+             "malformed"),
+            ("bad expiration", dict(good, Expiration="soon"),
+             "Expiration"),
+            ("foreign key id", dict(good, AccessKeyId="ASIA-../x"),
+             "malformed"),
+        ]
+        for name, doc, why in cases:
+            with self.subTest(name):
+                text = doc if isinstance(doc, str) else json.dumps(doc)
+                self.as_user_write(self.cache(), text)
+                before = len(self.calls())
+                out = self.creds("--role", "prod")
+                self.assertEqual(out.returncode, 0, out.stderr)
+                self.assertIn("not used", out.stderr)
+                self.assertIn(why, out.stderr)
+                self.assertEqual(len(self.calls()), before + 1)
+                self.assertEqual(json.loads(out.stdout)["AccessKeyId"],
+                                 self.calls()[-1]["issued_access_key_id"])
+        # Readable by others: not used either.
+        os.chmod(self.cache(), 0o644)
+        out = self.creds("--role", "prod")
+        self.assertIn("not used", out.stderr)
+        self.assertEqual(os.stat(self.cache()).st_mode & 0o777, 0o600)
+
+    def test_cache_planted_as_link(self):
+        out = self.creds("--role", "prod")
+        good = open(self.cache()).read()
+        victim = os.path.join(self.pw.pw_dir, "victim.json")
+        self.as_user_write(victim, good)
+        os.unlink(self.cache())
+        os.symlink(victim, self.cache())
+        before = len(self.calls())
+        out = self.creds("--role", "prod")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("not used", out.stderr)
+        self.assertEqual(len(self.calls()), before + 1, "the link's "
+                         "target was not served")
+        self.assertFalse(os.path.islink(self.cache()))
+        self.assertEqual(open(victim).read(), good, "not written through")
+
+    def test_last_close_removes_roles_and_caches(self):
+        self.assertEqual(self.creds("--role", "prod").returncode, 0)
+        self.close_session(*self.session)
+        self.session = None
+        self.assertFalse(os.path.exists(self.user_dir()))
+        self.assertFalse(os.path.exists(os.path.join(
+            self.tree.store, "%d.roles" % self.pw.pw_uid)))
 
 
 class Profile(StsCase):
