@@ -191,6 +191,107 @@ class KilledMidUpdate(PamTestCase):
         print("kills: %(old)d left the old state, %(new)d the new" % outcomes)
 
 
+class KilledMidLogin(PamTestCase):
+    """SIGKILL at random moments of hundreds of logins, right codes and
+    wrong ones, each at a time step of its own (libfaketime moves the
+    clock forward 30 s a login): after every kill the state is the one
+    before that login or the one after it, never a mix; no code it
+    accepted is ever accepted again; and the next right code still gets
+    in.  The file is two slots written in place (pam_awsmfa/state.c)."""
+    config = {"lockout_attempts": 1000}
+    ITERATIONS = 200
+
+    def login_at(self, at, code):
+        env = dict(os.environ, LD_PRELOAD=FAKETIME,
+                   FAKETIME="@" + time.strftime("%Y-%m-%d %H:%M:%S",
+                                                time.gmtime(at)),
+                   TZ="UTC", FAKETIME_NO_CACHE="1")
+        env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") +
+                               ":verify_asan_link_order=0").lstrip(":")
+        p = subprocess.Popen([PAMTEST, self.tree.pamd, "awsmfa", "alice"],
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=env)
+        p.stdin.write(code.encode() + b"\n")
+        p.stdin.flush()
+        return p
+
+    def finish(self, p):
+        p.wait()
+        p.stdin.close()
+        return p.returncode
+
+    def test_random_kills_right_and_wrong_codes(self):
+        if not os.path.exists(FAKETIME):
+            self.fail("libfaketime missing (apt-get install faketime)")
+        seed = self.tree.enroll("alice")
+        path = self.tree.state_file("alice")
+        # Steps from an hour ahead, 30 s apart, each in its middle.
+        t0 = (int(time.time()) // 30 + 120) * 30 + 15
+        rng = random.Random(18)
+        span = 0
+        for i in range(5):
+            t = time.monotonic()
+            self.finish(self.login_at(t0 - 300 + 30 * i, "000000"))
+            span += (time.monotonic() - t) / 5
+        accepted, outcomes = [], {"old": 0, "new": 0, "in": 0}
+        for i in range(self.ITERATIONS):
+            at = t0 + 30 * i
+            right = rng.random() < 0.5
+            code = totp(seed, at)
+            if not right:
+                # Not the code of any step the window takes.
+                near = {totp(seed, at + d) for d in (-30, 0, 30)}
+                n = int(code)
+                while "%06d" % n in near:
+                    n = (n + 500001) % 1000000
+                code = "%06d" % n
+            before = parse_state(read_bytes(path))
+            p = self.login_at(at, code)
+            time.sleep(rng.uniform(0, span * 1.2))
+            p.kill()
+            rc = self.finish(p)
+            after = parse_state(read_bytes(path))
+            self.assertIsNotNone(after, "iteration %d: no valid state" % i)
+            if rc == PAM_SUCCESS:
+                outcomes["in"] += 1
+            if after == before:
+                outcomes["old"] += 1
+                self.assertNotEqual(rc, PAM_SUCCESS, "in, but not recorded")
+                continue
+            outcomes["new"] += 1
+            if right:
+                self.assertEqual(after["last_step"], at // 30, i)
+                self.assertEqual(after["failures"], 0, i)
+                accepted.append((at, code))
+            else:
+                self.assertEqual(after["failures"],
+                                 (before or {"failures": 0})["failures"] + 1)
+        self.assertGreater(outcomes["old"], 10, outcomes)
+        self.assertGreater(outcomes["new"], 10, outcomes)
+        self.assertGreater(len(accepted), 5, outcomes)
+        # Every code the state took is spent, at its own time and later.
+        for at, code in rng.sample(accepted, min(20, len(accepted))):
+            self.assertEqual(self.finish(self.login_at(at, code)),
+                             PAM_AUTH_ERR, "code of %d accepted again" % at)
+        # And the next right code gets in.
+        at = t0 + 30 * self.ITERATIONS
+        self.assertEqual(self.finish(self.login_at(at, totp(seed, at))),
+                         PAM_SUCCESS)
+        self.assertEqual(sorted(os.listdir(self.tree.state)),
+                         ["alice.lock", "alice.state"])
+        print("kills: %(old)d left the old state, %(new)d the new; "
+              "%(in)d logged in before the kill" % outcomes)
+
+
+def read_bytes(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return b"version 1\nlast_step -1\nfailures 0\nlocked_until 0\n" \
+            b"last_success 0\nend\n"
+
+
 class StsFaults(PamTestCase):
     """What tests/pam/test_pam_sts.py does not cover: a slow-loris answer,
     faults that never end (throttling, resets, 503), a closed port.  The
