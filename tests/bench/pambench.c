@@ -35,6 +35,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +153,31 @@ conv(int n, const struct pam_message **msg, struct pam_response **resp,
 	return PAM_SUCCESS;
 }
 
+/*
+ * -w DIR: the floor of a durable decision, what any module that records
+ * its decision durably must pay at least: one 512-byte pwrite and one
+ * fdatasync of the user's file in DIR (made by bench.py), after the
+ * transaction and inside its timed window.
+ */
+static const char *floor_dir;
+
+static int
+durable_write(const char *user)
+{
+	char path[4096], block[512];
+	int fd, r = PAM_SUCCESS;
+
+	snprintf(path, sizeof(path), "%s/%s", floor_dir, user);
+	memset(block, 'x', sizeof(block));
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return PAM_SYSTEM_ERR;
+	if (pwrite(fd, block, sizeof(block), 0) != (ssize_t)sizeof(block) ||
+	    fdatasync(fd) != 0)
+		r = PAM_SYSTEM_ERR;
+	close(fd);
+	return r;
+}
+
 /* One transaction; the time covers pam_start to pam_end inclusive. */
 static void
 login(const char *confdir, const char *service, const struct user *u,
@@ -174,6 +200,8 @@ login(const char *confdir, const char *service, const struct user *u,
 		r = pam_authenticate(pamh, PAM_SILENT);
 		pam_end(pamh, r);
 	}
+	if (r == PAM_SUCCESS && floor_dir != NULL)
+		r = durable_write(u->name);
 	s->ns = now_ns() - t0;
 	s->rc = r;
 }
@@ -237,7 +265,7 @@ main(int argc, char **argv)
 	int c, nworkers = 1, fresh = 0, startpipe[2], ok = 0, fail = 0;
 	int first_fail = -1;
 
-	while ((c = getopt(argc, argv, "j:fk:")) != -1) {
+	while ((c = getopt(argc, argv, "j:fk:w:")) != -1) {
 		switch (c) {
 		case 'j':
 			nworkers = atoi(optarg);
@@ -248,13 +276,16 @@ main(int argc, char **argv)
 		case 'k':
 			keep = optarg;
 			break;
+		case 'w':
+			floor_dir = optarg;
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (argc - optind != 3 || nworkers < 1 || nworkers > 256) {
 		fprintf(stderr,
-		    "usage: pambench [-j WORKERS] [-f] [-k MODULE] "
+		    "usage: pambench [-j WORKERS] [-f] [-k MODULE] [-w DIR] "
 		    "CONFDIR SERVICE CODESFILE\n");
 		return 2;
 	}
