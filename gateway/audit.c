@@ -62,6 +62,9 @@ gw_audit_format(const struct gw_audit *a, const struct gw_event *ev,
 		r |= amfa_json_add_str(o, "rule", rule);
 	}
 	r |= amfa_json_add_str(o, "reason", ev->reason);
+	r |= amfa_json_add_str(o, "recording", ev->recording);
+	if (ev->has_status)
+		r |= amfa_json_add_int(o, "exit_status", ev->exit_status);
 	if (ev->relay) {
 		r |= amfa_json_add_int(o, "bytes_up", (int64_t)ev->bytes_up);
 		r |= amfa_json_add_int(o, "bytes_down",

@@ -5,7 +5,8 @@
  * address and port, and the pid of the connection's sshd monitor, which
  * sshd's own log ties to the address), what (event, target, result, the
  * rule that decided, the reason) and for a relay the bytes each way and
- * the duration.  Never a credential: nothing from the environment but
+ * the duration; for a recorded shell, the path of its recording and, at
+ * its end, its exit status.  Never a credential: nothing from the environment but
  * SSH_CONNECTION is read into a record.
  *
  * Until the gate marker has shown that this is an MFA connection
@@ -49,6 +50,9 @@ struct gw_event {
 	uint64_t bytes_up;   /* client to target */
 	uint64_t bytes_down; /* target to client */
 	uint64_t duration_ms;
+	const char *recording; /* the session's recording (a path), or NULL */
+	int has_status;	       /* exit_status applies (shell_end) */
+	int exit_status;
 };
 
 /*

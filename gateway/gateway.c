@@ -12,6 +12,13 @@
  * hands down (descriptors, signals, limits, environment), and a decision
  * whose audit record cannot be written is not acted upon (no audit trail,
  * no service).
+ *
+ * Recorded shells (gateway.conf's record_all_shells, "shell record"
+ * rules) run on a pseudo-terminal of the gateway's own (recorded_shell.h)
+ * and are written to a file the user cannot reach (recording_dir.h),
+ * created by a child that keeps the audit group when the gateway gives it
+ * up (recording_creator.h).  A shell that must be recorded and cannot be
+ * does not start.
  */
 #include <errno.h>
 #include <limits.h>
@@ -21,9 +28,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
+#include "audit_json.h"
 #include "command.h"
 #include "config.h"
 #include "dial.h"
@@ -33,6 +42,10 @@
 #include "log.h"
 #include "monotonic.h"
 #include "policy.h"
+#include "recorded_shell.h"
+#include "recording.h"
+#include "recording_creator.h"
+#include "recording_dir.h"
 #include "relay.h"
 #include "startup.h"
 
@@ -99,36 +112,48 @@ refuse(const struct gw_audit *a, struct gw_event *ev, const char *msg)
 	return 1;
 }
 
+/*
+ * The user's login shell and its argv[0] ("-" before its name, as sshd
+ * starts a login shell); refused (audited) when it is the gateway itself,
+ * which would start itself over and over.  0, or the exit status.
+ */
 static int
-run_shell(const struct gw_audit *a, const struct passwd *pw)
+login_shell(const struct gw_audit *a, struct gw_event *ev,
+    const struct passwd *pw, const char **shell, char *argv0, size_t size)
 {
-	char self[PATH_MAX], target[PATH_MAX], argv0[PATH_MAX + 1];
-	const char *shell = pw->pw_shell && *pw->pw_shell ?
-	    pw->pw_shell :
-	    "/bin/sh";
-	const char *base = strrchr(shell, '/') ?
-	    strrchr(shell, '/') + 1 :
-	    shell;
-	struct gw_event ev = { .event = "shell", .result = "ok" };
+	char self[PATH_MAX], target[PATH_MAX];
+	const char *base;
 	ssize_t n;
 
-	/* A gateway as login shell would start itself over and over. */
+	*shell = pw->pw_shell && *pw->pw_shell ? pw->pw_shell : "/bin/sh";
+	base = strrchr(*shell, '/') ? strrchr(*shell, '/') + 1 : *shell;
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n > 0) {
 		self[n] = '\0';
-		if (realpath(shell, target) != NULL &&
+		if (realpath(*shell, target) != NULL &&
 		    strcmp(self, target) == 0) {
-			ev.result = "error";
-			ev.reason = "the login shell is the gateway itself";
-			return refuse(a, &ev, "no usable login shell");
+			ev->result = "error";
+			ev->reason = "the login shell is the gateway itself";
+			return refuse(a, ev, "no usable login shell");
 		}
 	}
+	snprintf(argv0, size, "-%s", base);
+	return 0;
+}
+
+static int
+run_shell(const struct gw_audit *a, const struct passwd *pw)
+{
+	char argv0[PATH_MAX + 1];
+	const char *shell;
+	struct gw_event ev = { .event = "shell", .result = "ok" };
+
+	if (login_shell(a, &ev, pw, &shell, argv0, sizeof(argv0)) != 0)
+		return 1;
 	if (gw_audit_emit(a, &ev) != 0) {
 		fprintf(stderr, "awsmfa-gateway: %s\n", NO_AUDIT);
 		return 1;
 	}
-	/* A login shell, as sshd starts one: "-" before its name. */
-	snprintf(argv0, sizeof(argv0), "-%s", base);
 	closelog();
 	/* What the caller handed down goes on to the shell: startup.h. */
 	gw_startup_restore(&startup);
@@ -138,6 +163,151 @@ run_shell(const struct gw_audit *a, const struct passwd *pw)
 	fprintf(stderr, "awsmfa-gateway: cannot run %s: %s\n", shell,
 	    strerror(errno));
 	return 1;
+}
+
+/* The message for a shell that must be recorded and cannot be. */
+#define NO_RECORDING \
+	"refused: this session must be recorded and cannot be; see the system log"
+
+/* A variable of the caller's environment (for the recording's header). */
+static const char *
+caller_env(const char *name)
+{
+	size_t n = strlen(name);
+
+	for (char **e = startup.env; e != NULL && *e != NULL; e++)
+		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+			return *e + n + 1;
+	return NULL;
+}
+
+struct rec_ctx {
+	const struct gw_audit *a;
+	const struct gw_config *cfg;
+	const char *path;
+	char reason[256];
+};
+
+/* The recording ended early: audit it, and say whether the session goes
+ * on (recording_failure = continue, and the record is written). */
+static int
+recording_failed(void *ctx, const char *why)
+{
+	struct rec_ctx *rc = ctx;
+	struct gw_event ev = { .event = "recording",
+		.result = "error",
+		.recording = rc->path };
+	int go_on = rc->cfg->recording_failure == GW_REC_FAIL_CONTINUE;
+
+	snprintf(rc->reason, sizeof(rc->reason), "%s; %s", why,
+	    go_on ? "the session goes on unrecorded" : "the session ends");
+	ev.reason = rc->reason;
+	syslog(LOG_WARNING, "user %s: %s: %s", rc->a->user, rc->path,
+	    rc->reason);
+	if (gw_audit_emit(rc->a, &ev) != 0)
+		return -1; /* no audit trail, no service */
+	return go_on ? 0 : -1;
+}
+
+static int
+run_recorded_shell(const struct gw_audit *a, const struct gw_config *cfg,
+    const struct passwd *pw, struct gw_rec_creator *creator, unsigned rule_line)
+{
+	char argv0[PATH_MAX + 1], name[NAME_MAX + 1], path[PATH_MAX + 1];
+	char host[256] = "", when[AMFA_AUDIT_TIME_LEN], status[32];
+	const char *shell;
+	struct gw_event ev = { .event = "shell",
+		.result = "ok",
+		.rule_line = rule_line };
+	struct gw_cast_header h;
+	struct gw_recording rec;
+	struct gw_session sess;
+	struct gw_session_result res;
+	struct gw_shell_spec spec;
+	struct rec_ctx rc = { .a = a, .cfg = cfg };
+	struct timespec now;
+	int fd;
+
+	if (login_shell(a, &ev, pw, &shell, argv0, sizeof(argv0)) != 0)
+		return 1;
+	ev.result = "error";
+	if ((fd = gw_rec_creator_create(creator, name, sizeof(name))) < 0) {
+		ev.reason = "recording required, but no recording can be "
+			    "created (recording_dir)";
+		return refuse(a, &ev, NO_RECORDING);
+	}
+	snprintf(path, sizeof(path), "%s/%s", cfg->recording_dir, name);
+	ev.recording = path;
+	gw_session_probe(&sess);
+	clock_gettime(CLOCK_REALTIME, &now);
+	(void)gethostname(host, sizeof(host) - 1);
+	memset(&h, 0, sizeof(h));
+	h.width = sess.ws.ws_col;
+	h.height = sess.ws.ws_row;
+	h.timestamp = (int64_t)now.tv_sec;
+	h.term = caller_env("TERM");
+	h.shell = shell;
+	h.user = a->user;
+	h.uid = (int64_t)a->uid;
+	h.iam_user = a->iam_user;
+	h.host = host[0] ? host : NULL;
+	h.source = a->src_addr;
+	h.source_port = a->src_port;
+	h.sshd_pid = a->sshd_pid;
+	if (amfa_audit_time(&now, when) == 0)
+		h.time = when;
+	if (gw_recording_start(&rec, fd, cfg->recording_max_size,
+		cfg->record_input, &h) != 0) {
+		snprintf(rc.reason, sizeof(rc.reason),
+		    "recording required, but its header cannot be written: %s",
+		    rec.failed);
+		ev.reason = rc.reason;
+		gw_recording_close(&rec);
+		return refuse(a, &ev, NO_RECORDING);
+	}
+	ev.result = "ok";
+	if (gw_audit_emit(a, &ev) != 0) {
+		gw_recording_close(&rec);
+		fprintf(stderr, "awsmfa-gateway: %s\n", NO_AUDIT);
+		return 1;
+	}
+	rc.path = path;
+	spec.path = shell;
+	spec.argv0 = argv0;
+	spec.env = startup.env;
+	spec.startup = &startup;
+	if (gw_session_run(&sess, &spec, &rec, recording_failed, &rc, &res) !=
+	    0) {
+		gw_recording_close(&rec);
+		ev.event = "shell_end";
+		ev.result = "error";
+		ev.reason = "the shell could not be started";
+		return refuse(a, &ev, "cannot start the shell");
+	}
+	if (strcmp(res.end, "exit") == 0) {
+		snprintf(status, sizeof(status), "exit status %d", res.status);
+		(void)gw_recording_marker(&rec, status);
+	}
+	gw_recording_close(&rec);
+	memset(&ev, 0, sizeof(ev));
+	ev.event = "shell_end";
+	ev.result = strcmp(res.end, "exit") == 0 ?
+	    "ok" :
+	    strcmp(res.end, "hangup") == 0 ?
+	    "interrupted" :
+	    "error";
+	ev.reason = res.end;
+	ev.recording = path;
+	ev.has_status = 1;
+	ev.exit_status = res.status;
+	if (gw_audit_emit(a, &ev) != 0 && res.status == 0)
+		res.status = 1;
+	if (strcmp(res.end, "recording") == 0)
+		fprintf(stderr,
+		    "awsmfa-gateway: the session ended: it could "
+		    "not be recorded any further (%s)\n",
+		    rc.reason);
+	return res.status;
 }
 
 struct ready_ctx {
@@ -249,7 +419,8 @@ main(int argc, char **argv)
 	char *groups[GW_MAX_GROUPS], msg[256];
 	size_t ngroups = 0;
 	gid_t audit_gid = getegid();
-	int c, test = 0, r;
+	struct gw_rec_creator creator = { 0, -1 };
+	int c, test = 0, r, records;
 
 	/*
 	 * Before anything else: nothing the caller hands down shapes what
@@ -328,17 +499,38 @@ main(int argc, char **argv)
 		    "the gateway's configuration is "
 		    "unusable; see the system log");
 	}
+	records = cfg.record_all_shells;
+	for (size_t i = 0; i < cfg.policy.nrules; i++)
+		records |= cfg.policy.rules[i].record;
 	if (cfg.audit_log != NULL) {
 		if (setegid(audit_gid) != 0)
 			drop_group();
 		audit.fd = gw_audit_open(cfg.audit_log, 0);
-		drop_group();
 		if (audit.fd < 0) {
+			drop_group();
 			/* No audit trail, no service. */
 			ev.reason = "audit log unusable";
 			return refuse(&audit, &ev,
 			    "the audit log is unusable; "
 			    "see the system log");
+		}
+	}
+	if (records) {
+		/*
+		 * The group, for the last time: the directory checked, and
+		 * the child that may create one recording with it.  A
+		 * failure here refuses only the shells that must be
+		 * recorded (run_recorded_shell).
+		 */
+		int dirfd;
+
+		if (setegid(audit_gid) != 0)
+			drop_group();
+		dirfd = gw_recdir_open(cfg.recording_dir, 0, audit_gid);
+		if (dirfd >= 0) {
+			(void)gw_rec_creator_start(&creator, dirfd,
+			    pw->pw_name);
+			close(dirfd);
 		}
 	}
 	drop_group();
@@ -395,6 +587,12 @@ main(int argc, char **argv)
 		struct gw_verdict v;
 
 		gw_policy_shell(&cfg.policy, &subj, &v);
+		if (v.allow && (cfg.record_all_shells || v.rule->record)) {
+			r = run_recorded_shell(&audit, &cfg, pw, &creator,
+			    v.rule->line);
+			break;
+		}
+		gw_rec_creator_stop(&creator);
 		if (v.allow) {
 			r = run_shell(&audit, pw);
 			break;
@@ -410,9 +608,11 @@ main(int argc, char **argv)
 		break;
 	}
 	case GW_CMD_CONNECT:
+		gw_rec_creator_stop(&creator);
 		r = run_connect(&audit, &cfg, &subj, &cmd);
 		break;
 	default:
+		gw_rec_creator_stop(&creator);
 		ev.event = "command";
 		ev.result = "denied";
 		ev.reason = cmd.why;
@@ -424,6 +624,7 @@ main(int argc, char **argv)
 		r = refuse(&audit, &ev, msg);
 		break;
 	}
+	gw_rec_creator_stop(&creator);
 	gw_groups_free(groups, ngroups);
 	gw_config_free(&cfg);
 	if (audit.fd >= 0)

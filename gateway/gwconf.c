@@ -338,15 +338,28 @@ gw_rule_parse(const char *text, const char *where, unsigned lineno,
 	for (size_t i = 0; i < r->nnames; i++)
 		if ((why = check_name(r->names[i])) != NULL)
 			goto bad;
-	if (n == 4 && strcmp(tok[3], "shell") == 0) {
+	if ((n == 4 || n == 5) && strcmp(tok[3], "shell") == 0) {
 		r->shell = 1;
+		if (n == 4)
+			return 0;
+		if (strcmp(tok[4], "record") != 0) {
+			why =
+			    "expected \"shell\", \"shell record\" or \"to HOSTS "
+			    "ports PORTS\" after the names";
+			goto bad;
+		}
+		if (!r->allow) {
+			why = "\"record\" belongs to allow rules (a denied "
+			      "shell has nothing to record)";
+			goto bad;
+		}
+		r->record = 1;
 		return 0;
 	}
 	if (n != 7 || strcmp(tok[3], "to") != 0 ||
 	    strcmp(tok[5], "ports") != 0) {
-		why =
-		    "expected \"shell\" or \"to HOSTS ports PORTS\" after the "
-		    "names";
+		why = "expected \"shell\", \"shell record\" or \"to HOSTS "
+		      "ports PORTS\" after the names";
 		goto bad;
 	}
 	if (parse_hosts(tok[4], r, &why) != 0 ||
@@ -376,8 +389,74 @@ set_string(char **dst, const char *value, const char *key, const char *where)
 	return 0;
 }
 
+/* Settings given at most once: a bit each in `seen'. */
+enum {
+	SEEN_TIMEOUT = 1 << 0,
+	SEEN_RECORD_ALL = 1 << 1,
+	SEEN_RECORD_INPUT = 1 << 2,
+	SEEN_REC_MAX = 1 << 3,
+	SEEN_REC_FAIL = 1 << 4,
+};
+
 static int
-parse_setting(char *line, const char *where, struct gw_config *c, int *seen)
+once(unsigned *seen, unsigned bit, const char *key, const char *where)
+{
+	if (*seen & bit) {
+		amfa_log(LOG_ERR, "%s: %s given more than once", where, key);
+		return -1;
+	}
+	*seen |= bit;
+	return 0;
+}
+
+static int
+parse_yes_no(const char *value, const char *key, const char *where, int *out)
+{
+	if (strcmp(value, "yes") == 0)
+		*out = 1;
+	else if (strcmp(value, "no") == 0)
+		*out = 0;
+	else {
+		amfa_log(LOG_ERR, "%s: %s is yes or no", where, key);
+		return -1;
+	}
+	return 0;
+}
+
+/* A byte count: digits and an optional K, M or G (powers of 1024). */
+static int
+parse_size(const char *value, const char *where, unsigned long long *out)
+{
+	unsigned long long v = 0, unit = 1;
+	const char *p = value;
+
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > GW_REC_MAX_MAX)
+			break;
+		v = v * 10 + (unsigned long long)(*p - '0');
+	}
+	if (*p == 'K' || *p == 'k')
+		unit = 1024, p++;
+	else if (*p == 'M' || *p == 'm')
+		unit = 1024 * 1024, p++;
+	else if (*p == 'G' || *p == 'g')
+		unit = 1024 * 1024 * 1024, p++;
+	if (p == value || !isdigit((unsigned char)value[0]) || *p != '\0' ||
+	    v > GW_REC_MAX_MAX / unit || v * unit < GW_REC_MIN_MAX ||
+	    v * unit > GW_REC_MAX_MAX) {
+		amfa_log(LOG_ERR,
+		    "%s: recording_max_size is a number of bytes, "
+		    "optionally with K, M or G, from 4K to 1024G",
+		    where);
+		return -1;
+	}
+	*out = v * unit;
+	return 0;
+}
+
+static int
+parse_setting(char *line, const char *where, unsigned lineno,
+    struct gw_config *c, unsigned *seen)
 {
 	char *eq, *key, *value, *end;
 	long v;
@@ -400,13 +479,44 @@ parse_setting(char *line, const char *where, struct gw_config *c, int *seen)
 		return set_string(&c->audit_log, value, key, where);
 	if (strcmp(key, "awsmfa_config") == 0)
 		return set_string(&c->awsmfa_config, value, key, where);
-	if (strcmp(key, "connect_timeout") == 0) {
-		if (*seen) {
-			amfa_log(LOG_ERR, "%s: %s given more than once", where,
-			    key);
+	if (strcmp(key, "recording_dir") == 0)
+		return set_string(&c->recording_dir, value, key, where);
+	if (strcmp(key, "record_all_shells") == 0) {
+		if (once(seen, SEEN_RECORD_ALL, key, where) != 0 ||
+		    parse_yes_no(value, key, where, &c->record_all_shells) != 0)
+			return -1;
+		c->record_all_line = lineno;
+		return 0;
+	}
+	if (strcmp(key, "record_input") == 0)
+		return once(seen, SEEN_RECORD_INPUT, key, where) != 0 ||
+			parse_yes_no(value, key, where, &c->record_input) != 0 ?
+		    -1 :
+		    0;
+	if (strcmp(key, "recording_max_size") == 0)
+		return once(seen, SEEN_REC_MAX, key, where) != 0 ||
+			parse_size(value, where, &c->recording_max_size) != 0 ?
+		    -1 :
+		    0;
+	if (strcmp(key, "recording_failure") == 0) {
+		if (once(seen, SEEN_REC_FAIL, key, where) != 0)
+			return -1;
+		if (strcmp(value, "end") == 0)
+			c->recording_failure = GW_REC_FAIL_END;
+		else if (strcmp(value, "continue") == 0)
+			c->recording_failure = GW_REC_FAIL_CONTINUE;
+		else {
+			amfa_log(LOG_ERR,
+			    "%s: recording_failure is end (the session "
+			    "ends) or continue (it goes on unrecorded)",
+			    where);
 			return -1;
 		}
-		*seen = 1;
+		return 0;
+	}
+	if (strcmp(key, "connect_timeout") == 0) {
+		if (once(seen, SEEN_TIMEOUT, key, where) != 0)
+			return -1;
 		errno = 0;
 		v = strtol(value, &end, 10);
 		if (!isdigit((unsigned char)*value) || *end != '\0' ||
@@ -422,6 +532,36 @@ parse_setting(char *line, const char *where, struct gw_config *c, int *seen)
 	}
 	amfa_log(LOG_ERR, "%s: unknown key \"%s\"", where, key);
 	return -1;
+}
+
+/*
+ * Recording asked for (record_all_shells, a `record' rule) with nowhere
+ * to record: an error at the line that asks, not a shell that would
+ * silently go unrecorded or be refused at every login.
+ */
+static int
+check_recording(const struct gw_config *c, const char *shown)
+{
+	int bad = 0;
+
+	if (c->recording_dir != NULL)
+		return 0;
+	if (c->record_all_shells) {
+		amfa_log(LOG_ERR,
+		    "%s:%u: record_all_shells = yes needs "
+		    "recording_dir",
+		    shown, c->record_all_line);
+		bad = 1;
+	}
+	for (size_t i = 0; i < c->policy.nrules; i++)
+		if (c->policy.rules[i].record) {
+			amfa_log(LOG_ERR,
+			    "%s:%u: a \"shell record\" rule needs "
+			    "recording_dir",
+			    shown, c->policy.rules[i].line);
+			bad = 1;
+		}
+	return bad ? -1 : 0;
 }
 
 static int
@@ -453,12 +593,15 @@ gw_config_parse(const char *buf, size_t len, const char *shown,
 	char line[MAX_LINE + 1], where[PATH_MAX + 32], *s;
 	const char *p = buf, *end = buf + len, *nl, *ls;
 	unsigned lineno = 0;
-	int bad = 0, seen_timeout = 0;
+	unsigned seen = 0;
+	int bad = 0;
 	struct gw_rule r;
 	size_t n;
 
 	memset(c, 0, sizeof(*c));
 	c->connect_timeout = GW_DEFAULT_TIMEOUT;
+	c->recording_max_size = GW_REC_DEFAULT_MAX;
+	c->recording_failure = GW_REC_FAIL_END;
 	if (memchr(buf, '\0', len) != NULL) {
 		amfa_log(LOG_ERR, "%s: contains a NUL byte", shown);
 		return -1;
@@ -500,9 +643,11 @@ gw_config_parse(const char *buf, size_t len, const char *shown,
 				gw_rule_free(&r);
 				bad = 1;
 			}
-		} else if (parse_setting(s, where, c, &seen_timeout) != 0)
+		} else if (parse_setting(s, where, lineno, c, &seen) != 0)
 			bad = 1;
 	}
+	if (!bad && check_recording(c, shown) != 0)
+		bad = 1;
 	if (!bad && c->awsmfa_config == NULL &&
 	    (c->awsmfa_config = strdup(AMFA_DEFAULT_CONFIG)) == NULL)
 		bad = 1;
@@ -548,6 +693,7 @@ gw_config_free(struct gw_config *c)
 {
 	free(c->audit_log);
 	free(c->awsmfa_config);
+	free(c->recording_dir);
 	gw_policy_free(&c->policy);
 	memset(c, 0, sizeof(*c));
 }

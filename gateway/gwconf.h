@@ -15,11 +15,28 @@
 #define GW_DEFAULT_CONFIG  "/etc/awsmfa/gateway.conf"
 #define GW_DEFAULT_TIMEOUT 10
 #define GW_CONF_MAX_SIZE   (256 * 1024)
+/* recording_max_size: default, and the range accepted. */
+#define GW_REC_DEFAULT_MAX (64ULL * 1024 * 1024)
+#define GW_REC_MIN_MAX	   (4ULL * 1024)
+#define GW_REC_MAX_MAX	   (1ULL << 40)
+
+/* recording_failure: what a recording that cannot go on does. */
+enum gw_rec_failure {
+	GW_REC_FAIL_END,     /* the session ends (default) */
+	GW_REC_FAIL_CONTINUE /* the session goes on unrecorded, audited */
+};
 
 struct gw_config {
 	char *audit_log;      /* NULL: syslog only */
 	char *awsmfa_config;  /* where store_dir comes from */
 	long connect_timeout; /* seconds */
+	/* Session recording (recorder.h): */
+	char *recording_dir;	  /* NULL: none possible */
+	int record_all_shells;	  /* every shell, not only `record' rules */
+	unsigned record_all_line; /* where it was set */
+	int record_input;	  /* typed input too ("i" events) */
+	unsigned long long recording_max_size; /* bytes per recording */
+	int recording_failure;		       /* enum gw_rec_failure */
 	struct gw_policy policy;
 };
 

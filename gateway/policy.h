@@ -4,9 +4,11 @@
  * applies, the answer is no.
  *
  *   allow|deny users|groups NAMES shell
+ *   allow users|groups NAMES shell record
  *   allow|deny users|groups NAMES to HOSTS ports PORTS
  *
- * NAMES are login or group names, comma-separated, or `*' for everyone.
+ * `record' after `shell': the shells the rule allows are recorded
+ * (recorder.h).  NAMES are login or group names, comma-separated, or `*' for everyone.
  * HOSTS are host-name patterns (fnmatch(3) globs, compared without regard
  * to case) and address ranges (CIDR, IPv4 or IPv6; a bare address is a
  * single host), comma-separated.  PORTS are numbers and LO-HI ranges,
@@ -49,7 +51,8 @@ struct gw_rule {
 	int who;      /* enum gw_who */
 	char **names; /* "*" means everyone */
 	size_t nnames;
-	int shell; /* shell rule, else a `to' rule */
+	int shell;  /* shell rule, else a `to' rule */
+	int record; /* shell rule: the shells it allows are recorded */
 	struct gw_host_pat *hosts;
 	size_t nhosts;
 	struct gw_port_range *ports;

@@ -28,8 +28,12 @@
  *     its audit descriptor.  The kernel clears the flag for a set-group-ID
  *     program unless fs.suid_dumpable says otherwise; it is cleared here
  *     whatever the sysctl says (exec of the login shell sets it again).
- *  5. the umask.  The gateway creates no files, but whatever it might
- *     create is its own: 077.
+ *  5. the umask.  The only files the gateway creates are recordings,
+ *     whose mode it sets whatever the umask (recording_dir.c); anything
+ *     else it might create is its own: 077.  A recording's writes follow
+ *     (3): checked against the hard RLIMIT_FSIZE line by line, SIGXFSZ
+ *     ignored, so a limit ends the recording (recording_failure) and never
+ *     cuts a line.
  *  6. the environment.  Every library the gateway links reads variables
  *     of its own: glibc (TZ for syslog's time stamps, LANG and LC_* for
  *     messages, the resolver's LOCALDOMAIN, RES_OPTIONS and HOSTALIASES,

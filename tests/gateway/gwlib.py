@@ -350,9 +350,11 @@ COMMON_CONFIG = [
 class Sshd:
     """One real sshd on a free loopback port (`port' if that one is free).
     `pam' is the text of its PAM service file, or None for UsePAM no;
-    `env' is added to sshd's environment (see sanitizer_env)."""
+    `env' is added to sshd's environment (see sanitizer_env); `wrap' is a
+    command line that runs sshd (nsenter into a mount namespace)."""
 
-    def __init__(self, tag, options, pam=None, port=None, env=None):
+    def __init__(self, tag, options, pam=None, port=None, env=None,
+                 wrap=()):
         os.makedirs("/run/sshd", 0o755, exist_ok=True)  # privilege separation
         self.dir = temp_dir("amfa-sshd-")
         self.service = "amfa-%s-%s" % (tag, TAG)
@@ -381,7 +383,8 @@ class Sshd:
                 raise RuntimeError("sshd -t: " + check.stderr)
             with open(self.log, "w") as log:
                 self.proc = subprocess.Popen(
-                    [self.program, "-D", "-e", "-f", self.config],
+                    list(wrap) + [self.program, "-D", "-e", "-f",
+                                  self.config],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                     env=dict(os.environ, **(env or {})))
             self.stop_entry = janitor.add(kill_tree, self.proc)

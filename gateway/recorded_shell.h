@@ -1,0 +1,66 @@
+/*
+ * A recorded login shell, as script(1) runs one: the shell gets a
+ * pseudo-terminal of the gateway's own, and the gateway copies between it
+ * and the client's terminal (sshd's), recording what goes by
+ * (recording.h).  The client's terminal is put into raw mode for the
+ * session and restored after it, so that everything the user types (Ctrl-C,
+ * Ctrl-Z, a full screen program's keys) reaches the shell's terminal,
+ * whose line discipline acts on it as sshd's would have; the pty starts
+ * with the client's terminal modes and size, and each SIGWINCH passes the
+ * new size on (and records it).  Without a client terminal (ssh -T), the
+ * shell gets the client's standard input as it is and pipes for its
+ * output and errors, which are copied to the client's and recorded.
+ *
+ * The shell runs in a child: a session of its own, every descriptor but
+ * 0-2 closed (the recording and the audit log stay with the gateway, which
+ * is not dumpable), the caller's signals, limits and umask back
+ * (startup.h).  The session ends when the shell exits; its exit status
+ * (or 128 + the signal that ended it) is the gateway's.
+ */
+#ifndef GW_RECORDED_SHELL_H
+#define GW_RECORDED_SHELL_H
+
+#include <sys/ioctl.h>
+#include <termios.h>
+
+#include "recording.h"
+#include "startup.h"
+
+struct gw_shell_spec {
+	const char *path;		  /* the login shell */
+	const char *argv0;		  /* "-sh" */
+	char **env;			  /* its environment */
+	const struct gw_startup *startup; /* restored in the child */
+};
+
+/* The client's side, from gw_session_probe. */
+struct gw_session {
+	int tty; /* standard input is a terminal */
+	struct termios orig;
+	struct winsize ws; /* 80x24 without a terminal */
+};
+
+/*
+ * When the recording ends early (r->failed says why): 0 to let the session
+ * go on unrecorded, -1 to end it.  Decided and audited by the caller.
+ */
+typedef int (*gw_rec_failed_fn)(void *ctx, const char *why);
+
+struct gw_session_result {
+	int status;	       /* to exit with */
+	const char *end;       /* "exit", "hangup", "recording", "error" */
+	int recording_stopped; /* the recording ended early */
+};
+
+/* Look at the client's side: terminal or not, modes, size. */
+void gw_session_probe(struct gw_session *s);
+
+/*
+ * Run the shell and copy until it ends.  0 when the shell ran (res says
+ * how it ended), -1 when it could not be started (logged; nothing ran).
+ */
+int gw_session_run(const struct gw_session *s, const struct gw_shell_spec *sh,
+    struct gw_recording *rec, gw_rec_failed_fn failed, void *ctx,
+    struct gw_session_result *res);
+
+#endif

@@ -1,0 +1,431 @@
+"""Recorded shells, end to end: the real sshd on loopback with the shipped
+sshd_config snippet and PAM stack, and as ForceCommand the gateway
+installed as documented (root:GROUP 2755, the audit log root:GROUP 0620,
+the recording directory root:GROUP 1730), which each test user logs in to
+through a pseudo-terminal with their key and a TOTP code.
+
+The installed gateway reads /etc/awsmfa/gateway.conf and refuses -f, so
+sshd runs in a mount namespace of its own: /etc is an overlay there, with
+a directory of this run's bind-mounted on /etc/awsmfa (the tests rewrite
+its gateway.conf), and a small tmpfs for the full-disk case.  The real /etc
+is not touched.
+
+- A session through the gateway: commands, a window resize, Ctrl-C, job
+  control, an exit status; `asciinema cat' (Debian's asciinema) prints back
+  what the session showed; the header names the user, the IAM user, the
+  host, the source address and the time; the audit records name the
+  recording.
+- As the recorded user, during the session (from its own shell) and after
+  it: reading, writing, truncating, removing, chmod of the recording, and
+  listing the directory all fail; the gateway's descriptors are out of
+  reach; the file is unchanged.
+- Typed input with the echo off is not in the recording, unless
+  record_input = yes.
+- The size limit and a full file system: with recording_failure = end the
+  session ends, with continue it goes on, audited; the file is whole lines.
+- A recording directory that is a link, or has loose modes or the wrong
+  owner: the shell that must be recorded does not start."""
+
+import grp
+import json
+import os
+import pwd
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+import pexpect
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "pam"))
+
+from amfa_testlib import Tree, totp                        # noqa: E402
+from gwlib import (GATEWAY, MODULE, TAG, Client, Sshd,     # noqa: E402
+                   SshKey, answer, finish, janitor, make_account, read,
+                   sanitizer_env, shipped_pam_stack, shipped_sshd_options,
+                   temp_dir, write_file)
+
+GROUP = "amfa-gwrec-" + TAG
+ROLES = ("main", "input", "inyes", "limend", "limgo", "disk", "link", "loose",
+         "owner")
+
+
+class Person:
+    def __init__(self, role):
+        self.name = "amfa-r%s-%s" % (role[:6], TAG[-5:])
+        self.pw = make_account(self.name)
+        self.key = SshKey(temp_dir("amfa-key-"))
+        self.key.authorize(self.pw)
+        self.seed = TREE.enroll(self.name, iam_user=self.name + ".iam")
+
+    def code(self):
+        return totp(self.seed)
+
+
+def ns(*args, **kw):
+    """A command in the sshd's mount namespace."""
+    return subprocess.run(["nsenter", "-t", str(HOLDER.pid), "-m", "--"] +
+                          list(args), capture_output=True, check=True, **kw)
+
+
+def setUpModule():
+    global DIR, GW, AUDIT, REC, CONFDIR, SMALL, HOLDER, TREE, PEOPLE, BASTION
+    subprocess.run(["groupadd", "--system", GROUP], check=True,
+                   capture_output=True)
+    janitor.add(subprocess.run, ["groupdel", GROUP])
+    gid = grp.getgrnam(GROUP).gr_gid
+    DIR = temp_dir("amfa-gwrec-")
+    GW = os.path.join(DIR, "awsmfa-gateway")
+    shutil.copy(GATEWAY, GW)
+    os.chown(GW, 0, gid)
+    os.chmod(GW, 0o2755)
+    AUDIT = os.path.join(DIR, "audit.log")
+    write_file(AUDIT, "", 0o620)
+    os.chown(AUDIT, 0, gid)
+    REC = os.path.join(DIR, "rec")
+    os.mkdir(REC)
+    os.chown(REC, 0, gid)
+    os.chmod(REC, 0o1730)
+    CONFDIR = os.path.join(DIR, "conf")
+    os.mkdir(CONFDIR, 0o755)
+    SMALL = os.path.join(DIR, "small")
+    os.mkdir(SMALL, 0o755)
+    upper, work = os.path.join(DIR, "upper"), os.path.join(DIR, "work")
+    os.makedirs(os.path.join(upper, "awsmfa"), 0o755)
+    os.mkdir(work, 0o700)
+    TREE = Tree()
+    janitor.add(TREE.cleanup)
+    TREE.write_config({"users_dir": TREE.users, "state_dir": TREE.state,
+                       "verify": "local",
+                       "store_dir": os.path.join(TREE.root, "run")})
+    PEOPLE = {r: Person(r) for r in ROLES}
+    gateway_conf()
+    HOLDER = subprocess.Popen(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+         "mount -t overlay overlay -o lowerdir=/etc,upperdir=%s,workdir=%s "
+         "/etc && mount --bind %s /etc/awsmfa && "
+         "mount -t tmpfs -o size=384k,mode=0755 amfa-small %s && "
+         "echo ready && exec sleep 3600" % (upper, work, CONFDIR, SMALL)],
+        stdout=subprocess.PIPE, text=True)
+    janitor.add(stop_holder)
+    if HOLDER.stdout.readline().strip() != "ready":
+        raise RuntimeError("cannot set up the mount namespace")
+    small_rec = os.path.join(SMALL, "rec")
+    ns("install", "-d", "-o", "root", "-g", GROUP, "-m", "1730", small_rec)
+    BASTION = Sshd("recbastion", shipped_sshd_options(GW) +
+                   ["AllowUsers amfa-*"], pam=shipped_pam_stack(TREE.conf),
+                   env=sanitizer_env(MODULE),
+                   wrap=["nsenter", "-t", str(HOLDER.pid), "-m", "--"])
+
+
+def stop_holder():
+    if HOLDER.poll() is None:
+        HOLDER.terminate()
+        HOLDER.wait(10)
+
+
+def tearDownModule():
+    janitor.run()
+
+
+def gateway_conf(rules=None, **settings):
+    """/etc/awsmfa/gateway.conf as the namespace sees it."""
+    conf = {"audit_log": AUDIT, "awsmfa_config": TREE.conf,
+            "recording_dir": REC}
+    conf.update(settings)
+    text = "".join("%s = %s\n" % kv for kv in conf.items())
+    text += "\n".join(rules or ["allow users * shell record"]) + "\n"
+    path = os.path.join(CONFDIR, "gateway.conf")
+    write_file(path + ".new", text, 0o644)
+    os.rename(path + ".new", path)
+
+
+def audit_records(name, event=None):
+    out = []
+    for line in read(AUDIT).splitlines():
+        r = json.loads(line)
+        if r.get("user") == name and (event is None or
+                                      r.get("event") == event):
+            out.append(r)
+    return out
+
+
+def cast(path, reader=None):
+    """(header, events) of a recording; every line must be JSON."""
+    text = reader(path) if reader else read_bytes(path)
+    assert text.endswith(b"\n"), "the recording ends inside a line"
+    lines = [json.loads(l) for l in text.decode("utf-8").splitlines()]
+    return lines[0], lines[1:]
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def as_user(p, *args):
+    """A command as the recorded user, outside any session."""
+    return subprocess.run(["setpriv", "--reuid=" + p.name,
+                           "--regid=%d" % p.pw.pw_gid, "--init-groups",
+                           "--"] + list(args), capture_output=True,
+                          text=True, cwd="/", timeout=30)
+
+
+class Recording(unittest.TestCase):
+    def setUp(self):
+        self.addCleanup(self.logs_on_failure)
+
+    def logs_on_failure(self):
+        result = self._outcome.result
+        if any(t is self for t, _ in result.failures + result.errors):
+            for what, text in (("bastion sshd", BASTION.log_text()),
+                               ("audit", read(AUDIT))):
+                print("--- %s (last lines)\n%s" % (
+                    what, "\n".join(text.splitlines()[-25:])),
+                    file=sys.stderr)
+
+    def login(self, role):
+        p = PEOPLE[role]
+        c = Client(p.key, [BASTION])
+        args = c.ssh_args(BASTION, p.name, tty=True)
+        child = c.spawn(args, timeout=60)
+        child.setwinsize(24, 80)
+        answer(child, [p.code()])
+        return p, child
+
+    def shell(self, child, command, timeout=60):
+        """Run `command' in the interactive shell; its output."""
+        child.sendline("echo @@S$((6*7))@@; %s; echo @@E$((6*7))@@" %
+                       command)
+        child.expect_exact("@@S42@@", timeout=30)
+        child.expect_exact("@@E42@@", timeout=timeout)
+        return child.before.replace("\r", "")
+
+    def recording_of(self, p):
+        shells = audit_records(p.name, "shell")
+        self.assertEqual(len(shells), 1, read(AUDIT))
+        self.assertEqual(shells[0]["result"], "ok", shells)
+        path = shells[0].get("recording", "")
+        self.assertTrue(path.startswith(REC + "/" + p.name + "-"), shells)
+        return path
+
+    def test_session_recorded_and_played_back(self):
+        gateway_conf()
+        p, child = self.login("main")
+        self.assertIn("hello-42", self.shell(child, "echo hello-$((6*7))"))
+        path = self.recording_of(p)
+        # During the session, as the user, from the session itself.
+        out = self.shell(child, " ; ".join(
+            ["cat %s >/dev/null 2>&1; echo R=$?" % path,
+             "echo x 2>/dev/null >>%s; echo W=$?" % path,
+             "truncate -s 0 %s 2>/dev/null; echo T=$?" % path,
+             "rm -f %s 2>/dev/null; echo U=$?" % path,
+             "chmod 666 %s 2>/dev/null; echo C=$?" % path,
+             "ls %s >/dev/null 2>&1; echo L=$?" % REC,
+             "ls /proc/$PPID/fd >/dev/null 2>&1; echo P=$?",
+             "for f in /proc/$$/fd/*; do readlink $f; done"]))
+        for what in "RWTUCLP":
+            self.assertRegex(out, r"\b%s=[1-9]" % what, out)
+        self.assertNotIn(REC, re.sub(r"\b(ls|cat|chmod|truncate|rm)\b.*", "",
+                                     out), "a descriptor of the recording")
+        # A resize reaches the shell's terminal.
+        child.setwinsize(30, 100)
+        time.sleep(0.5)
+        self.assertIn("30 100", self.shell(child, "stty size"))
+        # Ctrl-C interrupts the foreground job, not the session.
+        child.sendline("sleep 60")
+        time.sleep(1)
+        child.sendcontrol("c")
+        t0 = time.time()
+        self.shell(child, "true", timeout=10)
+        self.assertLess(time.time() - t0, 10)
+        # Job control: Ctrl-Z stops it, the shell gets it back.
+        child.sendline("sleep 61")
+        time.sleep(1)
+        child.sendcontrol("z")
+        child.expect("Stopped", timeout=10)
+        self.assertIn("sleep 61", self.shell(child, "jobs; kill -KILL %1"))
+        # The shell notes the job's end at its next prompt.
+        self.shell(child, "sleep 0.3")
+        child.sendline("exit 3")
+        status, _ = finish(child)
+        self.assertEqual(status, 3, "the shell's exit status")
+
+        st = os.stat(path)
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777),
+                         (p.pw.pw_uid, grp.getgrnam(GROUP).gr_gid, 0o440))
+        header, events = cast(path)
+        self.assertEqual(header["version"], 2)
+        self.assertEqual((header["width"], header["height"]), (80, 24))
+        self.assertLess(abs(header["timestamp"] - time.time()), 120)
+        who = header["awsmfa"]
+        self.assertEqual(who["user"], p.name)
+        self.assertEqual(who["uid"], p.pw.pw_uid)
+        self.assertEqual(who["iam_user"], p.name + ".iam")
+        self.assertEqual(who["host"], socket.gethostname())
+        self.assertEqual(who["source"], "127.0.0.1")
+        self.assertIn("100x30", [e[2] for e in events if e[1] == "r"])
+        self.assertEqual([e[2] for e in events if e[1] == "m"],
+                         ["exit status 3"])
+        self.assertEqual([e for e in events if e[1] == "i"], [])
+        times = [e[0] for e in events]
+        self.assertEqual(times, sorted(times))
+        # The real player prints back what the session showed.
+        play = pexpect.spawn("asciinema", ["cat", path], encoding="utf-8",
+                             timeout=30, env={"PATH": "/usr/bin:/bin",
+                                              "LANG": "C.UTF-8",
+                                              "HOME": DIR})
+        play.expect(pexpect.EOF)
+        shown = play.before
+        play.close()
+        self.assertEqual(play.exitstatus, 0, shown)
+        for text in ("hello-42", "R=1", "30 100", "Stopped", "exit 3"):
+            self.assertIn(text, shown)
+        ends = audit_records(p.name, "shell_end")
+        self.assertEqual([(e["result"], e["exit_status"], e["recording"])
+                          for e in ends], [("ok", 3, path)])
+
+        # After the session, as the user: nothing reaches it.
+        before = read_bytes(path)
+        for args in (["cat", path], ["sh", "-c", "echo x >>" + path],
+                     ["truncate", "-s", "0", path], ["rm", "-f", path],
+                     ["chmod", "0666", path], ["ln", path, "/tmp/x" + TAG],
+                     ["ls", REC]):
+            res = as_user(p, *args)
+            self.assertNotEqual(res.returncode, 0, args)
+            self.assertIn("Permission denied", res.stderr, args)
+        self.assertEqual(read_bytes(path), before)
+
+    def secret_session(self, role):
+        """Type a secret with the echo off; the recording's text."""
+        p, child = self.login(role)
+        secret = "hunter2-%s" % TAG
+        child.sendline("stty -echo; read x; stty echo; echo got-${#x}")
+        time.sleep(0.5)
+        child.sendline(secret)
+        child.expect_exact("got-%d" % len(secret))
+        child.sendline("exit")
+        self.assertEqual(finish(child)[0], 0)
+        return secret, read_bytes(self.recording_of(p)).decode()
+
+    def test_typed_input_is_not_recorded_unless_configured(self):
+        gateway_conf()
+        secret, text = self.secret_session("input")
+        self.assertNotIn(secret, text)
+        self.assertNotIn('"i"', text)
+        # The same with record_input = yes: the check above can see it.
+        gateway_conf(record_input="yes")
+        secret, text = self.secret_session("inyes")
+        self.assertIn(secret, text)
+
+    def big_output_session(self, role, expect_end):
+        p, child = self.login(role)
+        child.sendline("seq 1 60000; echo still-$((1+1))-here")
+        if expect_end:
+            child.expect_exact("awsmfa-gateway: the session ended",
+                               timeout=60)
+            status, out = finish(child)
+            self.assertEqual(status, 1, out)
+            self.assertNotIn("still-2-here", out)
+        else:
+            child.expect_exact("still-2-here", timeout=60)
+            child.sendline("exit")
+            status, _ = finish(child)
+            self.assertEqual(status, 0)
+        return p
+
+    def test_size_limit_ends_the_session(self):
+        gateway_conf(record_all_shells="yes", recording_max_size="16K",
+                     rules=["allow users * shell"])
+        p = self.big_output_session("limend", True)
+        path = self.recording_of(p)
+        self.assertLessEqual(os.path.getsize(path), 16 * 1024)
+        header, events = cast(path)
+        self.assertTrue(events)
+        rec = audit_records(p.name, "recording")
+        self.assertEqual(len(rec), 1, read(AUDIT))
+        self.assertEqual(rec[0]["result"], "error")
+        self.assertIn("recording_max_size; the session ends",
+                      rec[0]["reason"])
+        self.assertEqual(audit_records(p.name, "shell_end")[0]["reason"],
+                         "recording")
+
+    def test_size_limit_continue_goes_on_unrecorded(self):
+        gateway_conf(recording_max_size="16K", recording_failure="continue")
+        p = self.big_output_session("limgo", False)
+        path = self.recording_of(p)
+        self.assertLessEqual(os.path.getsize(path), 16 * 1024)
+        cast(path)
+        rec = audit_records(p.name, "recording")
+        self.assertEqual(len(rec), 1, read(AUDIT))
+        self.assertIn("the session goes on unrecorded", rec[0]["reason"])
+        end = audit_records(p.name, "shell_end")
+        self.assertEqual([(e["result"], e["exit_status"]) for e in end],
+                         [("ok", 0)])
+
+    def test_full_disk_ends_the_session(self):
+        small_rec = os.path.join(SMALL, "rec")
+        gateway_conf(recording_dir=small_rec)
+        p = self.big_output_session("disk", True)
+        shells = audit_records(p.name, "shell")
+        path = shells[0]["recording"]
+        self.assertTrue(path.startswith(small_rec + "/"), shells)
+        header, events = cast(path, lambda f: ns("cat", f).stdout)
+        self.assertEqual(header["awsmfa"]["user"], p.name)
+        rec = audit_records(p.name, "recording")
+        self.assertEqual(len(rec), 1, read(AUDIT))
+        self.assertIn("file system is full; the session ends",
+                      rec[0]["reason"])
+
+    def refused(self, role, recdir):
+        gateway_conf(recording_dir=recdir)
+        files = set(os.listdir(REC))
+        p, child = self.login(role)
+        status, out = finish(child)
+        self.assertEqual(status, 1, out)
+        self.assertIn("awsmfa-gateway: refused: this session must be "
+                      "recorded and cannot be", out)
+        shells = audit_records(p.name, "shell")
+        self.assertEqual([(s["result"], s.get("recording")) for s in shells],
+                         [("error", None)], shells)
+        self.assertEqual(set(os.listdir(REC)), files)
+
+    def test_directory_planted_as_a_link_refuses_the_shell(self):
+        link = os.path.join(DIR, "rec-link")
+        os.symlink(REC, link)
+        self.refused("link", link)
+
+    def test_directory_with_loose_modes_refuses_the_shell(self):
+        loose = os.path.join(DIR, "rec-loose")
+        os.mkdir(loose)
+        os.chown(loose, 0, grp.getgrnam(GROUP).gr_gid)
+        os.chmod(loose, 0o1733)
+        self.refused("loose", loose)
+
+    def test_directory_of_another_owner_refuses_the_shell(self):
+        theirs = os.path.join(DIR, "rec-owner")
+        os.mkdir(theirs)
+        os.chown(theirs, PEOPLE["owner"].pw.pw_uid,
+                 grp.getgrnam(GROUP).gr_gid)
+        os.chmod(theirs, 0o1730)
+        self.refused("owner", theirs)
+
+
+if __name__ == "__main__":
+    if os.geteuid() != 0:
+        print("SKIP: needs root (sshd, accounts, a set-group-ID copy, a "
+              "mount namespace)")
+        sys.exit(77)
+    for what, path in (("module", MODULE), ("gateway", GATEWAY)):
+        if not path or not os.path.exists(path):
+            print("missing %s (%r): run through meson test" % (what, path))
+            sys.exit(1)
+    for prog in ("unshare", "nsenter", "setpriv", "asciinema"):
+        if shutil.which(prog) is None:
+            print("missing %s" % prog)
+            sys.exit(1)
+    unittest.main(verbosity=2)
