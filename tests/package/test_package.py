@@ -48,7 +48,8 @@ SERVICE = "awsmfa-pkgtest"            # auth required pam_awsmfa.so
 SERVICE_COMMON = "awsmfa-pkgtest-common"   # @include common-auth
 # What the packages make or may change outside their own files: moved
 # aside before the run, put back after it.
-OWNED_TREES = ["/etc/awsmfa", "/var/lib/awsmfa", "/run/awsmfa"]
+OWNED_TREES = ["/etc/awsmfa", "/var/lib/awsmfa", "/run/awsmfa",
+               "/var/log/awsmfa-gateway"]
 PAM_STATE = ["/etc/pam.d/common-auth", "/etc/pam.d/common-account",
              "/etc/pam.d/common-session",
              "/etc/pam.d/common-session-noninteractive",
@@ -340,6 +341,9 @@ class Package(unittest.TestCase):
         self.assertEqual(run(["dpkg-statoverride", "--list",
                               GATEWAY]).stdout.split(),
                          ["root", GROUP, "2755", GATEWAY])
+        # Session recordings: the group adds files, nobody else searches.
+        self.assertMode("/var/log/awsmfa-gateway/recordings", 0o1730,
+                        gid=gid)
         with open("/usr/share/pam-configs/awsmfa") as f:
             self.assertIn("Default: no", f.read())
         with open("/etc/pam.d/common-auth") as f:
