@@ -457,14 +457,14 @@ self_path(char *buf, size_t n)
 {
 	ssize_t len = readlink("/proc/self/exe", buf, n - 1);
 
+	/* readlink does not end the string: end it before looking at it. */
+	if (len > 0 && (size_t)len < n - 1)
+		buf[len] = '\0';
 	if (len <= 0 || (size_t)len >= n - 1 ||
 	    strspn(buf,
 		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		"0123456789/._+-") != (size_t)len) {
+		"0123456789/._+-") != (size_t)len)
 		snprintf(buf, n, "awsmfa-creds");
-		return;
-	}
-	buf[len] = '\0';
 }
 
 int
