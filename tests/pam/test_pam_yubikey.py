@@ -407,7 +407,22 @@ class Online(OnlineCase):
                          "asked about the reading that named the token")
         # The same characters for a modhex-reading token: that one.
         self.enroll_alice(self.tok.spec, typed[:12])
-        self.assertRc(self.login(typed), PAM_SUCCESS)
+        # In the sanitizer build, LeakSanitizer (gcc 12's) crashes at this
+        # login's exit while it scans the dynamic TLS of the unloaded
+        # network plugin ("Tracer caught signal 11 ... DTLS"), a known
+        # runtime bug: it scans no TLS for this one (use_tls=0 can only
+        # report more leaks, never fewer).
+        old = os.environ.get("LSAN_OPTIONS")
+        os.environ["LSAN_OPTIONS"] = ((old + ":") if old else "") + \
+            "use_tls=0"
+        try:
+            res = self.login(typed)
+        finally:
+            if old is None:
+                del os.environ["LSAN_OPTIONS"]
+            else:
+                os.environ["LSAN_OPTIONS"] = old
+        self.assertRc(res, PAM_SUCCESS)
         reqs = self.srv.requests()["requests"]
         self.assertEqual(reqs[-1]["otp"], typed)
 
