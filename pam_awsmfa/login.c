@@ -42,8 +42,8 @@ factor_of(const struct amfa_user *u, const char *code, const char **why)
 		*why = "a YubiKey OTP, but no YubiKey is enrolled";
 		return FACTOR_NONE;
 	}
-	*why = "input is neither a TOTP code, a YubiKey OTP nor a recovery "
-	       "code";
+	*why = "input is neither a TOTP code nor a YubiKey OTP (nor a "
+	       "recovery code)";
 	return FACTOR_NONE;
 }
 
