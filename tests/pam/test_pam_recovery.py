@@ -90,6 +90,8 @@ class Codes(RecoveryCase):
                               "codes", res.out)
             self.assertIn("logged in with a recovery code, %d left" % left,
                           res.log)
+            for form in (code, code.replace("-", "")):
+                self.assertNotIn(form, res.log + res.out)
             again = self.login(code)
             self.assertRc(again, PAM_AUTH_ERR, code)
             self.assertIn("already used", again.log)
