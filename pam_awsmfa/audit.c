@@ -33,7 +33,9 @@ amfa_audit_format(const struct amfa_audit_rec *r, const struct timespec *now)
 		return NULL;
 	bad |= amfa_json_add_str(o, "time", when);
 	bad |= amfa_json_add_str(o, "event",
-	    is_stepup(r->service) ? "stepup" : "auth");
+	    r->recovery		      ? "recovery" :
+		is_stepup(r->service) ? "stepup" :
+					"auth");
 	bad |= amfa_json_add_str(o, "service", r->service);
 	bad |= amfa_json_add_str(o, "result", r->result);
 	bad |= amfa_json_add_str(o, "user", r->user);
@@ -46,6 +48,8 @@ amfa_audit_format(const struct amfa_audit_rec *r, const struct timespec *now)
 	bad |= amfa_json_add_bool(o, "credentials", r->credentials);
 	bad |= amfa_json_add_str(o, "access_key_id", r->access_key_id);
 	bad |= amfa_json_add_str(o, "request_id", r->request_id);
+	if (r->recovery && r->recovery_left >= 0)
+		bad |= amfa_json_add_int(o, "recovery_left", r->recovery_left);
 	if (!bad)
 		out = amfa_json_line(o);
 	json_object_put(o);

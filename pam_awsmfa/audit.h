@@ -31,6 +31,10 @@ struct amfa_audit_rec {
 	 * request id of GetSessionToken.  NULL: none. */
 	const char *access_key_id;
 	const char *request_id;
+	/* A recovery code was typed: the event is "recovery", with the
+	 * codes left after it ("recovery_left", when known: >= 0). */
+	int recovery;
+	int recovery_left;
 };
 
 /* The JSON text of `r' at `now', no newline (heap), or NULL. */

@@ -25,6 +25,8 @@ check_abs_path(const char *v)
 
 const char *const amfa_verify_names[] = { "local", "sts", "local+sts", NULL };
 static const char *const failmodes[] = { "secure", "safe", NULL };
+static const char *const recovery_sts_names[] = { "refuse", "login", NULL };
+const char *const amfa_yes_no[] = { "no", "yes", NULL };
 
 const char *
 amfa_check_region(const char *v)
@@ -195,6 +197,10 @@ static const struct amfa_opt config_opts[] = {
 	    NULL, NULL },
 	{ "audit_log", AMFA_OPT_STRING, OFF(audit_log), 0, 0, NULL, 0, NULL,
 	    check_abs_path },
+	{ "recovery_codes", AMFA_OPT_CHOICE, OFF(recovery_codes), 0, 0,
+	    amfa_yes_no, 0, NULL, NULL },
+	{ "recovery_sts", AMFA_OPT_CHOICE, OFF(recovery_sts), 0, 0,
+	    recovery_sts_names, 0, NULL, NULL },
 };
 #undef OFF
 #define NOPTS (sizeof(config_opts) / sizeof(config_opts[0]))
@@ -226,6 +232,8 @@ init(struct amfa_config *cfg)
 	cfg->lockout_seconds = 300;
 	cfg->verify = AMFA_VERIFY_LOCAL;
 	cfg->failmode = AMFA_FAIL_SECURE;
+	cfg->recovery_codes = 1;
+	cfg->recovery_sts = AMFA_RECOVERY_STS_REFUSE;
 	cfg->session_duration = 43200;
 	cfg->sts_timeout = 10;
 	cfg->yk_timeout = 5;

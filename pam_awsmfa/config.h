@@ -40,7 +40,13 @@ struct amfa_config {
 	char *yk_client_id;
 	char *yk_api_key_file; /* the API key; root's, 0600 or 0400 */
 	long yk_timeout;       /* seconds, per server */
+	int recovery_codes;    /* 0 no, 1 yes: recovery codes accepted */
+	int recovery_sts;      /* enum amfa_recovery_sts */
 };
+
+/* recovery_sts: a recovery code with verify = sts or local+sts. */
+enum amfa_recovery_sts { AMFA_RECOVERY_STS_REFUSE, AMFA_RECOVERY_STS_LOGIN };
+extern const char *const amfa_yes_no[]; /* "no", "yes" */
 
 #define AMFA_YK_MAX_URLS 8
 

@@ -1,19 +1,35 @@
 /* One login's decision; see login.h. */
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "log.h"
 #include "login.h"
+#include "recovery.h"
+#include "state.h"
 #include "yk_auth.h"
 #include "yubikey/ykotp.h"
 
-enum factor { FACTOR_NONE, FACTOR_TOTP, FACTOR_YUBIKEY };
+enum factor { FACTOR_NONE, FACTOR_TOTP, FACTOR_YUBIKEY, FACTOR_RECOVERY };
 
 /* Which factor `code' is, by its shape, among those `u' can use. */
 static enum factor
 factor_of(const struct amfa_user *u, const char *code, const char **why)
 {
+	char norm[AMFA_RECOVERY_SYMBOLS + 1];
 	size_t n = strlen(code);
 
+	/* First: twelve symbols are never a TOTP code (6 to 8 digits), even
+	 * when all of them are digits, nor a YubiKey OTP (32 or more). */
+	if (amfa_recovery_normalize(code, norm) == 0) {
+		OPENSSL_cleanse(norm, sizeof(norm));
+		if (u->nrecovery > 0 && u->recovery_codes)
+			return FACTOR_RECOVERY;
+		*why = u->nrecovery == 0 ?
+		    "a recovery code, but none are issued" :
+		    "a recovery code, but recovery codes are turned off";
+		return FACTOR_NONE;
+	}
 	if (n > 0 && strspn(code, "0123456789") == n) {
 		if (u->totp_key != NULL || u->verify == AMFA_VERIFY_STS)
 			return FACTOR_TOTP;
@@ -26,7 +42,8 @@ factor_of(const struct amfa_user *u, const char *code, const char **why)
 		*why = "a YubiKey OTP, but no YubiKey is enrolled";
 		return FACTOR_NONE;
 	}
-	*why = "input is neither a TOTP code nor a YubiKey OTP";
+	*why = "input is neither a TOTP code nor a YubiKey OTP (nor a "
+	       "recovery code)";
 	return FACTOR_NONE;
 }
 
@@ -55,6 +72,96 @@ yubikey_login(const struct amfa_config *cfg, const struct amfa_user *u,
 	    "user %s: logged in with a YubiKey, without AWS "
 	    "credentials (STS takes TOTP codes only; failmode = safe)",
 	    u->name);
+}
+
+/*
+ * A recovery code.  What was typed is hashed with every code's salt before
+ * the user's lock is taken (recovery.h: a quarter of a second for ten
+ * codes, which must not hold the lock); under it, the state says whether
+ * the matching code is already used, and the mark that spends it is part
+ * of the one state write of the decision: of two logins with the same
+ * code, the second sees the first's mark.
+ */
+struct recovery_try {
+	int match; /* index into u->recovery, or -1 */
+	struct amfa_login *l;
+};
+
+static enum amfa_auth_result
+check_recovery(const struct amfa_config *cfg, const struct amfa_user *u,
+    const char *code, time_t now, struct amfa_state *st, void *arg)
+{
+	struct recovery_try *t = arg;
+	uint32_t used, bit;
+
+	(void)cfg;
+	(void)code;
+	(void)now;
+	/* Marks of another generation are of a replaced set. */
+	used = st->recovery_gen == u->recovery_gen ? st->recovery_used : 0;
+	t->l->recovery_left = amfa_recovery_left(u->recovery_present, used);
+	if (t->match < 0) {
+		amfa_log(LOG_NOTICE, "user %s: wrong recovery code", u->name);
+		return AMFA_AUTH_BAD_CODE;
+	}
+	bit = 1u << u->recovery[t->match].idx;
+	if (used & bit) {
+		amfa_log(LOG_NOTICE, "user %s: recovery code %u already used",
+		    u->name, u->recovery[t->match].idx);
+		return AMFA_AUTH_REPLAY;
+	}
+	st->recovery_gen = u->recovery_gen;
+	st->recovery_used = used | bit;
+	t->l->recovery_left = amfa_recovery_left(u->recovery_present,
+	    st->recovery_used);
+	return AMFA_AUTH_OK;
+}
+
+static void
+recovery_login(const struct amfa_config *cfg, const struct amfa_user *u,
+    const char *code, time_t now, uid_t owner, struct amfa_login *l)
+{
+	char norm[AMFA_RECOVERY_SYMBOLS + 1];
+	struct recovery_try t = { -1, l };
+
+	l->recovery = 1;
+	l->recovery_left = -1;
+	if (amfa_user_uses_sts(u) &&
+	    cfg->recovery_sts != AMFA_RECOVERY_STS_LOGIN) {
+		l->result = amfa_auth_refuse(cfg, u, code, now, owner,
+		    "a recovery code cannot get AWS credentials (STS takes "
+		    "the device's codes only) and recovery_sts = refuse: "
+		    "refused");
+		return;
+	}
+	if (amfa_recovery_normalize(code, norm) != 0) {
+		l->result = AMFA_AUTH_ERROR;
+		return;
+	}
+	t.match = amfa_recovery_match(norm, u->recovery, u->nrecovery);
+	OPENSSL_cleanse(norm, sizeof(norm));
+	if (t.match == -2) {
+		amfa_log(LOG_ERR, "user %s: recovery code: the KDF failed",
+		    u->name);
+		l->result = AMFA_AUTH_ERROR;
+		return;
+	}
+	l->result = amfa_auth_run(cfg, u, code, now, owner, check_recovery, &t);
+	if (l->result != AMFA_AUTH_OK)
+		return;
+	amfa_log(LOG_NOTICE,
+	    "user %s (IAM %s): logged in with a recovery code, %d left",
+	    u->name, u->iam_user, l->recovery_left);
+	if (amfa_user_uses_sts(u)) {
+		l->degraded = 1;
+		l->notice = "Recovery code accepted: you are logged in without "
+			    "AWS credentials (STS takes the device's codes "
+			    "only).";
+		amfa_log(LOG_WARNING,
+		    "user %s: logged in with a recovery code, without AWS "
+		    "credentials (recovery_sts = login)",
+		    u->name);
+	}
 }
 
 /*
@@ -114,6 +221,9 @@ amfa_login_run(const struct amfa_config *cfg, const struct amfa_user *u,
 		return;
 	case FACTOR_YUBIKEY:
 		yubikey_login(cfg, u, code, now, state_owner, l);
+		return;
+	case FACTOR_RECOVERY:
+		recovery_login(cfg, u, code, now, state_owner, l);
 		return;
 	case FACTOR_TOTP:
 		break;

@@ -14,6 +14,12 @@
  * failmode = safe lets the user in without them once the OTP checks out
  * (as when STS is unreachable); failmode = secure refuses it (a failure)
  * and the user types a TOTP code instead.
+ *
+ * A recovery code (recovery.h) is recognised by its form before the
+ * others, checked against the unused codes of the user's set and spent in
+ * the decision's state write.  It never goes to STS either: with verify =
+ * sts or local+sts it is refused unless recovery_sts = login, which lets
+ * the user in without credentials (degraded).
  */
 #ifndef AMFA_LOGIN_H
 #define AMFA_LOGIN_H
@@ -26,6 +32,8 @@ struct amfa_login {
 	int have_session;   /* s holds credentials */
 	int degraded;	    /* in, without credentials */
 	const char *notice; /* for the user, or NULL */
+	int recovery;	    /* the input was a recovery code */
+	int recovery_left;  /* codes left after it (-1: unknown) */
 	struct amfa_session s;
 };
 

@@ -121,13 +121,31 @@ parse_token_line(char *rest, struct amfa_state *st)
 	return 0;
 }
 
+/* "recovery_used GEN MASK": 8 and 4 lower-case hex digits, GEN not 0. */
+static int
+parse_recovery_line(const char *s, struct amfa_state *st)
+{
+	unsigned long gen, mask;
+
+	if (strlen(s) != 13 || strspn(s, "0123456789abcdef") != 8 ||
+	    s[8] != ' ' || strspn(s + 9, "0123456789abcdef") != 4)
+		return -1;
+	gen = strtoul(s, NULL, 16);
+	mask = strtoul(s + 9, NULL, 16);
+	if (gen == 0)
+		return -1;
+	st->recovery_gen = (uint32_t)gen;
+	st->recovery_used = (uint32_t)mask;
+	return 0;
+}
+
 int
 amfa_state_parse(const char *buf, size_t len, struct amfa_state *st,
     const char **why)
 {
 	char copy[STATE_MAX_SIZE + 1], *line, *save = NULL, *sp;
 	int seen_step = 0, seen_fail = 0, seen_lock = 0, seen_ok = 0;
-	int ended = 0, n = 0;
+	int ended = 0, n = 0, seen_rc = 0;
 	int64_t v;
 
 	state_init(st);
@@ -178,6 +196,9 @@ amfa_state_parse(const char *buf, size_t len, struct amfa_state *st,
 		} else if (strcmp(line, "token") == 0) {
 			if (parse_token_line(sp, st) != 0)
 				return -1;
+		} else if (strcmp(line, "recovery_used") == 0 && !seen_rc++) {
+			if (parse_recovery_line(sp, st) != 0)
+				return -1;
 		} else {
 			return -1;
 		}
@@ -208,6 +229,14 @@ amfa_state_format(const struct amfa_state *st, char *out, size_t outlen)
 		r = snprintf(out + n, outlen - n, "token %s %u %u\n",
 		    st->tokens[i].public_id, st->tokens[i].session,
 		    st->tokens[i].use);
+		if (r < 0 || (size_t)r >= outlen - n)
+			return -1;
+		n += (size_t)r;
+	}
+	if (st->recovery_gen != 0) {
+		r = snprintf(out + n, outlen - n, "recovery_used %08x %04x\n",
+		    (unsigned)st->recovery_gen,
+		    (unsigned)(st->recovery_used & 0xffff));
 		if (r < 0 || (size_t)r >= outlen - n)
 			return -1;
 		n += (size_t)r;

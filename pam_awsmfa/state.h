@@ -36,6 +36,11 @@ struct amfa_state {
 	int64_t last_success; /* 0: never */
 	int ntokens;
 	struct amfa_token_counter tokens[AMFA_STATE_MAX_TOKENS];
+	/* Recovery codes used, of the set of generation recovery_gen (a mask
+	 * of indices; recovery.h).  0 0: none (also: no such line, as in
+	 * files written before recovery codes). */
+	uint32_t recovery_gen;
+	uint32_t recovery_used;
 };
 
 enum amfa_state_form {

@@ -261,6 +261,47 @@ parse_role(void *obj, const struct amfa_opt *opt, const char *value,
 	return 0;
 }
 
+/*
+ * recovery = GEN.IDX:SALT:HASH; several, all of one generation, each index
+ * once.  Only hashes: the codes themselves are never in any file.
+ */
+static int
+parse_recovery(void *obj, const struct amfa_opt *opt, const char *value,
+    const char *where)
+{
+	struct amfa_user *u = obj;
+	struct amfa_recovery_code c;
+	const char *why;
+	uint32_t gen;
+
+	if (amfa_recovery_line_parse(value, &gen, &c, &why) != 0) {
+		amfa_log(LOG_ERR, "%s: %s: %s", where, opt->key, why);
+		return -1;
+	}
+	if (u->nrecovery > 0 && gen != u->recovery_gen) {
+		amfa_log(LOG_ERR,
+		    "%s: %s: generation %08x, but earlier lines are of "
+		    "%08x (one set at a time)",
+		    where, opt->key, (unsigned)gen, (unsigned)u->recovery_gen);
+		return -1;
+	}
+	if (u->recovery_present & (1u << c.idx)) {
+		amfa_log(LOG_ERR, "%s: %s: index %u given twice", where,
+		    opt->key, c.idx);
+		return -1;
+	}
+	if (u->recovery == NULL &&
+	    (u->recovery = calloc(AMFA_RECOVERY_MAX, sizeof(*u->recovery))) ==
+		NULL) {
+		amfa_log(LOG_ERR, "%s: out of memory", where);
+		return -1;
+	}
+	u->recovery[u->nrecovery++] = c;
+	u->recovery_gen = gen;
+	u->recovery_present |= 1u << c.idx;
+	return 0;
+}
+
 #define OFF(f) offsetof(struct amfa_user, f)
 static const struct amfa_opt user_opts[] = {
 	{ "iam_user", AMFA_OPT_STRING, OFF(iam_user), 0, 0, NULL, 0, NULL,
@@ -289,6 +330,10 @@ static const struct amfa_opt user_opts[] = {
 	    AMFA_OPT_SECRET | AMFA_OPT_MULTI, parse_yubikey, NULL },
 	{ "role", AMFA_OPT_CUSTOM, 0, 0, 0, NULL, AMFA_OPT_MULTI, parse_role,
 	    NULL },
+	{ "recovery", AMFA_OPT_CUSTOM, 0, 0, 0, NULL, AMFA_OPT_MULTI,
+	    parse_recovery, NULL },
+	{ "recovery_codes", AMFA_OPT_CHOICE, OFF(recovery_codes), 0, 0,
+	    amfa_yes_no, 0, NULL, NULL },
 };
 #undef OFF
 #define NOPTS (sizeof(user_opts) / sizeof(user_opts[0]))
@@ -301,6 +346,7 @@ init(struct amfa_user *u)
 	u->totp_digits = 6;
 	u->totp_period = 30;
 	u->verify = AMFA_VERIFY_INHERIT;
+	u->recovery_codes = -1;
 }
 
 /* What the fields must add up to, given the verify mode. */
@@ -381,6 +427,9 @@ amfa_user_parse(const char *buf, size_t len, const char *shown,
 		goto fail;
 	if (u->verify == AMFA_VERIFY_INHERIT)
 		u->verify = cfg->verify;
+	/* Off in awsmfa.conf is off for everyone; a user may only opt out. */
+	if (u->recovery_codes < 0 || !cfg->recovery_codes)
+		u->recovery_codes = cfg->recovery_codes;
 	if (check_complete(u, shown, cfg) != 0)
 		goto fail;
 	if ((u->name = strdup(name)) == NULL)
@@ -433,6 +482,7 @@ amfa_user_free(struct amfa_user *u)
 	for (size_t i = 0; i < u->nroles; i++)
 		amfa_role_free(&u->roles[i]);
 	free(u->roles);
+	free(u->recovery);
 	free(u->name);
 	memset(u, 0, sizeof(*u));
 }

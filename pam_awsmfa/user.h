@@ -7,10 +7,12 @@
 #define AMFA_USER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "config.h"
 #include "creds/creds_roles.h"
+#include "recovery.h"
 #include "totp.h"
 #include "yubikey/ykotp.h"
 
@@ -37,6 +39,13 @@ struct amfa_user {
 	/* role = ... lines (creds_roles.h); NULL: none. */
 	struct amfa_role *roles; /* AMFA_ROLES_MAX slots */
 	size_t nroles;
+	/* recovery = ... lines (recovery.h): one generation; NULL: none. */
+	struct amfa_recovery_code *recovery; /* AMFA_RECOVERY_MAX slots */
+	size_t nrecovery;
+	uint32_t recovery_gen;
+	uint32_t recovery_present; /* mask of the indices */
+	/* recovery_codes = yes|no; after inheriting awsmfa.conf's. */
+	int recovery_codes;
 };
 
 /* Does this user's login call STS? */

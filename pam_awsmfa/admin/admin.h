@@ -58,5 +58,13 @@ int adm_status(struct adm_ctx *ctx, int argc, char **argv);
 int adm_unlock(struct adm_ctx *ctx, int argc, char **argv);
 int adm_revoke(struct adm_ctx *ctx, int argc, char **argv);
 int adm_creds(struct adm_ctx *ctx, int argc, char **argv);
+int adm_recovery(struct adm_ctx *ctx, int argc, char **argv);
+
+/*
+ * Issue `count' recovery codes to the enrolled `user', replacing any
+ * earlier set: hashes into the user file, the codes printed once.  An
+ * ADM_ exit code.
+ */
+int adm_recovery_issue(struct adm_ctx *ctx, const char *user, int count);
 
 #endif

@@ -50,6 +50,38 @@ has_suffix(const char *s, const char *suffix)
 	return n > m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* Recovery codes that cannot be used as the files stand. */
+static void
+check_recovery(const struct amfa_config *cfg, const struct amfa_user *u,
+    const struct amfa_state *st, const char *shown)
+{
+	uint32_t used;
+
+	if (u->nrecovery == 0)
+		return;
+	if (!u->recovery_codes) {
+		amfa_log(LOG_WARNING,
+		    "%s: has recovery codes, but recovery_codes = no (%s): "
+		    "they are refused",
+		    shown,
+		    cfg->recovery_codes ? "in this file" : "awsmfa.conf");
+		return;
+	}
+	if (amfa_user_uses_sts(u) &&
+	    cfg->recovery_sts == AMFA_RECOVERY_STS_REFUSE)
+		amfa_log(LOG_WARNING,
+		    "%s: verify = %s and recovery_sts = refuse: its recovery "
+		    "codes are refused (recovery_sts = login lets them in "
+		    "without AWS credentials)",
+		    shown, amfa_verify_names[u->verify]);
+	used = st->recovery_gen == u->recovery_gen ? st->recovery_used : 0;
+	if (amfa_recovery_left(u->recovery_present, used) == 0)
+		amfa_log(LOG_WARNING,
+		    "%s: every recovery code is used; issue new ones with "
+		    "awsmfa recovery %s",
+		    shown, u->name);
+}
+
 /* Checks beyond the file itself: what a login of this user will need. */
 static void
 check_user_needs(const struct amfa_config *cfg, const struct amfa_user *u,
@@ -65,11 +97,15 @@ check_user_needs(const struct amfa_config *cfg, const struct amfa_user *u,
 		    "account (its ~/.aws is read)",
 		    shown, u->name);
 	/* adm_state_peek says what is wrong; the sink counts it. */
-	if (adm_state_peek(cfg, u->name, &st) < 0)
+	memset(&st, 0, sizeof(st));
+	if (adm_state_peek(cfg, u->name, &st) < 0) {
 		amfa_log(LOG_ERR,
 		    "%s/%s.state: the module refuses %s until "
 		    "this is repaired",
 		    cfg->state_dir, u->name, u->name);
+		return;
+	}
+	check_recovery(cfg, u, &st, shown);
 }
 
 static int

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "prompt.h"
 #include "qr_print.h"
+#include "recovery.h"
 #include "secure_file.h"
 #include "state.h"
 #include "totp.h"
@@ -39,7 +40,7 @@ usage(void)
 	    "usage: awsmfa enroll USER [--force] [--iam-user NAME] "
 	    "[--serial ARN]\n"
 	    "           [--verify MODE] [--aws-profile NAME] [--issuer TEXT] "
-	    "[--no-qr]\n"
+	    "[--no-qr] [--recovery]\n"
 	    "       awsmfa enroll USER --iam [--device-name NAME] "
 	    "[--profile NAME]\n"
 	    "           [--endpoint-url URL] [--ca-file FILE] [--timeout S] "
@@ -310,6 +311,7 @@ parse_args(int argc, char **argv, struct adm_enroll_opts *o)
 		{ "ca-file", required_argument, NULL, 'c' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "no-qr", no_argument, NULL, 'Q' },
+		{ "recovery", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
 	};
 	char *end;
@@ -330,6 +332,9 @@ parse_args(int argc, char **argv, struct adm_enroll_opts *o)
 			break;
 		case 'Y':
 			o->yubikey = 1;
+			break;
+		case 'R':
+			o->recovery = 1;
 			break;
 		case 'u':
 			o->iam_user = optarg;
@@ -557,6 +562,10 @@ adm_enroll(struct adm_ctx *ctx, int argc, char **argv)
 		return ADM_NOT_ENROLLED;
 	}
 	if (o.yubikey)
-		return adm_enroll_yubikey(ctx, &o);
-	return enroll_totp(ctx, &o);
+		r = adm_enroll_yubikey(ctx, &o);
+	else
+		r = enroll_totp(ctx, &o);
+	if (r == ADM_OK && o.recovery)
+		r = adm_recovery_issue(ctx, o.user, AMFA_RECOVERY_DEFAULT);
+	return r;
 }

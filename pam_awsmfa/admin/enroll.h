@@ -28,6 +28,7 @@ struct adm_enroll_opts {
 	int iam;
 	int yubikey;
 	int qr;
+	int recovery; /* then issue recovery codes (awsmfa recovery) */
 };
 
 /*

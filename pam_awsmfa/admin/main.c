@@ -30,6 +30,9 @@ static const struct subcommand subcommands[] = {
 	    "check-config [PATH]  check everything the module reads" },
 	{ "status", adm_status, 1,
 	    "status USER          enrolment and state, without secrets" },
+	{ "recovery", adm_recovery, 1,
+	    "recovery USER        new recovery codes (replacing any), "
+	    "printed once" },
 	{ "unlock", adm_unlock, 1,
 	    "unlock USER          clear failures and the lock" },
 	{ "revoke", adm_revoke, 1,

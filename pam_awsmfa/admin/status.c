@@ -17,6 +17,7 @@
 #include "admin.h"
 #include "creds/creds_store.h"
 #include "privdrop.h"
+#include "recovery.h"
 #include "secure_file.h"
 #include "state.h"
 #include "user.h"
@@ -92,6 +93,28 @@ print_state(const struct amfa_config *cfg, const struct amfa_state *st,
 		    st->tokens[i].use);
 }
 
+/* Recovery codes: how many of the set are left (the state's used marks
+ * count only for the set of their generation). */
+static void
+print_recovery(const struct amfa_user *u, const struct amfa_state *st)
+{
+	uint32_t used = 0;
+	int left;
+
+	if (u->nrecovery == 0) {
+		printf("recovery:     none issued%s\n",
+		    u->recovery_codes ? "" : " (turned off)");
+		return;
+	}
+	if (st != NULL && st->recovery_gen == u->recovery_gen)
+		used = st->recovery_used;
+	left = amfa_recovery_left(u->recovery_present, used);
+	printf("recovery:     %d of %zu codes left (set %08x)%s%s\n", left,
+	    u->nrecovery, (unsigned)u->recovery_gen,
+	    u->recovery_codes ? "" : ", turned off",
+	    left == 0 ? "; issue new ones: awsmfa recovery USER" : "");
+}
+
 /* The session credential store: there or not (stat only, no reading). */
 static void
 print_store(const struct amfa_config *cfg, const char *user)
@@ -157,6 +180,8 @@ adm_status(struct adm_ctx *ctx, int argc, char **argv)
 		print_state(&ctx->cfg, &st, u.totp_period);
 	else if (s == 0)
 		printf("state:        none yet (no login so far)\n");
+	if (s >= 0)
+		print_recovery(&u, s == 1 ? &st : NULL);
 	print_store(&ctx->cfg, user);
 	amfa_user_free(&u);
 	return s < 0 ? ADM_FAIL : ADM_OK;

@@ -104,6 +104,22 @@ end(pam_handle_t *pamh, struct call *c, int r, int loaded, const char *what)
 	return r;
 }
 
+/* After a login by recovery code: what is left, and what to do at none. */
+static void
+tell_recovery_left(pam_handle_t *pamh, int left)
+{
+	if (left > 0)
+		pam_info(pamh,
+		    "Recovery code accepted; it cannot be used again. "
+		    "%d recovery code%s left.",
+		    left, left == 1 ? "" : "s");
+	else
+		pam_info(pamh,
+		    "Recovery code accepted; that was your last one. Ask "
+		    "an administrator for new recovery codes (awsmfa "
+		    "recovery), and replace your lost device.");
+}
+
 static int
 authenticate(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a)
 {
@@ -153,6 +169,8 @@ authenticate(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a)
 	amfa_login_run(&c->cfg, &user, code, time(NULL), 0, &login);
 	amfa_wipe_free_str(code);
 	r = result_to_pam(login.result);
+	a->recovery = login.recovery;
+	a->recovery_left = login.recovery_left;
 	if (r != PAM_SUCCESS)
 		a->reason = amfa_auth_result_str(login.result);
 	if (r == PAM_SUCCESS && login.have_session) {
@@ -175,6 +193,8 @@ authenticate(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a)
 			login.notice :
 			"AWS STS could not be reached: you are logged in without "
 			"AWS credentials.");
+	if (r == PAM_SUCCESS && login.recovery)
+		tell_recovery_left(pamh, login.recovery_left);
 	amfa_login_free(&login);
 	/* For awsmfa-gateway: this SSH connection passed the factor. */
 	if (r == PAM_SUCCESS)

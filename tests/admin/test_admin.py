@@ -657,6 +657,91 @@ class StatusUnlock(AdminCase):
         self.assertEqual(self.awsmfa("unlock", "bob").returncode, 4)
 
 
+RECOVERY_CODE = re.compile(
+    r"^ +[0-9]+\. +([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})\r?$", re.M)
+
+
+class Recovery(AdminCase):
+    """awsmfa recovery, enroll --recovery, and what status and check-config
+    say about recovery codes."""
+
+    def test_issue_status_and_use(self):
+        self.tree.enroll("alice")
+        before = self.user_text()
+        res = self.awsmfa("recovery", "alice")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        codes = RECOVERY_CODE.findall(res.stdout)
+        self.assertEqual(len(codes), 10)
+        self.assertIn("not shown again", res.stdout)
+        text = self.user_text()
+        self.assertTrue(text.startswith(before))  # nothing else changed
+        self.assertEqual(len(re.findall(
+            r"^recovery = [0-9a-f]{8}\.[0-9]+:[0-9a-f]{32}:[0-9a-f]{64}$",
+            text, re.M)), 10)
+        for c in codes:
+            self.assertNotIn(c.replace("-", ""), text)
+        st = os.stat(self.tree.user_file("alice"))
+        self.assertEqual((st.st_uid, stat.S_IMODE(st.st_mode)), (0, 0o600))
+        self.assertIn("recovery:     10 of 10 codes left",
+                      self.awsmfa("status", "alice").stdout)
+        self.assertRc(self.login(codes[4]), PAM_SUCCESS)
+        status = self.awsmfa("status", "alice").stdout
+        self.assertIn("recovery:     9 of 10 codes left", status)
+        for c in codes:
+            self.assertNotIn(c, status)
+        # A new set replaces the old one, in place.
+        res = self.awsmfa("recovery", "alice", "--count", "2")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn("is replaced", res.stdout)
+        self.assertEqual(self.user_text().count("\nrecovery = "), 2)
+        self.assertIn("recovery:     2 of 2 codes left",
+                      self.awsmfa("status", "alice").stdout)
+
+    def test_usage_and_unknown_user(self):
+        self.assertEqual(self.awsmfa("recovery").returncode, 2)
+        self.assertEqual(self.awsmfa("recovery", "../x").returncode, 2)
+        self.assertEqual(self.awsmfa("recovery", "a", "b").returncode, 2)
+        self.assertEqual(self.awsmfa("recovery", "--count", "99",
+                                     "a").returncode, 2)
+        res = self.awsmfa("recovery", "nobody")
+        self.assertEqual(res.returncode, 4, res.stderr)
+        self.assertEqual(self.awsmfa("recovery", "--help").returncode, 0)
+        self.assertIn("recovery", self.awsmfa("--help").stdout)
+        self.assertIn("none issued", (self.tree.enroll("bob") and
+                      self.awsmfa("status", "bob").stdout))
+
+    def test_a_broken_user_file_is_not_rewritten(self):
+        self.tree.enroll("alice", extra="totp_digits = 9\n")
+        before = self.user_text()
+        res = self.awsmfa("recovery", "alice")
+        self.assertNotEqual(res.returncode, 0)
+        self.assertNotRegex(res.stdout, RECOVERY_CODE)
+        self.assertEqual(self.user_text(), before)
+
+    def test_enroll_with_recovery(self):
+        e = self.enroll("alice", "--recovery", "--no-qr")
+        self.assertEqual(e.rc, 0, e)
+        codes = RECOVERY_CODE.findall(e.out)
+        self.assertEqual(len(codes), 10, e.out)
+        self.assertIn("totp_secret = %s\n" % e.seed, self.user_text())
+        self.assertRc(self.login(codes[0]), PAM_SUCCESS)
+
+    def test_check_config(self):
+        self.tree.enroll("alice")
+        self.awsmfa("recovery", "alice", "--count", "1")
+        with open(self.tree.user_file("alice"), "a") as f:
+            f.write("recovery_codes = no\n")
+        res = self.awsmfa("check-config")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn("recovery_codes = no", res.stderr)
+        with open(self.tree.user_file("alice"), "a") as f:
+            f.write("recovery = 5eed0001.99:00:00\n")
+        res = self.awsmfa("check-config")
+        self.assertEqual(res.returncode, 3, res.stderr)
+        self.assertIn("alice.conf:", res.stderr)
+        self.assertRegex(res.stderr, r"alice\.conf:\d+: recovery: ")
+
+
 def creds_json(expires_in):
     exp = time.strftime("%Y-%m-%dT%H:%M:%SZ",
                         time.gmtime(time.time() + expires_in))

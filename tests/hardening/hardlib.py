@@ -42,6 +42,8 @@ def parse_state(text):
         k, _, v = line.partition(" ")
         if k == "token":
             out["tokens"].append(v)
+        elif k == "recovery_used":
+            out[k] = v
         else:
             out[k] = int(v)
     else:

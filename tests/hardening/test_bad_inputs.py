@@ -572,6 +572,97 @@ class StateFiles(Catalogue):
         self.run_table(table)
 
 
+RC_CODE = "7kq2-m9xh-3tfa"      # the catalogue's recovery code
+RC_GEN = "5eed0001"
+
+
+def recovery_line(code, idx, gen=RC_GEN, salt=None):
+    """A `recovery' line for `code', hashed here with Python's scrypt (not
+    the module's code): N 2^13, r 8, p 1, 32 bytes."""
+    import hashlib
+    salt = salt or os.urandom(16)
+    norm = code.replace("-", "").encode()
+    h = hashlib.scrypt(norm, salt=salt, n=8192, r=8, p=1, dklen=32,
+                       maxmem=64 << 20)
+    return "recovery = %s.%d:%s:%s\n" % (gen, idx, salt.hex(), h.hex())
+
+
+class RecoveryCodes(Catalogue):
+    """Recovery codes (issue 15): near misses of the form at the prompt,
+    malformed `recovery' lines in the user file, malformed used marks in
+    the state.  The state's own text gets no recovery_used line until a
+    code is spent, so every typed entry leaves it counted, nothing more."""
+
+    def user_extra(self):
+        return recovery_line(RC_CODE, 0) + recovery_line("zzzz-zzzz-zzz0", 1)
+
+    def test_typed(self):
+        sym = RC_CODE.replace("-", "")
+        typed = [
+            ("eleven symbols", sym[:11]), ("thirteen symbols", sym + "a"),
+            ("double dash", sym[:4] + "--" + sym[4:]),
+            ("dash first", "-" + sym), ("dash last", RC_CODE + "-"),
+            ("dash misplaced", sym[:3] + "-" + sym[3:]),
+            ("u is not a symbol", sym[:11] + "u"),
+            ("punctuation", sym[:11] + "!"), ("underscore", sym[:4] + "_" +
+                                             sym[4:]),
+            ("one symbol off", sym[:5] + ("a" if sym[5] != "a" else "b") +
+             sym[6:]),
+            ("swapped groups", sym[4:8] + sym[:4] + sym[8:]),
+            ("other code's neighbour", "zzzz-zzzz-zzz1"),
+            ("fullwidth", "".join(chr(ord(c) + 0xfee0) for c in sym)),
+            ("cyrillic lookalike", sym[:11] + "а"),
+            ("NUL inside", sym[:6] + "\0" + sym[6:]),
+            ("twelve digits", "123412341234"),
+            ("two codes", RC_CODE + RC_CODE),
+        ]
+        table = [Entry("recovery: " + n, answers=[t], rc=PAM_AUTH_ERR,
+                       log="denied", state=COUNTED) for n, t in typed]
+        self.run_table(table)
+
+    def test_user_files(self):
+        n0 = len(self.good_user.splitlines())
+        one = recovery_line(RC_CODE, 2).strip()
+        gen, rest = one.split(" = ")[1].split(".", 1)
+        idx, salt, h = rest.split(":")
+        bad = [
+            ("no fields", "recovery = x"),
+            ("generation short", "recovery = 5eed001.2:%s:%s" % (salt, h)),
+            ("generation upper", "recovery = 5EED0001.2:%s:%s" % (salt, h)),
+            ("generation zero", "recovery = 00000000.2:%s:%s" % (salt, h)),
+            ("other generation", "recovery = 5eed0002.2:%s:%s" % (salt, h)),
+            ("index 16", "recovery = %s.16:%s:%s" % (gen, salt, h)),
+            ("index 02", "recovery = %s.02:%s:%s" % (gen, salt, h)),
+            ("index again", "recovery = %s.0:%s:%s" % (gen, salt, h)),
+            ("index negative", "recovery = %s.-1:%s:%s" % (gen, salt, h)),
+            ("salt short", "recovery = %s.2:%s:%s" % (gen, salt[:-2], h)),
+            ("salt not hex", "recovery = %s.2:%s:%s" % (gen, "g" * 32, h)),
+            ("hash short", "recovery = %s.2:%s:%s" % (gen, salt, h[:-1])),
+            ("hash long", "recovery = %s.2:%s:%s" % (gen, salt, h + "0")),
+            ("hash upper", "recovery = %s.2:%s:%s" % (gen, salt, h.upper())),
+            ("extra field", "recovery = %s.2:%s:%s:00" % (gen, salt, h)),
+            ("code in clear", "recovery = " + RC_CODE),
+            ("empty", "recovery ="),
+            ("switch unknown", "recovery_codes = maybe"),
+        ]
+        table = [user_entry("recovery " + n, t + "\n", line=n0 + 1)
+                 for n, t in bad]
+        self.run_table(table)
+
+    def test_state_files(self):
+        good = state_text(step_now() - 10, failures=2,
+                          last_success=1700000000, tokens=TOKENS)
+        marks = ["", "x", "5eed0001", "5eed0001 1", "5eed0001 00001",
+                 "5EED0001 0001", "00000000 0001", "5eed0001  0001",
+                 "5eed0001 0001 0", "5eed000g 0001", "-5eed001 0001"]
+        table = [state_entry("recovery_used %r" % m, good.replace(
+            "end", "recovery_used %s\nend" % m)) for m in marks]
+        table.append(state_entry("recovery_used twice", good.replace(
+            "end", "recovery_used 5eed0001 0001\n"
+            "recovery_used 5eed0001 0002\nend")))
+        self.run_table(table)
+
+
 CREDS = """<GetSessionTokenResponse xmlns="%(ns)s">
   <GetSessionTokenResult>
     <Credentials>

@@ -155,6 +155,33 @@ files(void)
 	(void)!system(cmd);
 }
 
+/* The used marks of recovery codes: a field of their own, optional. */
+static void
+recovery_marks(void)
+{
+	const char old[] = "version 1\nlast_step 5\nfailures 1\n"
+			   "locked_until 0\nlast_success 9\nend\n";
+	struct amfa_state st, back;
+	char buf[4096];
+	const char *why;
+
+	ok(amfa_state_parse(old, strlen(old), &st, &why) == 0 &&
+		st.recovery_gen == 0 && st.recovery_used == 0,
+	    "a file without recovery_used: nothing used");
+	ok(amfa_state_format(&st, buf, sizeof(buf)) == 0 &&
+		strcmp(buf, old) == 0,
+	    "and written back unchanged (no empty field)");
+	st.recovery_gen = 0x5eed0001;
+	st.recovery_used = 0x0205;
+	ok(amfa_state_format(&st, buf, sizeof(buf)) == 0 &&
+		strstr(buf, "\nrecovery_used 5eed0001 0205\nend\n") != NULL,
+	    "recovery_used GEN MASK");
+	ok(amfa_state_parse(buf, strlen(buf), &back, &why) == 0 &&
+		back.recovery_gen == 0x5eed0001 &&
+		back.recovery_used == 0x0205 && back.last_step == 5,
+	    "reads back");
+}
+
 /* The largest state there can be still fits one slot. */
 static void
 largest(void)
@@ -176,6 +203,8 @@ largest(void)
 		st.tokens[i].session = UINT_MAX;
 		st.tokens[i].use = UINT_MAX;
 	}
+	st.recovery_gen = UINT32_MAX;
+	st.recovery_used = 0xffff;
 	ok(amfa_state_slot_format(&st, UINT64_MAX, slot) == 0,
 	    "the largest state, at the largest sequence number, fits a slot "
 	    "of %d bytes",
@@ -417,6 +446,7 @@ main(void)
 	corrupt();
 	files();
 	largest();
+	recovery_marks();
 	slots();
 	on_disk();
 	return tap_done();
