@@ -174,6 +174,19 @@ amfa_auth_refuse(const struct amfa_config *cfg, const struct amfa_user *u,
 }
 
 int
+amfa_auth_locked(const struct amfa_config *cfg, const struct amfa_user *u,
+    time_t now, uid_t state_owner)
+{
+	struct amfa_state_handle h;
+	struct amfa_state st;
+
+	if (amfa_state_open(cfg, u->name, state_owner, &h, &st) != 0)
+		return 0; /* amfa_auth_run will say why, and refuse */
+	amfa_state_close(&h);
+	return st.locked_until > (int64_t)now;
+}
+
+int
 amfa_auth_recent(const struct amfa_config *cfg, const struct amfa_user *u,
     time_t now, uid_t state_owner, long seconds)
 {

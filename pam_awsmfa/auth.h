@@ -45,6 +45,15 @@ enum amfa_auth_result amfa_auth_run(const struct amfa_config *cfg,
     amfa_verifier *verify, void *arg);
 
 /*
+ * Is `u' locked out at `now'?  For a factor whose check is costly (a
+ * recovery code's KDF), to ask before doing the work: amfa_auth_run asks
+ * again under the lock.  1 yes, 0 no (also when the state cannot be read:
+ * amfa_auth_run then refuses).
+ */
+int amfa_auth_locked(const struct amfa_config *cfg, const struct amfa_user *u,
+    time_t now, uid_t state_owner);
+
+/*
  * Did `u' prove a factor within the last `seconds' (and is not locked out)?
  * For sudo step-up with grace=MINUTES.  1 yes, 0 no (also on any error).
  */

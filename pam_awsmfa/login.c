@@ -134,6 +134,16 @@ recovery_login(const struct amfa_config *cfg, const struct amfa_user *u,
 		    "refused");
 		return;
 	}
+	/* A locked-out user costs no KDF work (a quarter second of root's
+	 * CPU a try): the lock answers first. */
+	if (amfa_auth_locked(cfg, u, now, owner)) {
+		amfa_log(LOG_NOTICE,
+		    "user %s: locked out: the recovery code is not hashed",
+		    u->name);
+		l->result = amfa_auth_refuse(cfg, u, code, now, owner,
+		    "a recovery code while locked out");
+		return;
+	}
 	if (amfa_recovery_normalize(code, norm) != 0) {
 		l->result = AMFA_AUTH_ERROR;
 		return;

@@ -189,6 +189,9 @@ class Codes(RecoveryCase):
         res = self.login(self.codes[0])
         self.assertRc(res, PAM_MAXTRIES)
         self.assertIn("locked out", res.log)
+        # No KDF work while locked (each try would cost root a quarter
+        # second of CPU): the lock answers before the code is hashed.
+        self.assertIn("the recovery code is not hashed", res.log)
 
     def test_sigkill_while_spending(self):
         rounds = 0
