@@ -56,6 +56,9 @@ usage(FILE *f)
 	    "unreachable.  See awsmfa(8).\n");
 }
 
+static void vsay(const char *what, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 vsay(const char *what, const char *fmt, va_list ap)
 {

@@ -33,15 +33,6 @@ classify_refusal(const struct amfa_aws_answer *a)
 	return a->sent_before ? AMFA_STS_CODE_CONSUMED : AMFA_STS_BAD_CODE;
 }
 
-static int
-printable(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if (*s < 0x21 || *s > 0x7e)
-			return 0;
-	return 1;
-}
-
 /* Is this the answer to `action', in STS's namespace? */
 static int
 is_answer_to(xmlDocPtr doc, const char *action)
@@ -100,9 +91,9 @@ take_credentials(xmlDocPtr doc, const char *action,
 	}
 	/* Only printable ASCII without spaces goes into environments and
 	 * files: a line break in a token would forge variables. */
-	if (!printable(out->access_key_id) ||
-	    !printable(out->secret_access_key) ||
-	    !printable(out->session_token) || !printable(exp)) {
+	if (!amfa_sts_field_ok(out->access_key_id) ||
+	    !amfa_sts_field_ok(out->secret_access_key) ||
+	    !amfa_sts_field_ok(out->session_token) || !amfa_sts_field_ok(exp)) {
 		free(exp);
 		amfa_sts_credentials_free(out);
 		return AMFA_STS_MALFORMED;
@@ -117,7 +108,7 @@ take_credentials(xmlDocPtr doc, const char *action,
 	if (out->assumed_role_arn == NULL ||
 	    strlen(out->assumed_role_arn) > 2048 ||
 	    strncmp(out->assumed_role_arn, "arn:", 4) != 0 ||
-	    !printable(out->assumed_role_arn)) {
+	    !amfa_sts_field_ok(out->assumed_role_arn)) {
 		amfa_sts_credentials_free(out);
 		return AMFA_STS_MALFORMED;
 	}

@@ -90,4 +90,11 @@ enum amfa_sts_result amfa_sts_parse_assume_role(const char *buf, size_t len,
 const char *amfa_sts_result_str(enum amfa_sts_result r);
 void amfa_sts_credentials_free(struct amfa_sts_credentials *c);
 
+/*
+ * Is `s' printable ASCII without blanks?  Only such values of an STS answer
+ * (or a cache of one) go into environments and files: a line break in a
+ * token would forge variables.
+ */
+int amfa_sts_field_ok(const char *s);
+
 #endif

@@ -58,3 +58,12 @@ amfa_sts_credentials_free(struct amfa_sts_credentials *c)
 		amfa_wipe_free_str(c->session_token);
 	memset(c, 0, sizeof(*c));
 }
+
+int
+amfa_sts_field_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s < 0x21 || *s > 0x7e)
+			return 0;
+	return 1;
+}

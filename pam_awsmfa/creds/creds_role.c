@@ -72,15 +72,6 @@ renew_margin(long duration)
 	    AMFA_ROLE_RENEW_MARGIN;
 }
 
-static int
-printable(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if (*s < 0x21 || *s > 0x7e)
-			return 0;
-	return 1;
-}
-
 static const char *
 json_str(json_object *o, const char *key)
 {
@@ -141,8 +132,9 @@ cache_read(int dir, const char *file, const char *shown,
 	if (n < 16 || n > 128 ||
 	    strspn(c->access_key_id, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") !=
 		n ||
-	    !printable(c->secret_access_key) || !printable(c->session_token) ||
-	    !printable(c->expiration)) {
+	    !amfa_sts_field_ok(c->secret_access_key) ||
+	    !amfa_sts_field_ok(c->session_token) ||
+	    !amfa_sts_field_ok(c->expiration)) {
 		amfa_creds_free(c);
 		goto out;
 	}

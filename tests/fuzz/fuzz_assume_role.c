@@ -6,15 +6,6 @@
 #include "aws/sts.h"
 #include "fuzz_common.h"
 
-static int
-printable(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if (*s < 0x21 || *s > 0x7e)
-			return 0;
-	return 1;
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -32,9 +23,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (c.access_key_id == NULL || c.secret_access_key == NULL ||
 	    c.session_token == NULL || c.assumed_role_arn == NULL ||
-	    c.access_key_id[0] == '\0' || !printable(c.access_key_id) ||
-	    !printable(c.secret_access_key) || !printable(c.session_token) ||
-	    !printable(c.assumed_role_arn) || !printable(c.expiration) ||
+	    c.access_key_id[0] == '\0' || !amfa_sts_field_ok(c.access_key_id) ||
+	    !amfa_sts_field_ok(c.secret_access_key) ||
+	    !amfa_sts_field_ok(c.session_token) ||
+	    !amfa_sts_field_ok(c.assumed_role_arn) ||
+	    !amfa_sts_field_ok(c.expiration) ||
 	    strncmp(c.assumed_role_arn, "arn:", 4) != 0)
 		abort();
 	amfa_sts_credentials_free(&c);
