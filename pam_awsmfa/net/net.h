@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 
+#include "aws/dynamodb.h"
 #include "aws/sts.h"
 #include "log.h"
 #include "yubikey/ykval.h"
@@ -28,6 +29,19 @@ amfa_net_sts_get_session_token(const struct amfa_sts_config *c,
     struct amfa_sts_credentials *out);
 enum amfa_ykval_result amfa_net_ykval_verify(const struct amfa_ykval_config *c,
     const char *otp);
+/* The state table (dynamodb.h).  Failing to load the plugin:
+ * AMFA_DDB_INTERNAL. */
+enum amfa_ddb_result amfa_net_ddb_get_item(const struct amfa_ddb_config *c,
+    const struct amfa_ddb_attr *key, struct amfa_ddb_item *out,
+    struct amfa_ddb_error *err);
+enum amfa_ddb_result amfa_net_ddb_update_item(const struct amfa_ddb_config *c,
+    const struct amfa_ddb_attr *key, const char *update, const char *condition,
+    const struct amfa_ddb_attr *values, size_t nvalues,
+    struct amfa_ddb_error *err);
+enum amfa_ddb_result amfa_net_ddb_delete_item(const struct amfa_ddb_config *c,
+    const struct amfa_ddb_attr *key, const char *condition,
+    const struct amfa_ddb_attr *values, size_t nvalues,
+    struct amfa_ddb_error *err);
 
 /*
  * Between net_dlopen.c and the plugin.  The plugin exports one symbol,
