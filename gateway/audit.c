@@ -17,6 +17,18 @@
 #include "log.h"
 #include "secure_file.h"
 
+void
+gw_audit_prove_source(struct gw_audit *a, const char *rhost)
+{
+	if (rhost != NULL && rhost[0] != '\0' && a->src_addr != NULL &&
+	    strcmp(rhost, a->src_addr) == 0)
+		return;
+	a->claimed_addr = a->src_addr;
+	a->claimed_port = a->src_port;
+	a->src_addr = rhost != NULL && rhost[0] != '\0' ? rhost : NULL;
+	a->src_port = 0;
+}
+
 char *
 gw_audit_format(const struct gw_audit *a, const struct gw_event *ev,
     const struct timespec *now)
@@ -41,6 +53,10 @@ gw_audit_format(const struct gw_audit *a, const struct gw_event *ev,
 			r |= amfa_json_add_int(o, "source_port", a->src_port);
 		if (a->sshd_pid != 0)
 			r |= amfa_json_add_int(o, "sshd_pid", a->sshd_pid);
+		r |= amfa_json_add_str(o, "claimed_source", a->claimed_addr);
+		if (a->claimed_port != 0)
+			r |= amfa_json_add_int(o, "claimed_source_port",
+			    a->claimed_port);
 	} else {
 		/* Anyone may have run us by hand: nothing here is proven. */
 		r |= amfa_json_add_str(o, "connection", "unverified");

@@ -30,8 +30,14 @@ struct gw_audit {
 	const char *user;
 	uid_t uid;
 	const char *iam_user; /* NULL until the marker is read */
+	/* The client.  Verified: src_addr is the marker's (sshd's PAM_RHOST)
+	 * and src_port is SSH_CONNECTION's when its address agrees; what
+	 * SSH_CONNECTION claims otherwise is in claimed_*.  Unverified:
+	 * SSH_CONNECTION's, which anyone may set. */
 	const char *src_addr; /* NULL: unknown */
 	unsigned src_port;
+	const char *claimed_addr; /* verified records only */
+	unsigned claimed_port;
 	long sshd_pid;	    /* 0: unknown */
 	const char *config; /* the config file, for rule refs */
 	int verified;	    /* the gate marker checked out */
@@ -59,6 +65,15 @@ struct gw_event {
  * The JSON text of `ev' at `now' (no newline).  Heap string, or NULL if
  * out of memory.
  */
+/*
+ * The connection is verified (its gate marker checked out): the client's
+ * address becomes the marker's `rhost' (sshd's PAM_RHOST), which the user
+ * cannot set; SSH_CONNECTION's address and port, which the user can, stay
+ * in the record as the source only when they agree with it, and as
+ * claimed_* otherwise.  A marker without rhost leaves only claims.
+ */
+void gw_audit_prove_source(struct gw_audit *a, const char *rhost);
+
 char *gw_audit_format(const struct gw_audit *a, const struct gw_event *ev,
     const struct timespec *now);
 

@@ -561,6 +561,7 @@ main(int argc, char **argv)
 		    "pass multi-factor authentication (pam_awsmfa)");
 	}
 	audit.verified = 1;
+	gw_audit_prove_source(&audit, mk.rhost);
 	ev.result = "ok";
 	if (gw_audit_emit(&audit, &ev) != 0) {
 		fprintf(stderr, "awsmfa-gateway: %s\n", NO_AUDIT);

@@ -199,10 +199,10 @@ amfa_gate_mark_format(const struct amfa_gate_mark *mk, char *buf, size_t n)
 	    "# pam_awsmfa gate marker: written by the module, read by "
 	    "awsmfa-gateway\n"
 	    "user = %s\nuid = %lu\niam_user = %s\npid = %ld\n"
-	    "start = %llu\nboot_id = %s\ntime = %lld\n",
+	    "start = %llu\nboot_id = %s\ntime = %lld\nrhost = %s\n",
 	    mk->user, (unsigned long)mk->uid,
 	    mk->iam_user[0] ? mk->iam_user : "-", (long)mk->pid, mk->start,
-	    mk->boot_id, mk->time);
+	    mk->boot_id, mk->time, mk->rhost[0] ? mk->rhost : "-");
 	if (r < 0 || (size_t)r >= n) {
 		amfa_log(LOG_ERR, "gate marker too long");
 		return -1;
@@ -219,6 +219,7 @@ struct mark_text {
 	char *start;
 	char *boot_id;
 	long time;
+	char *rhost; /* NULL in markers written before it */
 };
 
 static const char *
@@ -228,6 +229,16 @@ check_digits(const char *v)
 		if (!isdigit((unsigned char)*p))
 			return "must be a number";
 	return strlen(v) > 20 ? "too long" : NULL;
+}
+
+/* A host name or address: printable, no blanks (it goes into records). */
+static const char *
+check_rhost(const char *v)
+{
+	for (const char *p = v; *p != '\0'; p++)
+		if (*p <= ' ' || *p > '~')
+			return "must be printable, without blanks";
+	return NULL;
 }
 
 static const struct amfa_opt mark_opts[] = {
@@ -245,6 +256,8 @@ static const struct amfa_opt mark_opts[] = {
 	    NULL, 0, NULL, NULL },
 	{ "time", AMFA_OPT_INT, offsetof(struct mark_text, time), 0,
 	    0x7fffffffffffffffL, NULL, 0, NULL, NULL },
+	{ "rhost", AMFA_OPT_STRING, offsetof(struct mark_text, rhost), 0, 0,
+	    NULL, 0, NULL, check_rhost },
 };
 #define NMARK_OPTS (sizeof(mark_opts) / sizeof(mark_opts[0]))
 
@@ -286,6 +299,9 @@ amfa_gate_mark_parse(const char *buf, size_t len, const char *shown,
 	}
 	if (strcmp(mk->iam_user, "-") == 0)
 		mk->iam_user[0] = '\0';
+	if (t.rhost != NULL && strcmp(t.rhost, "-") != 0 &&
+	    copy_field(mk->rhost, sizeof(mk->rhost), t.rhost, shown, "rhost"))
+		goto out;
 	mk->uid = (uid_t)t.uid;
 	mk->pid = (pid_t)t.pid;
 	mk->time = t.time;
@@ -563,7 +579,7 @@ amfa_gate_mark_remove(const char *store_dir, uid_t owner,
 
 void
 amfa_gate_mark_login(const char *store_dir, const char *user,
-    const char *iam_user)
+    const char *iam_user, const char *rhost)
 {
 	struct amfa_gate_mark mk;
 	struct amfa_proc m;
@@ -599,6 +615,15 @@ amfa_gate_mark_login(const char *store_dir, const char *user,
 	mk.pid = m.pid;
 	mk.start = m.start;
 	mk.time = (long long)time(NULL);
+	/* An rhost the marker cannot carry is left out: the gateway then
+	 * records the address only as claimed. */
+	if (rhost != NULL && rhost[0] != '\0' &&
+	    strlen(rhost) < sizeof(mk.rhost) && check_rhost(rhost) == NULL)
+		strcpy(mk.rhost, rhost);
+	else if (rhost != NULL && rhost[0] != '\0')
+		amfa_log(LOG_WARNING,
+		    "user %s: PAM_RHOST unusable in the gate marker: left out",
+		    user);
 	if (amfa_gate_mark_write(store_dir, 0, pw.pw_gid, &mk) == 0)
 		amfa_debug("user %s: gate marker for connection %ld", user,
 		    (long)m.pid);

@@ -54,6 +54,9 @@ struct amfa_gate_mark {
 	unsigned long long start;
 	char boot_id[AMFA_BOOT_ID_LEN + 1];
 	long long time; /* when the factor was accepted */
+	/* PAM_RHOST as sshd set it (the client's address, or its name with
+	 * UseDNS); "" when unknown (also in markers written before it). */
+	char rhost[256];
 };
 
 /* Parse the text of /proc/PID/stat.  0 or -1. */
@@ -106,13 +109,14 @@ int amfa_gate_mark_remove(const char *store_dir, uid_t owner,
 
 /*
  * The module's calls: after a successful authentication, mark this
- * connection for `user' (IAM user `iam_user'); at close_session, remove the
+ * connection for `user' (IAM user `iam_user', client `rhost', which may be
+ * NULL); at close_session, remove the
  * mark.  Both do nothing outside an sshd-like connection (see
  * amfa_gate_connection_self), and only log on failure: a login does not
  * fail because of the marker, the gateway does.
  */
 void amfa_gate_mark_login(const char *store_dir, const char *user,
-    const char *iam_user);
+    const char *iam_user, const char *rhost);
 void amfa_gate_mark_logout(const char *store_dir);
 
 #endif

@@ -104,6 +104,17 @@ end(pam_handle_t *pamh, struct call *c, int r, int loaded, const char *what)
 	return r;
 }
 
+/* PAM_RHOST, or NULL. */
+static const char *
+rhost_of(pam_handle_t *pamh)
+{
+	const void *item;
+
+	if (pam_get_item(pamh, PAM_RHOST, &item) != PAM_SUCCESS)
+		return NULL;
+	return item;
+}
+
 /* After a login by recovery code: what is left, and what to do at none. */
 static void
 tell_recovery_left(pam_handle_t *pamh, int left)
@@ -155,7 +166,8 @@ authenticate(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a)
 	if (c->args.grace > 0 &&
 	    amfa_auth_recent(&c->cfg, &user, time(NULL), 0,
 		c->args.grace * 60)) {
-		amfa_gate_mark_login(c->cfg.store_dir, c->user, user.iam_user);
+		amfa_gate_mark_login(c->cfg.store_dir, c->user, user.iam_user,
+		    rhost_of(pamh));
 		amfa_user_free(&user);
 		a->grace = 1;
 		return PAM_SUCCESS;
@@ -198,7 +210,8 @@ authenticate(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a)
 	amfa_login_free(&login);
 	/* For awsmfa-gateway: this SSH connection passed the factor. */
 	if (r == PAM_SUCCESS)
-		amfa_gate_mark_login(c->cfg.store_dir, c->user, user.iam_user);
+		amfa_gate_mark_login(c->cfg.store_dir, c->user, user.iam_user,
+		    rhost_of(pamh));
 	amfa_user_free(&user);
 	return r;
 }

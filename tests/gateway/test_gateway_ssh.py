@@ -337,10 +337,25 @@ class Gateway(unittest.TestCase):
                          timeout=90)
         doc = json.loads(out[out.index("{"):out.rindex("}") + 1])
         self.assertEqual(doc["Arn"], p.iam.arn)
+        # The gateway run by hand inside this MFA connection, with an
+        # SSH_CONNECTION of the user's choosing: the record is verified
+        # (the marker is this connection's), and its source is what sshd
+        # put in PAM_RHOST, not what the user claimed.
+        self.shell(child, "SSH_CONNECTION='203.0.113.9 4444 127.0.0.1 22' "
+                   "SSH_ORIGINAL_COMMAND='connect 192.0.2.1 22' %s -f %s "
+                   "</dev/null" % (GATEWAY, GWCONF))
+        forged = [r for r in self.audit("shell", "connect")
+                  if r.get("claimed_source") == "203.0.113.9"]
+        self.assertEqual(len(forged), 1, read(AUDIT))
+        self.assertEqual(forged[0].get("source"), "127.0.0.1", forged[0])
+        self.assertEqual(forged[0].get("claimed_source_port"), 4444)
+        self.assertNotIn("source_port", forged[0])
+        self.assertNotIn("connection", forged[0])
         child.sendline("exit")
         status, _ = finish(child)
         self.assertEqual(status, 0)
-        login = self.audit("shell", "login", "ok")
+        login = [r for r in self.audit("shell", "login", "ok")
+                 if "claimed_source" not in r]
         self.assertEqual(len(login), 1, read(AUDIT))
         self.assertEqual(login[0].get("iam_user"), p.iam.name)
         self.assertEqual(login[0].get("source"), "127.0.0.1")

@@ -144,6 +144,39 @@ format(void)
 	    "a verified record is not");
 	json_object_put(o);
 	free(text);
+
+	/*
+	 * Verified, but SSH_CONNECTION (the user's to set, by running the
+	 * gateway by hand inside their connection) disagrees with sshd's
+	 * PAM_RHOST in the marker: the marker's address is the source.
+	 */
+	struct gw_audit d = { .fd = -1,
+		.user = "mallory",
+		.uid = 66,
+		.src_addr = "203.0.113.5",
+		.src_port = 4444,
+		.verified = 1 };
+	gw_audit_prove_source(&d, "192.0.2.44");
+	text = gw_audit_format(&d, &ev, &now);
+	o = text ? json_tokener_parse(text) : NULL;
+	is_str(o ? str(o, "source") : NULL, "192.0.2.44",
+	    "source: the marker's rhost");
+	ok(o != NULL && field(o, "source_port") == NULL,
+	    "no source_port from a disagreeing SSH_CONNECTION");
+	is_str(o ? str(o, "claimed_source") : NULL, "203.0.113.5",
+	    "the forged address only as claimed_source");
+	json_object_put(o);
+	free(text);
+	struct gw_audit e = { .src_addr = "192.0.2.44", .src_port = 50022 };
+	gw_audit_prove_source(&e, "192.0.2.44");
+	ok(e.src_addr != NULL && strcmp(e.src_addr, "192.0.2.44") == 0 &&
+		e.src_port == 50022 && e.claimed_addr == NULL,
+	    "agreeing: the source and its port");
+	struct gw_audit f = { .src_addr = "192.0.2.44", .src_port = 50022 };
+	gw_audit_prove_source(&f, "");
+	ok(f.src_addr == NULL && f.claimed_addr != NULL &&
+		f.claimed_port == 50022,
+	    "a marker without rhost: only claims");
 }
 
 static off_t

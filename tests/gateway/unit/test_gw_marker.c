@@ -76,11 +76,28 @@ format_parse(void)
 		b.pid == 4321 && b.start == 123456789012ULL &&
 		strcmp(b.boot_id, a.boot_id) == 0 && b.time == 1795563000,
 	    "round trip");
+	ok(b.rhost[0] == '\0', "no rhost round trip");
+	strcpy(a.rhost, "198.51.100.7");
+	amfa_gate_mark_format(&a, buf, sizeof(buf));
+	ok(amfa_gate_mark_parse(buf, strlen(buf), "m", &b) == 0 &&
+		strcmp(b.rhost, "198.51.100.7") == 0,
+	    "rhost round trip");
+	a.rhost[0] = '\0';
 	a.iam_user[0] = '\0';
 	amfa_gate_mark_format(&a, buf, sizeof(buf));
 	ok(amfa_gate_mark_parse(buf, strlen(buf), "m", &b) == 0 &&
 		b.iam_user[0] == '\0',
 	    "no IAM user round trip");
+	const char *old = "user = a\nuid = 1\niam_user = -\npid = 5\n"
+			  "start = 5\nboot_id = x\ntime = 1\n";
+	ok(amfa_gate_mark_parse(old, strlen(old), "m", &b) == 0 &&
+		b.rhost[0] == '\0',
+	    "a marker written before rhost: no rhost");
+	const char *bad = "user = a\nuid = 1\niam_user = -\npid = 5\n"
+			  "start = 5\nboot_id = x\ntime = 1\nrhost = a\033b\n";
+	logcap_start();
+	ok(amfa_gate_mark_parse(bad, strlen(bad), "m", &b) == -1,
+	    "an rhost with a control character refused");
 	logcap_start();
 	ok(amfa_gate_mark_parse("user = a\nuid = 1\n", 18, "m", &b) == -1,
 	    "incomplete marker refused");
