@@ -50,6 +50,8 @@ from gwlib import (GATEWAY, MODULE, TAG, Client, Sshd,     # noqa: E402
                    temp_dir, write_file)
 
 GROUP = "amfa-gwrec-" + TAG
+RECUSER = "amfa-rec-" + TAG           # the recorder's account and group
+RECORDER = os.environ.get("AMFA_RECORDER", "")
 ROLES = ("main", "input", "inyes", "limend", "limgo", "disk", "link", "loose",
          "owner")
 
@@ -74,21 +76,34 @@ def ns(*args, **kw):
 
 def setUpModule():
     global DIR, GW, AUDIT, REC, CONFDIR, SMALL, HOLDER, TREE, PEOPLE, BASTION
+    global REC_PW, RECBIN
     subprocess.run(["groupadd", "--system", GROUP], check=True,
                    capture_output=True)
     janitor.add(subprocess.run, ["groupdel", GROUP])
     gid = grp.getgrnam(GROUP).gr_gid
+    # The recorder's account: a system account of its own, no login, no
+    # home, its own group (as awsmfa-gateway.postinst makes awsmfa-rec).
+    subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
+                    "--home-dir", "/nonexistent", "--shell",
+                    "/usr/sbin/nologin", RECUSER], check=True,
+                   capture_output=True)
+    janitor.add(subprocess.run, ["userdel", RECUSER])
+    REC_PW = pwd.getpwnam(RECUSER)
     DIR = temp_dir("amfa-gwrec-")
     GW = os.path.join(DIR, "awsmfa-gateway")
     shutil.copy(GATEWAY, GW)
     os.chown(GW, 0, gid)
     os.chmod(GW, 0o2755)
+    RECBIN = os.path.join(DIR, "awsmfa-recorder")
+    shutil.copy(RECORDER, RECBIN)
+    os.chown(RECBIN, REC_PW.pw_uid, REC_PW.pw_gid)
+    os.chmod(RECBIN, 0o6755)
     AUDIT = os.path.join(DIR, "audit.log")
     write_file(AUDIT, "", 0o620)
     os.chown(AUDIT, 0, gid)
     REC = os.path.join(DIR, "rec")
     os.mkdir(REC)
-    os.chown(REC, 0, gid)
+    os.chown(REC, 0, REC_PW.pw_gid)
     os.chmod(REC, 0o1730)
     CONFDIR = os.path.join(DIR, "conf")
     os.mkdir(CONFDIR, 0o755)
@@ -115,7 +130,7 @@ def setUpModule():
     if HOLDER.stdout.readline().strip() != "ready":
         raise RuntimeError("cannot set up the mount namespace")
     small_rec = os.path.join(SMALL, "rec")
-    ns("install", "-d", "-o", "root", "-g", GROUP, "-m", "1730", small_rec)
+    ns("install", "-d", "-o", "root", "-g", RECUSER, "-m", "1730", small_rec)
     BASTION = Sshd("recbastion", shipped_sshd_options(GW) +
                    ["AllowUsers amfa-*"], pam=shipped_pam_stack(TREE.conf),
                    env=sanitizer_env(MODULE),
@@ -135,7 +150,7 @@ def tearDownModule():
 def gateway_conf(rules=None, **settings):
     """/etc/awsmfa/gateway.conf as the namespace sees it."""
     conf = {"audit_log": AUDIT, "awsmfa_config": TREE.conf,
-            "recording_dir": REC}
+            "recording_dir": REC, "recorder": RECBIN}
     conf.update(settings)
     text = "".join("%s = %s\n" % kv for kv in conf.items())
     text += "\n".join(rules or ["allow users * shell record"]) + "\n"
@@ -257,7 +272,7 @@ class Recording(unittest.TestCase):
 
         st = os.stat(path)
         self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777),
-                         (p.pw.pw_uid, grp.getgrnam(GROUP).gr_gid, 0o440))
+                         (REC_PW.pw_uid, REC_PW.pw_gid, 0o440))
         header, events = cast(path)
         self.assertEqual(header["version"], 2)
         self.assertEqual((header["width"], header["height"]), (80, 24))
@@ -402,15 +417,14 @@ class Recording(unittest.TestCase):
     def test_directory_with_loose_modes_refuses_the_shell(self):
         loose = os.path.join(DIR, "rec-loose")
         os.mkdir(loose)
-        os.chown(loose, 0, grp.getgrnam(GROUP).gr_gid)
+        os.chown(loose, 0, REC_PW.pw_gid)
         os.chmod(loose, 0o1733)
         self.refused("loose", loose)
 
     def test_directory_of_another_owner_refuses_the_shell(self):
         theirs = os.path.join(DIR, "rec-owner")
         os.mkdir(theirs)
-        os.chown(theirs, PEOPLE["owner"].pw.pw_uid,
-                 grp.getgrnam(GROUP).gr_gid)
+        os.chown(theirs, PEOPLE["owner"].pw.pw_uid, REC_PW.pw_gid)
         os.chmod(theirs, 0o1730)
         self.refused("owner", theirs)
 
@@ -420,7 +434,8 @@ if __name__ == "__main__":
         print("SKIP: needs root (sshd, accounts, a set-group-ID copy, a "
               "mount namespace)")
         sys.exit(77)
-    for what, path in (("module", MODULE), ("gateway", GATEWAY)):
+    for what, path in (("module", MODULE), ("gateway", GATEWAY),
+                       ("recorder", RECORDER)):
         if not path or not os.path.exists(path):
             print("missing %s (%r): run through meson test" % (what, path))
             sys.exit(1)

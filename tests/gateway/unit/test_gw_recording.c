@@ -3,7 +3,7 @@
  * between reads, bytes that are not UTF-8), the size limit and the file
  * size limit (every line whole, the file stays valid), the recording
  * directory's checks (a link, loose modes, the wrong owner or group are
- * refused), the exclusive 0440 file, the creator child's round trip, the
+ * refused), the exclusive 0440 file, the
  * recording settings of gateway.conf, and a shell without a terminal run
  * and recorded (output, errors, exit status).
  */
@@ -24,7 +24,6 @@
 #include "logcap.h"
 #include "recorded_shell.h"
 #include "recording.h"
-#include "recording_creator.h"
 #include "recording_dir.h"
 #include "tap.h"
 
@@ -287,25 +286,6 @@ directory(void)
 	ok(gw_recfile_create(fd, "a/b", name, sizeof(name)) == -ENAMETOOLONG,
 	    "a user name with a slash makes no path");
 
-	/* The creator child: one file on request, its descriptor passed. */
-	{
-		struct gw_rec_creator c;
-		int rf;
-
-		ok(gw_rec_creator_start(&c, fd, "bob") == 0 && c.pid > 0,
-		    "creator started");
-		rf = gw_rec_creator_create(&c, name, sizeof(name));
-		ok(rf >= 0 && strncmp(name, "bob-", 4) == 0 &&
-			write(rf, "x\n", 2) == 2,
-		    "the creator passes a writable recording: %s", name);
-		ok(c.pid == 0, "and is gone");
-		close(rf);
-		ok(gw_rec_creator_start(&c, fd, "carol") == 0,
-		    "another creator");
-		gw_rec_creator_stop(&c);
-		ok(c.pid == 0 && gw_rec_creator_create(&c, name, 8) < 0,
-		    "stopped without a request: no recording");
-	}
 	close(fd);
 }
 
@@ -390,7 +370,7 @@ pipe_session(void)
 		struct gw_recording r;
 		struct gw_cast_header h = { .width = 80, .height = 24 };
 		struct gw_shell_spec spec = { "/bin/sh", "-sh",
-			(char *[]){ "PATH=/usr/bin:/bin", NULL }, &su };
+			(char *[]){ "PATH=/usr/bin:/bin", NULL }, &su, NULL };
 		int fd = new_file("pipe.cast");
 
 		dup2(in[0], 0);
