@@ -21,6 +21,7 @@
  * of the client's terminal meanwhile.  A shell that must be recorded and
  * cannot be does not start.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -50,6 +51,7 @@
 #include "recorder_ctl.h"
 #include "relay.h"
 #include "startup.h"
+#include "tty_holders.h"
 
 static volatile sig_atomic_t stop_relay;
 static struct gw_startup startup;
@@ -256,21 +258,63 @@ start_recorder(const struct gw_config *cfg, const struct gw_audit *a,
 }
 
 /*
+ * Send `sig' to every process of the session `sid' (the shell's: it is
+ * a session leader) that /proc shows; how many there were.
+ */
+static int
+signal_session(pid_t sid, int sig)
+{
+	char path[64], buf[512], *p;
+	struct dirent *d;
+	DIR *dir;
+	int n = 0;
+
+	if ((dir = opendir("/proc")) == NULL)
+		return 0;
+	while ((d = readdir(dir)) != NULL) {
+		long pid = strtol(d->d_name, &p, 10);
+		long fields[4];
+		FILE *f;
+
+		if (*p != '\0' || pid <= 1)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		if ((f = fopen(path, "re")) == NULL)
+			continue;
+		p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+		fclose(f);
+		/* ") STATE PPID PGRP SESSION" */
+		if (p == NULL ||
+		    sscanf(p + 1, " %*c %ld %ld %ld", &fields[0], &fields[1],
+			&fields[2]) != 3 ||
+		    fields[2] != (long)sid)
+			continue;
+		if (kill((pid_t)pid, sig) == 0)
+			n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+/*
  * After the recorder: a shell that outlived its hang-up (the recorder may
  * not signal it) or a recorder that died (its pty master closed, the shell
- * hung up) -- the shell's process group is the user's, and so is the
- * gateway: SIGHUP, SIGCONT, then SIGKILL.
+ * hung up).  The shell's session is the user's, and so is the gateway:
+ * SIGHUP and SIGCONT to all of it, then SIGKILL to what is left.  A
+ * process that left the session (setsid) is not found: its terminal is
+ * the hung-up pty all the same.
  */
 static void
-end_shell(pid_t pgrp)
+end_session(pid_t sid)
 {
-	if (pgrp <= 1)
+	if (sid <= 1)
 		return;
-	(void)kill(-pgrp, SIGHUP);
-	(void)kill(-pgrp, SIGCONT);
-	for (int i = 0; i < 50 && kill(-pgrp, 0) == 0; i++)
+	(void)signal_session(sid, SIGHUP);
+	(void)signal_session(sid, SIGCONT);
+	for (int i = 0; i < 50 && signal_session(sid, 0) > 0; i++)
 		usleep(20000);
-	(void)kill(-pgrp, SIGKILL);
+	for (int i = 0; i < 5 && signal_session(sid, SIGKILL) > 0; i++)
+		usleep(20000);
 }
 
 static int
@@ -278,7 +322,7 @@ run_recorded_shell(const struct gw_audit *a, const struct gw_config *cfg,
     const struct passwd *pw, unsigned rule_line)
 {
 	char argv0[PATH_MAX + 1], path[PATH_MAX + 1], msg[GW_CTL_MAX];
-	char how[32] = "error";
+	char how[32] = "error", hname[64];
 	const char *shell, *arg;
 	struct gw_event ev = { .event = "shell",
 		.result = "error",
@@ -287,7 +331,7 @@ run_recorded_shell(const struct gw_audit *a, const struct gw_config *cfg,
 	int sv[2], st, status = 1, alive = 0, null;
 	long shell_pid = 0;
 	int ended = 0;
-	pid_t pid;
+	pid_t pid, holder;
 
 	if (login_shell(a, &ev, pw, &shell, argv0, sizeof(argv0)) != 0)
 		return 1;
@@ -311,6 +355,25 @@ run_recorded_shell(const struct gw_audit *a, const struct gw_config *cfg,
 	}
 	snprintf(path, sizeof(path), "%s/%s", cfg->recording_dir, arg);
 	ev.recording = path;
+	/*
+	 * The terminal is exclusive now (the recorder's first act): does a
+	 * process the user can reach hold it still?  Then output could go
+	 * around the recorder: the shell does not start (tty_holders.h).
+	 */
+	if ((holder = gw_tty_holder(STDIN_FILENO, getpid(), hname,
+		 sizeof(hname))) > 0) {
+		snprintf(rc.reason, sizeof(rc.reason),
+		    "recording required, but the client's terminal is held by "
+		    "process %ld (%s), which the user can reach (is the "
+		    "ForceCommand \"exec /usr/bin/awsmfa-gateway\"?)",
+		    (long)holder, hname);
+		ev.reason = rc.reason;
+		syslog(LOG_ERR, "user %s: %s", a->user, rc.reason);
+		close(sv[0]);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return refuse(a, &ev, NO_RECORDING);
+	}
 	ev.result = "ok";
 	if (strchr(arg, '/') != NULL || gw_audit_emit(a, &ev) != 0) {
 		close(sv[0]); /* the recorder starts nothing */
@@ -367,7 +430,7 @@ run_recorded_shell(const struct gw_audit *a, const struct gw_config *cfg,
 		    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
 	}
 	if (alive || !ended)
-		end_shell((pid_t)shell_pid);
+		end_session((pid_t)shell_pid);
 	ev.result = strcmp(how, "exit") == 0 ? "ok" :
 	    strcmp(how, "hangup") == 0	     ? "interrupted" :
 					       "error";

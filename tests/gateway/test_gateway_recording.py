@@ -24,7 +24,15 @@ is not touched.
 - The size limit and a full file system: with recording_failure = end the
   session ends, with continue it goes on, audited; the file is whole lines.
 - A recording directory that is a link, or has loose modes or the wrong
-  owner: the shell that must be recorded does not start."""
+  owner: the shell that must be recorded does not start.
+- The recorder is out of the user's reach: from the recorded shell,
+  SIGSTOP and SIGKILL to it fail (EPERM); sshd's terminal (the client's)
+  cannot be opened by its /dev/pts path (EBUSY: TIOCEXCL) nor through
+  /proc/PID/fd of the recorder or the gateway; the shell holds no
+  descriptor of it; the recording belongs to the recorder's account.
+- The recorder's death (root kills it): the session ends, the shell and
+  what runs in its session go too, even when they ignore SIGHUP, and the
+  audit record says so."""
 
 import grp
 import json
@@ -32,6 +40,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -53,7 +62,7 @@ GROUP = "amfa-gwrec-" + TAG
 RECUSER = "amfa-rec-" + TAG           # the recorder's account and group
 RECORDER = os.environ.get("AMFA_RECORDER", "")
 ROLES = ("main", "input", "inyes", "limend", "limgo", "disk", "link", "loose",
-         "owner")
+         "owner", "attack", "death", "noexec", "bash")
 
 
 class Person:
@@ -118,6 +127,9 @@ def setUpModule():
                        "verify": "local",
                        "store_dir": os.path.join(TREE.root, "run")})
     PEOPLE = {r: Person(r) for r in ROLES}
+    # Before the namespace's overlay of /etc, which would not see it.
+    subprocess.run(["usermod", "-s", "/bin/bash", PEOPLE["bash"].name],
+                   check=True, capture_output=True)
     gateway_conf()
     HOLDER = subprocess.Popen(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c",
@@ -180,6 +192,46 @@ def cast(path, reader=None):
 def read_bytes(path):
     with open(path, "rb") as f:
         return f.read()
+
+
+# Run by the recorded user: pidfd_getfd(2) of descriptors 0-2 of each
+# process named, and a write through what it gives; GETFD<i><fd>=errno.
+GETFD = """
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+for i, pid in enumerate(map(int, sys.argv[1:])):
+    pfd = os.pidfd_open(pid)
+    for n in (0, 1, 2):
+        fd = libc.syscall(438, pfd, n, 0)
+        e = ctypes.get_errno() if fd < 0 else 0
+        if fd >= 0:
+            try:
+                os.write(fd, b"leak-" + b"42\\n")
+            except OSError as x:
+                e = x.errno
+        print("GETFD%d%d=%d" % (i, n, e))
+""".strip()
+
+
+def parent(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def in_session(sid):
+    """The live processes of session `sid'."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            out.append(int(name))
+    return out
 
 
 def as_user(p, *args):
@@ -314,6 +366,128 @@ class Recording(unittest.TestCase):
             self.assertNotEqual(res.returncode, 0, args)
             self.assertIn("Permission denied", res.stderr, args)
         self.assertEqual(read_bytes(path), before)
+
+    def session_ids(self, child):
+        """(shell, its parent: the recorder, the recorder's parent: the
+        gateway, the client's terminal) of the session."""
+        out = self.shell(child, "echo SH=$$ PP=$PPID")
+        m = re.search(r"SH=(\d+) PP=(\d+)", out)
+        self.assertTrue(m, out)
+        shell, rec = int(m.group(1)), int(m.group(2))
+        tty = os.readlink("/proc/%d/fd/0" % rec)
+        self.assertTrue(tty.startswith("/dev/pts/"), tty)
+        return shell, rec, parent(rec), tty
+
+    def test_user_cannot_stop_kill_or_bypass_the_recorder(self):
+        gateway_conf()
+        p, child = self.login("attack")
+        shell, rec, gw, tty = self.session_ids(child)
+        st = os.stat("/proc/%d" % rec)
+        self.assertEqual(st.st_uid, REC_PW.pw_uid, "the recorder's account")
+        # As the user, from the recorded shell: the recorder cannot be
+        # stopped (if it were, CONT lets the test see it), nor its memory
+        # or descriptors reached; sshd's terminal cannot be opened, for
+        # writing or reading, by path or through /proc.
+        # The recorder, the gateway and the gateway's parent (sshd's
+        # session process): none gives the client's terminal away.
+        holders = (rec, gw, parent(gw))
+        out = self.shell(child, " ; ".join(
+            ["kill -STOP %d; echo STOP=$?; kill -CONT %d" % (rec, rec),
+             "cat /proc/%d/environ >/dev/null; echo ENV=$?" % rec,
+             "echo leak-$((6*7)) >%s; echo TTYW=$?" % tty,
+             "dd if=%s of=/dev/null count=0 status=none; echo TTYR=$?" % tty]
+            + ["echo leak-$((6*7)) >/proc/%d/fd/%d; echo PW%d%d=$?"
+               % (pid, fd, i, fd) for i, pid in enumerate(holders)
+               for fd in (0, 1, 2)]
+            + ["/usr/bin/python3 -c '%s' %s" % (GETFD, " ".join(
+                str(h) for h in holders))]))
+        for what in ["STOP", "ENV", "TTYW", "TTYR"] + [
+                "%s%d%d" % (w, i, fd) for w in ("PW", "GETFD")
+                for i in range(len(holders)) for fd in (0, 1, 2)]:
+            self.assertRegex(out, r"\b%s=[1-9]" % what, out)
+        self.assertIn("Operation not permitted", out)
+        self.assertIn("Device or resource busy", out)
+        self.assertNotIn("leak-42", re.sub(r"echo leak.*", "", out))
+        # The shell holds no descriptor of the client's terminal.
+        fds = self.shell(child, "for f in /proc/$$/fd/*; do "
+                         "echo FD=$(readlink $f); done")
+        self.assertNotIn("FD=%s\n" % tty, fds + "\n")
+        out = self.shell(child, "kill -KILL %d; echo KILL=$?" % rec)
+        self.assertRegex(out, r"\bKILL=[1-9]", out)
+        self.assertIn("still-42", self.shell(child, "echo still-$((6*7))"))
+        child.sendline("exit 5")
+        status, _ = finish(child)
+        self.assertEqual(status, 5)
+        path = self.recording_of(p)
+        st = os.stat(path)
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777),
+                         (REC_PW.pw_uid, REC_PW.pw_gid, 0o440))
+        header, events = cast(path)
+        shown = "".join(e[2] for e in events if e[1] == "o")
+        self.assertIn("STOP=1", shown)
+        self.assertIn("still-42", shown)
+        # After the session the terminal is sshd's again, and gone.
+        ends = audit_records(p.name, "shell_end")
+        self.assertEqual([(e["result"], e["exit_status"]) for e in ends],
+                         [("ok", 5)])
+
+    def test_recorder_death_ends_the_session(self):
+        gateway_conf()
+        p, child = self.login("death")
+        shell, rec, gw, tty = self.session_ids(child)
+        # The shell and its job ignore the hang-up of their terminal.
+        child.sendline("trap '' HUP; sleep 300")
+        time.sleep(1)
+        os.kill(rec, signal.SIGKILL)      # as the OOM killer would
+        status, out = finish(child, timeout=30)
+        self.assertNotEqual(status, 0, out)
+        deadline = time.time() + 10
+        while time.time() < deadline and in_session(shell):
+            time.sleep(0.1)
+        self.assertEqual(in_session(shell), [],
+                         "the shell's session outlived the recorder")
+        ends = audit_records(p.name, "shell_end")
+        self.assertEqual([(e["result"], e["reason"]) for e in ends],
+                         [("error", "recorder")], ends)
+
+    def test_forcecommand_that_keeps_the_terminal_refuses(self):
+        """sshd runs the ForceCommand with $SHELL -c; without "exec" dash
+        stays, holding the client's terminal, and any process of the
+        user's could take that descriptor (ptrace, pidfd_getfd): the
+        recorded shell does not start.  bash execs a lone command: the
+        same sshd records its session."""
+        gateway_conf()
+        options = [o.replace("ForceCommand exec ", "ForceCommand ")
+                   for o in shipped_sshd_options(GW)]
+        self.assertIn("ForceCommand " + GW, options)
+        sshd = Sshd("recnoexec", options + ["AllowUsers amfa-*"],
+                    pam=shipped_pam_stack(TREE.conf),
+                    env=sanitizer_env(MODULE),
+                    wrap=["nsenter", "-t", str(HOLDER.pid), "-m", "--"])
+        self.addCleanup(sshd.stop)
+        p = PEOPLE["noexec"]
+        c = Client(p.key, [sshd])
+        child = c.spawn(c.ssh_args(sshd, p.name, tty=True), timeout=60)
+        answer(child, [p.code()])
+        status, out = finish(child)
+        self.assertEqual(status, 1, out)
+        self.assertIn("refused: this session must be recorded and cannot "
+                      "be", out)
+        shells = audit_records(p.name, "shell")
+        self.assertEqual(len(shells), 1, shells)
+        self.assertEqual(shells[0]["result"], "error")
+        self.assertIn("the client's terminal is held by process",
+                      shells[0]["reason"])
+        self.assertIn("(sh)", shells[0]["reason"])
+        # bash as the login shell: it execs the gateway.
+        q = PEOPLE["bash"]
+        c = Client(q.key, [sshd])
+        child = c.spawn(c.ssh_args(sshd, q.name, tty=True), timeout=60)
+        answer(child, [q.code()])
+        self.assertIn("bash-42", self.shell(child, "echo bash-$((6*7))"))
+        child.sendline("exit 4")
+        self.assertEqual(finish(child)[0], 4)
+        self.recording_of(q)
 
     def secret_session(self, role):
         """Type a secret with the echo off; the recording's text."""
