@@ -330,7 +330,8 @@ run_recorded_shell(const struct gw_audit *a, const struct gw_config *cfg,
 	struct rec_ctx rc = { .a = a, .cfg = cfg };
 	int sv[2], st, status = 1, alive = 0, null;
 	long shell_pid = 0;
-	int ended = 0;
+	int ended = 0, stop_sent = 0;
+	struct sigaction sa;
 	pid_t pid, holder;
 
 	if (login_shell(a, &ev, pw, &shell, argv0, sizeof(argv0)) != 0)
@@ -392,9 +393,28 @@ run_recorded_shell(const struct gw_audit *a, const struct gw_config *cfg,
 		if (null > 2)
 			close(null);
 	}
+	/*
+	 * sshd's SIGHUP or SIGTERM (or the terminal's hang-up) must not end
+	 * the gateway before its shell_end record: they become "stop" to the
+	 * recorder, which the gateway may not signal, and the session ends.
+	 */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	(void)gw_ctl_send(sv[0], "go");
 	rc.path = path;
-	while (gw_ctl_recv(sv[0], msg, -1, &arg) >= 0) {
+	for (;;) {
+		int n;
+
+		if (stop_relay && !stop_sent)
+			stop_sent = gw_ctl_send(sv[0], "stop") == 0;
+		if ((n = gw_ctl_recv(sv[0], msg, 200, &arg)) == -2)
+			continue;
+		if (n < 0)
+			break;
 		if (gw_ctl_is(msg, "failed")) {
 			(void)gw_ctl_send(sv[0], "%s",
 			    recording_failed(&rc, arg) == 0 ?
@@ -431,9 +451,13 @@ run_recorded_shell(const struct gw_audit *a, const struct gw_config *cfg,
 	}
 	if (alive || !ended)
 		end_session((pid_t)shell_pid);
-	ev.result = strcmp(how, "exit") == 0 ? "ok" :
-	    strcmp(how, "hangup") == 0	     ? "interrupted" :
-					       "error";
+	if (strcmp(how, "exit") == 0)
+		ev.result = "ok";
+	else if (strcmp(how, "hangup") == 0 ||
+	    (strcmp(how, "gateway") == 0 && stop_relay))
+		ev.result = "interrupted";
+	else
+		ev.result = "error";
 	ev.recording = path;
 	ev.has_status = 1;
 	ev.exit_status = status;

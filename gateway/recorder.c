@@ -280,6 +280,7 @@ main(int argc, char **argv)
 		    rec.failed ? rec.failed : "see the system log");
 	gw_recording_close(&rec);
 	release_tty();
+	gw_ctl_drain(GW_CTL_FD);
 	(void)gw_ctl_send(GW_CTL_FD, "end %s %d %d %ld", res.end, res.status,
 	    res.shell_alive, (long)res.shell);
 	return res.status;

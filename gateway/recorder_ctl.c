@@ -39,11 +39,18 @@ gw_ctl_recv(int fd, char *buf, int timeout_ms, const char **arg)
 	do
 		r = poll(&p, 1, timeout_ms);
 	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return -2;
 	if (r != 1)
 		return -1;
+	/*
+	 * A peer that closed with a message of ours unread leaves ECONNRESET,
+	 * which recv(2) reports before the messages still queued for us:
+	 * once reported it is cleared, and they follow.
+	 */
 	do
 		n = recv(fd, buf, GW_CTL_MAX - 1, 0);
-	while (n < 0 && errno == EINTR);
+	while (n < 0 && (errno == EINTR || errno == ECONNRESET));
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
@@ -51,6 +58,15 @@ gw_ctl_recv(int fd, char *buf, int timeout_ms, const char **arg)
 		return -1; /* a NUL inside: not ours */
 	*arg = strchr(buf, ' ') ? strchr(buf, ' ') + 1 : buf + n;
 	return (int)n;
+}
+
+void
+gw_ctl_drain(int fd)
+{
+	char buf[GW_CTL_MAX];
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
 }
 
 int

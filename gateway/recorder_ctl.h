@@ -14,7 +14,8 @@
  *                                            exit status, whether the
  *                                            shell (process group PID)
  *                                            outlived its hang-up
- *   gateway -> recorder   "go", "continue", "end"
+ *   gateway -> recorder   "go", "continue", "end"; "stop" (SIGTERM, SIGHUP
+ *                         or SIGINT to the gateway): the session ends
  *
  * The recorder ends the session when the socket closes (the gateway is
  * gone, or will not audit): no audit trail, no session.
@@ -33,10 +34,15 @@ int gw_ctl_send(int fd, const char *fmt, ...)
 
 /*
  * Receive one message into buf[GW_CTL_MAX], NUL-terminated, waiting up to
- * `timeout_ms' (-1: for ever).  Its length, or -1 (closed, error, timeout).
+ * `timeout_ms' (-1: for ever).  Its length, -2 when the time ran out, or
+ * -1 (closed, error).
  * *arg points after the first space (or to the end).
  */
 int gw_ctl_recv(int fd, char *buf, int timeout_ms, const char **arg);
+
+/* Read and drop what is waiting (a "stop" the session's end made moot), so
+ * that closing the socket does not reset the peer's.  */
+void gw_ctl_drain(int fd);
 
 /* Is this message the word `w' (followed by a space or its end)? */
 int gw_ctl_is(const char *msg, const char *w);

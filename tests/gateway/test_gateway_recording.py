@@ -62,7 +62,7 @@ GROUP = "amfa-gwrec-" + TAG
 RECUSER = "amfa-rec-" + TAG           # the recorder's account and group
 RECORDER = os.environ.get("AMFA_RECORDER", "")
 ROLES = ("main", "input", "inyes", "limend", "limgo", "disk", "link", "loose",
-         "owner", "attack", "death", "noexec", "bash")
+         "owner", "attack", "death", "noexec", "bash", "hangup")
 
 
 class Person:
@@ -449,6 +449,27 @@ class Recording(unittest.TestCase):
         ends = audit_records(p.name, "shell_end")
         self.assertEqual([(e["result"], e["reason"]) for e in ends],
                          [("error", "recorder")], ends)
+
+    def test_client_gone_ends_and_audits_the_session(self):
+        """The client's connection drops: sshd hangs up the terminal (and
+        signals the gateway); the gateway lives to write shell_end, and the
+        shell's session is gone."""
+        gateway_conf()
+        p, child = self.login("hangup")
+        shell, rec, gw, tty = self.session_ids(child)
+        child.sendline("trap '' HUP; sleep 300")
+        time.sleep(1)
+        child.terminate(force=True)
+        deadline = time.time() + 20
+        while time.time() < deadline and not audit_records(p.name,
+                                                           "shell_end"):
+            time.sleep(0.1)
+        ends = audit_records(p.name, "shell_end")
+        self.assertEqual([e["result"] for e in ends], ["interrupted"], ends)
+        while time.time() < deadline and in_session(shell):
+            time.sleep(0.1)
+        self.assertEqual(in_session(shell), [])
+        self.assertTrue(cast(self.recording_of(p))[1])
 
     def test_forcecommand_that_keeps_the_terminal_refuses(self):
         """sshd runs the ForceCommand with $SHELL -c; without "exec" dash
