@@ -4,8 +4,9 @@
  * size limit (every line whole, the file stays valid), the recording
  * directory's checks (a link, loose modes, the wrong owner or group are
  * refused), the exclusive 0440 file, the
- * recording settings of gateway.conf, and a shell without a terminal run
- * and recorded (output, errors, exit status).
+ * recording settings of gateway.conf, a shell without a terminal run
+ * and recorded (output, errors, exit status), the recorder's control
+ * messages (one lost to ECONNRESET once), and who holds a terminal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,9 +25,11 @@
 #include "gwconf.h"
 #include "logcap.h"
 #include "recorded_shell.h"
+#include "recorder_ctl.h"
 #include "recording.h"
 #include "recording_dir.h"
 #include "tap.h"
+#include "tty_holders.h"
 
 static char tmpdir[] = "/tmp/amfa-gwrec-XXXXXX";
 
@@ -399,6 +403,81 @@ pipe_session(void)
 	free(buf);
 }
 
+/* The control socket: messages whole; one queued behind a reset peer. */
+static void
+control(void)
+{
+	char buf[GW_CTL_MAX];
+	const char *arg;
+	int sv[2];
+
+	socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
+	ok(gw_ctl_send(sv[1], "created %s", "bob-1.cast") == 0, "sent");
+	ok(gw_ctl_recv(sv[0], buf, 1000, &arg) == 18 &&
+		gw_ctl_is(buf, "created") && strcmp(arg, "bob-1.cast") == 0 &&
+		!gw_ctl_is(buf, "create"),
+	    "received whole: %s", buf);
+	is_int(gw_ctl_recv(sv[0], buf, 50, &arg), -2, "nothing: time runs out");
+	/* The recorder ends with a "stop" of ours unread: its "end" still
+	 * reaches us (the reset is reported first, then the message). */
+	gw_ctl_send(sv[0], "stop");
+	gw_ctl_send(sv[1], "end exit 3 0 42");
+	close(sv[1]);
+	ok(gw_ctl_recv(sv[0], buf, 1000, &arg) > 0 && gw_ctl_is(buf, "end") &&
+		strcmp(arg, "exit 3 0 42") == 0,
+	    "the last message survives the peer's reset: %s", buf);
+	is_int(gw_ctl_recv(sv[0], buf, 1000, &arg), -1, "then the end");
+	close(sv[0]);
+	/* Drained before closing, the peer sees no reset at all. */
+	socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
+	gw_ctl_send(sv[0], "stop");
+	gw_ctl_drain(sv[1]);
+	gw_ctl_send(sv[1], "end hangup 129 1 42");
+	close(sv[1]);
+	ok(recv(sv[0], buf, sizeof(buf), 0) == 19, "no reset after a drain");
+	close(sv[0]);
+}
+
+/* Who holds a terminal: a child with the pty's slave open is found. */
+static void
+holders(void)
+{
+	char name[64], path[128];
+	int master, slave, p[2], st;
+	pid_t pid;
+
+	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0 ||
+	    ptsname_r(master, path, sizeof(path)) != 0) {
+		ok(1, "# SKIP no pseudo-terminal");
+		return;
+	}
+	slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	pipe(p);
+	if ((pid = fork()) == 0) {
+		char c;
+
+		close(p[1]);
+		(void)read(p[0], &c, 1); /* holds the slave until told */
+		_exit(0);
+	}
+	close(p[0]);
+	ok(gw_tty_holder(slave, getpid(), name, sizeof(name)) == pid,
+	    "the child holding the terminal is found (%s)", name);
+	write(p[1], "x", 1);
+	close(p[1]);
+	waitpid(pid, &st, 0);
+	is_int(gw_tty_holder(slave, getpid(), name, sizeof(name)), 0,
+	    "gone: none but us");
+	pipe(p);
+	is_int(gw_tty_holder(p[0], getpid(), name, sizeof(name)), -1,
+	    "a pipe is not a terminal");
+	close(p[0]);
+	close(p[1]);
+	close(slave);
+	close(master);
+}
+
 int
 main(void)
 {
@@ -411,6 +490,8 @@ main(void)
 	limits();
 	settings();
 	pipe_session();
+	control();
+	holders();
 	if (geteuid() == 0)
 		directory();
 	else
