@@ -34,7 +34,7 @@ struct gw_config {
 	char *audit_log;      /* NULL: syslog only */
 	char *awsmfa_config;  /* where store_dir comes from */
 	long connect_timeout; /* seconds */
-	/* Session recording (recorder.h): */
+	/* Session recording (recorder.c): */
 	char *recording_dir;	  /* NULL: none possible */
 	char *recorder;		  /* NULL: GW_RECORDER_PATH */
 	int record_all_shells;	  /* every shell, not only `record' rules */

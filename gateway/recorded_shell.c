@@ -485,6 +485,19 @@ open_pty_as(struct loop *l, const struct gw_ids *ids)
 	return r;
 }
 
+/* A child that must not start the shell: without its byte on `sync' it
+ * exits by itself (the recorder may no longer be allowed to kill it). */
+static void
+stop_child(struct loop *l, int sync[2])
+{
+	close(sync[1]);
+	sync[1] = -1;
+	(void)kill(l->pid, SIGKILL);
+	while (waitpid(l->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	l->pid = 0;
+}
+
 int
 gw_session_run(const struct gw_session *s, const struct gw_shell_spec *sh,
     struct gw_recording *rec, gw_rec_failed_fn failed, void *ctx,
@@ -555,19 +568,13 @@ gw_session_run(const struct gw_session *s, const struct gw_shell_spec *sh,
 		    "recorded shell: cannot take the recorder's "
 		    "identity: %s",
 		    strerror(errno));
-		(void)kill(l.pid, SIGKILL);
-		while (waitpid(l.pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		l.pid = 0;
+		stop_child(&l, sync);
 		goto restore;
 	}
 	if (sh->ids != NULL && sh->ids->started != NULL)
 		sh->ids->started(l.pid);
 	if (write(sync[1], "g", 1) != 1) {
-		(void)kill(l.pid, SIGKILL);
-		while (waitpid(l.pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		l.pid = 0;
+		stop_child(&l, sync);
 		goto restore;
 	}
 	close(sync[1]);

@@ -1,7 +1,8 @@
 /*
  * A recorded login shell, as script(1) runs one: the shell gets a
- * pseudo-terminal of the gateway's own, and the gateway copies between it
- * and the client's terminal (sshd's), recording what goes by
+ * pseudo-terminal of the recorder's own (recorder.c), and the recorder
+ * copies between it and the client's terminal (sshd's), recording what
+ * goes by
  * (recording.h).  The client's terminal is put into raw mode for the
  * session and restored after it, so that everything the user types (Ctrl-C,
  * Ctrl-Z, a full screen program's keys) reaches the shell's terminal,
@@ -15,8 +16,9 @@
  * 0-2 closed (the client's terminal, the recording and the pty master stay
  * with the recorder, which is not dumpable), the caller's signals, limits
  * and umask back (startup.h).  Its terminal belongs to the user (the pty is
- * opened with the user's file system uid).  The session ends when the shell exits; its exit status
- * (or 128 + the signal that ended it) is the gateway's.
+ * opened with the user's file system uid).  The session ends when the
+ * shell exits; its exit status (or 128 + the signal that ended it) is the
+ * recorder's and the gateway's.
  */
 #ifndef GW_RECORDED_SHELL_H
 #define GW_RECORDED_SHELL_H
