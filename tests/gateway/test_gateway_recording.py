@@ -1,8 +1,10 @@
 """Recorded shells, end to end: the real sshd on loopback with the shipped
 sshd_config snippet and PAM stack, and as ForceCommand the gateway
-installed as documented (root:GROUP 2755, the audit log root:GROUP 0620,
-the recording directory root:GROUP 1730), which each test user logs in to
-through a pseudo-terminal with their key and a TOTP code.
+installed as documented (root:GROUP 2755, the audit log root:GROUP 0620)
+with its recorder (a system account REC of its own, the recorder REC:REC
+6755, named by gateway.conf's recorder =; the recording directory root:REC
+1730), which each test user logs in to through a pseudo-terminal with
+their key and a TOTP code.  The set-id copies run in the ASan build too.
 
 The installed gateway reads /etc/awsmfa/gateway.conf and refuses -f, so
 sshd runs in a mount namespace of its own: /etc is an overlay there, with
