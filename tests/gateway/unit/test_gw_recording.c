@@ -298,6 +298,7 @@ settings(void)
 {
 	struct gw_config c;
 	const char *ok_text = "recording_dir = /var/log/rec\n"
+			      "recorder = /opt/rec/awsmfa-recorder\n"
 			      "record_all_shells = yes\n"
 			      "record_input = yes\n"
 			      "recording_max_size = 2M\n"
@@ -310,13 +311,15 @@ settings(void)
 		c.recording_max_size == 2 * 1024 * 1024 &&
 		c.recording_failure == GW_REC_FAIL_CONTINUE &&
 		strcmp(c.recording_dir, "/var/log/rec") == 0 &&
+		strcmp(c.recorder, "/opt/rec/awsmfa-recorder") == 0 &&
 		c.policy.rules[0].record,
 	    "and hold what they say");
 	gw_config_free(&c);
 	ok(gw_config_parse("allow users a shell\n", 20, "gw.conf", &c) == 0 &&
 		c.recording_max_size == GW_REC_DEFAULT_MAX &&
-		c.recording_failure == GW_REC_FAIL_END && !c.record_input,
-	    "defaults: 64M, end, no input");
+		c.recording_failure == GW_REC_FAIL_END && !c.record_input &&
+		c.recorder == NULL,
+	    "defaults: 64M, end, no input, the built-in recorder");
 	gw_config_free(&c);
 
 	struct {
@@ -329,6 +332,8 @@ settings(void)
 		{ "deny users a shell record\n", "belongs to allow rules" },
 		{ "allow users a shell recorded\n", "\"shell record\"" },
 		{ "recording_dir = rec\n", "must be an absolute path" },
+		{ "recorder = awsmfa-recorder\n", "must be an absolute path" },
+		{ "recorder = /a\nrecorder = /b\n", "given more than once" },
 		{ "record_input = maybe\n",
 		    "gw.conf:1: record_input is yes or no" },
 		{ "recording_max_size = 1K\n", "from 4K to 1024G" },
