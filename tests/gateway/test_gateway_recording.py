@@ -236,6 +236,16 @@ def in_session(sid):
     return out
 
 
+def kill_session(sid):
+    """What is left of session `sid' (a failing run's), so that its
+    account can be removed."""
+    for pid in in_session(sid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def as_user(p, *args):
     """A command as the recorded user, outside any session."""
     return subprocess.run(["setpriv", "--reuid=" + p.name,
@@ -437,6 +447,7 @@ class Recording(unittest.TestCase):
         gateway_conf()
         p, child = self.login("death")
         shell, rec, gw, tty = self.session_ids(child)
+        self.addCleanup(kill_session, shell)
         # The shell and its job ignore the hang-up of their terminal.
         child.sendline("trap '' HUP; sleep 300")
         time.sleep(1)
@@ -459,6 +470,7 @@ class Recording(unittest.TestCase):
         gateway_conf()
         p, child = self.login("hangup")
         shell, rec, gw, tty = self.session_ids(child)
+        self.addCleanup(kill_session, shell)
         child.sendline("trap '' HUP; sleep 300")
         time.sleep(1)
         child.terminate(force=True)
