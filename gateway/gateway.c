@@ -14,19 +14,25 @@
  * no service).
  *
  * Recorded shells (gateway.conf's record_all_shells, "shell record"
- * rules) run on a pseudo-terminal of the gateway's own (recorded_shell.h)
- * and are written to a file the user cannot reach (recording_dir.h),
- * created by a child that keeps the audit group when the gateway gives it
- * up (recording_creator.h).  A shell that must be recorded and cannot be
- * does not start.
+ * rules) are run by awsmfa-recorder (recorder.c), set-user-ID to an account
+ * of its own so that the user can neither stop it nor reach the client's
+ * terminal around it; the gateway starts it in a child, audits what it
+ * reports over a control socket (recorder_ctl.h) and keeps no descriptor
+ * of the client's terminal meanwhile.  A shell that must be recorded and
+ * cannot be does not start.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,12 +48,10 @@
 #include "log.h"
 #include "monotonic.h"
 #include "policy.h"
-#include "recorded_shell.h"
-#include "recording.h"
-#include "recording_creator.h"
-#include "recording_dir.h"
+#include "recorder_ctl.h"
 #include "relay.h"
 #include "startup.h"
+#include "tty_holders.h"
 
 static volatile sig_atomic_t stop_relay;
 static struct gw_startup startup;
@@ -169,18 +173,6 @@ run_shell(const struct gw_audit *a, const struct passwd *pw)
 #define NO_RECORDING \
 	"refused: this session must be recorded and cannot be; see the system log"
 
-/* A variable of the caller's environment (for the recording's header). */
-static const char *
-caller_env(const char *name)
-{
-	size_t n = strlen(name);
-
-	for (char **e = startup.env; e != NULL && *e != NULL; e++)
-		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-			return *e + n + 1;
-	return NULL;
-}
-
 struct rec_ctx {
 	const struct gw_audit *a;
 	const struct gw_config *cfg;
@@ -209,105 +201,269 @@ recording_failed(void *ctx, const char *why)
 	return go_on ? 0 : -1;
 }
 
+/*
+ * The recorder: awsmfa-recorder (recorder.c), set-user-ID to an account of
+ * its own, in a child, with the client's terminal as 0-2, the control
+ * socket as 3, the caller's environment, signals, limits and umask back.
+ */
+static pid_t
+start_recorder(const struct gw_config *cfg, const struct gw_audit *a,
+    const char *shell, const char *argv0, int ctl)
+{
+	char max[32], port[16], sshd[32];
+	const char *argv[24];
+	size_t n = 0;
+	pid_t pid;
+
+	snprintf(max, sizeof(max), "%llu", cfg->recording_max_size);
+	snprintf(port, sizeof(port), "%u", a->src_port);
+	snprintf(sshd, sizeof(sshd), "%ld", a->sshd_pid);
+	argv[n++] = "awsmfa-recorder";
+	argv[n++] = "-d";
+	argv[n++] = cfg->recording_dir;
+	argv[n++] = "-m";
+	argv[n++] = max;
+	argv[n++] = "-s";
+	argv[n++] = shell;
+	argv[n++] = "-a";
+	argv[n++] = argv0;
+	if (cfg->record_input)
+		argv[n++] = "-i";
+	if (a->iam_user) {
+		argv[n++] = "-I";
+		argv[n++] = a->iam_user;
+	}
+	if (a->src_addr) {
+		argv[n++] = "-S";
+		argv[n++] = a->src_addr;
+		argv[n++] = "-P";
+		argv[n++] = port;
+	}
+	if (a->sshd_pid > 0) {
+		argv[n++] = "-p";
+		argv[n++] = sshd;
+	}
+	argv[n] = NULL;
+	if ((pid = fork()) != 0)
+		return pid;
+	if (ctl != GW_CTL_FD && dup2(ctl, GW_CTL_FD) != GW_CTL_FD)
+		_exit(127);
+	close_range(GW_CTL_FD + 1, ~0U, 0);
+	gw_startup_restore(&startup);
+	execve(cfg->recorder ? cfg->recorder : GW_RECORDER_PATH, (char **)argv,
+	    startup.env);
+	(void)gw_ctl_send(GW_CTL_FD, "refused cannot run the recorder %s: %s",
+	    cfg->recorder ? cfg->recorder : GW_RECORDER_PATH, strerror(errno));
+	_exit(127);
+}
+
+/*
+ * Send `sig' to every process of the session `sid' (the shell's: it is
+ * a session leader) that /proc shows; how many there were.
+ */
+static int
+signal_session(pid_t sid, int sig)
+{
+	char path[64], buf[512], *p;
+	struct dirent *d;
+	DIR *dir;
+	int n = 0;
+
+	if ((dir = opendir("/proc")) == NULL)
+		return 0;
+	while ((d = readdir(dir)) != NULL) {
+		long pid = strtol(d->d_name, &p, 10);
+		long fields[4];
+		FILE *f;
+
+		if (*p != '\0' || pid <= 1)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		if ((f = fopen(path, "re")) == NULL)
+			continue;
+		p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+		fclose(f);
+		/* ") STATE PPID PGRP SESSION" */
+		if (p == NULL ||
+		    sscanf(p + 1, " %*c %ld %ld %ld", &fields[0], &fields[1],
+			&fields[2]) != 3 ||
+		    fields[2] != (long)sid)
+			continue;
+		if (kill((pid_t)pid, sig) == 0)
+			n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+/*
+ * After the recorder: a shell that outlived its hang-up (the recorder may
+ * not signal it) or a recorder that died (its pty master closed, the shell
+ * hung up).  The shell's session is the user's, and so is the gateway:
+ * SIGHUP and SIGCONT to all of it, then SIGKILL to what is left.  A
+ * process that left the session (setsid) is not found: its terminal is
+ * the hung-up pty all the same.
+ */
+static void
+end_session(pid_t sid)
+{
+	if (sid <= 1)
+		return;
+	(void)signal_session(sid, SIGHUP);
+	(void)signal_session(sid, SIGCONT);
+	for (int i = 0; i < 50 && signal_session(sid, 0) > 0; i++)
+		usleep(20000);
+	for (int i = 0; i < 5 && signal_session(sid, SIGKILL) > 0; i++)
+		usleep(20000);
+}
+
 static int
 run_recorded_shell(const struct gw_audit *a, const struct gw_config *cfg,
-    const struct passwd *pw, struct gw_rec_creator *creator, unsigned rule_line)
+    const struct passwd *pw, unsigned rule_line)
 {
-	char argv0[PATH_MAX + 1], name[NAME_MAX + 1], path[PATH_MAX + 1];
-	char host[256] = "", when[AMFA_AUDIT_TIME_LEN], status[32];
-	const char *shell;
+	char argv0[PATH_MAX + 1], path[PATH_MAX + 1], msg[GW_CTL_MAX];
+	char how[32] = "error", hname[64];
+	const char *shell, *arg;
 	struct gw_event ev = { .event = "shell",
-		.result = "ok",
+		.result = "error",
 		.rule_line = rule_line };
-	struct gw_cast_header h;
-	struct gw_recording rec;
-	struct gw_session sess;
-	struct gw_session_result res;
-	struct gw_shell_spec spec;
 	struct rec_ctx rc = { .a = a, .cfg = cfg };
-	struct timespec now;
-	int fd;
+	int sv[2], st, status = 1, alive = 0, null;
+	long shell_pid = 0;
+	int ended = 0, stop_sent = 0;
+	struct sigaction sa;
+	pid_t pid, holder;
 
 	if (login_shell(a, &ev, pw, &shell, argv0, sizeof(argv0)) != 0)
 		return 1;
-	ev.result = "error";
-	if ((fd = gw_rec_creator_create(creator, name, sizeof(name))) < 0) {
-		ev.reason = "recording required, but no recording can be "
-			    "created (recording_dir)";
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0 ||
+	    (pid = start_recorder(cfg, a, shell, argv0, sv[1])) < 0) {
+		ev.reason = "recording required, but the recorder cannot be "
+			    "started";
 		return refuse(a, &ev, NO_RECORDING);
 	}
-	snprintf(path, sizeof(path), "%s/%s", cfg->recording_dir, name);
-	ev.recording = path;
-	gw_session_probe(&sess);
-	clock_gettime(CLOCK_REALTIME, &now);
-	(void)gethostname(host, sizeof(host) - 1);
-	memset(&h, 0, sizeof(h));
-	h.width = sess.ws.ws_col;
-	h.height = sess.ws.ws_row;
-	h.timestamp = (int64_t)now.tv_sec;
-	h.term = caller_env("TERM");
-	h.shell = shell;
-	h.user = a->user;
-	h.uid = (int64_t)a->uid;
-	h.iam_user = a->iam_user;
-	h.host = host[0] ? host : NULL;
-	h.source = a->src_addr;
-	h.source_port = a->src_port;
-	h.sshd_pid = a->sshd_pid;
-	if (amfa_audit_time(&now, when) == 0)
-		h.time = when;
-	if (gw_recording_start(&rec, fd, cfg->recording_max_size,
-		cfg->record_input, &h) != 0) {
+	close(sv[1]);
+	if (gw_ctl_recv(sv[0], msg, -1, &arg) < 0 ||
+	    !gw_ctl_is(msg, "created")) {
 		snprintf(rc.reason, sizeof(rc.reason),
-		    "recording required, but its header cannot be written: %s",
-		    rec.failed);
+		    "recording required, but no recording can be made: %s",
+		    gw_ctl_is(msg, "refused") ? arg : "the recorder ended");
 		ev.reason = rc.reason;
-		gw_recording_close(&rec);
+		close(sv[0]);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return refuse(a, &ev, NO_RECORDING);
+	}
+	snprintf(path, sizeof(path), "%s/%s", cfg->recording_dir, arg);
+	ev.recording = path;
+	/*
+	 * The terminal is exclusive now (the recorder's first act): does a
+	 * process the user can reach hold it still?  Then output could go
+	 * around the recorder: the shell does not start (tty_holders.h).
+	 */
+	if ((holder = gw_tty_holder(STDIN_FILENO, getpid(), hname,
+		 sizeof(hname))) > 0) {
+		snprintf(rc.reason, sizeof(rc.reason),
+		    "recording required, but the client's terminal is held by "
+		    "process %ld (%s), which the user can reach (is the "
+		    "ForceCommand \"exec /usr/bin/awsmfa-gateway\"?)",
+		    (long)holder, hname);
+		ev.reason = rc.reason;
+		syslog(LOG_ERR, "user %s: %s", a->user, rc.reason);
+		close(sv[0]);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
 		return refuse(a, &ev, NO_RECORDING);
 	}
 	ev.result = "ok";
-	if (gw_audit_emit(a, &ev) != 0) {
-		gw_recording_close(&rec);
+	if (strchr(arg, '/') != NULL || gw_audit_emit(a, &ev) != 0) {
+		close(sv[0]); /* the recorder starts nothing */
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
 		fprintf(stderr, "awsmfa-gateway: %s\n", NO_AUDIT);
 		return 1;
 	}
+	/*
+	 * The client's terminal is the recorder's from now on: the gateway,
+	 * the user's own process, keeps no descriptor of it.
+	 */
+	if ((null = open("/dev/null", O_RDWR | O_NOCTTY)) >= 0) {
+		for (int fd = 0; fd <= 2; fd++)
+			(void)dup2(null, fd);
+		if (null > 2)
+			close(null);
+	}
+	/*
+	 * sshd's SIGHUP or SIGTERM (or the terminal's hang-up) must not end
+	 * the gateway before its shell_end record: they become "stop" to the
+	 * recorder, which the gateway may not signal, and the session ends.
+	 */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	(void)gw_ctl_send(sv[0], "go");
 	rc.path = path;
-	spec.path = shell;
-	spec.argv0 = argv0;
-	spec.env = startup.env;
-	spec.startup = &startup;
-	if (gw_session_run(&sess, &spec, &rec, recording_failed, &rc, &res) !=
-	    0) {
-		gw_recording_close(&rec);
-		ev.event = "shell_end";
-		ev.result = "error";
-		ev.reason = "the shell could not be started";
-		return refuse(a, &ev, "cannot start the shell");
+	for (;;) {
+		int n;
+
+		if (stop_relay && !stop_sent)
+			stop_sent = gw_ctl_send(sv[0], "stop") == 0;
+		if ((n = gw_ctl_recv(sv[0], msg, 200, &arg)) == -2)
+			continue;
+		if (n < 0)
+			break;
+		if (gw_ctl_is(msg, "failed")) {
+			(void)gw_ctl_send(sv[0], "%s",
+			    recording_failed(&rc, arg) == 0 ?
+				"continue" :
+				"end");
+			continue;
+		}
+		if (gw_ctl_is(msg, "shell")) {
+			shell_pid = strtol(arg, NULL, 10);
+			continue;
+		}
+		if (gw_ctl_is(msg, "end") &&
+		    sscanf(arg, "%31s %d %d %ld", how, &status, &alive,
+			&shell_pid) == 4) {
+			ended = 1;
+			break;
+		}
+		snprintf(how, sizeof(how), "error");
+		status = 1;
 	}
-	if (strcmp(res.end, "exit") == 0) {
-		snprintf(status, sizeof(status), "exit status %d", res.status);
-		(void)gw_recording_marker(&rec, status);
-	}
-	gw_recording_close(&rec);
+	close(sv[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
 	memset(&ev, 0, sizeof(ev));
 	ev.event = "shell_end";
-	ev.result = strcmp(res.end, "exit") == 0 ?
-	    "ok" :
-	    strcmp(res.end, "hangup") == 0 ?
-	    "interrupted" :
-	    "error";
-	ev.reason = res.end;
+	ev.reason = how;
+	if (!ended) {
+		/* No "end": the recorder died (killed, out of memory). */
+		snprintf(how, sizeof(how), "recorder");
+		status = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1;
+		syslog(LOG_ERR, "user %s: %s: the recorder ended (%s %d)",
+		    a->user, path, WIFSIGNALED(st) ? "signal" : "status",
+		    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	}
+	if (alive || !ended)
+		end_session((pid_t)shell_pid);
+	if (strcmp(how, "exit") == 0)
+		ev.result = "ok";
+	else if (strcmp(how, "hangup") == 0 ||
+	    (strcmp(how, "gateway") == 0 && stop_relay))
+		ev.result = "interrupted";
+	else
+		ev.result = "error";
 	ev.recording = path;
 	ev.has_status = 1;
-	ev.exit_status = res.status;
-	if (gw_audit_emit(a, &ev) != 0 && res.status == 0)
-		res.status = 1;
-	if (strcmp(res.end, "recording") == 0)
-		fprintf(stderr,
-		    "awsmfa-gateway: the session ended: it could "
-		    "not be recorded any further (%s)\n",
-		    rc.reason);
-	return res.status;
+	ev.exit_status = status;
+	if (gw_audit_emit(a, &ev) != 0 && status == 0)
+		status = 1;
+	return status;
 }
 
 struct ready_ctx {
@@ -419,8 +575,7 @@ main(int argc, char **argv)
 	char *groups[GW_MAX_GROUPS], msg[256];
 	size_t ngroups = 0;
 	gid_t audit_gid = getegid();
-	struct gw_rec_creator creator = { 0, -1 };
-	int c, test = 0, r, records;
+	int c, test = 0, r;
 
 	/*
 	 * Before anything else: nothing the caller hands down shapes what
@@ -499,9 +654,6 @@ main(int argc, char **argv)
 		    "the gateway's configuration is "
 		    "unusable; see the system log");
 	}
-	records = cfg.record_all_shells;
-	for (size_t i = 0; i < cfg.policy.nrules; i++)
-		records |= cfg.policy.rules[i].record;
 	if (cfg.audit_log != NULL) {
 		if (setegid(audit_gid) != 0)
 			drop_group();
@@ -515,25 +667,12 @@ main(int argc, char **argv)
 			    "see the system log");
 		}
 	}
-	if (records) {
-		/*
-		 * The group, for the last time: the directory checked, and
-		 * the child that may create one recording with it.  A
-		 * failure here refuses only the shells that must be
-		 * recorded (run_recorded_shell).
-		 */
-		int dirfd;
-
-		if (setegid(audit_gid) != 0)
-			drop_group();
-		dirfd = gw_recdir_open(cfg.recording_dir, 0, audit_gid);
-		if (dirfd >= 0) {
-			(void)gw_rec_creator_start(&creator, dirfd,
-			    pw->pw_name);
-			close(dirfd);
-		}
-	}
 	drop_group();
+	/* A change of ids resets "dumpable" to fs.suid_dumpable: again. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+		fprintf(stderr, "awsmfa-gateway: internal error\n");
+		return 1;
+	}
 
 	/* Did this connection pass pam_awsmfa? */
 	if (amfa_config_load(cfg.awsmfa_config, 0, &acfg) != 0) {
@@ -589,11 +728,9 @@ main(int argc, char **argv)
 
 		gw_policy_shell(&cfg.policy, &subj, &v);
 		if (v.allow && (cfg.record_all_shells || v.rule->record)) {
-			r = run_recorded_shell(&audit, &cfg, pw, &creator,
-			    v.rule->line);
+			r = run_recorded_shell(&audit, &cfg, pw, v.rule->line);
 			break;
 		}
-		gw_rec_creator_stop(&creator);
 		if (v.allow) {
 			r = run_shell(&audit, pw);
 			break;
@@ -609,11 +746,9 @@ main(int argc, char **argv)
 		break;
 	}
 	case GW_CMD_CONNECT:
-		gw_rec_creator_stop(&creator);
 		r = run_connect(&audit, &cfg, &subj, &cmd);
 		break;
 	default:
-		gw_rec_creator_stop(&creator);
 		ev.event = "command";
 		ev.result = "denied";
 		ev.reason = cmd.why;
@@ -625,7 +760,6 @@ main(int argc, char **argv)
 		r = refuse(&audit, &ev, msg);
 		break;
 	}
-	gw_rec_creator_stop(&creator);
 	gw_groups_free(groups, ngroups);
 	gw_config_free(&cfg);
 	if (audit.fd >= 0)

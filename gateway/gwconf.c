@@ -481,6 +481,8 @@ parse_setting(char *line, const char *where, unsigned lineno,
 		return set_string(&c->awsmfa_config, value, key, where);
 	if (strcmp(key, "recording_dir") == 0)
 		return set_string(&c->recording_dir, value, key, where);
+	if (strcmp(key, "recorder") == 0)
+		return set_string(&c->recorder, value, key, where);
 	if (strcmp(key, "record_all_shells") == 0) {
 		if (once(seen, SEEN_RECORD_ALL, key, where) != 0 ||
 		    parse_yes_no(value, key, where, &c->record_all_shells) != 0)
@@ -694,6 +696,7 @@ gw_config_free(struct gw_config *c)
 	free(c->audit_log);
 	free(c->awsmfa_config);
 	free(c->recording_dir);
+	free(c->recorder);
 	gw_policy_free(&c->policy);
 	memset(c, 0, sizeof(*c));
 }

@@ -14,7 +14,11 @@
 
 #define GW_DEFAULT_CONFIG  "/etc/awsmfa/gateway.conf"
 #define GW_DEFAULT_TIMEOUT 10
-#define GW_CONF_MAX_SIZE   (256 * 1024)
+/* The set-user-ID recorder (recorder.c), unless `recorder = PATH'. */
+#ifndef GW_RECORDER_PATH
+#define GW_RECORDER_PATH "/usr/libexec/awsmfa/awsmfa-recorder"
+#endif
+#define GW_CONF_MAX_SIZE (256 * 1024)
 /* recording_max_size: default, and the range accepted. */
 #define GW_REC_DEFAULT_MAX (64ULL * 1024 * 1024)
 #define GW_REC_MIN_MAX	   (4ULL * 1024)
@@ -30,8 +34,9 @@ struct gw_config {
 	char *audit_log;      /* NULL: syslog only */
 	char *awsmfa_config;  /* where store_dir comes from */
 	long connect_timeout; /* seconds */
-	/* Session recording (recorder.h): */
+	/* Session recording (recorder.c): */
 	char *recording_dir;	  /* NULL: none possible */
+	char *recorder;		  /* NULL: GW_RECORDER_PATH */
 	int record_all_shells;	  /* every shell, not only `record' rules */
 	unsigned record_all_line; /* where it was set */
 	int record_input;	  /* typed input too ("i" events) */

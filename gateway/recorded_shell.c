@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <termios.h>
@@ -83,6 +85,7 @@ struct loop {
 	void *ctx;
 	struct gw_session_result *res;
 	pid_t pid;
+	int ctl;	    /* the gateway's control socket, or -1 */
 	int master, slave;  /* tty mode */
 	int out[2], err[2]; /* pipe mode: read ends in [0] */
 	int ended;	    /* the gateway ends the session */
@@ -135,6 +138,15 @@ copy_out(struct loop *l, int fd, int to, int stream)
 	return 1;
 }
 
+/* The control socket has something: its end (the gateway is gone) ends the
+ * session; anything else is not expected now and ends it too. */
+static void
+ctl_event(struct loop *l)
+{
+	l->res->end = "gateway";
+	l->ended = 1;
+}
+
 static void
 status_of(struct loop *l, int st)
 {
@@ -161,7 +173,14 @@ reap(struct loop *l)
 	return 1;
 }
 
-/* End the shell's session: SIGHUP (and SIGCONT), then SIGKILL. */
+/*
+ * End the shell's session: the pty's hang-up (closing the master sends the
+ * shell SIGHUP from the kernel), SIGHUP and SIGCONT, then SIGKILL.  The
+ * recorder, whose ids are no longer the user's, may not signal the shell:
+ * a shell that outlives the hang-up is left running (res->shell_alive) for
+ * the gateway, which runs as the user, to kill.  Its terminal is hung up:
+ * what it writes goes nowhere.
+ */
 static void
 hang_up(struct loop *l)
 {
@@ -184,11 +203,14 @@ hang_up(struct loop *l)
 			return;
 		usleep(20000);
 	}
-	(void)kill(-l->pid, SIGKILL);
+	l->res->status = 128 + SIGHUP;
+	if (kill(-l->pid, SIGKILL) != 0) {
+		l->res->shell_alive = 1;
+		return;
+	}
 	while (l->pid > 0 && waitpid(l->pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	l->pid = 0;
-	l->res->status = 128 + SIGHUP;
 }
 
 /* After the shell's exit: the rest of its output, then the end. */
@@ -232,7 +254,7 @@ run_tty(struct loop *l, const sigset_t *open_mask)
 	int stdin_open = 1;
 
 	while (!l->ended) {
-		struct pollfd p[2];
+		struct pollfd p[3];
 		int r;
 
 		if (got_stop) {
@@ -254,13 +276,19 @@ run_tty(struct loop *l, const sigset_t *open_mask)
 		p[0].events = POLLIN;
 		p[1].fd = l->master;
 		p[1].events = (short)(POLLIN | (inlen > inoff ? POLLOUT : 0));
-		p[0].revents = p[1].revents = 0;
-		r = ppoll(p, 2, NULL, open_mask);
+		p[2].fd = l->ctl;
+		p[2].events = POLLIN;
+		p[0].revents = p[1].revents = p[2].revents = 0;
+		r = ppoll(p, 3, NULL, open_mask);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			l->res->end = "error";
 			l->ended = 1;
+			break;
+		}
+		if (p[2].revents) {
+			ctl_event(l);
 			break;
 		}
 		if (p[1].revents & (POLLIN | POLLHUP | POLLERR))
@@ -299,7 +327,7 @@ static void
 run_pipes(struct loop *l, const sigset_t *open_mask)
 {
 	while (!l->ended) {
-		struct pollfd p[2];
+		struct pollfd p[3];
 		int r;
 
 		if (got_stop) {
@@ -329,15 +357,20 @@ run_pipes(struct loop *l, const sigset_t *open_mask)
 		}
 		p[0].fd = l->out[0];
 		p[1].fd = l->err[0];
-		p[0].events = p[1].events = POLLIN;
-		p[0].revents = p[1].revents = 0;
-		r = ppoll(p, 2, NULL, open_mask);
+		p[2].fd = l->ctl;
+		p[0].events = p[1].events = p[2].events = POLLIN;
+		p[0].revents = p[1].revents = p[2].revents = 0;
+		r = ppoll(p, 3, NULL, open_mask);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			l->res->end = "error";
 			l->ended = 1;
 			break;
+		}
+		if (p[2].revents) {
+			ctl_event(l);
+			return;
 		}
 		for (int i = 0; i < 2; i++) {
 			int *fd = i == 0 ? &l->out[0] : &l->err[0];
@@ -359,12 +392,39 @@ run_pipes(struct loop *l, const sigset_t *open_mask)
 		l->res->end = "exit";
 }
 
+/* All three ids, or nothing: 0 or -1. */
+static int
+become(uid_t u, gid_t g)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	if (setresgid(g, g, g) != 0 || setresuid(u, u, u) != 0 ||
+	    getresuid(&ru, &eu, &su) != 0 || getresgid(&rg, &eg, &sg) != 0)
+		return -1;
+	return ru == u && eu == u && su == u && rg == g && eg == g && sg == g ?
+	    0 :
+	    -1;
+}
+
+/*
+ * The shell's side.  With ids, it is the user's for good at once (allowed:
+ * the user is the real uid of a set-user-ID exec), then waits on `sync'
+ * until the recorder has taken its own ids: no shell runs while the user
+ * could still signal the recorder.
+ */
 static void __attribute__((noreturn))
-child(const struct loop *l, const struct gw_shell_spec *sh)
+child(const struct loop *l, const struct gw_shell_spec *sh, int sync)
 {
 	sigset_t none;
+	ssize_t n;
+	char go;
 
-	if (setsid() < 0)
+	if (sh->ids != NULL && become(sh->ids->user, sh->ids->user_group) != 0)
+		_exit(127);
+	while ((n = read(sync, &go, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1 || setsid() < 0)
 		_exit(127);
 	if (l->s->tty) {
 		if (ioctl(l->slave, TIOCSCTTY, 0) != 0 ||
@@ -405,6 +465,39 @@ open_pty(struct loop *l)
 	return fcntl(l->master, F_SETFL, O_NONBLOCK);
 }
 
+/* The pty as the user's (devpts gives the new terminal the opener's file
+ * system uid and gid): the shell's terminal is theirs, as sshd's is. */
+static int
+open_pty_as(struct loop *l, const struct gw_ids *ids)
+{
+	int r;
+
+	if (ids == NULL)
+		return open_pty(l);
+	(void)setfsgid(ids->user_group);
+	(void)setfsuid(ids->user);
+	r = open_pty(l);
+	(void)setfsuid(geteuid());
+	(void)setfsgid(getegid());
+	if ((uid_t)setfsuid((uid_t)-1) != geteuid() ||
+	    (gid_t)setfsgid((gid_t)-1) != getegid())
+		return -1;
+	return r;
+}
+
+/* A child that must not start the shell: without its byte on `sync' it
+ * exits by itself (the recorder may no longer be allowed to kill it). */
+static void
+stop_child(struct loop *l, int sync[2])
+{
+	close(sync[1]);
+	sync[1] = -1;
+	(void)kill(l->pid, SIGKILL);
+	while (waitpid(l->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	l->pid = 0;
+}
+
 int
 gw_session_run(const struct gw_session *s, const struct gw_shell_spec *sh,
     struct gw_recording *rec, gw_rec_failed_fn failed, void *ctx,
@@ -415,6 +508,7 @@ gw_session_run(const struct gw_session *s, const struct gw_shell_spec *sh,
 		.failed = failed,
 		.ctx = ctx,
 		.res = res,
+		.ctl = sh->ids ? sh->ids->ctl : -1,
 		.master = -1,
 		.slave = -1,
 		.out = { -1, -1 },
@@ -422,6 +516,7 @@ gw_session_run(const struct gw_session *s, const struct gw_shell_spec *sh,
 	struct sigaction sa;
 	sigset_t block, open_mask;
 	struct termios raw;
+	int sync[2] = { -1, -1 };
 	int r = -1;
 
 	memset(res, 0, sizeof(*res));
@@ -430,7 +525,7 @@ gw_session_run(const struct gw_session *s, const struct gw_shell_spec *sh,
 	if ((l.buf = malloc(CHUNK)) == NULL)
 		return -1;
 	if (s->tty ?
-		open_pty(&l) != 0 :
+		open_pty_as(&l, sh->ids) != 0 :
 		pipe2(l.out, O_CLOEXEC) != 0 || pipe2(l.err, O_CLOEXEC) != 0 ||
 		    fcntl(l.out[0], F_SETFL, O_NONBLOCK) != 0 ||
 		    fcntl(l.err[0], F_SETFL, O_NONBLOCK) != 0) {
@@ -449,13 +544,41 @@ gw_session_run(const struct gw_session *s, const struct gw_shell_spec *sh,
 	for (size_t i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
 		sigaction(caught[i], &sa, NULL);
 
-	if ((l.pid = fork()) < 0) {
+	if (pipe2(sync, O_CLOEXEC) != 0 || (l.pid = fork()) < 0) {
 		amfa_log(LOG_ERR, "recorded shell: fork: %s", strerror(errno));
 		l.pid = 0;
 		goto restore;
 	}
 	if (l.pid == 0)
-		child(&l, sh);
+		child(&l, sh, sync[0]);
+	close(sync[0]);
+	sync[0] = -1;
+	res->shell = l.pid;
+	/*
+	 * The recorder's own ids, all three, before the shell may start: from
+	 * now on the user cannot signal it (kill(2) compares the sender's ids
+	 * with the target's real and saved uid) nor trace it (not dumpable;
+	 * a change of ids resets that flag to fs.suid_dumpable, so it is
+	 * cleared again).
+	 */
+	if (sh->ids != NULL &&
+	    (become(sh->ids->rec, sh->ids->rec_group) != 0 ||
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)) {
+		amfa_log(LOG_ERR,
+		    "recorded shell: cannot take the recorder's "
+		    "identity: %s",
+		    strerror(errno));
+		stop_child(&l, sync);
+		goto restore;
+	}
+	if (sh->ids != NULL && sh->ids->started != NULL)
+		sh->ids->started(l.pid);
+	if (write(sync[1], "g", 1) != 1) {
+		stop_child(&l, sync);
+		goto restore;
+	}
+	close(sync[1]);
+	sync[1] = -1;
 	r = 0;
 	if (s->tty) {
 		raw = s->orig;
@@ -474,6 +597,9 @@ gw_session_run(const struct gw_session *s, const struct gw_shell_spec *sh,
 	if (l.ended && strcmp(res->end, "recording") == 0)
 		res->status = 1;
 restore:
+	for (int i = 0; i < 2; i++)
+		if (sync[i] >= 0)
+			close(sync[i]);
 	sa.sa_handler = SIG_DFL;
 	for (size_t i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
 		sigaction(caught[i], &sa, NULL);

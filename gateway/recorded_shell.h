@@ -1,7 +1,8 @@
 /*
  * A recorded login shell, as script(1) runs one: the shell gets a
- * pseudo-terminal of the gateway's own, and the gateway copies between it
- * and the client's terminal (sshd's), recording what goes by
+ * pseudo-terminal of the recorder's own (recorder.c), and the recorder
+ * copies between it and the client's terminal (sshd's), recording what
+ * goes by
  * (recording.h).  The client's terminal is put into raw mode for the
  * session and restored after it, so that everything the user types (Ctrl-C,
  * Ctrl-Z, a full screen program's keys) reaches the shell's terminal,
@@ -12,25 +13,47 @@
  * output and errors, which are copied to the client's and recorded.
  *
  * The shell runs in a child: a session of its own, every descriptor but
- * 0-2 closed (the recording and the audit log stay with the gateway, which
- * is not dumpable), the caller's signals, limits and umask back
- * (startup.h).  The session ends when the shell exits; its exit status
- * (or 128 + the signal that ended it) is the gateway's.
+ * 0-2 closed (the client's terminal, the recording and the pty master stay
+ * with the recorder, which is not dumpable), the caller's signals, limits
+ * and umask back (startup.h).  Its terminal belongs to the user (the pty is
+ * opened with the user's file system uid).  The session ends when the
+ * shell exits; its exit status (or 128 + the signal that ended it) is the
+ * recorder's and the gateway's.
  */
 #ifndef GW_RECORDED_SHELL_H
 #define GW_RECORDED_SHELL_H
 
 #include <sys/ioctl.h>
+#include <sys/types.h>
 #include <termios.h>
 
 #include "recording.h"
 #include "startup.h"
+
+/*
+ * In the set-user-ID recorder (recorder.c): who the shell runs as, and the
+ * recorder's own account.  The shell's child takes the user's ids (all
+ * three) and the parent the recorder's (all three) before the shell starts,
+ * so that the user can neither signal nor trace the process that copies and
+ * records.  `ctl' is the gateway's control socket: its end of file (the
+ * gateway is gone) ends the session.
+ */
+struct gw_ids {
+	uid_t user;
+	gid_t user_group;
+	uid_t rec;
+	gid_t rec_group;
+	int ctl;
+	/* The shell's pid, before it may start (the gateway's to kill). */
+	void (*started)(pid_t shell);
+};
 
 struct gw_shell_spec {
 	const char *path;		  /* the login shell */
 	const char *argv0;		  /* "-sh" */
 	char **env;			  /* its environment */
 	const struct gw_startup *startup; /* restored in the child */
+	const struct gw_ids *ids;	  /* NULL: all runs as the caller */
 };
 
 /* The client's side, from gw_session_probe. */
@@ -48,7 +71,10 @@ typedef int (*gw_rec_failed_fn)(void *ctx, const char *why);
 
 struct gw_session_result {
 	int status;	       /* to exit with */
-	const char *end;       /* "exit", "hangup", "recording", "error" */
+	const char *end;       /* "exit", "hangup", "recording", "error",
+				  "gateway" (its control socket closed) */
+	pid_t shell;	       /* the shell's pid (its process group's) */
+	int shell_alive;       /* it outlived the hang-up (recorder.c) */
 	int recording_stopped; /* the recording ended early */
 };
 

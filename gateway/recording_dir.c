@@ -36,7 +36,7 @@ gw_recdir_open(const char *path, uid_t owner, gid_t group)
 	    (st.st_mode & 07777) != GW_RECDIR_MODE) {
 		amfa_log(LOG_ERR,
 		    "%s: the recording directory must be owned by uid %u "
-		    "and the gateway's group (gid %u), mode %04o; it is uid "
+		    "and the recorder's group (gid %u), mode %04o; it is uid "
 		    "%u, gid %u, mode %04o",
 		    path, (unsigned)owner, (unsigned)group, GW_RECDIR_MODE,
 		    (unsigned)st.st_uid, (unsigned)st.st_gid,

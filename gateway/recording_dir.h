@@ -1,33 +1,23 @@
 /*
  * The recording directory and the files in it.
  *
- * Who owns a recording, and why its user cannot touch it.  The gateway
- * runs as the user, set-group-ID to the audit group, so a file it creates
- * belongs to the user, and an owner may chmod, truncate or remove their
- * file: but only through a path or a descriptor.  Both are kept from the
- * user:
+ * Who owns a recording, and why its user cannot touch it.  The recorder
+ * (recorder.c) runs set-user-ID and set-group-ID to an account of its own
+ * (awsmfa-rec), so the file it creates is that account's, not the user's;
+ * and no path into the directory resolves for the user:
  *
- *  - the directory is root:GROUP (the gateway's audit group), mode 1730.
- *    The user is neither its owner nor in its group, so they cannot search
- *    it: no path into it resolves for them (open, chmod, truncate, unlink,
- *    link, rename all fail with EACCES), whatever the files' modes.  The
- *    group may add files (w, x) but not list them (no r); the sticky bit
- *    keeps one user's gateway from removing another user's recording.
+ *  - the directory is root:GROUP (the recorder's group), mode 1730.  The
+ *    user is neither its owner nor in its group, so they cannot search it:
+ *    open, chmod, truncate, unlink, link, rename all fail with EACCES,
+ *    whatever the files' modes.  The group may add files (w, x) but not
+ *    list them (no r).
  *  - the file is created exclusively (O_CREAT|O_EXCL, never following a
- *    link), mode 0440, while the gateway holds the group; the descriptor
- *    stays in the gateway, which is not dumpable (no ptrace, no
- *    /proc/PID/fd for the user), and the shell runs in a child that
+ *    link), mode 0440; the descriptor stays in the recorder, which the user
+ *    can neither signal nor trace, and the shell runs in a child that
  *    closed it before exec.
  *
- * A dedicated recording account (tlog's way: a set-user-ID recorder) was
- * weighed and not taken: it adds a second privileged program that any
- * local user can run by hand to write files as that account, and an
- * account to manage, and gains nothing here: the ownership of a file no
- * user can reach is never exercised.  The cost of this choice: the
- * recordings count against the user's disk quota, and the directory's
- * modes are the whole protection, so they are checked on the open
- * descriptor before every recording (gw_recdir_open) and a directory that
- * is a link or whose modes are looser refuses the recording.
+ * The directory's modes are checked on the open descriptor before every
+ * recording (gw_recdir_open): a link or looser modes refuse the recording.
  */
 #ifndef GW_RECORDING_DIR_H
 #define GW_RECORDING_DIR_H

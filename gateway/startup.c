@@ -28,7 +28,7 @@
  *     its audit descriptor.  The kernel clears the flag for a set-group-ID
  *     program unless fs.suid_dumpable says otherwise; it is cleared here
  *     whatever the sysctl says (exec of the login shell sets it again).
- *  5. the umask.  The only files the gateway creates are recordings,
+ *  5. the umask.  The only files created are recordings (by the recorder),
  *     whose mode it sets whatever the umask (recording_dir.c); anything
  *     else it might create is its own: 077.  A recording's writes follow
  *     (3): checked against the hard RLIMIT_FSIZE line by line, SIGXFSZ
@@ -46,6 +46,11 @@
  *
  * The current directory, the priority and the like change nothing the
  * gateway writes: every path it opens is absolute.
+ *
+ * The recorder (recorder.c, set-user-ID and set-group-ID to its own
+ * account) is a second entry point and calls the same function first:
+ * all of the above holds for it, with "the recording" for "the audit log";
+ * the caller's environment goes on only to the shell it runs as the user.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,8 @@
 /*
- * The gateway's first act: put the process into a state its caller cannot
- * influence.  Installed set-group-ID, the gateway is run by hand by any
- * local user, who chooses everything a process inherits; see startup.c for
+ * The first act of the gateway and of the recorder: put the process into a
+ * state its caller cannot influence.  Installed set-group-ID (the gateway)
+ * or set-user-ID (the recorder), they are run by hand by any local user,
+ * who chooses everything a process inherits; see startup.c for
  * what is reset and why.
  */
 #ifndef GW_STARTUP_H

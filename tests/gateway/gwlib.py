@@ -411,7 +411,7 @@ class Sshd:
 SNIPPET_SSHD = os.path.join(SOURCE_ROOT, "config", "sshd_config.d",
                             "awsmfa-gateway.conf")
 SNIPPET_PAM = os.path.join(SOURCE_ROOT, "config", "pam.d", "sshd")
-SHIPPED_FORCE_COMMAND = "ForceCommand /usr/bin/awsmfa-gateway"
+SHIPPED_FORCE_COMMAND = "ForceCommand exec /usr/bin/awsmfa-gateway"
 
 
 def shipped_sshd_options(force_command):
@@ -426,7 +426,7 @@ def shipped_sshd_options(force_command):
         if not line or line.startswith("#"):
             continue
         if line == SHIPPED_FORCE_COMMAND:
-            line = "ForceCommand " + force_command
+            line = "ForceCommand exec " + force_command
         lines.append(line)
     return lines
 

@@ -1,8 +1,10 @@
 """Recorded shells, end to end: the real sshd on loopback with the shipped
 sshd_config snippet and PAM stack, and as ForceCommand the gateway
-installed as documented (root:GROUP 2755, the audit log root:GROUP 0620,
-the recording directory root:GROUP 1730), which each test user logs in to
-through a pseudo-terminal with their key and a TOTP code.
+installed as documented (root:GROUP 2755, the audit log root:GROUP 0620)
+with its recorder (a system account REC of its own, the recorder REC:REC
+6755, named by gateway.conf's recorder =; the recording directory root:REC
+1730), which each test user logs in to through a pseudo-terminal with
+their key and a TOTP code.  The set-id copies run in the ASan build too.
 
 The installed gateway reads /etc/awsmfa/gateway.conf and refuses -f, so
 sshd runs in a mount namespace of its own: /etc is an overlay there, with
@@ -24,7 +26,15 @@ is not touched.
 - The size limit and a full file system: with recording_failure = end the
   session ends, with continue it goes on, audited; the file is whole lines.
 - A recording directory that is a link, or has loose modes or the wrong
-  owner: the shell that must be recorded does not start."""
+  owner: the shell that must be recorded does not start.
+- The recorder is out of the user's reach: from the recorded shell,
+  SIGSTOP and SIGKILL to it fail (EPERM); sshd's terminal (the client's)
+  cannot be opened by its /dev/pts path (EBUSY: TIOCEXCL) nor through
+  /proc/PID/fd of the recorder or the gateway; the shell holds no
+  descriptor of it; the recording belongs to the recorder's account.
+- The recorder's death (root kills it): the session ends, the shell and
+  what runs in its session go too, even when they ignore SIGHUP, and the
+  audit record says so."""
 
 import grp
 import json
@@ -32,6 +42,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -50,8 +61,10 @@ from gwlib import (GATEWAY, MODULE, TAG, Client, Sshd,     # noqa: E402
                    temp_dir, write_file)
 
 GROUP = "amfa-gwrec-" + TAG
+RECUSER = "amfa-rec-" + TAG           # the recorder's account and group
+RECORDER = os.environ.get("AMFA_RECORDER", "")
 ROLES = ("main", "input", "inyes", "limend", "limgo", "disk", "link", "loose",
-         "owner")
+         "owner", "attack", "death", "noexec", "bash", "hangup")
 
 
 class Person:
@@ -74,21 +87,34 @@ def ns(*args, **kw):
 
 def setUpModule():
     global DIR, GW, AUDIT, REC, CONFDIR, SMALL, HOLDER, TREE, PEOPLE, BASTION
+    global REC_PW, RECBIN
     subprocess.run(["groupadd", "--system", GROUP], check=True,
                    capture_output=True)
     janitor.add(subprocess.run, ["groupdel", GROUP])
     gid = grp.getgrnam(GROUP).gr_gid
+    # The recorder's account: a system account of its own, no login, no
+    # home, its own group (as awsmfa-gateway.postinst makes awsmfa-rec).
+    subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
+                    "--home-dir", "/nonexistent", "--shell",
+                    "/usr/sbin/nologin", RECUSER], check=True,
+                   capture_output=True)
+    janitor.add(subprocess.run, ["userdel", RECUSER])
+    REC_PW = pwd.getpwnam(RECUSER)
     DIR = temp_dir("amfa-gwrec-")
     GW = os.path.join(DIR, "awsmfa-gateway")
     shutil.copy(GATEWAY, GW)
     os.chown(GW, 0, gid)
     os.chmod(GW, 0o2755)
+    RECBIN = os.path.join(DIR, "awsmfa-recorder")
+    shutil.copy(RECORDER, RECBIN)
+    os.chown(RECBIN, REC_PW.pw_uid, REC_PW.pw_gid)
+    os.chmod(RECBIN, 0o6755)
     AUDIT = os.path.join(DIR, "audit.log")
     write_file(AUDIT, "", 0o620)
     os.chown(AUDIT, 0, gid)
     REC = os.path.join(DIR, "rec")
     os.mkdir(REC)
-    os.chown(REC, 0, gid)
+    os.chown(REC, 0, REC_PW.pw_gid)
     os.chmod(REC, 0o1730)
     CONFDIR = os.path.join(DIR, "conf")
     os.mkdir(CONFDIR, 0o755)
@@ -103,6 +129,9 @@ def setUpModule():
                        "verify": "local",
                        "store_dir": os.path.join(TREE.root, "run")})
     PEOPLE = {r: Person(r) for r in ROLES}
+    # Before the namespace's overlay of /etc, which would not see it.
+    subprocess.run(["usermod", "-s", "/bin/bash", PEOPLE["bash"].name],
+                   check=True, capture_output=True)
     gateway_conf()
     HOLDER = subprocess.Popen(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c",
@@ -115,7 +144,7 @@ def setUpModule():
     if HOLDER.stdout.readline().strip() != "ready":
         raise RuntimeError("cannot set up the mount namespace")
     small_rec = os.path.join(SMALL, "rec")
-    ns("install", "-d", "-o", "root", "-g", GROUP, "-m", "1730", small_rec)
+    ns("install", "-d", "-o", "root", "-g", RECUSER, "-m", "1730", small_rec)
     BASTION = Sshd("recbastion", shipped_sshd_options(GW) +
                    ["AllowUsers amfa-*"], pam=shipped_pam_stack(TREE.conf),
                    env=sanitizer_env(MODULE),
@@ -135,7 +164,7 @@ def tearDownModule():
 def gateway_conf(rules=None, **settings):
     """/etc/awsmfa/gateway.conf as the namespace sees it."""
     conf = {"audit_log": AUDIT, "awsmfa_config": TREE.conf,
-            "recording_dir": REC}
+            "recording_dir": REC, "recorder": RECBIN}
     conf.update(settings)
     text = "".join("%s = %s\n" % kv for kv in conf.items())
     text += "\n".join(rules or ["allow users * shell record"]) + "\n"
@@ -165,6 +194,56 @@ def cast(path, reader=None):
 def read_bytes(path):
     with open(path, "rb") as f:
         return f.read()
+
+
+# Run by the recorded user: pidfd_getfd(2) of descriptors 0-2 of each
+# process named, and a write through what it gives; GETFD<i><fd>=errno.
+GETFD = """
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+for i, pid in enumerate(map(int, sys.argv[1:])):
+    pfd = os.pidfd_open(pid)
+    for n in (0, 1, 2):
+        fd = libc.syscall(438, pfd, n, 0)
+        e = ctypes.get_errno() if fd < 0 else 0
+        if fd >= 0:
+            try:
+                os.write(fd, b"leak-" + b"42\\n")
+            except OSError as x:
+                e = x.errno
+        print("GETFD%d%d=%d" % (i, n, e))
+""".strip()
+
+
+def parent(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def in_session(sid):
+    """The live processes of session `sid'."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            out.append(int(name))
+    return out
+
+
+def kill_session(sid):
+    """What is left of session `sid' (a failing run's), so that its
+    account can be removed."""
+    for pid in in_session(sid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def as_user(p, *args):
@@ -257,7 +336,7 @@ class Recording(unittest.TestCase):
 
         st = os.stat(path)
         self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777),
-                         (p.pw.pw_uid, grp.getgrnam(GROUP).gr_gid, 0o440))
+                         (REC_PW.pw_uid, REC_PW.pw_gid, 0o440))
         header, events = cast(path)
         self.assertEqual(header["version"], 2)
         self.assertEqual((header["width"], header["height"]), (80, 24))
@@ -299,6 +378,151 @@ class Recording(unittest.TestCase):
             self.assertNotEqual(res.returncode, 0, args)
             self.assertIn("Permission denied", res.stderr, args)
         self.assertEqual(read_bytes(path), before)
+
+    def session_ids(self, child):
+        """(shell, its parent: the recorder, the recorder's parent: the
+        gateway, the client's terminal) of the session."""
+        out = self.shell(child, "echo SH=$$ PP=$PPID")
+        m = re.search(r"SH=(\d+) PP=(\d+)", out)
+        self.assertTrue(m, out)
+        shell, rec = int(m.group(1)), int(m.group(2))
+        tty = os.readlink("/proc/%d/fd/0" % rec)
+        self.assertTrue(tty.startswith("/dev/pts/"), tty)
+        return shell, rec, parent(rec), tty
+
+    def test_user_cannot_stop_kill_or_bypass_the_recorder(self):
+        gateway_conf()
+        p, child = self.login("attack")
+        shell, rec, gw, tty = self.session_ids(child)
+        st = os.stat("/proc/%d" % rec)
+        self.assertEqual(st.st_uid, REC_PW.pw_uid, "the recorder's account")
+        # As the user, from the recorded shell: the recorder cannot be
+        # stopped (if it were, CONT lets the test see it), nor its memory
+        # or descriptors reached; sshd's terminal cannot be opened, for
+        # writing or reading, by path or through /proc.
+        # The recorder, the gateway and the gateway's parent (sshd's
+        # session process): none gives the client's terminal away.
+        holders = (rec, gw, parent(gw))
+        out = self.shell(child, " ; ".join(
+            ["kill -STOP %d; echo STOP=$?; kill -CONT %d" % (rec, rec),
+             "cat /proc/%d/environ >/dev/null; echo ENV=$?" % rec,
+             "echo leak-$((6*7)) >%s; echo TTYW=$?" % tty,
+             "dd if=%s of=/dev/null count=0 status=none; echo TTYR=$?" % tty]
+            + ["echo leak-$((6*7)) >/proc/%d/fd/%d; echo PW%d%d=$?"
+               % (pid, fd, i, fd) for i, pid in enumerate(holders)
+               for fd in (0, 1, 2)]
+            + ["/usr/bin/python3 -c '%s' %s" % (GETFD, " ".join(
+                str(h) for h in holders))]))
+        for what in ["STOP", "ENV", "TTYW", "TTYR"] + [
+                "%s%d%d" % (w, i, fd) for w in ("PW", "GETFD")
+                for i in range(len(holders)) for fd in (0, 1, 2)]:
+            self.assertRegex(out, r"\b%s=[1-9]" % what, out)
+        self.assertIn("Operation not permitted", out)
+        self.assertIn("Device or resource busy", out)
+        self.assertNotIn("leak-42", re.sub(r"echo leak.*", "", out))
+        # The shell holds no descriptor of the client's terminal.
+        fds = self.shell(child, "for f in /proc/$$/fd/*; do "
+                         "echo FD=$(readlink $f); done")
+        self.assertNotIn("FD=%s\n" % tty, fds + "\n")
+        out = self.shell(child, "kill -KILL %d; echo KILL=$?" % rec)
+        self.assertRegex(out, r"\bKILL=[1-9]", out)
+        self.assertIn("still-42", self.shell(child, "echo still-$((6*7))"))
+        child.sendline("exit 5")
+        status, _ = finish(child)
+        self.assertEqual(status, 5)
+        path = self.recording_of(p)
+        st = os.stat(path)
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777),
+                         (REC_PW.pw_uid, REC_PW.pw_gid, 0o440))
+        header, events = cast(path)
+        shown = "".join(e[2] for e in events if e[1] == "o")
+        self.assertIn("STOP=1", shown)
+        self.assertIn("still-42", shown)
+        # After the session the terminal is sshd's again, and gone.
+        ends = audit_records(p.name, "shell_end")
+        self.assertEqual([(e["result"], e["exit_status"]) for e in ends],
+                         [("ok", 5)])
+
+    def test_recorder_death_ends_the_session(self):
+        gateway_conf()
+        p, child = self.login("death")
+        shell, rec, gw, tty = self.session_ids(child)
+        self.addCleanup(kill_session, shell)
+        # The shell and its job ignore the hang-up of their terminal.
+        child.sendline("trap '' HUP; sleep 300")
+        time.sleep(1)
+        os.kill(rec, signal.SIGKILL)      # as the OOM killer would
+        status, out = finish(child, timeout=30)
+        self.assertNotEqual(status, 0, out)
+        deadline = time.time() + 10
+        while time.time() < deadline and in_session(shell):
+            time.sleep(0.1)
+        self.assertEqual(in_session(shell), [],
+                         "the shell's session outlived the recorder")
+        ends = audit_records(p.name, "shell_end")
+        self.assertEqual([(e["result"], e["reason"]) for e in ends],
+                         [("error", "recorder")], ends)
+
+    def test_client_gone_ends_and_audits_the_session(self):
+        """The client's connection drops: sshd hangs up the terminal (and
+        signals the gateway); the gateway lives to write shell_end, and the
+        shell's session is gone."""
+        gateway_conf()
+        p, child = self.login("hangup")
+        shell, rec, gw, tty = self.session_ids(child)
+        self.addCleanup(kill_session, shell)
+        child.sendline("trap '' HUP; sleep 300")
+        time.sleep(1)
+        child.terminate(force=True)
+        deadline = time.time() + 20
+        while time.time() < deadline and not audit_records(p.name,
+                                                           "shell_end"):
+            time.sleep(0.1)
+        ends = audit_records(p.name, "shell_end")
+        self.assertEqual([e["result"] for e in ends], ["interrupted"], ends)
+        while time.time() < deadline and in_session(shell):
+            time.sleep(0.1)
+        self.assertEqual(in_session(shell), [])
+        self.assertTrue(cast(self.recording_of(p))[1])
+
+    def test_forcecommand_that_keeps_the_terminal_refuses(self):
+        """sshd runs the ForceCommand with $SHELL -c; without "exec" dash
+        stays, holding the client's terminal, and any process of the
+        user's could take that descriptor (ptrace, pidfd_getfd): the
+        recorded shell does not start.  bash execs a lone command: the
+        same sshd records its session."""
+        gateway_conf()
+        options = [o.replace("ForceCommand exec ", "ForceCommand ")
+                   for o in shipped_sshd_options(GW)]
+        self.assertIn("ForceCommand " + GW, options)
+        sshd = Sshd("recnoexec", options + ["AllowUsers amfa-*"],
+                    pam=shipped_pam_stack(TREE.conf),
+                    env=sanitizer_env(MODULE),
+                    wrap=["nsenter", "-t", str(HOLDER.pid), "-m", "--"])
+        self.addCleanup(sshd.stop)
+        p = PEOPLE["noexec"]
+        c = Client(p.key, [sshd])
+        child = c.spawn(c.ssh_args(sshd, p.name, tty=True), timeout=60)
+        answer(child, [p.code()])
+        status, out = finish(child)
+        self.assertEqual(status, 1, out)
+        self.assertIn("refused: this session must be recorded and cannot "
+                      "be", out)
+        shells = audit_records(p.name, "shell")
+        self.assertEqual(len(shells), 1, shells)
+        self.assertEqual(shells[0]["result"], "error")
+        self.assertIn("the client's terminal is held by process",
+                      shells[0]["reason"])
+        self.assertIn("(sh)", shells[0]["reason"])
+        # bash as the login shell: it execs the gateway.
+        q = PEOPLE["bash"]
+        c = Client(q.key, [sshd])
+        child = c.spawn(c.ssh_args(sshd, q.name, tty=True), timeout=60)
+        answer(child, [q.code()])
+        self.assertIn("bash-42", self.shell(child, "echo bash-$((6*7))"))
+        child.sendline("exit 4")
+        self.assertEqual(finish(child)[0], 4)
+        self.recording_of(q)
 
     def secret_session(self, role):
         """Type a secret with the echo off; the recording's text."""
@@ -402,15 +626,14 @@ class Recording(unittest.TestCase):
     def test_directory_with_loose_modes_refuses_the_shell(self):
         loose = os.path.join(DIR, "rec-loose")
         os.mkdir(loose)
-        os.chown(loose, 0, grp.getgrnam(GROUP).gr_gid)
+        os.chown(loose, 0, REC_PW.pw_gid)
         os.chmod(loose, 0o1733)
         self.refused("loose", loose)
 
     def test_directory_of_another_owner_refuses_the_shell(self):
         theirs = os.path.join(DIR, "rec-owner")
         os.mkdir(theirs)
-        os.chown(theirs, PEOPLE["owner"].pw.pw_uid,
-                 grp.getgrnam(GROUP).gr_gid)
+        os.chown(theirs, PEOPLE["owner"].pw.pw_uid, REC_PW.pw_gid)
         os.chmod(theirs, 0o1730)
         self.refused("owner", theirs)
 
@@ -420,7 +643,8 @@ if __name__ == "__main__":
         print("SKIP: needs root (sshd, accounts, a set-group-ID copy, a "
               "mount namespace)")
         sys.exit(77)
-    for what, path in (("module", MODULE), ("gateway", GATEWAY)):
+    for what, path in (("module", MODULE), ("gateway", GATEWAY),
+                       ("recorder", RECORDER)):
         if not path or not os.path.exists(path):
             print("missing %s (%r): run through meson test" % (what, path))
             sys.exit(1)

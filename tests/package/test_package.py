@@ -43,6 +43,8 @@ PACKAGES = ["libpam-awsmfa", "awsmfa-gateway"]
 UPGRADE_VERSION = "99.0.0+pkgtest1"   # above any real version
 GROUP = "awsmfa-audit"
 GATEWAY = "/usr/bin/awsmfa-gateway"
+RECORDER = "/usr/libexec/awsmfa/awsmfa-recorder"
+RECUSER = "awsmfa-rec"                # the recorder's account and group
 PAMDIR = "/etc/pam.d"
 SERVICE = "awsmfa-pkgtest"            # auth required pam_awsmfa.so
 SERVICE_COMMON = "awsmfa-pkgtest-common"   # @include common-auth
@@ -201,8 +203,11 @@ class Package(unittest.TestCase):
                 else:
                     shutil.copy2(path, dst, follow_symlinks=False)
         self.had_group = self.group_exists()
+        self.had_recuser = self.recuser_exists()
         self.had_override = run(["dpkg-statoverride", "--list", GATEWAY],
                                 check=False).stdout
+        self.had_rec_override = run(["dpkg-statoverride", "--list",
+                                     RECORDER], check=False).stdout
         self.addCleanup(remove_system_users)
         self.addCleanup(self.purge_quietly)
 
@@ -240,8 +245,23 @@ class Package(unittest.TestCase):
                 ["dpkg-statoverride", "--list", GATEWAY],
                 check=False).stdout:
             run(["dpkg-statoverride", "--remove", GATEWAY], check=False)
+        if not self.had_rec_override and run(
+                ["dpkg-statoverride", "--list", RECORDER],
+                check=False).stdout:
+            run(["dpkg-statoverride", "--remove", RECORDER], check=False)
         if not self.had_group and self.group_exists():
             run(["delgroup", "--system", "--quiet", GROUP], check=False)
+        if not self.had_recuser and self.recuser_exists():
+            run(["deluser", "--system", "--quiet", RECUSER], check=False)
+            run(["delgroup", "--system", "--quiet", RECUSER], check=False)
+
+    @staticmethod
+    def recuser_exists():
+        try:
+            pwd.getpwnam(RECUSER)
+            return True
+        except KeyError:
+            return False
 
     @staticmethod
     def group_exists():
@@ -341,28 +361,46 @@ class Package(unittest.TestCase):
         self.assertEqual(run(["dpkg-statoverride", "--list",
                               GATEWAY]).stdout.split(),
                          ["root", GROUP, "2755", GATEWAY])
-        # Session recordings: the group adds files, nobody else searches.
+        # The recorder: set-user-ID and set-group-ID to a system account of
+        # its own, no login, no home.
+        rec = pwd.getpwnam(RECUSER)
+        self.assertLess(rec.pw_uid, 1000, "a system account")
+        self.assertEqual((rec.pw_shell, rec.pw_dir),
+                         ("/usr/sbin/nologin", "/nonexistent"))
+        self.assertFalse(os.path.exists(rec.pw_dir))
+        self.assertEqual(grp.getgrgid(rec.pw_gid).gr_name, RECUSER)
+        self.assertEqual(grp.getgrnam(RECUSER).gr_mem, [])
+        st = os.stat(RECORDER)
+        self.assertEqual((st.st_mode & 0o7777, st.st_uid, st.st_gid),
+                         (0o6755, rec.pw_uid, rec.pw_gid))
+        self.assertEqual(run(["dpkg-statoverride", "--list",
+                              RECORDER]).stdout.split(),
+                         [RECUSER, RECUSER, "6755", RECORDER])
+        # Session recordings: the recorder's group adds files, nobody else
+        # searches.
         self.assertMode("/var/log/awsmfa-gateway/recordings", 0o1730,
-                        gid=gid)
+                        gid=rec.pw_gid)
         with open("/usr/share/pam-configs/awsmfa") as f:
             self.assertIn("Default: no", f.read())
         with open("/etc/pam.d/common-auth") as f:
             self.assertEqual(f.read(), common_auth,
                              "the profile is off by default")
         for page in ("pam_awsmfa.8", "awsmfa.8", "awsmfa.conf.5",
-                     "awsmfa-creds.1", "awsmfa-gateway.8"):
+                     "awsmfa-creds.1", "awsmfa-gateway.8",
+                     "awsmfa-recorder.8"):
             self.assertTrue(os.path.exists("/usr/share/man/man%s/%s.gz" % (
                 page[-1], page)), page)
         res = run(["awsmfa-gateway", "-t"])     # the sample policy parses
 
         # hardening-check on every installed ELF file, the set-group-ID
-        # gateway first.
+        # gateway first (the set-user-ID recorder is among the rest).
         elves = [GATEWAY] + [
             f for f in run(["dpkg", "-L"] + PACKAGES).stdout.split()
             if f != GATEWAY and os.path.isfile(f) and not os.path.islink(f)
             and is_elf(f)]
         self.assertIn("/lib/x86_64-linux-gnu/security/pam_awsmfa.so", elves)
         self.assertIn("/lib/x86_64-linux-gnu/security/awsmfa_net.so", elves)
+        self.assertIn(RECORDER, elves)
         self.hardening(elves)
 
         # --- a login with installed paths only --------------------------------
@@ -448,6 +486,9 @@ class Package(unittest.TestCase):
         self.assertEqual(after, before,
                          "enrolment, state and configuration untouched")
         self.assertMode(GATEWAY, 0o2755, gid=gid, kind=stat.S_ISREG)
+        st = os.stat(RECORDER)
+        self.assertEqual((st.st_mode & 0o7777, st.st_uid, st.st_gid),
+                         (0o6755, rec.pw_uid, rec.pw_gid))
         with open("/etc/pam.d/common-auth") as f:
             self.assertIn("pam_awsmfa.so nullok", f.read(),
                           "still enabled after the upgrade")
@@ -486,7 +527,10 @@ class Package(unittest.TestCase):
         self.assertEqual(left, [])
         self.assertEqual(run(["dpkg-statoverride", "--list", GATEWAY],
                              check=False).stdout, "")
+        self.assertEqual(run(["dpkg-statoverride", "--list", RECORDER],
+                             check=False).stdout, "")
         self.assertTrue(self.group_exists(), "the group stays (README.Debian)")
+        self.assertTrue(self.recuser_exists(), "the account stays")
         print("left after purge: group %s (gid %d), as documented" % (
             GROUP, gid))
         print("whole run %.0f s" % (time.monotonic() - t0))

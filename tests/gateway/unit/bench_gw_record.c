@@ -31,7 +31,7 @@ main(int argc, char **argv)
 	struct gw_session_result res;
 	struct gw_recording r;
 	struct gw_cast_header h = { .user = "bench" };
-	struct gw_shell_spec spec = { "/bin/sh", "sh", env, &su };
+	struct gw_shell_spec spec = { "/bin/sh", "sh", env, &su, NULL };
 	int fd;
 
 	if (argc != 2) {

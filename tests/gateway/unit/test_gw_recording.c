@@ -3,9 +3,10 @@
  * between reads, bytes that are not UTF-8), the size limit and the file
  * size limit (every line whole, the file stays valid), the recording
  * directory's checks (a link, loose modes, the wrong owner or group are
- * refused), the exclusive 0440 file, the creator child's round trip, the
- * recording settings of gateway.conf, and a shell without a terminal run
- * and recorded (output, errors, exit status).
+ * refused), the exclusive 0440 file, the
+ * recording settings of gateway.conf, a shell without a terminal run
+ * and recorded (output, errors, exit status), the recorder's control
+ * messages (one lost to ECONNRESET once), and who holds a terminal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,10 +25,11 @@
 #include "gwconf.h"
 #include "logcap.h"
 #include "recorded_shell.h"
+#include "recorder_ctl.h"
 #include "recording.h"
-#include "recording_creator.h"
 #include "recording_dir.h"
 #include "tap.h"
+#include "tty_holders.h"
 
 static char tmpdir[] = "/tmp/amfa-gwrec-XXXXXX";
 
@@ -287,25 +290,6 @@ directory(void)
 	ok(gw_recfile_create(fd, "a/b", name, sizeof(name)) == -ENAMETOOLONG,
 	    "a user name with a slash makes no path");
 
-	/* The creator child: one file on request, its descriptor passed. */
-	{
-		struct gw_rec_creator c;
-		int rf;
-
-		ok(gw_rec_creator_start(&c, fd, "bob") == 0 && c.pid > 0,
-		    "creator started");
-		rf = gw_rec_creator_create(&c, name, sizeof(name));
-		ok(rf >= 0 && strncmp(name, "bob-", 4) == 0 &&
-			write(rf, "x\n", 2) == 2,
-		    "the creator passes a writable recording: %s", name);
-		ok(c.pid == 0, "and is gone");
-		close(rf);
-		ok(gw_rec_creator_start(&c, fd, "carol") == 0,
-		    "another creator");
-		gw_rec_creator_stop(&c);
-		ok(c.pid == 0 && gw_rec_creator_create(&c, name, 8) < 0,
-		    "stopped without a request: no recording");
-	}
 	close(fd);
 }
 
@@ -314,6 +298,7 @@ settings(void)
 {
 	struct gw_config c;
 	const char *ok_text = "recording_dir = /var/log/rec\n"
+			      "recorder = /opt/rec/awsmfa-recorder\n"
 			      "record_all_shells = yes\n"
 			      "record_input = yes\n"
 			      "recording_max_size = 2M\n"
@@ -326,13 +311,15 @@ settings(void)
 		c.recording_max_size == 2 * 1024 * 1024 &&
 		c.recording_failure == GW_REC_FAIL_CONTINUE &&
 		strcmp(c.recording_dir, "/var/log/rec") == 0 &&
+		strcmp(c.recorder, "/opt/rec/awsmfa-recorder") == 0 &&
 		c.policy.rules[0].record,
 	    "and hold what they say");
 	gw_config_free(&c);
 	ok(gw_config_parse("allow users a shell\n", 20, "gw.conf", &c) == 0 &&
 		c.recording_max_size == GW_REC_DEFAULT_MAX &&
-		c.recording_failure == GW_REC_FAIL_END && !c.record_input,
-	    "defaults: 64M, end, no input");
+		c.recording_failure == GW_REC_FAIL_END && !c.record_input &&
+		c.recorder == NULL,
+	    "defaults: 64M, end, no input, the built-in recorder");
 	gw_config_free(&c);
 
 	struct {
@@ -345,6 +332,8 @@ settings(void)
 		{ "deny users a shell record\n", "belongs to allow rules" },
 		{ "allow users a shell recorded\n", "\"shell record\"" },
 		{ "recording_dir = rec\n", "must be an absolute path" },
+		{ "recorder = awsmfa-recorder\n", "must be an absolute path" },
+		{ "recorder = /a\nrecorder = /b\n", "given more than once" },
 		{ "record_input = maybe\n",
 		    "gw.conf:1: record_input is yes or no" },
 		{ "recording_max_size = 1K\n", "from 4K to 1024G" },
@@ -390,7 +379,7 @@ pipe_session(void)
 		struct gw_recording r;
 		struct gw_cast_header h = { .width = 80, .height = 24 };
 		struct gw_shell_spec spec = { "/bin/sh", "-sh",
-			(char *[]){ "PATH=/usr/bin:/bin", NULL }, &su };
+			(char *[]){ "PATH=/usr/bin:/bin", NULL }, &su, NULL };
 		int fd = new_file("pipe.cast");
 
 		dup2(in[0], 0);
@@ -419,6 +408,81 @@ pipe_session(void)
 	free(buf);
 }
 
+/* The control socket: messages whole; one queued behind a reset peer. */
+static void
+control(void)
+{
+	char buf[GW_CTL_MAX];
+	const char *arg;
+	int sv[2];
+
+	socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
+	ok(gw_ctl_send(sv[1], "created %s", "bob-1.cast") == 0, "sent");
+	ok(gw_ctl_recv(sv[0], buf, 1000, &arg) == 18 &&
+		gw_ctl_is(buf, "created") && strcmp(arg, "bob-1.cast") == 0 &&
+		!gw_ctl_is(buf, "create"),
+	    "received whole: %s", buf);
+	is_int(gw_ctl_recv(sv[0], buf, 50, &arg), -2, "nothing: time runs out");
+	/* The recorder ends with a "stop" of ours unread: its "end" still
+	 * reaches us (the reset is reported first, then the message). */
+	gw_ctl_send(sv[0], "stop");
+	gw_ctl_send(sv[1], "end exit 3 0 42");
+	close(sv[1]);
+	ok(gw_ctl_recv(sv[0], buf, 1000, &arg) > 0 && gw_ctl_is(buf, "end") &&
+		strcmp(arg, "exit 3 0 42") == 0,
+	    "the last message survives the peer's reset: %s", buf);
+	is_int(gw_ctl_recv(sv[0], buf, 1000, &arg), -1, "then the end");
+	close(sv[0]);
+	/* Drained before closing, the peer sees no reset at all. */
+	socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
+	gw_ctl_send(sv[0], "stop");
+	gw_ctl_drain(sv[1]);
+	gw_ctl_send(sv[1], "end hangup 129 1 42");
+	close(sv[1]);
+	ok(recv(sv[0], buf, sizeof(buf), 0) == 19, "no reset after a drain");
+	close(sv[0]);
+}
+
+/* Who holds a terminal: a child with the pty's slave open is found. */
+static void
+holders(void)
+{
+	char name[64], path[128];
+	int master, slave, p[2], st;
+	pid_t pid;
+
+	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0 ||
+	    ptsname_r(master, path, sizeof(path)) != 0) {
+		ok(1, "# SKIP no pseudo-terminal");
+		return;
+	}
+	slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	pipe(p);
+	if ((pid = fork()) == 0) {
+		char c;
+
+		close(p[1]);
+		(void)read(p[0], &c, 1); /* holds the slave until told */
+		_exit(0);
+	}
+	close(p[0]);
+	ok(gw_tty_holder(slave, getpid(), name, sizeof(name)) == pid,
+	    "the child holding the terminal is found (%s)", name);
+	write(p[1], "x", 1);
+	close(p[1]);
+	waitpid(pid, &st, 0);
+	is_int(gw_tty_holder(slave, getpid(), name, sizeof(name)), 0,
+	    "gone: none but us");
+	pipe(p);
+	is_int(gw_tty_holder(p[0], getpid(), name, sizeof(name)), -1,
+	    "a pipe is not a terminal");
+	close(p[0]);
+	close(p[1]);
+	close(slave);
+	close(master);
+}
+
 int
 main(void)
 {
@@ -431,6 +495,8 @@ main(void)
 	limits();
 	settings();
 	pipe_session();
+	control();
+	holders();
 	if (geteuid() == 0)
 		directory();
 	else

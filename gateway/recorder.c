@@ -1,0 +1,287 @@
+/*
+ * awsmfa-recorder: the recorder of a recorded shell, under an account of
+ * its own.  awsmfa-gateway runs it (never a person) when a shell must be
+ * recorded; see awsmfa-recorder(8) and awsmfa-gateway(8), SESSION
+ * RECORDING.
+ *
+ * Installed set-user-ID and set-group-ID to a system account that no user
+ * is or shares (awsmfa-rec), it
+ *  1. resets what its caller hands down (startup.c: descriptors 0-2,
+ *     signals, limits, not dumpable, umask, environment): it is a set-id
+ *     entry point that any local user can run by hand;
+ *  2. makes the client's terminal (descriptor 0, sshd's pty) exclusive
+ *     (TIOCEXCL): no later open(2) of it succeeds for anyone but
+ *     CAP_SYS_ADMIN, by its /dev/pts path or by /proc/PID/fd;
+ *  3. creates the recording in the recording directory (root:awsmfa-rec,
+ *     1730, checked on the descriptor), owned by its account, mode 0440,
+ *     and writes the header; tells the gateway its name and waits for "go"
+ *     (the gateway's audit record of it is written);
+ *  4. runs the shell (recorded_shell.h): the shell's child takes the
+ *     user's uid and gid, all three, before anything else; the recorder
+ *     takes its account's, all three, and is made not dumpable again,
+ *     before the shell starts: the user can then neither signal it
+ *     (EPERM) nor trace it nor open its descriptors;
+ *  5. copies and records until the shell's end, the client's hang-up, the
+ *     recording's end (the gateway decides: recording_failure), or the
+ *     gateway's end (its control socket closes); then the exit status
+ *     goes into the recording and to the gateway, and the terminal's
+ *     exclusivity is cleared.
+ *
+ * The user's own: the user's uid is the real uid at exec, the user name
+ * from it; the header's other fields (IAM user, source, sshd) come from the
+ * gateway.  A person who runs it by hand gets a recorded shell of their
+ * own, named after them, that no audit record names.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit_json.h"
+#include "log.h"
+#include "recorded_shell.h"
+#include "recorder_ctl.h"
+#include "recording.h"
+#include "recording_dir.h"
+#include "startup.h"
+
+static struct gw_startup startup;
+static int exclusive; /* TIOCEXCL set on descriptor 0 */
+
+static void
+syslog_sink(void *ctx, int priority, const char *msg)
+{
+	(void)ctx;
+	syslog(priority, "%s", msg);
+}
+
+/* Give the client's terminal back as it was (for sshd).  */
+static void
+release_tty(void)
+{
+	if (exclusive)
+		(void)ioctl(STDIN_FILENO, TIOCNXCL);
+	exclusive = 0;
+}
+
+static int __attribute__((noreturn)) fail(const char *msg)
+{
+	release_tty();
+	fprintf(stderr, "awsmfa-recorder: %s\n", msg);
+	exit(1);
+}
+
+/* No recording: say why to the gateway (which audits it) and end. */
+static int __attribute__((noreturn)) refused(const char *why)
+{
+	syslog(LOG_ERR, "uid %u: no recording: %s", (unsigned)getuid(), why);
+	(void)gw_ctl_send(GW_CTL_FD, "refused %s", why);
+	release_tty();
+	exit(1);
+}
+
+/* A variable of the caller's environment (for the header). */
+static const char *
+caller_env(const char *name)
+{
+	size_t n = strlen(name);
+
+	for (char **e = startup.env; e != NULL && *e != NULL; e++)
+		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+			return *e + n + 1;
+	return NULL;
+}
+
+/* The recording ended early: the gateway audits it and decides. */
+static int
+recording_failed(void *ctx, const char *why)
+{
+	char buf[GW_CTL_MAX];
+	const char *arg;
+
+	(void)ctx;
+	syslog(LOG_WARNING, "uid %u: the recording ended: %s",
+	    (unsigned)getuid(), why);
+	if (gw_ctl_send(GW_CTL_FD, "failed %s", why) != 0 ||
+	    gw_ctl_recv(GW_CTL_FD, buf, -1, &arg) < 0)
+		return -1;
+	return gw_ctl_is(buf, "continue") ? 0 : -1;
+}
+
+static void
+shell_started(pid_t pid)
+{
+	(void)gw_ctl_send(GW_CTL_FD, "shell %ld", (long)pid);
+}
+
+static unsigned long long
+number(const char *s, unsigned long long max)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v > max || *s == '-')
+		fail("a bad number in the arguments");
+	return v;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *dir = NULL, *shell = NULL, *argv0 = NULL;
+	char name[NAME_MAX + 1], host[256] = "", when[AMFA_AUDIT_TIME_LEN];
+	char buf[GW_CTL_MAX], status[32];
+	const char *arg;
+	struct gw_ids ids;
+	struct gw_cast_header h;
+	struct gw_recording rec;
+	struct gw_session sess;
+	struct gw_session_result res;
+	struct gw_shell_spec spec;
+	struct timespec now;
+	struct passwd *pw;
+	struct stat st;
+	unsigned long long max = 0;
+	int c, dirfd, fd, record_input = 0;
+
+	if (gw_startup_sanitize(&startup) != 0) {
+		fprintf(stderr, "awsmfa-recorder: cannot set up the process\n");
+		return 1;
+	}
+	/* The client's terminal: nobody opens it again from now on. */
+	if (isatty(STDIN_FILENO) && ioctl(STDIN_FILENO, TIOCEXCL) == 0)
+		exclusive = 1;
+	memset(&h, 0, sizeof(h));
+	ids.user = getuid();
+	ids.user_group = getgid();
+	ids.rec = geteuid();
+	ids.rec_group = getegid();
+	ids.ctl = GW_CTL_FD;
+	ids.started = shell_started;
+	if (ids.rec == ids.user || ids.rec == 0 || ids.rec_group == 0 ||
+	    ids.rec_group == ids.user_group)
+		fail("must be installed set-user-ID and set-group-ID to an "
+		     "account of its own (see awsmfa-recorder(8))");
+	if (fstat(GW_CTL_FD, &st) != 0 || !S_ISSOCK(st.st_mode))
+		fail("for awsmfa-gateway's use only");
+	openlog("awsmfa-recorder", LOG_PID, LOG_AUTHPRIV);
+	amfa_log_set_sink(syslog_sink, NULL);
+	while ((c = getopt(argc, argv, "a:d:iI:m:p:P:s:S:")) != -1) {
+		switch (c) {
+		case 'a':
+			argv0 = optarg;
+			break;
+		case 'd':
+			dir = optarg;
+			break;
+		case 'i':
+			record_input = 1;
+			break;
+		case 'I':
+			h.iam_user = optarg;
+			break;
+		case 'm':
+			max = number(optarg, ~0ULL);
+			break;
+		case 'p':
+			h.sshd_pid = (long)number(optarg, LONG_MAX);
+			break;
+		case 'P':
+			h.source_port = (unsigned)number(optarg, 65535);
+			break;
+		case 's':
+			shell = optarg;
+			break;
+		case 'S':
+			h.source = optarg;
+			break;
+		default:
+			fail("bad arguments");
+		}
+	}
+	if (optind != argc || dir == NULL || dir[0] != '/' || shell == NULL ||
+	    argv0 == NULL || max == 0)
+		fail("bad arguments");
+	if ((pw = getpwuid(ids.user)) == NULL)
+		refused("the user is not in the password database");
+
+	/* The recording, ours (the account's), before any of the user's
+	 * programs run. */
+	if ((dirfd = gw_recdir_open(dir, 0, ids.rec_group)) < 0)
+		refused("the recording directory is unusable (recording_dir)");
+	fd = gw_recfile_create(dirfd, pw->pw_name, name, sizeof(name));
+	close(dirfd);
+	if (fd < 0) {
+		snprintf(buf, sizeof(buf), "cannot create a recording: %s",
+		    strerror(-fd));
+		refused(buf);
+	}
+	gw_session_probe(&sess);
+	clock_gettime(CLOCK_REALTIME, &now);
+	(void)gethostname(host, sizeof(host) - 1);
+	h.width = sess.ws.ws_col;
+	h.height = sess.ws.ws_row;
+	h.timestamp = (int64_t)now.tv_sec;
+	h.term = caller_env("TERM");
+	h.shell = shell;
+	h.user = pw->pw_name;
+	h.uid = (int64_t)ids.user;
+	h.host = host[0] ? host : NULL;
+	if (amfa_audit_time(&now, when) == 0)
+		h.time = when;
+	if (gw_recording_start(&rec, fd, max, record_input, &h) != 0) {
+		snprintf(buf, sizeof(buf), "its header cannot be written: %s",
+		    rec.failed);
+		gw_recording_close(&rec);
+		refused(buf);
+	}
+	if (gw_ctl_send(GW_CTL_FD, "created %s", name) != 0 ||
+	    gw_ctl_recv(GW_CTL_FD, buf, -1, &arg) < 0 ||
+	    !gw_ctl_is(buf, "go")) {
+		/* The gateway did not audit it: nothing runs. */
+		gw_recording_close(&rec);
+		release_tty();
+		return 1;
+	}
+
+	spec.path = shell;
+	spec.argv0 = argv0;
+	spec.env = startup.env;
+	spec.startup = &startup;
+	spec.ids = &ids;
+	if (gw_session_run(&sess, &spec, &rec, recording_failed, NULL, &res) !=
+	    0) {
+		gw_recording_close(&rec);
+		release_tty();
+		(void)gw_ctl_send(GW_CTL_FD, "end error 1 0 0");
+		fprintf(stderr, "awsmfa-gateway: cannot start the shell\n");
+		return 1;
+	}
+	if (strcmp(res.end, "exit") == 0) {
+		snprintf(status, sizeof(status), "exit status %d", res.status);
+		(void)gw_recording_marker(&rec, status);
+	}
+	if (strcmp(res.end, "recording") == 0)
+		fprintf(stderr,
+		    "awsmfa-gateway: the session ended: it could not be "
+		    "recorded any further (%s)\n",
+		    rec.failed ? rec.failed : "see the system log");
+	gw_recording_close(&rec);
+	release_tty();
+	gw_ctl_drain(GW_CTL_FD);
+	(void)gw_ctl_send(GW_CTL_FD, "end %s %d %d %ld", res.end, res.status,
+	    res.shell_alive, (long)res.shell);
+	return res.status;
+}

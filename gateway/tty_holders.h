@@ -1,0 +1,32 @@
+/*
+ * Who else holds the client's terminal?  The recorder makes sshd's pty
+ * exclusive (TIOCEXCL), so no one opens it again; but a descriptor opened
+ * before stays good, and a process of the user's that holds one and is
+ * dumpable gives it away to the user (ptrace(2), pidfd_getfd(2)): output
+ * written through it reaches the client unrecorded.  The usual case is the
+ * login shell that sshd runs the ForceCommand with ($SHELL -c COMMAND):
+ * bash execs a single command, dash does not, and stays holding the
+ * terminal (hence "ForceCommand exec /usr/bin/awsmfa-gateway").
+ *
+ * The gateway runs as the user, so it sees the descriptors of exactly the
+ * processes the user can reach that way (same uid, dumpable): those that
+ * it cannot see (sshd's, the recorder's, other non-dumpable ones) the user
+ * cannot take descriptors from either -- except a process of the user's
+ * own that opened the terminal before it was made exclusive and then made
+ * itself non-dumpable (awsmfa-gateway(8), SESSION RECORDING).
+ */
+#ifndef GW_TTY_HOLDERS_H
+#define GW_TTY_HOLDERS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * The first process other than `self' whose descriptors this process can
+ * read and that holds the terminal of `fd'; its name (/proc/PID/comm) goes
+ * to name[size].  Its pid, 0 when there is none, -1 when `fd' is not a
+ * terminal.
+ */
+pid_t gw_tty_holder(int fd, pid_t self, char *name, size_t size);
+
+#endif
