@@ -13,9 +13,9 @@
 
 struct amfa_http_request {
 	const char *url;
-	const char *method;	    /* "GET" or "POST" */
+	const char *method;	    /* "GET", "POST" or "PUT" */
 	const char *const *headers; /* "Name: value", NULL-ended */
-	const char *body;	    /* POST body or NULL */
+	const char *body;	    /* POST or PUT body or NULL */
 	size_t body_len;
 	const char *ca_file; /* NULL: the system's CAs */
 	long connect_timeout_ms;
