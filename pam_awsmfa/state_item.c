@@ -211,7 +211,7 @@ amfa_item_write(const struct amfa_state *old, int exists, uint64_t version,
     const char **why)
 {
 	const char *fix[F_N], *nm;
-	char vname[8];
+	char vname[12];
 	int removed = 0, bad = 0;
 
 	memset(w, 0, sizeof(*w));

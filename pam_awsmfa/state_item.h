@@ -50,7 +50,7 @@ struct amfa_item_write {
 	char condition[AMFA_ITEM_EXPR_MAX];
 	struct amfa_ddb_attr values[AMFA_ITEM_MAX_VALUES];
 	size_t nvalues;
-	char names[AMFA_ITEM_MAX_VALUES][8];
+	char names[AMFA_ITEM_MAX_VALUES][16];
 	char nums[AMFA_ITEM_MAX_VALUES][24];
 };
 
