@@ -144,8 +144,7 @@ without_state(const struct amfa_config *cfg, const struct amfa_user *u,
 		amfa_log(LOG_ERR,
 		    "user %s: denied: the state table cannot be reached "
 		    "(no code is accepted without it%s)",
-		    u->name,
-		    vouched != NULL ? "; failmode = secure" : "");
+		    u->name, vouched != NULL ? "; failmode = secure" : "");
 		return AMFA_AUTH_UNAVAILABLE;
 	}
 	memset(&blank, 0, sizeof(blank));
@@ -261,10 +260,12 @@ amfa_auth_run_vouched(const struct amfa_config *cfg, const struct amfa_user *u,
 			    "meanwhile (%d decisions)",
 			    u->name, tries);
 		else
-			amfa_log(LOG_ERR, "user %s: denied: state not saved (%s)",
-			    u->name, amfa_store_result_str(sr));
-		return sr == AMFA_STORE_ERROR ? AMFA_AUTH_ERROR :
-						AMFA_AUTH_UNAVAILABLE;
+			amfa_log(LOG_ERR,
+			    "user %s: denied: state not saved (%s)", u->name,
+			    amfa_store_result_str(sr));
+		return sr == AMFA_STORE_ERROR ?
+		    AMFA_AUTH_ERROR :
+		    AMFA_AUTH_UNAVAILABLE;
 	}
 	amfa_store_close(&s);
 	if (locked_now)

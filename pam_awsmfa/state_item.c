@@ -162,8 +162,8 @@ amfa_item_to_state(const struct amfa_ddb_item *it, const char *user,
 }
 
 /* Append to an expression; -1 when it would not fit. */
-static int
-append(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int append(char *buf, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static int
 append(char *buf, const char *fmt, ...)
@@ -219,8 +219,8 @@ amfa_item_write(const struct amfa_state *old, int exists, uint64_t version,
 	if (st->last_step < old->last_step)
 		return -1;
 	for (int i = 0; i < st->ntokens; i++) {
-		const struct amfa_token_counter *o =
-		    find_token(old, st->tokens[i].public_id);
+		const struct amfa_token_counter *o = find_token(old,
+		    st->tokens[i].public_id);
 		if (!is_modhex(st->tokens[i].public_id))
 			return -1;
 		if (o != NULL &&
@@ -258,8 +258,8 @@ amfa_item_write(const struct amfa_state *old, int exists, uint64_t version,
 			return -1;
 		/* The replay rule, for what this write spends. */
 		if (st->last_step > old->last_step &&
-		    append(w->condition, " AND totp_step < %s",
-			fix[F_STEP]) != 0)
+		    append(w->condition, " AND totp_step < %s", fix[F_STEP]) !=
+			0)
 			return -1;
 		if (st->last_success > old->last_success &&
 		    st->locked_until <= now) {
@@ -283,8 +283,8 @@ amfa_item_write(const struct amfa_state *old, int exists, uint64_t version,
 		if (exists &&
 		    (o == NULL || c > amfa_item_counter(o->session, o->use)) &&
 		    append(w->condition,
-			" AND (attribute_not_exists(" YK_PREFIX "%s) OR " YK_PREFIX
-			"%s < %s)",
+			" AND (attribute_not_exists(" YK_PREFIX
+			"%s) OR " YK_PREFIX "%s < %s)",
 			t->public_id, t->public_id, nm) != 0)
 			return -1;
 	}

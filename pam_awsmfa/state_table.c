@@ -40,8 +40,7 @@ amfa_table_config(const struct amfa_config *cfg, struct amfa_ddb_config *dc,
 }
 
 void
-amfa_table_error_str(const struct amfa_ddb_error *err, char *out,
-    size_t outlen)
+amfa_table_error_str(const struct amfa_ddb_error *err, char *out, size_t outlen)
 {
 	if (err->code[0] != '\0')
 		snprintf(out, outlen, "%s: %s (request id %s, %d tries)",
@@ -62,8 +61,9 @@ failed(const struct amfa_store *s, const char *what, enum amfa_ddb_result r,
 	amfa_table_error_str(err, detail, sizeof(detail));
 	amfa_log(LOG_ERR, "state table %s: user %s: %s: %s: %s",
 	    s->cfg->ddb_table, s->user, what, amfa_ddb_result_str(r), detail);
-	return r == AMFA_DDB_UNAVAILABLE ? AMFA_STORE_UNAVAILABLE :
-					   AMFA_STORE_ERROR;
+	return r == AMFA_DDB_UNAVAILABLE ?
+	    AMFA_STORE_UNAVAILABLE :
+	    AMFA_STORE_ERROR;
 }
 
 /* state_dir for the credential cache: made as the files' store makes it. */
@@ -74,8 +74,7 @@ ensure_state_dir(const struct amfa_store *s)
 
 	if (s->cfg->ddb_key_file != NULL)
 		return;
-	if ((fd = amfa_dir_create_open(s->cfg->state_dir, s->owner, 0700)) >=
-	    0)
+	if ((fd = amfa_dir_create_open(s->cfg->state_dir, s->owner, 0700)) >= 0)
 		close(fd);
 }
 

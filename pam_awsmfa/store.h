@@ -39,8 +39,8 @@ const char *amfa_store_result_str(enum amfa_store_result r);
 struct amfa_store;
 
 struct amfa_store_ops {
-	enum amfa_store_result (*load)(struct amfa_store *s,
-	    struct amfa_state *st);
+	enum amfa_store_result (
+	    *load)(struct amfa_store *s, struct amfa_state *st);
 	enum amfa_store_result (*commit)(struct amfa_store *s,
 	    const struct amfa_state *st, int64_t now);
 	void (*close)(struct amfa_store *s);
@@ -51,10 +51,10 @@ struct amfa_store {
 	const struct amfa_config *cfg;
 	uid_t owner;
 	char user[AMFA_USER_NAME_MAX + 1];
-	int loaded;		 /* a snapshot is in hand */
-	struct amfa_state snap;	 /* the snapshot, as loaded */
-	int exists;		 /* it came from a record (not a fresh one) */
-	uint64_t version;	 /* the table item's version */
+	int loaded;		/* a snapshot is in hand */
+	struct amfa_state snap; /* the snapshot, as loaded */
+	int exists;		/* it came from a record (not a fresh one) */
+	uint64_t version;	/* the table item's version */
 	struct amfa_state_handle file; /* files: the lock and the file */
 };
 

@@ -18,8 +18,9 @@ static enum amfa_store_result
 files_commit(struct amfa_store *s, const struct amfa_state *st, int64_t now)
 {
 	(void)now;
-	return amfa_state_commit(&s->file, st) == 0 ? AMFA_STORE_OK :
-						      AMFA_STORE_ERROR;
+	return amfa_state_commit(&s->file, st) == 0 ?
+	    AMFA_STORE_OK :
+	    AMFA_STORE_ERROR;
 }
 
 static void
