@@ -1,6 +1,7 @@
 /* The state table store; see state_table.h and state_item.h. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -17,6 +18,7 @@ amfa_table_config(const struct amfa_config *cfg, struct amfa_ddb_config *dc,
     char *endpoint, char *cache)
 {
 	const char *region = cfg->ddb_region ? cfg->ddb_region : cfg->region;
+	struct stat sb;
 
 	memset(dc, 0, sizeof(*dc));
 	if (cfg->ddb_endpoint != NULL)
@@ -32,8 +34,10 @@ amfa_table_config(const struct amfa_config *cfg, struct amfa_ddb_config *dc,
 	dc->key_file = cfg->ddb_key_file;
 	dc->imds_endpoint = cfg->imds_endpoint;
 	/* The instance role's credentials, kept in root's state_dir (no
-	 * user name starts with '.'). */
-	if (cfg->ddb_key_file == NULL) {
+	 * user name starts with '.'), when there is one (the store makes it;
+	 * check-config does not). */
+	if (cfg->ddb_key_file == NULL && stat(cfg->state_dir, &sb) == 0 &&
+	    S_ISDIR(sb.st_mode)) {
 		snprintf(cache, 4096, "%s/%s", cfg->state_dir, CRED_CACHE_NAME);
 		dc->cred_cache = cache;
 	}

@@ -13,9 +13,6 @@ throttling is retried; IMDSv2 credentials are used; a file-state login never
 talks to the table."""
 
 import os
-import socket
-import tempfile
-import threading
 import time
 import unittest
 
@@ -24,111 +21,11 @@ from amfa_testlib import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_MAXTRIES,
                           wait_fresh_step)
 
 import dynalite
-from ddb_front import Front
-from imds_server import Imds
+from fleetlib import (STATIC_AKID, STATIC_SECRET, Fleet, SlowWrites,
+                      table_settings)
 
-TABLE = "awsmfa-state"
-KEY = "amfa_user"
 ROUNDS = 10
 PROCESSES = 32
-STATIC_AKID = "AKIAFLEETSTATICKEY01"
-STATIC_SECRET = "fleetStaticSecretKey0000000000000000000"
-
-
-class SlowWrites:
-    """A TCP relay in front of the table that holds each UpdateItem for
-    `hold' seconds before passing it on, byte for byte (the signature
-    still holds): the window between a login's read and its write is
-    then wide enough that racing logins all read before any writes,
-    and only the write's condition can keep two of them from winning."""
-
-    def __init__(self, port, hold):
-        self.upstream, self.hold = port, hold
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
-        self.url = "http://127.0.0.1:%d/" % self.sock.getsockname()[1]
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.relay, args=(c,),
-                             daemon=True).start()
-
-    def relay(self, c):
-        # The first bytes say which call it is; the upstream connection is
-        # opened only after the hold (the front serves one at a time).
-        try:
-            first = c.recv(65536)
-            if b"DynamoDB_20120810.UpdateItem" in first:
-                time.sleep(self.hold)
-            u = socket.create_connection(("127.0.0.1", self.upstream))
-        except OSError:
-            c.close()
-            return
-
-        def back():
-            try:
-                while True:
-                    data = u.recv(65536)
-                    if not data:
-                        break
-                    c.sendall(data)
-            except OSError:
-                pass
-            finally:
-                c.close()
-        threading.Thread(target=back, daemon=True).start()
-        try:
-            data = first
-            while data:
-                u.sendall(data)
-                data = c.recv(65536)
-        except OSError:
-            pass
-        finally:
-            try:
-                u.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-
-    def close(self):
-        self.sock.close()
-
-
-class Fleet:
-    """dynalite + the SigV4 front + IMDS, for the whole file."""
-
-    def __init__(self):
-        self.tmp = tempfile.mkdtemp(prefix="amfa-fleet-")
-        self.keys_file = os.path.join(self.tmp, "imds-keys.json")
-        self.db = dynalite.Dynalite()
-        self.db.create_table(TABLE, KEY)
-        self.imds = Imds(self.keys_file)
-        self.front = Front(self.db.port, keys={STATIC_AKID: STATIC_SECRET},
-                           keys_file=self.keys_file)
-
-    def close(self):
-        for c in (self.front.close, self.imds.close, self.db.stop):
-            try:
-                c()
-            except Exception:
-                pass
-        import shutil
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def item(self, user):
-        """The user's item as dynalite holds it ({name: value}), or None."""
-        got = self.db.call("GetItem", {"TableName": TABLE,
-                                       "Key": {KEY: {"S": user}},
-                                       "ConsistentRead": True})
-        if "Item" not in got:
-            return None
-        return {k: list(v.values())[0] for k, v in got["Item"].items()}
 
 
 FLEET = None
@@ -154,12 +51,7 @@ class FleetCase(unittest.TestCase):
         tree = Tree()
         self.addCleanup(tree.cleanup)
         tree.store = os.path.join(tree.root, "run")
-        settings = {"users_dir": tree.users, "state_dir": tree.state,
-                    "store_dir": tree.store,
-                    "state_backend": "dynamodb", "dynamodb_table": TABLE,
-                    "dynamodb_endpoint": FLEET.front.url,
-                    "imds_endpoint": FLEET.imds.url,
-                    "dynamodb_timeout": 3, "lockout_attempts": 1000}
+        settings = table_settings(FLEET, tree)
         settings.update(self.config)
         settings.update(extra)
         tree.write_config(settings)
