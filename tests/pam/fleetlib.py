@@ -91,6 +91,7 @@ class SlowWrites:
                 pass
             finally:
                 c.close()
+                u.close()
         threading.Thread(target=back, daemon=True).start()
         try:
             data = first

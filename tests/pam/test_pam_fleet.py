@@ -21,6 +21,7 @@ from amfa_testlib import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_MAXTRIES,
                           wait_fresh_step)
 
 import dynalite
+from sts_process import IamUser, StsServer
 from fleetlib import (STATIC_AKID, STATIC_SECRET, Fleet, SlowWrites,
                       table_settings)
 
@@ -287,6 +288,98 @@ class Credentials(FleetCase):
         self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
         self.assertIn("InvalidSignatureException", res.log)
         self.assertNotIn(STATIC_SECRET, res.log)
+
+
+class WithSts(FleetCase):
+    """verify = sts and local+sts with the table: a decision taken again
+    after another host's write does not spend the code at STS twice, and
+    failmode = safe lets in what STS accepts while the table is away."""
+
+    def setUp(self):
+        super().setUp()
+        self.name = self.user("sts")
+        self.iam = IamUser(self.name)
+        self.sts = StsServer([self.iam])
+        self.addCleanup(self.sts.stop)
+        for t in (self.a, self.b):
+            t.settings.update({"verify": "local+sts", "sts_endpoint":
+                               self.sts.url, "sts_timeout": 5})
+            t.write_config(t.settings)
+            t.enroll(self.name, seed=self.iam.seed, extra=(
+                "access_key_id = %s\nsecret_access_key = %s\n"
+                % (self.iam.key_id, self.iam.secret)))
+
+    def sts_calls(self):
+        return [r for r in self.sts.requests()["requests"]
+                if r["action"] == "GetSessionToken"]
+
+    def test_decided_again_without_a_second_sts_call(self):
+        slow = SlowWrites(FLEET.front.port, 2.5)
+        self.addCleanup(slow.close)
+        self.a.settings["dynamodb_endpoint"] = slow.url
+        self.a.write_config(self.a.settings)
+        wait_fresh_step(margin=12)
+        code = totp(self.iam.seed)
+        wrong = "%06d" % ((int(code) + 1) % 1000000)
+        # A reads, checks, gets credentials from STS, and its write is
+        # held; meanwhile B counts a failure: A's write finds the item
+        # changed and A decides again on the fresh item.
+        p = self.a.start("awsmfa", self.name, [code], ["-E"])
+        time.sleep(1.2)
+        self.assertRc(self.b.run("awsmfa", self.name, [wrong]), PAM_AUTH_ERR)
+        rc, out, log = Tree.finish(p)
+        self.assertIn("changed since it was read; deciding again", log)
+        self.assertEqual(rc, PAM_SUCCESS, log)
+        self.assertIn("ENV AWS_SESSION_TOKEN=", out)
+        self.assertEqual(len(self.sts_calls()), 1, "the code went to STS once")
+        self.assertEqual(self.sts.requests()["mfa"].get("reused"), None)
+        item = FLEET.item(self.name)
+        self.assertEqual(item["fail_count"], "0")
+        self.assertEqual(int(item["totp_step"]), int(time.time()) // 30)
+
+    def table_down(self, verify, failmode):
+        for t in (self.a,):
+            t.settings.update({"verify": verify, "failmode": failmode,
+                               "dynamodb_timeout": 1})
+            t.write_config(t.settings)
+        wait_fresh_step(margin=10)
+        FLEET.front.stop_data()
+        self.addCleanup(FLEET.front.start_data)
+        code = totp(self.iam.seed)
+        return code, self.a.run("awsmfa", self.name, [code], ["-E"])
+
+    def test_table_down_secure_refuses_even_sts(self):
+        code, res = self.table_down("sts", "secure")
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
+        self.assertEqual(self.sts_calls(), [], "STS not asked")
+
+    def test_table_down_safe_takes_what_sts_accepts(self):
+        code, res = self.table_down("sts", "safe")
+        self.assertRc(res, PAM_SUCCESS)
+        self.assertIn("accepted on STS's answer alone", res.log)
+        self.assertIn("ENV AWS_SESSION_TOKEN=", res.out)
+        # STS is the replay guard meanwhile: the same code again, refused.
+        res = self.a.run("awsmfa", self.name, [code])
+        self.assertRc(res, PAM_AUTH_ERR)
+        self.assertEqual(self.sts.requests()["mfa"].get("reused"), 1)
+        # A wrong code: refused, not counted anywhere.
+        res = self.a.run("awsmfa", self.name,
+                         ["%06d" % ((int(code) + 1) % 1000000)])
+        self.assertRc(res, PAM_AUTH_ERR)
+        FLEET.front.start_data()
+        self.assertIsNone(FLEET.item(self.name), "nothing recorded")
+
+    def test_table_down_safe_local_sts_needs_sts(self):
+        # local+sts with STS also away: the local check alone is a guess.
+        code, res = self.table_down("local+sts", "safe")
+        self.assertRc(res, PAM_SUCCESS, "STS vouched")
+        self.sts.stop()     # (the cleanup's second stop is harmless)
+        wait_fresh_step(margin=6)
+        res = self.a.run("awsmfa", self.name,
+                         [totp(self.iam.seed, time.time() + 30)])
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL,
+                      "no table, no STS: no login on the local check")
+        self.assertIn("did not vouch", res.log)
 
 
 class FilesStayLocal(unittest.TestCase):
