@@ -37,11 +37,15 @@ def setUpModule():
     STACK["tmp"] = tempfile.mkdtemp(prefix="ddbtest.")
     os.chmod(STACK["tmp"], 0o755)
     STACK["keys_file"] = os.path.join(STACK["tmp"], "issued.json")
-    STACK["dyn"] = dynalite.Dynalite()
-    STACK["dyn"].create_table(TABLE, KEYATTR)
-    STACK["imds"] = imds_server.Imds(STACK["keys_file"])
-    STACK["front"] = ddb_front.Front(STACK["dyn"].port, keys={AKID: SECRET},
-                                     keys_file=STACK["keys_file"])
+    try:
+        STACK["dyn"] = dynalite.Dynalite()
+        STACK["dyn"].create_table(TABLE, KEYATTR)
+        STACK["imds"] = imds_server.Imds(STACK["keys_file"])
+        STACK["front"] = ddb_front.Front(STACK["dyn"].port, keys={AKID: SECRET},
+                                         keys_file=STACK["keys_file"])
+    except BaseException:
+        tearDownModule()  # unittest does not when setUpModule fails
+        raise
 
 
 def tearDownModule():
