@@ -193,9 +193,13 @@ amfa_ddb_parse_item(const char *buf, size_t len, struct amfa_ddb_item *out)
 	}
 	if (!json_object_is_type(item, json_type_object))
 		goto out;
-	json_object_object_foreach(item, name, v)
-	{
-		if (take_attr(out, name, v) != 0) {
+	/* The iterator, not json_object_object_foreach (a GNU statement
+	 * expression, which clang's -Wpedantic refuses). */
+	for (struct json_object_iterator it = json_object_iter_begin(item),
+					 end = json_object_iter_end(item);
+	     !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		if (take_attr(out, json_object_iter_peek_name(&it),
+			json_object_iter_peek_value(&it)) != 0) {
 			amfa_ddb_item_free(out);
 			goto out;
 		}

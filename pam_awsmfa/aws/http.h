@@ -21,6 +21,8 @@ struct amfa_http_request {
 	long connect_timeout_ms;
 	long total_timeout_ms;
 	size_t max_response; /* bytes of body kept */
+	int no_proxy;	     /* never through a proxy (the instance metadata
+		       * service: its token must not leave the host) */
 };
 
 enum amfa_http_error {

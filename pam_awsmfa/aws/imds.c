@@ -37,6 +37,7 @@ exchange(const char *url, const char *method, const char *const *headers,
 	    CONNECT_TIMEOUT_MS;
 	req.total_timeout_ms = (long)left;
 	req.max_response = AMFA_IMDS_MAX_RESPONSE;
+	req.no_proxy = 1;
 	amfa_http_perform(&req, resp);
 	if (resp->error == AMFA_HTTP_TOO_LARGE) {
 		snprintf(err->detail, sizeof(err->detail),

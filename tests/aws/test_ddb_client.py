@@ -37,11 +37,15 @@ def setUpModule():
     STACK["tmp"] = tempfile.mkdtemp(prefix="ddbtest.")
     os.chmod(STACK["tmp"], 0o755)
     STACK["keys_file"] = os.path.join(STACK["tmp"], "issued.json")
-    STACK["dyn"] = dynalite.Dynalite()
-    STACK["dyn"].create_table(TABLE, KEYATTR)
-    STACK["imds"] = imds_server.Imds(STACK["keys_file"])
-    STACK["front"] = ddb_front.Front(STACK["dyn"].port, keys={AKID: SECRET},
-                                     keys_file=STACK["keys_file"])
+    try:
+        STACK["dyn"] = dynalite.Dynalite()
+        STACK["dyn"].create_table(TABLE, KEYATTR)
+        STACK["imds"] = imds_server.Imds(STACK["keys_file"])
+        STACK["front"] = ddb_front.Front(STACK["dyn"].port, keys={AKID: SECRET},
+                                         keys_file=STACK["keys_file"])
+    except BaseException:
+        tearDownModule()  # unittest does not when setUpModule fails
+        raise
 
 
 def tearDownModule():
@@ -82,14 +86,15 @@ class Result:
                                                     self.attrs, self.log[-600:])
 
 
-def run(op, user, *args, creds=None, timeout_ms=5000, endpoint=None, table=TABLE):
+def run(op, user, *args, creds=None, timeout_ms=5000, endpoint=None, table=TABLE, env=None):
     front = STACK["front"]
     if creds is None:
         creds = ["-k", key_file()]
     argv = [CLIENT] + creds + ["-t", str(timeout_ms), endpoint or front.url, table, KEYATTR,
                                op, user] + list(args)
     t0 = time.monotonic()
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, **(env or {})))
     elapsed = time.monotonic() - t0
     if p.returncode != 0:
         raise AssertionError("ddb_client failed: %d %s" % (p.returncode, p.stderr))
@@ -341,6 +346,17 @@ class InstanceRole(Base):
         finally:
             self.imds.set_role("awsmfa-bastion")
         self.assertEqual(r.result, "no credentials for DynamoDB", r)
+
+    def test_imds_never_through_a_proxy(self):
+        # The table (127.0.0.1) bypasses the proxy by no_proxy; IMDS
+        # (localhost) would go through the dead proxy if proxies applied.
+        dead = {"http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+                "no_proxy": "127.0.0.1", "NO_PROXY": "127.0.0.1"}
+        before = self.gets()
+        r = run("get", "dave", creds=["-i", "http://localhost:%d" % self.imds.port],
+                env=dead)
+        self.assertIn(r.result, ("ok", "no such item"), r)
+        self.assertEqual(self.gets(), before + 1)
 
     def test_imds_unreachable(self):
         r = run("get", "dave", creds=["-i", "http://127.0.0.1:9"], timeout_ms=1500)
