@@ -279,6 +279,74 @@ class AwsmfaSts(Awsmfa):
                     iam.key_id, iam.secret))
 
 
+_TABLE = {}
+
+
+def table_fixture():
+    """dynalite behind the SigV4 front, once per benchmark (the
+    awsmfa-table row): (dynalite, front).  stop_table() stops them."""
+    if not _TABLE:
+        sys.path.insert(0, os.path.join(os.path.dirname(
+            os.path.abspath(__file__)), "..", "fixtures"))
+        import dynalite
+        from ddb_front import Front
+        why = dynalite.available()
+        if why:
+            raise SystemExit("awsmfa-table: " + why)
+        db = dynalite.Dynalite()
+        db.create_table("awsmfa-state", "amfa_user")
+        _TABLE["db"] = db
+        _TABLE["front"] = Front(db.port, keys={TABLE_AKID: TABLE_SECRET})
+    return _TABLE["db"], _TABLE["front"]
+
+
+def stop_table():
+    if _TABLE:
+        _TABLE["front"].close()
+        _TABLE["db"].stop()
+        _TABLE.clear()
+
+
+TABLE_AKID = "AKIABENCHSTATETABLE1"
+TABLE_SECRET = "benchStateTableSecret000000000000000000"
+
+
+class AwsmfaTable(Awsmfa):
+    """state_backend = dynamodb: dynalite behind the SigV4-checking front
+    on loopback, a root-only key file for the module's credentials.  One
+    consistent GetItem and one conditional UpdateItem per login, signed,
+    over HTTP.  Kept loaded (as pam_awsmfa_sts), so the figures are the
+    table's path, not the loading of libcurl; the driver's CPU column is
+    the client's cost (dynalite and the front run in other processes)."""
+    name = "pam_awsmfa_table"
+    keep = True
+
+    def __init__(self, root, pop, args):
+        super().__init__(root, pop, args)
+        self.db, front = table_fixture()
+        key = os.path.join(root, "table.key")
+        write_file(key, "[default]\naws_access_key_id = %s\n"
+                   "aws_secret_access_key = %s\n" % (TABLE_AKID,
+                                                      TABLE_SECRET))
+        with open(self.conf, "a") as f:
+            f.write("state_backend = dynamodb\ndynamodb_table = "
+                    "awsmfa-state\ndynamodb_endpoint = %s\n"
+                    "dynamodb_key_file = %s\ndynamodb_timeout = 10\n"
+                    % (front.url, key))
+
+    def reset(self):
+        # The same history as the files' row, as items (written directly
+        # to dynalite, untimed).
+        step = int(time.time()) // PERIOD - 120
+        for name in self.pop.names:
+            self.db.call("PutItem", {"TableName": "awsmfa-state", "Item": {
+                "amfa_user": {"S": name}, "amfa_ver": {"N": "1"},
+                "totp_step": {"N": str(step)}, "fail_count": {"N": "0"},
+                "locked_until": {"N": "0"},
+                "last_ok": {"N": str(step * PERIOD)},
+                "rc_gen": {"N": "0"}, "rc_used": {"N": "0"}}})
+
+
 class AwsmfaBefore(Awsmfa):
     """An earlier build of the module (--module-before), whose state files
     are the text alone, replaced whole at every update."""
@@ -292,6 +360,7 @@ class AwsmfaBefore(Awsmfa):
 
 MODULES = {"permit": Permit, "floor": Floor, "awsmfa": Awsmfa,
            "awsmfa-before": AwsmfaBefore, "awsmfa-kept": AwsmfaKept,
+           "awsmfa-table": AwsmfaTable,
            "ga": GoogleAuthenticator, "oath": Oath}
 
 
@@ -564,6 +633,7 @@ def main():
             for root, _, _ in mods:
                 shutil.rmtree(root)
     finally:
+        stop_table()
         for m in ("/dev", os.path.join(work, "dev")):
             subprocess.run(["umount", "-l", m], capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
