@@ -16,17 +16,22 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 import unittest
 
+import dynalite
 from amfa_testlib import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_MAXTRIES,
                           PAM_SUCCESS, Tree, new_seed, require_root, totp,
                           wait_fresh_step)
-
-import dynalite
-from sts_process import IamUser, StsServer
 from fleetlib import (STATIC_AKID, STATIC_SECRET, Fleet, SlowWrites,
                       table_settings)
+from sts_process import IamUser, StsServer
+
+sys.path.insert(0, os.path.join(os.environ.get(
+    "AMFA_TESTS_DIR", os.path.dirname(os.path.abspath(__file__))),
+    "..", "yubikey"))
+from yklib import Token                                          # noqa: E402
 
 ADMIN = os.environ.get("AMFA_ADMIN_PROGRAM", "")
 ROUNDS = 10
@@ -192,6 +197,26 @@ class OneCodeOneLogin(FleetCase):
                                  user], capture_output=True, text=True,
                                 timeout=60)
         self.assertIn("8 of 10 codes left", status.stdout)
+
+
+    def test_yubikey_otp_once_across_hosts(self):
+        user = self.user("ykuser")
+        tok = Token()
+        seed = new_seed()
+        for t in (self.a, self.b):
+            t.enroll(user, seed=seed, extra="yubikey = %s\n" % tok.spec)
+        otp = tok.otp(3, 2)
+        self.assertRc(self.a.run("awsmfa", user, [otp]), PAM_SUCCESS)
+        res = self.b.run("awsmfa", user, [otp])
+        self.assertRc(res, PAM_AUTH_ERR, "the same OTP on B")
+        self.assertIn("already used", res.log)
+        res = self.b.run("awsmfa", user, [tok.otp(3, 1)])
+        self.assertRc(res, PAM_AUTH_ERR, "an older OTP on B")
+        self.assertIn("went backwards", res.log)
+        self.assertRc(self.b.run("awsmfa", user, [tok.otp(3, 3)]),
+                      PAM_SUCCESS)
+        self.assertEqual(FLEET.item(user)["yk_" + tok.public_id],
+                         str(3 * 65536 + 3))
 
 
 class TableAway(FleetCase):
