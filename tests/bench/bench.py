@@ -417,7 +417,9 @@ MODULES = {"permit": Permit, "floor": Floor, "awsmfa": Awsmfa,
            "ga": GoogleAuthenticator, "oath": Oath,
            "table": AwsmfaTable, "table-kept": AwsmfaTableKept,
            "table-direct": AwsmfaTableDirect,
-           "table-direct-kept": AwsmfaTableDirectKept}
+           "table-direct-kept": AwsmfaTableDirectKept,
+           # The name of the first table row (state-table branch, faa79bc).
+           "awsmfa-table": AwsmfaTableKept}
 
 
 def parse_result(line):

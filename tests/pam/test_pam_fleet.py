@@ -13,18 +13,27 @@ throttling is retried; IMDSv2 credentials are used; a file-state login never
 talks to the table."""
 
 import os
+import re
+import shutil
+import subprocess
+import sys
 import time
 import unittest
 
+import dynalite
 from amfa_testlib import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_MAXTRIES,
                           PAM_SUCCESS, Tree, new_seed, require_root, totp,
                           wait_fresh_step)
-
-import dynalite
-from sts_process import IamUser, StsServer
 from fleetlib import (STATIC_AKID, STATIC_SECRET, Fleet, SlowWrites,
                       table_settings)
+from sts_process import IamUser, StsServer
 
+sys.path.insert(0, os.path.join(os.environ.get(
+    "AMFA_TESTS_DIR", os.path.dirname(os.path.abspath(__file__))),
+    "..", "yubikey"))
+from yklib import Token                                          # noqa: E402
+
+ADMIN = os.environ.get("AMFA_ADMIN_PROGRAM", "")
 ROUNDS = 10
 PROCESSES = 32
 
@@ -137,9 +146,11 @@ class OneCodeOneLogin(FleetCase):
         seed = self.enroll(user)
         wait_fresh_step(margin=8)
         wrong = "%06d" % ((int(totp(seed)) + 1) % 1000000)
-        for i in range(4):
+        # Wrong codes and input that is no code at all (refused unchecked,
+        # amfa_auth_refuse), alternately on A and B.
+        for i, typed in enumerate([wrong, "not-a-code", wrong, "x" * 20]):
             t = (self.a, self.b)[i % 2]
-            self.assertRc(t.run("awsmfa", user, [wrong]), PAM_AUTH_ERR,
+            self.assertRc(t.run("awsmfa", user, [typed]), PAM_AUTH_ERR,
                           "failure %d on %s" % (i + 1, t.name))
         item = FLEET.item(user)
         self.assertEqual(item["fail_count"], "4")
@@ -161,6 +172,51 @@ class OneCodeOneLogin(FleetCase):
         self.assertRc(res, PAM_SUCCESS, "proven on A a moment ago")
         self.assertEqual(res.prompts, [])
         self.assertIn("counts (grace)", res.log)
+
+
+    def test_recovery_code_spent_fleet_wide(self):
+        user = self.user("rcuser")
+        self.enroll(user)
+        res = subprocess.run([ADMIN, "--config", self.a.conf, "recovery",
+                              user], capture_output=True, text=True,
+                             timeout=60)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        codes = re.findall(r"([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})",
+                           res.stdout)
+        self.assertEqual(len(codes), 10)
+        shutil.copy(self.a.user_file(user), self.b.user_file(user))
+        res = self.a.run("awsmfa", user, [codes[3]])
+        self.assertRc(res, PAM_SUCCESS)
+        res = self.b.run("awsmfa", user, [codes[3]])
+        self.assertRc(res, PAM_AUTH_ERR, "spent on A")
+        self.assertIn("already used", res.log)
+        self.assertRc(self.b.run("awsmfa", user, [codes[4]]), PAM_SUCCESS)
+        item = FLEET.item(user)
+        self.assertEqual(int(item["rc_used"]), (1 << 3) | (1 << 4))
+        status = subprocess.run([ADMIN, "--config", self.b.conf, "status",
+                                 user], capture_output=True, text=True,
+                                timeout=60)
+        self.assertIn("8 of 10 codes left", status.stdout)
+
+
+    def test_yubikey_otp_once_across_hosts(self):
+        user = self.user("ykuser")
+        tok = Token()
+        seed = new_seed()
+        for t in (self.a, self.b):
+            t.enroll(user, seed=seed, extra="yubikey = %s\n" % tok.spec)
+        otp = tok.otp(3, 2)
+        self.assertRc(self.a.run("awsmfa", user, [otp]), PAM_SUCCESS)
+        res = self.b.run("awsmfa", user, [otp])
+        self.assertRc(res, PAM_AUTH_ERR, "the same OTP on B")
+        self.assertIn("already used", res.log)
+        res = self.b.run("awsmfa", user, [tok.otp(3, 1)])
+        self.assertRc(res, PAM_AUTH_ERR, "an older OTP on B")
+        self.assertIn("went backwards", res.log)
+        self.assertRc(self.b.run("awsmfa", user, [tok.otp(3, 3)]),
+                      PAM_SUCCESS)
+        self.assertEqual(FLEET.item(user)["yk_" + tok.public_id],
+                         str(3 * 65536 + 3))
 
 
 class TableAway(FleetCase):
