@@ -35,14 +35,38 @@ typedef enum amfa_auth_result amfa_verifier(const struct amfa_config *cfg,
     struct amfa_state *st, void *arg);
 
 /*
- * Run `verify' under the user's state lock: refuse while locked out (the
- * code is not looked at), count a failure for a wrong or replayed code and
- * lock after lockout_attempts, reset the count on success, and write the
- * state durably before answering.  Logs the outcome.
+ * Run `verify' on a snapshot of the user's state (store.h: under the
+ * user's lock for the files): refuse while locked out (the code is not
+ * looked at), count a failure for a wrong or replayed code and lock after
+ * lockout_attempts, reset the count on success, and write the state
+ * durably before answering.  When the store says the state changed since
+ * the snapshot (another host, the table store), the decision is taken
+ * again on a fresh snapshot, at most AMFA_AUTH_MAX_TRIES times within
+ * dynamodb_timeout; then the login is refused (AMFA_AUTH_UNAVAILABLE).
+ * `verify' may thus run more than once for one login: a verifier that
+ * calls out (STS, validation servers) keeps that call's outcome in `arg'
+ * and does not make it twice.  Logs the outcome.
  */
+#define AMFA_AUTH_MAX_TRIES 64
 enum amfa_auth_result amfa_auth_run(const struct amfa_config *cfg,
     const struct amfa_user *u, const char *code, time_t now, uid_t state_owner,
     amfa_verifier *verify, void *arg);
+
+/*
+ * Did the acceptance `verify' just gave come from AWS itself (STS issued
+ * credentials for the code)?  1 yes, 0 no.
+ */
+typedef int amfa_vouched(void *arg);
+/*
+ * amfa_auth_run for verifiers whose acceptance AWS may vouch for.  When
+ * the state cannot be read because the table does not answer, failmode =
+ * safe lets such a login in when `vouched' says AWS accepted the code (STS
+ * refuses a code it has seen, on any host), without recording anything;
+ * every other login is refused while the table is away.
+ */
+enum amfa_auth_result amfa_auth_run_vouched(const struct amfa_config *cfg,
+    const struct amfa_user *u, const char *code, time_t now, uid_t state_owner,
+    amfa_verifier *verify, void *arg, amfa_vouched *vouched);
 
 /*
  * Is `u' locked out at `now'?  For a factor whose check is costly (a

@@ -27,6 +27,7 @@ const char *const amfa_verify_names[] = { "local", "sts", "local+sts", NULL };
 static const char *const failmodes[] = { "secure", "safe", NULL };
 static const char *const recovery_sts_names[] = { "refuse", "login", NULL };
 const char *const amfa_yes_no[] = { "no", "yes", NULL };
+const char *const amfa_backend_names[] = { "files", "dynamodb", NULL };
 
 const char *
 amfa_check_region(const char *v)
@@ -69,6 +70,43 @@ amfa_check_endpoint(const char *url)
 	if (url[4] == ':' && !loopback_host(host, (size_t)(end - host)))
 		return "plain http is only allowed to 127.0.0.1, localhost or [::1]";
 	return NULL;
+}
+
+/* DynamoDB table names: [A-Za-z0-9_.-], 3 to 255 characters. */
+static const char *
+check_table(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n < 3 || n > 255 ||
+	    strspn(v,
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		"abcdefghijklmnopqrstuvwxyz0123456789._-") != n)
+		return "not a valid DynamoDB table name ([A-Za-z0-9._-], 3 to "
+		       "255 characters)";
+	return NULL;
+}
+
+/*
+ * The instance metadata service: its own addresses (plain http, link-local
+ * and not routed), or an endpoint as amfa_check_endpoint takes them (tests
+ * on loopback).
+ */
+static const char *
+check_imds_endpoint(const char *v)
+{
+	static const char *const own[] = { "http://169.254.169.254",
+		"http://[fd00:ec2::254]" };
+
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		size_t n = strlen(own[i]);
+		if (strncmp(v, own[i], n) == 0 &&
+		    (v[n] == '\0' || v[n] == '/' || v[n] == ':'))
+			return strpbrk(v, " \t\"'<>\\^`{|}@") != NULL ?
+			    "not a plain URL" :
+			    NULL;
+	}
+	return amfa_check_endpoint(v);
 }
 
 /* Yubico client ids: [A-Za-z0-9._-], as ykval.h takes them. */
@@ -159,6 +197,31 @@ check_yk(const struct amfa_config *cfg, const char *shown)
 	return 0;
 }
 
+/* What the state table keys must add up to. */
+static int
+check_table_keys(const struct amfa_config *cfg, const char *shown)
+{
+	if (cfg->state_backend == AMFA_BACKEND_DYNAMODB) {
+		if (cfg->ddb_table == NULL) {
+			amfa_log(LOG_ERR,
+			    "%s: state_backend = dynamodb needs dynamodb_table",
+			    shown);
+			return -1;
+		}
+		return 0;
+	}
+	if (cfg->ddb_table != NULL || cfg->ddb_endpoint != NULL ||
+	    cfg->ddb_region != NULL || cfg->ddb_key_file != NULL ||
+	    cfg->imds_endpoint != NULL) {
+		amfa_log(LOG_ERR,
+		    "%s: dynamodb_* and imds_endpoint need state_backend = "
+		    "dynamodb (the state is in files here)",
+		    shown);
+		return -1;
+	}
+	return 0;
+}
+
 #define OFF(f) offsetof(struct amfa_config, f)
 static const struct amfa_opt config_opts[] = {
 	{ "users_dir", AMFA_OPT_STRING, OFF(users_dir), 0, 0, NULL, 0, NULL,
@@ -201,6 +264,20 @@ static const struct amfa_opt config_opts[] = {
 	    amfa_yes_no, 0, NULL, NULL },
 	{ "recovery_sts", AMFA_OPT_CHOICE, OFF(recovery_sts), 0, 0,
 	    recovery_sts_names, 0, NULL, NULL },
+	{ "state_backend", AMFA_OPT_CHOICE, OFF(state_backend), 0, 0,
+	    amfa_backend_names, 0, NULL, NULL },
+	{ "dynamodb_table", AMFA_OPT_STRING, OFF(ddb_table), 0, 0, NULL, 0,
+	    NULL, check_table },
+	{ "dynamodb_region", AMFA_OPT_STRING, OFF(ddb_region), 0, 0, NULL, 0,
+	    NULL, amfa_check_region },
+	{ "dynamodb_endpoint", AMFA_OPT_STRING, OFF(ddb_endpoint), 0, 0, NULL,
+	    0, NULL, amfa_check_endpoint },
+	{ "dynamodb_key_file", AMFA_OPT_STRING, OFF(ddb_key_file), 0, 0, NULL,
+	    0, NULL, check_abs_path },
+	{ "imds_endpoint", AMFA_OPT_STRING, OFF(imds_endpoint), 0, 0, NULL, 0,
+	    NULL, check_imds_endpoint },
+	{ "dynamodb_timeout", AMFA_OPT_INT, OFF(ddb_timeout), 1, 60, NULL, 0,
+	    NULL, NULL },
 };
 #undef OFF
 #define NOPTS (sizeof(config_opts) / sizeof(config_opts[0]))
@@ -237,6 +314,8 @@ init(struct amfa_config *cfg)
 	cfg->session_duration = 43200;
 	cfg->sts_timeout = 10;
 	cfg->yk_timeout = 5;
+	cfg->state_backend = AMFA_BACKEND_FILES;
+	cfg->ddb_timeout = 5;
 }
 
 int
@@ -245,7 +324,8 @@ amfa_config_parse(const char *buf, size_t len, const char *shown,
 {
 	init(cfg);
 	if (amfa_conf_parse(buf, len, shown, config_opts, NOPTS, cfg) != 0 ||
-	    check_yk(cfg, shown) != 0 || set_defaults(cfg) != 0) {
+	    check_yk(cfg, shown) != 0 || check_table_keys(cfg, shown) != 0 ||
+	    set_defaults(cfg) != 0) {
 		amfa_config_free(cfg);
 		return -1;
 	}

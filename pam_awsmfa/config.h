@@ -20,6 +20,13 @@ enum amfa_verify {
 
 enum amfa_failmode { AMFA_FAIL_SECURE, AMFA_FAIL_SAFE };
 
+/* Where the per-user state lives (state_backend = ...; store.h). */
+enum amfa_state_backend {
+	AMFA_BACKEND_FILES,   /* state_dir, one file per user (state.h) */
+	AMFA_BACKEND_DYNAMODB /* one item per user in a table (state_table.h) */
+};
+extern const char *const amfa_backend_names[];
+
 struct amfa_config {
 	char *users_dir;
 	char *state_dir;
@@ -42,6 +49,14 @@ struct amfa_config {
 	long yk_timeout;       /* seconds, per server */
 	int recovery_codes;    /* 0 no, 1 yes: recovery codes accepted */
 	int recovery_sts;      /* enum amfa_recovery_sts */
+	/* The state table (state_backend = dynamodb). */
+	int state_backend;   /* enum amfa_state_backend */
+	char *ddb_table;     /* dynamodb_table */
+	char *ddb_region;    /* NULL: region */
+	char *ddb_endpoint;  /* NULL: https://dynamodb.REGION.amazonaws.com/ */
+	char *ddb_key_file;  /* NULL: the instance role through IMDSv2 */
+	char *imds_endpoint; /* NULL: http://169.254.169.254 */
+	long ddb_timeout;    /* seconds, all tries of one call together */
 };
 
 /* recovery_sts: a recovery code with verify = sts or local+sts. */

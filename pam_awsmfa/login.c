@@ -193,6 +193,11 @@ check_local_then_sts(const struct amfa_config *cfg, const struct amfa_user *u,
 	r = amfa_auth_totp(cfg, u, code, now, st, NULL);
 	if (r != AMFA_AUTH_OK)
 		return r;
+	/* A decision taken again on a fresh snapshot (the state table
+	 * changed meanwhile) whose step is still unspent: AWS already gave
+	 * credentials for this code and would now call it used. */
+	if (l->have_session)
+		return AMFA_AUTH_OK;
 	r = amfa_sts_fetch(cfg, u, code, &l->s);
 	if (r == AMFA_AUTH_OK) {
 		l->have_session = 1;
@@ -215,6 +220,14 @@ check_local_then_sts(const struct amfa_config *cfg, const struct amfa_user *u,
 		return r;
 	}
 	return r == AMFA_AUTH_UNAVAILABLE ? r : AMFA_AUTH_ERROR;
+}
+
+static int
+local_then_sts_vouched(void *arg)
+{
+	const struct amfa_login *l = arg;
+
+	return l->have_session;
 }
 
 void
@@ -245,8 +258,9 @@ amfa_login_run(const struct amfa_config *cfg, const struct amfa_user *u,
 		l->have_session = l->result == AMFA_AUTH_OK;
 		break;
 	case AMFA_VERIFY_BOTH:
-		l->result = amfa_auth_run(cfg, u, code, now, state_owner,
-		    check_local_then_sts, l);
+		l->result = amfa_auth_run_vouched(cfg, u, code, now,
+		    state_owner, check_local_then_sts, l,
+		    local_then_sts_vouched);
 		if (l->result != AMFA_AUTH_OK && l->have_session) {
 			amfa_session_free(&l->s);
 			l->have_session = 0;

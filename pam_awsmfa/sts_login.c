@@ -129,19 +129,40 @@ static enum amfa_auth_result
 check_sts(const struct amfa_config *cfg, const struct amfa_user *u,
     const char *code, time_t now, struct amfa_state *st, void *arg)
 {
+	struct amfa_session *s = arg;
+
 	(void)now;
 	(void)st;
 	/* IAM MFA codes are six digits; anything else never goes to AWS. */
 	if (!amfa_totp_code_shaped(code, 6))
 		return AMFA_AUTH_BAD_CODE;
-	return amfa_sts_fetch(cfg, u, code, arg);
+	/* A decision taken again (the state table changed meanwhile): AWS
+	 * already said yes to this code, and would now call it used. */
+	if (s->creds.access_key_id != NULL)
+		return AMFA_AUTH_OK;
+	return amfa_sts_fetch(cfg, u, code, s);
+}
+
+static int
+sts_vouched(void *arg)
+{
+	return ((struct amfa_session *)arg)->creds.access_key_id != NULL;
 }
 
 enum amfa_auth_result
 amfa_auth_sts(const struct amfa_config *cfg, const struct amfa_user *u,
     const char *code, time_t now, uid_t state_owner, struct amfa_session *s)
 {
-	return amfa_auth_run(cfg, u, code, now, state_owner, check_sts, s);
+	enum amfa_auth_result r;
+
+	memset(s, 0, sizeof(*s));
+	r = amfa_auth_run_vouched(cfg, u, code, now, state_owner, check_sts, s,
+	    sts_vouched);
+	/* Credentials got on a decision that was then refused (locked out
+	 * by another host meanwhile, the state not saved) are dropped. */
+	if (r != AMFA_AUTH_OK)
+		amfa_session_free(s);
+	return r;
 }
 
 void

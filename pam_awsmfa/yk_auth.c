@@ -20,6 +20,11 @@ struct yk_call {
 	uid_t owner;
 	struct amfa_yk_outcome *out;
 	struct amfa_state *st;
+	/* The validation servers' answer, once asked: a decision taken
+	 * again on a fresh snapshot (the state table changed meanwhile)
+	 * does not send the OTP twice (the second would be a replay). */
+	int asked;
+	enum amfa_auth_result answer;
 };
 
 /*
@@ -56,9 +61,24 @@ read_api_key(const char *path, uid_t owner, char **key)
 	return 0;
 }
 
-/* What the validation servers say, as the decision sees it. */
+static enum amfa_auth_result ask_servers(const struct amfa_config *cfg,
+    const struct amfa_user *u, const struct yk_call *c, const char *otp);
+
+/* What the validation servers say, as the decision sees it (asked once
+ * per login). */
 static enum amfa_auth_result
 online(const struct amfa_config *cfg, const struct amfa_user *u,
+    struct yk_call *c, const char *otp)
+{
+	if (!c->asked) {
+		c->answer = ask_servers(cfg, u, c, otp);
+		c->asked = 1;
+	}
+	return c->answer;
+}
+
+static enum amfa_auth_result
+ask_servers(const struct amfa_config *cfg, const struct amfa_user *u,
     const struct yk_call *c, const char *otp)
 {
 	struct amfa_ykval_config vc;
@@ -189,7 +209,7 @@ local_counters(const struct amfa_user *u, const struct amfa_yk_token *tok,
 /* The decision on `otp', in its one reading (ykotp.h). */
 static enum amfa_auth_result
 check_reading(const struct amfa_config *cfg, const struct amfa_user *u,
-    const struct yk_call *c, const char *otp)
+    struct yk_call *c, const char *otp)
 {
 	const struct amfa_yk_token *tok;
 	enum amfa_auth_result res;
@@ -283,7 +303,7 @@ enum amfa_auth_result
 amfa_auth_yubikey(const struct amfa_config *cfg, const struct amfa_user *u,
     const char *otp, time_t now, uid_t state_owner, struct amfa_yk_outcome *out)
 {
-	struct yk_call c = { state_owner, out, NULL };
+	struct yk_call c = { state_owner, out, NULL, 0, AMFA_AUTH_ERROR };
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));

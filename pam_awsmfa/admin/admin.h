@@ -44,12 +44,28 @@ int adm_user_arg(int argc, char **argv, const char *usage, const char **user);
 
 struct amfa_state;
 /*
- * Read USER's state without taking the lock and without creating anything
- * (the module replaces the file atomically).  1 read, 0 no state yet, -1
- * unreadable or corrupt (said on standard error).
+ * Read USER's state from the store awsmfa.conf names, changing nothing:
+ * the file without its lock (a slot being written fails its digest and the
+ * other is read), or the table's item.  1 read, 0 no state yet, -1
+ * unreadable, corrupt or unreachable (said on standard error).
  */
 int adm_state_peek(const struct amfa_config *cfg, const char *user,
     struct amfa_state *st);
+/* The same from the files under state_dir, whatever the backend. */
+int adm_state_peek_files(const struct amfa_config *cfg, const char *user,
+    struct amfa_state *st);
+/* Where USER's state is, for people: "FILE" or "table T (ENDPOINT)". */
+void adm_state_where(const struct amfa_config *cfg, const char *user, char *out,
+    size_t outlen);
+/*
+ * Change USER's state through the store: `change' gets a snapshot and
+ * returns 1 to write it as changed, 0 to leave it, -1 to give up.  Taken
+ * again on a fresh snapshot when another host wrote meanwhile (the
+ * table).  ADM_OK (written or left), ADM_FAIL (logged), ADM_UNREACHABLE
+ * (the table did not answer).
+ */
+int adm_state_update(const struct amfa_config *cfg, const char *user,
+    int (*change)(struct amfa_state *st, void *arg), void *arg);
 
 /* The subcommands: argc/argv start at the subcommand's name. */
 int adm_enroll(struct adm_ctx *ctx, int argc, char **argv);
@@ -59,6 +75,7 @@ int adm_unlock(struct adm_ctx *ctx, int argc, char **argv);
 int adm_revoke(struct adm_ctx *ctx, int argc, char **argv);
 int adm_creds(struct adm_ctx *ctx, int argc, char **argv);
 int adm_recovery(struct adm_ctx *ctx, int argc, char **argv);
+int adm_migrate_state(struct adm_ctx *ctx, int argc, char **argv);
 
 /*
  * Issue `count' recovery codes to the enrolled `user', replacing any

@@ -2,7 +2,8 @@
  * awsmfa check-config [PATH]: read everything the module would read, with
  * the module's own parsers and the same owner and mode rules, and print
  * every problem with its file (and line): awsmfa.conf, each users.d file,
- * each user's state, the state and store directories, the CA file.  Exit
+ * each user's state (file, or item of the state table, which is reached
+ * with a probe read first), the state and store directories, the CA file.  Exit
  * status 0 when the module would accept all of it, 3 otherwise, like
  * `sshd -t'.
  */
@@ -17,9 +18,11 @@
 
 #include "admin.h"
 #include "log.h"
+#include "net/net.h"
 #include "privdrop.h"
 #include "secure_file.h"
 #include "state.h"
+#include "state_table.h"
 #include "user.h"
 
 struct tally {
@@ -99,10 +102,12 @@ check_user_needs(const struct amfa_config *cfg, const struct amfa_user *u,
 	/* adm_state_peek says what is wrong; the sink counts it. */
 	memset(&st, 0, sizeof(st));
 	if (adm_state_peek(cfg, u->name, &st) < 0) {
+		char where[4096];
+
+		adm_state_where(cfg, u->name, where, sizeof(where));
 		amfa_log(LOG_ERR,
-		    "%s/%s.state: the module refuses %s until "
-		    "this is repaired",
-		    cfg->state_dir, u->name, u->name);
+		    "%s: the module refuses %s until this is repaired", where,
+		    u->name);
 		return;
 	}
 	check_recovery(cfg, u, &st, shown);
@@ -197,6 +202,49 @@ check_ca_file(const char *path)
 	close(fd);
 }
 
+/*
+ * The state table: one GetItem of a key no user can have (user names never
+ * start with '.'), with the module's own credentials, as a login makes it.
+ * 0 reachable and allowed, -1 (logged: AccessDenied, no such table, no
+ * credentials, no answer).
+ */
+static int
+check_table(const struct amfa_config *cfg)
+{
+	struct amfa_ddb_attr key = { "amfa_user", AMFA_DDB_S,
+		".check-config-probe" };
+	char endpoint[256], cache[4096], detail[800];
+	struct amfa_ddb_config dc;
+	struct amfa_ddb_error err;
+	struct amfa_ddb_item it;
+	enum amfa_ddb_result r;
+
+	memset(&err, 0, sizeof(err));
+	memset(&it, 0, sizeof(it));
+	amfa_table_config(cfg, &dc, endpoint, cache);
+	r = amfa_net_ddb_get_item(&dc, &key, &it, &err);
+	amfa_ddb_item_free(&it);
+	if (r == AMFA_DDB_OK || r == AMFA_DDB_NO_ITEM) {
+		printf("state table %s at %s: reachable, GetItem allowed "
+		       "(%s credentials)\n",
+		    cfg->ddb_table, endpoint,
+		    cfg->ddb_key_file ? "key file" : "instance role");
+		return 0;
+	}
+	amfa_table_error_str(&err, detail, sizeof(detail));
+	amfa_log(LOG_ERR, "state table %s at %s: %s: %s%s", cfg->ddb_table,
+	    endpoint, amfa_ddb_result_str(r), detail,
+	    strcmp(err.code, "AccessDeniedException") == 0 ?
+		" (the instance role or key needs dynamodb:GetItem and "
+		"dynamodb:UpdateItem on the table: "
+		"config/awsmfa-table-policy.json)" :
+		strcmp(err.code, "ResourceNotFoundException") == 0 ?
+		" (no such table in this region: config/awsmfa-table.yaml "
+		"makes it)" :
+		"");
+	return -1;
+}
+
 int
 adm_check_config(struct adm_ctx *ctx, int argc, char **argv)
 {
@@ -222,6 +270,15 @@ adm_check_config(struct adm_ctx *ctx, int argc, char **argv)
 		return ADM_CONFIG;
 	}
 	ctx->cfg_loaded = 1;
+	/* The table first: each user's item is read from it next. */
+	if (ctx->cfg.state_backend == AMFA_BACKEND_DYNAMODB &&
+	    check_table(&ctx->cfg) != 0) {
+		fprintf(stderr,
+		    "%s: the state table cannot be used; users' "
+		    "state not checked\n",
+		    ctx->config_path);
+		return ADM_CONFIG;
+	}
 	users = check_users(&ctx->cfg);
 	check_dir(ctx->cfg.state_dir, 077);
 	check_dir(ctx->cfg.store_dir, 022);

@@ -137,26 +137,30 @@ adm_enroll_write(struct adm_ctx *ctx, const struct adm_enroll_opts *o,
 	return r == 0 ? ADM_OK : ADM_FAIL;
 }
 
+struct note_call {
+	void (*note)(struct amfa_state *st, const void *arg);
+	const void *arg;
+};
+
+static int
+apply_note(struct amfa_state *st, void *arg)
+{
+	struct note_call *c = arg;
+
+	c->note(st, c->arg);
+	return 1;
+}
+
 int
 adm_enroll_note_state(struct adm_ctx *ctx, const char *user,
     void (*note)(struct amfa_state *st, const void *arg), const void *arg)
 {
-	struct amfa_state_handle h;
-	struct amfa_state st;
-	int r;
+	struct note_call c = { note, arg };
 
-	if (amfa_state_open(&ctx->cfg, user, 0, &h, &st) != 0) {
+	if (adm_state_update(&ctx->cfg, user, apply_note, &c) != ADM_OK) {
 		adm_err(
 		    "%s is enrolled, but its state could not be updated "
 		    "(see above); logins are refused until that is repaired",
-		    user);
-		return ADM_FAIL;
-	}
-	note(&st, arg);
-	r = amfa_state_commit(&h, &st);
-	amfa_state_close(&h);
-	if (r != 0) {
-		adm_err("%s is enrolled, but its state could not be written",
 		    user);
 		return ADM_FAIL;
 	}

@@ -52,7 +52,7 @@ int adm_enroll_write(struct adm_ctx *ctx, const struct adm_enroll_opts *o,
     const char *text);
 
 /*
- * Under the user's state lock, let `note' record what the enrolment proved
+ * Through the state store (adm_state_update), let `note' record what the enrolment proved
  * (the TOTP step, the YubiKey counters) so that it cannot be replayed.
  * ADM_OK or ADM_FAIL (the enrolment stands; the message says what to do).
  */

@@ -37,6 +37,9 @@ static const struct subcommand subcommands[] = {
 	    "unlock USER          clear failures and the lock" },
 	{ "revoke", adm_revoke, 1,
 	    "revoke USER          remove the user's session credentials" },
+	{ "migrate-state", adm_migrate_state, 1,
+	    "migrate-state [USER...]  copy this host's state files into the "
+	    "state table" },
 	{ "creds", adm_creds, 0,
 	    "creds                print your session credentials "
 	    "(credential_process)" },

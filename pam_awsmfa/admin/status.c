@@ -1,7 +1,8 @@
 /*
  * awsmfa status USER: what the module knows about a user, without secrets.
- * awsmfa unlock USER: clear the failure count and the lock, under the
- * state lock, keeping the last accepted step and token counters so that no
+ * awsmfa unlock USER: clear the failure count and the lock, through the
+ * state store (under the files' lock, or by a conditional write to the
+ * table), keeping the last accepted step and token counters so that no
  * spent code becomes good again.
  */
 #include <errno.h>
@@ -20,51 +21,10 @@
 #include "recovery.h"
 #include "secure_file.h"
 #include "state.h"
+#include "store.h"
 #include "user.h"
 
 static const char *const alg_names[] = { "SHA1", "SHA256", "SHA512" };
-
-/*
- * Read the state without the lock and without creating anything: a slot
- * being written fails its digest and the other is read (state.c), so a
- * reader sees one whole version.
- */
-int
-adm_state_peek(const struct amfa_config *cfg, const char *user,
-    struct amfa_state *st)
-{
-	struct amfa_file_policy policy = { 0, 077, 8192 };
-	char name[AMFA_USER_NAME_MAX + 8], shown[4096];
-	enum amfa_state_form form;
-	uint64_t seq;
-	const char *why;
-	struct stat sb;
-	char *buf;
-	size_t len;
-	int dirfd, r;
-
-	if (stat(cfg->state_dir, &sb) != 0 && errno == ENOENT)
-		return 0;
-	if ((dirfd = amfa_dir_open(cfg->state_dir, 0, 077)) < 0)
-		return -1;
-	snprintf(name, sizeof(name), "%s.state", user);
-	snprintf(shown, sizeof(shown), "%s/%s", cfg->state_dir, name);
-	r = amfa_file_read(dirfd, name, shown, &policy, &buf, &len);
-	close(dirfd);
-	if (r == -ENOENT)
-		return 0;
-	if (r != 0)
-		return -1;
-	r = amfa_state_file_parse(buf, len, st, &form, &seq, &why);
-	free(buf);
-	if (r != 0) {
-		adm_err("%s: corrupt state (%s); logins are refused until it "
-			"is repaired or removed",
-		    shown, why);
-		return -1;
-	}
-	return 1;
-}
 
 static void
 print_state(const struct amfa_config *cfg, const struct amfa_state *st,
@@ -138,6 +98,7 @@ print_store(const struct amfa_config *cfg, const char *user)
 int
 adm_status(struct adm_ctx *ctx, int argc, char **argv)
 {
+	char where[4096];
 	struct amfa_state st;
 	struct amfa_user u;
 	const char *user;
@@ -175,6 +136,8 @@ adm_status(struct adm_ctx *ctx, int argc, char **argv)
 		    u.aws_profile, user);
 	if (u.region != NULL)
 		printf("region:       %s\n", u.region);
+	adm_state_where(&ctx->cfg, user, where, sizeof(where));
+	printf("state:        %s\n", where);
 	s = adm_state_peek(&ctx->cfg, user, &st);
 	if (s == 1)
 		print_state(&ctx->cfg, &st, u.totp_period);
@@ -187,14 +150,38 @@ adm_status(struct adm_ctx *ctx, int argc, char **argv)
 	return s < 0 ? ADM_FAIL : ADM_OK;
 }
 
+struct unlock_note {
+	const char *user;
+	int was; /* there was something to clear */
+};
+
+static int
+clear_lock(struct amfa_state *st, void *arg)
+{
+	struct unlock_note *n = arg;
+	char t[64];
+
+	adm_format_time(st->locked_until, t, sizeof(t));
+	n->was = st->failures != 0 || st->locked_until != 0;
+	if (!n->was)
+		return 0;
+	printf("%s: %ld failures, %s%s; unlocking\n", n->user, st->failures,
+	    st->locked_until > (int64_t)time(NULL) ?
+		"locked until " :
+		"not locked",
+	    st->locked_until > (int64_t)time(NULL) ? t : "");
+	/* last_step, last_success and the token counters stay. */
+	st->failures = 0;
+	st->locked_until = 0;
+	return 1;
+}
+
 int
 adm_unlock(struct adm_ctx *ctx, int argc, char **argv)
 {
-	struct amfa_state_handle h;
-	struct amfa_state st;
+	struct unlock_note n = { NULL, 0 };
 	struct amfa_user u;
 	const char *user;
-	char t[64];
 	int r;
 
 	r = adm_user_arg(argc, argv, "awsmfa unlock USER", &user);
@@ -210,28 +197,15 @@ adm_unlock(struct adm_ctx *ctx, int argc, char **argv)
 	}
 	if (r == 0)
 		amfa_user_free(&u);
-	if (amfa_state_open(&ctx->cfg, user, 0, &h, &st) != 0) {
-		adm_err("%s: the state cannot be read; nothing changed", user);
-		return ADM_FAIL;
-	}
-	adm_format_time(st.locked_until, t, sizeof(t));
-	if (st.failures == 0 && st.locked_until == 0) {
-		amfa_state_close(&h);
+	n.user = user;
+	r = adm_state_update(&ctx->cfg, user, clear_lock, &n);
+	if (r == ADM_OK && !n.was)
 		printf("%s was not locked (no failures)\n", user);
-		return ADM_OK;
-	}
-	printf("%s: %ld failures, %s%s; unlocking\n", user, st.failures,
-	    st.locked_until > (int64_t)time(NULL) ?
-		"locked until " :
-		"not locked",
-	    st.locked_until > (int64_t)time(NULL) ? t : "");
-	/* last_step, last_success and the token counters stay. */
-	st.failures = 0;
-	st.locked_until = 0;
-	r = amfa_state_commit(&h, &st);
-	amfa_state_close(&h);
-	if (r != 0)
-		return ADM_FAIL;
-	printf("%s unlocked\n", user);
-	return ADM_OK;
+	else if (r == ADM_OK)
+		printf("%s unlocked\n", user);
+	else
+		adm_err("%s: the state cannot be read or written; nothing "
+			"changed",
+		    user);
+	return r;
 }

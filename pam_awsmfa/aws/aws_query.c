@@ -21,9 +21,8 @@
 #define MIN_TRY_MS	   200 /* less time left than this: give up */
 #define CONNECT_TIMEOUT_MS 3000
 
-/* Full jitter: a random wait in [0, min(cap, base * 2^try)]. */
-static long
-backoff_ms(int try)
+long
+amfa_aws_backoff_ms(int try)
 {
 	unsigned int r = 0;
 	long top = BACKOFF_BASE_MS;
@@ -37,8 +36,8 @@ backoff_ms(int try)
 	return (long)(r % (unsigned int)(top + 1));
 }
 
-static void
-sleep_ms(long ms)
+void
+amfa_aws_sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
@@ -197,9 +196,8 @@ form_body(const char *action, const char *version,
 	return body;
 }
 
-/* Host header value and path of `url' (with libcurl's URL parser). */
-static int
-split_url(const char *url, char *host, size_t hostlen, char *path,
+int
+amfa_aws_split_url(const char *url, char *host, size_t hostlen, char *path,
     size_t pathlen, char *query, size_t querylen)
 {
 	CURLU *u;
@@ -413,8 +411,8 @@ amfa_aws_query(const struct amfa_aws_endpoint *ep,
 	memset(ans, 0, sizeof(*ans));
 	ans->status = AMFA_AWS_INTERNAL;
 	if (ep->timeout_ms <= 0 ||
-	    split_url(ep->url, host, sizeof(host), path, sizeof(path), query,
-		sizeof(query)) != 0) {
+	    amfa_aws_split_url(ep->url, host, sizeof(host), path, sizeof(path),
+		query, sizeof(query)) != 0) {
 		snprintf(ans->detail, sizeof(ans->detail), "bad endpoint");
 		return ans->status;
 	}
@@ -454,7 +452,7 @@ amfa_aws_query(const struct amfa_aws_endpoint *ep,
 			break;
 		}
 		amfa_http_response_free(&resp);
-		wait = backoff_ms(ans->tries);
+		wait = amfa_aws_backoff_ms(ans->tries);
 		left = deadline - amfa_monotonic_ms();
 		amfa_log(LOG_NOTICE, "%s %s: try %d: %s%s", ep->url, action,
 		    ans->tries, ans->detail,
@@ -464,7 +462,7 @@ amfa_aws_query(const struct amfa_aws_endpoint *ep,
 			ans->status = AMFA_AWS_UNREACHABLE;
 			break;
 		}
-		sleep_ms(wait);
+		amfa_aws_sleep_ms(wait);
 	}
 	amfa_wipe_free(body, body_len + 1);
 	return ans->status;

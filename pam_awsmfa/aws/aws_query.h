@@ -78,6 +78,15 @@ xmlDocPtr amfa_aws_xml_parse(const char *buf, size_t len);
 int amfa_aws_xml_error(xmlDocPtr doc, char *code, size_t codelen, char *message,
     size_t msglen);
 
+/* Shared with the JSON protocol client (dynamodb.c). */
+/* Full jitter: a random wait in [0, min(cap, base * 2^try)] ms. */
+long amfa_aws_backoff_ms(int try);
+void amfa_aws_sleep_ms(long ms);
+/* Host header value ("host[:port]"), path and query of `url' (libcurl's URL
+ * parser).  0 or -1. */
+int amfa_aws_split_url(const char *url, char *host, size_t hostlen, char *path,
+    size_t pathlen, char *query, size_t querylen);
+
 /* Free a parsed answer, its texts wiped first (they may be secrets). */
 void amfa_aws_xml_free(xmlDocPtr doc);
 void amfa_aws_answer_free(struct amfa_aws_answer *ans);

@@ -24,6 +24,8 @@
 
 /* The largest item this client accepts in an answer (attributes). */
 #define AMFA_DDB_MAX_ATTRS 64
+/* The largest answer body this client reads (bytes); larger: MALFORMED. */
+#define AMFA_DDB_MAX_ANSWER (256 * 1024)
 
 struct amfa_ddb_config {
 	const char *endpoint; /* https://dynamodb.REGION.amazonaws.com/ */
@@ -75,8 +77,8 @@ enum amfa_ddb_result {
 
 /* What happened, for logs (never a key or token). */
 struct amfa_ddb_error {
-	char code[64];	    /* AWS's __type, after the '#' */
-	char message[256];  /* AWS's message */
+	char code[64];	   /* AWS's __type, after the '#' */
+	char message[256]; /* AWS's message */
 	char request_id[80];
 	char detail[256]; /* transport trouble */
 	int tries;
@@ -121,6 +123,9 @@ enum amfa_ddb_result amfa_ddb_parse_item(const char *buf, size_t len,
 const char *amfa_ddb_item_get(const struct amfa_ddb_item *it, const char *name,
     enum amfa_ddb_type type);
 void amfa_ddb_item_free(struct amfa_ddb_item *it);
+/* Is s[0..len) a number as this client reads and writes them: a decimal
+ * integer, optional '-', no leading zeros, at most 38 digits? */
+int amfa_ddb_number_ok(const char *s, size_t len);
 const char *amfa_ddb_result_str(enum amfa_ddb_result r);
 
 #endif

@@ -139,7 +139,7 @@ set_options(CURL *c, const struct amfa_http_request *req,
 	 * who could send the request nowhere and so make the servers
 	 * "unreachable" at will: no proxy there.
 	 */
-	if (amfa_guard_process_secure())
+	if (amfa_guard_process_secure() || req->no_proxy)
 		bad |= curl_easy_setopt(c, CURLOPT_PROXY, "") != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_USERAGENT,
 		   "pam_awsmfa/" AMFA_VERSION) != CURLE_OK;
@@ -148,6 +148,14 @@ set_options(CURL *c, const struct amfa_http_request *req,
 			   (long)req->body_len) != CURLE_OK;
 		bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDS,
 			   req->body ? req->body : "") != CURLE_OK;
+	} else if (strcmp(req->method, "PUT") == 0) {
+		/* A small body given whole, as for POST (IMDSv2's token). */
+		bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE,
+			   (long)req->body_len) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+			   req->body ? req->body : "") != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT") !=
+		    CURLE_OK;
 	} else if (strcmp(req->method, "GET") != 0) {
 		bad = 1;
 	}

@@ -13,14 +13,16 @@
 
 struct amfa_http_request {
 	const char *url;
-	const char *method;	    /* "GET" or "POST" */
+	const char *method;	    /* "GET", "POST" or "PUT" */
 	const char *const *headers; /* "Name: value", NULL-ended */
-	const char *body;	    /* POST body or NULL */
+	const char *body;	    /* POST or PUT body or NULL */
 	size_t body_len;
 	const char *ca_file; /* NULL: the system's CAs */
 	long connect_timeout_ms;
 	long total_timeout_ms;
 	size_t max_response; /* bytes of body kept */
+	int no_proxy;	     /* never through a proxy (the instance metadata
+		       * service: its token must not leave the host) */
 };
 
 enum amfa_http_error {

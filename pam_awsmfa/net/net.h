@@ -1,17 +1,19 @@
 /*
  * The network clients as the rest of the core calls them: STS
- * GetSessionToken (sts.h) and Yubico OTP validation (ykval.h).  They are the
+ * GetSessionToken (sts.h), Yubico OTP validation (ykval.h) and the
+ * DynamoDB state table (dynamodb.h).  They are the
  * only users of libcurl and libxml2, which with their own dependencies are
  * most of what loading the module costs; a local TOTP login needs none of it.
  *
- * Two implementations of the same two calls:
+ * Two implementations of the same calls:
  * - net_direct.c calls sts.c and ykval.c.  Programs and tests link it with
  *   the network code (core_net).
  * - net_dlopen.c, in pam_awsmfa.so only, loads the private plugin
  *   awsmfa_net.so (net_plugin.c + core_net) on the first call that needs
  *   the network, from the directory the module itself was loaded from,
  *   after checking the file (owner, mode, no symlink).  If it cannot be
- *   loaded the call fails closed: AMFA_STS_INTERNAL, AMFA_YKVAL_ERROR.
+ *   loaded the call fails closed: AMFA_STS_INTERNAL, AMFA_YKVAL_ERROR,
+ *   AMFA_DDB_INTERNAL.
  */
 #ifndef AMFA_NET_H
 #define AMFA_NET_H
@@ -51,7 +53,7 @@ enum amfa_ddb_result amfa_net_ddb_delete_item(const struct amfa_ddb_config *c,
  * caller's log sink, set in the plugin for the call and cleared after it.
  */
 #define AMFA_NET_PLUGIN	    "awsmfa_net.so"
-#define AMFA_NET_OPS_SYMBOL "amfa_net_ops_v2"
+#define AMFA_NET_OPS_SYMBOL "amfa_net_ops_v3"
 
 struct amfa_net_log {
 	amfa_log_sink *sink; /* NULL: stderr */
@@ -69,6 +71,18 @@ struct amfa_net_ops {
 	    struct amfa_sts_credentials *out);
 	enum amfa_ykval_result (*ykval_verify)(const struct amfa_net_log *log,
 	    const struct amfa_ykval_config *c, const char *otp);
+	enum amfa_ddb_result (*ddb_get_item)(const struct amfa_net_log *log,
+	    const struct amfa_ddb_config *c, const struct amfa_ddb_attr *key,
+	    struct amfa_ddb_item *out, struct amfa_ddb_error *err);
+	enum amfa_ddb_result (*ddb_update_item)(const struct amfa_net_log *log,
+	    const struct amfa_ddb_config *c, const struct amfa_ddb_attr *key,
+	    const char *update, const char *condition,
+	    const struct amfa_ddb_attr *values, size_t nvalues,
+	    struct amfa_ddb_error *err);
+	enum amfa_ddb_result (*ddb_delete_item)(const struct amfa_net_log *log,
+	    const struct amfa_ddb_config *c, const struct amfa_ddb_attr *key,
+	    const char *condition, const struct amfa_ddb_attr *values,
+	    size_t nvalues, struct amfa_ddb_error *err);
 };
 
 #endif

@@ -14,3 +14,30 @@ amfa_net_ykval_verify(const struct amfa_ykval_config *c, const char *otp)
 {
 	return amfa_ykval_verify(c, otp);
 }
+
+enum amfa_ddb_result
+amfa_net_ddb_get_item(const struct amfa_ddb_config *c,
+    const struct amfa_ddb_attr *key, struct amfa_ddb_item *out,
+    struct amfa_ddb_error *err)
+{
+	return amfa_ddb_get_item(c, key, out, err);
+}
+
+enum amfa_ddb_result
+amfa_net_ddb_update_item(const struct amfa_ddb_config *c,
+    const struct amfa_ddb_attr *key, const char *update, const char *condition,
+    const struct amfa_ddb_attr *values, size_t nvalues,
+    struct amfa_ddb_error *err)
+{
+	return amfa_ddb_update_item(c, key, update, condition, values, nvalues,
+	    err);
+}
+
+enum amfa_ddb_result
+amfa_net_ddb_delete_item(const struct amfa_ddb_config *c,
+    const struct amfa_ddb_attr *key, const char *condition,
+    const struct amfa_ddb_attr *values, size_t nvalues,
+    struct amfa_ddb_error *err)
+{
+	return amfa_ddb_delete_item(c, key, condition, values, nvalues, err);
+}

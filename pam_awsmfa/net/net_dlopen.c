@@ -149,7 +149,9 @@ load(void)
 	ops = dlsym(h, AMFA_NET_OPS_SYMBOL);
 	if (ops == NULL || ops->size != sizeof(*ops) || ops->version == NULL ||
 	    strcmp(ops->version, AMFA_VERSION) != 0 ||
-	    ops->sts_get_session_token == NULL || ops->ykval_verify == NULL) {
+	    ops->sts_get_session_token == NULL || ops->ykval_verify == NULL ||
+	    ops->ddb_get_item == NULL || ops->ddb_update_item == NULL ||
+	    ops->ddb_delete_item == NULL) {
 		amfa_log(LOG_ERR,
 		    "%s: not the plugin of pam_awsmfa %s "
 		    "(%s missing or of another version)",
@@ -163,7 +165,7 @@ load(void)
 	return ops;
 fail:
 	amfa_log(LOG_ERR,
-	    "the network clients (STS, YubiKey validation) are "
+	    "the network clients (STS, YubiKey validation, DynamoDB) are "
 	    "unavailable: %s is missing or unusable",
 	    AMFA_NET_PLUGIN);
 	return NULL;
@@ -214,4 +216,60 @@ amfa_net_ykval_verify(const struct amfa_ykval_config *c, const char *otp)
 	if ((ops = ops_get(&log)) == NULL)
 		return AMFA_YKVAL_ERROR;
 	return ops->ykval_verify(&log, c, otp);
+}
+
+enum amfa_ddb_result
+amfa_net_ddb_get_item(const struct amfa_ddb_config *c,
+    const struct amfa_ddb_attr *key, struct amfa_ddb_item *out,
+    struct amfa_ddb_error *err)
+{
+	const struct amfa_net_ops *ops;
+	struct amfa_net_log log;
+
+	memset(out, 0, sizeof(*out));
+	memset(err, 0, sizeof(*err));
+	if ((ops = ops_get(&log)) == NULL) {
+		snprintf(err->detail, sizeof(err->detail), "%s unusable",
+		    AMFA_NET_PLUGIN);
+		return AMFA_DDB_INTERNAL;
+	}
+	return ops->ddb_get_item(&log, c, key, out, err);
+}
+
+enum amfa_ddb_result
+amfa_net_ddb_update_item(const struct amfa_ddb_config *c,
+    const struct amfa_ddb_attr *key, const char *update, const char *condition,
+    const struct amfa_ddb_attr *values, size_t nvalues,
+    struct amfa_ddb_error *err)
+{
+	const struct amfa_net_ops *ops;
+	struct amfa_net_log log;
+
+	memset(err, 0, sizeof(*err));
+	if ((ops = ops_get(&log)) == NULL) {
+		snprintf(err->detail, sizeof(err->detail), "%s unusable",
+		    AMFA_NET_PLUGIN);
+		return AMFA_DDB_INTERNAL;
+	}
+	return ops->ddb_update_item(&log, c, key, update, condition, values,
+	    nvalues, err);
+}
+
+enum amfa_ddb_result
+amfa_net_ddb_delete_item(const struct amfa_ddb_config *c,
+    const struct amfa_ddb_attr *key, const char *condition,
+    const struct amfa_ddb_attr *values, size_t nvalues,
+    struct amfa_ddb_error *err)
+{
+	const struct amfa_net_ops *ops;
+	struct amfa_net_log log;
+
+	memset(err, 0, sizeof(*err));
+	if ((ops = ops_get(&log)) == NULL) {
+		snprintf(err->detail, sizeof(err->detail), "%s unusable",
+		    AMFA_NET_PLUGIN);
+		return AMFA_DDB_INTERNAL;
+	}
+	return ops->ddb_delete_item(&log, c, key, condition, values, nvalues,
+	    err);
 }

@@ -45,11 +45,57 @@ plugin_ykval(const struct amfa_net_log *log, const struct amfa_ykval_config *c,
 	return r;
 }
 
-extern const struct amfa_net_ops amfa_net_ops_v2;
+static enum amfa_ddb_result
+plugin_ddb_get(const struct amfa_net_log *log, const struct amfa_ddb_config *c,
+    const struct amfa_ddb_attr *key, struct amfa_ddb_item *out,
+    struct amfa_ddb_error *err)
+{
+	enum amfa_ddb_result r;
 
-const struct amfa_net_ops amfa_net_ops_v2 = {
+	enter(log);
+	r = amfa_ddb_get_item(c, key, out, err);
+	leave();
+	return r;
+}
+
+static enum amfa_ddb_result
+plugin_ddb_update(const struct amfa_net_log *log,
+    const struct amfa_ddb_config *c, const struct amfa_ddb_attr *key,
+    const char *update, const char *condition,
+    const struct amfa_ddb_attr *values, size_t nvalues,
+    struct amfa_ddb_error *err)
+{
+	enum amfa_ddb_result r;
+
+	enter(log);
+	r = amfa_ddb_update_item(c, key, update, condition, values, nvalues,
+	    err);
+	leave();
+	return r;
+}
+
+static enum amfa_ddb_result
+plugin_ddb_delete(const struct amfa_net_log *log,
+    const struct amfa_ddb_config *c, const struct amfa_ddb_attr *key,
+    const char *condition, const struct amfa_ddb_attr *values, size_t nvalues,
+    struct amfa_ddb_error *err)
+{
+	enum amfa_ddb_result r;
+
+	enter(log);
+	r = amfa_ddb_delete_item(c, key, condition, values, nvalues, err);
+	leave();
+	return r;
+}
+
+extern const struct amfa_net_ops amfa_net_ops_v3;
+
+const struct amfa_net_ops amfa_net_ops_v3 = {
 	.size = sizeof(struct amfa_net_ops),
 	.version = AMFA_VERSION,
 	.sts_get_session_token = plugin_sts,
 	.ykval_verify = plugin_ykval,
+	.ddb_get_item = plugin_ddb_get,
+	.ddb_update_item = plugin_ddb_update,
+	.ddb_delete_item = plugin_ddb_delete,
 };

@@ -290,9 +290,136 @@ class AwsmfaBefore(Awsmfa):
         self.module = args.module_before
 
 
+class TableServers:
+    """The state table on loopback for the table rows: one dynalite (a
+    real DynamoDB implementation, node) and one ddb_front.py (SigV4 checked
+    as DynamoDB checks it, Python) in front of it, both separate processes
+    started once per benchmark run and stopped at its end."""
+
+    AKID = "AKIABENCHSTATETABLE1"
+    SECRET = "benchStateTableSecretKey000000000000000"
+    _one = None
+
+    @classmethod
+    def get(cls):
+        if cls._one is None:
+            cls._one = cls()
+        return cls._one
+
+    @classmethod
+    def stop(cls):
+        if cls._one is not None:
+            for c in (cls._one.front.close, cls._one.db.stop):
+                try:
+                    c()
+                except Exception:
+                    pass
+            cls._one = None
+
+    def __init__(self):
+        sys.path.insert(0, os.path.join(os.path.dirname(
+            os.path.abspath(__file__)), "..", "fixtures"))
+        import dynalite
+        from ddb_front import Front
+        why = dynalite.available()
+        if why:
+            sys.exit("bench.py: the table rows need dynalite: %s" % why)
+        self.db = dynalite.Dynalite()
+        self.front = Front(self.db.port, keys={self.AKID: self.SECRET})
+
+
+class AwsmfaTable(Awsmfa):
+    """state_backend = dynamodb: each login a consistent GetItem and a
+    conditional UpdateItem of the user's item, here through ddb_front.py
+    (every request's signature checked) to dynalite on loopback.  The
+    module signs with a key file (dynamodb_key_file), so no IMDS call."""
+    name = "pam_awsmfa_table"
+    direct = False
+    KEY = "amfa_user"
+
+    def __init__(self, root, pop, args):
+        super().__init__(root, pop, args)
+        self.servers = TableServers.get()
+        self.table = "bench-%s-%d" % (self.name.replace("_", "-"),
+                                      len(pop.names))
+        self.servers.db.create_table(self.table, self.KEY)
+        url = self.servers.db.url if self.direct else self.servers.front.url
+        key = os.path.join(root, "table.key")
+        write_file(key, "[default]\naws_access_key_id = %s\n"
+                   "aws_secret_access_key = %s\n" % (
+                       TableServers.AKID, TableServers.SECRET), 0o600)
+        with open(self.conf, "a") as f:
+            f.write("state_backend = dynamodb\ndynamodb_table = %s\n"
+                    "dynamodb_region = us-east-1\ndynamodb_endpoint = %s\n"
+                    "dynamodb_key_file = %s\ndynamodb_timeout = 10\n"
+                    % (self.table, url, key))
+
+    def server_pids(self):
+        """The processes that serve this row's calls."""
+        return [self.servers.db.proc.pid] + (
+            [] if self.direct else [self.servers.front.proc.pid])
+
+    def reset(self):
+        # The same steady state as the files' (logged in an hour ago, no
+        # failures), written straight to dynalite, 25 items a call.
+        step = int(time.time()) // PERIOD - 120
+        for i in range(0, len(self.pop.names), 25):
+            self.servers.db.call("BatchWriteItem", {"RequestItems": {
+                self.table: [{"PutRequest": {"Item": {
+                    self.KEY: {"S": name}, "amfa_ver": {"N": "1"},
+                    "totp_step": {"N": str(step)}, "fail_count": {"N": "0"},
+                    "locked_until": {"N": "0"},
+                    "last_ok": {"N": str(step * PERIOD)},
+                    "rc_gen": {"N": "0"}, "rc_used": {"N": "0"}}}}
+                    for name in self.pop.names[i:i + 25]]}})
+
+
+    def check(self, r):
+        """Every accepted login wrote its item (amfa_ver 1 -> 2): the
+        figures are of logins that really went through the table."""
+        written, start = 0, None
+        while True:
+            body = {"TableName": self.table, "ConsistentRead": True,
+                    "ScanFilter": {"amfa_ver": {
+                        "AttributeValueList": [{"N": "2"}],
+                        "ComparisonOperator": "EQ"}}}
+            if start:
+                body["ExclusiveStartKey"] = start
+            got = self.servers.db.call("Scan", body)
+            written += got["Count"]
+            start = got.get("LastEvaluatedKey")
+            if not start:
+                break
+        if written != r["ok"]:
+            sys.exit("%s: %d logins accepted but %d items written" % (
+                self.name, r["ok"], written))
+
+
+class AwsmfaTableKept(AwsmfaTable):
+    name = "pam_awsmfa_table_kept"
+    keep = True
+
+
+class AwsmfaTableDirect(AwsmfaTable):
+    """The same straight at dynalite (no signature check, no Python in
+    the way): the same client work, less server time and wall time."""
+    name = "pam_awsmfa_table_direct"
+    direct = True
+
+
+class AwsmfaTableDirectKept(AwsmfaTableDirect):
+    name = "pam_awsmfa_table_direct_kept"
+    keep = True
+
+
 MODULES = {"permit": Permit, "floor": Floor, "awsmfa": Awsmfa,
            "awsmfa-before": AwsmfaBefore, "awsmfa-kept": AwsmfaKept,
-           "ga": GoogleAuthenticator, "oath": Oath}
+           "ga": GoogleAuthenticator, "oath": Oath,
+           "table": AwsmfaTable, "table-kept": AwsmfaTableKept,
+           "table-direct": AwsmfaTableDirect,
+           "table-direct-kept": AwsmfaTableDirectKept,
+           # The name of the first table row (state-table branch, faa79bc).
+           "awsmfa-table": AwsmfaTableKept}
 
 
 def parse_result(line):
@@ -307,6 +434,8 @@ def run_once(args, work, mod, pop, jobs, sink, extra=(), logins=None,
     pop.codes_file(codes, min(len(pop.names), logins or args.logins))
     os.sync()
     before = sink.count
+    servers = getattr(mod, "server_pids", lambda: [])()
+    server0 = sum(proc_cpu_s(p) for p in servers)
     proc = subprocess.run(list(wrap) + [args.pambench, "-j", str(jobs)] +
                           list(extra) +
                           [os.path.join(work, "pam.d"), mod.name, codes],
@@ -320,6 +449,11 @@ def run_once(args, work, mod, pop, jobs, sink, extra=(), logins=None,
             mod.name, len(pop.names), jobs, proc.stdout, proc.stderr))
     r = parse_result(proc.stdout)
     r["syslog"] = sink.count - before
+    if hasattr(mod, "check"):
+        mod.check(r)
+    if servers:
+        r["server_cpu_ns"] = int((sum(proc_cpu_s(p) for p in servers) -
+                                  server0) * 1e9)
     return r
 
 
@@ -360,6 +494,9 @@ def summarise(runs):
                                     for r in runs) / 1e3,
         "maxrss_kb": max(r["maxrss_kb"] for r in runs),
         "syslog_per_login": statistics.median(r["syslog"] for r in runs) / n,
+        "server_cpu_us": statistics.median(
+            r["server_cpu_ns"] / r["logins"] for r in runs) / 1e3
+        if "server_cpu_ns" in runs[0] else None,
     }
 
 
@@ -553,17 +690,21 @@ def main():
                     print("%-26s %6d users %3d at once: %9.1f us/login "
                           "(p50 %.1f, p99 %.1f) %8.0f logins/s  maxrss "
                           "%d kB  cpu/login %.0f us  syslog/login %.2f  "
-                          "failed %d  [%d runs]%s" % (
+                          "failed %d  [%d runs]%s%s" % (
                               mod.name, n, jobs, s["mean_us"], s["p50_us"],
                               s["p99_us"], s["per_s"], s["maxrss_kb"],
                               s["cpu_us"], s["syslog_per_login"],
                               s["failed"], s["runs"],
+                              "  server cpu/login %.0f us" %
+                              s["server_cpu_us"] if s["server_cpu_us"]
+                              is not None else "",
                               "  %.0f instructions/login" %
                               s["instr_per_login"] if "instr_per_login" in
                               s else ""), flush=True)
             for root, _, _ in mods:
                 shutil.rmtree(root)
     finally:
+        TableServers.stop()
         for m in ("/dev", os.path.join(work, "dev")):
             subprocess.run(["umount", "-l", m], capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
@@ -589,9 +730,9 @@ def print_table(results):
     print("| module | users | at once | per login (us) | x pam_permit | "
           "x floor | logins/s | CPU per login (us) | x pam_permit | "
           "instructions per login | x pam_permit | peak RSS (kB) | "
-          "valid codes refused |")
+          "valid codes refused | server CPU per login (us) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
-          "---: | ---: | ---: | ---: |")
+          "---: | ---: | ---: | ---: | ---: |")
 
     def ratio(a, b):
         return "%.2f" % (a / b) if a and b else "-"
@@ -600,7 +741,7 @@ def print_table(results):
         key = (r["users"], r["jobs"])
         ir = r.get("instr_per_login")
         print("| %s | %d | %d | %.0f | %s | %s | %.0f | %.0f | %s | %s | %s "
-              "| %d | %s |" % (
+              "| %d | %s | %s |" % (
                   r["module"], r["users"], r["jobs"], r["mean_us"],
                   ratio(r["mean_us"], floor.get(key)),
                   ratio(r["mean_us"], durable.get(key)), r["per_s"],
@@ -609,7 +750,9 @@ def print_table(results):
                   "%.2fM" % (ir / 1e6) if ir else "-",
                   ratio(ir, ir_floor.get(r["users"])), r["maxrss_kb"],
                   "%d of %d" % (r["failed"], r["logins"]) if r["failed"]
-                  else "0"))
+                  else "0",
+                  "%.0f" % r["server_cpu_us"] if r.get("server_cpu_us")
+                  is not None else "-"))
 
 
 if __name__ == "__main__":

@@ -904,6 +904,134 @@ class StsAnswers(Catalogue):
         self.assertGreater(len(self.server.requests), 30)
 
 
+class TableAnswers(Catalogue):
+    """state_backend = dynamodb against a loopback server answering canned
+    bytes to the state table's GetItem: an answer that is not a usable item
+    of this user (not JSON, wrong types, out of range, another user's, too
+    many attributes, huge, errors) never lets anyone in, writes nothing,
+    and is logged.  (tests/pam/test_pam_fleet.py runs the real table.)"""
+
+    def setUp(self):
+        self.server = CannedServer()
+        self.addCleanup(self.server.stop)
+        super().setUp()
+        key = os.path.join(self.tree.etc, "table.key")
+        self.tree.write(key, "[default]\naws_access_key_id = "
+                        "AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = "
+                        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLE\n", 0o600)
+        self.good_conf += ("state_backend = dynamodb\n"
+                           "dynamodb_table = awsmfa-state\n"
+                           "dynamodb_endpoint = %s\n"
+                           "dynamodb_key_file = %s\n"
+                           "dynamodb_timeout = 1\n" % (self.server.url, key))
+
+    def answer(self, name, raw, log="state table awsmfa-state: user alice"):
+        def setup(t):
+            t.server.answer = raw
+        return Entry("table: " + name, setup=setup, rc=PAM_AUTHINFO_UNAVAIL,
+                     state=SAME, log=log)
+
+    def test_table_answers(self):
+        H = CannedServer.http
+
+        def item(**attrs):
+            base = {"amfa_user": {"S": "alice"}, "amfa_ver": {"N": "3"},
+                    "totp_step": {"N": str(step_now() - 10)},
+                    "fail_count": {"N": "0"}, "locked_until": {"N": "0"},
+                    "last_ok": {"N": "0"}, "rc_gen": {"N": "0"},
+                    "rc_used": {"N": "0"}}
+            for k, v in attrs.items():
+                if v is None:
+                    base.pop(k)
+                else:
+                    base[k] = v
+            return H("200 OK", json.dumps({"Item": base}),
+                     ctype="application/x-amz-json-1.0")
+
+        def err(status, code, msg="x"):
+            return H(status, json.dumps({
+                "__type": "com.amazonaws.dynamodb.v20120810#" + code,
+                "message": msg}), ctype="application/x-amz-json-1.0")
+
+        many = {"pad_%d" % i: {"S": "x"} for i in range(70)}
+        table = [
+            self.answer("not JSON", H("200 OK", "garbage{")),
+            self.answer("truncated JSON", H("200 OK", '{"Item": {"amfa_us')),
+            self.answer("empty 200", H("200 OK", "")),
+            self.answer("a JSON array", H("200 OK", '["Item"]')),
+            self.answer("Item is a string", H("200 OK", '{"Item": "x"}')),
+            self.answer("Item is null", H("200 OK", '{"Item": null}')),
+            self.answer("attribute of type BOOL",
+                        item(fail_count={"BOOL": True})),
+            self.answer("attribute of type M",
+                        item(totp_step={"M": {"N": {"N": "1"}}})),
+            self.answer("attribute of type L", item(last_ok={"L": []})),
+            self.answer("attribute with two types",
+                        item(fail_count={"N": "1", "S": "1"})),
+            self.answer("number that is not one",
+                        item(totp_step={"N": "12abc"})),
+            self.answer("number with an exponent",
+                        item(locked_until={"N": "1e9"})),
+            self.answer("number of 40 digits",
+                        item(last_ok={"N": "9" * 40})),
+            self.answer("number as JSON number",
+                        item(fail_count={"N": 1})),
+            self.answer("negative failures", item(fail_count={"N": "-1"})),
+            self.answer("step below -1", item(totp_step={"N": "-5"})),
+            self.answer("version 0", item(amfa_ver={"N": "0"})),
+            self.answer("no version", item(amfa_ver=None)),
+            self.answer("no step", item(totp_step=None)),
+            self.answer("no key", item(amfa_user=None)),
+            self.answer("another user's item",
+                        item(amfa_user={"S": "bob"})),
+            self.answer("key as a number", item(amfa_user={"N": "1"})),
+            self.answer("NUL in the key", item(amfa_user={"S": "alice\0"})),
+            self.answer("key with a newline",
+                        item(amfa_user={"S": "alice\nbob"})),
+            self.answer("recovery marks too wide",
+                        item(rc_used={"N": "70000"}, rc_gen={"N": "5"})),
+            self.answer("recovery marks without a set",
+                        item(rc_used={"N": "1"})),
+            self.answer("YubiKey counter, bad id",
+                        item(yk_xyz={"N": "1"})),
+            self.answer("YubiKey counter, use over 255",
+                        item(yk_vvccccfhcbvl={"N": "300"})),
+            self.answer("YubiKey counter as a string",
+                        item(yk_vvccccfhcbvl={"S": "1"})),
+            self.answer("17 YubiKeys", item(**{
+                "yk_cccccccccc%s" % (a + b): {"N": "1"}
+                for a in "bd" for b in "bdefghijklnr"[:9]})),
+            self.answer("70 attributes", item(**many)),
+            self.answer("300 KiB item", item(pad={"S": "A" * (300 * 1024)}),
+                        log="DynamoDB"),
+            self.answer("500 until the time is up",
+                        err("500 Internal Server Error",
+                            "InternalServerError"), log="DynamoDB"),
+            self.answer("throttled until the time is up",
+                        err("400 Bad Request",
+                            "ProvisionedThroughputExceededException"),
+                        log="DynamoDB"),
+            self.answer("access denied", err(
+                "400 Bad Request", "AccessDeniedException",
+                "User: arn:aws:sts::1:assumed-role/r/i is not authorized"),
+                log="AccessDeniedException"),
+            self.answer("no such table", err(
+                "400 Bad Request", "ResourceNotFoundException"),
+                log="ResourceNotFoundException"),
+            self.answer("condition failed on a read", err(
+                "400 Bad Request", "ConditionalCheckFailedException")),
+            self.answer("error code with format", err(
+                "400 Bad Request", "%s%n%s%n")),
+            self.answer("error without a type", H(
+                "400 Bad Request", '{"message": "x"}')),
+            self.answer("redirect", H("302 Found", "", extra=(
+                "Location: http://127.0.0.2:1/",)), log="DynamoDB"),
+            self.answer("closed at once", lambda c: None, log="DynamoDB"),
+        ]
+        self.run_table(table)
+        self.assertGreater(len(self.server.requests), 40)
+
+
 class StsKnownIssues(StsAnswers):
     """Answers this catalogue found the module taking, fixed in sts.c: a
     line break in a secret or token (it would forge variables in the PAM

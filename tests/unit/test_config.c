@@ -389,9 +389,79 @@ files(void)
 	(void)!system(cmd);
 }
 
+/* state_backend and the table's keys. */
+static void
+table_settings(void)
+{
+	static const struct {
+		const char *text, *msg;
+	} bad[] = {
+		{ "state_backend = dynamodb\n",
+		    "test.conf: state_backend = dynamodb needs dynamodb_table" },
+		{ "state_backend = sqlite\n", "test.conf:1: state_backend" },
+		{ "dynamodb_table = t1x\n",
+		    "test.conf: dynamodb_* and imds_endpoint need state_backend "
+		    "= dynamodb" },
+		{ "state_backend = dynamodb\ndynamodb_table = a b\n",
+		    "test.conf:2: dynamodb_table: not a valid DynamoDB table" },
+		{ "state_backend = dynamodb\ndynamodb_table = ab\n",
+		    "test.conf:2: dynamodb_table: not a valid DynamoDB table" },
+		{ "state_backend = dynamodb\ndynamodb_table = t1x\n"
+		  "dynamodb_endpoint = http://dynamodb.example.com/\n",
+		    "test.conf:3: dynamodb_endpoint: plain http is only allowed" },
+		{ "state_backend = dynamodb\ndynamodb_table = t1x\n"
+		  "imds_endpoint = http://10.0.0.1/\n",
+		    "test.conf:3: imds_endpoint: plain http is only allowed" },
+		{ "state_backend = dynamodb\ndynamodb_table = t1x\n"
+		  "imds_endpoint = http://169.254.169.254@evil/\n",
+		    "test.conf:3: imds_endpoint: not a plain URL" },
+		{ "state_backend = dynamodb\ndynamodb_table = t1x\n"
+		  "dynamodb_key_file = key\n",
+		    "test.conf:3: dynamodb_key_file: must be an absolute path" },
+		{ "state_backend = dynamodb\ndynamodb_table = t1x\n"
+		  "dynamodb_region = US_EAST\n",
+		    "test.conf:3: dynamodb_region: not a valid AWS region" },
+		{ "state_backend = dynamodb\ndynamodb_table = t1x\n"
+		  "dynamodb_timeout = 0\n",
+		    "test.conf:3: dynamodb_timeout must be" },
+	};
+	struct amfa_config c;
+
+	ok(parse_cfg("", &c) == 0 && c.state_backend == AMFA_BACKEND_FILES &&
+		c.ddb_table == NULL && c.ddb_timeout == 5,
+	    "the files are the default store");
+	amfa_config_free(&c);
+	ok(parse_cfg("state_backend = dynamodb\ndynamodb_table = amfa-state\n"
+		     "dynamodb_region = eu-west-1\n"
+		     "dynamodb_endpoint = http://127.0.0.1:8000/\n"
+		     "dynamodb_key_file = /etc/awsmfa/table.key\n"
+		     "imds_endpoint = http://169.254.169.254\n"
+		     "dynamodb_timeout = 3\n",
+	       &c) == 0 &&
+		c.state_backend == AMFA_BACKEND_DYNAMODB &&
+		strcmp(c.ddb_table, "amfa-state") == 0 &&
+		strcmp(c.ddb_region, "eu-west-1") == 0 &&
+		strcmp(c.ddb_endpoint, "http://127.0.0.1:8000/") == 0 &&
+		strcmp(c.ddb_key_file, "/etc/awsmfa/table.key") == 0 &&
+		strcmp(c.imds_endpoint, "http://169.254.169.254") == 0 &&
+		c.ddb_timeout == 3,
+	    "a table configuration parses");
+	amfa_config_free(&c);
+	ok(parse_cfg("state_backend = dynamodb\ndynamodb_table = t1x\n"
+		     "imds_endpoint = http://[fd00:ec2::254]/\n",
+	       &c) == 0,
+	    "IMDS's IPv6 address is taken");
+	amfa_config_free(&c);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ok(parse_cfg(bad[i].text, &c) == -1, "bad table config %zu", i);
+		ok(logcap_has(bad[i].msg), "says: %s", bad[i].msg);
+	}
+}
+
 int
 main(void)
 {
+	table_settings();
 	config_good();
 	config_bad();
 	user_good();

@@ -1,0 +1,166 @@
+/* The state table store; see state_table.h and state_item.h. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net/net.h"
+#include "secure_file.h"
+#include "state_item.h"
+#include "state_table.h"
+#include "store.h"
+
+#define CRED_CACHE_NAME ".imds-credentials"
+
+void
+amfa_table_config(const struct amfa_config *cfg, struct amfa_ddb_config *dc,
+    char *endpoint, char *cache)
+{
+	const char *region = cfg->ddb_region ? cfg->ddb_region : cfg->region;
+	struct stat sb;
+
+	memset(dc, 0, sizeof(*dc));
+	if (cfg->ddb_endpoint != NULL)
+		snprintf(endpoint, 256, "%s", cfg->ddb_endpoint);
+	else
+		snprintf(endpoint, 256, "https://dynamodb.%s.amazonaws.com/",
+		    region);
+	dc->endpoint = endpoint;
+	dc->region = region;
+	dc->table = cfg->ddb_table;
+	dc->ca_file = cfg->ca_file;
+	dc->timeout_ms = cfg->ddb_timeout * 1000;
+	dc->key_file = cfg->ddb_key_file;
+	dc->imds_endpoint = cfg->imds_endpoint;
+	/* The instance role's credentials, kept in root's state_dir (no
+	 * user name starts with '.'), when there is one (the store makes it;
+	 * check-config does not). */
+	if (cfg->ddb_key_file == NULL && stat(cfg->state_dir, &sb) == 0 &&
+	    S_ISDIR(sb.st_mode)) {
+		snprintf(cache, 4096, "%s/%s", cfg->state_dir, CRED_CACHE_NAME);
+		dc->cred_cache = cache;
+	}
+}
+
+void
+amfa_table_error_str(const struct amfa_ddb_error *err, char *out, size_t outlen)
+{
+	if (err->code[0] != '\0')
+		snprintf(out, outlen, "%s: %s (request id %s, %d tries)",
+		    err->code, err->message[0] ? err->message : "no message",
+		    err->request_id[0] ? err->request_id : "none", err->tries);
+	else if (err->detail[0] != '\0')
+		snprintf(out, outlen, "%s (%d tries)", err->detail, err->tries);
+	else
+		snprintf(out, outlen, "%d tries", err->tries);
+}
+
+static enum amfa_store_result
+failed(const struct amfa_store *s, const char *what, enum amfa_ddb_result r,
+    const struct amfa_ddb_error *err)
+{
+	char detail[800];
+
+	amfa_table_error_str(err, detail, sizeof(detail));
+	amfa_log(LOG_ERR, "state table %s: user %s: %s: %s: %s",
+	    s->cfg->ddb_table, s->user, what, amfa_ddb_result_str(r), detail);
+	return r == AMFA_DDB_UNAVAILABLE ?
+	    AMFA_STORE_UNAVAILABLE :
+	    AMFA_STORE_ERROR;
+}
+
+/* state_dir for the credential cache: made as the files' store makes it. */
+static void
+ensure_state_dir(const struct amfa_store *s)
+{
+	int fd;
+
+	if (s->cfg->ddb_key_file != NULL)
+		return;
+	if ((fd = amfa_dir_create_open(s->cfg->state_dir, s->owner, 0700)) >= 0)
+		close(fd);
+}
+
+static enum amfa_store_result
+table_load(struct amfa_store *s, struct amfa_state *st)
+{
+	struct amfa_ddb_attr key = { AMFA_ITEM_KEY, AMFA_DDB_S, s->user };
+	struct amfa_ddb_config dc;
+	struct amfa_ddb_error err;
+	struct amfa_ddb_item it;
+	enum amfa_ddb_result r;
+	char endpoint[256], cache[4096];
+	const char *why;
+	int p;
+
+	memset(st, 0, sizeof(*st));
+	st->last_step = -1;
+	memset(&err, 0, sizeof(err));
+	memset(&it, 0, sizeof(it));
+	ensure_state_dir(s);
+	amfa_table_config(s->cfg, &dc, endpoint, cache);
+	r = amfa_net_ddb_get_item(&dc, &key, &it, &err);
+	if (r == AMFA_DDB_NO_ITEM) {
+		s->exists = 0;
+		s->version = 0;
+		return AMFA_STORE_OK;
+	}
+	if (r != AMFA_DDB_OK)
+		return failed(s, "read", r, &err);
+	p = amfa_item_to_state(&it, s->user, st, &s->version, &why);
+	amfa_ddb_item_free(&it);
+	if (p != 0) {
+		amfa_log(LOG_ERR,
+		    "state table %s: user %s: the item is unusable (%s); "
+		    "refusing until an administrator repairs or deletes it",
+		    s->cfg->ddb_table, s->user, why);
+		memset(st, 0, sizeof(*st));
+		st->last_step = -1;
+		return AMFA_STORE_ERROR;
+	}
+	s->exists = 1;
+	return AMFA_STORE_OK;
+}
+
+static enum amfa_store_result
+table_commit(struct amfa_store *s, const struct amfa_state *st, int64_t now)
+{
+	struct amfa_ddb_attr key = { AMFA_ITEM_KEY, AMFA_DDB_S, s->user };
+	struct amfa_item_write w;
+	struct amfa_ddb_config dc;
+	struct amfa_ddb_error err;
+	enum amfa_ddb_result r;
+	char endpoint[256], cache[4096];
+	const char *why;
+
+	if (amfa_item_write(&s->snap, s->exists, s->version, st, now, &w,
+		&why) != 0) {
+		amfa_log(LOG_ERR, "state table %s: user %s: not written: %s",
+		    s->cfg->ddb_table, s->user, why);
+		return AMFA_STORE_ERROR;
+	}
+	memset(&err, 0, sizeof(err));
+	amfa_table_config(s->cfg, &dc, endpoint, cache);
+	r = amfa_net_ddb_update_item(&dc, &key, w.update, w.condition, w.values,
+	    w.nvalues, &err);
+	if (r == AMFA_DDB_OK)
+		return AMFA_STORE_OK;
+	if (r == AMFA_DDB_CONDITION) {
+		amfa_log(LOG_INFO,
+		    "state table %s: user %s: changed since it was read; "
+		    "deciding again",
+		    s->cfg->ddb_table, s->user);
+		return AMFA_STORE_CONFLICT;
+	}
+	return failed(s, "write", r, &err);
+}
+
+static void
+table_close(struct amfa_store *s)
+{
+	(void)s;
+}
+
+const struct amfa_store_ops amfa_store_table_ops = { table_load, table_commit,
+	table_close };

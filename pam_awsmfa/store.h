@@ -1,0 +1,91 @@
+/*
+ * Where a user's state lives, behind one small interface: load a snapshot,
+ * commit a new state if nothing changed since the snapshot (or say that
+ * something did), close.  The decision (auth.c) is one plain function over
+ * the snapshot and does not know which store it talks to.
+ *
+ * Two stores, chosen by awsmfa.conf's state_backend (here, and nowhere
+ * else):
+ *   files     state_dir, one file per user (state.h).  The load takes the
+ *             user's lock and holds it until the close, so nothing can
+ *             change the state in between: a commit never conflicts.
+ *   dynamodb  one item per user in a DynamoDB table (state_table.h).  No
+ *             lock: the commit is one conditional UpdateItem whose
+ *             condition is "the item is the version of the snapshot" and
+ *             the replay rule itself (a new TOTP step above the stored one,
+ *             a YubiKey's counters above the stored ones, not locked for an
+ *             acceptance).  Another host's write in between is a conflict,
+ *             and the decision is taken again on a fresh snapshot.
+ */
+#ifndef AMFA_STORE_H
+#define AMFA_STORE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "state.h"
+#include "user.h"
+
+enum amfa_store_result {
+	AMFA_STORE_OK,
+	AMFA_STORE_CONFLICT,	/* changed since the snapshot: load again */
+	AMFA_STORE_UNAVAILABLE, /* the table did not answer in time */
+	AMFA_STORE_ERROR	/* anything else (logged) */
+};
+
+const char *amfa_store_result_str(enum amfa_store_result r);
+
+struct amfa_store;
+
+struct amfa_store_ops {
+	enum amfa_store_result (
+	    *load)(struct amfa_store *s, struct amfa_state *st);
+	enum amfa_store_result (*commit)(struct amfa_store *s,
+	    const struct amfa_state *st, int64_t now);
+	void (*close)(struct amfa_store *s);
+};
+
+struct amfa_store {
+	const struct amfa_store_ops *ops;
+	const struct amfa_config *cfg;
+	uid_t owner;
+	char user[AMFA_USER_NAME_MAX + 1];
+	int loaded;		/* a snapshot is in hand */
+	struct amfa_state snap; /* the snapshot, as loaded */
+	int exists;		/* it came from a record (not a fresh one) */
+	uint64_t version;	/* the table item's version */
+	struct amfa_state_handle file; /* files: the lock and the file */
+};
+
+/*
+ * Ready `s' for `user' with the store awsmfa.conf names.  `owner': the
+ * required owner of state_dir (0 in the module).  0, or -1 (a user name
+ * that no store takes; logged).  Nothing is read yet.
+ */
+int amfa_store_init(struct amfa_store *s, const struct amfa_config *cfg,
+    const char *user, uid_t owner);
+/*
+ * A snapshot of the user's state into `st' (a fresh state when there is
+ * none yet).  A second load drops the first snapshot (and, for the files,
+ * the lock) and takes a new one.
+ */
+enum amfa_store_result amfa_store_load(struct amfa_store *s,
+    struct amfa_state *st);
+/*
+ * Make `st' the user's state if the state is still the snapshot's:
+ * AMFA_STORE_OK (durable: the files fsync'ed, the table acknowledged),
+ * AMFA_STORE_CONFLICT (nothing written; load again and decide again), or
+ * a failure (nothing known to be written).  `now' is the decision's time
+ * (the table's condition that an acceptance is not locked out).  At most
+ * once per load.
+ */
+enum amfa_store_result amfa_store_commit(struct amfa_store *s,
+    const struct amfa_state *st, int64_t now);
+void amfa_store_close(struct amfa_store *s);
+
+/* The files' store and the table's (store_files.c, state_table.c). */
+extern const struct amfa_store_ops amfa_store_files_ops;
+extern const struct amfa_store_ops amfa_store_table_ops;
+
+#endif

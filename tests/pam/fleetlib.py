@@ -1,0 +1,142 @@
+"""The state table for tests: dynalite (a real DynamoDB implementation)
+behind ddb_front.py (SigV4 checked as DynamoDB checks it, faults on
+demand), with the IMDSv2 fixture issuing the instance role's credentials;
+and a relay that holds writes to widen races.  Used by the fleet tests
+(tests/pam/test_pam_fleet.py) and the admin program's table tests."""
+
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+
+import dynalite
+from ddb_front import Front
+from imds_server import Imds
+
+# Nearly every login here loads the network plugin.  In the sanitizer
+# build gcc 12's LeakSanitizer now and then crashes at a process's exit
+# while it scans the dynamic TLS of the unloaded plugin ("Tracer caught
+# signal 11"; the runtime bug tests/pam/test_pam_yubikey.py meets too): the
+# programs these tests run scan no TLS (use_tls=0 can only report more
+# leaks, never fewer).  Nothing changes in the plain build.
+_lsan = os.environ.get("LSAN_OPTIONS")
+if "use_tls=0" not in (_lsan or ""):
+    os.environ["LSAN_OPTIONS"] = ((_lsan + ":") if _lsan else "") + "use_tls=0"
+
+TABLE = "awsmfa-state"
+KEY = "amfa_user"
+STATIC_AKID = "AKIAFLEETSTATICKEY01"
+STATIC_SECRET = "fleetStaticSecretKey0000000000000000000"
+
+
+def table_settings(fleet, tree, **extra):
+    """awsmfa.conf settings of a bastion (a testlib Tree with .store)
+    whose state is in the fleet's table."""
+    settings = {"users_dir": tree.users, "state_dir": tree.state,
+                "store_dir": tree.store,
+                "state_backend": "dynamodb", "dynamodb_table": TABLE,
+                "dynamodb_endpoint": fleet.front.url,
+                "imds_endpoint": fleet.imds.url,
+                "dynamodb_timeout": 3, "lockout_attempts": 1000}
+    settings.update(extra)
+    return settings
+
+
+class SlowWrites:
+    """A TCP relay in front of the table that holds each UpdateItem for
+    `hold' seconds before passing it on, byte for byte (the signature
+    still holds): the window between a login's read and its write is
+    then wide enough that racing logins all read before any writes,
+    and only the write's condition can keep two of them from winning."""
+
+    def __init__(self, port, hold):
+        self.upstream, self.hold = port, hold
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.url = "http://127.0.0.1:%d/" % self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.relay, args=(c,),
+                             daemon=True).start()
+
+    def relay(self, c):
+        # The first bytes say which call it is; the upstream connection is
+        # opened only after the hold (the front serves one at a time).
+        try:
+            first = c.recv(65536)
+            if b"DynamoDB_20120810.UpdateItem" in first:
+                time.sleep(self.hold)
+            u = socket.create_connection(("127.0.0.1", self.upstream))
+        except OSError:
+            c.close()
+            return
+
+        def back():
+            try:
+                while True:
+                    data = u.recv(65536)
+                    if not data:
+                        break
+                    c.sendall(data)
+            except OSError:
+                pass
+            finally:
+                c.close()
+                u.close()
+        threading.Thread(target=back, daemon=True).start()
+        try:
+            data = first
+            while data:
+                u.sendall(data)
+                data = c.recv(65536)
+        except OSError:
+            pass
+        finally:
+            try:
+                u.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.sock.close()
+
+
+class Fleet:
+    """dynalite + the SigV4 front + IMDS, for the whole file."""
+
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="amfa-fleet-")
+        self.keys_file = os.path.join(self.tmp, "imds-keys.json")
+        self.db = dynalite.Dynalite()
+        self.db.create_table(TABLE, KEY)
+        self.imds = Imds(self.keys_file)
+        self.front = Front(self.db.port, keys={STATIC_AKID: STATIC_SECRET},
+                           keys_file=self.keys_file)
+
+    def close(self):
+        for c in (self.front.close, self.imds.close, self.db.stop):
+            try:
+                c()
+            except Exception:
+                pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def item(self, user):
+        """The user's item as dynalite holds it ({name: value}), or None."""
+        got = self.db.call("GetItem", {"TableName": TABLE,
+                                       "Key": {KEY: {"S": user}},
+                                       "ConsistentRead": True})
+        if "Item" not in got:
+            return None
+        return {k: list(v.values())[0] for k, v in got["Item"].items()}
+
+

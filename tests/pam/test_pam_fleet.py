@@ -1,0 +1,457 @@
+"""Fleet mode: two "bastions" (two configuration trees, each with its own
+state_dir and store_dir) sharing one DynamoDB table (state_backend =
+dynamodb).  The table is dynalite, a real DynamoDB implementation, behind
+ddb_front.py, which checks every request's SigV4 signature as DynamoDB does
+and injects faults; the module's own credentials come from the IMDSv2
+fixture (imds_server.py) or a root-only key file.  All on loopback.
+
+Shown: a code accepted on A is refused on B; 32 logins with one code spread
+over both, 10 rounds, exactly one accepted each round; failures spread over
+both lock the user everywhere; grace= on B honours a login on A; the table
+stopped gives the documented failmode behaviour and loses nothing once back;
+throttling is retried; IMDSv2 credentials are used; a file-state login never
+talks to the table."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import unittest
+
+import dynalite
+from amfa_testlib import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_MAXTRIES,
+                          PAM_SUCCESS, Tree, new_seed, require_root, totp,
+                          wait_fresh_step)
+from fleetlib import (STATIC_AKID, STATIC_SECRET, Fleet, SlowWrites,
+                      table_settings)
+from sts_process import IamUser, StsServer
+
+sys.path.insert(0, os.path.join(os.environ.get(
+    "AMFA_TESTS_DIR", os.path.dirname(os.path.abspath(__file__))),
+    "..", "yubikey"))
+from yklib import Token                                          # noqa: E402
+
+ADMIN = os.environ.get("AMFA_ADMIN_PROGRAM", "")
+ROUNDS = 10
+PROCESSES = 32
+
+
+FLEET = None
+
+
+def setUpModule():
+    global FLEET
+    why = dynalite.available()
+    if why:
+        raise unittest.SkipTest(why)
+    FLEET = Fleet()
+
+
+def tearDownModule():
+    if FLEET is not None:
+        FLEET.close()
+
+
+class FleetCase(unittest.TestCase):
+    config = {}
+
+    def bastion(self, name, **extra):
+        tree = Tree()
+        self.addCleanup(tree.cleanup)
+        tree.store = os.path.join(tree.root, "run")
+        settings = table_settings(FLEET, tree)
+        settings.update(self.config)
+        settings.update(extra)
+        tree.write_config(settings)
+        tree.settings = settings
+        tree.name = name
+        tree.service("awsmfa", ["auth required MODULE config=CONF"])
+        return tree
+
+    def setUp(self):
+        FLEET.front.clear()
+        FLEET.front.start_data()
+        self.a = self.bastion("A")
+        self.b = self.bastion("B")
+
+    def enroll(self, user, seed=None):
+        seed = seed or new_seed()
+        for t in (self.a, self.b):
+            t.enroll(user, seed=seed)
+        return seed
+
+    def user(self, stem):
+        """A user name of this test alone (the table outlives tests)."""
+        return "%s%s" % (stem, os.urandom(4).hex())
+
+    def assertRc(self, res, rc, msg=""):
+        self.assertEqual(res.rc, rc, "%s\n%r" % (msg, res))
+
+
+class OneCodeOneLogin(FleetCase):
+    def test_code_accepted_on_a_is_refused_on_b(self):
+        user = self.user("alice")
+        seed = self.enroll(user)
+        wait_fresh_step()
+        code = totp(seed)
+        self.assertRc(self.a.run("awsmfa", user, [code]), PAM_SUCCESS)
+        res = self.b.run("awsmfa", user, [code])
+        self.assertRc(res, PAM_AUTH_ERR, "the same code on B")
+        self.assertIn("already used", res.log)
+        item = FLEET.item(user)
+        self.assertEqual(item["amfa_ver"], "2")
+        self.assertEqual(item["fail_count"], "1", "B's refusal counted")
+        self.assertEqual(int(item["totp_step"]), int(time.time()) // 30)
+        for t in (self.a, self.b):
+            self.assertFalse(os.path.exists(t.state_file(user)),
+                             "no state file on a table bastion")
+
+    def test_race_over_both(self):
+        slow = SlowWrites(FLEET.front.port, 0.3)
+        self.addCleanup(slow.close)
+        for t in (self.a, self.b):
+            t.settings["dynamodb_endpoint"] = slow.url
+            t.write_config(t.settings)
+        users = [self.user("race") for _ in range(ROUNDS)]
+        seeds = {u: self.enroll(u) for u in users}
+        for rnd, user in enumerate(users):
+            wait_fresh_step(margin=10)
+            if rnd % 2 == 0:
+                # Half the rounds race on an existing item (a login with
+                # the code of the step before), half on a user's first.
+                self.assertRc(self.b.run("awsmfa", user, [
+                    totp(seeds[user], at=time.time() - 30)]), PAM_SUCCESS)
+            code = totp(seeds[user])
+            barrier = os.path.join(self.a.root, "go%d" % rnd)
+            procs = [(self.a if i % 2 else self.b).start(
+                "awsmfa", user, [code], ["-w", barrier])
+                for i in range(PROCESSES)]
+            open(barrier, "w").close()
+            results = [Tree.finish(p) for p in procs]
+            rcs = [r[0] for r in results]
+            self.assertEqual(rcs.count(PAM_SUCCESS), 1,
+                             "round %d: %r\n%s" % (rnd, rcs, "\n".join(
+                                 r[2] for r in results if r[0] not in
+                                 (PAM_SUCCESS, PAM_AUTH_ERR))[:4000]))
+            self.assertEqual(int(FLEET.item(user)["totp_step"]),
+                             int(time.time()) // 30)
+
+    def test_failures_over_both_lock_everywhere(self):
+        for t in (self.a, self.b):
+            t.settings["lockout_attempts"] = 4
+            t.write_config(t.settings)
+        user = self.user("bob")
+        seed = self.enroll(user)
+        wait_fresh_step(margin=8)
+        wrong = "%06d" % ((int(totp(seed)) + 1) % 1000000)
+        # Wrong codes and input that is no code at all (refused unchecked,
+        # amfa_auth_refuse), alternately on A and B.
+        for i, typed in enumerate([wrong, "not-a-code", wrong, "x" * 20]):
+            t = (self.a, self.b)[i % 2]
+            self.assertRc(t.run("awsmfa", user, [typed]), PAM_AUTH_ERR,
+                          "failure %d on %s" % (i + 1, t.name))
+        item = FLEET.item(user)
+        self.assertEqual(item["fail_count"], "4")
+        self.assertGreater(int(item["locked_until"]), 0)
+        for t in (self.a, self.b):
+            res = t.run("awsmfa", user, [totp(seed)])
+            self.assertRc(res, PAM_MAXTRIES, "locked on %s" % t.name)
+            self.assertIn("locked out", res.log)
+
+    def test_grace_on_b_honours_a_login_on_a(self):
+        user = self.user("carol")
+        seed = self.enroll(user)
+        self.b.service("sudo", ["auth required MODULE config=CONF grace=5"])
+        res = self.b.run("sudo", user, [])
+        self.assertNotEqual(res.rc, PAM_SUCCESS, "nothing proven yet")
+        wait_fresh_step()
+        self.assertRc(self.a.run("awsmfa", user, [totp(seed)]), PAM_SUCCESS)
+        res = self.b.run("sudo", user, [])
+        self.assertRc(res, PAM_SUCCESS, "proven on A a moment ago")
+        self.assertEqual(res.prompts, [])
+        self.assertIn("counts (grace)", res.log)
+
+
+    def test_recovery_code_spent_fleet_wide(self):
+        user = self.user("rcuser")
+        self.enroll(user)
+        res = subprocess.run([ADMIN, "--config", self.a.conf, "recovery",
+                              user], capture_output=True, text=True,
+                             timeout=60)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        codes = re.findall(r"([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})",
+                           res.stdout)
+        self.assertEqual(len(codes), 10)
+        shutil.copy(self.a.user_file(user), self.b.user_file(user))
+        res = self.a.run("awsmfa", user, [codes[3]])
+        self.assertRc(res, PAM_SUCCESS)
+        res = self.b.run("awsmfa", user, [codes[3]])
+        self.assertRc(res, PAM_AUTH_ERR, "spent on A")
+        self.assertIn("already used", res.log)
+        self.assertRc(self.b.run("awsmfa", user, [codes[4]]), PAM_SUCCESS)
+        item = FLEET.item(user)
+        self.assertEqual(int(item["rc_used"]), (1 << 3) | (1 << 4))
+        status = subprocess.run([ADMIN, "--config", self.b.conf, "status",
+                                 user], capture_output=True, text=True,
+                                timeout=60)
+        self.assertIn("8 of 10 codes left", status.stdout)
+
+
+    def test_yubikey_otp_once_across_hosts(self):
+        user = self.user("ykuser")
+        tok = Token()
+        seed = new_seed()
+        for t in (self.a, self.b):
+            t.enroll(user, seed=seed, extra="yubikey = %s\n" % tok.spec)
+        otp = tok.otp(3, 2)
+        self.assertRc(self.a.run("awsmfa", user, [otp]), PAM_SUCCESS)
+        res = self.b.run("awsmfa", user, [otp])
+        self.assertRc(res, PAM_AUTH_ERR, "the same OTP on B")
+        self.assertIn("already used", res.log)
+        res = self.b.run("awsmfa", user, [tok.otp(3, 1)])
+        self.assertRc(res, PAM_AUTH_ERR, "an older OTP on B")
+        self.assertIn("went backwards", res.log)
+        self.assertRc(self.b.run("awsmfa", user, [tok.otp(3, 3)]),
+                      PAM_SUCCESS)
+        self.assertEqual(FLEET.item(user)["yk_" + tok.public_id],
+                         str(3 * 65536 + 3))
+
+
+class TableAway(FleetCase):
+    def check_down_refuses(self, failmode):
+        for t in (self.a, self.b):
+            t.settings["failmode"] = failmode
+            t.settings["dynamodb_timeout"] = 2
+            t.write_config(t.settings)
+        user = self.user("dave")
+        seed = self.enroll(user)
+        wait_fresh_step(margin=12)
+        first = totp(seed, at=time.time() - 30)
+        self.assertRc(self.a.run("awsmfa", user, [first]), PAM_SUCCESS)
+        before = FLEET.item(user)
+        FLEET.front.stop_data()
+        try:
+            code = totp(seed)
+            res = self.a.run("awsmfa", user, [code])
+            self.assertRc(res, PAM_AUTHINFO_UNAVAIL,
+                          "table down, failmode = %s" % failmode)
+            self.assertIn("state table cannot be reached", res.log)
+            self.assertRc(self.b.run("awsmfa", user, [first]),
+                          PAM_AUTHINFO_UNAVAIL, "even a spent code: no "
+                          "guess either way")
+        finally:
+            FLEET.front.start_data()
+        self.assertEqual(FLEET.item(user), before, "nothing written")
+        # Back: the spent code stays spent, the unspent one is good once.
+        self.assertRc(self.b.run("awsmfa", user, [first]), PAM_AUTH_ERR)
+        self.assertRc(self.b.run("awsmfa", user, [code]), PAM_SUCCESS)
+        self.assertRc(self.a.run("awsmfa", user, [code]), PAM_AUTH_ERR)
+
+    def test_down_secure(self):
+        self.check_down_refuses("secure")
+
+    def test_down_safe_local(self):
+        # failmode = safe opens nothing for a local factor: the table is
+        # the only place that knows whether the code is spent.
+        self.check_down_refuses("safe")
+
+    def test_throttling_is_retried(self):
+        user = self.user("erin")
+        seed = self.enroll(user)
+        wait_fresh_step()
+        FLEET.front.reset_stats()
+        FLEET.front.fault("throttle", 2)
+        FLEET.front.fault("throttling", 1)
+        res = self.a.run("awsmfa", user, [totp(seed)])
+        self.assertRc(res, PAM_SUCCESS)
+        stats = FLEET.front.stats()
+        self.assertEqual(stats["faults"], 3)
+        self.assertEqual(stats["forwarded"], 2, "GetItem, UpdateItem")
+
+    def test_throttled_beyond_the_timeout_refuses(self):
+        user = self.user("fred")
+        seed = self.enroll(user)
+        self.a.settings["dynamodb_timeout"] = 1
+        self.a.write_config(self.a.settings)
+        wait_fresh_step()
+        FLEET.front.fault("throttle", 1000)
+        try:
+            res = self.a.run("awsmfa", user, [totp(seed)])
+        finally:
+            FLEET.front.clear()
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
+        self.assertIsNone(FLEET.item(user))
+
+    def test_bad_answers_refuse(self):
+        user = self.user("gina")
+        seed = self.enroll(user)
+        wait_fresh_step()
+        for kind in ("malformed", "huge", "wrong_type", "not_object"):
+            FLEET.front.fault(kind, 1)
+            res = self.a.run("awsmfa", user, [totp(seed)])
+            FLEET.front.clear()
+            self.assertRc(res, PAM_AUTHINFO_UNAVAIL, kind)
+        self.assertIsNone(FLEET.item(user), "nothing written")
+        self.assertRc(self.a.run("awsmfa", user, [totp(seed)]), PAM_SUCCESS)
+
+
+class Credentials(FleetCase):
+    def test_instance_role_through_imdsv2(self):
+        user = self.user("hank")
+        seed = self.enroll(user)
+        wait_fresh_step()
+        before = FLEET.imds.stats()
+        FLEET.front.reset_stats()
+        self.assertRc(self.a.run("awsmfa", user, [totp(seed)]), PAM_SUCCESS)
+        after = FLEET.imds.stats()
+        akid = FLEET.imds.current()["AccessKeyId"]
+        self.assertEqual(set(FLEET.front.stats()["keys"]), {akid},
+                         "every call signed with the role's key")
+        self.assertGreaterEqual(after["token_puts"] + after["credential_gets"],
+                                before["token_puts"] +
+                                before["credential_gets"])
+        cache = os.path.join(self.a.state, ".imds-credentials")
+        self.assertTrue(os.path.exists(cache), "cached in state_dir")
+        self.assertEqual(os.stat(cache).st_mode & 0o077, 0)
+
+    def test_key_file(self):
+        key = os.path.join(self.a.etc, "table.key")
+        Tree.write(key, "[default]\naws_access_key_id = %s\n"
+                   "aws_secret_access_key = %s\n"
+                   % (STATIC_AKID, STATIC_SECRET), 0o600)
+        self.a.settings["dynamodb_key_file"] = key
+        self.a.write_config(self.a.settings)
+        user = self.user("ivan")
+        seed = self.enroll(user)
+        wait_fresh_step()
+        FLEET.front.reset_stats()
+        self.assertRc(self.a.run("awsmfa", user, [totp(seed)]), PAM_SUCCESS)
+        self.assertEqual(set(FLEET.front.stats()["keys"]), {STATIC_AKID})
+
+    def test_wrong_key_refused(self):
+        key = os.path.join(self.a.etc, "table.key")
+        Tree.write(key, "[default]\naws_access_key_id = %s\n"
+                   "aws_secret_access_key = wrong%s\n"
+                   % (STATIC_AKID, STATIC_SECRET[5:]), 0o600)
+        self.a.settings["dynamodb_key_file"] = key
+        self.a.write_config(self.a.settings)
+        user = self.user("judy")
+        seed = self.enroll(user)
+        wait_fresh_step()
+        res = self.a.run("awsmfa", user, [totp(seed)])
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
+        self.assertIn("InvalidSignatureException", res.log)
+        self.assertNotIn(STATIC_SECRET, res.log)
+
+
+class WithSts(FleetCase):
+    """verify = sts and local+sts with the table: a decision taken again
+    after another host's write does not spend the code at STS twice, and
+    failmode = safe lets in what STS accepts while the table is away."""
+
+    def setUp(self):
+        super().setUp()
+        self.name = self.user("sts")
+        self.iam = IamUser(self.name)
+        self.sts = StsServer([self.iam])
+        self.addCleanup(self.sts.stop)
+        for t in (self.a, self.b):
+            t.settings.update({"verify": "local+sts", "sts_endpoint":
+                               self.sts.url, "sts_timeout": 5})
+            t.write_config(t.settings)
+            t.enroll(self.name, seed=self.iam.seed, extra=(
+                "access_key_id = %s\nsecret_access_key = %s\n"
+                % (self.iam.key_id, self.iam.secret)))
+
+    def sts_calls(self):
+        return [r for r in self.sts.requests()["requests"]
+                if r["action"] == "GetSessionToken"]
+
+    def test_decided_again_without_a_second_sts_call(self):
+        slow = SlowWrites(FLEET.front.port, 2.5)
+        self.addCleanup(slow.close)
+        self.a.settings["dynamodb_endpoint"] = slow.url
+        self.a.write_config(self.a.settings)
+        wait_fresh_step(margin=12)
+        code = totp(self.iam.seed)
+        wrong = "%06d" % ((int(code) + 1) % 1000000)
+        # A reads, checks, gets credentials from STS, and its write is
+        # held; meanwhile B counts a failure: A's write finds the item
+        # changed and A decides again on the fresh item.
+        p = self.a.start("awsmfa", self.name, [code], ["-E"])
+        time.sleep(1.2)
+        self.assertRc(self.b.run("awsmfa", self.name, [wrong]), PAM_AUTH_ERR)
+        rc, out, log = Tree.finish(p)
+        self.assertIn("changed since it was read; deciding again", log)
+        self.assertEqual(rc, PAM_SUCCESS, log)
+        self.assertIn("ENV AWS_SESSION_TOKEN=", out)
+        self.assertEqual(len(self.sts_calls()), 1, "the code went to STS once")
+        self.assertEqual(self.sts.requests()["mfa"].get("reused"), None)
+        item = FLEET.item(self.name)
+        self.assertEqual(item["fail_count"], "0")
+        self.assertEqual(int(item["totp_step"]), int(time.time()) // 30)
+
+    def table_down(self, verify, failmode):
+        for t in (self.a,):
+            t.settings.update({"verify": verify, "failmode": failmode,
+                               "dynamodb_timeout": 1})
+            t.write_config(t.settings)
+        wait_fresh_step(margin=10)
+        FLEET.front.stop_data()
+        self.addCleanup(FLEET.front.start_data)
+        code = totp(self.iam.seed)
+        return code, self.a.run("awsmfa", self.name, [code], ["-E"])
+
+    def test_table_down_secure_refuses_even_sts(self):
+        code, res = self.table_down("sts", "secure")
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
+        self.assertEqual(self.sts_calls(), [], "STS not asked")
+
+    def test_table_down_safe_takes_what_sts_accepts(self):
+        code, res = self.table_down("sts", "safe")
+        self.assertRc(res, PAM_SUCCESS)
+        self.assertIn("accepted on STS's answer alone", res.log)
+        self.assertIn("ENV AWS_SESSION_TOKEN=", res.out)
+        # STS is the replay guard meanwhile: the same code again, refused.
+        res = self.a.run("awsmfa", self.name, [code])
+        self.assertRc(res, PAM_AUTH_ERR)
+        self.assertEqual(self.sts.requests()["mfa"].get("reused"), 1)
+        # A wrong code: refused, not counted anywhere.
+        res = self.a.run("awsmfa", self.name,
+                         ["%06d" % ((int(code) + 1) % 1000000)])
+        self.assertRc(res, PAM_AUTH_ERR)
+        FLEET.front.start_data()
+        self.assertIsNone(FLEET.item(self.name), "nothing recorded")
+
+    def test_table_down_safe_local_sts_needs_sts(self):
+        # local+sts with STS also away: the local check alone is a guess.
+        code, res = self.table_down("local+sts", "safe")
+        self.assertRc(res, PAM_SUCCESS, "STS vouched")
+        self.sts.stop()     # (the cleanup's second stop is harmless)
+        wait_fresh_step(margin=6)
+        res = self.a.run("awsmfa", self.name,
+                         [totp(self.iam.seed, time.time() + 30)])
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL,
+                      "no table, no STS: no login on the local check")
+        self.assertIn("did not vouch", res.log)
+
+
+class FilesStayLocal(unittest.TestCase):
+    def test_file_state_never_calls_the_table(self):
+        tree = Tree()
+        self.addCleanup(tree.cleanup)
+        tree.service("awsmfa", ["auth required MODULE config=CONF"])
+        seed = tree.enroll("kate")
+        wait_fresh_step()
+        FLEET.front.reset_stats()
+        res = tree.run("awsmfa", "kate", [totp(seed)])
+        self.assertEqual(res.rc, PAM_SUCCESS, repr(res))
+        self.assertEqual(FLEET.front.stats()["requests"], 0)
+        self.assertTrue(os.path.exists(tree.state_file("kate")))
+
+
+if __name__ == "__main__":
+    require_root()
+    unittest.main(verbosity=2)
