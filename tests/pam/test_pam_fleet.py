@@ -370,9 +370,10 @@ class WithSts(FleetCase):
                 if r["action"] == "GetSessionToken"]
 
     def test_decided_again_without_a_second_sts_call(self):
-        slow = SlowWrites(FLEET.front.port, 2.5)
+        slow = SlowWrites(FLEET.front.port, 4)
         self.addCleanup(slow.close)
         self.a.settings["dynamodb_endpoint"] = slow.url
+        self.a.settings["dynamodb_timeout"] = 10
         self.a.write_config(self.a.settings)
         wait_fresh_step(margin=12)
         code = totp(self.iam.seed)
@@ -381,7 +382,7 @@ class WithSts(FleetCase):
         # held; meanwhile B counts a failure: A's write finds the item
         # changed and A decides again on the fresh item.
         p = self.a.start("awsmfa", self.name, [code], ["-E"])
-        time.sleep(1.2)
+        self.assertTrue(slow.holding.wait(30), "A never wrote")
         self.assertRc(self.b.run("awsmfa", self.name, [wrong]), PAM_AUTH_ERR)
         rc, out, log = Tree.finish(p)
         self.assertIn("changed since it was read; deciding again", log)
