@@ -137,7 +137,7 @@ adm_status(struct adm_ctx *ctx, int argc, char **argv)
 	if (u.region != NULL)
 		printf("region:       %s\n", u.region);
 	adm_state_where(&ctx->cfg, user, where, sizeof(where));
-	printf("state:        %s\n", where);
+	printf("state in:     %s\n", where);
 	s = adm_state_peek(&ctx->cfg, user, &st);
 	if (s == 1)
 		print_state(&ctx->cfg, &st, u.totp_period);

@@ -71,7 +71,7 @@ class TableAdmin(PamTestCase):
             self.assertRc(self.login(bad), PAM_AUTH_ERR)
         res = self.awsmfa("status", self.user)
         self.assertEqual(res.returncode, 0, res.stderr)
-        self.assertIn("state:        item %s of table awsmfa-state (%s)"
+        self.assertIn("state in:     item %s of table awsmfa-state (%s)"
                       % (self.user, FLEET.front.url), res.stdout)
         self.assertIn("failures:     2 of 2", res.stdout)
         self.assertIn("locked:       yes, until", res.stdout)

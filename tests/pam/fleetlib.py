@@ -53,6 +53,7 @@ class SlowWrites:
 
     def __init__(self, port, hold):
         self.upstream, self.hold = port, hold
+        self.holding = threading.Event()    # set when a write is held
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(128)
@@ -68,13 +69,17 @@ class SlowWrites:
             threading.Thread(target=self.relay, args=(c,),
                              daemon=True).start()
 
+    def maybe_hold(self, data):
+        if b"DynamoDB_20120810.UpdateItem" in data:
+            self.holding.set()
+            time.sleep(self.hold)
+
     def relay(self, c):
-        # The first bytes say which call it is; the upstream connection is
-        # opened only after the hold (the front serves one at a time).
+        # A write is held before it goes on (on a connection kept alive,
+        # in whichever chunk it comes); everything else passes at once.
         try:
             first = c.recv(65536)
-            if b"DynamoDB_20120810.UpdateItem" in first:
-                time.sleep(self.hold)
+            self.maybe_hold(first)
             u = socket.create_connection(("127.0.0.1", self.upstream))
         except OSError:
             c.close()
@@ -98,6 +103,7 @@ class SlowWrites:
             while data:
                 u.sendall(data)
                 data = c.recv(65536)
+                self.maybe_hold(data)
         except OSError:
             pass
         finally:

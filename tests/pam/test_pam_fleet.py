@@ -31,7 +31,9 @@ from sts_process import IamUser, StsServer
 sys.path.insert(0, os.path.join(os.environ.get(
     "AMFA_TESTS_DIR", os.path.dirname(os.path.abspath(__file__))),
     "..", "yubikey"))
-from yklib import Token                                          # noqa: E402
+from yklib import Token, ValidationServer                        # noqa: E402
+
+YKVAL_KEY = "c2VjcmV0LWtleS1mb3ItdGhlLWZsZWV0LXRlc3Q="
 
 ADMIN = os.environ.get("AMFA_ADMIN_PROGRAM", "")
 ROUNDS = 10
@@ -370,9 +372,10 @@ class WithSts(FleetCase):
                 if r["action"] == "GetSessionToken"]
 
     def test_decided_again_without_a_second_sts_call(self):
-        slow = SlowWrites(FLEET.front.port, 2.5)
+        slow = SlowWrites(FLEET.front.port, 4)
         self.addCleanup(slow.close)
         self.a.settings["dynamodb_endpoint"] = slow.url
+        self.a.settings["dynamodb_timeout"] = 10
         self.a.write_config(self.a.settings)
         wait_fresh_step(margin=12)
         code = totp(self.iam.seed)
@@ -381,7 +384,7 @@ class WithSts(FleetCase):
         # held; meanwhile B counts a failure: A's write finds the item
         # changed and A decides again on the fresh item.
         p = self.a.start("awsmfa", self.name, [code], ["-E"])
-        time.sleep(1.2)
+        self.assertTrue(slow.holding.wait(30), "A never wrote")
         self.assertRc(self.b.run("awsmfa", self.name, [wrong]), PAM_AUTH_ERR)
         rc, out, log = Tree.finish(p)
         self.assertIn("changed since it was read; deciding again", log)
@@ -436,6 +439,46 @@ class WithSts(FleetCase):
         self.assertRc(res, PAM_AUTHINFO_UNAVAIL,
                       "no table, no STS: no login on the local check")
         self.assertIn("did not vouch", res.log)
+
+
+class WithValidation(FleetCase):
+    """A YubiKey checked here and by a validation server: a decision taken
+    again after another host's write does not send the OTP twice (the
+    server would call the second a replay)."""
+
+    def test_decided_again_without_a_second_validation(self):
+        user = self.user("ykval")
+        tok = Token()
+        otp = tok.otp(4, 1)
+        srv = ValidationServer({"clients": {"1": YKVAL_KEY}, "otps": {
+            otp: {"session": 4, "use": 1}}})
+        self.addCleanup(srv.stop)
+        slow = SlowWrites(FLEET.front.port, 4)
+        self.addCleanup(slow.close)
+        seed = new_seed()
+        for t in (self.a, self.b):
+            key = os.path.join(t.etc, "ykval.key")
+            t.write(key, YKVAL_KEY + "\n", 0o600)
+            t.settings.update({"yubikey_validation": srv.url,
+                               "yubikey_client_id": "1",
+                               "yubikey_api_key_file": key})
+            t.enroll(user, seed=seed, extra="yubikey = %s\n" % tok.spec)
+        self.a.settings.update({"dynamodb_endpoint": slow.url,
+                                "dynamodb_timeout": 10})
+        for t in (self.a, self.b):
+            t.write_config(t.settings)
+        wait_fresh_step(margin=10)
+        wrong = "%06d" % ((int(totp(seed)) + 1) % 1000000)
+        p = self.a.start("awsmfa", user, [otp])
+        self.assertTrue(slow.holding.wait(30), "A never wrote")
+        self.assertRc(self.b.run("awsmfa", user, [wrong]), PAM_AUTH_ERR)
+        rc, out, log = Tree.finish(p)
+        self.assertIn("changed since it was read; deciding again", log)
+        self.assertEqual(rc, PAM_SUCCESS, log)
+        self.assertEqual(srv.requests()["total"], 1, "asked once")
+        item = FLEET.item(user)
+        self.assertEqual(item["yk_" + tok.public_id], str(4 * 65536 + 1))
+        self.assertEqual(item["fail_count"], "0")
 
 
 class FilesStayLocal(unittest.TestCase):
