@@ -420,7 +420,13 @@ child(const struct loop *l, const struct gw_shell_spec *sh, int sync)
 	ssize_t n;
 	char go;
 
-	if (sh->ids != NULL && become(sh->ids->user, sh->ids->user_group) != 0)
+	/* The change of ids resets "dumpable" to fs.suid_dumpable (1 would
+	 * let the user trace this child, which holds the client's terminal,
+	 * the recording and the pty master until the exec): cleared again;
+	 * the shell's exec sets it. */
+	if (sh->ids != NULL &&
+	    (become(sh->ids->user, sh->ids->user_group) != 0 ||
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0))
 		_exit(127);
 	while ((n = read(sync, &go, 1)) < 0 && errno == EINTR)
 		;

@@ -124,6 +124,45 @@ shell_started(pid_t pid)
 	(void)gw_ctl_send(GW_CTL_FD, "shell %ld", (long)pid);
 }
 
+/* Is `g' one of the caller's groups (real, effective at exec, or
+ * supplementary)? */
+static int
+in_group(gid_t g)
+{
+	gid_t list[NGROUPS_MAX];
+	int n = getgroups(NGROUPS_MAX, list);
+
+	if (g == getgid() || n < 0)
+		return 1;
+	for (int i = 0; i < n; i++)
+		if (list[i] == g)
+			return 1;
+	return 0;
+}
+
+/*
+ * Was descriptor 3 made by the gateway that runs us?  The gateway makes
+ * the control socket while its effective group is its set-group-ID audit
+ * group, and SO_PEERCRED gives the creator's process, user and effective
+ * group as they were at socketpair(2).  A person who runs the recorder by
+ * hand would otherwise choose its arguments (the size limit, the header's
+ * IAM user and source) and answer its questions: a recording without
+ * limit or audit record, in the recording directory.  So: our parent made
+ * it, as the user, with a group that is not one of the user's.
+ */
+static int
+from_gateway(const struct gw_ids *ids)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(GW_CTL_FD, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0 ||
+	    len != sizeof(cr))
+		return 0;
+	return cr.pid == getppid() && cr.uid == ids->user &&
+	    cr.gid != ids->rec_group && !in_group(cr.gid);
+}
+
 static unsigned long long
 number(const char *s, unsigned long long max)
 {
@@ -176,6 +215,19 @@ main(int argc, char **argv)
 		     "account of its own (see awsmfa-recorder(8))");
 	if (fstat(GW_CTL_FD, &st) != 0 || !S_ISSOCK(st.st_mode))
 		fail("for awsmfa-gateway's use only");
+	if (!from_gateway(&ids)) {
+		(void)gw_ctl_send(GW_CTL_FD,
+		    "refused the control socket is not the gateway's (is "
+		    "awsmfa-gateway installed set-group-ID?)");
+		fail("for awsmfa-gateway's use only");
+	}
+	if (in_group(ids.rec_group)) {
+		/* Its members could read every recording: a mistake. */
+		(void)gw_ctl_send(GW_CTL_FD,
+		    "refused the user is in the recorder's group");
+		fail("the user is in the recorder's group: no member may be "
+		     "(see awsmfa-recorder(8))");
+	}
 	openlog("awsmfa-recorder", LOG_PID, LOG_AUTHPRIV);
 	amfa_log_set_sink(syslog_sink, NULL);
 	while ((c = getopt(argc, argv, "a:d:iI:m:p:P:s:S:")) != -1) {
