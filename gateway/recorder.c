@@ -28,9 +28,11 @@
  *     exclusivity is cleared.
  *
  * The user's own: the user's uid is the real uid at exec, the user name
- * from it; the header's other fields (IAM user, source, sshd) come from the
- * gateway.  A person who runs it by hand gets a recorded shell of their
- * own, named after them, that no audit record names.
+ * from it; the header's other fields (IAM user, source, sshd) and the size
+ * limit come from the gateway, so it runs for no one else: its control
+ * socket must have been made by its parent with a group the user has not
+ * (from_gateway).  A person who runs it by hand is refused, and so is a
+ * user in the recorder's group (who could read every recording).
  */
 #include <errno.h>
 #include <fcntl.h>
