@@ -131,15 +131,19 @@ shell_started(pid_t pid)
 static int
 in_group(gid_t g)
 {
-	gid_t list[NGROUPS_MAX];
-	int n = getgroups(NGROUPS_MAX, list);
+	int n = getgroups(0, NULL), found = 0;
+	gid_t *list;
 
 	if (g == getgid() || n < 0)
 		return 1;
-	for (int i = 0; i < n; i++)
-		if (list[i] == g)
-			return 1;
-	return 0;
+	/* On the heap: the caller's stack limit may be small. */
+	if ((list = calloc((size_t)n + 1, sizeof(*list))) == NULL ||
+	    (n = getgroups(n, list)) < 0)
+		found = 1; /* cannot tell: as if it were */
+	for (int i = 0; !found && i < n; i++)
+		found = list[i] == g;
+	free(list);
+	return found;
 }
 
 /*
