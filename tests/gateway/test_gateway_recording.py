@@ -37,6 +37,7 @@ is not touched.
   gateway makes the socket with its audit group, and the recorder checks
   the socket's creator (SO_PEERCRED).  A member of the recorder's group
   is refused a recorded shell.
+- A size the shell sets itself (stty cols N rows M) is recorded.
 - The recorder's death (root kills it): the session ends, the shell and
   what runs in its session go too, even when they ignore SIGHUP, and the
   audit record says so."""
@@ -70,7 +71,7 @@ RECUSER = "amfa-rec-" + TAG           # the recorder's account and group
 RECORDER = os.environ.get("AMFA_RECORDER", "")
 ROLES = ("main", "input", "inyes", "limend", "limgo", "disk", "link", "loose",
          "owner", "attack", "death", "noexec", "bash", "hangup", "member",
-         "byhand")
+         "byhand", "stty")
 
 
 class Person:
@@ -646,6 +647,25 @@ class Recording(unittest.TestCase):
         os.chown(theirs, PEOPLE["owner"].pw.pw_uid, REC_PW.pw_gid)
         os.chmod(theirs, 0o1730)
         self.refused("owner", theirs)
+
+    def test_size_set_from_the_shell_is_recorded(self):
+        """`stty cols N rows M' in the shell sets its terminal's size
+        with no resize from the client: output drawn for that size is
+        recorded after an "r" event saying so, or a playback would draw
+        it at the old size."""
+        gateway_conf()
+        p, child = self.login("stty")
+        self.shell(child, "stty cols 123 rows 45; echo sized-$((6*7))")
+        child.sendline("exit")
+        self.assertEqual(finish(child)[0], 0)
+        header, events = cast(self.recording_of(p))
+        self.assertEqual((header["width"], header["height"]), (80, 24))
+        resized = [i for i, e in enumerate(events)
+                   if e[1] == "r" and e[2] == "123x45"]
+        drawn = [i for i, e in enumerate(events)
+                 if e[1] == "o" and "sized-42" in e[2]]
+        self.assertTrue(resized and drawn, events)
+        self.assertLess(resized[0], drawn[0], events)
 
     def test_member_of_the_recorders_group_is_refused(self):
         self.refused("member", REC)
