@@ -36,7 +36,7 @@ is not touched.
   limit and header of their choosing) refuses and creates nothing: the
   gateway makes the socket with its audit group, and the recorder checks
   the socket's creator (SO_PEERCRED).  A member of the recorder's group
-  is refused a recorded shell.
+  is refused a recorded shell, and so is a member of the audit group.
 - A size the shell sets itself (stty cols N rows M) is recorded.
 - The recorder's death (root kills it): the session ends, the shell and
   what runs in its session go too, even when they ignore SIGHUP, and the
@@ -71,7 +71,7 @@ RECUSER = "amfa-rec-" + TAG           # the recorder's account and group
 RECORDER = os.environ.get("AMFA_RECORDER", "")
 ROLES = ("main", "input", "inyes", "limend", "limgo", "disk", "link", "loose",
          "owner", "attack", "death", "noexec", "bash", "hangup", "member",
-         "byhand", "stty")
+         "byhand", "stty", "auditr")
 
 
 class Person:
@@ -142,6 +142,10 @@ def setUpModule():
     # A member of the recorder's group by mistake (it could read every
     # recording): the recorder refuses to record them.
     subprocess.run(["usermod", "-a", "-G", RECUSER, PEOPLE["member"].name],
+                   check=True, capture_output=True)
+    # And one of the gateway's audit group (who could write the log, and
+    # make a control socket with that group).
+    subprocess.run(["usermod", "-a", "-G", GROUP, PEOPLE["auditr"].name],
                    check=True, capture_output=True)
     gateway_conf()
     HOLDER = subprocess.Popen(
@@ -671,6 +675,12 @@ class Recording(unittest.TestCase):
         self.refused("member", REC)
         shells = audit_records(PEOPLE["member"].name, "shell")
         self.assertIn("the user is in the recorder's group",
+                      shells[0]["reason"])
+
+    def test_member_of_the_audit_group_is_refused(self):
+        self.refused("auditr", REC)
+        shells = audit_records(PEOPLE["auditr"].name, "shell")
+        self.assertIn("the control socket is not the gateway's",
                       shells[0]["reason"])
 
     def test_recorder_run_by_hand_refuses(self):
