@@ -55,6 +55,8 @@
 
 static volatile sig_atomic_t stop_relay;
 static struct gw_startup startup;
+/* The recorder's control socket (see main); -1 when there is none. */
+static int rec_ctl[2] = { -1, -1 };
 
 static void
 on_signal(int sig)
@@ -336,7 +338,11 @@ run_recorded_shell(const struct gw_audit *a, const struct gw_config *cfg,
 
 	if (login_shell(a, &ev, pw, &shell, argv0, sizeof(argv0)) != 0)
 		return 1;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0 ||
+	/* Made in main() with the audit group (the recorder checks it). */
+	sv[0] = rec_ctl[0];
+	sv[1] = rec_ctl[1];
+	rec_ctl[0] = rec_ctl[1] = -1;
+	if (sv[0] < 0 ||
 	    (pid = start_recorder(cfg, a, shell, argv0, sv[1])) < 0) {
 		ev.reason = "recording required, but the recorder cannot be "
 			    "started";
@@ -653,6 +659,19 @@ main(int argc, char **argv)
 		return refuse(&audit, &ev,
 		    "the gateway's configuration is "
 		    "unusable; see the system log");
+	}
+	/*
+	 * The recorder's control socket, made now, with the audit group as
+	 * the effective one: its peer credentials (SO_PEERCRED, fixed at
+	 * socketpair(2)) carry that group, which the user has not, and the
+	 * recorder runs for no caller whose socket lacks it (recorder.c).
+	 */
+	if (cfg.recording_dir != NULL) {
+		if (setegid(audit_gid) != 0)
+			drop_group();
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+			rec_ctl) != 0)
+			rec_ctl[0] = rec_ctl[1] = -1;
 	}
 	if (cfg.audit_log != NULL) {
 		if (setegid(audit_gid) != 0)

@@ -90,6 +90,7 @@ struct loop {
 	int out[2], err[2]; /* pipe mode: read ends in [0] */
 	int ended;	    /* the gateway ends the session */
 	char *buf;
+	struct winsize ws; /* tty mode: the size last recorded */
 };
 
 /* A recording call's result: go on (0) or end the session (-1). */
@@ -128,6 +129,23 @@ copy_out(struct loop *l, int fd, int to, int stream)
 	}
 	if (got == 0)
 		return n < 0 && errno == EAGAIN ? 0 : -1;
+	/*
+	 * The shell's side may set its terminal's size too (stty cols N):
+	 * output drawn for that size is recorded after it, or a playback
+	 * draws it at the size last recorded.
+	 */
+	if (fd == l->master) {
+		struct winsize ws;
+
+		if (ioctl(l->master, TIOCGWINSZ, &ws) == 0 &&
+		    (ws.ws_col != l->ws.ws_col || ws.ws_row != l->ws.ws_row)) {
+			l->ws = ws;
+			if (recorded(l,
+				gw_recording_resize(l->rec, ws.ws_col,
+				    ws.ws_row)) != 0)
+				return -2;
+		}
+	}
 	if (recorded(l, gw_recording_output(l->rec, stream, l->buf, got)) != 0)
 		return -2;
 	if (write_all(to, l->buf, got) != 0) {
@@ -243,6 +261,7 @@ resize(struct loop *l)
 		return;
 	/* On the master, it reaches the shell's terminal and its SIGWINCH. */
 	(void)ioctl(l->master, TIOCSWINSZ, &ws);
+	l->ws = ws;
 	(void)recorded(l, gw_recording_resize(l->rec, ws.ws_col, ws.ws_row));
 }
 
@@ -420,7 +439,13 @@ child(const struct loop *l, const struct gw_shell_spec *sh, int sync)
 	ssize_t n;
 	char go;
 
-	if (sh->ids != NULL && become(sh->ids->user, sh->ids->user_group) != 0)
+	/* The change of ids resets "dumpable" to fs.suid_dumpable (1 would
+	 * let the user trace this child, which holds the client's terminal,
+	 * the recording and the pty master until the exec): cleared again;
+	 * the shell's exec sets it. */
+	if (sh->ids != NULL &&
+	    (become(sh->ids->user, sh->ids->user_group) != 0 ||
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0))
 		_exit(127);
 	while ((n = read(sync, &go, 1)) < 0 && errno == EINTR)
 		;
@@ -512,7 +537,8 @@ gw_session_run(const struct gw_session *s, const struct gw_shell_spec *sh,
 		.master = -1,
 		.slave = -1,
 		.out = { -1, -1 },
-		.err = { -1, -1 } };
+		.err = { -1, -1 },
+		.ws = s->ws };
 	struct sigaction sa;
 	sigset_t block, open_mask;
 	struct termios raw;

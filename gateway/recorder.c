@@ -28,9 +28,11 @@
  *     exclusivity is cleared.
  *
  * The user's own: the user's uid is the real uid at exec, the user name
- * from it; the header's other fields (IAM user, source, sshd) come from the
- * gateway.  A person who runs it by hand gets a recorded shell of their
- * own, named after them, that no audit record names.
+ * from it; the header's other fields (IAM user, source, sshd) and the size
+ * limit come from the gateway, so it runs for no one else: its control
+ * socket must have been made by its parent with a group the user has not
+ * (from_gateway).  A person who runs it by hand is refused, and so is a
+ * user in the recorder's group (who could read every recording).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -124,6 +126,49 @@ shell_started(pid_t pid)
 	(void)gw_ctl_send(GW_CTL_FD, "shell %ld", (long)pid);
 }
 
+/* Is `g' one of the caller's groups (real, effective at exec, or
+ * supplementary)? */
+static int
+in_group(gid_t g)
+{
+	int n = getgroups(0, NULL), found = 0;
+	gid_t *list;
+
+	if (g == getgid() || n < 0)
+		return 1;
+	/* On the heap: the caller's stack limit may be small. */
+	if ((list = calloc((size_t)n + 1, sizeof(*list))) == NULL ||
+	    (n = getgroups(n, list)) < 0)
+		found = 1; /* cannot tell: as if it were */
+	for (int i = 0; !found && i < n; i++)
+		found = list[i] == g;
+	free(list);
+	return found;
+}
+
+/*
+ * Was descriptor 3 made by the gateway that runs us?  The gateway makes
+ * the control socket while its effective group is its set-group-ID audit
+ * group, and SO_PEERCRED gives the creator's process, user and effective
+ * group as they were at socketpair(2).  A person who runs the recorder by
+ * hand would otherwise choose its arguments (the size limit, the header's
+ * IAM user and source) and answer its questions: a recording without
+ * limit or audit record, in the recording directory.  So: our parent made
+ * it, as the user, with a group that is not one of the user's.
+ */
+static int
+from_gateway(const struct gw_ids *ids)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(GW_CTL_FD, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0 ||
+	    len != sizeof(cr))
+		return 0;
+	return cr.pid == getppid() && cr.uid == ids->user &&
+	    cr.gid != ids->rec_group && !in_group(cr.gid);
+}
+
 static unsigned long long
 number(const char *s, unsigned long long max)
 {
@@ -176,6 +221,19 @@ main(int argc, char **argv)
 		     "account of its own (see awsmfa-recorder(8))");
 	if (fstat(GW_CTL_FD, &st) != 0 || !S_ISSOCK(st.st_mode))
 		fail("for awsmfa-gateway's use only");
+	if (!from_gateway(&ids)) {
+		(void)gw_ctl_send(GW_CTL_FD,
+		    "refused the control socket is not the gateway's (is "
+		    "awsmfa-gateway installed set-group-ID?)");
+		fail("for awsmfa-gateway's use only");
+	}
+	if (in_group(ids.rec_group)) {
+		/* Its members could read every recording: a mistake. */
+		(void)gw_ctl_send(GW_CTL_FD,
+		    "refused the user is in the recorder's group");
+		fail("the user is in the recorder's group: no member may be "
+		     "(see awsmfa-recorder(8))");
+	}
 	openlog("awsmfa-recorder", LOG_PID, LOG_AUTHPRIV);
 	amfa_log_set_sink(syslog_sink, NULL);
 	while ((c = getopt(argc, argv, "a:d:iI:m:p:P:s:S:")) != -1) {

@@ -32,6 +32,12 @@ is not touched.
   cannot be opened by its /dev/pts path (EBUSY: TIOCEXCL) nor through
   /proc/PID/fd of the recorder or the gateway; the shell holds no
   descriptor of it; the recording belongs to the recorder's account.
+- The recorder run by hand (a control socket of the user's own, a size
+  limit and header of their choosing) refuses and creates nothing: the
+  gateway makes the socket with its audit group, and the recorder checks
+  the socket's creator (SO_PEERCRED).  A member of the recorder's group
+  is refused a recorded shell, and so is a member of the audit group.
+- A size the shell sets itself (stty cols N rows M) is recorded.
 - The recorder's death (root kills it): the session ends, the shell and
   what runs in its session go too, even when they ignore SIGHUP, and the
   audit record says so."""
@@ -64,7 +70,8 @@ GROUP = "amfa-gwrec-" + TAG
 RECUSER = "amfa-rec-" + TAG           # the recorder's account and group
 RECORDER = os.environ.get("AMFA_RECORDER", "")
 ROLES = ("main", "input", "inyes", "limend", "limgo", "disk", "link", "loose",
-         "owner", "attack", "death", "noexec", "bash", "hangup")
+         "owner", "attack", "death", "noexec", "bash", "hangup", "member",
+         "byhand", "stty", "auditr")
 
 
 class Person:
@@ -131,6 +138,14 @@ def setUpModule():
     PEOPLE = {r: Person(r) for r in ROLES}
     # Before the namespace's overlay of /etc, which would not see it.
     subprocess.run(["usermod", "-s", "/bin/bash", PEOPLE["bash"].name],
+                   check=True, capture_output=True)
+    # A member of the recorder's group by mistake (it could read every
+    # recording): the recorder refuses to record them.
+    subprocess.run(["usermod", "-a", "-G", RECUSER, PEOPLE["member"].name],
+                   check=True, capture_output=True)
+    # And one of the gateway's audit group (who could write the log, and
+    # make a control socket with that group).
+    subprocess.run(["usermod", "-a", "-G", GROUP, PEOPLE["auditr"].name],
                    check=True, capture_output=True)
     gateway_conf()
     HOLDER = subprocess.Popen(
@@ -636,6 +651,78 @@ class Recording(unittest.TestCase):
         os.chown(theirs, PEOPLE["owner"].pw.pw_uid, REC_PW.pw_gid)
         os.chmod(theirs, 0o1730)
         self.refused("owner", theirs)
+
+    def test_size_set_from_the_shell_is_recorded(self):
+        """`stty cols N rows M' in the shell sets its terminal's size
+        with no resize from the client: output drawn for that size is
+        recorded after an "r" event saying so, or a playback would draw
+        it at the old size."""
+        gateway_conf()
+        p, child = self.login("stty")
+        self.shell(child, "stty cols 123 rows 45; echo sized-$((6*7))")
+        child.sendline("exit")
+        self.assertEqual(finish(child)[0], 0)
+        header, events = cast(self.recording_of(p))
+        self.assertEqual((header["width"], header["height"]), (80, 24))
+        resized = [i for i, e in enumerate(events)
+                   if e[1] == "r" and e[2] == "123x45"]
+        drawn = [i for i, e in enumerate(events)
+                 if e[1] == "o" and "sized-42" in e[2]]
+        self.assertTrue(resized and drawn, events)
+        self.assertLess(resized[0], drawn[0], events)
+
+    def test_member_of_the_recorders_group_is_refused(self):
+        self.refused("member", REC)
+        shells = audit_records(PEOPLE["member"].name, "shell")
+        self.assertIn("the user is in the recorder's group",
+                      shells[0]["reason"])
+
+    def test_member_of_the_audit_group_is_refused(self):
+        self.refused("auditr", REC)
+        shells = audit_records(PEOPLE["auditr"].name, "shell")
+        self.assertIn("the control socket is not the gateway's",
+                      shells[0]["reason"])
+
+    def test_recorder_run_by_hand_refuses(self):
+        """A local user runs the set-id recorder with a control socket of
+        their own: it would take their size limit and header fields, and
+        their "go" (no audit record).  It refuses and creates nothing."""
+        p = PEOPLE["byhand"]
+        files = set(os.listdir(REC))
+        r = as_user(p, sys.executable, "-c", BYHAND, RECBIN, REC)
+        self.assertIn("FIRST=refused ", r.stdout, r.stdout + r.stderr)
+        self.assertIn("for awsmfa-gateway's use only", r.stderr)
+        self.assertIn("STATUS=1", r.stdout)
+        self.assertNotIn("BYHAND-SHELL", r.stdout)
+        self.assertEqual(set(os.listdir(REC)), files)
+
+
+# Run by a user: the recorder by hand, descriptor 3 a socket pair of the
+# user's own, no size limit to speak of, a forged IAM user and source.
+BYHAND = """
+import os, socket, subprocess, sys
+os.dup2(os.open("/dev/null", os.O_RDONLY), 3)  # the pair above 3
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+os.dup2(b.fileno(), 3, inheritable=True)
+p = subprocess.Popen([sys.argv[1], "-d", sys.argv[2], "-m",
+                      "18446744073709551615", "-s", "/bin/sh", "-a", "sh",
+                      "-I", "someone-else.iam", "-S", "192.0.2.1", "-P", "22"],
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                     close_fds=False)
+os.close(3)
+b.close()
+a.settimeout(20)
+try:
+    first = a.recv(512)
+except OSError as e:
+    first = repr(e).encode()
+print("FIRST=" + first.decode(errors="replace"))
+if first.startswith(b"created"):
+    a.send(b"go")
+out = p.communicate(b"echo BYHAND-SHELL; exit 3\\n", timeout=20)[0]
+print(out.decode(errors="replace"))
+print("STATUS=%d" % p.returncode)
+""".strip()
 
 
 if __name__ == "__main__":
