@@ -275,11 +275,12 @@ check_imds(const struct amfa_config *cfg)
 		    ep);
 		break;
 	case 0:
-		printf("imds_endpoint %s: closed to users who are not root\n",
-		    ep);
+		printf("imds_endpoint %s: not reachable as uid 65534\n", ep);
 		break;
 	default:
-		printf("imds_endpoint %s: not checked (not root)\n", ep);
+		printf("imds_endpoint %s: not checked whether other users "
+		       "reach it (needs root)\n",
+		    ep);
 		break;
 	}
 }

@@ -217,7 +217,7 @@ class TableAdmin(PamTestCase):
         res = self.awsmfa("check-config")
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
         self.assertNotIn("warning: imds_endpoint", res.stderr)
-        self.assertIn("imds_endpoint %s: closed to users who are not root"
+        self.assertIn("imds_endpoint %s: not reachable as uid 65534"
                       % closed, res.stdout)
         # A key file: the metadata service is not the module's concern.
         key = os.path.join(self.tree.etc, "table.key")
