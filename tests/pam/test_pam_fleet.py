@@ -174,6 +174,16 @@ class OneCodeOneLogin(FleetCase):
         self.assertRc(res, PAM_SUCCESS, "proven on A a moment ago")
         self.assertEqual(res.prompts, [])
         self.assertIn("counts (grace)", res.log)
+        # Asked for by the user (sudo sets PAM_RUSER to the user): counts.
+        res = self.b.run("sudo", user, [], extra_args=["-R", user])
+        self.assertRc(res, PAM_SUCCESS, "the user's own request")
+        # Asked for by someone else (su sets PAM_RUSER to its caller): the
+        # user's success on A says nothing about who asks on B.
+        res = self.b.run("sudo", user, [], extra_args=["-R", "atkother"])
+        self.assertNotEqual(res.rc, PAM_SUCCESS, "another user's su")
+        self.assertEqual(len(res.prompts), 1, res)
+        self.assertNotIn("counts (grace)", res.log)
+        self.assertIn("grace= does not count", res.log)
 
 
     def test_recovery_code_spent_fleet_wide(self):
