@@ -77,7 +77,17 @@ check_recovery(const struct amfa_config *cfg, const struct amfa_user *u,
 		    "codes are refused (recovery_sts = login lets them in "
 		    "without AWS credentials)",
 		    shown, amfa_verify_names[u->verify]);
-	used = st->recovery_gen == u->recovery_gen ? st->recovery_used : 0;
+	if (st->recovery_gen != 0 && st->recovery_gen != u->recovery_gen) {
+		amfa_log(LOG_WARNING,
+		    "%s: its recovery set (%08x) is not the one on record in "
+		    "the state (%08x): its codes are refused (copy the user "
+		    "file the set was issued into, or issue a new set with "
+		    "awsmfa recovery %s)",
+		    shown, (unsigned)u->recovery_gen,
+		    (unsigned)st->recovery_gen, u->name);
+		return;
+	}
+	used = st->recovery_used;
 	if (amfa_recovery_left(u->recovery_present, used) == 0)
 		amfa_log(LOG_WARNING,
 		    "%s: every recovery code is used; issue new ones with "

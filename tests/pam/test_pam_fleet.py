@@ -211,16 +211,13 @@ class OneCodeOneLogin(FleetCase):
         self.assertIn("8 of 10 codes left", status.stdout)
 
 
-    @unittest.expectedFailure
     def test_recovery_code_not_reopened_by_another_hosts_set(self):
-        """KNOWN WEAKNESS (issue 14 attack report): the recovery marks of
-        one generation are dropped when a host whose user file holds
-        another set writes its own.  While a new set (awsmfa recovery on
-        A) has not reached B, each host resets the other's marks: a spent
-        code of either set works again.  Fix: awsmfa recovery records the
-        new generation in the state (rc_gen, no marks) when it issues the
-        set, and a recovery code is taken only when the state's generation
-        is the user file's (or none)."""
+        """A new set issued on A has not reached B yet.  Before the fix each
+        host dropped the other set's used marks when it wrote its own, so
+        a spent code of either set worked again.  Now the set on record
+        (written by awsmfa recovery) is the only one taken: B refuses its
+        old set, A's new set works once, and once B has the new file it
+        takes the new set's unspent codes only."""
         user = self.user("rcflip")
         self.enroll(user)
 
@@ -235,11 +232,23 @@ class OneCodeOneLogin(FleetCase):
         shutil.copy(self.a.user_file(user), self.b.user_file(user))
         self.assertRc(self.b.run("awsmfa", user, [old[0]]), PAM_SUCCESS)
         new = issue(self.a)             # B still has the old set
+        res = self.b.run("awsmfa", user, [old[1]])
+        self.assertRc(res, PAM_AUTH_ERR, "an unspent code of the replaced "
+                      "set, on B")
+        self.assertIn("not the one on record", res.log)
+        res = subprocess.run([ADMIN, "--config", self.b.conf,
+                              "check-config"], capture_output=True,
+                             text=True, timeout=60)
+        self.assertIn("is not the one on record in the state", res.stderr)
         self.assertRc(self.a.run("awsmfa", user, [new[0]]), PAM_SUCCESS)
         self.assertRc(self.b.run("awsmfa", user, [old[0]]), PAM_AUTH_ERR,
                       "a spent code of the old set, on B")
         self.assertRc(self.a.run("awsmfa", user, [new[0]]), PAM_AUTH_ERR,
                       "a spent code of the new set, on A")
+        shutil.copy(self.a.user_file(user), self.b.user_file(user))
+        self.assertRc(self.b.run("awsmfa", user, [new[0]]), PAM_AUTH_ERR,
+                      "spent on A, now on B")
+        self.assertRc(self.b.run("awsmfa", user, [new[1]]), PAM_SUCCESS)
 
     def test_yubikey_otp_once_across_hosts(self):
         user = self.user("ykuser")
