@@ -97,8 +97,25 @@ check_recovery(const struct amfa_config *cfg, const struct amfa_user *u,
 	(void)cfg;
 	(void)code;
 	(void)now;
-	/* Marks of another generation are of a replaced set. */
-	used = st->recovery_gen == u->recovery_gen ? st->recovery_used : 0;
+	/*
+	 * The state names the set in force (awsmfa recovery records it when
+	 * it issues one).  Another set in the user file here is a replaced
+	 * one, or a new one not yet copied to this host: taking its codes
+	 * would drop the marks of the set on record (with the state in a
+	 * table, another host's), and the spent codes of either set would
+	 * work again.  None on record: the file's set starts it.
+	 */
+	if (st->recovery_gen != 0 && st->recovery_gen != u->recovery_gen) {
+		t->l->recovery_left = 0;
+		amfa_log(LOG_NOTICE,
+		    "user %s: recovery code refused: this host's set "
+		    "(%08x) is not the one on record (%08x): replaced, or "
+		    "not yet copied here",
+		    u->name, (unsigned)u->recovery_gen,
+		    (unsigned)st->recovery_gen);
+		return AMFA_AUTH_BAD_CODE;
+	}
+	used = st->recovery_used;
 	t->l->recovery_left = amfa_recovery_left(u->recovery_present, used);
 	if (t->match < 0) {
 		amfa_log(LOG_NOTICE, "user %s: wrong recovery code", u->name);

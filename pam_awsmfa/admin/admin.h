@@ -78,6 +78,14 @@ int adm_recovery(struct adm_ctx *ctx, int argc, char **argv);
 int adm_migrate_state(struct adm_ctx *ctx, int argc, char **argv);
 
 /*
+ * Can a user who is not root (nobody, 65534) open a TCP connection to the
+ * instance metadata service at `endpoint' (NULL: the default)?  1 yes, 0
+ * no (refused, unreachable or no answer within 2 s), -1 not known (not
+ * root, or an endpoint that cannot be parsed).  check_imds.c.
+ */
+int adm_imds_open_to_users(const char *endpoint);
+
+/*
  * Issue `count' recovery codes to the enrolled `user', replacing any
  * earlier set: hashes into the user file, the codes printed once.  An
  * ADM_ exit code.

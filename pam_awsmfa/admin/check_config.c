@@ -77,7 +77,17 @@ check_recovery(const struct amfa_config *cfg, const struct amfa_user *u,
 		    "codes are refused (recovery_sts = login lets them in "
 		    "without AWS credentials)",
 		    shown, amfa_verify_names[u->verify]);
-	used = st->recovery_gen == u->recovery_gen ? st->recovery_used : 0;
+	if (st->recovery_gen != 0 && st->recovery_gen != u->recovery_gen) {
+		amfa_log(LOG_WARNING,
+		    "%s: its recovery set (%08x) is not the one on record in "
+		    "the state (%08x): its codes are refused (copy the user "
+		    "file the set was issued into, or issue a new set with "
+		    "awsmfa recovery %s)",
+		    shown, (unsigned)u->recovery_gen,
+		    (unsigned)st->recovery_gen, u->name);
+		return;
+	}
+	used = st->recovery_used;
 	if (amfa_recovery_left(u->recovery_present, used) == 0)
 		amfa_log(LOG_WARNING,
 		    "%s: every recovery code is used; issue new ones with "
@@ -245,6 +255,46 @@ check_table(const struct amfa_config *cfg)
 	return -1;
 }
 
+/*
+ * The instance role's credentials are the table's keys: whoever can ask the
+ * metadata service for them can rewrite every user's item (lift a lockout,
+ * lower a stored step or YubiKey counter so that a spent code works again,
+ * record a success that grace= honours).  A warning when a user who is not
+ * root can connect to it.
+ */
+static void
+check_imds(const struct amfa_config *cfg)
+{
+	const char *ep = cfg->imds_endpoint ?
+	    cfg->imds_endpoint :
+	    "http://169.254.169.254";
+
+	if (cfg->ddb_key_file != NULL)
+		return;
+	switch (adm_imds_open_to_users(ep)) {
+	case 1:
+		amfa_log(LOG_WARNING,
+		    "imds_endpoint %s: a user who is not root (uid 65534) "
+		    "can connect to it: every local user can take the "
+		    "instance role's credentials and rewrite any user's "
+		    "item in the state table (lift a lockout, reopen a "
+		    "spent code, fake a recent success for grace=); close "
+		    "it to all but root (iptables -A OUTPUT -d "
+		    "169.254.169.254 -m owner ! --uid-owner 0 -j REJECT) or "
+		    "use dynamodb_key_file",
+		    ep);
+		break;
+	case 0:
+		printf("imds_endpoint %s: not reachable as uid 65534\n", ep);
+		break;
+	default:
+		printf("imds_endpoint %s: not checked whether other users "
+		       "reach it (needs root)\n",
+		    ep);
+		break;
+	}
+}
+
 int
 adm_check_config(struct adm_ctx *ctx, int argc, char **argv)
 {
@@ -279,6 +329,8 @@ adm_check_config(struct adm_ctx *ctx, int argc, char **argv)
 		    ctx->config_path);
 		return ADM_CONFIG;
 	}
+	if (ctx->cfg.state_backend == AMFA_BACKEND_DYNAMODB)
+		check_imds(&ctx->cfg);
 	users = check_users(&ctx->cfg);
 	check_dir(ctx->cfg.state_dir, 077);
 	check_dir(ctx->cfg.store_dir, 022);

@@ -66,6 +66,15 @@ is_recovery_line(const char *line, size_t n)
 	return i < n && line[i] == '=';
 }
 
+/* The state's recovery set becomes `arg' (a uint32_t), nothing used. */
+static int
+record_generation(struct amfa_state *st, void *arg)
+{
+	st->recovery_gen = *(const uint32_t *)arg;
+	st->recovery_used = 0;
+	return 1;
+}
+
 /* A generation that neither the file nor the state has. */
 static int
 new_generation(const struct amfa_config *cfg, const struct amfa_user *u,
@@ -144,6 +153,15 @@ adm_recovery_issue(struct adm_ctx *ctx, const char *user, int count)
 		goto out;
 	}
 	amfa_user_free(&check);
+	/* The new set on record first: from then on no host takes a code
+	 * of another set (login.c), whatever user file it still has. */
+	if (adm_state_update(&ctx->cfg, user, record_generation, &gen) !=
+	    ADM_OK) {
+		adm_err("%s: the new set could not be recorded in the state; "
+			"nothing written",
+		    user);
+		goto out;
+	}
 	if (adm_user_file_write(&ctx->cfg, user, text, n, 1) != 0)
 		goto out;
 	if (!u.recovery_codes)

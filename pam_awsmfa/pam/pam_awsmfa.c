@@ -115,6 +115,28 @@ rhost_of(pam_handle_t *pamh)
 	return item;
 }
 
+/*
+ * grace= is the user's own step-up: a success on record counts only for a
+ * request the user makes.  su sets PAM_RUSER to its caller; with the state
+ * in a table the record may come from any host of the fleet, so "proven
+ * recently" says nothing about who asks here.  Unset or the user: counts.
+ */
+static int
+grace_for_own_request(pam_handle_t *pamh, const char *user)
+{
+	const void *item = NULL;
+
+	if (pam_get_item(pamh, PAM_RUSER, &item) != PAM_SUCCESS ||
+	    item == NULL || ((const char *)item)[0] == '\0' ||
+	    strcmp(item, user) == 0)
+		return 1;
+	amfa_log(LOG_NOTICE,
+	    "user %s: asked for by another user (PAM_RUSER): grace= does "
+	    "not count; a code is asked",
+	    user);
+	return 0;
+}
+
 /* After a login by recovery code: what is left, and what to do at none. */
 static void
 tell_recovery_left(pam_handle_t *pamh, int left)
@@ -163,7 +185,7 @@ authenticate(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a)
 		return PAM_AUTHINFO_UNAVAIL;
 	}
 	a->iam_user = c->iam_user = strdup(user.iam_user);
-	if (c->args.grace > 0 &&
+	if (c->args.grace > 0 && grace_for_own_request(pamh, c->user) &&
 	    amfa_auth_recent(&c->cfg, &user, time(NULL), 0,
 		c->args.grace * 60)) {
 		amfa_gate_mark_login(c->cfg.store_dir, c->user, user.iam_user,

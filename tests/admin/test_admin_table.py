@@ -5,6 +5,7 @@ spent code.  The table is dynalite behind the SigV4-checking front, the
 module's credentials from the IMDSv2 fixture (tests/pam/fleetlib.py)."""
 
 import os
+import socket
 import subprocess
 import time
 import unittest
@@ -14,7 +15,7 @@ from amfa_testlib import (PAM_AUTH_ERR, PAM_MAXTRIES, PAM_SUCCESS,
                           system_user, totp, wait_fresh_step)
 
 import dynalite
-from fleetlib import Fleet, table_settings
+from fleetlib import STATIC_AKID, STATIC_SECRET, Fleet, table_settings
 
 AWSMFA = os.environ.get("AMFA_ADMIN_PROGRAM", "")
 FLEET = None
@@ -192,6 +193,41 @@ class TableAdmin(PamTestCase):
             FLEET.front.start_data()
         self.assertEqual(res.returncode, 3)
         self.assertIn("state table awsmfa-state", res.stderr)
+
+    def test_check_config_warns_when_users_reach_imds(self):
+        # The instance role's credentials write every user's item: any
+        # user who reaches the metadata service (every local user of an
+        # EC2 host unless a firewall rule says otherwise) could lift a
+        # lockout or fake a recent success for grace=.  The fixture on
+        # loopback is open to everyone, as 169.254.169.254 is by default.
+        # (With state_dir there, the role's credentials are cached.)
+        os.makedirs(self.tree.state, mode=0o700, exist_ok=True)
+        res = self.awsmfa("check-config")
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertIn("warning: imds_endpoint %s: a user who is not root"
+                      % FLEET.imds.url, res.stderr)
+        self.assertIn("(see the warnings)", res.stdout)
+        # Closed to them (nothing listens; the role's credentials come
+        # from the cache the first run left): no warning.
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        closed = "http://127.0.0.1:%d" % s.getsockname()[1]
+        s.close()
+        self.tree.write_config(dict(self.table, imds_endpoint=closed))
+        res = self.awsmfa("check-config")
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertNotIn("warning: imds_endpoint", res.stderr)
+        self.assertIn("imds_endpoint %s: not reachable as uid 65534"
+                      % closed, res.stdout)
+        # A key file: the metadata service is not the module's concern.
+        key = os.path.join(self.tree.etc, "table.key")
+        self.tree.write(key, "[default]\naws_access_key_id = %s\n"
+                        "aws_secret_access_key = %s\n"
+                        % (STATIC_AKID, STATIC_SECRET), 0o600)
+        self.tree.write_config(dict(self.table, dynamodb_key_file=key))
+        res = self.awsmfa("check-config")
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertNotIn("imds_endpoint", res.stdout + res.stderr)
 
     def test_revoke_clears_grace_fleet_wide(self):
         pw = system_user("amfatbl")

@@ -3,7 +3,7 @@
  * file taken from a test directory (pam_start_confdir), so tests never touch
  * /etc/pam.d.
  *
- *   pamtest [-w BARRIER] [-E] [-S] [-H HOLD] CONFDIR SERVICE USER
+ *   pamtest [-w BARRIER] [-E] [-S] [-H HOLD] [-R RUSER] CONFDIR SERVICE USER
  *
  * Answers to prompts come from standard input, one line per prompt.  Prompts
  * and messages go to standard output ("PROMPT ...", "INFO ...", "ERROR ...").
@@ -12,7 +12,8 @@
  * BARRIER exists before authenticating (to start many at once).  -E prints
  * the PAM environment after a successful authenticate + setcred.  -S then
  * opens a session ("SESSION OPEN <rc>"), waits until the file HOLD exists
- * (-H), and closes it ("SESSION CLOSE <rc>").
+ * (-H), and closes it ("SESSION CLOSE <rc>").  -R sets PAM_RUSER (who asks,
+ * as su sets it to its caller).
  * Exit status: the PAM return code of pam_authenticate.
  */
 #include <stdio.h>
@@ -92,10 +93,10 @@ main(int argc, char **argv)
 {
 	struct pam_conv pc = { conv, NULL };
 	pam_handle_t *pamh = NULL;
-	const char *barrier = NULL, *hold = NULL;
+	const char *barrier = NULL, *hold = NULL, *ruser = NULL;
 	int c, r, env = 0, session = 0;
 
-	while ((c = getopt(argc, argv, "w:ESH:")) != -1) {
+	while ((c = getopt(argc, argv, "w:ESH:R:")) != -1) {
 		switch (c) {
 		case 'w':
 			barrier = optarg;
@@ -109,13 +110,16 @@ main(int argc, char **argv)
 		case 'H':
 			hold = optarg;
 			break;
+		case 'R':
+			ruser = optarg;
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (argc - optind != 3) {
 		fprintf(stderr,
-		    "usage: pamtest [-w BARRIER] [-E] [-S] [-H HOLD] "
+		    "usage: pamtest [-w BARRIER] [-E] [-S] [-H HOLD] [-R RUSER] "
 		    "CONFDIR SERVICE USER\n");
 		return 2;
 	}
@@ -124,6 +128,11 @@ main(int argc, char **argv)
 	    argv[optind], &pamh);
 	if (r != PAM_SUCCESS) {
 		fprintf(stderr, "pam_start_confdir: %d\n", r);
+		return 2;
+	}
+	if (ruser != NULL &&
+	    pam_set_item(pamh, PAM_RUSER, ruser) != PAM_SUCCESS) {
+		fprintf(stderr, "pam_set_item PAM_RUSER failed\n");
 		return 2;
 	}
 	if (barrier != NULL)

@@ -174,6 +174,16 @@ class OneCodeOneLogin(FleetCase):
         self.assertRc(res, PAM_SUCCESS, "proven on A a moment ago")
         self.assertEqual(res.prompts, [])
         self.assertIn("counts (grace)", res.log)
+        # Asked for by the user (sudo sets PAM_RUSER to the user): counts.
+        res = self.b.run("sudo", user, [], extra_args=["-R", user])
+        self.assertRc(res, PAM_SUCCESS, "the user's own request")
+        # Asked for by someone else (su sets PAM_RUSER to its caller): the
+        # user's success on A says nothing about who asks on B.
+        res = self.b.run("sudo", user, [], extra_args=["-R", "atkother"])
+        self.assertNotEqual(res.rc, PAM_SUCCESS, "another user's su")
+        self.assertEqual(len(res.prompts), 1, res)
+        self.assertNotIn("counts (grace)", res.log)
+        self.assertIn("grace= does not count", res.log)
 
 
     def test_recovery_code_spent_fleet_wide(self):
@@ -200,6 +210,45 @@ class OneCodeOneLogin(FleetCase):
                                 timeout=60)
         self.assertIn("8 of 10 codes left", status.stdout)
 
+
+    def test_recovery_code_not_reopened_by_another_hosts_set(self):
+        """A new set issued on A has not reached B yet.  Before the fix each
+        host dropped the other set's used marks when it wrote its own, so
+        a spent code of either set worked again.  Now the set on record
+        (written by awsmfa recovery) is the only one taken: B refuses its
+        old set, A's new set works once, and once B has the new file it
+        takes the new set's unspent codes only."""
+        user = self.user("rcflip")
+        self.enroll(user)
+
+        def issue(t):
+            res = subprocess.run([ADMIN, "--config", t.conf, "recovery",
+                                  user], capture_output=True, text=True,
+                                 timeout=60)
+            self.assertEqual(res.returncode, 0, res.stderr)
+            return re.findall(r"([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})",
+                              res.stdout)
+        old = issue(self.a)
+        shutil.copy(self.a.user_file(user), self.b.user_file(user))
+        self.assertRc(self.b.run("awsmfa", user, [old[0]]), PAM_SUCCESS)
+        new = issue(self.a)             # B still has the old set
+        res = self.b.run("awsmfa", user, [old[1]])
+        self.assertRc(res, PAM_AUTH_ERR, "an unspent code of the replaced "
+                      "set, on B")
+        self.assertIn("not the one on record", res.log)
+        res = subprocess.run([ADMIN, "--config", self.b.conf,
+                              "check-config"], capture_output=True,
+                             text=True, timeout=60)
+        self.assertIn("is not the one on record in the state", res.stderr)
+        self.assertRc(self.a.run("awsmfa", user, [new[0]]), PAM_SUCCESS)
+        self.assertRc(self.b.run("awsmfa", user, [old[0]]), PAM_AUTH_ERR,
+                      "a spent code of the old set, on B")
+        self.assertRc(self.a.run("awsmfa", user, [new[0]]), PAM_AUTH_ERR,
+                      "a spent code of the new set, on A")
+        shutil.copy(self.a.user_file(user), self.b.user_file(user))
+        self.assertRc(self.b.run("awsmfa", user, [new[0]]), PAM_AUTH_ERR,
+                      "spent on A, now on B")
+        self.assertRc(self.b.run("awsmfa", user, [new[1]]), PAM_SUCCESS)
 
     def test_yubikey_otp_once_across_hosts(self):
         user = self.user("ykuser")
@@ -285,6 +334,35 @@ class TableAway(FleetCase):
             FLEET.front.clear()
         self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
         self.assertIsNone(FLEET.item(user))
+
+    def test_write_whose_answer_is_lost(self):
+        """The acceptance reached the table but its answer was lost (the
+        connection closed after dynalite carried it out): the retry finds
+        the item changed, the decision is taken again, sees the code
+        spent and refuses.  The code never works, on either host; a
+        wrong code whose answer is lost is still counted."""
+        user = self.user("lost")
+        seed = self.enroll(user)
+        wait_fresh_step()
+        code = totp(seed)
+        FLEET.front.reset_stats()
+        FLEET.front.fault("pass", 1)        # GetItem
+        FLEET.front.fault("lost", 1)        # UpdateItem: done, no answer
+        res = self.a.run("awsmfa", user, [code])
+        self.assertRc(res, PAM_AUTH_ERR, "refused: spent, not seen")
+        self.assertIn("deciding again", res.log)
+        self.assertEqual(FLEET.front.stats()["faults"], 2)
+        item = FLEET.item(user)
+        self.assertGreater(int(item["last_ok"]), 0, "it was spent")
+        for t in (self.b, self.a):
+            self.assertRc(t.run("awsmfa", user, [code]), PAM_AUTH_ERR,
+                          "spent on %s" % t.name)
+        before = int(FLEET.item(user)["fail_count"])
+        FLEET.front.fault("pass", 1)
+        FLEET.front.fault("lost", 1)
+        wrong = "%06d" % ((int(code) + 500000) % 1000000)
+        self.assertRc(self.a.run("awsmfa", user, [wrong]), PAM_AUTH_ERR)
+        self.assertGreater(int(FLEET.item(user)["fail_count"]), before)
 
     def test_bad_answers_refuse(self):
         user = self.user("gina")
