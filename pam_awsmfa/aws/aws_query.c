@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 
 #include "aws_query.h"
+#include "aws_signed_post.h"
 #include "http.h"
 #include "log.h"
 #include "monotonic.h"
@@ -20,6 +21,7 @@
 #define BACKOFF_CAP_MS	   2000
 #define MIN_TRY_MS	   200 /* less time left than this: give up */
 #define CONNECT_TIMEOUT_MS 3000
+#define QUERY_CTYPE	   "application/x-www-form-urlencoded; charset=utf-8"
 
 long
 amfa_aws_backoff_ms(int try)
@@ -228,83 +230,6 @@ out:
 }
 
 /* Headers of one try, signed at this moment. */
-struct signed_headers {
-	char date[17];
-	char host_h[300];
-	char date_h[40];
-	char *token_h; /* secret */
-	char *auth_h;
-	const char *list[6];
-};
-
-static int
-sign_try(const struct amfa_aws_endpoint *ep, const struct amfa_aws_key *key,
-    const char *host, const char *path, const char *query, const char *body,
-    size_t body_len, struct signed_headers *sh)
-{
-	static const char ctype[] =
-	    "application/x-www-form-urlencoded; charset=utf-8";
-	struct amfa_sigv4_header h[4];
-	struct amfa_sigv4_request r;
-	size_t nh = 0, tlen;
-	char *auth;
-	int n = 0;
-
-	memset(sh, 0, sizeof(*sh));
-	amfa_sigv4_date((long long)time(NULL), sh->date);
-	h[nh++] = (struct amfa_sigv4_header){ "Content-Type", ctype };
-	h[nh++] = (struct amfa_sigv4_header){ "Host", host };
-	h[nh++] = (struct amfa_sigv4_header){ "X-Amz-Date", sh->date };
-	if (key->session_token != NULL)
-		h[nh++] = (struct amfa_sigv4_header){ "X-Amz-Security-Token",
-			key->session_token };
-	memset(&r, 0, sizeof(r));
-	r.method = "POST";
-	r.path = path;
-	r.query = query;
-	r.headers = h;
-	r.nheaders = nh;
-	r.payload = body;
-	r.payload_len = body_len;
-	r.normalize_path = 1;
-	auth = amfa_sigv4_authorization(&r, key, sh->date, ep->region,
-	    ep->service);
-	if (auth == NULL)
-		return -1;
-	if (asprintf(&sh->auth_h, "Authorization: %s", auth) < 0) {
-		sh->auth_h = NULL;
-		free(auth);
-		return -1;
-	}
-	free(auth);
-	snprintf(sh->host_h, sizeof(sh->host_h), "Host: %s", host);
-	snprintf(sh->date_h, sizeof(sh->date_h), "X-Amz-Date: %s", sh->date);
-	sh->list[n++] = "Content-Type: application/x-www-form-urlencoded; "
-			"charset=utf-8";
-	sh->list[n++] = sh->host_h;
-	sh->list[n++] = sh->date_h;
-	if (key->session_token != NULL) {
-		tlen = strlen(key->session_token) + 32;
-		if ((sh->token_h = malloc(tlen)) == NULL)
-			return -1;
-		snprintf(sh->token_h, tlen, "X-Amz-Security-Token: %s",
-		    key->session_token);
-		sh->list[n++] = sh->token_h;
-	}
-	sh->list[n++] = sh->auth_h;
-	sh->list[n] = NULL;
-	return 0;
-}
-
-static void
-signed_headers_free(struct signed_headers *sh)
-{
-	if (sh->token_h != NULL)
-		amfa_wipe_free_str(sh->token_h);
-	free(sh->auth_h);
-	memset(sh, 0, sizeof(*sh));
-}
-
 /* What one try came to. */
 enum try_outcome { TRY_DONE, TRY_RETRY };
 
@@ -401,7 +326,8 @@ amfa_aws_query(const struct amfa_aws_endpoint *ep,
 {
 	struct amfa_http_request req;
 	struct amfa_http_response resp;
-	struct signed_headers sh;
+	struct amfa_aws_post post = { 0 };
+	struct amfa_aws_signed sh;
 	char host[256], path[1024], query[1024];
 	char *body;
 	size_t body_len = 0;
@@ -426,9 +352,16 @@ amfa_aws_query(const struct amfa_aws_endpoint *ep,
 			ans->status = AMFA_AWS_UNREACHABLE;
 			break;
 		}
-		if (sign_try(ep, key, host, path, query, body, body_len, &sh) !=
-		    0) {
-			signed_headers_free(&sh);
+		post.region = ep->region;
+		post.service = ep->service;
+		post.host = host;
+		post.path = path;
+		post.query = query;
+		post.content_type = QUERY_CTYPE;
+		post.body = body;
+		post.body_len = body_len;
+		if (amfa_aws_sign_post(&post, key, &sh) != 0) {
+			amfa_aws_signed_free(&sh);
 			ans->status = AMFA_AWS_INTERNAL;
 			break;
 		}
@@ -446,7 +379,7 @@ amfa_aws_query(const struct amfa_aws_endpoint *ep,
 		req.max_response = AMFA_AWS_MAX_RESPONSE;
 		ans->tries++;
 		amfa_http_perform(&req, &resp);
-		signed_headers_free(&sh);
+		amfa_aws_signed_free(&sh);
 		if (judge(ep, action, &resp, ans) == TRY_DONE) {
 			amfa_http_response_free(&resp);
 			break;

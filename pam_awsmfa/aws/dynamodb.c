@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "aws_query.h"
+#include "aws_signed_post.h"
 #include "ddb_credentials.h"
 #include "dynamodb.h"
 #include "http.h"
@@ -132,87 +133,6 @@ out:
 }
 
 /* Headers of one try, signed at this moment. */
-struct signed_headers {
-	char date[17];
-	char host_h[300];
-	char date_h[40];
-	char target_h[80];
-	char *token_h; /* secret */
-	char *auth_h;
-	const char *list[7];
-};
-
-static void
-signed_headers_free(struct signed_headers *sh)
-{
-	if (sh->token_h != NULL)
-		amfa_wipe_free_str(sh->token_h);
-	free(sh->auth_h);
-	memset(sh, 0, sizeof(*sh));
-}
-
-static int
-sign_try(const struct amfa_ddb_config *c, const struct amfa_aws_key *key,
-    const char *action, const char *host, const char *path, const char *query,
-    const char *body, size_t body_len, struct signed_headers *sh)
-{
-	struct amfa_sigv4_header h[5];
-	struct amfa_sigv4_request r;
-	char target[64];
-	size_t nh = 0, tlen;
-	char *auth;
-	int n = 0;
-
-	memset(sh, 0, sizeof(*sh));
-	snprintf(target, sizeof(target), DDB_TARGET "%s", action);
-	amfa_sigv4_date((long long)time(NULL), sh->date);
-	h[nh++] = (struct amfa_sigv4_header){ "Content-Type", DDB_CTYPE };
-	h[nh++] = (struct amfa_sigv4_header){ "Host", host };
-	h[nh++] = (struct amfa_sigv4_header){ "X-Amz-Date", sh->date };
-	h[nh++] = (struct amfa_sigv4_header){ "X-Amz-Target", target };
-	if (key->session_token != NULL)
-		h[nh++] = (struct amfa_sigv4_header){ "X-Amz-Security-Token",
-			key->session_token };
-	memset(&r, 0, sizeof(r));
-	r.method = "POST";
-	r.path = path;
-	r.query = query;
-	r.headers = h;
-	r.nheaders = nh;
-	r.payload = body;
-	r.payload_len = body_len;
-	r.normalize_path = 1;
-	auth = amfa_sigv4_authorization(&r, key, sh->date, c->region,
-	    DDB_SERVICE);
-	if (auth == NULL)
-		return -1;
-	if (asprintf(&sh->auth_h, "Authorization: %s", auth) < 0) {
-		sh->auth_h = NULL;
-		free(auth);
-		return -1;
-	}
-	free(auth);
-	snprintf(sh->host_h, sizeof(sh->host_h), "Host: %s", host);
-	snprintf(sh->date_h, sizeof(sh->date_h), "X-Amz-Date: %s", sh->date);
-	snprintf(sh->target_h, sizeof(sh->target_h), "X-Amz-Target: %s",
-	    target);
-	sh->list[n++] = "Content-Type: " DDB_CTYPE;
-	sh->list[n++] = sh->host_h;
-	sh->list[n++] = sh->date_h;
-	sh->list[n++] = sh->target_h;
-	if (key->session_token != NULL) {
-		tlen = strlen(key->session_token) + 32;
-		if ((sh->token_h = malloc(tlen)) == NULL)
-			return -1;
-		snprintf(sh->token_h, tlen, "X-Amz-Security-Token: %s",
-		    key->session_token);
-		sh->list[n++] = sh->token_h;
-	}
-	sh->list[n++] = sh->auth_h;
-	sh->list[n] = NULL;
-	return 0;
-}
-
 /* A JSON object, strictly, or NULL. */
 static json_object *
 parse_object(const char *buf, size_t len)
@@ -371,10 +291,11 @@ ddb_call(const struct amfa_ddb_config *c, const char *action, const char *body,
 {
 	struct amfa_http_request req;
 	struct amfa_http_response resp;
-	struct signed_headers sh;
+	struct amfa_aws_post post = { 0 };
+	struct amfa_aws_signed sh;
 	struct amfa_ddb_creds cr;
 	struct amfa_aws_key key;
-	char host[256], path[1024], query[1024];
+	char host[256], path[1024], query[1024], target[64];
 	long long deadline, left;
 	enum amfa_ddb_result r = AMFA_DDB_INTERNAL;
 	int refreshed = 0;
@@ -387,6 +308,7 @@ ddb_call(const struct amfa_ddb_config *c, const char *action, const char *body,
 		snprintf(err->detail, sizeof(err->detail), "bad endpoint");
 		return AMFA_DDB_INTERNAL;
 	}
+	snprintf(target, sizeof(target), DDB_TARGET "%s", action);
 	deadline = amfa_monotonic_ms() + c->timeout_ms;
 again:
 	left = deadline - amfa_monotonic_ms();
@@ -406,9 +328,18 @@ again:
 			r = AMFA_DDB_UNAVAILABLE;
 			break;
 		}
-		if (sign_try(c, &key, action, host, path, query, body, body_len,
-			&sh) != 0) {
-			signed_headers_free(&sh);
+		post.region = c->region;
+		post.service = DDB_SERVICE;
+		post.host = host;
+		post.path = path;
+		post.query = query;
+		post.content_type = DDB_CTYPE;
+		post.extra_name = "X-Amz-Target";
+		post.extra_value = target;
+		post.body = body;
+		post.body_len = body_len;
+		if (amfa_aws_sign_post(&post, &key, &sh) != 0) {
+			amfa_aws_signed_free(&sh);
 			r = AMFA_DDB_INTERNAL;
 			break;
 		}
@@ -426,7 +357,7 @@ again:
 		req.max_response = AMFA_DDB_MAX_ANSWER;
 		err->tries++;
 		amfa_http_perform(&req, &resp);
-		signed_headers_free(&sh);
+		amfa_aws_signed_free(&sh);
 		if (judge(&resp, &r, err) == TRY_DONE) {
 			if (r == AMFA_DDB_OK)
 				*answer = resp;
