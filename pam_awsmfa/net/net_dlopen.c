@@ -218,6 +218,20 @@ amfa_net_ykval_verify(const struct amfa_ykval_config *c, const char *otp)
 	return ops->ykval_verify(&log, c, otp);
 }
 
+/* The ops for a table call, with `err' cleared; NULL (said in `err') when
+ * the plugin cannot be had. */
+static const struct amfa_net_ops *
+ddb_ops(struct amfa_net_log *log, struct amfa_ddb_error *err)
+{
+	const struct amfa_net_ops *ops;
+
+	memset(err, 0, sizeof(*err));
+	if ((ops = ops_get(log)) == NULL)
+		snprintf(err->detail, sizeof(err->detail), "%s unusable",
+		    AMFA_NET_PLUGIN);
+	return ops;
+}
+
 enum amfa_ddb_result
 amfa_net_ddb_get_item(const struct amfa_ddb_config *c,
     const struct amfa_ddb_attr *key, struct amfa_ddb_item *out,
@@ -227,12 +241,8 @@ amfa_net_ddb_get_item(const struct amfa_ddb_config *c,
 	struct amfa_net_log log;
 
 	memset(out, 0, sizeof(*out));
-	memset(err, 0, sizeof(*err));
-	if ((ops = ops_get(&log)) == NULL) {
-		snprintf(err->detail, sizeof(err->detail), "%s unusable",
-		    AMFA_NET_PLUGIN);
+	if ((ops = ddb_ops(&log, err)) == NULL)
 		return AMFA_DDB_INTERNAL;
-	}
 	return ops->ddb_get_item(&log, c, key, out, err);
 }
 
@@ -245,12 +255,8 @@ amfa_net_ddb_update_item(const struct amfa_ddb_config *c,
 	const struct amfa_net_ops *ops;
 	struct amfa_net_log log;
 
-	memset(err, 0, sizeof(*err));
-	if ((ops = ops_get(&log)) == NULL) {
-		snprintf(err->detail, sizeof(err->detail), "%s unusable",
-		    AMFA_NET_PLUGIN);
+	if ((ops = ddb_ops(&log, err)) == NULL)
 		return AMFA_DDB_INTERNAL;
-	}
 	return ops->ddb_update_item(&log, c, key, update, condition, values,
 	    nvalues, err);
 }
@@ -264,12 +270,8 @@ amfa_net_ddb_delete_item(const struct amfa_ddb_config *c,
 	const struct amfa_net_ops *ops;
 	struct amfa_net_log log;
 
-	memset(err, 0, sizeof(*err));
-	if ((ops = ops_get(&log)) == NULL) {
-		snprintf(err->detail, sizeof(err->detail), "%s unusable",
-		    AMFA_NET_PLUGIN);
+	if ((ops = ddb_ops(&log, err)) == NULL)
 		return AMFA_DDB_INTERNAL;
-	}
 	return ops->ddb_delete_item(&log, c, key, condition, values, nvalues,
 	    err);
 }
