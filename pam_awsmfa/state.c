@@ -501,3 +501,22 @@ amfa_state_close(struct amfa_state_handle *h)
 		close(h->dirfd);
 	h->fd = h->lockfd = h->dirfd = -1;
 }
+
+int
+amfa_state_equal(const struct amfa_state *a, const struct amfa_state *b)
+{
+	if (a->last_step != b->last_step || a->failures != b->failures ||
+	    a->locked_until != b->locked_until ||
+	    a->last_success != b->last_success ||
+	    a->recovery_gen != b->recovery_gen ||
+	    a->recovery_used != b->recovery_used || a->ntokens != b->ntokens)
+		return 0;
+	for (int i = 0; i < a->ntokens; i++) {
+		if (strcmp(a->tokens[i].public_id, b->tokens[i].public_id) !=
+			0 ||
+		    a->tokens[i].session != b->tokens[i].session ||
+		    a->tokens[i].use != b->tokens[i].use)
+			return 0;
+	}
+	return 1;
+}

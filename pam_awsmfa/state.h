@@ -92,6 +92,9 @@ int amfa_state_file_parse(const char *buf, size_t len, struct amfa_state *st,
 int amfa_state_slot_format(const struct amfa_state *st, uint64_t seq,
     char out[AMFA_STATE_SLOT_SIZE]);
 
+/* Do `a' and `b' hold the same state?  1 or 0. */
+int amfa_state_equal(const struct amfa_state *a, const struct amfa_state *b);
+
 /* Text form, for tests and the admin tool.  0 or -1. */
 int amfa_state_parse(const char *buf, size_t len, struct amfa_state *st,
     const char **why);

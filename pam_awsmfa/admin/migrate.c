@@ -30,25 +30,6 @@ struct merge {
 	const char *why; /* when it cannot be merged */
 };
 
-static int
-same_state(const struct amfa_state *a, const struct amfa_state *b)
-{
-	if (a->last_step != b->last_step || a->failures != b->failures ||
-	    a->locked_until != b->locked_until ||
-	    a->last_success != b->last_success ||
-	    a->recovery_gen != b->recovery_gen ||
-	    a->recovery_used != b->recovery_used || a->ntokens != b->ntokens)
-		return 0;
-	for (int i = 0; i < a->ntokens; i++) {
-		if (strcmp(a->tokens[i].public_id, b->tokens[i].public_id) !=
-			0 ||
-		    a->tokens[i].session != b->tokens[i].session ||
-		    a->tokens[i].use != b->tokens[i].use)
-			return 0;
-	}
-	return 1;
-}
-
 /* The recovery marks to keep: of the user's current set if either has
  * it, both ORed when both have it. */
 static void
@@ -108,7 +89,7 @@ merge_into(struct amfa_state *st, void *arg)
 			t->use = ft->use;
 		}
 	}
-	m->changed = !same_state(&before, st);
+	m->changed = !amfa_state_equal(&before, st);
 	return m->changed;
 }
 

@@ -65,24 +65,6 @@ apply(const struct amfa_item_write *w, const char *user,
 	}
 }
 
-static int
-same_state(const struct amfa_state *a, const struct amfa_state *b)
-{
-	if (a->last_step != b->last_step || a->failures != b->failures ||
-	    a->locked_until != b->locked_until ||
-	    a->last_success != b->last_success ||
-	    a->recovery_gen != b->recovery_gen ||
-	    a->recovery_used != b->recovery_used || a->ntokens != b->ntokens)
-		return 0;
-	for (int i = 0; i < a->ntokens; i++) {
-		if (strcmp(a->tokens[i].public_id, b->tokens[i].public_id) ||
-		    a->tokens[i].session != b->tokens[i].session ||
-		    a->tokens[i].use != b->tokens[i].use)
-			return 0;
-	}
-	return 1;
-}
-
 static void
 test_parse(void)
 {
@@ -211,7 +193,7 @@ test_write(void)
 	is_str(val(&w, ":k0"), "131081", "counters 2/9 as 2*65536+9");
 	apply(&w, "alice", &it);
 	ok(amfa_item_to_state(&it, "alice", &back, &ver, &why) == 0 &&
-		same_state(&st, &back) && ver == 1,
+		amfa_state_equal(&st, &back) && ver == 1,
 	    "what is written reads back as the state");
 	amfa_ddb_item_free(&it);
 
@@ -287,7 +269,7 @@ test_write(void)
 	    "sixteen 32-character tokens fit");
 	apply(&w, "alice", &it);
 	ok(amfa_item_to_state(&it, "alice", &back, &ver, &why) == 0 &&
-		same_state(&st, &back) && ver == 10,
+		amfa_state_equal(&st, &back) && ver == 10,
 	    "and read back");
 	amfa_ddb_item_free(&it);
 }
