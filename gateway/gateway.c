@@ -48,10 +48,10 @@
 #include "log.h"
 #include "monotonic.h"
 #include "policy.h"
-#include "recorder_ctl.h"
+#include "recording/recorder_ctl.h"
+#include "recording/tty_holders.h"
 #include "relay.h"
-#include "startup.h"
-#include "tty_holders.h"
+#include "setid/startup.h"
 
 static volatile sig_atomic_t stop_relay;
 static struct gw_startup startup;

@@ -7,9 +7,9 @@
 
 #include "conffile.h"
 #include "config.h"
+#include "factors/totp.h"
 #include "log.h"
 #include "secure_file.h"
-#include "totp.h"
 
 static const char *
 check_abs_path(const char *v)

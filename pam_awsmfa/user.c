@@ -9,8 +9,8 @@
 
 #include <openssl/crypto.h>
 
-#include "base32.h"
 #include "conffile.h"
+#include "factors/base32.h"
 #include "log.h"
 #include "secure_file.h"
 #include "user.h"

@@ -11,9 +11,9 @@
 #include <sys/types.h>
 
 #include "config.h"
-#include "creds/creds_roles.h"
-#include "recovery.h"
-#include "totp.h"
+#include "creds/roles_file.h"
+#include "factors/recovery.h"
+#include "factors/totp.h"
 #include "yubikey/ykotp.h"
 
 #define AMFA_USER_NAME_MAX     64
@@ -36,7 +36,7 @@ struct amfa_user {
 	/* yubikey = ... lines; keys wiped on free.  NULL: none. */
 	struct amfa_yk_token *yubikeys; /* AMFA_USER_MAX_YUBIKEYS slots */
 	size_t nyubikeys;
-	/* role = ... lines (creds_roles.h); NULL: none. */
+	/* role = ... lines (roles_file.h); NULL: none. */
 	struct amfa_role *roles; /* AMFA_ROLES_MAX slots */
 	size_t nroles;
 	/* recovery = ... lines (recovery.h): one generation; NULL: none. */

@@ -21,8 +21,8 @@
 #include "net/net.h"
 #include "privdrop.h"
 #include "secure_file.h"
-#include "state.h"
-#include "state_table.h"
+#include "store/state.h"
+#include "store/state_table.h"
 #include "user.h"
 
 struct tally {

@@ -12,10 +12,11 @@
 #include <yubikey.h>
 
 #include "admin.h"
-#include "enroll.h"
+#include "enroll_steps.h"
+#include "enroll_yubikey.h"
 #include "prompt.h"
 #include "secure_file.h"
-#include "state.h"
+#include "store/state.h"
 #include "yubikey/ykotp.h"
 
 struct counters {

@@ -8,8 +8,8 @@
 #include <openssl/evp.h>
 
 #include "admin.h"
-#include "base32.h"
 #include "config.h"
+#include "factors/base32.h"
 #include "iam_register.h"
 #include "log.h"
 #include "privdrop.h"

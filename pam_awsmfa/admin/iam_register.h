@@ -13,7 +13,7 @@
 
 #include "aws/aws_profile.h"
 #include "aws/aws_query.h"
-#include "totp.h"
+#include "factors/totp.h"
 
 #define ADM_IAM_ENDPOINT   "https://iam.amazonaws.com/"
 #define ADM_IAM_TIMEOUT_MS 30000

@@ -1,7 +1,7 @@
 /*
  * awsmfa: the administration program of pam_awsmfa.  This file holds the
- * command line, the dispatch to the subcommands, and the message helpers
- * they share.  See awsmfa(8).
+ * command line and the dispatch to the subcommands; what they share is in
+ * admin.c.  See awsmfa(8).
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -59,59 +59,6 @@ usage(FILE *f)
 	    "unreachable.  See awsmfa(8).\n");
 }
 
-static void vsay(const char *what, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
-
-static void
-vsay(const char *what, const char *fmt, va_list ap)
-{
-	fprintf(stderr, "awsmfa: %s", what);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-}
-
-void
-adm_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsay("", fmt, ap);
-	va_end(ap);
-}
-
-void
-adm_warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsay("warning: ", fmt, ap);
-	va_end(ap);
-}
-
-void
-adm_progress(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	va_start(ap, fmt);
-	vsay("", fmt, ap);
-	va_end(ap);
-}
-
-void
-adm_format_time(int64_t t, char *out, size_t outlen)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t <= 0 || gmtime_r(&tt, &tm) == NULL ||
-	    strftime(out, outlen, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-		snprintf(out, outlen, "never");
-}
-
 /* The core's messages ("FILE:LINE: reason", never a secret). */
 static void
 log_sink(void *ctx, int prio, const char *msg)
@@ -122,42 +69,6 @@ log_sink(void *ctx, int prio, const char *msg)
 		prio == LOG_WARNING ? "warning: " :
 				      "",
 	    msg);
-}
-
-int
-adm_user_arg(int argc, char **argv, const char *text, const char **user)
-{
-	const char *why;
-
-	if (argc == 2 &&
-	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		printf("usage: %s\n", text);
-		return -1;
-	}
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(stderr, "usage: %s\n", text);
-		return ADM_USAGE;
-	}
-	if ((why = amfa_user_name_invalid(argv[1])) != NULL) {
-		adm_err("%s: %s", argv[1], why);
-		return ADM_USAGE;
-	}
-	*user = argv[1];
-	return ADM_OK;
-}
-
-int
-adm_load_config(struct adm_ctx *ctx)
-{
-	if (ctx->cfg_loaded)
-		return ADM_OK;
-	if (amfa_config_load(ctx->config_path, 0, &ctx->cfg) != 0) {
-		adm_err("%s: configuration not usable (see above)",
-		    ctx->config_path);
-		return ADM_CONFIG;
-	}
-	ctx->cfg_loaded = 1;
-	return ADM_OK;
 }
 
 /* Does a subcommand's command line ask for its --help? */

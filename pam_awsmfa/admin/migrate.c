@@ -19,8 +19,8 @@
 
 #include "admin.h"
 #include "secure_file.h"
-#include "state.h"
-#include "store.h"
+#include "store/state.h"
+#include "store/store.h"
 #include "user.h"
 
 struct merge {

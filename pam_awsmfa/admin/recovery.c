@@ -20,10 +20,10 @@
 
 #include "admin.h"
 #include "conffile.h"
+#include "factors/recovery.h"
 #include "log.h"
-#include "recovery.h"
 #include "secure_file.h"
-#include "state.h"
+#include "store/state.h"
 #include "user.h"
 #include "user_file.h"
 

@@ -17,7 +17,7 @@
 #include "admin.h"
 #include "creds/creds_store.h"
 #include "privdrop.h"
-#include "state.h"
+#include "store/state.h"
 
 static int
 forget_success(struct amfa_state *st, void *arg)

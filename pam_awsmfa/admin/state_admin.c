@@ -14,9 +14,9 @@
 
 #include "admin.h"
 #include "secure_file.h"
-#include "state.h"
-#include "state_table.h"
-#include "store.h"
+#include "store/state.h"
+#include "store/state_table.h"
+#include "store/store.h"
 #include "user.h"
 
 #define UPDATE_TRIES 20

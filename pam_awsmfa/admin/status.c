@@ -17,11 +17,11 @@
 
 #include "admin.h"
 #include "creds/creds_store.h"
+#include "factors/recovery.h"
 #include "privdrop.h"
-#include "recovery.h"
 #include "secure_file.h"
-#include "state.h"
-#include "store.h"
+#include "store/state.h"
+#include "store/store.h"
 #include "user.h"
 
 static const char *const alg_names[] = { "SHA1", "SHA256", "SHA512" };

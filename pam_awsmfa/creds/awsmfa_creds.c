@@ -12,7 +12,7 @@
  * pam_awsmfa at login), checks that the directory and the file are the
  * user's own and private, refuses credentials that have expired, and prints
  * the credential_process JSON.  --role NAME assumes one of the roles the
- * administrator listed for the user (creds_role.h); --print-config prints
+ * administrator listed for the user (role_creds.h); --print-config prints
  * their profile blocks.  Exit status: 0 printed, 1 no usable credentials
  * (the reason on standard error), 2 usage.
  */
@@ -23,8 +23,8 @@
 
 #include "config.h"
 #include "creds_print.h"
-#include "creds_role.h"
 #include "log.h"
+#include "role_creds.h"
 
 static void
 usage(void)

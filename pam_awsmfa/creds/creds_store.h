@@ -10,8 +10,8 @@
 #define AMFA_CREDS_STORE_H
 
 #include "creds.h"
-#include "creds_roles.h"
 #include "privdrop.h"
+#include "roles_file.h"
 
 #define AMFA_STORE_FILE "credentials.json"
 /* awsmfa-creds --role NAME: STORE_DIR/UID/role-NAME.json (the user's). */
@@ -21,7 +21,7 @@
 int amfa_store_open_session(const char *store_dir, const struct amfa_target *t,
     const struct amfa_creds *c);
 /*
- * Write STORE_DIR/UID.roles (creds_roles.h): root's, 0640, group the user's
+ * Write STORE_DIR/UID.roles (roles_file.h): root's, 0640, group the user's
  * primary group, atomically; with no roles, remove it.  0 or -1 (logged).
  */
 int amfa_store_write_roles(const char *store_dir, const struct amfa_target *t,

@@ -85,7 +85,7 @@ creds_from_env(pam_handle_t *pamh, struct amfa_creds *c)
 
 /*
  * STORE_DIR/UID.roles for awsmfa-creds --role: the user's role lines and
- * root's STS settings as this login used them (creds_roles.h).  Trouble
+ * root's STS settings as this login used them (roles_file.h).  Trouble
  * here costs the roles, not the session.
  */
 static void

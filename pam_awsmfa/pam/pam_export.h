@@ -9,7 +9,7 @@
 #include <security/pam_modules.h>
 
 #include "config.h"
-#include "sts_login.h"
+#include "decision/sts_login.h"
 
 /* AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
  * AWS_CREDENTIAL_EXPIRATION, AWS_REGION, AWS_DEFAULT_REGION.  PAM_SUCCESS

@@ -156,7 +156,7 @@ class Floor(Permit):
 
 
 def state_slots(text, seq=2):
-    """A state file as pam_awsmfa/state.c writes it: two 2,048-byte
+    """A state file as pam_awsmfa/store/state.c writes it: two 2,048-byte
     slots, `text' in slot seq % 2 (the other empty)."""
     body = text.encode()
     digest = hashlib.sha256(b"%d %d\n" % (seq, len(body)) + body).hexdigest()

@@ -12,8 +12,8 @@
  */
 #include <yubikey.h>
 
+#include "factors/totp.h"
 #include "fuzz_common.h"
-#include "totp.h"
 #include "yubikey/ykotp.h"
 
 static struct amfa_yk_token token;

@@ -12,8 +12,8 @@
  */
 #include <stdio.h>
 
+#include "factors/recovery.h"
 #include "fuzz_common.h"
-#include "recovery.h"
 
 static const char alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
 

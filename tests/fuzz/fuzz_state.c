@@ -7,7 +7,7 @@
  * the choice between two slots.
  */
 #include "fuzz_common.h"
-#include "state.h"
+#include "store/state.h"
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)

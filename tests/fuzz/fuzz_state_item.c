@@ -10,7 +10,7 @@
 
 #include "aws/dynamodb.h"
 #include "fuzz_common.h"
-#include "state_item.h"
+#include "store/state_item.h"
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -197,7 +197,7 @@ class KilledMidLogin(PamTestCase):
     clock forward 30 s a login): after every kill the state is the one
     before that login or the one after it, never a mix; no code it
     accepted is ever accepted again; and the next right code still gets
-    in.  The file is two slots written in place (pam_awsmfa/state.c)."""
+    in.  The file is two slots written in place (pam_awsmfa/store/state.c)."""
     config = {"lockout_attempts": 1000}
     ITERATIONS = 200
 

@@ -46,7 +46,7 @@ STATE_SLOT = 2048
 
 def state_text_of(data):
     """The text of a state file's current state (tests/unit/test_state.c and
-    pam_awsmfa/state.c say what a file is): an earlier-form file is its
+    pam_awsmfa/store/state.c say what a file is): an earlier-form file is its
     text; a 2-slot file gives the text of its valid slot with the later
     sequence number, after the same checks as the module (None if none)."""
     import hashlib

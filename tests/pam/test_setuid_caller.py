@@ -650,7 +650,7 @@ def history_state(history):
 
 def record_sizes():
     """The sizes of the records the module writes, from the format
-    (pam_awsmfa/state.c, tests/hardening/hardlib.py): a failure counted, a
+    (pam_awsmfa/store/state.c, tests/hardening/hardlib.py): a failure counted, a
     lock, a success; for a user with no state yet and one who logged in
     before."""
     now, step = int(time.time()), step_now()

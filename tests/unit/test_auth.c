@@ -3,11 +3,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "auth.h"
+#include "decision/auth.h"
+#include "factors/totp.h"
 #include "logcap.h"
-#include "state.h"
+#include "store/state.h"
 #include "tap.h"
-#include "totp.h"
 
 static const unsigned char seed[] = "12345678901234567890";
 static struct amfa_config cfg;

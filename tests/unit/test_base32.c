@@ -1,7 +1,7 @@
 /* base32 against RFC 4648 section 10 and bad input. */
 #include <string.h>
 
-#include "base32.h"
+#include "factors/base32.h"
 #include "tap.h"
 
 static void

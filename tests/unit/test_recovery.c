@@ -1,7 +1,7 @@
 /* Recovery codes: the typed form, the lines, hashing and matching. */
 #include <string.h>
 
-#include "recovery.h"
+#include "factors/recovery.h"
 #include "tap.h"
 
 static const char alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "logcap.h"
-#include "state.h"
+#include "store/state.h"
 #include "tap.h"
 #include "yubikey/ykotp.h"
 

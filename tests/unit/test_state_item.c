@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "state_item.h"
+#include "store/state_item.h"
 #include "tap.h"
 
 static void

@@ -1,8 +1,8 @@
 /* TOTP/HOTP against RFC 4226 Appendix D and RFC 6238 Appendix B. */
 #include <string.h>
 
+#include "factors/totp.h"
 #include "tap.h"
-#include "totp.h"
 
 static const unsigned char seed20[] = "12345678901234567890";
 static const unsigned char seed32[] = "12345678901234567890123456789012";

@@ -18,13 +18,13 @@
 #include <yubikey.h>
 
 #include "config.h"
+#include "decision/login.h"
+#include "decision/yk_auth.h"
+#include "factors/totp.h"
 #include "logcap.h"
-#include "login.h"
-#include "state.h"
+#include "store/state.h"
 #include "tap.h"
-#include "totp.h"
 #include "user.h"
-#include "yk_auth.h"
 
 #define KEY_HEX	 "00112233445566778899aabbccddeeff"
 #define UID_HEX	 "a1a2a3a4a5a6"

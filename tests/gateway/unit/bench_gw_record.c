@@ -11,8 +11,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "recorded_shell.h"
-#include "recording.h"
+#include "recording/recorded_shell.h"
+#include "recording/recording.h"
 
 static int
 stop_on_failure(void *ctx, const char *why)

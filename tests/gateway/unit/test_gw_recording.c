@@ -21,15 +21,15 @@
 
 #include <json-c/json.h>
 
-#include "asciicast.h"
 #include "gwconf.h"
 #include "logcap.h"
-#include "recorded_shell.h"
-#include "recorder_ctl.h"
-#include "recording.h"
-#include "recording_dir.h"
+#include "recording/asciicast.h"
+#include "recording/recorded_shell.h"
+#include "recording/recorder_ctl.h"
+#include "recording/recording.h"
+#include "recording/recording_dir.h"
+#include "recording/tty_holders.h"
 #include "tap.h"
-#include "tty_holders.h"
 
 static char tmpdir[] = "/tmp/amfa-gwrec-XXXXXX";
 

@@ -28,7 +28,7 @@
 #include <termios.h>
 
 #include "recording.h"
-#include "startup.h"
+#include "setid/startup.h"
 
 /*
  * In the set-user-ID recorder (recorder.c): who the shell runs as, and the

@@ -6,11 +6,11 @@
 #include <openssl/rand.h>
 
 #include "auth.h"
+#include "factors/totp.h"
 #include "log.h"
 #include "monotonic.h"
-#include "state.h"
-#include "store.h"
-#include "totp.h"
+#include "store/state.h"
+#include "store/store.h"
 
 const char *
 amfa_auth_result_str(enum amfa_auth_result r)

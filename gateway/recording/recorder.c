@@ -55,7 +55,7 @@
 #include "recorder_ctl.h"
 #include "recording.h"
 #include "recording_dir.h"
-#include "startup.h"
+#include "setid/startup.h"
 
 static struct gw_startup startup;
 static int exclusive; /* TIOCEXCL set on descriptor 0 */

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The demo bastion, started by gateway/demo once the packages are there and
+"""The demo bastion, started by gateway/demo/run once the packages are there and
 pam_awsmfa and awsmfa-gateway are built (and installed): everything on
 127.0.0.1, everything removed on Ctrl-C.
 
@@ -32,7 +32,7 @@ import sys
 import time
 
 TOP = os.path.normpath(os.path.join(os.path.dirname(
-    os.path.abspath(__file__)), ".."))
+    os.path.abspath(__file__)), "..", ".."))
 for sub in ("tests/gateway", "tests/pam", "tests/fixtures"):
     sys.path.insert(0, os.path.join(TOP, sub))
 
@@ -278,7 +278,7 @@ class Demo:
 
 
 def main():
-    ap = argparse.ArgumentParser(prog="gateway/demo")
+    ap = argparse.ArgumentParser(prog="gateway/demo/run")
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--build-dir", required=True)
     ap.add_argument("--installed", action="store_true",

@@ -3,7 +3,7 @@
  * with the MFA session's credentials, cached in the user's store.
  *
  * --role NAME: the role must be one of the user's (STORE_DIR/UID.roles,
- * creds_roles.h); the MFA session (STORE_DIR/UID/credentials.json) must not
+ * roles_file.h); the MFA session (STORE_DIR/UID/credentials.json) must not
  * have expired, or nothing is served, not even cached role credentials.
  * Cached role credentials (STORE_DIR/UID/role-NAME.json, the user's, 0600,
  * written atomically) are served while more than AMFA_ROLE_RENEW_MARGIN (or
@@ -18,8 +18,8 @@
  * syslog (LOG_AUTHPRIV) and standard error, naming the MFA session's and
  * the role session's access key ids and STS's request id.
  */
-#ifndef AMFA_CREDS_ROLE_H
-#define AMFA_CREDS_ROLE_H
+#ifndef AMFA_CREDS_ROLE_CREDS_H
+#define AMFA_CREDS_ROLE_CREDS_H
 
 #include <stdio.h>
 

@@ -4,12 +4,12 @@
 
 #include "aws/aws_profile.h"
 #include "aws/sts.h"
+#include "factors/totp.h"
 #include "log.h"
 #include "net/net.h"
 #include "privdrop.h"
 #include "secure_file.h"
 #include "sts_login.h"
-#include "totp.h"
 
 /* Where the long-term key, serial and region come from for this user. */
 struct source {

@@ -3,10 +3,10 @@
 
 #include <openssl/crypto.h>
 
+#include "factors/recovery.h"
 #include "log.h"
 #include "login.h"
-#include "recovery.h"
-#include "state.h"
+#include "store/state.h"
 #include "yk_auth.h"
 #include "yubikey/ykotp.h"
 

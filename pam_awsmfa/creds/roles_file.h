@@ -18,8 +18,8 @@
  * timeout from root's configuration and the IAM user (RoleSessionName,
  * SourceIdentity), as they were when the session opened.
  */
-#ifndef AMFA_CREDS_ROLES_H
-#define AMFA_CREDS_ROLES_H
+#ifndef AMFA_CREDS_ROLES_FILE_H
+#define AMFA_CREDS_ROLES_FILE_H
 
 #include <stddef.h>
 

@@ -1,4 +1,4 @@
-/* Roles and the roles file; see creds_roles.h. */
+/* Roles and the roles file; see roles_file.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,7 +6,7 @@
 #include <json-c/json.h>
 
 #include "config.h"
-#include "creds_roles.h"
+#include "roles_file.h"
 
 #define ALNUM                                                  \
 	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" \

@@ -1,4 +1,4 @@
-/* awsmfa-creds --role and --print-config; see creds_role.h. */
+/* awsmfa-creds --role and --print-config; see role_creds.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,9 +15,9 @@
 #include "aws/sts.h"
 #include "creds.h"
 #include "creds_print.h"
-#include "creds_role.h"
-#include "creds_roles.h"
 #include "creds_store.h"
+#include "role_creds.h"
+#include "roles_file.h"
 #include "secure_file.h"
 
 #define CACHE_MAX (64 * 1024)

@@ -1,16 +1,18 @@
 /*
- * Enrolment: the options of `awsmfa enroll' and the steps the TOTP and the
- * YubiKey paths share (the file's text, its check by the module's own
- * parser, writing it, noting the proof in the user's state).
+ * Enrolment: the options of `awsmfa enroll' and the steps the TOTP path
+ * (enroll.c) and the YubiKey path (enroll_yubikey.c) share, in
+ * enroll_steps.c: the file's text, its check by the module's own parser,
+ * writing it, noting the proof in the user's state.  The paths call these;
+ * these call neither path.
  */
-#ifndef AMFA_ADMIN_ENROLL_H
-#define AMFA_ADMIN_ENROLL_H
+#ifndef AMFA_ADMIN_ENROLL_STEPS_H
+#define AMFA_ADMIN_ENROLL_STEPS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "admin.h"
-#include "state.h"
+#include "store/state.h"
 
 struct adm_enroll_opts {
 	const char *user;	  /* the PAM user */
@@ -58,8 +60,5 @@ int adm_enroll_write(struct adm_ctx *ctx, const struct adm_enroll_opts *o,
  */
 int adm_enroll_note_state(struct adm_ctx *ctx, const char *user,
     void (*note)(struct amfa_state *st, const void *arg), const void *arg);
-
-/* The YubiKey path of `awsmfa enroll --yubikey'. */
-int adm_enroll_yubikey(struct adm_ctx *ctx, const struct adm_enroll_opts *o);
 
 #endif

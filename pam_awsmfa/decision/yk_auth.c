@@ -9,7 +9,7 @@
 #include "log.h"
 #include "net/net.h"
 #include "secure_file.h"
-#include "state.h"
+#include "store/state.h"
 #include "yk_auth.h"
 #include "yubikey/ykotp.h"
 #include "yubikey/ykval.h"
