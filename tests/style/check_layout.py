@@ -1,17 +1,35 @@
-"""The layout of pam_awsmfa/ (README, "What is here"): one folder per
-concern, and includes that run one way only.
+"""The layout of pam_awsmfa/ and gateway/ (README, "What is here"): one
+folder per concern, and includes that run one way only.
+
+pam_awsmfa/, from the top of the arrows to their end:
 
     pam/, admin/       the PAM glue and the admin program
-    (the top level)    the core: config, users, state, the decisions, TOTP,
-                       files, logging, audit
+    decision/          which factor a code is, the one run that applies the
+                       lockout, checks the code and records the attempt
+    factors/, store/   how a code is checked (TOTP, base32, recovery codes);
+                       where the attempt is recorded (state files, the table)
     net/               the boundary to the network clients
     creds/, yubikey/   session credentials; YubiKey OTPs and validation
-    aws/               the AWS clients (SigV4, query, STS, profiles, HTTP)
+    aws/               the AWS clients (SigV4, query, STS, DynamoDB, HTTP)
+    (the top level)    the base every folder may use: configuration,
+                       enrolment files, careful files, logging, audit
 
-A file includes headers of its own folder, of the core, and of folders
-below its own; never of a folder above it or beside it.  The core includes
-no glue.  Cross-folder includes name the folder ("aws/sts.h"); nothing
-reaches up with "../".
+A file includes headers of its own folder, of the base, and of folders
+below its own; never of a folder above it or beside it.  The base includes
+no folder but those whose types an enrolment holds (factors/, creds/,
+yubikey/: user.h).  Cross-folder includes name the folder ("aws/sts.h");
+nothing reaches up with "../".
+
+gateway/, the same way:
+
+    (the top level)    the gateway program: configuration, policy, the
+                       user's command, dial and relay, audit
+    recording/         recorded shells and the set-user-ID recorder
+    setid/             what both set-id programs do first
+
+A gateway file includes headers of its own folder, of gateway folders
+below its own, and of pam_awsmfa's base (never of a pam_awsmfa folder).
+Folders with no C in them (gateway/demo/) are not ranked.
 
 Usage: check_layout.py [SOURCE_ROOT]   (exit 1 and a line per violation)
        check_layout.py --self-test     (the rules catch planted violations)
@@ -23,26 +41,70 @@ import shutil
 import sys
 import tempfile
 
-RANK = {"pam": 0, "admin": 0, "net": 1, "creds": 2, "yubikey": 2, "aws": 3}
-GLUE = {"pam", "admin"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+
+# tree -> (rank of each folder, the top level's rank, the folders the top
+# level may include, the folders whose files are glue)
+TREES = {
+    "pam_awsmfa": {
+        "rank": {"pam": 0, "admin": 0, "decision": 1, "factors": 2,
+                 "store": 2, "net": 3, "creds": 4, "yubikey": 4, "aws": 5},
+        "top_may": {"factors", "creds", "yubikey"},
+        "top_is": "the base",
+        "top_is_base": True,
+    },
+    "gateway": {
+        "rank": {"recording": 1, "setid": 2},
+        "top_may": None,  # the program: any folder of its own below it
+        "top_is": "the program",
+        "top_is_base": False,
+        "unranked": {"demo"},
+    },
+}
+
+
+def c_files(top):
+    for dirpath, _, names in os.walk(top):
+        for name in sorted(names):
+            if name.endswith((".c", ".h")):
+                yield dirpath, name
+
+
+def resolve(root, tree, top, dirpath, here, target):
+    """(tree, folder) an include names, or an error string."""
+    if ".." in target.split("/"):
+        return 'reaches up with ../'
+    core = os.path.join(root, "pam_awsmfa")
+    if "/" in target:
+        folder = target.split("/")[0]
+        if os.path.exists(os.path.join(top, target)):
+            return (tree, folder)
+        if tree == "gateway" and os.path.exists(os.path.join(core, target)):
+            return ("pam_awsmfa", folder)
+        return 'does not exist'
+    if os.path.exists(os.path.join(dirpath, target)):
+        return (tree, here)
+    if os.path.exists(os.path.join(top, target)):
+        return (tree, "")
+    if tree == "gateway" and os.path.exists(os.path.join(core, target)):
+        return ("pam_awsmfa", "")
+    return 'is neither in this folder nor in the base'
 
 
 def violations(root):
-    top = os.path.join(root, "pam_awsmfa")
     found = []
-    folders = sorted(d for d in os.listdir(top)
-                     if os.path.isdir(os.path.join(top, d)))
-    for d in folders:
-        if d not in RANK:
-            found.append("pam_awsmfa/%s/: a folder the layout does not name"
-                         % d)
-    for dirpath, _, names in os.walk(top):
-        rel = os.path.relpath(dirpath, top)
-        here = "" if rel == "." else rel.split(os.sep)[0]
-        for name in sorted(names):
-            if not name.endswith((".c", ".h")):
-                continue
+    for tree, rules in TREES.items():
+        top = os.path.join(root, tree)
+        rank = rules["rank"]
+        unranked = rules.get("unranked", set())
+        for d in sorted(os.listdir(top)):
+            if (os.path.isdir(os.path.join(top, d)) and d not in rank and
+                    d not in unranked):
+                found.append("%s/%s/: a folder the layout does not name"
+                             % (tree, d))
+        for dirpath, name in c_files(top):
+            rel = os.path.relpath(dirpath, top)
+            here = "" if rel == "." else rel.split(os.sep)[0]
             path = os.path.join(dirpath, name)
             shown = os.path.relpath(path, root)
             with open(path, encoding="utf-8") as f:
@@ -51,32 +113,35 @@ def violations(root):
                 line = text.count("\n", 0, m.start()) + 1
                 where = "%s:%d" % (shown, line)
                 target = m.group(1)
-                if ".." in target.split("/"):
-                    found.append('%s: "%s" reaches up with ../' % (where,
-                                                                   target))
+                r = resolve(root, tree, top, dirpath, here, target)
+                if isinstance(r, str):
+                    found.append('%s: "%s" %s' % (where, target, r))
                     continue
-                if "/" in target:
-                    folder = target.split("/")[0]
-                    if not os.path.exists(os.path.join(top, target)):
-                        found.append('%s: "%s" does not exist' % (where,
-                                                                  target))
-                        continue
-                elif os.path.exists(os.path.join(dirpath, target)):
-                    folder = here
-                elif os.path.exists(os.path.join(top, target)):
-                    folder = ""
-                else:
-                    found.append('%s: "%s" is neither in this folder nor in '
-                                 'the core' % (where, target))
-                    continue
-                if folder == here or folder == "":
-                    continue
-                if here == "":
-                    if folder in GLUE:
-                        found.append('%s: the core includes the glue "%s"'
+                t, folder = r
+                if t != tree:
+                    # the gateway includes pam_awsmfa: its base only
+                    if folder != "":
+                        found.append('%s: "%s" is in a folder of '
+                                     'pam_awsmfa/, not its base'
                                      % (where, target))
                     continue
-                if RANK[folder] <= RANK[here]:
+                if folder == here:
+                    continue
+                if folder == "":
+                    if not rules["top_is_base"]:
+                        found.append('%s: %s/ includes "%s" of %s, above '
+                                     'it' % (where, here, target,
+                                             rules["top_is"]))
+                    continue
+                if here == "":
+                    may = rules["top_may"]
+                    if may is not None and folder not in may:
+                        found.append('%s: %s includes "%s", a folder it '
+                                     'may not reach' % (where,
+                                                        rules["top_is"],
+                                                        target))
+                    continue
+                if rank[folder] <= rank[here]:
                     found.append('%s: %s/ includes "%s", a folder above or '
                                  'beside it' % (where, here, target))
     return found
@@ -91,18 +156,33 @@ def self_test():
          "a folder above or beside it"),
         ("pam_awsmfa/creds/creds.c", '#include "yubikey/ykotp.h"\n',
          "a folder above or beside it"),
-        ("pam_awsmfa/auth.c", '#include "pam/pam_args.h"\n',
-         "the core includes the glue"),
+        ("pam_awsmfa/store/state.c", '#include "factors/totp.h"\n',
+         "a folder above or beside it"),
+        ("pam_awsmfa/factors/totp.c", '#include "decision/auth.h"\n',
+         "a folder above or beside it"),
+        ("pam_awsmfa/config.c", '#include "pam/pam_args.h"\n',
+         "a folder it may not reach"),
+        ("pam_awsmfa/log.c", '#include "store/store.h"\n',
+         "a folder it may not reach"),
         ("pam_awsmfa/aws/http.c", '#include "../log.h"\n',
          "reaches up with ../"),
         ("pam_awsmfa/aws/http.c", '#include "ykotp.h"\n',
-         "neither in this folder nor in the core"),
+         "neither in this folder nor in the base"),
+        ("gateway/recording/recording.c", '#include "policy.h"\n',
+         "of the program, above it"),
+        ("gateway/recording/recording.c", '#include "nosuch.h"\n',
+         "neither in this folder nor in the base"),
+        ("gateway/setid/startup.c", '#include "recording/recording.h"\n',
+         "a folder above or beside it"),
+        ("gateway/recording/asciicast.c", '#include "store/state.h"\n',
+         "a folder of pam_awsmfa/, not its base"),
     ]
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
         copy = os.path.join(tmp, "src")
-        shutil.copytree(os.path.join(src, "pam_awsmfa"),
-                        os.path.join(copy, "pam_awsmfa"))
+        for tree in TREES:
+            shutil.copytree(os.path.join(src, tree),
+                            os.path.join(copy, tree))
         base = violations(copy)
         if base:
             print("not ok - the tree itself has violations:\n  " +
@@ -122,6 +202,14 @@ def self_test():
             else:
                 print("not ok - %s + %s: %r" % (path, line.strip(), got))
                 failures += 1
+        # A folder nobody named.
+        os.mkdir(os.path.join(copy, "gateway", "extra"))
+        got = violations(copy)
+        if len(got) == 1 and "does not name" in got[0]:
+            print("ok - gateway/extra/ is refused")
+        else:
+            print("not ok - gateway/extra/: %r" % got)
+            failures += 1
     return 1 if failures else 0
 
 
