@@ -15,7 +15,9 @@
  *             the replay rule itself (a new TOTP step above the stored one,
  *             a YubiKey's counters above the stored ones, not locked for an
  *             acceptance).  Another host's write in between is a conflict,
- *             and the decision is taken again on a fresh snapshot.
+ *             and the decision is taken again on a fresh snapshot.  The decision's
+ *             snapshot is the answer of the write that counts the attempt
+ *             (amfa_store_load_counted; auth.c says why).
  */
 #ifndef AMFA_STORE_H
 #define AMFA_STORE_H
