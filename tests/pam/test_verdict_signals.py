@@ -30,6 +30,8 @@ from fleetlib import KEY, STATIC_AKID, STATIC_SECRET, TABLE
 from imds_server import Imds
 from sts_process import IamUser, StsServer
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "gateway"))
 PAM_FILE = "/etc/pam.d/su-l"
 ATTACKER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                         "verdict_attacker.py")
@@ -57,6 +59,27 @@ def tearDownModule():
 
 class VerdictSignals(PamTestCase):
     verify = "local+sts"
+    how = "tty"
+
+    def command(self):
+        return ["su", "-l", self.name, "-c", "true"]
+
+    def login_stack(self):
+        """Put the module's stack where the program reads it."""
+        saved = PAM_FILE + ".amfa-saved"
+        shutil.copy2(PAM_FILE, saved)
+        self.addCleanup(os.replace, saved, PAM_FILE)
+        with open(PAM_FILE, "w") as f:
+            f.write(self.stack())
+
+    def stack(self):
+        return ("#%%PAM-1.0\nauth required %s config=%s\n"
+                "account required pam_permit.so\n"
+                "session required pam_permit.so\n"
+                % (MODULE, self.tree.conf))
+
+    def exit_status(self, seen):
+        return os.WEXITSTATUS(seen["status"])
 
     def setUp(self):
         self.iam = IamUser("vera")
@@ -100,14 +123,7 @@ class VerdictSignals(PamTestCase):
         for p in (aws, os.path.join(aws, "credentials")):
             os.chown(p, self.victim.pw_uid, self.victim.pw_gid)
             os.chmod(p, 0o700 if os.path.isdir(p) else 0o600)
-        saved = PAM_FILE + ".amfa-saved"
-        shutil.copy2(PAM_FILE, saved)
-        self.addCleanup(os.replace, saved, PAM_FILE)
-        with open(PAM_FILE, "w") as f:
-            f.write("#%%PAM-1.0\nauth required %s config=%s\n"
-                    "account required pam_permit.so\n"
-                    "session required pam_permit.so\n"
-                    % (MODULE, self.tree.conf))
+        self.login_stack()
         # The attacker runs from a place its user can read.
         self.attacker = os.path.join(self.tmp, "verdict_attacker.py")
         shutil.copy(ATTACKER, self.attacker)
@@ -120,8 +136,8 @@ class VerdictSignals(PamTestCase):
                "LANG": "C"}
         out = subprocess.run(
             ["runuser", "-u", self.caller.pw_name, "--", sys.executable,
-             self.attacker, mode, str(self.front.port),
-             str(self.sts.port), self.name, code, PROMPT],
+             self.attacker, mode, self.how, str(self.front.port),
+             str(self.sts.port), code, PROMPT] + self.command(),
             env=env, capture_output=True, text=True, timeout=120)
         self.assertEqual(out.returncode, 0, out.stderr)
         import json
@@ -156,7 +172,7 @@ class VerdictSignals(PamTestCase):
                              "not counted" % (n, seen))
         # Three counted failures, below the limit: the right code works.
         seen = self.su_right_code()
-        self.assertEqual(os.WEXITSTATUS(seen["status"]), 0, seen)
+        self.assertEqual(self.exit_status(seen), 0, seen)
         self.assertEqual(self.failures(), 0)
 
     def test_killed_before_the_verdict_is_counted(self):
@@ -176,7 +192,7 @@ class VerdictSignals(PamTestCase):
         self.assertIsNotNone(it)
         self.assertGreater(int(it["locked_until"]), 0, it)
         seen = self.attack("none", totp(self.iam.seed))
-        self.assertNotEqual(os.WEXITSTATUS(seen["status"]), 0,
+        self.assertNotEqual(self.exit_status(seen), 0,
                             "a right code got in after %d killed wrong "
                             "codes: %r" % (LOCKOUT, seen))
 
@@ -189,11 +205,35 @@ class VerdictSignalsSts(VerdictSignals):
     test_lockout_holds_under_the_attack = None
 
 
+class VerdictSignalsSshd(VerdictSignals):
+    """The same through a real sshd (not set-uid: the deferral must hold
+    there too): the attacker runs `ssh victim@127.0.0.1' and kills its own
+    client at the verdict; sshd then sends SIGTERM to its PAM process."""
+    how = "client"
+
+    def login_stack(self):
+        import gwlib
+        self.sshd = gwlib.Sshd(
+            "verdict", ["KbdInteractiveAuthentication yes",
+                        "AuthenticationMethods keyboard-interactive"],
+            pam=self.stack(), env=gwlib.sanitizer_env(MODULE))
+        self.addCleanup(gwlib.remove_path, self.sshd.pam_path)
+        self.addCleanup(self.sshd.stop)
+
+    def command(self):
+        return ["ssh", "-F", "/dev/null", "-T", "-p", str(self.sshd.port),
+                "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "PreferredAuthentications=keyboard-interactive",
+                "-o", "NumberOfPasswordPrompts=1", "-o", "LogLevel=ERROR",
+                "%s@127.0.0.1" % self.name, "true"]
+
+
 if __name__ == "__main__":
     require_root()
     with open(MODULE, "rb") as f:
         if b"__asan_init" in f.read():
-            print("SKIP: su is setuid and cannot load a module of an "
-                  "AddressSanitizer build (the plain build runs this test)")
-            sys.exit(77)
+            # su is set-uid and cannot load a module of an AddressSanitizer
+            # build: there only sshd (started by root) runs it.
+            del VerdictSignals, VerdictSignalsSts
     unittest.main(verbosity=2)

