@@ -167,6 +167,9 @@ table_commit(struct amfa_store *s, const struct amfa_state *st, int64_t now)
  * with every attribute of a fresh state, and answers with the item as
  * written.  Its condition failing means a lock (or an item without
  * locked_until): a read then says which, and nothing was written.
+ * Not idempotent: a try the client retries after it may have reached the
+ * table (a 5xx, a lost answer: dynamodb.h) can count the attempt twice,
+ * which errs closed (a lock one attempt early), never open.
  */
 static enum amfa_store_result
 table_load_counted(struct amfa_store *s, struct amfa_state *st, int64_t now,
