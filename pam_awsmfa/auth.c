@@ -504,13 +504,23 @@ decide_ahead(const struct amfa_config *cfg, const struct amfa_user *u,
 		}
 		counted = st;
 	}
-	amfa_store_close(s);
 	switch (res) {
 	case AMFA_AUTH_OK:
 		break;
 	case AMFA_AUTH_BAD_CODE:
 	case AMFA_AUTH_REPLAY:
-		/* Already on record: nothing more is sent. */
+		/* Already on record: nothing more is sent, unless the
+		 * verifier learnt something to keep although it refused (a
+		 * YubiKey OTP the validation servers call used elsewhere:
+		 * its counters are spent).  That write comes after the
+		 * verdict, but the failure is counted already: a kill before
+		 * it saves nothing. */
+		if (!amfa_state_equal(&st, &counted) &&
+		    amfa_store_commit(s, &st, (int64_t)now) != AMFA_STORE_OK)
+			amfa_log(LOG_NOTICE,
+			    "user %s: what the refusal spent was not "
+			    "recorded (the failure is)",
+			    u->name);
 		if (counted.locked_until > (int64_t)now)
 			amfa_log(LOG_WARNING,
 			    "user %s: %ld consecutive failures, locked "
@@ -527,6 +537,7 @@ decide_ahead(const struct amfa_config *cfg, const struct amfa_user *u,
 		 * gains nothing. */
 		break;
 	}
+	amfa_store_close(s);
 	log_outcome(u, res, counted.failures);
 	return res;
 }
