@@ -15,6 +15,7 @@ verify = local+sts and with verify = sts; a right code still works after
 the killed attempts.  The assertions are on the table's item, never on
 timing."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -133,14 +134,15 @@ class VerdictSignals(PamTestCase):
         """One su by the unprivileged caller, killed through its terminal
         as `mode' says; what the attacker saw."""
         env = {"HOME": self.caller.pw_dir, "PATH": "/usr/bin:/bin",
-               "LANG": "C"}
+               "LANG": "C", "USER": self.caller.pw_name,
+               "LOGNAME": self.caller.pw_name}
         out = subprocess.run(
-            ["runuser", "-u", self.caller.pw_name, "--", sys.executable,
-             self.attacker, mode, self.how, str(self.front.port),
-             str(self.sts.port), code, PROMPT] + self.command(),
-            env=env, capture_output=True, text=True, timeout=120)
+            [sys.executable, self.attacker, mode, self.how,
+             str(self.front.port), str(self.sts.port), code, PROMPT]
+            + self.command(), env=env, user=self.caller.pw_uid,
+            group=self.caller.pw_gid, extra_groups=[], cwd="/",
+            capture_output=True, text=True, timeout=120)
         self.assertEqual(out.returncode, 0, out.stderr)
-        import json
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     def item(self):
