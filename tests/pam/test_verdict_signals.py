@@ -37,6 +37,8 @@ PAM_FILE = "/etc/pam.d/su-l"
 ATTACKER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                         "verdict_attacker.py")
 PROMPT = "Verification code: "
+# The attacker's interpreter: the system's, which any user may run.
+SYSTEM_PYTHON = "/usr/bin/python3"
 DELAY_MS = 300
 LOCKOUT = 5
 
@@ -137,7 +139,7 @@ class VerdictSignals(PamTestCase):
                "LANG": "C", "USER": self.caller.pw_name,
                "LOGNAME": self.caller.pw_name}
         out = subprocess.run(
-            [sys.executable, self.attacker, mode, self.how,
+            [SYSTEM_PYTHON, self.attacker, mode, self.how,
              str(self.front.port), str(self.sts.port), code, PROMPT]
             + self.command(), env=env, user=self.caller.pw_uid,
             group=self.caller.pw_gid, extra_groups=[], cwd="/",
