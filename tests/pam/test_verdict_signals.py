@@ -218,11 +218,11 @@ class VerdictSignalsSshd(VerdictSignals):
     ends its PAM process."""
     how = "client"
 
-    # sshd ends its PAM process with SIGKILL here (seen: the process dies
-    # at once, mask or not): a kill before the count reaches the table
-    # leaves nothing counted, but nothing decided either (the code is not
-    # looked at before the count is on record).  The verdict-timed kill
-    # above is what matters, and it is counted.
+    # Seen here: with the client killed at the login's first table
+    # connection, sshd's PAM process ended without that count on record.
+    # Nothing was decided either (the code is looked at only once its
+    # count is on record), so that case shows nothing about the lockout;
+    # the verdict-timed kill is the one that matters, and it is counted.
     test_killed_before_the_verdict_is_counted = None
 
     def login_stack(self):
