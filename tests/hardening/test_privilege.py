@@ -426,7 +426,9 @@ class AwsLinks(Base):
                 start = time.monotonic()
                 res = self.login()
                 self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
-                self.assertLess(time.monotonic() - start, 10)
+                # Only "returns" against "hangs": a read of a FIFO or of
+                # /dev/zero never ends; 30 s is room for a loaded machine.
+                self.assertLess(time.monotonic() - start, 30)
                 self.assertEqual(len(self.server.requests), n,
                                  "nothing sent to STS")
                 self.assertNotIn("AWS_ACCESS_KEY_ID", res.env)

@@ -288,10 +288,12 @@ class Failover(Base):
         # (like YubiCloud's servers) has heard of it, says REPLAYED_OTP.
         # The log hints at what happened.
         otp = self.db.otp(3, 0)
-        self.srv[0].fault("stall", seconds=3)
+        # The per-server timeout must also let server 2 answer on a loaded
+        # machine: 3 s, against a stall of 20.
+        self.srv[0].fault("stall", seconds=20)
         self.srv[1].fault("status", status="REPLAYED_OTP")
         result, ms, log = self.verify(otp, urls=[self.srv[0].url, self.srv[1].url],
-                                      timeout_ms=800)
+                                      timeout_ms=3000)
         self.assertEqual(result, "REPLAYED")
         self.assertIn("an earlier server that did not answer may have used it", log)
 
@@ -313,11 +315,12 @@ class Failover(Base):
         self.assertLess(ms, 10000)      # each stall lasts 20 s
 
     def test_stalled_first_then_ok(self):
+        # 3 s a server: enough for the second to answer on a loaded machine.
         self.srv[0].fault("stall", seconds=20)
-        result, ms, _ = self.verify(self.db.otp(1, 0), timeout_ms=700,
+        result, ms, _ = self.verify(self.db.otp(1, 0), timeout_ms=3000,
                                     urls=[self.srv[0].url, self.srv[1].url])
         self.assertEqual(result, "OK")
-        self.assertLess(ms, 10000)      # the first server's stall lasts 20 s
+        self.assertLess(ms, 15000)      # the first server's stall lasts 20 s
 
 
 @unittest.skipUnless(shutil.which("openssl"), "needs openssl")
