@@ -4,6 +4,7 @@
  * they share.  See awsmfa(8).
  */
 #include <getopt.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +145,26 @@ adm_user_arg(int argc, char **argv, const char *text, const char **user)
 	}
 	*user = argv[1];
 	return ADM_OK;
+}
+
+int
+adm_local_account(const char *user)
+{
+	struct passwd pw, *res = NULL;
+	char buf[16384];
+	int e;
+
+	e = getpwnam_r(user, &pw, buf, sizeof(buf), &res);
+	if (e == 0 && res != NULL)
+		return 1;
+	if (e == 0)
+		adm_err("%s has no local account (not in the password "
+			"database)",
+		    user);
+	else
+		adm_err("%s: the account cannot be looked up: %s", user,
+		    strerror(e));
+	return 0;
 }
 
 int
