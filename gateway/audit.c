@@ -146,37 +146,84 @@ room_for(int fd, size_t len)
 	return r == 0 ? 0 : -1;
 }
 
-int
-gw_audit_reserve_ok(const struct statvfs *vfs, size_t len)
+/* Is `len' free beyond a part of the file system: size / `part', at most
+ * `max' bytes? */
+static int
+room_beyond(const struct statvfs *vfs, size_t len, unsigned part,
+    unsigned long long max)
 {
-	unsigned long long size, avail, reserve;
+	unsigned long long size, avail, keep;
 
 	size = (unsigned long long)vfs->f_blocks * vfs->f_frsize;
 	avail = (unsigned long long)vfs->f_bavail * vfs->f_frsize;
-	reserve = size / 10;
-	if (reserve > GW_AUDIT_RESERVE_MAX)
-		reserve = GW_AUDIT_RESERVE_MAX;
-	return avail >= reserve && avail - reserve >= len;
+	keep = size / part;
+	if (keep > max)
+		keep = max;
+	return avail >= keep && avail - keep >= len;
+}
+
+int
+gw_audit_reserve_ok(const struct statvfs *vfs, size_t len)
+{
+	return room_beyond(vfs, len, 10, GW_AUDIT_RESERVE_MAX);
+}
+
+int
+gw_audit_floor_ok(const struct statvfs *vfs, size_t len)
+{
+	return room_beyond(vfs, len, 40, GW_AUDIT_FLOOR_MAX);
 }
 
 /*
- * Any local account can run the gateway by hand, as often as it likes, and
- * the log is written with the audit group, outside the caller's disk
- * quota: unverified records could fill the disk, and a full disk refuses
- * everyone's service.  They go to the log while the reserve holds, to
- * syslog alone (which rate-limits) after.
+ * Does this record go to the file, or to syslog alone?  The log is written
+ * with the audit group, outside the caller's disk quota, and a full file
+ * system refuses everyone's service (no record, no service), so no caller
+ * may take the last of it:
+ *
+ *   - unverified records (any local account can run the gateway by hand,
+ *     as often as it likes) stop at the reserve kept for MFA connections;
+ *   - verified ones stop at the floor kept for everyone else.  A user who
+ *     passed MFA can run the gateway by hand in a loop too (and open
+ *     sessions over one connection without end); what the gateway cannot
+ *     do is tell that user's records from the others' without state of
+ *     its own (it may not read the log), so it bounds them all: past the
+ *     floor, each record goes to syslog alone, where it was sent anyway,
+ *     with a warning that the file lacks it, and the service goes on.
+ *     Refusing instead would hand the flooding user what this prevents:
+ *     everyone else refused.  The floor is left for the writers that
+ *     must not fail (the module's audit records on the same file system,
+ *     sshd, the journal), and the file is never filled by the gateway.
+ *
+ * A file system that cannot be asked (fstatvfs fails) takes an unverified
+ * record nowhere but in syslog; a verified one is tried, under room_for.
+ * `quiet': the question only (gw_audit_check), nothing logged.
  */
 static int
-unverified_may_write(int fd, const struct gw_event *ev)
+file_takes(const struct gw_audit *a, const struct gw_event *ev, size_t len,
+    int quiet)
 {
 	struct statvfs vfs;
+	int have = fstatvfs(a->fd, &vfs) == 0;
 
-	if (fstatvfs(fd, &vfs) == 0 && gw_audit_reserve_ok(&vfs, 4096))
+	if (!a->verified) {
+		if (have && gw_audit_reserve_ok(&vfs, len))
+			return 1;
+		if (!quiet)
+			syslog(LOG_WARNING,
+			    "audit log: the file system is down to its "
+			    "reserve for MFA connections: an unverified "
+			    "record (event %s) goes to syslog only",
+			    ev->event);
+		return 0;
+	}
+	if (!have || gw_audit_floor_ok(&vfs, len))
 		return 1;
-	syslog(LOG_WARNING,
-	    "audit log: the file system is down to its reserve for MFA "
-	    "connections: an unverified record (event %s) goes to syslog only",
-	    ev->event);
+	if (!quiet)
+		syslog(LOG_WARNING,
+		    "audit log: the file system is down to the floor kept "
+		    "for everyone else: the record of an MFA connection "
+		    "(user %s, event %s) is in syslog only, not in the file",
+		    a->user != NULL ? a->user : "?", ev->event);
 	return 0;
 }
 
@@ -185,6 +232,7 @@ gw_audit_check(const struct gw_audit *a, const struct gw_event *ev)
 {
 	struct timespec now;
 	char *text;
+	size_t len;
 	int r;
 
 	if (a->fd < 0)
@@ -195,7 +243,11 @@ gw_audit_check(const struct gw_audit *a, const struct gw_event *ev)
 		    ev->event);
 		return -1;
 	}
-	r = room_for(a->fd, strlen(text) + 1);
+	/* A record the file would not take goes to syslog: no refusal. */
+	len = strlen(text) + 1;
+	r = file_takes(a, ev, len + AMFA_APPEND_SLACK, 1) ?
+	    room_for(a->fd, len) :
+	    0;
 	free(text);
 	return r;
 }
@@ -217,8 +269,8 @@ gw_audit_emit(const struct gw_audit *a, const struct gw_event *ev)
 	}
 	syslog(strcmp(ev->result, "ok") == 0 ? LOG_INFO : LOG_NOTICE, "%s",
 	    text);
-	if (a->fd >= 0 && (a->verified || unverified_may_write(a->fd, ev))) {
-		len = strlen(text);
+	len = strlen(text);
+	if (a->fd >= 0 && file_takes(a, ev, len + 1 + AMFA_APPEND_SLACK, 0)) {
 		if ((line = malloc(len + 2)) == NULL) {
 			free(text);
 			return -1;

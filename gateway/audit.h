@@ -88,7 +88,10 @@ int gw_audit_open(const char *path, uid_t owner);
  * Record `ev' in syslog and in the log.  An unverified record goes to the
  * log only while the file system keeps its reserve (gw_audit_reserve_ok):
  * any local account can run the gateway by hand, as often as it likes,
- * and a full disk refuses everyone's service.  The log
+ * and a full disk refuses everyone's service; a verified one only while
+ * it keeps the floor kept for everyone else (gw_audit_floor_ok).  Past
+ * those, syslog alone has the record (a warning says so), and 0 is
+ * returned.  The log
  * gets the whole line or
  * nothing: before the write the file-size limit (RLIMIT_FSIZE) and the
  * free space must leave room for the line and AMFA_APPEND_SLACK bytes more
@@ -108,8 +111,18 @@ struct statvfs;
 int gw_audit_reserve_ok(const struct statvfs *vfs, size_t len);
 
 /*
- * Would gw_audit_emit write `ev' now?  0 or -1 (logged).  For a decision
- * that must not be acted upon unless its record can be written.
+ * May a verified record of `len' bytes go to the log?  Only while what is
+ * free after it stays above the floor kept for everyone else: a fortieth
+ * of the file system, at most GW_AUDIT_FLOOR_MAX.  Past it the record goes
+ * to syslog alone and the service goes on (audit.c says why).  1 or 0.
+ */
+#define GW_AUDIT_FLOOR_MAX (256ULL * 1024 * 1024)
+int gw_audit_floor_ok(const struct statvfs *vfs, size_t len);
+
+/*
+ * Would gw_audit_emit record `ev' now (in the log, or past the reserve or
+ * the floor in syslog alone)?  0 or -1 (logged).  For a decision that must
+ * not be acted upon unless its record can be written.
  */
 int gw_audit_check(const struct gw_audit *a, const struct gw_event *ev);
 

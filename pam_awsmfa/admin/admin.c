@@ -2,6 +2,7 @@
  * What the subcommands of awsmfa share (admin.h): their messages, the
  * time as they print it, the USER argument, the configuration.
  */
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,26 @@ adm_user_arg(int argc, char **argv, const char *text, const char **user)
 	}
 	*user = argv[1];
 	return ADM_OK;
+}
+
+int
+adm_local_account(const char *user)
+{
+	struct passwd pw, *res = NULL;
+	char buf[16384];
+	int e;
+
+	e = getpwnam_r(user, &pw, buf, sizeof(buf), &res);
+	if (e == 0 && res != NULL)
+		return 1;
+	if (e == 0)
+		adm_err("%s has no local account (not in the password "
+			"database)",
+		    user);
+	else
+		adm_err("%s: the account cannot be looked up: %s", user,
+		    strerror(e));
+	return 0;
 }
 
 int

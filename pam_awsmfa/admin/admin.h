@@ -26,6 +26,14 @@ struct adm_ctx {
 	int cfg_loaded;
 };
 
+/*
+ * Is `user' a local account (in the password database, whatever NSS
+ * serves it)?  1, or 0 said on standard error (no such account, or a
+ * lookup that failed): the caller exits ADM_NOT_ENROLLED, as awsmfa(8)
+ * gives for a user with no local account.
+ */
+int adm_local_account(const char *user);
+
 /* Load ctx->config_path into ctx->cfg.  ADM_OK or ADM_CONFIG (logged). */
 int adm_load_config(struct adm_ctx *ctx);
 

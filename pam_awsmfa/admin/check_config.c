@@ -77,7 +77,16 @@ check_recovery(const struct amfa_config *cfg, const struct amfa_user *u,
 		    "codes are refused (recovery_sts = login lets them in "
 		    "without AWS credentials)",
 		    shown, amfa_verify_names[u->verify]);
-	if (st->recovery_gen != 0 && st->recovery_gen != u->recovery_gen) {
+	if (st->recovery_gen == 0) {
+		amfa_log(LOG_WARNING,
+		    "%s: its recovery set (%08x) is not on record in the "
+		    "state (lost or removed, and with it the marks of spent "
+		    "codes): its codes are refused until a new set is issued "
+		    "with awsmfa recovery %s",
+		    shown, (unsigned)u->recovery_gen, u->name);
+		return;
+	}
+	if (st->recovery_gen != u->recovery_gen) {
 		amfa_log(LOG_WARNING,
 		    "%s: its recovery set (%08x) is not the one on record in "
 		    "the state (%08x): its codes are refused (copy the user "

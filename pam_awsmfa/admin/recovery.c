@@ -234,5 +234,9 @@ adm_recovery(struct adm_ctx *ctx, int argc, char **argv)
 	}
 	if ((r = adm_load_config(ctx)) != ADM_OK)
 		return r;
+	if (!adm_local_account(user)) {
+		adm_err("%s: no codes issued", user);
+		return ADM_NOT_ENROLLED;
+	}
 	return adm_recovery_issue(ctx, user, (int)count);
 }

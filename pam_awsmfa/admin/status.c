@@ -53,12 +53,12 @@ print_state(const struct amfa_config *cfg, const struct amfa_state *st,
 		    st->tokens[i].use);
 }
 
-/* Recovery codes: how many of the set are left (the state's used marks
- * count only for the set of their generation). */
+/* Recovery codes: how many of the set are left, or why none is taken
+ * (login.c takes codes only of the set on record in the state). */
 static void
 print_recovery(const struct amfa_user *u, const struct amfa_state *st)
 {
-	uint32_t used = 0;
+	uint32_t gen = st != NULL ? st->recovery_gen : 0;
 	int left;
 
 	if (u->nrecovery == 0) {
@@ -66,9 +66,22 @@ print_recovery(const struct amfa_user *u, const struct amfa_state *st)
 		    u->recovery_codes ? "" : " (turned off)");
 		return;
 	}
-	if (st != NULL && st->recovery_gen == u->recovery_gen)
-		used = st->recovery_used;
-	left = amfa_recovery_left(u->recovery_present, used);
+	if (gen == 0) {
+		printf("recovery:     set %08x not usable: the state has no "
+		       "record of it (lost or removed, and with it the marks "
+		       "of spent codes); issue a new set: awsmfa recovery "
+		       "USER\n",
+		    (unsigned)u->recovery_gen);
+		return;
+	}
+	if (gen != u->recovery_gen) {
+		printf("recovery:     set %08x not usable: the state's set "
+		       "is %08x (copy the user file it was issued into, or "
+		       "issue a new set: awsmfa recovery USER)\n",
+		    (unsigned)u->recovery_gen, (unsigned)gen);
+		return;
+	}
+	left = amfa_recovery_left(u->recovery_present, st->recovery_used);
 	printf("recovery:     %d of %zu codes left (set %08x)%s%s\n", left,
 	    u->nrecovery, (unsigned)u->recovery_gen,
 	    u->recovery_codes ? "" : ", turned off",
@@ -147,6 +160,9 @@ adm_status(struct adm_ctx *ctx, int argc, char **argv)
 		print_recovery(&u, s == 1 ? &st : NULL);
 	print_store(&ctx->cfg, user);
 	amfa_user_free(&u);
+	/* What is known is shown, and the exit status says the rest. */
+	if (!adm_local_account(user))
+		return ADM_NOT_ENROLLED;
 	return s < 0 ? ADM_FAIL : ADM_OK;
 }
 
@@ -197,6 +213,10 @@ adm_unlock(struct adm_ctx *ctx, int argc, char **argv)
 	}
 	if (r == 0)
 		amfa_user_free(&u);
+	if (!adm_local_account(user)) {
+		adm_err("%s: nothing changed", user);
+		return ADM_NOT_ENROLLED;
+	}
 	n.user = user;
 	r = adm_state_update(&ctx->cfg, user, clear_lock, &n);
 	if (r == ADM_OK && !n.was)

@@ -234,9 +234,11 @@ roles_name(char *buf, size_t n, const struct amfa_target *t)
 	snprintf(buf, n, "%u" AMFA_ROLES_SUFFIX, (unsigned)t->uid);
 }
 
-/* Root's file in root's directory: no drop needed, nothing of the user's
- * is touched.  Written like amfa_file_write_atomic, with the group set
- * before the rename. */
+/* A file in root's directory, the user's own and readable by the user
+ * only (roles_file.h says why the user owns it): no drop needed, nothing
+ * of the user's is opened.  Written like amfa_file_write_atomic, owner and
+ * mode set before the rename, so whatever stood under the name (a file of
+ * another mode, written before) is replaced whole. */
 static int
 write_roles(int top, const char *name, const struct amfa_target *t,
     const char *data, size_t len)
@@ -253,7 +255,7 @@ write_roles(int top, const char *name, const struct amfa_target *t,
 	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	if (fchown(fd, geteuid(), t->gid) != 0 || fchmod(fd, 0640) != 0)
+	if (fchown(fd, t->uid, 0) != 0 || fchmod(fd, 0400) != 0)
 		goto out;
 	while (off < len) {
 		if ((w = write(fd, data + off, len - off)) < 0) {

@@ -21,8 +21,8 @@
 int amfa_store_open_session(const char *store_dir, const struct amfa_target *t,
     const struct amfa_creds *c);
 /*
- * Write STORE_DIR/UID.roles (roles_file.h): root's, 0640, group the user's
- * primary group, atomically; with no roles, remove it.  0 or -1 (logged).
+ * Write STORE_DIR/UID.roles (roles_file.h): the user's, 0400, group root,
+ * atomically; with no roles, remove it.  0 or -1 (logged).
  */
 int amfa_store_write_roles(const char *store_dir, const struct amfa_target *t,
     const struct amfa_roles_file *f);

@@ -22,11 +22,13 @@
 
 #define CACHE_MAX (64 * 1024)
 
-/* STORE_DIR/UID.roles: root's, in root's directory, for this uid. */
+/* STORE_DIR/UID.roles: in root's directory, this uid's and readable by
+ * it alone (one left by an earlier version, root's and readable by the
+ * user's group, is refused until the next login replaces it). */
 static int
 load_roles(const char *store_dir, const char *prog, struct amfa_roles_file *f)
 {
-	struct amfa_file_policy policy = { 0, 022, 256 * 1024 };
+	struct amfa_file_policy policy = { getuid(), 077, 256 * 1024 };
 	char name[48], shown[4200], *buf;
 	const char *why;
 	size_t len;
@@ -47,8 +49,13 @@ load_roles(const char *store_dir, const char *prog, struct amfa_roles_file *f)
 		    prog, shown);
 		return 1;
 	}
-	if (r != 0)
+	if (r != 0) {
+		fprintf(stderr,
+		    "%s: %s: refused: it must be yours and readable by you "
+		    "alone; log in again (with MFA) to have it written anew\n",
+		    prog, shown);
 		return 1;
+	}
 	r = amfa_roles_from_json(buf, f, &why);
 	free(buf);
 	if (r != 0) {

@@ -8,13 +8,22 @@
  *
  * The enrolment file is root's alone, and awsmfa-creds runs as the user, so
  * at session open the module (as root) writes what awsmfa-creds needs into
- * STORE_DIR/UID.roles: owned by root, mode 0640, group the user's primary
- * group, in the root-owned store directory.  The user can read it and can
- * neither change nor replace it, so awsmfa-creds assumes only roles the
- * administrator listed.  That is a convenience and a policy hint, not a
- * boundary: the user holds the MFA session's credentials and can call
- * AssumeRole on any role whose trust policy lets them; the trust policy is
- * the boundary.  The file also carries the STS endpoint, region, CA file and
+ * STORE_DIR/UID.roles: owned by the user, mode 0400, group root, in the
+ * root-owned store directory.  Nobody else reads it: not the members of the
+ * user's primary group, which may be shared (`users', directory services
+ * without per-user groups), since it names role ARNs and external ids.
+ * With no ACLs to count on, only ownership gives one non-root user alone
+ * the right to read; the cost is that the user, as owner, could chmod it
+ * and edit it.  The user can neither replace nor remove it (the directory
+ * is root's), and what an edit could change binds only the user's own
+ * awsmfa-creds, run as the user with the user's credentials: the list is a
+ * convenience and a policy hint, not a boundary.  The user holds the MFA
+ * session's credentials and can call AssumeRole on any role whose trust
+ * policy lets them; the trust policy is the boundary.  The module never
+ * opens the file: it writes a new one under a temporary name and renames
+ * it over the old, and removes it, all in root's directory.  awsmfa-creds
+ * refuses a file that is not the caller's or that others may read (one
+ * left by an earlier version: root's, 0640) until a login rewrites it.  The file also carries the STS endpoint, region, CA file and
  * timeout from root's configuration and the IAM user (RoleSessionName,
  * SourceIdentity), as they were when the session opened.
  */

@@ -97,16 +97,36 @@ check_recovery(const struct amfa_config *cfg, const struct amfa_user *u,
 	(void)cfg;
 	(void)code;
 	(void)now;
+	t->l->recovery_why = NULL; /* taken again after a conflict */
 	/*
 	 * The state names the set in force (awsmfa recovery records it when
 	 * it issues one).  Another set in the user file here is a replaced
 	 * one, or a new one not yet copied to this host: taking its codes
 	 * would drop the marks of the set on record (with the state in a
 	 * table, another host's), and the spent codes of either set would
-	 * work again.  None on record: the file's set starts it.
+	 * work again.
+	 *
+	 * None on record takes no code either: awsmfa recovery records
+	 * every set it issues, so a state without one was lost or removed
+	 * (the repair of a corrupt file, a table item deleted) or predates
+	 * the record, and the used marks went with it.  Letting the file's
+	 * set start it would reopen every spent code of the set; until
+	 * awsmfa recovery issues a new set, nothing is taken.
 	 */
-	if (st->recovery_gen != 0 && st->recovery_gen != u->recovery_gen) {
+	if (st->recovery_gen == 0) {
 		t->l->recovery_left = 0;
+		t->l->recovery_why = "recovery set not on record in the state";
+		amfa_log(LOG_NOTICE,
+		    "user %s: recovery code refused: the state has no record "
+		    "of the set (%08x): the state was lost or removed, and "
+		    "with it the marks of spent codes; issue a new set "
+		    "(awsmfa recovery %s)",
+		    u->name, (unsigned)u->recovery_gen, u->name);
+		return AMFA_AUTH_BAD_CODE;
+	}
+	if (st->recovery_gen != u->recovery_gen) {
+		t->l->recovery_left = 0;
+		t->l->recovery_why = "recovery set not the one on record";
 		amfa_log(LOG_NOTICE,
 		    "user %s: recovery code refused: this host's set "
 		    "(%08x) is not the one on record (%08x): replaced, or "
@@ -125,6 +145,7 @@ check_recovery(const struct amfa_config *cfg, const struct amfa_user *u,
 	if (used & bit) {
 		amfa_log(LOG_NOTICE, "user %s: recovery code %u already used",
 		    u->name, u->recovery[t->match].idx);
+		t->l->recovery_why = "recovery code already used";
 		return AMFA_AUTH_REPLAY;
 	}
 	st->recovery_gen = u->recovery_gen;

@@ -34,6 +34,10 @@ struct amfa_login {
 	const char *notice; /* for the user, or NULL */
 	int recovery;	    /* the input was a recovery code */
 	int recovery_left;  /* codes left after it (-1: unknown) */
+	/* Why a recovery code was refused, for the audit record, when
+	 * amfa_auth_result_str would say something else (a replay of a
+	 * code is not of a TOTP step); NULL otherwise. */
+	const char *recovery_why;
 	struct amfa_session s;
 };
 

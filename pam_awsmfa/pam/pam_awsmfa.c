@@ -214,7 +214,9 @@ authenticate(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a)
 	a->recovery = login.recovery;
 	a->recovery_left = login.recovery_left;
 	if (r != PAM_SUCCESS)
-		a->reason = amfa_auth_result_str(login.result);
+		a->reason = login.recovery_why != NULL ?
+		    login.recovery_why :
+		    amfa_auth_result_str(login.result);
 	if (r == PAM_SUCCESS && login.have_session) {
 		r = amfa_pam_export_env(pamh, &login.s);
 		a->credentials = r == PAM_SUCCESS;

@@ -62,6 +62,12 @@ class Enrolment:
         return "rc=%r\n%s" % (self.rc, self.out)
 
 
+# A local account for the subcommands that need one (status, unlock,
+# recovery); made once, removed at the end.
+LOCAL = "amfaadm"
+
+
+
 class AdminCase(PamTestCase):
     def awsmfa(self, *args, env=None, input=None, config=True):
         full = [AWSMFA] + (["--config", self.tree.conf] if config else [])
@@ -603,14 +609,45 @@ class CheckConfig(AdminCase):
         self.assertIn(self.tree.user_file("alice"), res.stderr)
 
 
-class StatusUnlock(AdminCase):
+class LocalAccount(AdminCase):
+    """status, unlock and recovery work on local accounts (awsmfa(8):
+    exit status 4 for a user with no local account)."""
+
+    def setUp(self):
+        super().setUp()
+        system_user(LOCAL)
+
+
+class StatusUnlock(LocalAccount):
     config = {"lockout_attempts": 2, "lockout_seconds": 600}
 
-    def test_status_shows_no_secret(self):
-        seed = self.tree.enroll("alice", extra="verify = local\n")
+    def test_no_local_account_exits_4(self):
+        self.tree.enroll("alice")           # no such account here
+        self.assertRaises(KeyError, pwd.getpwnam, "alice")
         res = self.awsmfa("status", "alice")
+        self.assertEqual(res.returncode, 4, res)
+        self.assertIn("iam user:     alice", res.stdout)   # still shown
+        self.assertIn("alice has no local account", res.stderr)
+        for _ in range(2):                  # locked
+            self.assertRc(self.login("000000", "alice"), PAM_AUTH_ERR)
+        locked = self.state_text("alice")
+        self.assertIn("failures 2\n", locked)
+        res = self.awsmfa("unlock", "alice")
+        self.assertEqual(res.returncode, 4, res)
+        self.assertIn("no local account", res.stderr)
+        self.assertEqual(self.state_text("alice"), locked, "nothing changed")
+        before = self.user_text("alice")
+        res = self.awsmfa("recovery", "alice")
+        self.assertEqual(res.returncode, 4, res)
+        self.assertIn("no local account", res.stderr)
+        self.assertNotRegex(res.stdout, RECOVERY_CODE)
+        self.assertEqual(self.user_text("alice"), before)
+
+    def test_status_shows_no_secret(self):
+        seed = self.tree.enroll(LOCAL, extra="verify = local\n")
+        res = self.awsmfa("status", LOCAL)
         self.assertEqual(res.returncode, 0, res.stderr)
-        self.assertIn("iam user:     alice", res.stdout)
+        self.assertIn("iam user:     " + LOCAL, res.stdout)
         self.assertIn("totp:         SHA1, 6 digits, 30 s, 160-bit seed",
                       res.stdout)
         self.assertIn("none yet", res.stdout)
@@ -618,42 +655,42 @@ class StatusUnlock(AdminCase):
         self.assertEqual(self.awsmfa("status", "bob").returncode, 4)
 
     def test_lock_status_unlock_keeps_replay_protection(self):
-        seed = self.tree.enroll("alice")
+        seed = self.tree.enroll(LOCAL)
         wait_fresh_step(margin=20)
         at = time.time()
         good = totp(seed, at)
-        self.assertRc(self.login(good), PAM_SUCCESS)
+        self.assertRc(self.login(good, LOCAL), PAM_SUCCESS)
         bad = "%06d" % ((int(good) + 1) % 1000000)
         for _ in range(2):
-            self.login(bad)
-        res = self.awsmfa("status", "alice")
+            self.login(bad, LOCAL)
+        res = self.awsmfa("status", LOCAL)
         self.assertIn("failures:     2 of 2", res.stdout)
         self.assertIn("locked:       yes, until", res.stdout)
         self.assertIn("last success: 20", res.stdout)
         # Locked: even the next code is refused.
         nxt = totp(seed, time.time() + 30)
-        self.assertRc(self.login(nxt), PAM_MAXTRIES)
-        res = self.awsmfa("unlock", "alice")
+        self.assertRc(self.login(nxt, LOCAL), PAM_MAXTRIES)
+        res = self.awsmfa("unlock", LOCAL)
         self.assertEqual(res.returncode, 0, res.stderr)
-        self.assertIn("alice unlocked", res.stdout)
-        res = self.awsmfa("status", "alice")
+        self.assertIn(LOCAL + " unlocked", res.stdout)
+        res = self.awsmfa("status", LOCAL)
         self.assertIn("failures:     0 of 2", res.stdout)
         self.assertIn("locked:       no", res.stdout)
         self.assertIn("last code:    step %d" % step(at), res.stdout)
         # The code used before the lock stays spent; a fresh one works.
-        self.assertRc(self.login(good), PAM_AUTH_ERR)
-        self.assertRc(self.login(nxt), PAM_SUCCESS)
-        res = self.awsmfa("unlock", "alice")
+        self.assertRc(self.login(good, LOCAL), PAM_AUTH_ERR)
+        self.assertRc(self.login(nxt, LOCAL), PAM_SUCCESS)
+        res = self.awsmfa("unlock", LOCAL)
         self.assertIn("was not locked", res.stdout)
 
     def test_unlock_refuses_corrupt_state_and_unknown_users(self):
-        self.tree.enroll("alice")
+        self.tree.enroll(LOCAL)
         os.makedirs(self.tree.state, 0o700, exist_ok=True)
-        self.tree.write(self.tree.state_file("alice"), "version 1\n", 0o600)
-        res = self.awsmfa("unlock", "alice")
+        self.tree.write(self.tree.state_file(LOCAL), "version 1\n", 0o600)
+        res = self.awsmfa("unlock", LOCAL)
         self.assertEqual(res.returncode, 1)
         self.assertIn("corrupt state", res.stderr)
-        self.assertEqual(self.state_text(), "version 1\n")
+        self.assertEqual(self.state_text(LOCAL), "version 1\n")
         self.assertEqual(self.awsmfa("unlock", "bob").returncode, 4)
 
 
@@ -661,41 +698,41 @@ RECOVERY_CODE = re.compile(
     r"^ +[0-9]+\. +([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})\r?$", re.M)
 
 
-class Recovery(AdminCase):
+class Recovery(LocalAccount):
     """awsmfa recovery, enroll --recovery, and what status and check-config
     say about recovery codes."""
 
     def test_issue_status_and_use(self):
-        self.tree.enroll("alice")
-        before = self.user_text()
-        res = self.awsmfa("recovery", "alice")
+        self.tree.enroll(LOCAL)
+        before = self.user_text(LOCAL)
+        res = self.awsmfa("recovery", LOCAL)
         self.assertEqual(res.returncode, 0, res.stderr)
         codes = RECOVERY_CODE.findall(res.stdout)
         self.assertEqual(len(codes), 10)
         self.assertIn("not shown again", res.stdout)
-        text = self.user_text()
+        text = self.user_text(LOCAL)
         self.assertTrue(text.startswith(before))  # nothing else changed
         self.assertEqual(len(re.findall(
             r"^recovery = [0-9a-f]{8}\.[0-9]+:[0-9a-f]{32}:[0-9a-f]{64}$",
             text, re.M)), 10)
         for c in codes:
             self.assertNotIn(c.replace("-", ""), text)
-        st = os.stat(self.tree.user_file("alice"))
+        st = os.stat(self.tree.user_file(LOCAL))
         self.assertEqual((st.st_uid, stat.S_IMODE(st.st_mode)), (0, 0o600))
         self.assertIn("recovery:     10 of 10 codes left",
-                      self.awsmfa("status", "alice").stdout)
-        self.assertRc(self.login(codes[4]), PAM_SUCCESS)
-        status = self.awsmfa("status", "alice").stdout
+                      self.awsmfa("status", LOCAL).stdout)
+        self.assertRc(self.login(codes[4], LOCAL), PAM_SUCCESS)
+        status = self.awsmfa("status", LOCAL).stdout
         self.assertIn("recovery:     9 of 10 codes left", status)
         for c in codes:
             self.assertNotIn(c, status)
         # A new set replaces the old one, in place.
-        res = self.awsmfa("recovery", "alice", "--count", "2")
+        res = self.awsmfa("recovery", LOCAL, "--count", "2")
         self.assertEqual(res.returncode, 0, res.stderr)
         self.assertIn("is replaced", res.stdout)
-        self.assertEqual(self.user_text().count("\nrecovery = "), 2)
+        self.assertEqual(self.user_text(LOCAL).count("\nrecovery = "), 2)
         self.assertIn("recovery:     2 of 2 codes left",
-                      self.awsmfa("status", "alice").stdout)
+                      self.awsmfa("status", LOCAL).stdout)
 
     def test_usage_and_unknown_user(self):
         self.assertEqual(self.awsmfa("recovery").returncode, 2)
@@ -711,35 +748,35 @@ class Recovery(AdminCase):
                       self.awsmfa("status", "bob").stdout))
 
     def test_a_broken_user_file_is_not_rewritten(self):
-        self.tree.enroll("alice", extra="totp_digits = 9\n")
-        before = self.user_text()
-        res = self.awsmfa("recovery", "alice")
+        self.tree.enroll(LOCAL, extra="totp_digits = 9\n")
+        before = self.user_text(LOCAL)
+        res = self.awsmfa("recovery", LOCAL)
         self.assertNotEqual(res.returncode, 0)
         self.assertNotRegex(res.stdout, RECOVERY_CODE)
-        self.assertEqual(self.user_text(), before)
+        self.assertEqual(self.user_text(LOCAL), before)
 
     def test_enroll_with_recovery(self):
-        e = self.enroll("alice", "--recovery", "--no-qr")
+        e = self.enroll(LOCAL, "--recovery", "--no-qr")
         self.assertEqual(e.rc, 0, e)
         codes = RECOVERY_CODE.findall(e.out)
         self.assertEqual(len(codes), 10, e.out)
-        self.assertIn("totp_secret = %s\n" % e.seed, self.user_text())
-        self.assertRc(self.login(codes[0]), PAM_SUCCESS)
+        self.assertIn("totp_secret = %s\n" % e.seed, self.user_text(LOCAL))
+        self.assertRc(self.login(codes[0], LOCAL), PAM_SUCCESS)
 
     def test_check_config(self):
-        self.tree.enroll("alice")
-        self.awsmfa("recovery", "alice", "--count", "1")
-        with open(self.tree.user_file("alice"), "a") as f:
+        self.tree.enroll(LOCAL)
+        self.awsmfa("recovery", LOCAL, "--count", "1")
+        with open(self.tree.user_file(LOCAL), "a") as f:
             f.write("recovery_codes = no\n")
         res = self.awsmfa("check-config")
         self.assertEqual(res.returncode, 0, res.stderr)
         self.assertIn("recovery_codes = no", res.stderr)
-        with open(self.tree.user_file("alice"), "a") as f:
+        with open(self.tree.user_file(LOCAL), "a") as f:
             f.write("recovery = 5eed0001.99:00:00\n")
         res = self.awsmfa("check-config")
         self.assertEqual(res.returncode, 3, res.stderr)
-        self.assertIn("alice.conf:", res.stderr)
-        self.assertRegex(res.stderr, r"alice\.conf:\d+: recovery: ")
+        self.assertIn(LOCAL + ".conf:", res.stderr)
+        self.assertRegex(res.stderr, LOCAL + r"\.conf:\d+: recovery: ")
 
 
 def creds_json(expires_in):

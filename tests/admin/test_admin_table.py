@@ -63,6 +63,7 @@ class TableAdmin(PamTestCase):
         return self.tree.run("awsmfa", user or self.user, [code])
 
     def test_status_and_unlock(self):
+        system_user(self.user)      # status and unlock need a local account
         seed = self.tree.enroll(self.user)
         wait_fresh_step(margin=20)
         good = totp(seed)
@@ -94,6 +95,7 @@ class TableAdmin(PamTestCase):
         self.assertFalse(os.path.exists(self.tree.state_file(self.user)))
 
     def test_status_of_a_bad_item(self):
+        system_user(self.user)
         self.tree.enroll(self.user)
         FLEET.db.call("PutItem", {"TableName": "awsmfa-state", "Item": {
             "amfa_user": {"S": self.user}, "amfa_ver": {"N": "1"},

@@ -48,7 +48,7 @@ AWS_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
              "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION")
 ROLES = ("shell", "wrong", "replay", "locked", "copy", "denied", "nobody",
          "skip", "raw", "env", "noshell", "command", "forward", "stepup",
-         "dots1", "dots2", "dots3", "lookup", "limit")
+         "dots1", "dots2", "dots3", "lookup", "limit", "flood", "bystander")
 DOTS = ("dots1", "dots2", "dots3")
 
 
@@ -191,8 +191,10 @@ def setUpModule():
                "deny groups %s to 127.0.0.1 ports %d\n"
                "allow users %s to 127.0.0.1 ports %d\n"
                "allow groups %s to 127.0.0.1 ports %d,%d\n"
-               % (AUDIT, TREE.conf, PEOPLE["shell"].name + ", " +
-                  PEOPLE["limit"].name, PEOPLE["stepup"].name, RAW.port, deny_group, RAW.port,
+               % (AUDIT, TREE.conf, ", ".join(
+                   PEOPLE[r].name for r in ("shell", "limit", "flood",
+                                            "bystander")),
+                  PEOPLE["stepup"].name, RAW.port, deny_group, RAW.port,
                   PEOPLE["lookup"].name, RAW.port, group,
                   TARGET.port, RAW.port), 0o644)
     DENY_NAME_LINE = 5
@@ -605,6 +607,65 @@ class Gateway(unittest.TestCase):
                          "a connection to the target for each relay_start "
                          "record, and none without one")
         self.assertTrue(read(AUDIT).startswith(before_log))
+
+    def test_verified_hand_runs_cannot_fill_the_audit_file_system(self):
+        """Issue 23, finding 4: a user who passed MFA runs the gateway by
+        hand in a loop (each run: a login and a refused connect record)
+        against a log on a small file system.  Before, the records of MFA
+        connections had no bound: the loop took the file system down to
+        what the gateway needs free to write, and from then on every
+        user's gateway was refused (no record, no service).  Now they stop
+        at the floor kept for everyone else: past it a record is in syslog
+        alone, the file system keeps its floor, and another user's gateway
+        still relays."""
+        audit_group = grp.getgrgid(os.stat(AUDIT).st_gid).gr_name
+        mnt = temp_dir("amfa-gwfill-")
+        os.chmod(mnt, 0o755)
+        subprocess.run(["mount", "-t", "tmpfs", "-o",
+                        "size=96k,mode=0755", "amfa-gwfill", mnt],
+                       check=True, capture_output=True)
+        self.addCleanup(subprocess.run, ["umount", "-l", mnt],
+                        capture_output=True)
+        log = os.path.join(mnt, "audit.log")
+        write_file(log, "", 0o620)
+        os.chown(log, 0, grp.getgrnam(audit_group).gr_gid)
+        conf = os.path.join(os.path.dirname(GWCONF), "gateway-small.conf")
+        write_file(conf, "audit_log = %s\nawsmfa_config = %s\n"
+                   "allow users %s to 127.0.0.1 ports %d\n"
+                   % (log, TREE.conf, PEOPLE["bystander"].name, RAW.port),
+                   0o644)
+        other = self.login("bystander", [PEOPLE["bystander"].code()],
+                           tty=True)
+        flood = self.login("flood", [PEOPLE["flood"].code()], tty=True)
+        runs = 100          # 96 KiB: some 45 runs reach the floor
+        out = self.shell(flood, "for n in $(seq %d); do "
+                         "SSH_ORIGINAL_COMMAND='connect 192.0.2.1 22' %s -f "
+                         "%s </dev/null >/dev/null 2>&1; done; echo DONE "
+                         "$(stat -c %%s %s)" % (runs, GATEWAY, conf, log),
+                         timeout=300)
+        flood.sendline("exit")
+        finish(flood)
+        self.assertIn("DONE", out)
+        data = read(log)
+        recs = [json.loads(l) for l in data.splitlines()]     # whole lines
+        mine = [r for r in recs if r.get("user") == PEOPLE["flood"].name]
+        self.assertGreater(len(mine), 10, "the loop wrote records")
+        self.assertLess(len(mine), 2 * runs, "the loop was bounded")
+        vfs = os.statvfs(mnt)
+        self.assertGreaterEqual(vfs.f_bavail * vfs.f_frsize, 64 * 1024,
+                                "the gateway's slack is left free")
+        # The other user's gateway still serves (a relay to the raw target,
+        # which answers with the digest of what it got: nothing).
+        received = len(RAW.received)
+        res = self.shell(other, "SSH_ORIGINAL_COMMAND='connect 127.0.0.1 "
+                         "%d' %s -f %s </dev/null; echo \"RC $?\""
+                         % (RAW.port, GATEWAY, conf))
+        other.sendline("exit")
+        finish(other)
+        self.assertIn("RC 0", res)
+        self.assertIn(hashlib.sha256(b"").hexdigest(), res)
+        self.assertEqual(len(RAW.received), received + 1)
+        self.assertTrue(read(log).startswith(data))
 
     def test_deny_by_default(self):
         p = PEOPLE["nobody"]

@@ -1105,7 +1105,7 @@ class AssumeRoleAnswers(unittest.TestCase):
         path = os.path.join(self.store, "%d.roles" % uid)
         with open(path, "w") as f:
             json.dump(roles, f)
-        os.chmod(path, 0o640)
+        os.chmod(path, 0o400)
 
     def creds(self):
         return subprocess.run([CREDS_PROGRAM, "--store-dir", self.store,

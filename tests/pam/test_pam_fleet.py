@@ -22,10 +22,10 @@ import unittest
 
 import dynalite
 from amfa_testlib import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_MAXTRIES,
-                          PAM_SUCCESS, Tree, new_seed, require_root, totp,
-                          wait_fresh_step)
-from fleetlib import (STATIC_AKID, STATIC_SECRET, Fleet, SlowWrites,
-                      table_settings)
+                          PAM_SUCCESS, Tree, new_seed, remove_system_users,
+                          require_root, system_user, totp, wait_fresh_step)
+from fleetlib import (KEY, STATIC_AKID, STATIC_SECRET, TABLE, Fleet,
+                      SlowWrites, table_settings)
 from sts_process import IamUser, StsServer
 
 sys.path.insert(0, os.path.join(os.environ.get(
@@ -54,6 +54,7 @@ def setUpModule():
 def tearDownModule():
     if FLEET is not None:
         FLEET.close()
+    remove_system_users()
 
 
 class FleetCase(unittest.TestCase):
@@ -195,6 +196,7 @@ class OneCodeOneLogin(FleetCase):
 
     def test_recovery_code_spent_fleet_wide(self):
         user = self.user("rcuser")
+        system_user(user)       # awsmfa recovery needs a local account
         self.enroll(user)
         res = subprocess.run([ADMIN, "--config", self.a.conf, "recovery",
                               user], capture_output=True, text=True,
@@ -226,6 +228,7 @@ class OneCodeOneLogin(FleetCase):
         old set, A's new set works once, and once B has the new file it
         takes the new set's unspent codes only."""
         user = self.user("rcflip")
+        system_user(user)       # awsmfa recovery needs a local account
         self.enroll(user)
 
         def issue(t):
@@ -256,6 +259,35 @@ class OneCodeOneLogin(FleetCase):
         self.assertRc(self.b.run("awsmfa", user, [new[0]]), PAM_AUTH_ERR,
                       "spent on A, now on B")
         self.assertRc(self.b.run("awsmfa", user, [new[1]]), PAM_SUCCESS)
+
+    def test_deleted_item_reopens_no_recovery_code(self):
+        """Issue 23, finding 5, with the table: the item holds the spent
+        marks; deleting it must not make them good again, on either
+        host."""
+        user = self.user("rcgone")
+        system_user(user)       # awsmfa recovery needs a local account
+        self.enroll(user)
+        res = subprocess.run([ADMIN, "--config", self.a.conf, "recovery",
+                              user], capture_output=True, text=True,
+                             timeout=60)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        codes = re.findall(r"([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})",
+                           res.stdout)
+        shutil.copy(self.a.user_file(user), self.b.user_file(user))
+        self.assertRc(self.a.run("awsmfa", user, [codes[0]]), PAM_SUCCESS)
+        FLEET.db.call("DeleteItem", {"TableName": TABLE,
+                                     "Key": {KEY: {"S": user}}})
+        self.assertIsNone(FLEET.item(user))
+        for t in (self.a, self.b):
+            for c in codes[:2]:
+                res = t.run("awsmfa", user, [c])
+                self.assertRc(res, PAM_AUTH_ERR, c)
+                self.assertIn("the state has no record of the set", res.log)
+        status = subprocess.run([ADMIN, "--config", self.b.conf, "status",
+                                 user], capture_output=True, text=True,
+                                timeout=60)
+        self.assertIn("not usable: the state has no record of it",
+                      status.stdout)
 
     def test_yubikey_otp_once_across_hosts(self):
         user = self.user("ykuser")

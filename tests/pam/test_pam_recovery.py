@@ -14,13 +14,26 @@ import subprocess
 import time
 import unittest
 
-from amfa_testlib import (PAM_AUTH_ERR, PAM_MAXTRIES, PAM_SUCCESS,
-                          PamTestCase, read_state, require_root)
+from amfa_testlib import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_MAXTRIES,
+                          PAM_SUCCESS, PamTestCase, read_state,
+                          remove_system_users, require_root, system_user)
 
 AWSMFA = os.environ.get("AMFA_ADMIN_PROGRAM", "")
 ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 CODE = re.compile(r"^ +[0-9]+\. +([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})$",
                   re.M)
+
+
+# awsmfa recovery issues codes only to a local account (awsmfa(8)).
+USER = "amfa-rcv"
+
+
+def setUpModule():
+    system_user(USER)
+
+
+def tearDownModule():
+    remove_system_users()
 
 
 def other_symbol(c):
@@ -37,8 +50,8 @@ class RecoveryCase(PamTestCase):
                "audit_log": self.log}
         cfg.update(self.config)
         self.tree.write_config(cfg)
-        self.seed = self.tree.enroll("alice")
-        self.codes = self.issue("alice")
+        self.seed = self.tree.enroll(USER)
+        self.codes = self.issue(USER)
 
     def awsmfa(self, *args):
         return subprocess.run([AWSMFA, "--config", self.tree.conf] +
@@ -53,7 +66,7 @@ class RecoveryCase(PamTestCase):
         self.printed = getattr(self, "printed", []) + codes
         return codes
 
-    def login(self, typed, user="alice"):
+    def login(self, typed, user=USER):
         return self.tree.run("awsmfa", user, [typed])
 
     def audit(self):
@@ -67,13 +80,13 @@ class Codes(RecoveryCase):
         self.assertEqual(len(set(self.codes)), 10)
         for c in self.codes:
             self.assertTrue(set(c.replace("-", "")) <= set(ALPHABET), c)
-        st = self.awsmfa("status", "alice")
+        st = self.awsmfa("status", USER)
         self.assertIn("recovery:     10 of 10 codes left", st.stdout)
 
     def test_count_option(self):
-        self.assertEqual(len(self.issue("alice", "--count", "3")), 3)
+        self.assertEqual(len(self.issue(USER, "--count", "3")), 3)
         for bad in ("0", "17", "x"):
-            p = self.awsmfa("recovery", "alice", "--count", bad)
+            p = self.awsmfa("recovery", USER, "--count", bad)
             self.assertEqual(p.returncode, 2, p)
 
     def test_each_code_works_once(self):
@@ -95,7 +108,7 @@ class Codes(RecoveryCase):
             again = self.login(code)
             self.assertRc(again, PAM_AUTH_ERR, code)
             self.assertIn("already used", again.log)
-        st = self.awsmfa("status", "alice")
+        st = self.awsmfa("status", USER)
         self.assertIn("recovery:     0 of 10 codes left", st.stdout)
         self.assertIn("issue new ones", st.stdout)
         # Its own audit event, with the count.
@@ -123,7 +136,7 @@ class Codes(RecoveryCase):
         for typed in [mistyped, wrong] + malformed:
             res = self.login(typed)
             self.assertRc(res, PAM_AUTH_ERR, typed)
-        st = read_state(self.tree.state_file("alice"))
+        st = read_state(self.tree.state_file(USER))
         self.assertIn("failures %d\n" % (2 + len(malformed)), st)
         # None of that spent the code.
         self.assertRc(self.login(code), PAM_SUCCESS)
@@ -145,7 +158,7 @@ class Codes(RecoveryCase):
     def test_replacing_the_set(self):
         old = self.codes
         self.assertRc(self.login(old[0]), PAM_SUCCESS)
-        p = self.awsmfa("recovery", "alice")
+        p = self.awsmfa("recovery", USER)
         self.assertIn("is replaced", p.stdout)
         new = CODE.findall(p.stdout)
         self.printed += new
@@ -153,9 +166,9 @@ class Codes(RecoveryCase):
             self.assertRc(self.login(c), PAM_AUTH_ERR, c)
         # The old set's used mark does not carry over to index 0.
         self.assertRc(self.login(new[0]), PAM_SUCCESS)
-        st = self.awsmfa("status", "alice")
+        st = self.awsmfa("status", USER)
         self.assertIn("recovery:     9 of 10 codes left", st.stdout)
-        with open(self.tree.user_file("alice")) as f:
+        with open(self.tree.user_file(USER)) as f:
             text = f.read()
         self.assertEqual(text.count("recovery = "), 10)
         self.assertIn("totp_secret = " + self.seed, text)
@@ -163,7 +176,7 @@ class Codes(RecoveryCase):
     def test_no_code_in_any_file(self):
         for c in self.codes[:3]:
             self.assertRc(self.login(c), PAM_SUCCESS)
-        self.issue("alice")
+        self.issue(USER)
         self.login(self.printed[-1])
         forms = []
         for c in self.printed:
@@ -196,14 +209,14 @@ class Codes(RecoveryCase):
     def test_sigkill_while_spending(self):
         rounds = 0
         for code in self.codes:
-            p = self.tree.start("awsmfa", "alice", [code])
+            p = self.tree.start("awsmfa", USER, [code])
             time.sleep(random.uniform(0.0, 0.4))
             p.send_signal(signal.SIGKILL)
             self.tree.finish(p)
             rounds += 1
-            self.assertIsNotNone(read_state(self.tree.state_file("alice"))
+            self.assertIsNotNone(read_state(self.tree.state_file(USER))
                                  if os.path.exists(
-                                     self.tree.state_file("alice"))
+                                     self.tree.state_file(USER))
                                  else "none yet")
             res = self.login(code)
             self.assertNotIn("corrupt", res.log)
@@ -216,11 +229,63 @@ class Codes(RecoveryCase):
         self.assertEqual(rounds, 10)
 
 
+class LostState(RecoveryCase):
+    """Issue 23, finding 5: the state holds the spent marks, so a state
+    that is removed (the documented repair of one that does not parse) or
+    lost must not reopen the set: a state with no record of the set takes
+    no recovery code until awsmfa recovery issues a new set."""
+
+    def test_removed_state_reopens_no_code(self):
+        spent = self.codes[:2]
+        for c in spent:
+            self.assertRc(self.login(c), PAM_SUCCESS, c)
+        # The state stops parsing; the documented repair removes it.
+        path = self.tree.state_file(USER)
+        with open(path, "w") as f:
+            f.write("version 1\n")
+        self.assertRc(self.login(self.codes[2]), PAM_AUTHINFO_UNAVAIL)
+        os.unlink(path)
+        for c in spent + [self.codes[2]]:
+            res = self.login(c)
+            self.assertRc(res, PAM_AUTH_ERR, "%s after rm of the state" % c)
+            self.assertIn("the state has no record of the set", res.log)
+        self.assertEqual(self.audit()[-1]["reason"],
+                         "recovery set not on record in the state")
+        st = self.awsmfa("status", USER)
+        self.assertIn("not usable: the state has no record of it",
+                      st.stdout)
+        chk = self.awsmfa("check-config")
+        self.assertIn("is not on record in the state", chk.stderr)
+        # A new set is the way back, and only its codes work.
+        new = self.issue(USER)
+        for c in spent:
+            self.assertRc(self.login(c), PAM_AUTH_ERR, c)
+        self.assertRc(self.login(new[0]), PAM_SUCCESS)
+        self.assertIn("recovery:     9 of 10 codes left",
+                      self.awsmfa("status", USER).stdout)
+
+    def test_no_codes_for_a_user_with_no_local_account(self):
+        self.tree.enroll("amfa-rcv-none")
+        p = self.awsmfa("recovery", "amfa-rcv-none")
+        self.assertEqual(p.returncode, 4, p)
+        self.assertIn("no local account", p.stderr)
+        self.assertNotRegex(p.stdout, CODE)
+        with open(self.tree.user_file("amfa-rcv-none")) as f:
+            self.assertNotIn("recovery = ", f.read())
+
+    def test_reused_code_reason_names_a_recovery_code(self):
+        self.assertRc(self.login(self.codes[0]), PAM_SUCCESS)
+        self.assertRc(self.login(self.codes[0]), PAM_AUTH_ERR)
+        rec = self.audit()[-1]
+        self.assertEqual((rec["event"], rec["result"], rec["reason"]),
+                         ("recovery", "denied", "recovery code already used"))
+
+
 class Concurrency(RecoveryCase):
     def test_32_logins_one_code(self):
         for rnd, code in enumerate(self.codes[:2]):
             barrier = os.path.join(self.tree.root, "go%d" % rnd)
-            procs = [self.tree.start("awsmfa", "alice", [code],
+            procs = [self.tree.start("awsmfa", USER, [code],
                                      ["-w", barrier]) for _ in range(32)]
             open(barrier, "w").close()
             results = [self.tree.finish(p, timeout=120)[0] for p in procs]
@@ -229,7 +294,7 @@ class Concurrency(RecoveryCase):
 
 class Switches(RecoveryCase):
     def test_turned_off_for_the_user(self):
-        with open(self.tree.user_file("alice"), "a") as f:
+        with open(self.tree.user_file(USER), "a") as f:
             f.write("recovery_codes = no\n")
         res = self.login(self.codes[0])
         self.assertRc(res, PAM_AUTH_ERR)
@@ -239,14 +304,14 @@ class Switches(RecoveryCase):
         self.tree.write_config({"users_dir": self.tree.users,
                                 "state_dir": self.tree.state,
                                 "recovery_codes": "no"})
-        with open(self.tree.user_file("alice"), "a") as f:
+        with open(self.tree.user_file(USER), "a") as f:
             f.write("recovery_codes = yes\n")  # cannot override the host
         res = self.login(self.codes[0])
         self.assertRc(res, PAM_AUTH_ERR)
         self.assertIn("recovery codes are turned off", res.log)
 
     def sts_user(self):
-        with open(self.tree.user_file("alice"), "a") as f:
+        with open(self.tree.user_file(USER), "a") as f:
             f.write("verify = sts\naccess_key_id = AKIAIOSFODNN7EXAMPLE\n"
                     "secret_access_key = wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY\n")
 

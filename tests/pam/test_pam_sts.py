@@ -558,19 +558,31 @@ class Roles(StoreBase):
     def assumed(self):
         return "arn:aws:sts::%s:assumed-role/prod/alice" % ROLE_ACCOUNT
 
-    def test_roles_file_is_roots(self):
+    def test_roles_file_is_the_users_alone(self):
         f = os.path.join(self.tree.store, "%d.roles" % self.pw.pw_uid)
         st = os.stat(f, follow_symlinks=False)
         self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777),
-                         (0, self.pw.pw_gid, 0o640))
+                         (self.pw.pw_uid, 0, 0o400))
         doc = json.load(open(f))
         self.assertEqual([r["name"] for r in doc["roles"]],
                          ["prod", "vendor", "audit"])
         self.assertEqual(doc["iam_user"], "alice")
-        # The user can read it but neither change nor replace it.
+        # Another user of the same primary group (a shared `users') cannot
+        # read it.
+        mate = subprocess.run(["cat", f], user=65534, group=self.pw.pw_gid,
+                              extra_groups=[], capture_output=True,
+                              text=True, cwd="/")
+        self.assertNotEqual(mate.returncode, 0, "a group member read it")
+        self.assertNotIn("vendor-4711", mate.stdout)
+        # The user reads it, but can neither write it as it is nor replace
+        # or remove it.
+        out = run_as(self.pw, ["cat", f])
+        self.assertEqual(out.returncode, 0, out.stderr)
         out = run_as(self.pw, ["sh", "-c", "echo '{}' > %s" % f])
         self.assertNotEqual(out.returncode, 0)
         out = run_as(self.pw, ["mv", f, f + ".x"])
+        self.assertNotEqual(out.returncode, 0)
+        out = run_as(self.pw, ["rm", "-f", f])
         self.assertNotEqual(out.returncode, 0)
         out = self.creds("--print-config")
         self.assertEqual(out.returncode, 0, out.stderr)
@@ -579,6 +591,19 @@ class Roles(StoreBase):
                       % (PROD, CREDS_PROGRAM, self.tree.store), out.stdout)
         self.assertIn("[profile audit]", out.stdout)
         self.assertNotIn("vendor-4711", out.stdout)
+
+    def test_roles_file_others_may_read_is_refused(self):
+        # As an earlier version wrote it: root's, 0640 to the user's group.
+        f = os.path.join(self.tree.store, "%d.roles" % self.pw.pw_uid)
+        os.chown(f, 0, self.pw.pw_gid)
+        os.chmod(f, 0o640)
+        out = self.creds("--role", "prod")
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("log in again", out.stderr)
+        self.assertEqual(self.calls(), [])
+        os.chown(f, self.pw.pw_uid, 0)
+        os.chmod(f, 0o440)
+        self.assertNotEqual(self.creds("--role", "prod").returncode, 0)
 
     def test_cli_cache_renewal_and_expiry(self):
         out = self.cli()

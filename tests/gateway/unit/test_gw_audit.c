@@ -308,6 +308,29 @@ reserve(void)
 	ok(!gw_audit_reserve_ok(&v, 4096), "1 GiB free of 4 TiB: the reserve");
 }
 
+/* The floor kept for everyone else, below verified records. */
+static void
+floor_kept(void)
+{
+	struct statvfs v;
+
+	memset(&v, 0, sizeof(v));
+	v.f_frsize = 4096;
+	v.f_blocks = 25600; /* 100 MiB: a floor of 2.5 MiB */
+	v.f_bavail = 640 + 2;
+	ok(gw_audit_floor_ok(&v, 4096), "2.5 MiB + 8 KiB free: room");
+	ok(!gw_audit_reserve_ok(&v, 4096), "... below the reserve");
+	v.f_bavail = 640;
+	ok(!gw_audit_floor_ok(&v, 4096), "2.5 MiB free: the floor");
+	v.f_bavail = 0;
+	ok(!gw_audit_floor_ok(&v, 1), "nothing free");
+	v.f_blocks = 1ULL << 30; /* 4 TiB: the floor stops at 256 MiB */
+	v.f_bavail = (1ULL << 16) + 1;
+	ok(gw_audit_floor_ok(&v, 4096), "256 MiB + 4 KiB free of 4 TiB: room");
+	v.f_bavail = 1ULL << 16;
+	ok(!gw_audit_floor_ok(&v, 4096), "256 MiB free of 4 TiB: the floor");
+}
+
 int
 main(void)
 {
@@ -315,5 +338,6 @@ main(void)
 	logfile();
 	size_limit();
 	reserve();
+	floor_kept();
 	return tap_done();
 }
