@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -205,17 +206,17 @@ recording_failed(void *ctx, const char *why)
 
 /*
  * The recorder: awsmfa-recorder (recorder.c), set-user-ID to an account of
- * its own, in a child, with the client's terminal as 0-2, the control
- * socket as 3, the caller's environment, signals, limits and umask back.
+ * its own, exec'd in this process (the one sshd waits on), with the
+ * client's terminal as 0-2, the control socket as 3, the caller's
+ * environment, signals, limits and umask back.  Never returns.
  */
-static pid_t
-start_recorder(const struct gw_config *cfg, const struct gw_audit *a,
-    const char *shell, const char *argv0, int ctl)
+static void __attribute__((noreturn)) exec_recorder(const struct gw_config *cfg,
+    const struct gw_audit *a, const char *shell, const char *argv0, int ctl)
 {
-	char max[32], port[16], sshd[32];
-	const char *argv[24];
+	char max[32], port[16], sshd[32], buf[GW_CTL_MAX];
+	const char *argv[24], *path, *arg;
 	size_t n = 0;
-	pid_t pid;
+	int e;
 
 	snprintf(max, sizeof(max), "%llu", cfg->recording_max_size);
 	snprintf(port, sizeof(port), "%u", a->src_port);
@@ -246,17 +247,23 @@ start_recorder(const struct gw_config *cfg, const struct gw_audit *a,
 		argv[n++] = sshd;
 	}
 	argv[n] = NULL;
-	if ((pid = fork()) != 0)
-		return pid;
-	if (ctl != GW_CTL_FD && dup2(ctl, GW_CTL_FD) != GW_CTL_FD)
-		_exit(127);
-	close_range(GW_CTL_FD + 1, ~0U, 0);
-	gw_startup_restore(&startup);
-	execve(cfg->recorder ? cfg->recorder : GW_RECORDER_PATH, (char **)argv,
-	    startup.env);
-	(void)gw_ctl_send(GW_CTL_FD, "refused cannot run the recorder %s: %s",
-	    cfg->recorder ? cfg->recorder : GW_RECORDER_PATH, strerror(errno));
-	_exit(127);
+	path = cfg->recorder ? cfg->recorder : GW_RECORDER_PATH;
+	closelog();
+	if ((ctl == GW_CTL_FD || dup2(ctl, GW_CTL_FD) == GW_CTL_FD) &&
+	    fcntl(GW_CTL_FD, F_SETFD, 0) == 0) {
+		/* The audit log and everything else stay with the audit side. */
+		close_range(GW_CTL_FD + 1, ~0U, 0);
+		gw_startup_restore(&startup);
+		execve(path, (char **)argv, startup.env);
+	}
+	e = errno;
+	/* The audit side audits it; the user hears of it after that. */
+	signal(SIGPIPE, SIG_IGN);
+	if (gw_ctl_send(GW_CTL_FD, "refused cannot run the recorder %s: %s",
+		path, strerror(e)) == 0)
+		(void)gw_ctl_recv(GW_CTL_FD, buf, GW_CTL_ANSWER_MS, &arg);
+	fprintf(stderr, "awsmfa-gateway: %s\n", NO_RECORDING);
+	_exit(1);
 }
 
 /*
@@ -319,56 +326,53 @@ end_session(pid_t sid)
 		usleep(20000);
 }
 
+/*
+ * The audit side of a recorded shell: the gateway's child, which keeps the
+ * audit log while its parent, the process sshd waits on, has become the
+ * recorder.  It holds no descriptor of the client's (0-2 are /dev/null),
+ * answers the recorder over `ctl' (recorder_ctl.h) and writes the shell,
+ * recording and shell_end records.  It runs as the user, who may stop or
+ * kill it: the recorder then ends the session without waiting for it
+ * (recorder.c), and the recording says so.  Returns the exit status of
+ * this process, which no one waits for.
+ */
 static int
-run_recorded_shell(const struct gw_audit *a, const struct gw_config *cfg,
-    const struct passwd *pw, unsigned rule_line)
+audit_side(const struct gw_audit *a, const struct gw_config *cfg, int ctl,
+    unsigned rule_line, const struct stat *client, int nclient)
 {
-	char argv0[PATH_MAX + 1], path[PATH_MAX + 1], msg[GW_CTL_MAX];
-	char how[32] = "error", hname[64];
-	const char *shell, *arg;
+	char path[PATH_MAX + 1], msg[GW_CTL_MAX], how[32] = "error", hname[64];
+	const char *arg;
 	struct gw_event ev = { .event = "shell",
 		.result = "error",
 		.rule_line = rule_line };
 	struct rec_ctx rc = { .a = a, .cfg = cfg };
-	int sv[2], st, status = 1, alive = 0, null;
+	int status = 1, alive = 0, ended = 0, audited;
 	long shell_pid = 0;
-	int ended = 0, stop_sent = 0;
 	struct sigaction sa;
-	pid_t pid, holder;
+	pid_t holder = 0;
 
-	if (login_shell(a, &ev, pw, &shell, argv0, sizeof(argv0)) != 0)
-		return 1;
-	/* Made in main() with the audit group (the recorder checks it). */
-	sv[0] = rec_ctl[0];
-	sv[1] = rec_ctl[1];
-	rec_ctl[0] = rec_ctl[1] = -1;
-	if (sv[0] < 0 ||
-	    (pid = start_recorder(cfg, a, shell, argv0, sv[1])) < 0) {
-		ev.reason = "recording required, but the recorder cannot be "
-			    "started";
-		return refuse(a, &ev, NO_RECORDING);
-	}
-	close(sv[1]);
-	if (gw_ctl_recv(sv[0], msg, -1, &arg) < 0 ||
-	    !gw_ctl_is(msg, "created")) {
+	if (gw_ctl_recv(ctl, msg, -1, &arg) < 0 || !gw_ctl_is(msg, "created")) {
 		snprintf(rc.reason, sizeof(rc.reason),
 		    "recording required, but no recording can be made: %s",
 		    gw_ctl_is(msg, "refused") ? arg : "the recorder ended");
 		ev.reason = rc.reason;
-		close(sv[0]);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		return refuse(a, &ev, NO_RECORDING);
+		gw_audit_emit(a, &ev);
+		(void)gw_ctl_send(ctl, "ok");
+		return 1;
 	}
 	snprintf(path, sizeof(path), "%s/%s", cfg->recording_dir, arg);
 	ev.recording = path;
 	/*
 	 * The terminal is exclusive now (the recorder's first act): does a
-	 * process the user can reach hold it still?  Then output could go
-	 * around the recorder: the shell does not start (tty_holders.h).
+	 * process the user can reach hold it (or, without one, sshd's pipes)
+	 * still?  Then output could go around the recorder: the shell does
+	 * not start (tty_holders.h).  Neither this process (0-2 are
+	 * /dev/null) nor the recorder (not the user's) counts.
 	 */
-	if ((holder = gw_tty_holder(STDIN_FILENO, getpid(), hname,
-		 sizeof(hname))) > 0) {
+	for (int i = 0; i < nclient && holder <= 0; i++)
+		holder = gw_holder_of(&client[i], getpid(), hname,
+		    sizeof(hname));
+	if (holder > 0) {
 		snprintf(rc.reason, sizeof(rc.reason),
 		    "recording required, but the client's terminal is held by "
 		    "process %ld (%s), which the user can reach (is the "
@@ -376,33 +380,19 @@ run_recorded_shell(const struct gw_audit *a, const struct gw_config *cfg,
 		    (long)holder, hname);
 		ev.reason = rc.reason;
 		syslog(LOG_ERR, "user %s: %s", a->user, rc.reason);
-		close(sv[0]);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		return refuse(a, &ev, NO_RECORDING);
+		gw_audit_emit(a, &ev);
+		(void)gw_ctl_send(ctl, "no %s", NO_RECORDING);
+		return 1;
 	}
 	ev.result = "ok";
 	if (strchr(arg, '/') != NULL || gw_audit_emit(a, &ev) != 0) {
-		close(sv[0]); /* the recorder starts nothing */
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		fprintf(stderr, "awsmfa-gateway: %s\n", NO_AUDIT);
+		(void)gw_ctl_send(ctl, "no %s", NO_AUDIT);
 		return 1;
 	}
 	/*
-	 * The client's terminal is the recorder's from now on: the gateway,
-	 * the user's own process, keeps no descriptor of it.
-	 */
-	if ((null = open("/dev/null", O_RDWR | O_NOCTTY)) >= 0) {
-		for (int fd = 0; fd <= 2; fd++)
-			(void)dup2(null, fd);
-		if (null > 2)
-			close(null);
-	}
-	/*
 	 * sshd's SIGHUP or SIGTERM (or the terminal's hang-up) must not end
-	 * the gateway before its shell_end record: they become "stop" to the
-	 * recorder, which the gateway may not signal, and the session ends.
+	 * this process before its shell_end record: they become "stop" to
+	 * the recorder, which ends the session.
 	 */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -410,19 +400,21 @@ run_recorded_shell(const struct gw_audit *a, const struct gw_config *cfg,
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	(void)gw_ctl_send(sv[0], "go");
+	(void)gw_ctl_send(ctl, "go");
 	rc.path = path;
 	for (;;) {
 		int n;
 
-		if (stop_relay && !stop_sent)
-			stop_sent = gw_ctl_send(sv[0], "stop") == 0;
-		if ((n = gw_ctl_recv(sv[0], msg, 200, &arg)) == -2)
+		if (stop_relay == 1) {
+			stop_relay = 2;
+			(void)gw_ctl_send(ctl, "stop");
+		}
+		if ((n = gw_ctl_recv(ctl, msg, 200, &arg)) == -2)
 			continue;
 		if (n < 0)
 			break;
 		if (gw_ctl_is(msg, "failed")) {
-			(void)gw_ctl_send(sv[0], "%s",
+			(void)gw_ctl_send(ctl, "%s",
 			    recording_failed(&rc, arg) == 0 ?
 				"continue" :
 				"end");
@@ -438,38 +430,106 @@ run_recorded_shell(const struct gw_audit *a, const struct gw_config *cfg,
 			ended = 1;
 			break;
 		}
-		snprintf(how, sizeof(how), "error");
-		status = 1;
 	}
-	close(sv[0]);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
 	memset(&ev, 0, sizeof(ev));
 	ev.event = "shell_end";
-	ev.reason = how;
+	ev.recording = path;
 	if (!ended) {
 		/* No "end": the recorder died (killed, out of memory). */
-		snprintf(how, sizeof(how), "recorder");
-		status = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1;
-		syslog(LOG_ERR, "user %s: %s: the recorder ended (%s %d)",
-		    a->user, path, WIFSIGNALED(st) ? "signal" : "status",
-		    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+		syslog(LOG_ERR, "user %s: %s: the recorder ended", a->user,
+		    path);
+		ev.result = "error";
+		ev.reason = "recorder";
+	} else {
+		/* "gateway lost" is ours: the socket closed on our side. */
+		if (strcmp(how, "exit") == 0)
+			ev.result = "ok";
+		else if (strcmp(how, "hangup") == 0 ||
+		    (strcmp(how, "gateway") == 0 && stop_relay))
+			ev.result = "interrupted";
+		else
+			ev.result = "error";
+		ev.reason = how;
+		ev.has_status = 1;
+		ev.exit_status = status;
 	}
+	audited = gw_audit_emit(a, &ev) == 0;
+	if (!audited && status == 0)
+		status = 1;
+	/* Too late for the recorder (this process was stopped): it has
+	 * ended the session and said so in the recording. */
+	if (ended &&
+	    gw_ctl_send(ctl, "%s", audited ? "audited" : "unaudited") != 0)
+		syslog(LOG_WARNING,
+		    "user %s: %s: shell_end written after the session's end "
+		    "(the gateway was stopped)",
+		    a->user, path);
+	close(ctl);
 	if (alive || !ended)
 		end_session((pid_t)shell_pid);
-	if (strcmp(how, "exit") == 0)
-		ev.result = "ok";
-	else if (strcmp(how, "hangup") == 0 ||
-	    (strcmp(how, "gateway") == 0 && stop_relay))
-		ev.result = "interrupted";
-	else
-		ev.result = "error";
-	ev.recording = path;
-	ev.has_status = 1;
-	ev.exit_status = status;
-	if (gw_audit_emit(a, &ev) != 0 && status == 0)
-		status = 1;
 	return status;
+}
+
+/*
+ * A recorded shell.  The process sshd started and waits on becomes the
+ * recorder, set-user-ID to an account of its own, which the user can
+ * neither stop nor kill: the session lasts exactly as long as the
+ * recorded shell, whatever the user does to their own processes (this
+ * process, its audit side, anything left behind).  Its forked child keeps
+ * the audit log and writes the records (audit_side).  See recorder.c.
+ */
+static int
+run_recorded_shell(const struct gw_audit *a, const struct gw_config *cfg,
+    const struct passwd *pw, unsigned rule_line)
+{
+	char argv0[PATH_MAX + 1];
+	const char *shell;
+	struct gw_event ev = { .event = "shell",
+		.result = "error",
+		.rule_line = rule_line };
+	struct stat client[3];
+	int sv[2], null, nclient = 0;
+	pid_t pid;
+
+	if (login_shell(a, &ev, pw, &shell, argv0, sizeof(argv0)) != 0)
+		return 1;
+	/* Made in main() with the audit group (the recorder checks it). */
+	sv[0] = rec_ctl[0];
+	sv[1] = rec_ctl[1];
+	rec_ctl[0] = rec_ctl[1] = -1;
+	/* What the client's side is, for the audit side's look at /proc. */
+	for (int fd = 0; fd <= 2; fd++)
+		if (fstat(fd, &client[nclient]) == 0 &&
+		    (S_ISCHR(client[nclient].st_mode) ?
+			    isatty(fd) :
+			    S_ISFIFO(client[nclient].st_mode) ||
+				S_ISSOCK(client[nclient].st_mode)))
+			nclient++;
+	if (sv[0] < 0 || (pid = fork()) < 0) {
+		ev.reason = "recording required, but the recorder cannot be "
+			    "started";
+		return refuse(a, &ev, NO_RECORDING);
+	}
+	if (pid > 0) {
+		close(sv[0]);
+		if (a->fd >= 0)
+			close(a->fd);
+		exec_recorder(cfg, a, shell, argv0, sv[1]);
+	}
+	/* The client's side is the recorder's: none of it stays here. */
+	close(sv[1]);
+	if ((null = open("/dev/null", O_RDWR | O_NOCTTY)) < 0) {
+		(void)gw_ctl_send(sv[0], "no internal error");
+		return 1;
+	}
+	for (int fd = 0; fd <= 2; fd++)
+		if (dup2(null, fd) != fd) {
+			(void)gw_ctl_send(sv[0], "no internal error");
+			return 1;
+		}
+	if (null > 2)
+		close(null);
+	return audit_side(a, cfg, sv[0], rule_line, client, nclient);
 }
 
 struct ready_ctx {

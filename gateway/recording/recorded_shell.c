@@ -18,6 +18,7 @@
 #include "log.h"
 #include "monotonic.h"
 #include "recorded_shell.h"
+#include "recorder_ctl.h"
 
 /* Bytes read from the shell per event, at most. */
 #define CHUNK (64 * 1024)
@@ -87,6 +88,7 @@ struct loop {
 	pid_t pid;
 	int ctl;	    /* the gateway's control socket, or -1 */
 	int master, slave;  /* tty mode */
+	int in[2];	    /* pipe mode: the shell's stdin, write end in [1] */
 	int out[2], err[2]; /* pipe mode: read ends in [0] */
 	int ended;	    /* the gateway ends the session */
 	char *buf;
@@ -156,13 +158,68 @@ copy_out(struct loop *l, int fd, int to, int stream)
 	return 1;
 }
 
-/* The control socket has something: its end (the gateway is gone) ends the
- * session; anything else is not expected now and ends it too. */
+/*
+ * The control socket has something: "stop" (the gateway was told to stop
+ * by a signal) or its end (the gateway's audit side is gone: no audit
+ * trail, no session) ends the session; so does anything else, which is
+ * not expected now.
+ */
 static void
 ctl_event(struct loop *l)
 {
-	l->res->end = "gateway";
+	char msg[GW_CTL_MAX];
+	const char *arg;
+
+	if (gw_ctl_recv(l->ctl, msg, 0, &arg) > 0)
+		l->res->end = "gateway";
+	else
+		l->res->end = "gateway lost";
 	l->ended = 1;
+}
+
+/*
+ * Pipe mode: what the client sends (sshd's pipe, standard input) goes to
+ * the shell's standard input through a pipe of the recorder's own, and is
+ * recorded ("i", with record_input): the shell never holds sshd's pipe,
+ * so nothing the user leaves behind reads the client around the recorder.
+ * The client's end of file closes the shell's input.  0, or -1 when the
+ * session must end.
+ */
+static int
+pipe_input(struct loop *l, char *in, size_t *inlen, size_t *inoff)
+{
+	ssize_t n = read(STDIN_FILENO, in, 4096);
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n <= 0) {
+		close(l->in[1]);
+		l->in[1] = -1;
+		return 0;
+	}
+	if (recorded(l, gw_recording_input(l->rec, in, (size_t)n)) != 0)
+		return -1;
+	*inlen = (size_t)n;
+	*inoff = 0;
+	return 0;
+}
+
+/* Pipe mode: pass on what is buffered; a shell that closed its standard
+ * input gets no more. */
+static void
+pipe_feed(struct loop *l, const char *in, size_t *inlen, size_t *inoff)
+{
+	ssize_t w = write(l->in[1], in + *inoff, *inlen - *inoff);
+
+	if (w > 0)
+		*inoff += (size_t)w;
+	else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+		close(l->in[1]);
+		l->in[1] = -1;
+		*inoff = *inlen;
+	}
+	if (*inoff == *inlen)
+		*inlen = *inoff = 0;
 }
 
 static void
@@ -345,8 +402,11 @@ run_tty(struct loop *l, const sigset_t *open_mask)
 static void
 run_pipes(struct loop *l, const sigset_t *open_mask)
 {
+	char in[4096];
+	size_t inlen = 0, inoff = 0;
+
 	while (!l->ended) {
-		struct pollfd p[3];
+		struct pollfd p[6];
 		int r;
 
 		if (got_stop) {
@@ -378,8 +438,17 @@ run_pipes(struct loop *l, const sigset_t *open_mask)
 		p[1].fd = l->err[0];
 		p[2].fd = l->ctl;
 		p[0].events = p[1].events = p[2].events = POLLIN;
-		p[0].revents = p[1].revents = p[2].revents = 0;
-		r = ppoll(p, 3, NULL, open_mask);
+		/* The client's input, while the shell's pipe takes it. */
+		p[3].fd = l->in[1] >= 0 && inlen == 0 ? STDIN_FILENO : -1;
+		p[3].events = POLLIN;
+		p[4].fd = l->in[1] >= 0 && inlen > 0 ? l->in[1] : -1;
+		p[4].events = POLLOUT;
+		/* Watched for nothing but its end: the client went away. */
+		p[5].fd = STDOUT_FILENO;
+		p[5].events = 0;
+		for (int i = 0; i < 6; i++)
+			p[i].revents = 0;
+		r = ppoll(p, 6, NULL, open_mask);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -391,6 +460,17 @@ run_pipes(struct loop *l, const sigset_t *open_mask)
 			ctl_event(l);
 			return;
 		}
+		if (p[5].revents & (POLLHUP | POLLERR)) {
+			l->res->end = "hangup";
+			l->ended = 1;
+			return;
+		}
+		if ((p[3].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    pipe_input(l, in, &inlen, &inoff) != 0)
+			return;
+		if ((p[4].revents & (POLLOUT | POLLERR)) && l->in[1] >= 0 &&
+		    inlen > 0)
+			pipe_feed(l, in, &inlen, &inoff);
 		for (int i = 0; i < 2; i++) {
 			int *fd = i == 0 ? &l->out[0] : &l->err[0];
 
@@ -457,7 +537,8 @@ child(const struct loop *l, const struct gw_shell_spec *sh, int sync)
 		    dup2(l->slave, STDOUT_FILENO) < 0 ||
 		    dup2(l->slave, STDERR_FILENO) < 0)
 			_exit(127);
-	} else if (dup2(l->out[1], STDOUT_FILENO) < 0 ||
+	} else if (dup2(l->in[0], STDIN_FILENO) < 0 ||
+	    dup2(l->out[1], STDOUT_FILENO) < 0 ||
 	    dup2(l->err[1], STDERR_FILENO) < 0)
 		_exit(127);
 	/* The recording, the audit log, the pty master: none goes on. */
@@ -536,10 +617,11 @@ gw_session_run(const struct gw_session *s, const struct gw_shell_spec *sh,
 		.ctl = sh->ids ? sh->ids->ctl : -1,
 		.master = -1,
 		.slave = -1,
+		.in = { -1, -1 },
 		.out = { -1, -1 },
 		.err = { -1, -1 },
 		.ws = s->ws };
-	struct sigaction sa;
+	struct sigaction sa, saved[sizeof(caught) / sizeof(caught[0])];
 	sigset_t block, open_mask;
 	struct termios raw;
 	int sync[2] = { -1, -1 };
@@ -552,7 +634,9 @@ gw_session_run(const struct gw_session *s, const struct gw_shell_spec *sh,
 		return -1;
 	if (s->tty ?
 		open_pty_as(&l, sh->ids) != 0 :
-		pipe2(l.out, O_CLOEXEC) != 0 || pipe2(l.err, O_CLOEXEC) != 0 ||
+		pipe2(l.in, O_CLOEXEC) != 0 || pipe2(l.out, O_CLOEXEC) != 0 ||
+		    pipe2(l.err, O_CLOEXEC) != 0 ||
+		    fcntl(l.in[1], F_SETFL, O_NONBLOCK) != 0 ||
 		    fcntl(l.out[0], F_SETFL, O_NONBLOCK) != 0 ||
 		    fcntl(l.err[0], F_SETFL, O_NONBLOCK) != 0) {
 		amfa_log(LOG_ERR, "recorded shell: cannot set up the %s: %s",
@@ -568,7 +652,7 @@ gw_session_run(const struct gw_session *s, const struct gw_shell_spec *sh,
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
-		sigaction(caught[i], &sa, NULL);
+		sigaction(caught[i], &sa, &saved[i]);
 
 	if (pipe2(sync, O_CLOEXEC) != 0 || (l.pid = fork()) < 0) {
 		amfa_log(LOG_ERR, "recorded shell: fork: %s", strerror(errno));
@@ -613,9 +697,10 @@ gw_session_run(const struct gw_session *s, const struct gw_shell_spec *sh,
 		run_tty(&l, &open_mask);
 		(void)tcsetattr(STDIN_FILENO, TCSADRAIN, &s->orig);
 	} else {
+		close(l.in[0]);
 		close(l.out[1]);
 		close(l.err[1]);
-		l.out[1] = l.err[1] = -1;
+		l.in[0] = l.out[1] = l.err[1] = -1;
 		run_pipes(&l, &open_mask);
 	}
 	if (l.pid > 0)
@@ -626,9 +711,14 @@ restore:
 	for (int i = 0; i < 2; i++)
 		if (sync[i] >= 0)
 			close(sync[i]);
-	sa.sa_handler = SIG_DFL;
+	/*
+	 * The caller's dispositions back before the mask: a hang-up that
+	 * came after the loop's end is still pending, and must not kill a
+	 * caller that ignores it (the recorder, which has its bookkeeping to
+	 * finish).
+	 */
 	for (size_t i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
-		sigaction(caught[i], &sa, NULL);
+		sigaction(caught[i], &saved[i], NULL);
 	sigprocmask(SIG_SETMASK, &open_mask, NULL);
 out:
 	if (l.master >= 0)
@@ -636,6 +726,8 @@ out:
 	if (l.slave >= 0)
 		close(l.slave);
 	for (int i = 0; i < 2; i++) {
+		if (l.in[i] >= 0)
+			close(l.in[i]);
 		if (l.out[i] >= 0)
 			close(l.out[i]);
 		if (l.err[i] >= 0)

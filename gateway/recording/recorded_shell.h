@@ -9,8 +9,11 @@
  * whose line discipline acts on it as sshd's would have; the pty starts
  * with the client's terminal modes and size, and each SIGWINCH passes the
  * new size on (and records it).  Without a client terminal (ssh -T), the
- * shell gets the client's standard input as it is and pipes for its
- * output and errors, which are copied to the client's and recorded.
+ * shell gets pipes of the recorder's own for its input, output and
+ * errors: what the client sends is copied to the shell's input (and
+ * recorded as typed input with record_input), the shell's output and
+ * errors to the client's, recorded.  The shell holds no descriptor of
+ * sshd's, in either mode.
  *
  * The shell runs in a child: a session of its own, every descriptor but
  * 0-2 closed (the client's terminal, the recording and the pty master stay
@@ -72,7 +75,8 @@ typedef int (*gw_rec_failed_fn)(void *ctx, const char *why);
 struct gw_session_result {
 	int status;	       /* to exit with */
 	const char *end;       /* "exit", "hangup", "recording", "error",
-				  "gateway" (its control socket closed) */
+				  "gateway" (it said "stop"), "gateway lost"
+				  (its control socket closed) */
 	pid_t shell;	       /* the shell's pid (its process group's) */
 	int shell_alive;       /* it outlived the hang-up (recorder.c) */
 	int recording_stopped; /* the recording ended early */

@@ -9,9 +9,19 @@
 
 #include "tty_holders.h"
 
-/* Does process `pid' (its /proc directory open as `pdir') hold `rdev'? */
+/* Is `st' the object of `target': the same terminal (any of its paths),
+ * or the same pipe or socket? */
 static int
-holds(int pdir, dev_t rdev)
+same(const struct stat *st, const struct stat *target)
+{
+	if (S_ISCHR(target->st_mode))
+		return S_ISCHR(st->st_mode) && st->st_rdev == target->st_rdev;
+	return st->st_dev == target->st_dev && st->st_ino == target->st_ino;
+}
+
+/* Does process `pid' (its /proc directory open as `pdir') hold `target'? */
+static int
+holds(int pdir, const struct stat *target)
 {
 	struct dirent *d;
 	struct stat st;
@@ -27,7 +37,7 @@ holds(int pdir, dev_t rdev)
 	while (!found && (d = readdir(fds)) != NULL)
 		if (d->d_name[0] != '.' &&
 		    fstatat(dirfd(fds), d->d_name, &st, 0) == 0 &&
-		    S_ISCHR(st.st_mode) && st.st_rdev == rdev)
+		    same(&st, target))
 			found = 1;
 	closedir(fds);
 	return found;
@@ -36,15 +46,24 @@ holds(int pdir, dev_t rdev)
 pid_t
 gw_tty_holder(int fd, pid_t self, char *name, size_t size)
 {
-	struct dirent *d;
 	struct stat st;
-	pid_t found = 0;
-	DIR *proc;
 
 	if (size > 0)
 		name[0] = '\0';
 	if (!isatty(fd) || fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode))
 		return -1;
+	return gw_holder_of(&st, self, name, size);
+}
+
+pid_t
+gw_holder_of(const struct stat *target, pid_t self, char *name, size_t size)
+{
+	struct dirent *d;
+	pid_t found = 0;
+	DIR *proc;
+
+	if (size > 0)
+		name[0] = '\0';
 	if ((proc = opendir("/proc")) == NULL)
 		return 0;
 	while (found == 0 && (d = readdir(proc)) != NULL) {
@@ -58,7 +77,7 @@ gw_tty_holder(int fd, pid_t self, char *name, size_t size)
 		    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (pdir < 0)
 			continue;
-		if (holds(pdir, st.st_rdev)) {
+		if (holds(pdir, target)) {
 			int c = openat(pdir, "comm", O_RDONLY | O_CLOEXEC);
 			ssize_t n = c >= 0 && size > 0 ?
 			    read(c, name, size - 1) :

@@ -19,6 +19,7 @@
 #define GW_TTY_HOLDERS_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /*
@@ -28,5 +29,14 @@
  * terminal.
  */
 pid_t gw_tty_holder(int fd, pid_t self, char *name, size_t size);
+
+/*
+ * The same for what `target' (from fstat(2)) describes: a terminal, or
+ * a pipe or socket (sshd's, without a terminal: ssh -T), which the
+ * gateway's audit side looks for after it has given its own descriptors
+ * of them up.  Its pid, or 0.
+ */
+pid_t gw_holder_of(const struct stat *target, pid_t self, char *name,
+    size_t size);
 
 #endif

@@ -235,6 +235,19 @@ def parent(pid):
         return int(f.read().rsplit(")", 1)[1].split()[1])
 
 
+def children(pid):
+    """The processes whose parent is `pid'."""
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if parent(int(name)) == pid:
+                    out.append(int(name))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
 def in_session(sid):
     """The live processes of session `sid'."""
     out = []
@@ -362,8 +375,9 @@ class Recording(unittest.TestCase):
         self.assertEqual(who["host"], socket.gethostname())
         self.assertEqual(who["source"], "127.0.0.1")
         self.assertIn("100x30", [e[2] for e in events if e[1] == "r"])
+        # How it ended, and that the gateway wrote its shell_end record.
         self.assertEqual([e[2] for e in events if e[1] == "m"],
-                         ["exit status 3"])
+                         ["exit status 3", "shell_end audited"])
         self.assertEqual([e for e in events if e[1] == "i"], [])
         times = [e[0] for e in events]
         self.assertEqual(times, sorted(times))
@@ -394,15 +408,18 @@ class Recording(unittest.TestCase):
         self.assertEqual(read_bytes(path), before)
 
     def session_ids(self, child):
-        """(shell, its parent: the recorder, the recorder's parent: the
-        gateway, the client's terminal) of the session."""
+        """(shell, its parent: the recorder, which sshd started, the
+        recorder's other child: the gateway's audit side, the client's
+        terminal) of the session."""
         out = self.shell(child, "echo SH=$$ PP=$PPID")
         m = re.search(r"SH=(\d+) PP=(\d+)", out)
         self.assertTrue(m, out)
         shell, rec = int(m.group(1)), int(m.group(2))
         tty = os.readlink("/proc/%d/fd/0" % rec)
         self.assertTrue(tty.startswith("/dev/pts/"), tty)
-        return shell, rec, parent(rec), tty
+        gws = [pid for pid in children(rec) if pid != shell]
+        self.assertEqual(len(gws), 1, gws)
+        return shell, rec, gws[0], tty
 
     def test_user_cannot_stop_kill_or_bypass_the_recorder(self):
         gateway_conf()
@@ -414,9 +431,9 @@ class Recording(unittest.TestCase):
         # stopped (if it were, CONT lets the test see it), nor its memory
         # or descriptors reached; sshd's terminal cannot be opened, for
         # writing or reading, by path or through /proc.
-        # The recorder, the gateway and the gateway's parent (sshd's
-        # session process): none gives the client's terminal away.
-        holders = (rec, gw, parent(gw))
+        # The recorder, the gateway's audit side and the recorder's parent
+        # (sshd's session process): none gives the client's terminal away.
+        holders = (rec, gw, parent(rec))
         out = self.shell(child, " ; ".join(
             ["kill -STOP %d; echo STOP=$?; kill -CONT %d" % (rec, rec),
              "cat /proc/%d/environ >/dev/null; echo ENV=$?" % rec,
