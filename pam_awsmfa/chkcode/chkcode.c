@@ -322,7 +322,7 @@ main(int argc, char **argv)
 
 	if (startup() != 0)
 		return AMFA_CHKCODE_UNAVAILABLE;
-	openlog("awsmfa-chkcode", LOG_PID | LOG_PERROR, LOG_AUTHPRIV);
+	openlog("awsmfa-chkcode", LOG_PID, LOG_AUTHPRIV);
 	amfa_log_set_sink(syslog_sink, NULL);
 	if (geteuid() != 0) {
 		amfa_log(LOG_ERR,
