@@ -320,15 +320,17 @@ main(int argc, char **argv)
 	const char *user;
 	int is_check, status;
 
+	/* Without root's effective uid there is nothing to guard. */
+	if (geteuid() != 0) {
+		syslog(LOG_ERR,
+		    "not installed set-user-ID root: refused "
+		    "(awsmfa-chkcode(8))");
+		return AMFA_CHKCODE_UNAVAILABLE;
+	}
 	if (startup() != 0)
 		return AMFA_CHKCODE_UNAVAILABLE;
 	openlog("awsmfa-chkcode", LOG_PID, LOG_AUTHPRIV);
 	amfa_log_set_sink(syslog_sink, NULL);
-	if (geteuid() != 0) {
-		amfa_log(LOG_ERR,
-		    "not installed set-user-ID root: refused (awsmfa-chkcode(8))");
-		return AMFA_CHKCODE_UNAVAILABLE;
-	}
 	is_check = argc == 4 && strcmp(argv[1], "check") == 0;
 	if (!is_check && !(argc == 3 && strcmp(argv[1], "renew") == 0)) {
 		amfa_log(LOG_ERR, "uid %u: refused: not a request",
