@@ -134,7 +134,7 @@ class ScreenLocker(LockerCase):
         p = subprocess.Popen([I3LOCK, "-n"], env=env, cwd="/",
                              user=self.user.pw_uid, group=self.user.pw_gid,
                              extra_groups=[], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
+                             stderr=subprocess.DEVNULL)
         self.addCleanup(kill_quietly, p)
         wait_until("i3lock's keyboard grab",
                    lambda: p.poll() is not None or
