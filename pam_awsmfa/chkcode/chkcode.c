@@ -24,7 +24,8 @@
  *     caller guard takes root's ids for all three uids and gids, so the
  *     caller can no longer signal the process (SIGKILL and SIGSTOP
  *     included), raises the resource limits the check needs (RLIMIT_CORE
- *     0), ignores SIGXFSZ and SIGPIPE and sets the umask to 077.
+ *     0), ignores SIGXFSZ and SIGPIPE, lowers a raised oom_score_adj
+ *     (amfa_guard_defer_signals) and sets the umask to 077.
  *
  * Then the check is the root login's: the same configuration file (built
  * in, never the caller's), the same decision (amfa_login_run, under the
@@ -354,8 +355,12 @@ main(int argc, char **argv)
 		OPENSSL_cleanse(code, sizeof(code));
 		return AMFA_CHKCODE_REFUSED;
 	}
-	/* The caller has no hold on the process from here on. */
-	if (amfa_guard_enter(&guard, 1) != 0 || getuid() != 0) {
+	/* The caller has no hold on the process from here on: root's ids,
+	 * and (as in the module) the signals a caller can cause deferred and
+	 * a raised oom_score_adj lowered (caller_guard.h); every catchable
+	 * signal is blocked already. */
+	if (amfa_guard_enter(&guard, 1) != 0 || getuid() != 0 ||
+	    amfa_guard_defer_signals(&guard) != 0) {
 		amfa_log(LOG_ERR, "user %s: cannot take root's ids: refused",
 		    user);
 		OPENSSL_cleanse(code, sizeof(code));
