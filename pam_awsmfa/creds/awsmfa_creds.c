@@ -13,7 +13,9 @@
  * user's own and private, refuses credentials that have expired, and prints
  * the credential_process JSON.  --role NAME assumes one of the roles the
  * administrator listed for the user (role_creds.h); --print-config prints
- * their profile blocks.  Exit status: 0 printed, 1 no usable credentials
+ * their profile blocks.  With less than --warn-minutes (default 30; 0:
+ * never) left of the session, a warning on standard error says how to
+ * renew it (unlock the screen, log in again).  Exit status: 0 printed, 1 no usable credentials
  * (the reason on standard error), 2 usage.
  */
 #include <getopt.h>
@@ -31,7 +33,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: awsmfa-creds [--store-dir DIR] "
-	    "[--role NAME | --print-config]\n");
+	    "[--warn-minutes N] [--role NAME | --print-config]\n");
 	exit(2);
 }
 
@@ -50,11 +52,13 @@ main(int argc, char **argv)
 		{ "store-dir", required_argument, NULL, 's' },
 		{ "role", required_argument, NULL, 'r' },
 		{ "print-config", no_argument, NULL, 'p' },
+		{ "warn-minutes", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
 	};
 	const char *store = AMFA_DEFAULT_STORE_DIR, *role = NULL;
-	char extra[4200];
+	char extra[4200], *end;
 	int c_, print_config = 0;
+	long warn;
 
 	while ((c_ = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c_ == 's')
@@ -63,7 +67,13 @@ main(int argc, char **argv)
 			role = optarg;
 		else if (c_ == 'p')
 			print_config = 1;
-		else
+		else if (c_ == 'w') {
+			warn = strtol(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || warn < 0 ||
+			    warn > 24 * 60)
+				usage();
+			amfa_creds_set_warn(warn * 60);
+		} else
 			usage();
 	}
 	if (optind != argc || (role != NULL && print_config))

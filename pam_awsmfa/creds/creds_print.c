@@ -41,6 +41,30 @@ amfa_creds_open_store(const char *store_dir, const char *prog, char *path,
 	return dir;
 }
 
+static long warn_seconds = AMFA_CREDS_WARN_DEFAULT;
+
+void
+amfa_creds_set_warn(long seconds)
+{
+	warn_seconds = seconds;
+}
+
+/* Less than the warning time left: say so, and how to renew, on stderr
+ * (standard output carries only the JSON). */
+static void
+warn_expiry(const struct amfa_creds *c, const char *prog, time_t now)
+{
+	long left = (long)(c->expires - now);
+
+	if (warn_seconds <= 0 || left >= warn_seconds)
+		return;
+	fprintf(stderr,
+	    "%s: warning: the MFA session ends in %ld minute%s (at %s); "
+	    "renew it: unlock the screen with a code, or log in again "
+	    "with MFA\n",
+	    prog, left / 60, left / 60 == 1 ? "" : "s", c->expiration);
+}
+
 int
 amfa_creds_read_session(int dir, const char *path, const char *prog,
     struct amfa_creds *c)
@@ -76,6 +100,7 @@ amfa_creds_read_session(int dir, const char *path, const char *prog,
 		amfa_creds_free(c);
 		return 1;
 	}
+	warn_expiry(c, prog, time(NULL));
 	return 0;
 }
 

@@ -18,6 +18,14 @@
 int amfa_creds_print(const char *store_dir, const char *prog, FILE *out);
 
 /*
+ * A session read with less than this many seconds left gets a warning on
+ * standard error saying how to renew it (awsmfa-creds --warn-minutes;
+ * 0: never).  Default 30 minutes.
+ */
+#define AMFA_CREDS_WARN_DEFAULT (30L * 60)
+void amfa_creds_set_warn(long seconds);
+
+/*
  * The steps of it, for awsmfa-creds --role: open STORE_DIR/UID (the
  * caller's own private directory; `path' gets its name), and read the
  * session credentials below it, refusing expired ones.  On failure the

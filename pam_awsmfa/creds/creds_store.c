@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "creds_store.h"
@@ -225,6 +226,192 @@ amfa_store_open_session(const char *store_dir, const struct amfa_target *t,
 		    (unsigned)t->uid);
 out:
 	close(top);
+	return r;
+}
+
+/* As the user: the new credentials, then the role caches made with the
+ * old ones (the role cache also names the session that signed it:
+ * role_creds.c serves none made with another). */
+static int
+renew_file(void *arg, int fd)
+{
+	const struct job *j = arg;
+	int dir, r;
+
+	dir = open(j->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir < 0)
+		return -1;
+	r = amfa_file_write_atomic(dir, AMFA_STORE_FILE, j->data, j->len, 0600);
+	if (r == 0)
+		remove_role_caches(dir);
+	close(dir);
+	if (r == 0 && write(fd, "end\n", 4) != 4)
+		r = -1;
+	return r;
+}
+
+/* Open sessions of the user (the count file, read under its lock), or -1. */
+static int
+sessions_open(int top, const struct amfa_target *t)
+{
+	struct amfa_file_policy policy = { geteuid(), 077, 64 };
+	char name[48], lock[48], *buf = NULL;
+	size_t len = 0;
+	long n = 0;
+	int lfd, r;
+
+	snprintf(name, sizeof(name), "%u.sessions", (unsigned)t->uid);
+	snprintf(lock, sizeof(lock), "%u.lock", (unsigned)t->uid);
+	if ((lfd = amfa_lock_take(top, lock, LOCK_WAIT_MS)) < 0)
+		return -1;
+	r = amfa_file_read(top, name, name, &policy, &buf, &len);
+	close(lfd);
+	if (r == -ENOENT)
+		return 0;
+	if (r != 0)
+		return -1;
+	n = strtol(buf, NULL, 10);
+	free(buf);
+	return n > 0 && n <= 100000 ? (int)n : 0;
+}
+
+int
+amfa_store_renew(const char *store_dir, const struct amfa_target *t,
+    const struct amfa_creds *c)
+{
+	char path[4096], name[32];
+	struct stat st;
+	struct job j;
+	int top, r = -1, n;
+
+	if ((top = open_top(store_dir)) < 0)
+		return -1;
+	user_dir_path(path, sizeof(path), store_dir, t);
+	n = sessions_open(top, t);
+	if (n <= 0) {
+		amfa_log(n < 0 ? LOG_ERR : LOG_NOTICE,
+		    "uid %u: %s: nothing renewed", (unsigned)t->uid,
+		    n < 0 ? "cannot read the session count" :
+			    "no session open");
+		close(top);
+		return n < 0 ? -1 : 1;
+	}
+	snprintf(name, sizeof(name), "%u", (unsigned)t->uid);
+	if (fstatat(top, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISDIR(st.st_mode) || st.st_uid != t->uid ||
+	    (st.st_mode & 07777) != 0700) {
+		amfa_log(LOG_ERR,
+		    "%s: not the user's 0700 directory; nothing renewed", path);
+		close(top);
+		return -1;
+	}
+	j.path = path;
+	if ((j.data = amfa_creds_to_json(c, &j.len)) != NULL) {
+		r = run_job(t, renew_file, &j);
+		amfa_wipe_free((char *)j.data, j.len + 1);
+	}
+	if (r != 0)
+		amfa_log(LOG_ERR, "%s/%s: cannot renew the credentials", path,
+		    AMFA_STORE_FILE);
+	else
+		amfa_log(LOG_INFO,
+		    "uid %u: session credentials renewed in %s (%s)",
+		    (unsigned)t->uid, path, c->access_key_id);
+	close(top);
+	return r;
+}
+
+static void
+renew_name(char *buf, size_t n, const struct amfa_target *t)
+{
+	snprintf(buf, n, "%u.renew", (unsigned)t->uid);
+}
+
+int
+amfa_store_stage_renewal(const char *store_dir, const struct amfa_target *t,
+    const struct amfa_creds *c, time_t now)
+{
+	char name[48], *json, *doc;
+	size_t jlen, dlen;
+	int top, r = -1;
+
+	if ((top = open_top(store_dir)) < 0)
+		return -1;
+	renew_name(name, sizeof(name), t);
+	if ((json = amfa_creds_to_json(c, &jlen)) != NULL) {
+		dlen = jlen + 32;
+		if ((doc = malloc(dlen)) != NULL) {
+			dlen = (size_t)snprintf(doc, dlen, "%lld\n%s",
+			    (long long)now, json);
+			r = amfa_file_write_atomic(top, name, doc, dlen, 0600);
+			amfa_wipe_free(doc, dlen + 1);
+		}
+		amfa_wipe_free(json, jlen + 1);
+	}
+	if (r != 0)
+		amfa_log(LOG_ERR, "%s/%s: cannot stage the renewal", store_dir,
+		    name);
+	close(top);
+	return r == 0 ? 0 : -1;
+}
+
+void
+amfa_store_drop_renewal(const char *store_dir, const struct amfa_target *t)
+{
+	char name[48];
+	int top;
+
+	if ((top = open_top(store_dir)) < 0)
+		return;
+	renew_name(name, sizeof(name), t);
+	(void)unlinkat(top, name, 0);
+	close(top);
+}
+
+int
+amfa_store_apply_renewal(const char *store_dir, const struct amfa_target *t,
+    time_t now, long max_age)
+{
+	struct amfa_file_policy policy = { geteuid(), 077, 64 * 1024 };
+	struct amfa_creds c;
+	const char *why, *json;
+	char name[48], *buf = NULL, *end;
+	size_t len = 0;
+	long long staged;
+	int top, r;
+
+	if ((top = open_top(store_dir)) < 0)
+		return -1;
+	renew_name(name, sizeof(name), t);
+	r = amfa_file_read(top, name, name, &policy, &buf, &len);
+	(void)unlinkat(top, name, 0);
+	close(top);
+	if (r == -ENOENT) {
+		amfa_log(LOG_NOTICE, "uid %u: no renewal staged",
+		    (unsigned)t->uid);
+		return 1;
+	}
+	if (r != 0)
+		return -1;
+	staged = strtoll(buf, &end, 10);
+	if (end == buf || *end != '\n' || staged > (long long)now ||
+	    (long long)now - staged > max_age) {
+		amfa_log(LOG_NOTICE,
+		    "uid %u: the staged renewal is stale: nothing renewed",
+		    (unsigned)t->uid);
+		amfa_wipe_free(buf, len + 1);
+		return 1;
+	}
+	json = end + 1;
+	r = amfa_creds_from_json(json, &c, &why);
+	amfa_wipe_free(buf, len + 1);
+	if (r != 0) {
+		amfa_log(LOG_ERR, "uid %u: the staged renewal: %s",
+		    (unsigned)t->uid, why);
+		return -1;
+	}
+	r = amfa_store_renew(store_dir, t, &c);
+	amfa_creds_free(&c);
 	return r;
 }
 

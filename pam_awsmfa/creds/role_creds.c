@@ -96,8 +96,8 @@ json_str(json_object *o, const char *key)
  */
 static int
 cache_read(int dir, const char *file, const char *shown,
-    const struct amfa_role *role, struct amfa_creds *c, long *duration,
-    const char **why)
+    const struct amfa_role *role, const char *source, struct amfa_creds *c,
+    long *duration, const char **why)
 {
 	struct amfa_file_policy policy = { getuid(), 077, CACHE_MAX };
 	const char *name, *arn, *sink_why;
@@ -123,6 +123,12 @@ cache_read(int dir, const char *file, const char *shown,
 	*why = "written for another role";
 	if (name == NULL || arn == NULL || strcmp(name, role->name) != 0 ||
 	    strcmp(arn, role->arn) != 0)
+		goto out;
+	/* Made with another MFA session (renewed since, or a new login):
+	 * role credentials end with the session that signed for them. */
+	*why = "made with another MFA session";
+	if (json_str(o, "SourceAccessKeyId") == NULL ||
+	    strcmp(json_str(o, "SourceAccessKeyId"), source) != 0)
 		goto out;
 	*why = "bad Duration";
 	if (!json_object_object_get_ex(o, "Duration", &v) ||
@@ -360,14 +366,15 @@ assume(int dir, const char *file, const char *shown,
  */
 static int
 serve_cached(int dir, const char *file, const char *shown,
-    const struct amfa_role *role, int loud, const char *prog, FILE *out)
+    const struct amfa_role *role, const char *source, int loud,
+    const char *prog, FILE *out)
 {
 	struct amfa_creds c;
 	const char *why = NULL;
 	long duration = 0;
 	int r;
 
-	r = cache_read(dir, file, shown, role, &c, &duration, &why);
+	r = cache_read(dir, file, shown, role, source, &c, &duration, &why);
 	if (r != 0) {
 		if (r != -ENOENT && loud)
 			fprintf(stderr,
@@ -425,7 +432,8 @@ amfa_creds_role(const char *store_dir, const char *name, const char *prog,
 	snprintf(lock, sizeof(lock), AMFA_ROLE_CACHE_PREFIX "%s.lock",
 	    role->name);
 	snprintf(shown, sizeof(shown), "%s/%s", path, file);
-	if ((r = serve_cached(dir, file, shown, role, 0, prog, out)) <= 0) {
+	if ((r = serve_cached(dir, file, shown, role, mfa.access_key_id, 0,
+		 prog, out)) <= 0) {
 		r = -r;
 		goto done;
 	}
@@ -437,7 +445,8 @@ amfa_creds_role(const char *store_dir, const char *name, const char *prog,
 		r = 1;
 		goto done;
 	}
-	if ((r = serve_cached(dir, file, shown, role, 1, prog, out)) > 0)
+	if ((r = serve_cached(dir, file, shown, role, mfa.access_key_id, 1,
+		 prog, out)) > 0)
 		r = assume(dir, file, shown, &f, role, &mfa, prog, out);
 	else
 		r = -r;

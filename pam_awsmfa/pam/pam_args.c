@@ -18,6 +18,7 @@ static const struct {
 	int takes_value;
 } args_table[] = {
 	{ "config", VALUE(config) },
+	{ "chkcode", VALUE(chkcode) },
 	{ "prompt", VALUE(prompt) },
 	{ "debug", FLAG(debug) },
 	{ "nullok", FLAG(nullok) },
@@ -95,6 +96,13 @@ amfa_pam_args_parse(int argc, const char **argv, struct amfa_pam_args *a)
 	else if (a->config[0] != '/') {
 		amfa_log(LOG_ERR, "config=%s: must be an absolute path",
 		    a->config);
+		rc = -1;
+	}
+	if (a->chkcode == NULL)
+		a->chkcode = AMFA_CHKCODE_PATH;
+	else if (a->chkcode[0] != '/') {
+		amfa_log(LOG_ERR, "chkcode=%s: must be an absolute path",
+		    a->chkcode);
 		rc = -1;
 	}
 	if (a->prompt == NULL)

@@ -4,6 +4,9 @@
 
 struct amfa_pam_args {
 	const char *config; /* config=PATH */
+	/* chkcode=PATH: the code checker run when the module is not root
+	 * (awsmfa-chkcode(8)); default its installed path */
+	const char *chkcode;
 	const char *prompt; /* prompt=TEXT */
 	int debug;
 	int nullok; /* not enrolled: PAM_IGNORE */

@@ -17,11 +17,13 @@
 
 #include "audit.h"
 #include "caller_guard.h"
+#include "chkcode_proto.h"
 #include "config.h"
 #include "decision/login.h"
 #include "gate_marker.h"
 #include "log.h"
 #include "pam_args.h"
+#include "pam_chkcode.h"
 #include "pam_export.h"
 #include "pam_input.h"
 #include "secure_file.h"
@@ -64,8 +66,20 @@ struct call {
 	char request_id[80];
 };
 
+/* This transaction proved a factor (and got a new session, if any):
+ * pam_setcred may renew the store once. */
+#define PROVEN_KEY "pam_awsmfa_proven"
+
+/* The module is root (a login, su, sudo) or a user's own process (a
+ * screen locker), whose checks go to awsmfa-chkcode. */
 static int
-begin(pam_handle_t *pamh, int argc, const char **argv, struct call *c)
+run_by_user(void)
+{
+	return geteuid() != 0;
+}
+
+static int
+begin(pam_handle_t *pamh, int argc, const char **argv, struct call *c, int load)
 {
 	amfa_log_set_sink(syslog_sink, pamh);
 	/* Before anything else: the caller of su or sudo chose this
@@ -84,6 +98,8 @@ begin(pam_handle_t *pamh, int argc, const char **argv, struct call *c)
 		amfa_log(LOG_ERR, "cannot determine the user");
 		return PAM_USER_UNKNOWN;
 	}
+	if (!load)
+		return PAM_SUCCESS;
 	if (amfa_config_load(c->args.config, 0, &c->cfg) != 0) {
 		amfa_log(LOG_ERR, "user %s: denied: configuration unusable",
 		    amfa_user_name_invalid(c->user) ? "(invalid)" : c->user);
@@ -223,6 +239,7 @@ authenticate(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a)
 		if (r != PAM_SUCCESS)
 			a->reason = "cannot set the PAM environment";
 		else {
+			pam_set_data(pamh, PROVEN_KEY, (void *)1, NULL);
 			snprintf(c->access_key_id, sizeof(c->access_key_id),
 			    "%s", login.s.creds.access_key_id);
 			snprintf(c->request_id, sizeof(c->request_id), "%s",
@@ -283,6 +300,69 @@ audit(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a, int r)
 	return amfa_audit_emit(&c->cfg, a);
 }
 
+/* Show what the checker said for the user, line by line. */
+static void
+tell_notices(pam_handle_t *pamh, char *notice)
+{
+	char *save = NULL;
+
+	for (char *l = strtok_r(notice, "\n", &save); l != NULL;
+	     l = strtok_r(NULL, "\n", &save))
+		pam_info(pamh, "%s", l);
+}
+
+/*
+ * Not root: the enrolment and the state are not readable here, and must
+ * not become so.  The code goes on a pipe to awsmfa-chkcode, which checks
+ * it for the calling user only, records and audits the attempt as a root
+ * login does, and stages the new session (if any) for pam_setcred.
+ */
+static int
+authenticate_by_checker(pam_handle_t *pamh, struct call *c)
+{
+	const void *svc = NULL;
+	const char *args[5];
+	char notice[AMFA_CHKCODE_NOTICE_MAX], *code = NULL;
+	struct amfa_user shape;
+	int r, status;
+
+	/* forward_pass splits without the enrolment: a TOTP code's six
+	 * digits at the end. */
+	memset(&shape, 0, sizeof(shape));
+	shape.totp_digits = 6;
+	r = amfa_pam_get_code(pamh, &c->args, &shape, &code);
+	if (r != PAM_SUCCESS)
+		return r == PAM_CONV_ERR || r == PAM_BUF_ERR ? r : PAM_AUTH_ERR;
+	if (pam_get_item(pamh, PAM_SERVICE, &svc) != PAM_SUCCESS || svc == NULL)
+		svc = "unknown";
+	args[0] = "check";
+	args[1] = c->user;
+	args[2] = svc;
+	args[3] = NULL;
+	status = amfa_chkcode_run(c->args.chkcode, args, code, notice,
+	    sizeof(notice));
+	amfa_wipe_free_str(code);
+	switch (status) {
+	case AMFA_CHKCODE_OK:
+		pam_set_data(pamh, PROVEN_KEY, (void *)2, NULL);
+		tell_notices(pamh, notice);
+		return PAM_SUCCESS;
+	case AMFA_CHKCODE_DENIED:
+		return PAM_AUTH_ERR;
+	case AMFA_CHKCODE_LOCKED:
+		return PAM_MAXTRIES;
+	case AMFA_CHKCODE_NOT_ENROLLED:
+		return c->args.nullok ? PAM_IGNORE : PAM_AUTH_ERR;
+	case AMFA_CHKCODE_REFUSED:
+		amfa_log(LOG_ERR, "user %s: %s refused the request", c->user,
+		    c->args.chkcode);
+		return PAM_AUTH_ERR;
+	}
+	amfa_log(LOG_ERR, "user %s: %s could not decide (status %d): denied",
+	    c->user, c->args.chkcode, status);
+	return PAM_AUTHINFO_UNAVAIL;
+}
+
 PAM_EXTERN int
 pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
@@ -292,8 +372,12 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 
 	memset(&a, 0, sizeof(a));
 	memset(&c, 0, sizeof(c));
-	if ((r = begin(pamh, argc, argv, &c)) != PAM_SUCCESS)
+	pam_set_data(pamh, PROVEN_KEY, NULL, NULL);
+	if ((r = begin(pamh, argc, argv, &c, !run_by_user())) != PAM_SUCCESS)
 		return end(pamh, &c, r, 0, "authenticate");
+	if (run_by_user())
+		return end(pamh, &c, authenticate_by_checker(pamh, &c), 0,
+		    "authenticate");
 	/* No audit record, no login: the code is not looked at while the
 	 * audit log cannot take a record (a full disk, a file size limit). */
 	if (amfa_audit_ready(&c.cfg) != 0) {
@@ -311,14 +395,51 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		r = PAM_AUTHINFO_UNAVAIL;
 	}
 	free(c.iam_user);
+	if (r != PAM_SUCCESS)
+		pam_set_data(pamh, PROVEN_KEY, NULL, NULL);
 	return end(pamh, &c, r, 1, "authenticate");
 }
 
-/* Does nothing, so touches nothing of the caller's: no guard needed. */
+/*
+ * PAM_ESTABLISH_CRED and PAM_DELETE_CRED do nothing here (the session
+ * calls store the credentials).  PAM_REFRESH_CRED and
+ * PAM_REINITIALIZE_CRED (a screen locker at unlock) renew the user's store
+ * with the session got when this transaction proved a factor: once, and
+ * nothing without a proof.
+ */
 PAM_EXTERN int
 pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	return PAM_SUCCESS;
+	const void *proven = NULL;
+	const char *args[3];
+	char notice[AMFA_CHKCODE_NOTICE_MAX];
+	struct call c;
+	int r, status;
+
+	if (!(flags & (PAM_REFRESH_CRED | PAM_REINITIALIZE_CRED)))
+		return PAM_SUCCESS;
+	if (pam_get_data(pamh, PROVEN_KEY, &proven) != PAM_SUCCESS ||
+	    proven == NULL)
+		return PAM_SUCCESS; /* nothing proven: nothing renewed */
+	pam_set_data(pamh, PROVEN_KEY, NULL, NULL);
+	memset(&c, 0, sizeof(c));
+	if ((r = begin(pamh, argc, argv, &c, !run_by_user())) != PAM_SUCCESS)
+		return end(pamh, &c, r, 0, "setcred");
+	if (!run_by_user())
+		return end(pamh, &c, amfa_pam_store_renew(pamh, &c.cfg, c.user),
+		    1, "setcred");
+	args[0] = "renew";
+	args[1] = c.user;
+	args[2] = NULL;
+	status = amfa_chkcode_run(c.args.chkcode, args, NULL, notice,
+	    sizeof(notice));
+	r = status == AMFA_CHKCODE_OK || status == AMFA_CHKCODE_NOTHING ?
+	    PAM_SUCCESS :
+	    PAM_CRED_ERR;
+	if (r != PAM_SUCCESS)
+		amfa_log(LOG_ERR, "user %s: %s could not renew (status %d)",
+		    c.user, c.args.chkcode, status);
+	return end(pamh, &c, r, 0, "setcred");
 }
 
 PAM_EXTERN int
@@ -328,7 +449,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	int r;
 
 	memset(&c, 0, sizeof(c));
-	if ((r = begin(pamh, argc, argv, &c)) != PAM_SUCCESS)
+	if ((r = begin(pamh, argc, argv, &c, 1)) != PAM_SUCCESS)
 		return end(pamh, &c, r, 0, "open_session");
 	return end(pamh, &c, amfa_pam_store_open(pamh, &c.cfg, c.user), 1,
 	    "open_session");
@@ -341,7 +462,7 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	int r;
 
 	memset(&c, 0, sizeof(c));
-	if ((r = begin(pamh, argc, argv, &c)) != PAM_SUCCESS)
+	if ((r = begin(pamh, argc, argv, &c, 1)) != PAM_SUCCESS)
 		return end(pamh, &c, r, 0, "close_session");
 	amfa_gate_mark_logout(c.cfg.store_dir);
 	return end(pamh, &c, amfa_pam_store_close(pamh, &c.cfg, c.user), 1,

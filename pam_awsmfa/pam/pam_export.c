@@ -166,3 +166,27 @@ amfa_pam_store_close(pam_handle_t *pamh, const struct amfa_config *cfg,
 	pam_set_data(pamh, COUNTED_KEY, NULL, NULL);
 	return PAM_SUCCESS;
 }
+
+int
+amfa_pam_store_renew(pam_handle_t *pamh, const struct amfa_config *cfg,
+    const char *user)
+{
+	struct amfa_target t;
+	struct amfa_creds c;
+	int r;
+
+	if (creds_from_env(pamh, &c) != 0) {
+		amfa_log(LOG_NOTICE,
+		    "user %s: no new credentials in this transaction: "
+		    "nothing renewed",
+		    user);
+		return PAM_SUCCESS;
+	}
+	if (amfa_target_lookup(user, &t) != 0) {
+		amfa_creds_free(&c);
+		return PAM_CRED_ERR;
+	}
+	r = amfa_store_renew(cfg->store_dir, &t, &c);
+	amfa_creds_free(&c);
+	return r < 0 ? PAM_CRED_ERR : PAM_SUCCESS;
+}

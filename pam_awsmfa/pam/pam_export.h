@@ -27,4 +27,14 @@ int amfa_pam_store_open(pam_handle_t *pamh, const struct amfa_config *cfg,
 int amfa_pam_store_close(pam_handle_t *pamh, const struct amfa_config *cfg,
     const char *user);
 
+/*
+ * pam_setcred(PAM_REFRESH_CRED or PAM_REINITIALIZE_CRED) after this
+ * transaction proved a factor and got a new session (in the PAM
+ * environment): write it over the user's store (amfa_store_renew).
+ * PAM_SUCCESS (also when nothing was renewed: no new session, no session
+ * open), or PAM_CRED_ERR.
+ */
+int amfa_pam_store_renew(pam_handle_t *pamh, const struct amfa_config *cfg,
+    const char *user);
+
 #endif

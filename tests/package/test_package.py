@@ -44,6 +44,7 @@ UPGRADE_VERSION = "99.0.0+pkgtest1"   # above any real version
 GROUP = "awsmfa-audit"
 GATEWAY = "/usr/bin/awsmfa-gateway"
 RECORDER = "/usr/libexec/awsmfa/awsmfa-recorder"
+CHKCODE = "/usr/libexec/awsmfa/awsmfa-chkcode"  # set-user-ID root
 RECUSER = "awsmfa-rec"                # the recorder's account and group
 PAMDIR = "/etc/pam.d"
 SERVICE = "awsmfa-pkgtest"            # auth required pam_awsmfa.so
@@ -208,6 +209,8 @@ class Package(unittest.TestCase):
                                 check=False).stdout
         self.had_rec_override = run(["dpkg-statoverride", "--list",
                                      RECORDER], check=False).stdout
+        self.had_chk_override = run(["dpkg-statoverride", "--list",
+                                     CHKCODE], check=False).stdout
         self.addCleanup(remove_system_users)
         self.addCleanup(self.purge_quietly)
 
@@ -249,6 +252,10 @@ class Package(unittest.TestCase):
                 ["dpkg-statoverride", "--list", RECORDER],
                 check=False).stdout:
             run(["dpkg-statoverride", "--remove", RECORDER], check=False)
+        if not self.had_chk_override and run(
+                ["dpkg-statoverride", "--list", CHKCODE],
+                check=False).stdout:
+            run(["dpkg-statoverride", "--remove", CHKCODE], check=False)
         if not self.had_group and self.group_exists():
             run(["delgroup", "--system", "--quiet", GROUP], check=False)
         if not self.had_recuser and self.recuser_exists():
@@ -376,6 +383,14 @@ class Package(unittest.TestCase):
         self.assertEqual(run(["dpkg-statoverride", "--list",
                               RECORDER]).stdout.split(),
                          [RECUSER, RECUSER, "6755", RECORDER])
+        # The code checker for screen lockers: set-user-ID root, by a
+        # dpkg-statoverride (awsmfa-chkcode(8)).
+        st = os.stat(CHKCODE)
+        self.assertEqual((st.st_mode & 0o7777, st.st_uid, st.st_gid),
+                         (0o4755, 0, 0))
+        self.assertEqual(run(["dpkg-statoverride", "--list",
+                              CHKCODE]).stdout.split(),
+                         ["root", "root", "4755", CHKCODE])
         # Session recordings: the recorder's group adds files, nobody else
         # searches.
         self.assertMode("/var/log/awsmfa-gateway/recordings", 0o1730,
@@ -387,7 +402,7 @@ class Package(unittest.TestCase):
                              "the profile is off by default")
         for page in ("pam_awsmfa.8", "awsmfa.8", "awsmfa.conf.5",
                      "awsmfa-creds.1", "awsmfa-gateway.8",
-                     "awsmfa-recorder.8"):
+                     "awsmfa-recorder.8", "awsmfa-chkcode.8"):
             self.assertTrue(os.path.exists("/usr/share/man/man%s/%s.gz" % (
                 page[-1], page)), page)
         res = run(["awsmfa-gateway", "-t"])     # the sample policy parses
@@ -528,6 +543,8 @@ class Package(unittest.TestCase):
         self.assertEqual(run(["dpkg-statoverride", "--list", GATEWAY],
                              check=False).stdout, "")
         self.assertEqual(run(["dpkg-statoverride", "--list", RECORDER],
+                             check=False).stdout, "")
+        self.assertEqual(run(["dpkg-statoverride", "--list", CHKCODE],
                              check=False).stdout, "")
         self.assertTrue(self.group_exists(), "the group stays (README.Debian)")
         self.assertTrue(self.recuser_exists(), "the account stays")

@@ -3,7 +3,8 @@
  * file taken from a test directory (pam_start_confdir), so tests never touch
  * /etc/pam.d.
  *
- *   pamtest [-w BARRIER] [-E] [-S] [-H HOLD] [-R RUSER] CONFDIR SERVICE USER
+ *   pamtest [-w BARRIER] [-E] [-S] [-H HOLD] [-R RUSER] [-F]
+ *           CONFDIR SERVICE USER
  *
  * Answers to prompts come from standard input, one line per prompt.  Prompts
  * and messages go to standard output ("PROMPT ...", "INFO ...", "ERROR ...").
@@ -13,7 +14,9 @@
  * the PAM environment after a successful authenticate + setcred.  -S then
  * opens a session ("SESSION OPEN <rc>"), waits until the file HOLD exists
  * (-H), and closes it ("SESSION CLOSE <rc>").  -R sets PAM_RUSER (who asks,
- * as su sets it to its caller).
+ * as su sets it to its caller).  -F then calls pam_setcred with
+ * PAM_REFRESH_CRED, as a screen locker does at unlock ("REFRESH <rc>"),
+ * also after a failed authentication (it must renew nothing then).
  * Exit status: the PAM return code of pam_authenticate.
  */
 #include <stdio.h>
@@ -94,9 +97,9 @@ main(int argc, char **argv)
 	struct pam_conv pc = { conv, NULL };
 	pam_handle_t *pamh = NULL;
 	const char *barrier = NULL, *hold = NULL, *ruser = NULL;
-	int c, r, env = 0, session = 0;
+	int c, r, env = 0, session = 0, refresh = 0;
 
-	while ((c = getopt(argc, argv, "w:ESH:R:")) != -1) {
+	while ((c = getopt(argc, argv, "w:ESH:R:F")) != -1) {
 		switch (c) {
 		case 'w':
 			barrier = optarg;
@@ -113,6 +116,9 @@ main(int argc, char **argv)
 		case 'R':
 			ruser = optarg;
 			break;
+		case 'F':
+			refresh = 1;
+			break;
 		default:
 			return 2;
 		}
@@ -120,7 +126,7 @@ main(int argc, char **argv)
 	if (argc - optind != 3) {
 		fprintf(stderr,
 		    "usage: pamtest [-w BARRIER] [-E] [-S] [-H HOLD] [-R RUSER] "
-		    "CONFDIR SERVICE USER\n");
+		    "[-F] CONFDIR SERVICE USER\n");
 		return 2;
 	}
 	openlog("pamtest", LOG_PERROR | LOG_PID, LOG_AUTHPRIV);
@@ -150,6 +156,8 @@ main(int argc, char **argv)
 		}
 		free(list);
 	}
+	if (refresh)
+		printf("REFRESH %d\n", pam_setcred(pamh, PAM_REFRESH_CRED));
 	if (r == PAM_SUCCESS && session) {
 		int s = pam_open_session(pamh, 0);
 		printf("SESSION OPEN %d\n", s);
