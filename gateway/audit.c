@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "audit.h"
+#include "audit_chain.h"
 #include "audit_json.h"
 #include "log.h"
 #include "secure_file.h"
@@ -204,7 +205,7 @@ int
 gw_audit_emit(const struct gw_audit *a, const struct gw_event *ev)
 {
 	struct timespec now;
-	char *text, *line;
+	char *text;
 	size_t len;
 	ssize_t w;
 	int r = 0;
@@ -218,21 +219,15 @@ gw_audit_emit(const struct gw_audit *a, const struct gw_event *ev)
 	syslog(strcmp(ev->result, "ok") == 0 ? LOG_INFO : LOG_NOTICE, "%s",
 	    text);
 	if (a->fd >= 0 && (a->verified || unverified_may_write(a->fd, ev))) {
-		len = strlen(text);
-		if ((line = malloc(len + 2)) == NULL) {
-			free(text);
-			return -1;
-		}
-		memcpy(line, text, len);
-		line[len] = '\n';
-		line[len + 1] = '\0';
-		/* One write with O_APPEND: records never interleave. */
+		/* The chain's fields take this much more room. */
+		len = strlen(text) + 100;
+		/* One write with O_APPEND: records never interleave; chained
+		 * (audit_chain.h) when the log has a head. */
 		if (room_for(a->fd, len + 1) != 0)
 			w = -1;
-		else if ((w = amfa_append_whole(a->fd, line, len + 1)) != 0)
+		else if ((w = amfa_chain_append(a->fd, a->chain_fd, text)) != 0)
 			syslog(LOG_ERR, "audit log write failed: %s",
 			    strerror((int)-w));
-		free(line);
 		if (w != 0) {
 			syslog(LOG_ERR,
 			    "audit record not written (event %s): "

@@ -48,7 +48,8 @@ INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 TREES = {
     "pam_awsmfa": {
         "rank": {"pam": 0, "admin": 0, "decision": 1, "factors": 2,
-                 "store": 2, "net": 3, "creds": 4, "yubikey": 4, "aws": 5},
+                 "store": 2, "net": 3, "creds": 4, "yubikey": 4, "aws": 5,
+                 "evidence": 0},
         "top_may": {"factors", "creds", "yubikey"},
         "top_is": "the base",
         "top_is_base": True,
