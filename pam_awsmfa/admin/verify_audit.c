@@ -6,7 +6,9 @@
  * before it: seq one more, prev the SHA-256 of its line.  The first break
  * is named (FILE:LINE, and what is wrong), exit 1; otherwise a summary and
  * exit 0.  Records before the chain began (no seq) are allowed only at the
- * start of the first file.
+ * start of the first file.  The set must start at seq 1, unless --partial
+ * (a day's segments, say): then where it starts is printed, to be checked
+ * against the segment before.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -126,7 +128,7 @@ add_dir(struct vfile **files, size_t *n, const char *dir)
 
 /* Walk the records of all files in order; 0 whole, 1 a break (printed). */
 static int
-walk(struct vfile *files, size_t n)
+walk(struct vfile *files, size_t n, int partial)
 {
 	unsigned long long seq = 0, s, records = 0;
 	char last[AMFA_CHAIN_HEX] = "", prev[AMFA_CHAIN_HEX];
@@ -175,6 +177,19 @@ walk(struct vfile *files, size_t n)
 				    f->path, line, s, seq);
 				return 1;
 			}
+			if (!started && s != 1 && !partial) {
+				printf("%s:%lu: break: the set starts at seq "
+				       "%llu: records 1 to %llu are not in it "
+				       "(--partial checks a set that starts "
+				       "later)\n",
+				    f->path, line, s, s - 1);
+				return 1;
+			}
+			if (!started && s != 1)
+				printf("starts at seq %llu, whose prev is %s: "
+				       "the last digest of the segment before "
+				       "must be that\n",
+				    s, prev);
 			if (!started && s == 1 && strspn(prev, "0") != 64) {
 				printf(
 				    "%s:%lu: break: seq 1 with a prev digest "
@@ -205,11 +220,17 @@ adm_verify_audit(struct adm_ctx *ctx, int argc, char **argv)
 	struct vfile *files = NULL;
 	size_t n = 0;
 	struct stat st;
-	int r = ADM_FAIL;
+	int r = ADM_FAIL, partial = 0;
 
 	(void)ctx;
-	if (argc < 2) {
-		fprintf(stderr, "usage: awsmfa verify-audit PATH...\n");
+	if (argc > 1 && strcmp(argv[1], "--partial") == 0) {
+		partial = 1;
+		argc--;
+		argv++;
+	}
+	if (argc < 2 || argv[1][0] == '-') {
+		fprintf(stderr,
+		    "usage: awsmfa verify-audit [--partial] PATH...\n");
 		return ADM_USAGE;
 	}
 	for (int i = 1; i < argc; i++) {
@@ -226,7 +247,7 @@ adm_verify_audit(struct adm_ctx *ctx, int argc, char **argv)
 		if (load(&files[i]) != 0)
 			goto out;
 	qsort(files, n, sizeof(*files), by_first);
-	r = walk(files, n) == 0 ? ADM_OK : ADM_FAIL;
+	r = walk(files, n, partial) == 0 ? ADM_OK : ADM_FAIL;
 out:
 	for (size_t i = 0; i < n; i++) {
 		free(files[i].path);
