@@ -375,6 +375,64 @@ nap(long s)
 		nanosleep(&t, NULL);
 }
 
+/* The passes, until stopped (or one with `once').  0, or 1: something
+ * waits or the spool is unusable. */
+static int
+run(const struct amfa_evidence_conf *cp, int once)
+{
+	const struct amfa_evidence_conf c = *cp;
+	struct run r;
+	time_t last_cut;
+	int left = 0;
+
+	memset(&r, 0, sizeof(r));
+	r.c = &c;
+	r.rec_fd = -1;
+	if ((r.spool_fd = amfa_dir_create_open(c.spool_dir, 0, 0700)) < 0 ||
+	    (r.queue_fd = subdir(r.spool_fd, "queue")) < 0 ||
+	    (r.sent_fd = subdir(r.spool_fd, "sent")) < 0 ||
+	    (r.mark_fd = subdir(r.spool_fd, "uploaded")) < 0)
+		return 1;
+	if (c.audit_log != NULL && amfa_evidence_head_make(c.audit_log) != 0)
+		return 1;
+	if (c.recording_dir != NULL &&
+	    (r.rec_fd = open(c.recording_dir,
+		 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		amfa_log(LOG_ERR, "recording_dir %s: %s", c.recording_dir,
+		    strerror(errno));
+		return 1;
+	}
+	last_cut = time(NULL);
+	while (!stopping) {
+		left = 0;
+		if (c.audit_log != NULL &&
+		    amfa_evidence_cut(c.audit_log, r.spool_fd, r.queue_fd, once,
+			c.segment_seconds, &last_cut) < 0)
+			left = 1;
+		if (pass_queue(&r) != 0)
+			left = 1;
+		if (r.rec_fd >= 0 && pass_recordings(&r) != 0)
+			left = 1;
+		if (once)
+			break;
+		if (left) {
+			/* 1, 2, 4 ... seconds, up to the configured most. */
+			long wait = r.failures < 20 ?
+			    1L << r.failures :
+			    1L << 20;
+
+			if (wait > c.backoff_max_seconds)
+				wait = c.backoff_max_seconds;
+			r.failures++;
+			nap(wait);
+		} else {
+			r.failures = 0;
+			nap(c.poll_seconds);
+		}
+	}
+	return once ? left : 0;
+}
+
 static void
 usage(FILE *f)
 {
@@ -393,9 +451,7 @@ main(int argc, char **argv)
 	const char *config = AMFA_EVIDENCE_DEFAULT_CONFIG;
 	struct amfa_evidence_conf c;
 	struct sigaction sa;
-	struct run r;
-	time_t last_cut = 0;
-	int once = 0, opt, left;
+	int once = 0, opt, rc;
 
 	while ((opt = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
 		switch (opt) {
@@ -436,51 +492,7 @@ main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	if (amfa_evidence_conf_load(config, 0, &c) != 0)
 		return 3;
-	memset(&r, 0, sizeof(r));
-	r.c = &c;
-	r.rec_fd = -1;
-	if ((r.spool_fd = amfa_dir_create_open(c.spool_dir, 0, 0700)) < 0 ||
-	    (r.queue_fd = subdir(r.spool_fd, "queue")) < 0 ||
-	    (r.sent_fd = subdir(r.spool_fd, "sent")) < 0 ||
-	    (r.mark_fd = subdir(r.spool_fd, "uploaded")) < 0)
-		return 1;
-	if (c.audit_log != NULL && amfa_evidence_head_make(c.audit_log) != 0)
-		return 1;
-	if (c.recording_dir != NULL &&
-	    (r.rec_fd = open(c.recording_dir,
-		 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		amfa_log(LOG_ERR, "recording_dir %s: %s", c.recording_dir,
-		    strerror(errno));
-		return 1;
-	}
-	last_cut = time(NULL);
-	while (!stopping) {
-		left = 0;
-		if (c.audit_log != NULL &&
-		    amfa_evidence_cut(c.audit_log, r.spool_fd, r.queue_fd, once,
-			c.segment_seconds, &last_cut) < 0)
-			left = 1;
-		if (pass_queue(&r) != 0)
-			left = 1;
-		if (r.rec_fd >= 0 && pass_recordings(&r) != 0)
-			left = 1;
-		if (once)
-			return left;
-		if (left) {
-			/* 1, 2, 4 ... seconds, up to the configured most. */
-			long wait = r.failures < 20 ?
-			    1L << r.failures :
-			    1L << 20;
-
-			if (wait > c.backoff_max_seconds)
-				wait = c.backoff_max_seconds;
-			r.failures++;
-			nap(wait);
-		} else {
-			r.failures = 0;
-			nap(c.poll_seconds);
-		}
-	}
+	rc = run(&c, once);
 	amfa_evidence_conf_free(&c);
-	return 0;
+	return rc;
 }

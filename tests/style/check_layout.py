@@ -3,7 +3,8 @@ folder per concern, and includes that run one way only.
 
 pam_awsmfa/, from the top of the arrows to their end:
 
-    pam/, admin/       the PAM glue and the admin program
+    pam/, admin/,      the PAM glue, the admin program and the evidence
+    evidence/          uploader (awsmfa-evidence)
     decision/          which factor a code is, the one run that applies the
                        lockout, checks the code and records the attempt
     factors/, store/   how a code is checked (TOTP, base32, recovery codes);
