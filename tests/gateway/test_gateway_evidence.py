@@ -5,7 +5,8 @@ accounts), the audit log given its chain head, and awsmfa-evidence
 uploading to s3rver behind the checking front (tests/fixtures/s3_front.py:
 SigV4, the checksum, the Object Lock headers).
 
-- A recorded session appears in the bucket byte for byte (downloaded with
+- A recording is not uploaded while its shell runs (the recorder holds
+  its lock); once the session ended it appears in the bucket byte for byte (downloaded with
   the AWS CLI; `asciinema cat' of the object shows what the session
   showed), under a key that names the host, the time, the user and the
   session; the gateway's audit records (shell, shell_end) are chained and
@@ -115,16 +116,25 @@ def read_bytes(path):
 
 
 class Evidence(unittest.TestCase):
-    def session(self, role, text):
+    def session(self, role, text, during=None):
         t = bastion.Recording("shell")
         p, child = t.login(role)
         self.assertIn(text, t.shell(child, "echo %s" % text))
+        if during is not None:
+            during(t.recording_of(p))
         child.sendline("exit 0")
         bastion.finish(child)
         return p, t.recording_of(p)
 
     def test_1_session_in_bucket_byte_for_byte(self):
-        p, path = self.session("main", "evidence-42")
+        def not_yet(path):
+            # While the shell runs, its recorder holds the recording's
+            # lock: a pass leaves it alone.
+            r = once()
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn("/%s/%s" % (BUCKET, object_key(path)),
+                             FRONT.stats()["stored"])
+        p, path = self.session("main", "evidence-42", during=not_yet)
         r = once()
         self.assertEqual(r.returncode, 0, r.stderr)
         key = object_key(path)
