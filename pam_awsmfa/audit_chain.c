@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
@@ -48,15 +47,31 @@ amfa_chain_open(const char *log_path)
 	return fd;
 }
 
+/*
+ * A POSIX record lock on the whole head: it belongs to the process, so
+ * processes that share the head's descriptor (a fork) still exclude each
+ * other, which flock(2), per open file description, would not.
+ */
+static int
+lock_op(int head_fd, short type, int cmd)
+{
+	struct flock l;
+
+	memset(&l, 0, sizeof(l));
+	l.l_type = type;
+	l.l_whence = SEEK_SET;
+	return fcntl(head_fd, cmd, &l);
+}
+
 int
 amfa_chain_lock(int head_fd)
 {
 	struct timespec pause = { 0, 10 * 1000 * 1000 };
 
 	for (int waited = 0; waited < AMFA_CHAIN_LOCK_MS; waited += 10) {
-		if (flock(head_fd, LOCK_EX | LOCK_NB) == 0)
+		if (lock_op(head_fd, F_WRLCK, F_SETLK) == 0)
 			return 0;
-		if (errno != EWOULDBLOCK && errno != EINTR)
+		if (errno != EACCES && errno != EAGAIN && errno != EINTR)
 			return -1;
 		nanosleep(&pause, NULL);
 	}
@@ -66,7 +81,7 @@ amfa_chain_lock(int head_fd)
 void
 amfa_chain_unlock(int head_fd)
 {
-	flock(head_fd, LOCK_UN);
+	lock_op(head_fd, F_UNLCK, F_SETLK);
 }
 
 int

@@ -35,8 +35,9 @@
  */
 int amfa_chain_open(const char *log_path);
 
-/* Lock the head (waiting at most AMFA_CHAIN_LOCK_MS); 0 or -1.  Closing
- * the descriptor or amfa_chain_unlock releases it. */
+/* Lock the head (a POSIX record lock, the process's: waiting at most
+ * AMFA_CHAIN_LOCK_MS); 0 or -1.  amfa_chain_unlock, or closing any
+ * descriptor of the head in this process, releases it. */
 int amfa_chain_lock(int head_fd);
 void amfa_chain_unlock(int head_fd);
 
