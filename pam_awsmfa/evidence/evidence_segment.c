@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -106,6 +107,31 @@ span(const char *d, size_t n, unsigned long long *first,
 	}
 }
 
+/*
+ * May a copy of `len' bytes go to the spool?  Only while a tenth of its
+ * file system (at most 1 GiB) stays free after it, with the append slack
+ * the audit writers need: the spool is on the audit log's file system, and
+ * a full one refuses every service (no record, no service).  A long outage
+ * piles up segments until then; after that the records stay in the log
+ * alone, which goes on growing until the writers' own room check refuses.
+ */
+static int
+spool_room(int queue_fd, size_t len)
+{
+	struct statvfs vfs;
+	unsigned long long size, avail, reserve;
+
+	if (fstatvfs(queue_fd, &vfs) != 0)
+		return 0;
+	size = (unsigned long long)vfs.f_blocks * vfs.f_frsize;
+	avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+	reserve = size / 10;
+	if (reserve > 1024ULL * 1024 * 1024)
+		reserve = 1024ULL * 1024 * 1024;
+	reserve += AMFA_APPEND_SLACK;
+	return avail >= reserve && avail - reserve >= len;
+}
+
 /* Write `name' in the queue: temporary file, fsync, rename, fsync. */
 static int
 queue_put(int queue_fd, const char *name, const char *data, size_t len)
@@ -193,6 +219,13 @@ amfa_evidence_cut(const char *log_path, int spool_fd, int queue_fd, int force,
 		goto out;
 	snprintf(name, sizeof(name), "audit-%s-%020llu-%020llu-%s", when, first,
 	    last, prev);
+	if (!spool_room(queue_fd, got)) {
+		amfa_log(LOG_WARNING,
+		    "spool: no room for a copy of %zu bytes beside the log's "
+		    "reserve: the records stay in the log, cut later",
+		    got);
+		goto out;
+	}
 	if (queue_put(queue_fd, name, data, got) != 0) {
 		amfa_log(LOG_ERR, "spool: cannot queue segment %s: %s", name,
 		    strerror(errno));

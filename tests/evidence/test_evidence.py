@@ -353,6 +353,36 @@ class Evidence(unittest.TestCase):
         st = os.stat("/proc/%s/mem" % pid)
         self.assertEqual(st.st_uid, 0)
 
+    def test_disk_pressure_records_stay_in_the_log(self):
+        # The spool on a small file system of its own, filled to its
+        # reserve: no copy is cut (the records stay in the log), and once
+        # there is room again they are cut and uploaded.
+        small = os.path.join(self.dir, "small")
+        os.mkdir(small)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700",
+                        "amfa-evidence-test", small], check=True)
+        self.addCleanup(subprocess.run, ["umount", "-l", small])
+        self.spool = os.path.join(small, "spool")
+        self.write_conf()
+        self.assertEqual(self.once().returncode, 0)
+        filler = os.path.join(small, "filler")
+        vfs = os.statvfs(small)
+        keep = vfs.f_blocks * vfs.f_frsize // 10 + 64 * 1024 + 8 * 1024
+        with open(filler, "wb") as f:
+            f.write(b"x" * (vfs.f_bavail * vfs.f_frsize - keep))
+        self.append(100, "pressure")
+        r = self.once()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("no room for a copy", r.stderr)
+        self.assertEqual(os.listdir(os.path.join(self.spool, "queue")), [])
+        self.assertEqual(self.stored(), {})
+        os.unlink(filler)
+        r = self.once()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        keys = list(self.stored())
+        self.assertEqual(len(keys), 1)
+        self.assertTrue(keys[0].endswith("-00000000000000000001-00000000000000000100.jsonl"))
+
     def test_config_and_key_must_be_roots(self):
         os.chmod(self.conf, 0o666)
         r = self.once()
