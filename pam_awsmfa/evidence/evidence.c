@@ -93,8 +93,11 @@ open_item(int dir, const char *name, struct stat *st)
 	int fd = openat(dir, name,
 	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno == ELOOP)
+			amfa_log(LOG_ERR, "%s: a link: left alone", name);
 		return -1;
+	}
 	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) || st->st_nlink != 1 ||
 	    st->st_size > OBJECT_MAX) {
 		amfa_log(LOG_ERR,

@@ -327,12 +327,19 @@ class Evidence(unittest.TestCase):
         os.link(secret, os.path.join(self.rec, "mallory-20261206T000002Z-2.cast"))
         os.mkfifo(os.path.join(self.rec, "mallory-20261206T000003Z-3.cast"))
         name, _ = self.recording("frank", 9100)
+        # And in the queue (root's 0700: only root could), a link named
+        # as a segment.
+        self.assertEqual(self.once().returncode, 0)
+        os.symlink(secret, os.path.join(self.spool, "queue", "audit-20261206T000000Z-"
+                                        "%020d-%020d-%s" % (1, 1, "0" * 64)))
         r = self.once()
         self.assertEqual(r.returncode, 0, r.stderr)
         keys = [k for k in self.stored() if "/recordings/" in k]
         self.assertEqual(keys, ["/%s/recordings/%s/20261206T010100Z-frank-9100.cast"
                                 % (BUCKET, HOST)])
         self.assertIn("not a regular file with one link", r.stderr)
+        self.assertNotIn("/audit/", " ".join(self.stored()))
+        self.assertIn("a link: left alone", r.stderr)
 
     def test_local_user_cannot_signal_trace_or_limit(self):
         self.start_daemon()
