@@ -60,6 +60,9 @@ struct run {
 	const struct amfa_evidence_conf *c;
 	int spool_fd, queue_fd, sent_fd, mark_fd, rec_fd;
 	int failures;
+	/* The credentials, kept while they are good (have_creds). */
+	struct amfa_ddb_creds cr;
+	int have_creds;
 };
 
 /* A subdirectory of the spool, root's, 0700. */
@@ -136,7 +139,6 @@ put(struct run *r, const char *key, const void *body, size_t len,
 {
 	const struct amfa_evidence_conf *c = r->c;
 	struct amfa_ddb_config dc;
-	struct amfa_ddb_creds cr;
 	struct amfa_ddb_error err;
 	struct amfa_aws_key k;
 	struct amfa_s3_put p;
@@ -154,10 +156,21 @@ put(struct run *r, const char *key, const void *body, size_t len,
 	dc.imds_endpoint = c->imds_endpoint;
 	dc.cred_cache = c->cred_cache;
 	memset(&err, 0, sizeof(err));
-	if ((cres = amfa_ddb_creds_get(&dc, 10000, &cr, &err)) != AMFA_DDB_OK) {
-		amfa_log(LOG_ERR, "credentials: %s %s",
-		    amfa_ddb_result_str(cres), err.detail);
-		return -1;
+	/* Fetched again only when they near their end (the instance role's),
+	 * or after S3 refused them. */
+	if (r->have_creds && r->cr.expires != 0 &&
+	    r->cr.expires - time(NULL) < AMFA_DDB_CRED_MARGIN_S) {
+		amfa_ddb_creds_free(&r->cr);
+		r->have_creds = 0;
+	}
+	if (!r->have_creds) {
+		cres = amfa_ddb_creds_get(&dc, 10000, &r->cr, &err);
+		if (cres != AMFA_DDB_OK) {
+			amfa_log(LOG_ERR, "credentials: %s %s",
+			    amfa_ddb_result_str(cres), err.detail);
+			return -1;
+		}
+		r->have_creds = 1;
 	}
 	gmtime_r(&t, &tm);
 	strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -176,13 +189,16 @@ put(struct run *r, const char *key, const void *body, size_t len,
 		p.meta_value = prev;
 	}
 	p.timeout_ms = c->upload_timeout_seconds * 1000;
-	k.access_key_id = cr.access_key_id;
-	k.secret_access_key = cr.secret_access_key;
-	k.session_token = cr.session_token;
+	k.access_key_id = r->cr.access_key_id;
+	k.secret_access_key = r->cr.secret_access_key;
+	k.session_token = r->cr.session_token;
 	res = amfa_s3_put(&p, &k, detail, sizeof(detail));
-	if (res == AMFA_S3_REFUSED && cr.from_cache)
-		amfa_ddb_creds_forget(&dc);
-	amfa_ddb_creds_free(&cr);
+	if (res == AMFA_S3_REFUSED) {
+		if (r->cr.from_cache)
+			amfa_ddb_creds_forget(&dc);
+		amfa_ddb_creds_free(&r->cr);
+		r->have_creds = 0;
+	}
 	if (res == AMFA_S3_STORED || res == AMFA_S3_THERE) {
 		amfa_log(LOG_INFO, "s3://%s: %s", key, detail);
 		return 0;
@@ -433,6 +449,8 @@ run(const struct amfa_evidence_conf *cp, int once)
 			nap(c.poll_seconds);
 		}
 	}
+	if (r.have_creds)
+		amfa_ddb_creds_free(&r.cr);
 	return once ? left : 0;
 }
 
