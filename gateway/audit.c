@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "audit.h"
+#include "audit_chain.h"
 #include "audit_json.h"
 #include "log.h"
 #include "secure_file.h"
@@ -243,8 +244,9 @@ gw_audit_check(const struct gw_audit *a, const struct gw_event *ev)
 		    ev->event);
 		return -1;
 	}
-	/* A record the file would not take goes to syslog: no refusal. */
-	len = strlen(text) + 1;
+	/* A record the file would not take goes to syslog: no refusal.  (The
+	 * chain's fields take up to 100 bytes more.) */
+	len = strlen(text) + 1 + 100;
 	r = file_takes(a, ev, len + AMFA_APPEND_SLACK, 1) ?
 	    room_for(a->fd, len) :
 	    0;
@@ -256,7 +258,7 @@ int
 gw_audit_emit(const struct gw_audit *a, const struct gw_event *ev)
 {
 	struct timespec now;
-	char *text, *line;
+	char *text;
 	size_t len;
 	ssize_t w;
 	int r = 0;
@@ -269,22 +271,16 @@ gw_audit_emit(const struct gw_audit *a, const struct gw_event *ev)
 	}
 	syslog(strcmp(ev->result, "ok") == 0 ? LOG_INFO : LOG_NOTICE, "%s",
 	    text);
-	len = strlen(text);
+	/* The chain's fields take this much more room. */
+	len = strlen(text) + 100;
 	if (a->fd >= 0 && file_takes(a, ev, len + 1 + AMFA_APPEND_SLACK, 0)) {
-		if ((line = malloc(len + 2)) == NULL) {
-			free(text);
-			return -1;
-		}
-		memcpy(line, text, len);
-		line[len] = '\n';
-		line[len + 1] = '\0';
-		/* One write with O_APPEND: records never interleave. */
+		/* One write with O_APPEND: records never interleave; chained
+		 * (audit_chain.h) when the log has a head. */
 		if (room_for(a->fd, len + 1) != 0)
 			w = -1;
-		else if ((w = amfa_append_whole(a->fd, line, len + 1)) != 0)
+		else if ((w = amfa_chain_append(a->fd, a->chain_fd, text)) != 0)
 			syslog(LOG_ERR, "audit log write failed: %s",
 			    strerror((int)-w));
-		free(line);
 		if (w != 0) {
 			syslog(LOG_ERR,
 			    "audit record not written (event %s): "

@@ -27,6 +27,9 @@
 
 struct gw_audit {
 	int fd; /* the log, or -1: syslog only */
+	/* The log's chain head (audit_chain.h), opened with the log, or -1:
+	 * the log is not chained.  Set by the caller. */
+	int chain_fd;
 	const char *user;
 	uid_t uid;
 	const char *iam_user; /* NULL until the marker is read */

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "audit_chain.h"
 #include "audit_json.h"
 #include "command.h"
 #include "config.h"
@@ -696,6 +697,7 @@ main(int argc, char **argv)
 	amfa_log_set_sink(syslog_sink, NULL);
 	memset(&audit, 0, sizeof(audit));
 	audit.fd = -1;
+	audit.chain_fd = -1;
 	audit.uid = getuid();
 	audit.config = conf;
 	if ((pw = getpwuid(getuid())) == NULL) {
@@ -737,6 +739,12 @@ main(int argc, char **argv)
 		if (setegid(audit_gid) != 0)
 			drop_group();
 		audit.fd = gw_audit_open(cfg.audit_log, 0);
+		/* Its chain head (audit_chain.h), if it has one: -1 none. */
+		if (audit.fd >= 0 &&
+		    (audit.chain_fd = amfa_chain_open(cfg.audit_log)) == -2) {
+			close(audit.fd);
+			audit.fd = audit.chain_fd = -1;
+		}
 		if (audit.fd < 0) {
 			drop_group();
 			/* No audit trail, no service. */

@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "audit.h"
+#include "audit_chain.h"
 #include "audit_json.h"
 #include "log.h"
 #include "secure_file.h"
@@ -83,16 +84,22 @@ open_log(const char *path)
 	return fd;
 }
 
-/* Append one line, whole or not at all. */
+/* Append one record (JSON, no newline), whole or not at all. */
 static int
-append(const char *path, const char *line)
+append(const char *path, const char *json)
 {
-	int fd, r;
+	int fd, head, r;
 
 	if ((fd = open_log(path)) < 0)
 		return -1;
-	/* One write: appends of one line do not interleave. */
-	r = amfa_append_whole(fd, line, strlen(line));
+	/* One write: appends of one line do not interleave; chained when the
+	 * log has a chain head (audit_chain.h). */
+	if ((head = amfa_chain_open(path)) == -2)
+		r = -EBADF;
+	else
+		r = amfa_chain_append(fd, head, json);
+	if (head >= 0)
+		close(head);
 	if (close(fd) != 0 && r == 0)
 		r = -errno;
 	if (r != 0) {
@@ -126,7 +133,7 @@ int
 amfa_audit_emit(const struct amfa_config *cfg, const struct amfa_audit_rec *r)
 {
 	struct timespec now;
-	char *json, *line;
+	char *json;
 	int rc = 0;
 
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -135,14 +142,8 @@ amfa_audit_emit(const struct amfa_config *cfg, const struct amfa_audit_rec *r)
 		return -1;
 	}
 	amfa_log(LOG_NOTICE, "audit %s", json);
-	if (cfg->audit_log != NULL) {
-		if (asprintf(&line, "%s\n", json) < 0)
-			rc = -1;
-		else {
-			rc = append(cfg->audit_log, line);
-			free(line);
-		}
-	}
+	if (cfg->audit_log != NULL)
+		rc = append(cfg->audit_log, json);
 	free(json);
 	return rc;
 }

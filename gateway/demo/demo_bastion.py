@@ -15,7 +15,13 @@ pam_awsmfa and awsmfa-gateway are built (and installed): everything on
   reach the internal target;
 - an internal target: a second sshd (keys only) that the gateway's
   `connect' reaches, for ProxyCommand;
-- sudo step-up: `sudo id' in the bastion shell asks for a fresh code.
+- sudo step-up: `sudo id' in the bastion shell asks for a fresh code;
+- installed (--installed, in gateway/demo/run's mount namespace): the
+  gateway and the recorder as the package sets them up (set-group-ID
+  awsmfa-audit, set-user-ID awsmfa-rec), /etc/awsmfa/gateway.conf, the
+  audit log /var/log/awsmfa-gateway.log, and every shell recorded in
+  /var/log/awsmfa-gateway/recordings: after each session the line that
+  replays its recording is printed.
 
 --check (with an account of its own, so that it can run beside a demo or
 another check) starts it all, logs in once with a code from oathtool
@@ -24,6 +30,7 @@ reaches the target through the gateway, stops everything and exits 0 on
 success.  The test suite runs it (tests/gateway/meson.build)."""
 
 import argparse
+import fcntl
 import os
 import shutil
 import signal
@@ -49,6 +56,10 @@ CHECK_USER = "amfa-dchk-%d" % (os.getpid() % 100000)
 BASTION_PORT = 2222
 TARGET_PORT = 2223
 ISSUER = "pam_awsmfa"
+# The package's layout (awsmfa-gateway.postinst, config/gateway.conf).
+PKG_GATEWAY_CONF = "/etc/awsmfa/gateway.conf"
+PKG_AUDIT = "/var/log/awsmfa-gateway.log"
+PKG_RECORDINGS = "/var/log/awsmfa-gateway/recordings"
 
 
 def say(*lines):
@@ -74,8 +85,14 @@ def installed_module():
 
 
 class Demo:
-    def __init__(self, module, gateway, user, fixed_ports):
+    def __init__(self, module, gateway, user, fixed_ports, package=False):
         self.module, self.gateway, self.user = module, gateway, user
+        self.package = package
+        # Recordings there before the demo (a package installed outside)
+        # are not announced.
+        self.replayed = set()
+        if package and os.path.isdir(PKG_RECORDINGS):
+            self.replayed = set(os.listdir(PKG_RECORDINGS))
         self.dir = gwlib.temp_dir("awsmfa-demo-")
         self.iam = IamUser(self.user)
         self.sts = StsServer([self.iam])
@@ -94,8 +111,10 @@ class Demo:
         # build) needs the sanitizer runtime preloaded into sshd.
         env = sanitizer_env(module or installed_module())
         module = "pam_awsmfa.so" if module is None else module
-        self.bastion = Sshd("demo-bastion", shipped_sshd_options(
-            "%s -f %s" % (self.gateway, self.gwconf)) +
+        # Installed set-group-ID, the gateway reads only its own config.
+        command = self.gateway if self.package else "%s -f %s" % (
+            self.gateway, self.gwconf)
+        self.bastion = Sshd("demo-bastion", shipped_sshd_options(command) +
             ["AllowUsers " + self.user],
             pam=shipped_pam_stack(self.conf, module),
             port=BASTION_PORT if fixed_ports else None, env=env)
@@ -127,17 +146,27 @@ class Demo:
         # The audit log is appended to by the gateway running as the user:
         # in production the gateway is setgid to an audit group; here the
         # log belongs to the demo user's group.
-        self.audit = os.path.join(self.dir, "audit.log")
-        write_file(self.audit, "", 0o620)
-        os.chown(self.audit, 0, self.account.pw_gid)
-        self.gwconf = os.path.join(self.dir, "gateway.conf")
+        recording = ""
+        if self.package:
+            # As the package installs it (gateway/demo/run made the log
+            # root:awsmfa-audit 0620 and ran the postinst), in the demo's
+            # mount namespace.
+            self.audit, self.gwconf = PKG_AUDIT, PKG_GATEWAY_CONF
+            recording = ("record_all_shells = yes\nrecording_dir = %s\n"
+                         % PKG_RECORDINGS)
+        else:
+            self.audit = os.path.join(self.dir, "audit.log")
+            write_file(self.audit, "", 0o620)
+            os.chown(self.audit, 0, self.account.pw_gid)
+            self.gwconf = os.path.join(self.dir, "gateway.conf")
         write_file(self.gwconf,
                    "# the demo's gateway.conf (see awsmfa-gateway(8))\n"
                    "awsmfa_config = %s\n"
                    "audit_log = %s\n"
+                   "%s"
                    "allow users %s shell\n"
                    "allow users %s to 127.0.0.1,localhost ports %d\n"
-                   % (self.conf, self.audit, self.user, self.user,
+                   % (self.conf, self.audit, recording, self.user, self.user,
                       self.target.port),
                    0o644)
         check = subprocess.run([self.gateway, "-t", "-f", self.gwconf],
@@ -219,10 +248,51 @@ class Demo:
             % (self.key.path, self.client.known_hosts, direct,
                self.target.port, self.user), "",
             "Each code works once: wait for the next one between logins.",
+            ("Shells are recorded (awsmfa-recorder, as the package installs "
+             "it); after each session the line that replays it is printed."
+             if self.package else ""),
             "Audit log: %s    sshd log: %s" % (self.audit,
                                                  self.bastion.log),
             "Ctrl-C stops the demo and removes the account, the keys, the "
             "PAM and sudoers files and %s." % self.dir, "")
+
+    def newest_recording(self):
+        """The newest finished recording not announced yet, or None.  A
+        recording is finished when its recorder let go of its lock."""
+        if not self.package:
+            return None
+        try:
+            names = [n for n in os.listdir(PKG_RECORDINGS)
+                     if n.endswith(".cast") and n not in self.replayed]
+        except OSError:
+            return None
+        done = []
+        for name in names:
+            path = os.path.join(PKG_RECORDINGS, name)
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                done.append((os.fstat(fd).st_mtime, name))
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+        if not done:
+            return None
+        self.replayed.update(n for _, n in done)
+        return os.path.join(PKG_RECORDINGS, max(done)[1])
+
+    def announce_recordings(self):
+        path = self.newest_recording()
+        if path is not None:
+            # The recording is in this demo's mount namespace (root reads
+            # it: it is the recorder's, 0440).
+            say("", "Replay the newest recording (as root):",
+                "  nsenter -t %d -m asciinema play %s" % (os.getpid(), path),
+                "")
 
     def check(self):
         """One full login with a code from oathtool, the credentials in the
@@ -302,7 +372,7 @@ def main():
     try:
         try:
             demo = Demo(module, gateway, CHECK_USER if args.check else USER,
-                        fixed_ports=not args.check)
+                        fixed_ports=not args.check, package=args.installed)
         except (RuntimeError, OSError, subprocess.CalledProcessError) as e:
             say("demo: cannot start: %s" % e)
             return 1
@@ -319,12 +389,15 @@ def main():
                 if sshd.proc.poll() is not None:
                     say("demo: the %s sshd exited:" % what, sshd.log_text())
                     return 1
+            demo.announce_recordings()
             time.sleep(0.5)
         return 0
     finally:
         janitor.run()
         say("demo stopped: what it made (processes, the account, the PAM "
-            "and sudoers files, the temporary directories) is removed")
+            "and sudoers files, the temporary directories) is removed%s" %
+            ("; what it installed goes with its mount namespace"
+             if args.installed else ""))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
@@ -87,6 +88,13 @@ gw_recfile_create(int dirfd, const char *user, char *name, size_t size)
 	    st.st_size != 0) {
 		close(fd);
 		return -EINVAL;
+	}
+	/* Held while it is recorded: awsmfa-evidence(8) uploads a recording
+	 * once nobody holds this lock any more. */
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		e = errno;
+		close(fd);
+		return -e;
 	}
 	return fd;
 }

@@ -40,6 +40,9 @@ static const struct subcommand subcommands[] = {
 	{ "migrate-state", adm_migrate_state, 1,
 	    "migrate-state [USER...]  copy this host's state files into the "
 	    "state table" },
+	{ "verify-audit", adm_verify_audit, 0,
+	    "verify-audit PATH... check the audit records' hash chain "
+	    "(logs, segments, dirs)" },
 	{ "creds", adm_creds, 0,
 	    "creds                print your session credentials "
 	    "(credential_process)" },

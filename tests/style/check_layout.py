@@ -3,8 +3,9 @@ folder per concern, and includes that run one way only.
 
 pam_awsmfa/, from the top of the arrows to their end:
 
-    pam/, admin/,      the PAM glue, the admin program and the set-user-ID
-    chkcode/           code checker for the module run by a user
+    pam/, admin/,      the PAM glue, the admin program, the set-user-ID
+    chkcode/,          code checker for the module run by a user, and the
+    evidence/          evidence uploader (awsmfa-evidence)
     decision/          which factor a code is, the one run that applies the
                        lockout, checks the code and records the attempt
     factors/, store/   how a code is checked (TOTP, base32, recovery codes);
@@ -48,8 +49,9 @@ INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 # level may include, the folders whose files are glue)
 TREES = {
     "pam_awsmfa": {
-        "rank": {"pam": 0, "admin": 0, "chkcode": 0, "decision": 1, "factors": 2,
-                 "store": 2, "net": 3, "creds": 4, "yubikey": 4, "aws": 5},
+        "rank": {"pam": 0, "admin": 0, "chkcode": 0, "evidence": 0,
+                 "decision": 1, "factors": 2, "store": 2, "net": 3,
+                 "creds": 4, "yubikey": 4, "aws": 5},
         "top_may": {"factors", "creds", "yubikey"},
         "top_is": "the base",
         "top_is_base": True,

@@ -195,7 +195,7 @@ static void
 size_limit(void)
 {
 	char dir[] = "/tmp/gw-audit-XXXXXX", path[128];
-	struct gw_audit a = { .user = "alice", .uid = 1 };
+	struct gw_audit a = { .user = "alice", .uid = 1, .chain_fd = -1 };
 	struct gw_event ev = { .event = "login", .result = "ok" };
 	struct rlimit old, rl;
 	off_t before;
@@ -235,7 +235,7 @@ static void
 logfile(void)
 {
 	char dir[] = "/tmp/gw-audit-XXXXXX", path[128], link[128];
-	struct gw_audit a = { .user = "alice", .uid = 1 };
+	struct gw_audit a = { .user = "alice", .uid = 1, .chain_fd = -1 };
 	struct gw_event ev = { .event = "login", .result = "ok" };
 	char buf[4096];
 	ssize_t n;

@@ -1,0 +1,258 @@
+/*
+ * awsmfa verify-audit PATH...: check the hash chain of audit records
+ * (audit_chain.h) in a log, its segments, or a directory of them (a set
+ * downloaded from the evidence bucket).  The files are read in the order of
+ * their first record's sequence number; every record must follow the one
+ * before it: seq one more, prev the SHA-256 of its line.  The first break
+ * is named (FILE:LINE, and what is wrong), exit 1; otherwise a summary and
+ * exit 0.  Records before the chain began (no seq) are allowed only at the
+ * start of the first file.  The set must start at seq 1, unless --partial
+ * (a day's segments, say): then where it starts is printed, to be checked
+ * against the segment before.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "audit_chain.h"
+
+/* A file bigger than this is refused (a segment is far smaller). */
+#define VERIFY_MAX_FILE (1024L * 1024 * 1024)
+
+struct vfile {
+	char *path;
+	unsigned long long first; /* the first chained record's seq, 0: none */
+	char *data;
+	size_t len;
+};
+
+static int
+load(struct vfile *f)
+{
+	struct stat st;
+	ssize_t n;
+	size_t got = 0;
+	int fd;
+
+	if ((fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0 ||
+	    fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > VERIFY_MAX_FILE) {
+		fprintf(stderr, "awsmfa: verify-audit: %s: %s\n", f->path,
+		    fd < 0 ? strerror(errno) :
+			     "not a regular file (or too big)");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if ((f->data = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while (got < (size_t)st.st_size &&
+	    (n = read(fd, f->data + got, (size_t)st.st_size - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	f->data[got] = '\0';
+	f->len = got;
+	/* The first chained record orders the files. */
+	for (size_t i = 0; i < f->len;) {
+		char *nl = memchr(f->data + i, '\n', f->len - i);
+		size_t l = nl ? (size_t)(nl - (f->data + i)) : f->len - i;
+		char prev[AMFA_CHAIN_HEX];
+
+		if (amfa_chain_fields(f->data + i, l, &f->first, prev) == 0)
+			break;
+		f->first = 0;
+		i += l + 1;
+	}
+	return 0;
+}
+
+static int
+by_first(const void *a, const void *b)
+{
+	const struct vfile *x = a, *y = b;
+
+	if (x->first != y->first)
+		return x->first < y->first ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+static int
+add_path(struct vfile **files, size_t *n, const char *path)
+{
+	struct vfile *g = realloc(*files, (*n + 1) * sizeof(**files));
+
+	if (g == NULL)
+		return -1;
+	*files = g;
+	memset(&g[*n], 0, sizeof(g[*n]));
+	if ((g[*n].path = strdup(path)) == NULL)
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+/* A directory's regular files (not those starting with '.'). */
+static int
+add_dir(struct vfile **files, size_t *n, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char *p;
+	struct stat st;
+	int r = 0;
+
+	if (d == NULL)
+		return -1;
+	while (r == 0 && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (asprintf(&p, "%s/%s", dir, e->d_name) < 0) {
+			r = -1;
+			break;
+		}
+		if (lstat(p, &st) == 0 && S_ISREG(st.st_mode))
+			r = add_path(files, n, p);
+		free(p);
+	}
+	closedir(d);
+	return r;
+}
+
+/* Walk the records of all files in order; 0 whole, 1 a break (printed). */
+static int
+walk(struct vfile *files, size_t n, int partial)
+{
+	unsigned long long seq = 0, s, records = 0;
+	char last[AMFA_CHAIN_HEX] = "", prev[AMFA_CHAIN_HEX];
+	int started = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		struct vfile *f = &files[k];
+		unsigned long line = 0;
+
+		for (size_t i = 0; i < f->len;) {
+			char *nl = memchr(f->data + i, '\n', f->len - i);
+			size_t l = nl ? (size_t)(nl - (f->data + i)) :
+					f->len - i;
+			const char *rec = f->data + i;
+
+			line++;
+			i += l + 1;
+			if (nl == NULL) {
+				printf("%s:%lu: break: a record without its "
+				       "newline (cut short)\n",
+				    f->path, line);
+				return 1;
+			}
+			if (amfa_chain_fields(rec, l, &s, prev) != 0) {
+				if (!started && k == 0)
+					continue; /* before the chain */
+				printf(
+				    "%s:%lu: break: a record without the "
+				    "chain's seq and prev (after seq %llu)\n",
+				    f->path, line, seq);
+				return 1;
+			}
+			if (started && s != seq + 1) {
+				printf("%s:%lu: break: seq %llu follows seq "
+				       "%llu: %s\n",
+				    f->path, line, s, seq,
+				    s > seq + 1 ? "records missing before it" :
+						  "a record repeated or "
+						  "out of order");
+				return 1;
+			}
+			if (started && strcmp(prev, last) != 0) {
+				printf("%s:%lu: break: seq %llu does not carry "
+				       "the digest of seq %llu before it: that "
+				       "record was edited or replaced\n",
+				    f->path, line, s, seq);
+				return 1;
+			}
+			if (!started && s != 1 && !partial) {
+				printf("%s:%lu: break: the set starts at seq "
+				       "%llu: records 1 to %llu are not in it "
+				       "(--partial checks a set that starts "
+				       "later)\n",
+				    f->path, line, s, s - 1);
+				return 1;
+			}
+			if (!started && s != 1)
+				printf("starts at seq %llu, whose prev is %s: "
+				       "the last digest of the segment before "
+				       "must be that\n",
+				    s, prev);
+			if (!started && s == 1 && strspn(prev, "0") != 64) {
+				printf(
+				    "%s:%lu: break: seq 1 with a prev digest "
+				    "that is not the chain's start\n",
+				    f->path, line);
+				return 1;
+			}
+			if (amfa_chain_digest(rec, l, last) != 0)
+				return 1;
+			seq = s;
+			started = 1;
+			records++;
+		}
+	}
+	if (!started) {
+		printf("no chained record\n");
+		return 1;
+	}
+	printf("ok: %llu records (through seq %llu) in %zu file%s; last "
+	       "digest %s\n",
+	    records, seq, n, n == 1 ? "" : "s", last);
+	return 0;
+}
+
+int
+adm_verify_audit(struct adm_ctx *ctx, int argc, char **argv)
+{
+	struct vfile *files = NULL;
+	size_t n = 0;
+	struct stat st;
+	int r = ADM_FAIL, partial = 0;
+
+	(void)ctx;
+	if (argc > 1 && strcmp(argv[1], "--partial") == 0) {
+		partial = 1;
+		argc--;
+		argv++;
+	}
+	if (argc < 2 || argv[1][0] == '-') {
+		fprintf(stderr,
+		    "usage: awsmfa verify-audit [--partial] PATH...\n");
+		return ADM_USAGE;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (stat(argv[i], &st) != 0) {
+			fprintf(stderr, "awsmfa: verify-audit: %s: %s\n",
+			    argv[i], strerror(errno));
+			goto out;
+		}
+		if ((S_ISDIR(st.st_mode) ? add_dir(&files, &n, argv[i]) :
+					   add_path(&files, &n, argv[i])) != 0)
+			goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (load(&files[i]) != 0)
+			goto out;
+	qsort(files, n, sizeof(*files), by_first);
+	r = walk(files, n, partial) == 0 ? ADM_OK : ADM_FAIL;
+out:
+	for (size_t i = 0; i < n; i++) {
+		free(files[i].path);
+		free(files[i].data);
+	}
+	free(files);
+	return r;
+}

@@ -1,0 +1,74 @@
+/*
+ * The audit log's hash chain.  Every record appended to a log that has a
+ * chain head (the file LOG.chain beside it) begins
+ *
+ *     {"seq":N,"prev":"HEX",...
+ *
+ * where N is one more than the record before it in this log (one log per
+ * host: the module's and the gateway's records share it) and HEX the
+ * SHA-256 of that record's line (without its newline); the first record of
+ * a chain has seq 1 and a prev of 64 zeros.  A record deleted, edited,
+ * added or moved is seen by the first record after it (`awsmfa
+ * verify-audit').  The head holds "SEQ HEX\n" of the newest record; every
+ * writer takes an exclusive lock on it, appends the record whole and then
+ * rewrites the head, so records of concurrent writers are chained in the
+ * order they reach the log.  The evidence uploader (awsmfa-evidence(8))
+ * cuts the log into segments under the same lock.
+ *
+ * The head is made by the package (or awsmfa-evidence): root-owned, group
+ * the log's, mode 0660 or tighter.  A log without a head is not chained.
+ */
+#ifndef AMFA_AUDIT_CHAIN_H
+#define AMFA_AUDIT_CHAIN_H
+
+#include <stddef.h>
+
+#define AMFA_CHAIN_SUFFIX ".chain"
+#define AMFA_CHAIN_HEX	  65 /* 64 hex digits and a NUL */
+/* How long a writer waits for the head's lock. */
+#define AMFA_CHAIN_LOCK_MS 5000
+
+/*
+ * Open the chain head of the log `log_path': the descriptor, -1 when the
+ * log has no head (the log is not chained), -2 when there is one but it is
+ * unusable (a link, not root's, writable by others, unreadable: logged).
+ */
+int amfa_chain_open(const char *log_path);
+
+/* Lock the head (a POSIX record lock, the process's: waiting at most
+ * AMFA_CHAIN_LOCK_MS); 0 or -1.  amfa_chain_unlock, or closing any
+ * descriptor of the head in this process, releases it. */
+int amfa_chain_lock(int head_fd);
+void amfa_chain_unlock(int head_fd);
+
+/* Read a locked head: its sequence number and digest.  An empty head is
+ * the start of a chain (seq 0, 64 zeros).  0 or -1 (malformed). */
+int amfa_chain_read(int head_fd, unsigned long long *seq,
+    char hex[AMFA_CHAIN_HEX]);
+
+/* The hex SHA-256 of a line (without its newline).  0 or -1. */
+int amfa_chain_digest(const char *line, size_t len, char hex[AMFA_CHAIN_HEX]);
+
+/*
+ * The chained line of the JSON object `json' after (seq, prev):
+ * {"seq":SEQ+1,"prev":"PREV", and the rest of json, and a newline.  Heap
+ * string, or NULL (json is not an object, out of memory).
+ */
+char *amfa_chain_line(const char *json, unsigned long long seq,
+    const char *prev);
+
+/*
+ * Append `json' to the log `log_fd' (opened O_APPEND), chained through
+ * `head_fd' (from amfa_chain_open), or unchained when head_fd is -1: whole
+ * or not at all (amfa_append_whole).  0, or -errno (logged by the caller).
+ */
+int amfa_chain_append(int log_fd, int head_fd, const char *json);
+
+/*
+ * Parse the chain fields at the start of a line: 0 and seq, prev; -1 when
+ * the line does not begin with them.
+ */
+int amfa_chain_fields(const char *line, size_t len, unsigned long long *seq,
+    char prev[AMFA_CHAIN_HEX]);
+
+#endif

@@ -1,0 +1,271 @@
+/* Audit-log segments: see evidence_segment.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit_chain.h"
+#include "evidence_segment.h"
+#include "log.h"
+#include "secure_file.h"
+
+#define STATE	    "audit.state"
+#define SEGMENT_MAX (256L * 1024 * 1024)
+
+int
+amfa_evidence_head_make(const char *log_path)
+{
+	struct stat st;
+	char *path;
+	int fd, r = -1;
+
+	if ((fd = amfa_chain_open(log_path)) >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (fd == -2)
+		return -1;
+	if (lstat(log_path, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != 0) {
+		amfa_log(LOG_ERR, "audit_log %s: not a root-owned regular file",
+		    log_path);
+		return -1;
+	}
+	if (asprintf(&path, "%s%s", log_path, AMFA_CHAIN_SUFFIX) < 0)
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd >= 0 && fchown(fd, 0, st.st_gid) == 0 &&
+	    fchmod(fd, (st.st_mode & 020) ? 0660 : 0600) == 0)
+		r = 0;
+	if (r != 0)
+		amfa_log(LOG_ERR, "%s: cannot make the chain head: %s", path,
+		    strerror(errno));
+	else
+		amfa_log(LOG_NOTICE,
+		    "%s: made; records are chained from now on", path);
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return r;
+}
+
+struct state {
+	unsigned long long ino, off, seq;
+	char hex[AMFA_CHAIN_HEX];
+};
+
+static void
+state_read(int spool_fd, struct state *s)
+{
+	struct amfa_file_policy policy = { 0, 077, 4096 };
+	char *buf;
+	size_t len;
+
+	memset(s, 0, sizeof(*s));
+	if (amfa_file_read(spool_fd, STATE, STATE, &policy, &buf, &len) != 0)
+		return;
+	if (sscanf(buf, "%llu %llu %llu %64[0-9a-f]", &s->ino, &s->off, &s->seq,
+		s->hex) != 4 ||
+	    strlen(s->hex) != 64) {
+		amfa_log(LOG_ERR,
+		    "spool %s: malformed; starting over at the "
+		    "log's beginning",
+		    STATE);
+		memset(s, 0, sizeof(*s));
+	}
+	amfa_wipe_free(buf, len);
+}
+
+/* The first and last chain fields of a segment's lines. */
+static void
+span(const char *d, size_t n, unsigned long long *first,
+    unsigned long long *last, char first_prev[AMFA_CHAIN_HEX])
+{
+	unsigned long long s;
+	char prev[AMFA_CHAIN_HEX];
+
+	*first = *last = 0;
+	for (size_t i = 0; i < n;) {
+		const char *nl = memchr(d + i, '\n', n - i);
+		size_t l = nl ? (size_t)(nl - (d + i)) : n - i;
+
+		if (amfa_chain_fields(d + i, l, &s, prev) == 0) {
+			if (*first == 0) {
+				*first = s;
+				memcpy(first_prev, prev, AMFA_CHAIN_HEX);
+			}
+			*last = s;
+		}
+		i += l + 1;
+	}
+}
+
+/*
+ * May a copy of `len' bytes go to the spool?  Only while a tenth of its
+ * file system (at most 1 GiB) stays free after it, with the append slack
+ * the audit writers need: the spool is on the audit log's file system, and
+ * a full one refuses every service (no record, no service).  A long outage
+ * piles up segments until then; after that the records stay in the log
+ * alone, which goes on growing until the writers' own room check refuses.
+ */
+static int
+spool_room(int queue_fd, size_t len)
+{
+	struct statvfs vfs;
+	unsigned long long size, avail, reserve;
+
+	if (fstatvfs(queue_fd, &vfs) != 0)
+		return 0;
+	size = (unsigned long long)vfs.f_blocks * vfs.f_frsize;
+	avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+	reserve = size / 10;
+	if (reserve > 1024ULL * 1024 * 1024)
+		reserve = 1024ULL * 1024 * 1024;
+	reserve += AMFA_APPEND_SLACK;
+	return avail >= reserve && avail - reserve >= len;
+}
+
+/* Write `name' in the queue: temporary file, fsync, rename, fsync. */
+static int
+queue_put(int queue_fd, const char *name, const char *data, size_t len)
+{
+	return amfa_file_write_atomic(queue_fd, name, data, len, 0600);
+}
+
+int
+amfa_evidence_cut(const char *log_path, int spool_fd, int queue_fd, int force,
+    long every, time_t *last_cut)
+{
+	struct state s;
+	struct stat st;
+	unsigned long long first, last, hseq;
+	char first_prev[AMFA_CHAIN_HEX] = "", hhex[AMFA_CHAIN_HEX];
+	char name[200], when[32], sbuf[200];
+	const char *prev;
+	char *data = NULL;
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t len, got = 0;
+	ssize_t n;
+	int log_fd, head, r = -1;
+
+	if (!force && now - *last_cut < every)
+		return 0;
+	if ((head = amfa_chain_open(log_path)) < 0)
+		return -1; /* amfa_evidence_head_make made it at start */
+	if (amfa_chain_lock(head) != 0) {
+		amfa_log(LOG_ERR, "%s: chain head busy; cut later", log_path);
+		close(head);
+		return -1;
+	}
+	log_fd = open(log_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (log_fd < 0 || fstat(log_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		amfa_log(LOG_ERR, "%s: %s", log_path,
+		    log_fd < 0 ? strerror(errno) : "not a regular file");
+		goto out;
+	}
+	state_read(spool_fd, &s);
+	if (s.ino != 0 &&
+	    (s.ino != (unsigned long long)st.st_ino ||
+		(unsigned long long)st.st_size < s.off)) {
+		amfa_log(LOG_WARNING,
+		    "%s: replaced or truncated since the last cut (log "
+		    "rotation): cutting the new log from its start; what the "
+		    "old one gained after offset %llu is not uploaded",
+		    log_path, s.off);
+		s.off = 0;
+	}
+	s.ino = (unsigned long long)st.st_ino;
+	if ((unsigned long long)st.st_size == s.off) {
+		r = 0;
+		*last_cut = now;
+		goto out;
+	}
+	len = (size_t)((unsigned long long)st.st_size - s.off);
+	if (len > SEGMENT_MAX)
+		len = SEGMENT_MAX;
+	if ((data = malloc(len)) == NULL)
+		goto out;
+	while (got < len &&
+	    (n = pread(log_fd, data + got, len - got, (off_t)(s.off + got))) >
+		0)
+		got += (size_t)n;
+	/* Whole lines only (a record is one line). */
+	while (got > 0 && data[got - 1] != '\n')
+		got--;
+	if (got == 0) {
+		r = 0;
+		goto out;
+	}
+	span(data, got, &first, &last, first_prev);
+	if (amfa_chain_read(head, &hseq, hhex) != 0)
+		goto out;
+	prev = s.seq > 0 ? s.hex : first_prev[0] ? first_prev : hhex;
+	if (first != 0 && first_prev[0] && strcmp(prev, first_prev) != 0)
+		amfa_log(LOG_ERR,
+		    "%s: the chain breaks at seq %llu: its prev is not the "
+		    "last digest of the segment before (uploaded all the same;"
+		    " verify-audit names it)",
+		    log_path, first);
+	if (gmtime_r(&now, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y%m%dT%H%M%SZ", &tm) == 0)
+		goto out;
+	snprintf(name, sizeof(name), "audit-%s-%020llu-%020llu-%s", when, first,
+	    last, prev);
+	if (!spool_room(queue_fd, got)) {
+		amfa_log(LOG_WARNING,
+		    "spool: no room for a copy of %zu bytes beside the log's "
+		    "reserve: the records stay in the log, cut later",
+		    got);
+		goto out;
+	}
+	if (queue_put(queue_fd, name, data, got) != 0) {
+		amfa_log(LOG_ERR, "spool: cannot queue segment %s: %s", name,
+		    strerror(errno));
+		goto out;
+	}
+	/* The state moves on only once the copy is safe.  At a cut that
+	 * ends at the log's end the head's digest is the last record's. */
+	s.off += got;
+	if (last != 0) {
+		s.seq = last;
+		if (s.off == (unsigned long long)st.st_size && hseq == last)
+			memcpy(s.hex, hhex, AMFA_CHAIN_HEX);
+		else {
+			/* The last line's digest. */
+			size_t e = got - 1, b = e;
+
+			while (b > 0 && data[b - 1] != '\n')
+				b--;
+			amfa_chain_digest(data + b, e - b, s.hex);
+		}
+	} else if (s.hex[0] == '\0')
+		memcpy(s.hex, hhex, AMFA_CHAIN_HEX);
+	snprintf(sbuf, sizeof(sbuf), "%llu %llu %llu %s\n", s.ino, s.off, s.seq,
+	    s.hex);
+	if (amfa_file_write_atomic(spool_fd, STATE, sbuf, strlen(sbuf), 0600) !=
+	    0) {
+		amfa_log(LOG_ERR,
+		    "spool %s: not written: the segment may be "
+		    "cut again",
+		    STATE);
+		goto out;
+	}
+	amfa_log(LOG_INFO, "queued %s (%zu bytes)", name, got);
+	*last_cut = now;
+	r = 1;
+out:
+	free(data);
+	if (log_fd >= 0)
+		close(log_fd);
+	amfa_chain_unlock(head);
+	close(head);
+	return r;
+}

@@ -1,0 +1,40 @@
+/*
+ * chain_append LOG COUNT [TAG]: append COUNT records to the audit log LOG
+ * through amfa_chain_append, the function the module's and the gateway's
+ * audit call, chained when LOG has its head.  For the evidence tests.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit_chain.h"
+
+int
+main(int argc, char **argv)
+{
+	char json[256];
+	int fd, head, n;
+
+	if (argc < 3 || argc > 4)
+		return 2;
+	n = atoi(argv[2]);
+	if ((fd = open(argv[1], O_WRONLY | O_APPEND | O_CLOEXEC)) < 0) {
+		perror(argv[1]);
+		return 1;
+	}
+	if ((head = amfa_chain_open(argv[1])) == -2)
+		return 1;
+	for (int i = 0; i < n; i++) {
+		snprintf(json, sizeof(json),
+		    "{\"event\":\"test\",\"tag\":\"%s\",\"n\":%d}",
+		    argc == 4 ? argv[3] : "", i);
+		if (amfa_chain_append(fd, head, json) != 0) {
+			fprintf(stderr, "chain_append: record %d not written\n",
+			    i);
+			return 1;
+		}
+	}
+	return 0;
+}
