@@ -20,6 +20,7 @@ import hashlib
 import grp
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -48,7 +49,8 @@ AWS_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
              "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION")
 ROLES = ("shell", "wrong", "replay", "locked", "copy", "denied", "nobody",
          "skip", "raw", "env", "noshell", "command", "forward", "stepup",
-         "dots1", "dots2", "dots3", "lookup", "limit", "flood", "bystander")
+         "dots1", "dots2", "dots3", "lookup", "limit", "flood", "bystander",
+         "stall")
 DOTS = ("dots1", "dots2", "dots3")
 
 
@@ -193,7 +195,7 @@ def setUpModule():
                "allow groups %s to 127.0.0.1 ports %d,%d\n"
                % (AUDIT, TREE.conf, ", ".join(
                    PEOPLE[r].name for r in ("shell", "limit", "flood",
-                                            "bystander")),
+                                            "bystander", "stall")),
                   PEOPLE["stepup"].name, RAW.port, deny_group, RAW.port,
                   PEOPLE["lookup"].name, RAW.port, group,
                   TARGET.port, RAW.port), 0o644)
@@ -238,6 +240,74 @@ def audit_records():
     for line in read(AUDIT).splitlines():
         out.append(json.loads(line))
     return out
+
+
+def append_slack():
+    """AMFA_APPEND_SLACK, read from the header that defines it: the room
+    beyond a record's own length that the file size limit and the free
+    space must leave before the gateway writes the record."""
+    for root, dirs, files in os.walk(SOURCE_ROOT):
+        dirs[:] = [d for d in dirs if not d.startswith((".", "build"))]
+        for name in files:
+            if not name.endswith(".h"):
+                continue
+            m = re.search(r"^#define AMFA_APPEND_SLACK\s+\(?([0-9]+)"
+                          r"(?:\s*\*\s*([0-9]+))?\)?\s*$",
+                          read(os.path.join(root, name)), re.M)
+            if m:
+                return int(m.group(1)) * int(m.group(2) or 1)
+    raise RuntimeError("AMFA_APPEND_SLACK not found under " + SOURCE_ROOT)
+
+
+class StalledTarget:
+    """A listening socket whose accept queue is full (backlog 0, one
+    connection queued): the kernel drops a new connection's SYN, so a
+    client stays in connect(2), retrying, until release() accepts the
+    queued one; its next SYN (one second after the first, then two, four,
+    ...) gets through."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(0)
+        self.port = self.sock.getsockname()[1]
+        self.filler = socket.create_connection(("127.0.0.1", self.port))
+        janitor.add(self.close)
+
+    def connecting(self, timeout=60):
+        """Wait until a connection to the target is in SYN-SENT (the client
+        is inside connect); whether one was."""
+        hexport = ":%04X" % self.port
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for line in read("/proc/net/tcp").splitlines()[1:]:
+                f = line.split()
+                if f[2].endswith(hexport) and f[3] == "02":
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def release(self):
+        conn, _ = self.sock.accept()
+        conn.close()
+        self.filler.close()
+
+    def take(self, timeout=60):
+        """Accept the next connection and read it to its end: the bytes."""
+        self.sock.settimeout(timeout)
+        conn, _ = self.sock.accept()
+        data = bytearray()
+        with conn:
+            conn.settimeout(timeout)
+            while True:
+                b = conn.recv(65536)
+                if not b:
+                    return bytes(data)
+                data += b
+
+    def close(self):
+        self.filler.close()
+        self.sock.close()
 
 
 class Gateway(unittest.TestCase):
@@ -538,48 +608,62 @@ class Gateway(unittest.TestCase):
 
     def test_relay_whose_record_cannot_be_written_does_not_start(self):
         """Inside an MFA connection (the marker is good), the user runs the
-        gateway by hand with RLIMIT_FSIZE at the log's size plus N, for N
-        across the login and relay_start records, and SIGXFSZ ignored: no
-        record is cut, and no relay starts (exit non-zero, no connection to
-        the target) unless its relay_start record is in the log whole.
+        gateway by hand with RLIMIT_FSIZE at the log's size plus
+        AMFA_APPEND_SLACK (the room the gateway keeps beyond each record)
+        plus N, SIGXFSZ ignored, for N across the login, relay_start and
+        relay_end records: no record is cut, and what each N allows is
+        exactly what happens.  Below the login record nothing is written;
+        from there to the end of the relay_start record the login alone,
+        and the target sees no connection and sends nothing back (gw_dial
+        asks before connecting); from there on the relay runs, and exits
+        0 only if its relay_end record went in too.  (An N without the
+        slack would refuse everything at the login record and test nothing
+        after it.)
 
-        N runs over 0 .. 1000 whole in the plain build; in the sanitizer
+        N runs over 0 .. 16 bytes past the three records whole in the
+        plain build (about a thousand runs); in the sanitizer
         build (a hand run there costs about 0.4 s) every 16th N from a
         seeded start (tests/pam/sweep.py: the seed is printed,
         AMFA_SWEEP_SEED repeats it), plus every N within 6 bytes of a
         record boundary, measured by a run with room to spare first."""
         p = PEOPLE["limit"]
+        slack = append_slack()
         child = self.login("limit", [p.code()], tty=True)
-        span = 1000     # more than a login and a relay_start record
         received = len(RAW.received)
         before_log = read(AUDIT)
+        # $O: what came back from the target through the relay.
         run = ("SSH_ORIGINAL_COMMAND='connect 127.0.0.1 %d' env "
                "--ignore-signal=XFSZ prlimit --fsize=$L:$L %s -f %s "
-               "</dev/null >/dev/null 2>&1" % (RAW.port, GATEWAY, GWCONF))
-        # With room for the records (and the gateway's slack) it does
-        # relay: the checks below are not passed by a gateway that never
-        # relays.  What that run adds gives the records' boundaries.
-        out = self.shell(child, "S=$(stat -c %%s %s); L=$((S + 70000)); "
-                         "%s; echo \"BIG $? $S $(stat -c %%s %s)\""
-                         % (AUDIT, run, AUDIT), timeout=120)
+               "</dev/null >$O 2>/dev/null" % (RAW.port, GATEWAY, GWCONF))
+        # With room for the records (and the slack) it does relay: the
+        # checks below are not passed by a gateway that never relays.
+        # What that run adds gives the records' boundaries.
+        out = self.shell(child, "O=$(mktemp); S=$(stat -c %%s %s); "
+                         "L=$((S + %d + 8192)); %s; echo \"BIG $? $S "
+                         "$(stat -c %%s %s) $(stat -c %%s $O)\""
+                         % (AUDIT, slack, run, AUDIT), timeout=120)
         big = [l.split()[1:] for l in out.replace("\r", "").splitlines()
                if l.startswith("BIG ")]
         self.assertEqual([b[0] for b in big], ["0"], out)
+        self.assertNotEqual(big[0][3], "0", "the target answered")
         added = read(AUDIT).encode()[int(big[0][1]):int(big[0][2])]
+        self.assertEqual([json.loads(l)["event"] for l in added.splitlines()],
+                         ["login", "relay_start", "relay_end"], added)
         edges, at = [], 0
         for line in added.splitlines(keepends=True):
             at += len(line)
             edges.append(at)
-        self.assertGreaterEqual(len(edges), 1, added)
+        login_end, start_end, end_end = edges
+        span = end_end + 16
         near = {n for e in [0] + edges for n in range(e - 6, e + 7)
-                if 0 <= n <= span}
+                if 0 <= n <= span} | {span}
         offsets = sweep("record limits", range(span + 1), GATEWAY, 16, near)
         listing = os.path.join(os.path.dirname(AUDIT), "offsets")
         write_file(listing, " ".join(map(str, offsets)) + "\n", 0o644)
         out = self.shell(child, "for n in $(cat %s); do S=$(stat -c %%s "
-                         "%s); L=$((S + n)); %s; echo \"R $n $? $S "
-                         "$(stat -c %%s %s)\"; done"
-                         % (listing, AUDIT, run, AUDIT),
+                         "%s); L=$((S + %d + n)); %s; echo \"R $n $? $S "
+                         "$(stat -c %%s %s) $(stat -c %%s $O)\"; done"
+                         % (listing, AUDIT, slack, run, AUDIT),
                          timeout=600)
         child.sendline("exit")
         finish(child)
@@ -588,21 +672,31 @@ class Gateway(unittest.TestCase):
         self.assertEqual([int(r[0]) for r in runs], offsets, out[-500:])
         data = read(AUDIT).encode()
         self.assertTrue(data.endswith(b"\n"))
-        for n, rc, size0, size1 in runs:
+        for n, rc, size0, size1, back in runs:
+            n, back = int(n), int(back)
             added = data[int(size0):int(size1)]
-            recs = [json.loads(l) for l in added.splitlines()]  # whole
             self.assertTrue(added == b"" or added.endswith(b"\n"), n)
-            if not any(r["event"] == "relay_start" for r in recs):
-                self.assertNotEqual(rc, "0", "N=%s: %r" % (n, added))
+            events = [json.loads(l)["event"]             # whole records
+                      for l in added.splitlines()]
+            what = "N=%d (records end at %s): rc %s, %d bytes back, %r" % (
+                n, edges, rc, back, added)
+            if n < login_end:
+                self.assertEqual(events, [], what)
+            elif n < start_end:
+                self.assertEqual(events, ["login"], what)
+            else:
+                self.assertEqual(events[:2], ["login", "relay_start"], what)
+            self.assertEqual(back > 0, n >= start_end,
+                             "a relay if and only if its relay_start "
+                             "record went in: " + what)
+            self.assertEqual(rc == "0", events == ["login", "relay_start",
+                                                   "relay_end"], what)
+        self.assertEqual(runs[-1][1], "0", "the last N leaves room for all")
         for line in data.splitlines():
             json.loads(line)
         started = [r for r in self.audit("limit", "relay_start")]
-        self.assertGreaterEqual(len(started), 1)
-        mine = [l for l in read(AUDIT).splitlines() if p.name in l]
-        last = [[l for l in mine if json.loads(l)["event"] == e][-1]
-                for e in ("login", "relay_start")]
-        self.assertLess(sum(len(l) + 1 for l in last), span,
-                        "the offsets covered both records")
+        self.assertEqual(len(started),
+                         1 + sum(int(r[0]) >= start_end for r in runs))
         self.assertEqual(len(RAW.received) - received, len(started),
                          "a connection to the target for each relay_start "
                          "record, and none without one")
@@ -666,6 +760,63 @@ class Gateway(unittest.TestCase):
         self.assertIn(hashlib.sha256(b"").hexdigest(), res)
         self.assertEqual(len(RAW.received), received + 1)
         self.assertTrue(read(log).startswith(data))
+
+    def test_relay_whose_record_fails_after_its_check_does_not_start(self):
+        """gw_dial asks whether the relay_start record fits before it
+        connects; between that check and the write another writer may take
+        the room.  Then the connection is made but the relay must not
+        start: not one byte to the target, nothing back, refused.
+
+        The gateway is run by hand inside an MFA connection to a target
+        whose accept queue is full (StalledTarget), so that it waits in
+        connect(2) after the check passed; meanwhile its file size limit
+        goes down (prlimit --pid, by the user) to the log's size plus
+        AMFA_APPEND_SLACK: room for the slack, not for the record.  Then
+        the target lets it in."""
+        p = PEOPLE["stall"]
+        target = StalledTarget()
+        conf = os.path.join(os.path.dirname(AUDIT), "stall.conf")
+        write_file(conf, "audit_log = %s\nawsmfa_config = %s\n"
+                   "connect_timeout = 90\n"
+                   "allow users %s to 127.0.0.1 ports %d\n"
+                   % (AUDIT, TREE.conf, p.name, target.port), 0o644)
+        child = self.login("stall", [p.code()], tty=True)
+        out = self.shell(child, "D=$(mktemp -d); head -c 4096 /dev/urandom "
+                         ">$D/in; SSH_ORIGINAL_COMMAND='connect 127.0.0.1 "
+                         "%d' %s -f %s <$D/in >$D/out 2>$D/err & "
+                         "echo \"GW $! $D\"" % (target.port, GATEWAY, conf))
+        pid, tmp = [l.split()[1:] for l in out.replace("\r", "").splitlines()
+                    if l.startswith("GW ")][0]
+        self.assertTrue(target.connecting(), "the gateway did not connect")
+        # The records before relay_start went in: the one that fails is
+        # relay_start's own.
+        size = os.stat(AUDIT).st_size
+        last = audit_records()[-1]
+        self.assertEqual((last["user"], last["event"], last["result"]),
+                         (p.name, "login", "ok"), last)
+        # By the user, whose process it is (not set-group-ID here): root
+        # may lack CAP_SYS_RESOURCE.
+        limit = size + append_slack()
+        out = self.shell(child, "prlimit --pid %s --fsize=%d:%d; "
+                         "echo \"SET $?\"" % (pid, limit, limit))
+        self.assertIn("SET 0", out)
+        target.release()
+        received = target.take()
+        out = self.shell(child, "wait %s; echo \"RC $?\"; cat $D/err; "
+                         "echo \"OUT $(stat -c %%s $D/out)\"; rm -r $D"
+                         % pid, timeout=120)
+        child.sendline("exit")
+        finish(child)
+        self.assertEqual(received, b"", "the relay started")
+        self.assertIn("RC 1", out)
+        self.assertIn("OUT 0", out)
+        self.assertIn("awsmfa-gateway: refused: the audit log cannot take "
+                      "the record", out)
+        self.assertEqual(self.audit("stall", "relay_start"), [],
+                         read(AUDIT))
+        self.assertEqual(os.stat(AUDIT).st_size, size)
+        for line in read(AUDIT).splitlines():
+            json.loads(line)
 
     def test_deny_by_default(self):
         p = PEOPLE["nobody"]
