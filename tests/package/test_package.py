@@ -193,9 +193,17 @@ class Package(unittest.TestCase):
         os.mkdir(self.saved, 0o700)
         # Cleanups run last-added first: purge, then put things back.
         self.addCleanup(self.restore_machine)
-        for i, path in enumerate(OWNED_TREES):
+        # Renamed beside themselves (the same file system: /run is a tmpfs,
+        # the temporary directory may not be), put back by restore_machine.
+        self.moved = {}
+        # None: not looked at yet (restore_machine then leaves them alone)
+        self.had_override = self.had_rec_override = None
+        self.had_chk_override = None
+        for path in OWNED_TREES:
             if os.path.lexists(path):
-                os.rename(path, os.path.join(self.saved, "tree%d" % i))
+                aside = "%s.amfa-pkgtest-%d" % (path, os.getpid())
+                os.rename(path, aside)
+                self.moved[path] = aside
         for i, path in enumerate(PAM_STATE):
             if os.path.lexists(path):
                 dst = os.path.join(self.saved, "pam%d" % i)
@@ -236,23 +244,22 @@ class Package(unittest.TestCase):
                 shutil.copytree(src, path, symlinks=True)
             else:
                 shutil.copy2(src, path, follow_symlinks=False)
-        for i, path in enumerate(OWNED_TREES):
-            src = os.path.join(self.saved, "tree%d" % i)
+        for path, src in getattr(self, "moved", {}).items():
             if os.path.lexists(src):
                 if os.path.isdir(path) and not os.path.islink(path):
                     shutil.rmtree(path)
                 elif os.path.lexists(path):
                     os.unlink(path)
                 os.rename(src, path)
-        if not self.had_override and run(
+        if self.had_override == "" and run(
                 ["dpkg-statoverride", "--list", GATEWAY],
                 check=False).stdout:
             run(["dpkg-statoverride", "--remove", GATEWAY], check=False)
-        if not self.had_rec_override and run(
+        if self.had_rec_override == "" and run(
                 ["dpkg-statoverride", "--list", RECORDER],
                 check=False).stdout:
             run(["dpkg-statoverride", "--remove", RECORDER], check=False)
-        if not self.had_chk_override and run(
+        if self.had_chk_override == "" and run(
                 ["dpkg-statoverride", "--list", CHKCODE],
                 check=False).stdout:
             run(["dpkg-statoverride", "--remove", CHKCODE], check=False)
