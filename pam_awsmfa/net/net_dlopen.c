@@ -138,7 +138,15 @@ load(void)
 	if ((fd = open_plugin(path, sizeof(path))) < 0)
 		goto fail;
 	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
-	h = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
+	/* RTLD_NODELETE: once loaded, the plugin and what it links stay
+	 * mapped until the process ends, even after libpam unloads the
+	 * module.  Their thread-local storage (libcurl, OpenSSL, what they
+	 * pull in) stays valid in every thread that touched it; unmapped
+	 * under it, LeakSanitizer's scan of that storage at exit crashed on
+	 * a YubiKey validation login (test_pam_yubikey, Online, in the
+	 * sanitizer build).  The processes that load it (sshd's PAM child,
+	 * su, sudo) end soon after pam_end: nothing is kept for long. */
+	h = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	close(fd);
 	if (h == NULL) {
 		err = dlerror();
