@@ -40,6 +40,12 @@ static const struct subcommand subcommands[] = {
 	{ "migrate-state", adm_migrate_state, 1,
 	    "migrate-state [USER...]  copy this host's state files into the "
 	    "state table" },
+	{ "disable", adm_disable, 1,
+	    "disable USER         remove the user's enrolment from the table "
+	    "(enrolment = table)" },
+	{ "migrate-enrolment", adm_migrate_enrolment, 1,
+	    "migrate-enrolment [USER...]  move enrolment files into the "
+	    "table under KMS" },
 	{ "creds", adm_creds, 0,
 	    "creds                print your session credentials "
 	    "(credential_process)" },

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "store/enrolment_table.h"
 #include "creds/creds_store.h"
 #include "factors/recovery.h"
 #include "privdrop.h"
@@ -109,7 +110,7 @@ adm_status(struct adm_ctx *ctx, int argc, char **argv)
 		return r < 0 ? ADM_OK : r;
 	if ((r = adm_load_config(ctx)) != ADM_OK)
 		return r;
-	r = amfa_user_load(&ctx->cfg, user, 0, &u);
+	r = amfa_enrolment_load(&ctx->cfg, user, 0, &u);
 	if (r == AMFA_USER_NOT_ENROLLED) {
 		adm_err("%s is not enrolled (no %s/%s.conf)", user,
 		    ctx->cfg.users_dir, user);
@@ -190,7 +191,7 @@ adm_unlock(struct adm_ctx *ctx, int argc, char **argv)
 	if ((r = adm_load_config(ctx)) != ADM_OK)
 		return r;
 	/* A user file with problems is reported, but the unlock goes on. */
-	r = amfa_user_load(&ctx->cfg, user, 0, &u);
+	r = amfa_enrolment_load(&ctx->cfg, user, 0, &u);
 	if (r == AMFA_USER_NOT_ENROLLED) {
 		adm_err("%s is not enrolled", user);
 		return ADM_NOT_ENROLLED;

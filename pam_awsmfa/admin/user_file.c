@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "secure_file.h"
+#include "store/enrolment_table.h"
 #include "user.h"
 #include "user_file.h"
 
@@ -25,6 +26,8 @@ adm_user_file_exists(const struct amfa_config *cfg, const char *user)
 	struct stat st;
 	int dirfd, r;
 
+	if (cfg->enrolment == AMFA_ENROL_TABLE)
+		return amfa_enrolment_table_exists(cfg, user);
 	snprintf(name, sizeof(name), "%s.conf", user);
 	if ((dirfd = open_users_dir(cfg)) < 0)
 		return -1;
@@ -105,6 +108,8 @@ adm_user_file_write(const struct amfa_config *cfg, const char *user,
 	char name[AMFA_USER_NAME_MAX + 8], shown[4096];
 	int dirfd, r;
 
+	if (cfg->enrolment == AMFA_ENROL_TABLE)
+		return amfa_enrolment_table_write(cfg, user, text, len, force);
 	snprintf(name, sizeof(name), "%s.conf", user);
 	snprintf(shown, sizeof(shown), "%s/%s", cfg->users_dir, name);
 	if ((dirfd = open_users_dir(cfg)) < 0)

@@ -1,6 +1,8 @@
 /*
  * Writing enrolment files: USERS_DIR/USER.conf, owned by root, mode 0600,
- * replaced atomically so a login never reads half a file.
+ * replaced atomically so a login never reads half a file.  With enrolment
+ * = table, the same calls write the user's enrolment to the table under
+ * KMS instead (store/enrolment_table.h), and nothing to users_dir.
  */
 #ifndef AMFA_ADMIN_USER_FILE_H
 #define AMFA_ADMIN_USER_FILE_H

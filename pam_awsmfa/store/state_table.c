@@ -82,6 +82,57 @@ ensure_state_dir(const struct amfa_store *s)
 		close(fd);
 }
 
+/* A login's prefetched item and pinned enrolment version (thread's). */
+static __thread struct {
+	int have_item;
+	int pinned;
+	uint64_t enr_ver;
+	char user[AMFA_USER_NAME_MAX + 1];
+	struct amfa_ddb_item it;
+} prefetch;
+
+void
+amfa_table_prefetch_put(const char *user, struct amfa_ddb_item *it,
+    uint64_t enr_ver)
+{
+	amfa_table_prefetch_drop();
+	if (strlen(user) >= sizeof(prefetch.user))
+		return;
+	snprintf(prefetch.user, sizeof(prefetch.user), "%s", user);
+	prefetch.it = *it;
+	memset(it, 0, sizeof(*it));
+	prefetch.have_item = 1;
+	prefetch.pinned = 1;
+	prefetch.enr_ver = enr_ver;
+}
+
+void
+amfa_table_prefetch_drop(void)
+{
+	if (prefetch.have_item)
+		amfa_ddb_item_free(&prefetch.it);
+	memset(&prefetch, 0, sizeof(prefetch));
+}
+
+/* Is `it' of the enrolment version this login was decided on? */
+static int
+enrolment_pinned_ok(const struct amfa_store *s, const struct amfa_ddb_item *it)
+{
+	struct amfa_item_enrolment e;
+	const char *why;
+
+	if (!prefetch.pinned || strcmp(prefetch.user, s->user) != 0)
+		return 1;
+	if (amfa_item_enrolment(it, &e, &why) == 0 && e.ct != NULL &&
+	    e.version == prefetch.enr_ver)
+		return 1;
+	amfa_log(LOG_ERR,
+	    "state table %s: user %s: the enrolment changed during the "
+	    "login (re-enrolled or disabled): refused",
+	    s->cfg->ddb_table, s->user);
+	return 0;
+}
+
 static enum amfa_store_result
 table_load(struct amfa_store *s, struct amfa_state *st)
 {
@@ -100,7 +151,21 @@ table_load(struct amfa_store *s, struct amfa_state *st)
 	memset(&it, 0, sizeof(it));
 	ensure_state_dir(s);
 	amfa_table_config(s->cfg, &dc, endpoint, cache);
-	r = amfa_net_ddb_get_item(&dc, &key, &it, &err);
+	if (prefetch.have_item && strcmp(prefetch.user, s->user) == 0) {
+		it = prefetch.it;
+		memset(&prefetch.it, 0, sizeof(prefetch.it));
+		prefetch.have_item = 0;
+		r = AMFA_DDB_OK;
+	} else
+		r = amfa_net_ddb_get_item(&dc, &key, &it, &err);
+	if (r == AMFA_DDB_NO_ITEM && prefetch.pinned &&
+	    strcmp(prefetch.user, s->user) == 0) {
+		amfa_log(LOG_ERR,
+		    "state table %s: user %s: the item is gone during the "
+		    "login: refused",
+		    s->cfg->ddb_table, s->user);
+		return AMFA_STORE_ERROR;
+	}
 	if (r == AMFA_DDB_NO_ITEM) {
 		s->exists = 0;
 		s->version = 0;
@@ -108,6 +173,10 @@ table_load(struct amfa_store *s, struct amfa_state *st)
 	}
 	if (r != AMFA_DDB_OK)
 		return failed(s, "read", r, &err);
+	if (!enrolment_pinned_ok(s, &it)) {
+		amfa_ddb_item_free(&it);
+		return AMFA_STORE_ERROR;
+	}
 	p = amfa_item_to_state(&it, s->user, st, &s->version, &why);
 	amfa_ddb_item_free(&it);
 	if (p != 0) {

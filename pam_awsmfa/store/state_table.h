@@ -14,6 +14,8 @@
 #ifndef AMFA_STATE_TABLE_H
 #define AMFA_STATE_TABLE_H
 
+#include <stdint.h>
+
 #include "aws/dynamodb.h"
 #include "config.h"
 
@@ -26,5 +28,17 @@ void amfa_table_config(const struct amfa_config *cfg,
  * ID)" or the transport's detail. */
 void amfa_table_error_str(const struct amfa_ddb_error *err, char *out,
     size_t outlen);
+
+/*
+ * The item a login's enrolment read brought (enrolment_table.h), for this
+ * thread's next load of the same user: taken instead of a GetItem
+ * (ownership of *it passes; *it is cleared).  Until amfa_table_prefetch_drop,
+ * any load of that user whose item holds another enrolment version than
+ * `enr_ver', or none, is refused: the enrolment changed during the login
+ * (re-enrolled or disabled), and the decision was taken on the old one.
+ */
+void amfa_table_prefetch_put(const char *user, struct amfa_ddb_item *it,
+    uint64_t enr_ver);
+void amfa_table_prefetch_drop(void);
 
 #endif
