@@ -371,8 +371,7 @@ amfa_config_parse(const char *buf, size_t len, const char *shown,
 	init(cfg);
 	if (amfa_conf_parse(buf, len, shown, config_opts, NOPTS, cfg) != 0 ||
 	    check_yk(cfg, shown) != 0 || check_table_keys(cfg, shown) != 0 ||
-	    check_enrolment_keys(cfg, shown) != 0 ||
-	    set_defaults(cfg) != 0) {
+	    check_enrolment_keys(cfg, shown) != 0 || set_defaults(cfg) != 0) {
 		amfa_config_free(cfg);
 		return -1;
 	}

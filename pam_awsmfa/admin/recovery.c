@@ -19,11 +19,11 @@
 #include <openssl/rand.h>
 
 #include "admin.h"
-#include "store/enrolment_table.h"
 #include "conffile.h"
 #include "factors/recovery.h"
 #include "log.h"
 #include "secure_file.h"
+#include "store/enrolment_table.h"
 #include "store/state.h"
 #include "user.h"
 #include "user_file.h"

@@ -16,11 +16,11 @@
 #include <unistd.h>
 
 #include "admin.h"
-#include "store/enrolment_table.h"
 #include "creds/creds_store.h"
 #include "factors/recovery.h"
 #include "privdrop.h"
 #include "secure_file.h"
+#include "store/enrolment_table.h"
 #include "store/state.h"
 #include "store/store.h"
 #include "user.h"

@@ -7,7 +7,7 @@
 
 #include "base64.h"
 
-#define B64_ALPHABET                                                        \
+#define B64_ALPHABET \
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 char *
@@ -24,8 +24,7 @@ amfa_b64_encode(const unsigned char *in, size_t len)
 }
 
 int
-amfa_b64_decode(const char *in, unsigned char *out, size_t max,
-    size_t *outlen)
+amfa_b64_decode(const char *in, unsigned char *out, size_t max, size_t *outlen)
 {
 	size_t n = strlen(in), pad = 0, body;
 	unsigned char *tmp;

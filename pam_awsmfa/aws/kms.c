@@ -19,8 +19,8 @@ static char *
 request_body(const char *key_id, const struct amfa_kms_context *ctx,
     const char *blob_b64, size_t *len)
 {
-	json_object *root = json_object_new_object(), *ec =
-	    json_object_new_object();
+	json_object *root = json_object_new_object(),
+		    *ec = json_object_new_object();
 	const char *s;
 	char *out = NULL;
 	int bad = root == NULL || ec == NULL;
@@ -42,8 +42,9 @@ request_body(const char *key_id, const struct amfa_kms_context *ctx,
 			bad |= json_object_object_add(root, "KeySpec",
 				   json_object_new_string("AES_256")) != 0;
 	}
-	if (!bad && (s = json_object_to_json_string_ext(root,
-			 JSON_C_TO_STRING_PLAIN)) != NULL) {
+	if (!bad &&
+	    (s = json_object_to_json_string_ext(root,
+		 JSON_C_TO_STRING_PLAIN)) != NULL) {
 		*len = strlen(s);
 		out = strdup(s);
 	}
@@ -118,9 +119,8 @@ out:
 
 static enum amfa_ddb_result
 kms_action(const struct amfa_ddb_config *c, const char *action,
-    const char *key_id, const struct amfa_kms_context *ctx,
-    const char *blob_in, unsigned char *key, char **blob_out,
-    struct amfa_ddb_error *err)
+    const char *key_id, const struct amfa_kms_context *ctx, const char *blob_in,
+    unsigned char *key, char **blob_out, struct amfa_ddb_error *err)
 {
 	enum amfa_ddb_result r;
 	char *body, *ans = NULL;

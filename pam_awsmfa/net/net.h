@@ -49,9 +49,9 @@ enum amfa_ddb_result amfa_net_ddb_delete_item(const struct amfa_ddb_config *c,
 
 /* KMS (kms.h): the enrolments' data keys.  Failing to load the plugin:
  * AMFA_DDB_INTERNAL. */
-enum amfa_ddb_result amfa_net_kms_generate_data_key(
-    const struct amfa_ddb_config *c, const char *key_id,
-    const struct amfa_kms_context *ctx,
+enum amfa_ddb_result
+amfa_net_kms_generate_data_key(const struct amfa_ddb_config *c,
+    const char *key_id, const struct amfa_kms_context *ctx,
     unsigned char key[AMFA_KMS_DATA_KEY_LEN], char **blob_b64,
     struct amfa_ddb_error *err);
 enum amfa_ddb_result amfa_net_kms_decrypt(const struct amfa_ddb_config *c,
@@ -97,10 +97,11 @@ struct amfa_net_ops {
 	    const struct amfa_ddb_config *c, const struct amfa_ddb_attr *key,
 	    const char *condition, const struct amfa_ddb_attr *values,
 	    size_t nvalues, struct amfa_ddb_error *err);
-	enum amfa_ddb_result (*kms_generate_data_key)(
-	    const struct amfa_net_log *log, const struct amfa_ddb_config *c,
-	    const char *key_id, const struct amfa_kms_context *ctx,
-	    unsigned char *key, char **blob_b64, struct amfa_ddb_error *err);
+	enum amfa_ddb_result (
+	    *kms_generate_data_key)(const struct amfa_net_log *log,
+	    const struct amfa_ddb_config *c, const char *key_id,
+	    const struct amfa_kms_context *ctx, unsigned char *key,
+	    char **blob_b64, struct amfa_ddb_error *err);
 	enum amfa_ddb_result (*kms_decrypt)(const struct amfa_net_log *log,
 	    const struct amfa_ddb_config *c, const char *key_id,
 	    const struct amfa_kms_context *ctx, const char *blob_b64,

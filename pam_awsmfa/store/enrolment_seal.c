@@ -18,8 +18,8 @@ static int
 aad(const struct amfa_seal_where *w, unsigned char *buf, size_t max,
     size_t *len)
 {
-	int n = snprintf((char *)buf, max, "%s%c%s%c%s%c%" PRIu64, AAD_LABEL,
-	    0, w->table, 0, w->user, 0, w->version);
+	int n = snprintf((char *)buf, max, "%s%c%s%c%s%c%" PRIu64, AAD_LABEL, 0,
+	    w->table, 0, w->user, 0, w->version);
 
 	if (n < 0 || (size_t)n >= max || w->version == 0)
 		return -1;

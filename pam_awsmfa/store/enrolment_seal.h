@@ -19,9 +19,9 @@
 
 #include "aws/kms.h"
 
-#define AMFA_SEAL_NONCE	    12
-#define AMFA_SEAL_TAG	    16
-#define AMFA_SEAL_OVERHEAD  (AMFA_SEAL_NONCE + AMFA_SEAL_TAG)
+#define AMFA_SEAL_NONCE	   12
+#define AMFA_SEAL_TAG	   16
+#define AMFA_SEAL_OVERHEAD (AMFA_SEAL_NONCE + AMFA_SEAL_TAG)
 /* The largest enrolment text sealed (an enrolment file's own limit). */
 #define AMFA_SEAL_MAX_PLAIN (16 * 1024)
 

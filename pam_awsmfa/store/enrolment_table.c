@@ -34,8 +34,8 @@ amfa_enrolment_kms_config(const struct amfa_config *cfg,
 }
 
 static void
-kms_failed(const struct amfa_config *cfg, const char *action,
-    const char *user, enum amfa_ddb_result r, const struct amfa_ddb_error *err)
+kms_failed(const struct amfa_config *cfg, const char *action, const char *user,
+    enum amfa_ddb_result r, const struct amfa_ddb_error *err)
 {
 	char detail[800];
 
@@ -64,8 +64,9 @@ amfa_enrolment_from_item(const struct amfa_config *cfg, const char *name,
 	memset(u, 0, sizeof(*u));
 	key_attr = amfa_ddb_item_get(it, AMFA_ITEM_KEY, AMFA_DDB_S);
 	if (key_attr == NULL || strcmp(key_attr, name) != 0) {
-		amfa_log(LOG_ERR, "enrolment table %s: user %s: the item is "
-				  "not this user's",
+		amfa_log(LOG_ERR,
+		    "enrolment table %s: user %s: the item is "
+		    "not this user's",
 		    cfg->ddb_table, name);
 		return -1;
 	}
@@ -86,8 +87,9 @@ amfa_enrolment_from_item(const struct amfa_config *cfg, const char *name,
 	max = strlen(e.ct) / 4 * 3;
 	if ((sealed = malloc(max)) == NULL ||
 	    amfa_b64_decode(e.ct, sealed, max, &slen) != 0) {
-		amfa_log(LOG_ERR, "enrolment table %s: user %s: the record is "
-				  "not base64",
+		amfa_log(LOG_ERR,
+		    "enrolment table %s: user %s: the record is "
+		    "not base64",
 		    cfg->ddb_table, name);
 		free(sealed);
 		return -1;
@@ -225,13 +227,13 @@ amfa_enrolment_table_exists(const struct amfa_config *cfg, const char *user)
  * kept, its step, counters and marks included), on the condition that
  * enr_ver is still the one read.
  */
-#define FRESH_STATE                                                         \
-	"amfa_ver = if_not_exists(amfa_ver, :zero) + :one, "                \
-	"totp_step = if_not_exists(totp_step, :mone), "                     \
-	"fail_count = if_not_exists(fail_count, :zero), "                   \
-	"locked_until = if_not_exists(locked_until, :zero), "               \
-	"last_ok = if_not_exists(last_ok, :zero), "                         \
-	"rc_gen = if_not_exists(rc_gen, :zero), "                           \
+#define FRESH_STATE                                           \
+	"amfa_ver = if_not_exists(amfa_ver, :zero) + :one, "  \
+	"totp_step = if_not_exists(totp_step, :mone), "       \
+	"fail_count = if_not_exists(fail_count, :zero), "     \
+	"locked_until = if_not_exists(locked_until, :zero), " \
+	"last_ok = if_not_exists(last_ok, :zero), "           \
+	"rc_gen = if_not_exists(rc_gen, :zero), "             \
 	"rc_used = if_not_exists(rc_used, :zero)"
 
 static int
@@ -263,16 +265,17 @@ write_item(const struct amfa_config *cfg, const char *user, uint64_t old_ver,
 	    ct != NULL ?
 		"SET enr_ct = :ct, enr_key = :ek, enr_ver = :ev, " FRESH_STATE :
 		"SET enr_ver = :ev, " FRESH_STATE " REMOVE enr_ct, enr_key",
-	    old_ver > 0 ? "enr_ver = :oev" : "attribute_not_exists(enr_ver)",
-	    v, n, &err);
+	    old_ver > 0 ? "enr_ver = :oev" : "attribute_not_exists(enr_ver)", v,
+	    n, &err);
 	if (r == AMFA_DDB_OK)
 		return 0;
 	amfa_table_error_str(&err, detail, sizeof(detail));
 	amfa_log(LOG_ERR, "enrolment table %s: user %s: write: %s: %s",
 	    cfg->ddb_table, user,
-	    r == AMFA_DDB_CONDITION ? "another administrator wrote it "
-				      "meanwhile; nothing written" :
-				      amfa_ddb_result_str(r),
+	    r == AMFA_DDB_CONDITION ?
+		"another administrator wrote it "
+		"meanwhile; nothing written" :
+		amfa_ddb_result_str(r),
 	    detail);
 	return -1;
 }
@@ -325,8 +328,9 @@ amfa_enrolment_table_write(const struct amfa_config *cfg, const char *user,
 	w.version = e.version + 1;
 	if (amfa_seal(key, &w, text, len, &sealed, &slen) != 0 ||
 	    (ct = amfa_b64_encode(sealed, slen)) == NULL) {
-		amfa_log(LOG_ERR, "enrolment table %s: user %s: cannot seal "
-				  "the record",
+		amfa_log(LOG_ERR,
+		    "enrolment table %s: user %s: cannot seal "
+		    "the record",
 		    cfg->ddb_table, user);
 		goto out;
 	}

@@ -58,9 +58,10 @@ enum { F_VER, F_STEP, F_FAIL, F_LOCK, F_OK, F_RCGEN, F_RCUSED, F_N };
 static int
 is_b64(const char *s, size_t max)
 {
-	size_t n = strlen(s), body = strspn(s,
-				  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
-				  "opqrstuvwxyz0123456789+/");
+	size_t n = strlen(s),
+	       body = strspn(s,
+		   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
+		   "opqrstuvwxyz0123456789+/");
 
 	return n > 0 && n <= max && n % 4 == 0 &&
 	    (body == n || (body >= n - 2 && strspn(s + body, "=") == n - body));

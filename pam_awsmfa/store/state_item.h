@@ -81,8 +81,8 @@ int amfa_item_write(const struct amfa_state *old, int exists, uint64_t version,
     const char **why);
 
 /* The enrolment attributes of an item, pointing into it. */
-#define AMFA_ITEM_ENR_CT_MAX (24 * 1024) /* base64 of a sealed record */
-#define AMFA_ITEM_ENR_KEY_MAX 1024	 /* base64 of a KMS blob */
+#define AMFA_ITEM_ENR_CT_MAX  (24 * 1024) /* base64 of a sealed record */
+#define AMFA_ITEM_ENR_KEY_MAX 1024	  /* base64 of a KMS blob */
 struct amfa_item_enrolment {
 	uint64_t version; /* 0: none ever written */
 	const char *ct;	  /* NULL: none (never, or disabled) */

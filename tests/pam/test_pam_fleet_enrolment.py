@@ -212,6 +212,29 @@ class EnrolOnceLogInEverywhere(EnrolmentCase):
         self.assertNoSeedOnDisk(new, (self.b,))
 
 
+class CheckConfig(EnrolmentCase):
+    def test_imds_open_to_users_fails_and_both_places_reported(self):
+        # The IMDS fixture listens on loopback: uid 65534 reaches it.
+        res = self.awsmfa(self.b, "check-config", admin=False)
+        self.assertEqual(res.returncode, 3, res.stdout + res.stderr)
+        self.assertIn("have KMS decrypt every user's enrolment", res.stderr)
+        # The same host with its state alone in the table: a warning.
+        files = dict(self.b.settings)
+        del files["enrolment"], files["kms_key_id"], files["kms_endpoint"]
+        self.b.write_config(files)
+        res = self.awsmfa(self.b, "check-config", admin=False)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertIn("can connect to it", res.stderr)
+        # A user in the table and in a file; another in a file alone.
+        both, alone = self.user("both"), self.user("alone")
+        self.migrate(self.a, both)
+        self.a.enroll(both)
+        self.a.enroll(alone)
+        res = self.awsmfa(self.a, "check-config")
+        self.assertIn("%s is enrolled in both places" % both, res.stderr)
+        self.assertIn("awsmfa migrate-enrolment %s" % alone, res.stderr)
+
+
 class MovedRecords(EnrolmentCase):
     def copy(self, src, dst, attrs):
         got = FLEET.db.call("GetItem", {"TableName": TABLE,
