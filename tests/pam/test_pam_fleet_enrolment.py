@@ -28,7 +28,8 @@ import pexpect
 import dynalite
 from amfa_testlib import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS,
                           Tree, new_seed, totp, wait_fresh_step)
-from fleetlib import STATIC_AKID, STATIC_SECRET, TABLE, Fleet, table_settings
+from fleetlib import (STATIC_AKID, STATIC_SECRET, TABLE, Fleet, SlowWrites,
+                      table_settings)
 
 sys.path.insert(0, os.path.join(os.environ.get(
     "AMFA_TESTS_DIR", os.path.dirname(os.path.abspath(__file__))),
@@ -210,6 +211,30 @@ class EnrolOnceLogInEverywhere(EnrolmentCase):
         self.assertRc(self.b.run("awsmfa", user, [totp(new)]), PAM_SUCCESS)
         self.assertNoSeedOnDisk(old, (self.a, self.b))
         self.assertNoSeedOnDisk(new, (self.b,))
+
+
+class DisabledMidLogin(EnrolmentCase):
+    def test_disable_during_a_login_refuses_it(self):
+        """B's login has read the record and decided; its write is held
+        while A disables the user: the write's condition fails, and the
+        fresh read brings another enrolment version: refused, where a
+        decision taken again on the fresh state alone would let it in."""
+        user = self.user("dora")
+        seed = self.migrate(self.a, user)
+        slow = SlowWrites(FLEET.front.port, 1.5)
+        self.addCleanup(slow.close)
+        self.b.settings["dynamodb_endpoint"] = slow.url
+        self.b.write_config(self.b.settings)
+        wait_fresh_step(margin=12)
+        p = self.b.start("awsmfa", user, [totp(seed)])
+        self.assertTrue(slow.holding.wait(20), "B's write reached the relay")
+        res = self.awsmfa(self.a, "disable", user)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        rc, out, log = self.b.finish(p)
+        self.assertNotEqual(rc, PAM_SUCCESS, log)
+        self.assertIn("the enrolment changed during the login", log)
+        self.assertEqual(FLEET.item(user)["totp_step"], "-1",
+                         "nothing recorded for the refused login")
 
 
 class CheckConfig(EnrolmentCase):
