@@ -17,9 +17,12 @@
  * login takes it instead of a GetItem; a write decided on it is
  * conditional on the item's version, so a stale snapshot only costs a
  * conflict and a fresh read.  When the login's first table request becomes
- * an UpdateItem that returns the item (ALL_NEW), the enrolment is taken
- * from that answer the same way (amfa_enrolment_from_item works on any
- * item).  KMS: one Decrypt per login (a data key per user, generated anew
+ * an UpdateItem that counts the attempt and returns the item (ALL_NEW),
+ * the enrolment is taken from that answer the same way
+ * (amfa_enrolment_from_item works on any item); that write's condition
+ * then adds attribute_exists(enr_ct), so that a name with no enrolment
+ * creates no item (a failed condition is followed by a read that says
+ * why: not enrolled, disabled, or locked out).  KMS: one Decrypt per login (a data key per user, generated anew
  * by every administrator's write; nothing cached between logins, so a
  * disable is seen by the next login, everywhere).  Item size: the sealed
  * text of a user file (about 0.3 to 2 KB with recovery codes) plus the
