@@ -19,6 +19,16 @@ open_users_dir(const struct amfa_config *cfg)
 	return amfa_dir_open(cfg->users_dir, 0, 022);
 }
 
+void
+adm_user_file_where(const struct amfa_config *cfg, const char *user, char *out,
+    size_t outlen)
+{
+	if (cfg->enrolment == AMFA_ENROL_TABLE)
+		snprintf(out, outlen, "table %s", cfg->ddb_table);
+	else
+		snprintf(out, outlen, "%s/%s.conf", cfg->users_dir, user);
+}
+
 int
 adm_user_file_exists(const struct amfa_config *cfg, const char *user)
 {

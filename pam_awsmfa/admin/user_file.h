@@ -17,6 +17,11 @@
  */
 int adm_user_file_exists(const struct amfa_config *cfg, const char *user);
 
+/* Where USER's enrolment is written, for people: "DIR/USER.conf", or
+ * "table T" with enrolment = table. */
+void adm_user_file_where(const struct amfa_config *cfg, const char *user,
+    char *out, size_t outlen);
+
 /*
  * Write `text' as USER.conf.  Without `force' an existing file is never
  * replaced (the file appears complete or not at all, and a file created
