@@ -46,12 +46,43 @@
  *   root's group, so that nothing the module creates is the caller's
  *   group's): the caller's kill(2) is refused.  They are put back on
  *   return.
+ * - Signals a caller can cause without kill(2) rights (every process, from
+ *   the moment a code is in hand: amfa_guard_defer_signals).  The
+ *   terminal the caller owns sends SIGINT, SIGQUIT, SIGTSTP (^C, ^\, ^Z,
+ *   or ioctl(TIOCSIG) on the master) and SIGHUP when the master is
+ *   closed; sshd sends SIGTERM to its PAM child when the client goes
+ *   away.  Each of them could end the process after the code is checked
+ *   and before the check is on record (auth.c: the lockout bypass of
+ *   issue 23), so all catchable ones are blocked until the call returns.
+ *   What happens to one that came meanwhile, when the mask is put back:
+ *   the call has returned, every decision it took is durable (auth.c
+ *   writes before answering), so its delivery decides nothing: a failure
+ *   is counted, a success is spent, whether the program then dies or not.
+ *   It is delivered then, as the caller's terminal or sshd meant it (su
+ *   and sshd's child end; the module does not swallow a ^C or a
+ *   hang-up).  That it ends su before su's own failure delay (FAIL_DELAY,
+ *   or libpam's pam_fail_delay) gives the caller nothing it lacks
+ *   anyway: those delays run in the caller's process after the module,
+ *   where a ^C ends them at any time, with or without this module; the
+ *   limit on guessing is the lockout count, which is on record first.
+ *   The stop signals (SIGTSTP, SIGTTIN, SIGTTOU), ignored for the call in
+ *   an untrusted caller's process, are unblocked while still ignored, so
+ *   that one that came meanwhile is dropped rather than stopping the
+ *   program on its way out.
+ * - oom_score_adj.  A user may raise their own (and su inherits it), so
+ *   that the OOM killer picks su first under memory pressure they make.
+ *   A raised value is set to 0 for the call (root may lower it) and put
+ *   back after.  SIGKILL (the OOM killer's, or a delegated cgroup's
+ *   cgroup.kill) is not blockable: auth.c's write-ahead count is what
+ *   makes it worthless.
  * - The umask.  077 for the call, in every process: files and directories
  *   get the modes the module asks for, set with fchmod on the descriptor
  *   where a mode wider than 0700 is meant, whatever umask the caller had.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -180,11 +211,86 @@ amfa_guard_enter(struct amfa_guard *g, int secure)
 	return r;
 }
 
+#define OOM_ADJ_FILE "/proc/self/oom_score_adj"
+
+static int
+oom_adj_read(int *v)
+{
+	char buf[16];
+	ssize_t n;
+	int fd = open(OOM_ADJ_FILE, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return sscanf(buf, "%d", v) == 1 ? 0 : -1;
+}
+
+static int
+oom_adj_write(int v)
+{
+	char buf[16];
+	int fd = open(OOM_ADJ_FILE, O_WRONLY | O_CLOEXEC), n, r;
+
+	if (fd < 0)
+		return -1;
+	n = snprintf(buf, sizeof(buf), "%d\n", v);
+	r = write(fd, buf, (size_t)n) == n ? 0 : -1;
+	close(fd);
+	return r;
+}
+
+/* Raised by the process itself (a fault, its own write): not deferred. */
+static const int own_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP,
+	SIGSYS, SIGABRT, SIGPIPE, SIGXFSZ };
+
+int
+amfa_guard_defer_signals(struct amfa_guard *g)
+{
+	sigset_t all;
+	int adj;
+
+	if (!g->entered || g->deferred)
+		return 0;
+	sigfillset(&all);
+	for (size_t i = 0; i < sizeof(own_signals) / sizeof(own_signals[0]);
+	     i++)
+		sigdelset(&all, own_signals[i]);
+	if (sigprocmask(SIG_BLOCK, &all, &g->mask) != 0) {
+		amfa_log(LOG_ERR, "cannot defer signals for the call: %s",
+		    strerror(errno));
+		return -1;
+	}
+	g->deferred = 1;
+	/* Only a raised value; lowering takes root (CAP_SYS_RESOURCE). */
+	if (oom_adj_read(&adj) == 0 && adj > 0) {
+		if (oom_adj_write(0) == 0) {
+			g->oom_saved = 1;
+			g->oom_adj = adj;
+		} else {
+			amfa_log(LOG_NOTICE,
+			    "oom_score_adj %d stays for the call: %s", adj,
+			    strerror(errno));
+		}
+	}
+	return 0;
+}
+
 void
 amfa_guard_leave(struct amfa_guard *g)
 {
 	if (!g->entered)
 		return;
+	if (g->oom_saved)
+		(void)oom_adj_write(g->oom_adj);
+	/* Before the dispositions: a stop signal that came meanwhile is
+	 * dropped while still ignored (see the top). */
+	if (g->deferred)
+		(void)sigprocmask(SIG_SETMASK, &g->mask, NULL);
 	if (g->secure) {
 		for (int i = 0; i < AMFA_GUARD_NSIGNALS; i++) {
 			if (g->signal_saved[i])

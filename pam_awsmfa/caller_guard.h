@@ -35,6 +35,10 @@ struct amfa_guard {
 	gid_t rgid, egid, sgid;
 	struct sigaction signals[AMFA_GUARD_NSIGNALS];
 	int signal_saved[AMFA_GUARD_NSIGNALS];
+	int deferred; /* amfa_guard_defer_signals: `mask' is the caller's */
+	sigset_t mask;
+	int oom_saved; /* the caller's oom_score_adj, lowered for the call */
+	int oom_adj;
 };
 
 /*
@@ -52,6 +56,23 @@ int amfa_guard_process_secure(void);
  * set (logged): the caller then refuses the call, after amfa_guard_leave.
  */
 int amfa_guard_enter(struct amfa_guard *g, int secure);
+/*
+ * From the moment the module holds a code until it returns, in every
+ * process (set-uid or not: sshd's PAM child is not): block every signal a
+ * caller can cause and a handler could catch (the terminal's SIGINT,
+ * SIGQUIT, SIGTSTP, SIGHUP when the master is closed, sshd's SIGTERM when
+ * the client goes away, anything sent with kill(2)), so that nothing the
+ * caller controls ends the process between a verdict and its record
+ * (auth.c says what covers SIGKILL); and lower a raised oom_score_adj
+ * (inherited, and a user may raise their own) to 0.  Signals the process
+ * raises itself on a fault (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP,
+ * SIGSYS, SIGABRT) and those its own writes raise (SIGPIPE, SIGXFSZ: the
+ * write then fails and is handled) stay as they are.  amfa_guard_leave
+ * puts the mask back: caller_guard.c says what then happens to a signal
+ * that came meanwhile.  0, or -1 (logged): the caller refuses the call.
+ */
+int amfa_guard_defer_signals(struct amfa_guard *g);
+
 /* Put back everything amfa_guard_enter changed. */
 void amfa_guard_leave(struct amfa_guard *g);
 

@@ -83,7 +83,7 @@ static char *
 request_body(const struct amfa_ddb_config *c, const struct amfa_ddb_attr *key,
     const char *update, const char *condition,
     const struct amfa_ddb_attr *values, size_t nvalues, int consistent,
-    size_t *len)
+    int all_new, size_t *len)
 {
 	json_object *root, *k = NULL, *vals = NULL;
 	const char *text;
@@ -106,6 +106,8 @@ request_body(const struct amfa_ddb_config *c, const struct amfa_ddb_attr *key,
 		json_object_new_boolean(1)) != 0)
 		goto out;
 	if (update != NULL && add_string(root, "UpdateExpression", update) != 0)
+		goto out;
+	if (all_new && add_string(root, "ReturnValues", "ALL_NEW") != 0)
 		goto out;
 	if (condition != NULL &&
 	    add_string(root, "ConditionExpression", condition) != 0)
@@ -458,12 +460,13 @@ log_outcome(const struct amfa_ddb_config *c, const char *action,
 	}
 }
 
-/* Build, call, check a write's answer. */
+/* Build, call, check a write's answer; with `out', the item as the write
+ * left it (ReturnValues ALL_NEW). */
 static enum amfa_ddb_result
 write_action(const struct amfa_ddb_config *c, const char *action,
     const struct amfa_ddb_attr *key, const char *update, const char *condition,
     const struct amfa_ddb_attr *values, size_t nvalues,
-    struct amfa_ddb_error *err)
+    struct amfa_ddb_item *out, struct amfa_ddb_error *err)
 {
 	struct amfa_http_response ans;
 	enum amfa_ddb_result r;
@@ -471,14 +474,26 @@ write_action(const struct amfa_ddb_config *c, const char *action,
 	char *body;
 
 	memset(err, 0, sizeof(*err));
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
 	body = request_body(c, key, update, condition, values, nvalues, 0,
-	    &len);
+	    out != NULL, &len);
 	if (body == NULL) {
 		snprintf(err->detail, sizeof(err->detail),
 		    "bad request arguments");
 		r = AMFA_DDB_INTERNAL;
 	} else {
 		r = ddb_call(c, action, body, len, &ans, err);
+		if (r == AMFA_DDB_OK && out != NULL) {
+			r = amfa_ddb_parse_attributes(ans.body, ans.body_len,
+			    out);
+			if (r != AMFA_DDB_OK) {
+				r = AMFA_DDB_MALFORMED;
+				snprintf(err->detail, sizeof(err->detail),
+				    "the written item is not in the answer, "
+				    "or not S and N attributes");
+			}
+		}
 		amfa_http_response_free(&ans);
 		amfa_wipe_free(body, len + 1);
 	}
@@ -498,7 +513,7 @@ amfa_ddb_get_item(const struct amfa_ddb_config *c,
 
 	memset(err, 0, sizeof(*err));
 	memset(out, 0, sizeof(*out));
-	body = request_body(c, key, NULL, NULL, NULL, 0, 1, &len);
+	body = request_body(c, key, NULL, NULL, NULL, 0, 1, 0, &len);
 	if (body == NULL) {
 		snprintf(err->detail, sizeof(err->detail),
 		    "bad request arguments");
@@ -523,14 +538,16 @@ enum amfa_ddb_result
 amfa_ddb_update_item(const struct amfa_ddb_config *c,
     const struct amfa_ddb_attr *key, const char *update, const char *condition,
     const struct amfa_ddb_attr *values, size_t nvalues,
-    struct amfa_ddb_error *err)
+    struct amfa_ddb_item *out, struct amfa_ddb_error *err)
 {
 	if (update == NULL) {
 		memset(err, 0, sizeof(*err));
+		if (out != NULL)
+			memset(out, 0, sizeof(*out));
 		return AMFA_DDB_INTERNAL;
 	}
 	return write_action(c, "UpdateItem", key, update, condition, values,
-	    nvalues, err);
+	    nvalues, out, err);
 }
 
 enum amfa_ddb_result
@@ -540,5 +557,5 @@ amfa_ddb_delete_item(const struct amfa_ddb_config *c,
     struct amfa_ddb_error *err)
 {
 	return write_action(c, "DeleteItem", key, NULL, condition, values,
-	    nvalues, err);
+	    nvalues, NULL, err);
 }

@@ -96,12 +96,14 @@ enum amfa_ddb_result amfa_ddb_get_item(const struct amfa_ddb_config *c,
  * NULL, ConditionExpression `condition'; `values' are the
  * ExpressionAttributeValues (names ":x").  Attribute names in expressions
  * are used as written (the caller picks names that are not reserved
- * words).
+ * words).  With `out' (else NULL), the request asks ReturnValues ALL_NEW
+ * and *out is the whole item as the write left it (amfa_ddb_item_free):
+ * a write that is also a consistent read, in one request.
  */
 enum amfa_ddb_result amfa_ddb_update_item(const struct amfa_ddb_config *c,
     const struct amfa_ddb_attr *key, const char *update, const char *condition,
     const struct amfa_ddb_attr *values, size_t nvalues,
-    struct amfa_ddb_error *err);
+    struct amfa_ddb_item *out, struct amfa_ddb_error *err);
 
 /* DeleteItem, with an optional condition as above. */
 enum amfa_ddb_result amfa_ddb_delete_item(const struct amfa_ddb_config *c,
@@ -117,6 +119,11 @@ enum amfa_ddb_result amfa_ddb_delete_item(const struct amfa_ddb_config *c,
  * attributes, a NUL in a string).  For the fuzzers and tests.
  */
 enum amfa_ddb_result amfa_ddb_parse_item(const char *buf, size_t len,
+    struct amfa_ddb_item *out);
+
+/* The same for the "Attributes" of an UpdateItem answer with ReturnValues
+ * (AMFA_DDB_NO_ITEM when there are none). */
+enum amfa_ddb_result amfa_ddb_parse_attributes(const char *buf, size_t len,
     struct amfa_ddb_item *out);
 
 /* The value of attribute `name' of type `type', or NULL. */

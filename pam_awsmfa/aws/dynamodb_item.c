@@ -166,8 +166,10 @@ only_space(const char *s, size_t len)
 	return 1;
 }
 
-enum amfa_ddb_result
-amfa_ddb_parse_item(const char *buf, size_t len, struct amfa_ddb_item *out)
+/* The item under `field' of an answer (see amfa_ddb_parse_item). */
+static enum amfa_ddb_result
+parse_item_at(const char *buf, size_t len, const char *field,
+    struct amfa_ddb_item *out)
 {
 	struct json_tokener *tok;
 	json_object *root = NULL, *item;
@@ -187,7 +189,7 @@ amfa_ddb_parse_item(const char *buf, size_t len, struct amfa_ddb_item *out)
 		len - json_tokener_get_parse_end(tok)) ||
 	    !json_object_is_type(root, json_type_object))
 		goto out;
-	if (!json_object_object_get_ex(root, "Item", &item)) {
+	if (!json_object_object_get_ex(root, field, &item)) {
 		r = AMFA_DDB_NO_ITEM;
 		goto out;
 	}
@@ -209,4 +211,17 @@ out:
 	json_object_put(root);
 	json_tokener_free(tok);
 	return r;
+}
+
+enum amfa_ddb_result
+amfa_ddb_parse_item(const char *buf, size_t len, struct amfa_ddb_item *out)
+{
+	return parse_item_at(buf, len, "Item", out);
+}
+
+enum amfa_ddb_result
+amfa_ddb_parse_attributes(const char *buf, size_t len,
+    struct amfa_ddb_item *out)
+{
+	return parse_item_at(buf, len, "Attributes", out);
 }

@@ -50,8 +50,8 @@ amfa_auth_totp(const struct amfa_config *cfg, const struct amfa_user *u,
     const char *code, time_t now, struct amfa_state *st, void *arg)
 {
 	struct amfa_totp_params p;
-	int64_t matched;
-	int r;
+	int64_t matched, again;
+	int r, replay;
 
 	(void)arg;
 	if (u->totp_key == NULL)
@@ -59,18 +59,19 @@ amfa_auth_totp(const struct amfa_config *cfg, const struct amfa_user *u,
 	amfa_user_totp(u, &p);
 	r = amfa_totp_verify(&p, code, now, (int)cfg->window, st->last_step,
 	    &matched);
+	/* Only to tell a replay from a wrong code in the log; done whatever
+	 * the first answer, so that the work before the state is written is
+	 * the same for a right code and a wrong one (the single-write path
+	 * below relies on it). */
+	replay = st->last_step >= 0 &&
+	    amfa_totp_verify(&p, code, now, (int)cfg->window, -1, &again) == 1;
 	if (r < 0)
 		return AMFA_AUTH_ERROR;
 	if (r == 1) {
 		st->last_step = matched;
 		return AMFA_AUTH_OK;
 	}
-	/* Only to tell a replay from a wrong code in the log. */
-	if (st->last_step >= 0 &&
-	    amfa_totp_verify(&p, code, now, (int)cfg->window, -1, &matched) ==
-		1)
-		return AMFA_AUTH_REPLAY;
-	return AMFA_AUTH_BAD_CODE;
+	return replay ? AMFA_AUTH_REPLAY : AMFA_AUTH_BAD_CODE;
 }
 
 static void
@@ -178,28 +179,22 @@ without_state(const struct amfa_config *cfg, const struct amfa_user *u,
  * spend the code there again; a fresh snapshot that shows the step or the
  * counters spent answers REPLAY before any such call.
  */
-enum amfa_auth_result
-amfa_auth_run_vouched(const struct amfa_config *cfg, const struct amfa_user *u,
-    const char *code, time_t now, uid_t state_owner, amfa_verifier *verify,
+static enum amfa_auth_result
+decide_once(const struct amfa_config *cfg, const struct amfa_user *u,
+    const char *code, time_t now, struct amfa_store *s, amfa_verifier *verify,
     void *arg, amfa_vouched *vouched)
 {
-	struct amfa_store s;
 	struct amfa_state st;
 	enum amfa_auth_result res;
 	enum amfa_store_result sr;
 	long long deadline;
 	int tries = 0, locked_now;
 
-	if (amfa_store_init(&s, cfg, u->name, state_owner) != 0) {
-		amfa_log(LOG_ERR, "user %s: denied: state unavailable",
-		    u->name);
-		return AMFA_AUTH_ERROR;
-	}
 	deadline = amfa_monotonic_ms() + conflict_budget_ms(cfg);
 	for (;;) {
-		sr = amfa_store_load(&s, &st);
+		sr = amfa_store_load(s, &st);
 		if (sr != AMFA_STORE_OK) {
-			amfa_store_close(&s);
+			amfa_store_close(s);
 			if (tries > 0) {
 				amfa_log(LOG_ERR,
 				    "user %s: denied: state unavailable on "
@@ -214,7 +209,7 @@ amfa_auth_run_vouched(const struct amfa_config *cfg, const struct amfa_user *u,
 		}
 		tries++;
 		if (st.locked_until > (int64_t)now) {
-			amfa_store_close(&s);
+			amfa_store_close(s);
 			amfa_log(LOG_NOTICE,
 			    "user %s: denied: locked out for %" PRId64
 			    " more seconds",
@@ -240,12 +235,12 @@ amfa_auth_run_vouched(const struct amfa_config *cfg, const struct amfa_user *u,
 		default:
 			/* Nothing was decided about the code: the state
 			 * stays. */
-			amfa_store_close(&s);
+			amfa_store_close(s);
 			log_outcome(u, res, st.failures);
 			return res;
 		}
 		/* The state is durable before anyone is let in: one write. */
-		sr = amfa_store_commit(&s, &st, (int64_t)now);
+		sr = amfa_store_commit(s, &st, (int64_t)now);
 		if (sr == AMFA_STORE_OK)
 			break;
 		if (sr == AMFA_STORE_CONFLICT && tries < AMFA_AUTH_MAX_TRIES &&
@@ -253,7 +248,7 @@ amfa_auth_run_vouched(const struct amfa_config *cfg, const struct amfa_user *u,
 			conflict_pause(tries);
 			continue;
 		}
-		amfa_store_close(&s);
+		amfa_store_close(s);
 		if (sr == AMFA_STORE_CONFLICT)
 			amfa_log(LOG_ERR,
 			    "user %s: denied: the state kept changing "
@@ -267,7 +262,7 @@ amfa_auth_run_vouched(const struct amfa_config *cfg, const struct amfa_user *u,
 		    AMFA_AUTH_ERROR :
 		    AMFA_AUTH_UNAVAILABLE;
 	}
-	amfa_store_close(&s);
+	amfa_store_close(s);
 	if (locked_now)
 		amfa_log(LOG_WARNING,
 		    "user %s: %ld consecutive failures, locked "
@@ -277,13 +272,316 @@ amfa_auth_run_vouched(const struct amfa_config *cfg, const struct amfa_user *u,
 	return res;
 }
 
+/*
+ * When is a verdict seen, and what can end the process before it is on
+ * record?  (The design; issue 23.)
+ *
+ * A caller decides when su dies even without kill(2) rights: the terminal
+ * it owns sends SIGINT, SIGQUIT, SIGHUP (TIOCSIG, ^C, closing the
+ * master), sshd sends SIGTERM to its PAM child when the client goes away,
+ * a user may kill a process of a cgroup it was delegated (cgroup.kill)
+ * and may raise oom_score_adj, which su inherits.  Meanwhile every local
+ * user sees root's sockets (sock_diag as ss(8) uses it, /proc/net/tcp,
+ * the sizes in tcp_info).  Had the verdict shown there before its record
+ * was durable (a connection to STS for a right code, a second one to the
+ * table for a wrong code's write, or a write of another size), the caller
+ * would kill su on a wrong code before it counts, and guess without limit.
+ *
+ * Two defences, each enough for what it covers:
+ * 1. The guarded call (caller_guard.h, amfa_guard_defer_signals) blocks
+ *    every catchable signal a caller can cause, in every process, from
+ *    the moment the code is in hand until the module returns: no catchable
+ *    signal ends the process between a verdict and its record.
+ * 2. What no mask stops (SIGKILL from a delegated cgroup or the OOM
+ *    killer) must find nothing worth killing for.  So wherever a verdict
+ *    could be seen before its record, the attempt is counted first
+ *    ("write-ahead", decide_ahead below): a durable write that counts it
+ *    as a failure, the same write whatever the code, before the code is
+ *    looked at; then the verdict; a right code is a second write that
+ *    spends the code (step, counters) and clears the count; a wrong one
+ *    needs nothing more.  Killed anywhere after the count, the attempt
+ *    is a failure on record.  The attempt that reaches lockout_attempts
+ *    writes the lock with its count (still before its verdict), and a
+ *    right code on it takes the lock back out: "a right code on the last
+ *    allowed attempt still works" holds, and a kill between leaves the
+ *    user locked (closed).  A count at the limit found without a lock
+ *    (a count whose lock write was lost) locks then, unlooked at.
+ *    This is the table's path always: there the write itself goes out to
+ *    the network, and a write that spends a step differs in size from
+ *    one that counts a failure.  It is the files' path when the verifier
+ *    calls out (STS, the YubiKey validation servers).
+ *    Cost per login, the table: one UpdateItem that counts and returns
+ *    the item (ReturnValues ALL_NEW; it is the snapshot, no GetItem), a
+ *    second for a right code: wrong 1 request and 1 write (was 2 and 1),
+ *    right 2 requests and 2 writes (was 2 and 1); one more, before the
+ *    verdict, on the attempt that reaches the limit or the first after a
+ *    lock expired.  The files with a calling-out verifier: 2 fdatasyncs
+ *    for a right code (was 1), 1 for a wrong one.
+ * 3. The files with a local verifier (TOTP, recovery codes, shape
+ *    refusals) keep one write (decide_once): load under the user's lock,
+ *    verdict, one fdatasync'ed slot of fixed size.  Nothing leaves the
+ *    process between verdict and record: no connection, the file is in a
+ *    root-only directory, every record is the same size, the work before
+ *    the write does not depend on the verdict (amfa_auth_totp makes both
+ *    of its checks either way; a recovery code's KDF runs whatever the
+ *    code), and the answer (a prompt, su's message, its exit) comes only
+ *    after the write.  A SIGKILL that lands before the fdatasync returns
+ *    is blind: it loses an attempt whose verdict nobody outside has seen,
+ *    and such a kill cannot be timed on the verdict.
+ * The guard also lowers a raised oom_score_adj for the call.
+ */
+
+/* The attempt being counted, by the lockout's rules: from `before' (the
+ * state without it) to `after'. */
+enum attempt { ATTEMPT_LOCKED, ATTEMPT_LOCK_NOW, ATTEMPT_COUNTED };
+
+static enum attempt
+count_attempt(const struct amfa_config *cfg, time_t now,
+    const struct amfa_state *before, struct amfa_state *after)
+{
+	*after = *before;
+	if (before->locked_until > (int64_t)now)
+		return ATTEMPT_LOCKED;
+	if (before->locked_until != 0) {
+		/* The lock has expired: the count starts afresh. */
+		after->locked_until = 0;
+		after->failures = 0;
+	} else if (before->failures >= cfg->lockout_attempts) {
+		/* At the limit without a lock (its write was lost, or the
+		 * limit was lowered): lock now, the code unlooked at. */
+		after->locked_until = (int64_t)now + cfg->lockout_seconds;
+		return ATTEMPT_LOCK_NOW;
+	}
+	/* The last allowed attempt carries the lock; its right code takes
+	 * it back out. */
+	count_failure(cfg, after, now);
+	return ATTEMPT_COUNTED;
+}
+
+static enum amfa_auth_result
+store_failed(const struct amfa_user *u, enum amfa_store_result sr, int tries)
+{
+	if (sr == AMFA_STORE_CONFLICT)
+		amfa_log(LOG_ERR,
+		    "user %s: denied: the state kept changing meanwhile (%d "
+		    "tries)",
+		    u->name, tries);
+	else
+		amfa_log(LOG_ERR, "user %s: denied: state not saved (%s)",
+		    u->name, amfa_store_result_str(sr));
+	return sr == AMFA_STORE_ERROR ? AMFA_AUTH_ERROR : AMFA_AUTH_UNAVAILABLE;
+}
+
+static void
+log_locked(const struct amfa_user *u, const struct amfa_state *st, time_t now)
+{
+	amfa_log(LOG_NOTICE,
+	    "user %s: denied: locked out for %" PRId64 " more seconds", u->name,
+	    st->locked_until - (int64_t)now);
+}
+
+/*
+ * Count the attempt durably before its verdict: 0 with `st' the state on
+ * record (this attempt in its failure count), or an answer to give now
+ * (locked out, the state unavailable).
+ */
+static int
+count_ahead(const struct amfa_config *cfg, const struct amfa_user *u,
+    const char *code, time_t now, struct amfa_store *s, amfa_verifier *verify,
+    void *arg, amfa_vouched *vouched, struct amfa_state *st,
+    struct amfa_state *prior, enum amfa_auth_result *res)
+{
+	struct amfa_state before, after;
+	enum amfa_store_result sr;
+	long long deadline = amfa_monotonic_ms() + conflict_budget_ms(cfg);
+	enum attempt a;
+	int tries = 0, counted;
+
+	for (;;) {
+		sr = amfa_store_load_counted(s, st, (int64_t)now, &counted);
+		if (sr != AMFA_STORE_OK) {
+			if (tries == 0) {
+				*res = without_state(cfg, u, code, now, verify,
+				    arg, vouched, sr);
+				return -1;
+			}
+			*res = store_failed(u, sr, tries);
+			return -1;
+		}
+		tries++;
+		before = *st;
+		if (counted)
+			before.failures--; /* the table counted it already */
+		a = count_attempt(cfg, now, &before, &after);
+		if (a == ATTEMPT_LOCKED) {
+			log_locked(u, st, now);
+			*res = AMFA_AUTH_LOCKED;
+			return -1;
+		}
+		*prior = before;
+		/* Counted by the table as the rules count it: on record. */
+		if (counted && amfa_state_equal(&after, st))
+			return 0;
+		sr = amfa_store_commit(s, &after, (int64_t)now);
+		if (sr == AMFA_STORE_OK) {
+			*st = after;
+			if (a == ATTEMPT_LOCK_NOW) {
+				log_locked(u, st, now);
+				*res = AMFA_AUTH_LOCKED;
+				return -1;
+			}
+			return 0;
+		}
+		/* A conflict: another attempt wrote in between (its count,
+		 * or a reset of an expired lock that may have dropped this
+		 * one's): count again on what is there now. */
+		if (sr == AMFA_STORE_CONFLICT && tries < AMFA_AUTH_MAX_TRIES &&
+		    amfa_monotonic_ms() < deadline) {
+			conflict_pause(tries);
+			continue;
+		}
+		*res = store_failed(u, sr, tries);
+		return -1;
+	}
+}
+
+/*
+ * The write-ahead decision (see above): count, then the verdict, then for
+ * a right code the write that spends it.  A conflict on that write
+ * (another host wrote since the count) is decided again on a fresh read,
+ * which holds this attempt's count already: it is not counted twice, and
+ * the verifier remembers what STS or the servers said.
+ */
+static enum amfa_auth_result
+decide_ahead(const struct amfa_config *cfg, const struct amfa_user *u,
+    const char *code, time_t now, struct amfa_store *s, amfa_verifier *verify,
+    void *arg, amfa_vouched *vouched)
+{
+	struct amfa_state st, counted, prior;
+	enum amfa_auth_result res;
+	enum amfa_store_result sr;
+	long long deadline;
+	int tries = 0;
+
+	if (count_ahead(cfg, u, code, now, s, verify, arg, vouched, &st, &prior,
+		&res) != 0) {
+		amfa_store_close(s);
+		return res;
+	}
+	counted = st;
+	deadline = amfa_monotonic_ms() + conflict_budget_ms(cfg);
+	for (;;) {
+		tries++;
+		res = verify(cfg, u, code, now, &st, arg);
+		if (res != AMFA_AUTH_OK) {
+			if (res != AMFA_AUTH_BAD_CODE &&
+			    res != AMFA_AUTH_REPLAY && tries == 1 &&
+			    amfa_store_commit(s, &prior, (int64_t)now) ==
+				AMFA_STORE_OK)
+				counted = prior;
+			break;
+		}
+		st.failures = 0;
+		st.locked_until = 0;
+		st.last_success = (int64_t)now;
+		sr = amfa_store_commit(s, &st, (int64_t)now);
+		if (sr == AMFA_STORE_OK)
+			break;
+		if (sr != AMFA_STORE_CONFLICT || tries >= AMFA_AUTH_MAX_TRIES ||
+		    amfa_monotonic_ms() >= deadline) {
+			amfa_store_close(s);
+			return store_failed(u, sr, tries);
+		}
+		conflict_pause(tries);
+		if ((sr = amfa_store_load(s, &st)) != AMFA_STORE_OK) {
+			amfa_store_close(s);
+			return store_failed(u, sr, tries);
+		}
+		if (st.locked_until > (int64_t)now) {
+			amfa_store_close(s);
+			log_locked(u, &st, now);
+			return AMFA_AUTH_LOCKED;
+		}
+		counted = st;
+	}
+	switch (res) {
+	case AMFA_AUTH_OK:
+		break;
+	case AMFA_AUTH_BAD_CODE:
+	case AMFA_AUTH_REPLAY:
+		/* Already on record: nothing more is sent, unless the
+		 * verifier learnt something to keep although it refused (a
+		 * YubiKey OTP the validation servers call used elsewhere:
+		 * its counters are spent).  That write comes after the
+		 * verdict, but the failure is counted already: a kill before
+		 * it saves nothing. */
+		if (!amfa_state_equal(&st, &counted) &&
+		    amfa_store_commit(s, &st, (int64_t)now) != AMFA_STORE_OK)
+			amfa_log(LOG_NOTICE,
+			    "user %s: what the refusal spent was not "
+			    "recorded (the failure is)",
+			    u->name);
+		if (counted.locked_until > (int64_t)now)
+			amfa_log(LOG_WARNING,
+			    "user %s: %ld consecutive failures, locked "
+			    "for %ld seconds",
+			    u->name, counted.failures, cfg->lockout_seconds);
+		break;
+	default:
+		/* Nothing was decided about the code (the verifier could
+		 * not be asked): the count is taken back, as it was before
+		 * (above; if that write fails, or the state changed since,
+		 * the attempt stays counted: closed).  That write comes
+		 * after a verdict ("right here, AWS unreachable") but only
+		 * ever lowers the count: killing the process before it
+		 * gains nothing. */
+		break;
+	}
+	amfa_store_close(s);
+	log_outcome(u, res, counted.failures);
+	return res;
+}
+
+static enum amfa_auth_result
+run(const struct amfa_config *cfg, const struct amfa_user *u, const char *code,
+    time_t now, uid_t state_owner, amfa_verifier *verify, void *arg,
+    amfa_vouched *vouched, int calls_out)
+{
+	struct amfa_store s;
+
+	if (amfa_store_init(&s, cfg, u->name, state_owner) != 0) {
+		amfa_log(LOG_ERR, "user %s: denied: state unavailable",
+		    u->name);
+		return AMFA_AUTH_ERROR;
+	}
+	if (calls_out || cfg->state_backend == AMFA_BACKEND_DYNAMODB)
+		return decide_ahead(cfg, u, code, now, &s, verify, arg,
+		    vouched);
+	return decide_once(cfg, u, code, now, &s, verify, arg, vouched);
+}
+
+enum amfa_auth_result
+amfa_auth_run_vouched(const struct amfa_config *cfg, const struct amfa_user *u,
+    const char *code, time_t now, uid_t state_owner, amfa_verifier *verify,
+    void *arg, amfa_vouched *vouched)
+{
+	return run(cfg, u, code, now, state_owner, verify, arg, vouched, 1);
+}
+
+enum amfa_auth_result
+amfa_auth_run_remote(const struct amfa_config *cfg, const struct amfa_user *u,
+    const char *code, time_t now, uid_t state_owner, amfa_verifier *verify,
+    void *arg)
+{
+	return run(cfg, u, code, now, state_owner, verify, arg, NULL, 1);
+}
+
 enum amfa_auth_result
 amfa_auth_run(const struct amfa_config *cfg, const struct amfa_user *u,
     const char *code, time_t now, uid_t state_owner, amfa_verifier *verify,
     void *arg)
 {
-	return amfa_auth_run_vouched(cfg, u, code, now, state_owner, verify,
-	    arg, NULL);
+	return run(cfg, u, code, now, state_owner, verify, arg, NULL, 0);
 }
 
 enum amfa_auth_result

@@ -39,7 +39,11 @@ typedef enum amfa_auth_result amfa_verifier(const struct amfa_config *cfg,
  * user's lock for the files): refuse while locked out (the code is not
  * looked at), count a failure for a wrong or replayed code and lock after
  * lockout_attempts, reset the count on success, and write the state
- * durably before answering.  When the store says the state changed since
+ * durably before answering.  With the table, and for verifiers that call
+ * out (amfa_auth_run_vouched, amfa_auth_run_remote), the attempt is
+ * counted durably before `verify' runs (write-ahead: auth.c says why and
+ * what it costs); with the files and a local verifier (amfa_auth_run),
+ * one write after it.  When the store says the state changed since
  * the snapshot (another host, the table store), the decision is taken
  * again on a fresh snapshot, at most AMFA_AUTH_MAX_TRIES times within
  * dynamodb_timeout; then the login is refused (AMFA_AUTH_UNAVAILABLE).
@@ -49,6 +53,12 @@ typedef enum amfa_auth_result amfa_verifier(const struct amfa_config *cfg,
  */
 #define AMFA_AUTH_MAX_TRIES 64
 enum amfa_auth_result amfa_auth_run(const struct amfa_config *cfg,
+    const struct amfa_user *u, const char *code, time_t now, uid_t state_owner,
+    amfa_verifier *verify, void *arg);
+
+/* amfa_auth_run for a verifier that calls out (the YubiKey validation
+ * servers): the attempt is counted before the call, whatever the store. */
+enum amfa_auth_result amfa_auth_run_remote(const struct amfa_config *cfg,
     const struct amfa_user *u, const char *code, time_t now, uid_t state_owner,
     amfa_verifier *verify, void *arg);
 

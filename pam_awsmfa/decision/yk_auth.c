@@ -307,5 +307,6 @@ amfa_auth_yubikey(const struct amfa_config *cfg, const struct amfa_user *u,
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
-	return amfa_auth_run(cfg, u, otp, now, state_owner, check_yubikey, &c);
+	return amfa_auth_run_remote(cfg, u, otp, now, state_owner,
+	    check_yubikey, &c);
 }

@@ -41,7 +41,7 @@ enum amfa_ddb_result amfa_net_ddb_get_item(const struct amfa_ddb_config *c,
 enum amfa_ddb_result amfa_net_ddb_update_item(const struct amfa_ddb_config *c,
     const struct amfa_ddb_attr *key, const char *update, const char *condition,
     const struct amfa_ddb_attr *values, size_t nvalues,
-    struct amfa_ddb_error *err);
+    struct amfa_ddb_item *out, struct amfa_ddb_error *err);
 enum amfa_ddb_result amfa_net_ddb_delete_item(const struct amfa_ddb_config *c,
     const struct amfa_ddb_attr *key, const char *condition,
     const struct amfa_ddb_attr *values, size_t nvalues,
@@ -67,7 +67,7 @@ enum amfa_ddb_result amfa_net_kms_decrypt(const struct amfa_ddb_config *c,
  * caller's log sink, set in the plugin for the call and cleared after it.
  */
 #define AMFA_NET_PLUGIN	    "awsmfa_net.so"
-#define AMFA_NET_OPS_SYMBOL "amfa_net_ops_v4"
+#define AMFA_NET_OPS_SYMBOL "amfa_net_ops_v5"
 
 struct amfa_net_log {
 	amfa_log_sink *sink; /* NULL: stderr */
@@ -92,7 +92,7 @@ struct amfa_net_ops {
 	    const struct amfa_ddb_config *c, const struct amfa_ddb_attr *key,
 	    const char *update, const char *condition,
 	    const struct amfa_ddb_attr *values, size_t nvalues,
-	    struct amfa_ddb_error *err);
+	    struct amfa_ddb_item *out, struct amfa_ddb_error *err);
 	enum amfa_ddb_result (*ddb_delete_item)(const struct amfa_net_log *log,
 	    const struct amfa_ddb_config *c, const struct amfa_ddb_attr *key,
 	    const char *condition, const struct amfa_ddb_attr *values,

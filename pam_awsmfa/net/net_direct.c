@@ -27,10 +27,10 @@ enum amfa_ddb_result
 amfa_net_ddb_update_item(const struct amfa_ddb_config *c,
     const struct amfa_ddb_attr *key, const char *update, const char *condition,
     const struct amfa_ddb_attr *values, size_t nvalues,
-    struct amfa_ddb_error *err)
+    struct amfa_ddb_item *out, struct amfa_ddb_error *err)
 {
 	return amfa_ddb_update_item(c, key, update, condition, values, nvalues,
-	    err);
+	    out, err);
 }
 
 enum amfa_ddb_result

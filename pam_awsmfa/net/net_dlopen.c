@@ -251,15 +251,17 @@ enum amfa_ddb_result
 amfa_net_ddb_update_item(const struct amfa_ddb_config *c,
     const struct amfa_ddb_attr *key, const char *update, const char *condition,
     const struct amfa_ddb_attr *values, size_t nvalues,
-    struct amfa_ddb_error *err)
+    struct amfa_ddb_item *out, struct amfa_ddb_error *err)
 {
 	const struct amfa_net_ops *ops;
 	struct amfa_net_log log;
 
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
 	if ((ops = ddb_ops(&log, err)) == NULL)
 		return AMFA_DDB_INTERNAL;
 	return ops->ddb_update_item(&log, c, key, update, condition, values,
-	    nvalues, err);
+	    nvalues, out, err);
 }
 
 enum amfa_ddb_result

@@ -63,13 +63,13 @@ plugin_ddb_update(const struct amfa_net_log *log,
     const struct amfa_ddb_config *c, const struct amfa_ddb_attr *key,
     const char *update, const char *condition,
     const struct amfa_ddb_attr *values, size_t nvalues,
-    struct amfa_ddb_error *err)
+    struct amfa_ddb_item *out, struct amfa_ddb_error *err)
 {
 	enum amfa_ddb_result r;
 
 	enter(log);
 	r = amfa_ddb_update_item(c, key, update, condition, values, nvalues,
-	    err);
+	    out, err);
 	leave();
 	return r;
 }
@@ -116,9 +116,9 @@ plugin_kms_decrypt(const struct amfa_net_log *log,
 	return r;
 }
 
-extern const struct amfa_net_ops amfa_net_ops_v4;
+extern const struct amfa_net_ops amfa_net_ops_v5;
 
-const struct amfa_net_ops amfa_net_ops_v4 = {
+const struct amfa_net_ops amfa_net_ops_v5 = {
 	.size = sizeof(struct amfa_net_ops),
 	.version = AMFA_VERSION,
 	.sts_get_session_token = plugin_sts,

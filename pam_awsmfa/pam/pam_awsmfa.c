@@ -208,6 +208,14 @@ authenticate_enrolled(pam_handle_t *pamh, struct call *c,
 		a->reason = "no code given";
 		return r == PAM_CONV_ERR || r == PAM_BUF_ERR ? r : PAM_AUTH_ERR;
 	}
+	/* From here to the return, nothing the caller can send ends the
+	 * process between the verdict and its record (caller_guard.h). */
+	if (amfa_guard_defer_signals(&c->guard) != 0) {
+		amfa_wipe_free_str(code);
+		amfa_user_free(&user);
+		a->reason = "signals could not be deferred";
+		return PAM_AUTHINFO_UNAVAIL;
+	}
 	amfa_login_run(&c->cfg, &user, code, time(NULL), 0, &login);
 	amfa_wipe_free_str(code);
 	r = result_to_pam(login.result);

@@ -266,7 +266,7 @@ write_item(const struct amfa_config *cfg, const char *user, uint64_t old_ver,
 		"SET enr_ct = :ct, enr_key = :ek, enr_ver = :ev, " FRESH_STATE :
 		"SET enr_ver = :ev, " FRESH_STATE " REMOVE enr_ct, enr_key",
 	    old_ver > 0 ? "enr_ver = :oev" : "attribute_not_exists(enr_ver)", v,
-	    n, &err);
+	    n, NULL, &err);
 	if (r == AMFA_DDB_OK)
 		return 0;
 	amfa_table_error_str(&err, detail, sizeof(detail));

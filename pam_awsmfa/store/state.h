@@ -70,8 +70,9 @@ int amfa_state_open(const struct amfa_config *cfg, const char *user,
 /*
  * Make `st' the user's state, durably and all-or-nothing: one slot written
  * in place and fdatasync'ed (a new or earlier-form file: the whole file,
- * replaced atomically).  0 or -1 (logged; the old state is intact).  At
- * most once per amfa_state_open.
+ * replaced atomically).  0 or -1 (logged; the old state is intact; the
+ * handle is spent).  After 0 it may be called again under the same lock
+ * (the other slot: a torn second write leaves the first).
  */
 int amfa_state_commit(struct amfa_state_handle *h, const struct amfa_state *st);
 void amfa_state_close(struct amfa_state_handle *h);

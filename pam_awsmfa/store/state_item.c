@@ -316,8 +316,10 @@ amfa_item_write(const struct amfa_state *old, int exists, uint64_t version,
 		    append(w->condition, " AND totp_step < %s", fix[F_STEP]) !=
 			0)
 			return -1;
+		/* (A snapshot locked by this very attempt's count, the last
+		 * allowed one, is pinned by the version: auth.c.) */
 		if (st->last_success > old->last_success &&
-		    st->locked_until <= now) {
+		    st->locked_until <= now && old->locked_until <= now) {
 			if ((nm = value(w, "now", now)) == NULL ||
 			    append(w->condition, " AND locked_until <= %s",
 				nm) != 0)

@@ -37,7 +37,8 @@
  * spends:
  *     AND totp_step < :ts                      a new step
  *     AND (attribute_not_exists(yk_ID) OR yk_ID < :kN)  a token's counters
- *     AND locked_until <= :now                 an acceptance
+ *     AND locked_until <= :now                 an acceptance (on a
+ *                                              snapshot not locked)
  * so that, of logins racing with one code on any number of hosts, one
  * write succeeds and the others find the condition false.
  */

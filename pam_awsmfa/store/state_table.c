@@ -212,9 +212,13 @@ table_commit(struct amfa_store *s, const struct amfa_state *st, int64_t now)
 	memset(&err, 0, sizeof(err));
 	amfa_table_config(s->cfg, &dc, endpoint, cache);
 	r = amfa_net_ddb_update_item(&dc, &key, w.update, w.condition, w.values,
-	    w.nvalues, &err);
-	if (r == AMFA_DDB_OK)
+	    w.nvalues, NULL, &err);
+	if (r == AMFA_DDB_OK) {
+		/* The snapshot of a further commit (store.h). */
+		s->exists = 1;
+		s->version++;
 		return AMFA_STORE_OK;
+	}
 	if (r == AMFA_DDB_CONDITION) {
 		amfa_log(LOG_INFO,
 		    "state table %s: user %s: changed since it was read; "
@@ -225,6 +229,81 @@ table_commit(struct amfa_store *s, const struct amfa_state *st, int64_t now)
 	return failed(s, "write", r, &err);
 }
 
+/*
+ * The write-ahead count (store.h, amfa_store_load_counted): one
+ * UpdateItem, conditioned on the user not being locked out at `now',
+ * that adds 1 to fail_count and to the version, creates a missing item
+ * with every attribute of a fresh state, and answers with the item as
+ * written.  Its condition failing means a lock (or an item without
+ * locked_until): a read then says which, and nothing was written.
+ * Not idempotent: a try the client retries after it may have reached the
+ * table (a 5xx, a lost answer: dynamodb.h) can count the attempt twice,
+ * which errs closed (a lock one attempt early), never open.
+ */
+static enum amfa_store_result
+table_load_counted(struct amfa_store *s, struct amfa_state *st, int64_t now,
+    int *counted)
+{
+	static const char update[] =
+	    "SET amfa_ver = if_not_exists(amfa_ver, :zero) + :one, "
+	    "fail_count = if_not_exists(fail_count, :zero) + :one, "
+	    "totp_step = if_not_exists(totp_step, :none), "
+	    "locked_until = if_not_exists(locked_until, :zero), "
+	    "last_ok = if_not_exists(last_ok, :zero), "
+	    "rc_gen = if_not_exists(rc_gen, :zero), "
+	    "rc_used = if_not_exists(rc_used, :zero)";
+	static const char condition[] = "attribute_not_exists(" AMFA_ITEM_KEY
+					") OR locked_until <= :now";
+	struct amfa_ddb_attr key = { AMFA_ITEM_KEY, AMFA_DDB_S, s->user };
+	struct amfa_ddb_attr values[4];
+	struct amfa_ddb_config dc;
+	struct amfa_ddb_error err;
+	struct amfa_ddb_item it;
+	enum amfa_ddb_result r;
+	char endpoint[256], cache[4096], nowbuf[24];
+	const char *why;
+	int p;
+
+	*counted = 0;
+	snprintf(nowbuf, sizeof(nowbuf), "%lld", (long long)now);
+	values[0] = (struct amfa_ddb_attr){ ":zero", AMFA_DDB_N, "0" };
+	values[1] = (struct amfa_ddb_attr){ ":one", AMFA_DDB_N, "1" };
+	values[2] = (struct amfa_ddb_attr){ ":none", AMFA_DDB_N, "-1" };
+	values[3] = (struct amfa_ddb_attr){ ":now", AMFA_DDB_N, nowbuf };
+	memset(st, 0, sizeof(*st));
+	st->last_step = -1;
+	memset(&err, 0, sizeof(err));
+	memset(&it, 0, sizeof(it));
+	ensure_state_dir(s);
+	amfa_table_config(s->cfg, &dc, endpoint, cache);
+	r = amfa_net_ddb_update_item(&dc, &key, update, condition, values, 4,
+	    &it, &err);
+	if (r == AMFA_DDB_CONDITION)
+		return table_load(s, st); /* locked out: a look, no write */
+	if (r != AMFA_DDB_OK) {
+		amfa_ddb_item_free(&it);
+		return failed(s, "count", r, &err);
+	}
+	if (!enrolment_pinned_ok(s, &it)) {
+		amfa_ddb_item_free(&it);
+		return AMFA_STORE_ERROR;
+	}
+	p = amfa_item_to_state(&it, s->user, st, &s->version, &why);
+	amfa_ddb_item_free(&it);
+	if (p != 0) {
+		amfa_log(LOG_ERR,
+		    "state table %s: user %s: the item is unusable (%s); "
+		    "refusing until an administrator repairs or deletes it",
+		    s->cfg->ddb_table, s->user, why);
+		memset(st, 0, sizeof(*st));
+		st->last_step = -1;
+		return AMFA_STORE_ERROR;
+	}
+	s->exists = 1;
+	*counted = 1;
+	return AMFA_STORE_OK;
+}
+
 static void
 table_close(struct amfa_store *s)
 {
@@ -232,4 +311,4 @@ table_close(struct amfa_store *s)
 }
 
 const struct amfa_store_ops amfa_store_table_ops = { table_load, table_commit,
-	table_close };
+	table_close, table_load_counted };

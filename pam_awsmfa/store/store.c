@@ -62,6 +62,27 @@ amfa_store_load(struct amfa_store *s, struct amfa_state *st)
 }
 
 enum amfa_store_result
+amfa_store_load_counted(struct amfa_store *s, struct amfa_state *st,
+    int64_t now, int *counted)
+{
+	enum amfa_store_result r;
+
+	*counted = 0;
+	if (s->ops == NULL)
+		return AMFA_STORE_ERROR;
+	if (s->ops->load_counted == NULL)
+		return amfa_store_load(s, st);
+	s->ops->close(s);
+	s->loaded = 0;
+	r = s->ops->load_counted(s, st, now, counted);
+	if (r == AMFA_STORE_OK) {
+		s->snap = *st;
+		s->loaded = 1;
+	}
+	return r;
+}
+
+enum amfa_store_result
 amfa_store_commit(struct amfa_store *s, const struct amfa_state *st,
     int64_t now)
 {
@@ -70,8 +91,11 @@ amfa_store_commit(struct amfa_store *s, const struct amfa_state *st,
 	if (s->ops == NULL || !s->loaded)
 		return AMFA_STORE_ERROR;
 	r = s->ops->commit(s, st, now);
-	/* One commit per snapshot: the next one needs a fresh load. */
-	s->loaded = 0;
+	/* What was written is the next commit's snapshot; after a conflict
+	 * or a failure the next one needs a fresh load. */
+	s->loaded = r == AMFA_STORE_OK;
+	if (r == AMFA_STORE_OK)
+		s->snap = *st;
 	return r;
 }
 

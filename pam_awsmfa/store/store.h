@@ -15,7 +15,9 @@
  *             the replay rule itself (a new TOTP step above the stored one,
  *             a YubiKey's counters above the stored ones, not locked for an
  *             acceptance).  Another host's write in between is a conflict,
- *             and the decision is taken again on a fresh snapshot.
+ *             and the decision is taken again on a fresh snapshot.  The decision's
+ *             snapshot is the answer of the write that counts the attempt
+ *             (amfa_store_load_counted; auth.c says why).
  */
 #ifndef AMFA_STORE_H
 #define AMFA_STORE_H
@@ -44,6 +46,10 @@ struct amfa_store_ops {
 	enum amfa_store_result (*commit)(struct amfa_store *s,
 	    const struct amfa_state *st, int64_t now);
 	void (*close)(struct amfa_store *s);
+	/* The table's write-ahead load (amfa_store_load_counted), or NULL:
+	 * a plain load. */
+	enum amfa_store_result (*load_counted)(struct amfa_store *s,
+	    struct amfa_state *st, int64_t now, int *counted);
 };
 
 struct amfa_store {
@@ -73,12 +79,27 @@ int amfa_store_init(struct amfa_store *s, const struct amfa_config *cfg,
 enum amfa_store_result amfa_store_load(struct amfa_store *s,
     struct amfa_state *st);
 /*
+ * A snapshot that already counts one more attempt, for a decision whose
+ * verdict could be seen outside the process before its record (auth.c
+ * says when and why).  The table: one conditional UpdateItem that adds 1
+ * to the failure count (creating the item if there is none) unless the
+ * user is locked out at `now', and returns the item as written
+ * (ReturnValues ALL_NEW): *counted = 1 and `st' holds the count with
+ * this attempt in it.  A locked-out item is not written: `st' comes
+ * from a read, *counted = 0.  The files: amfa_store_load (*counted = 0);
+ * the caller counts and commits.
+ */
+enum amfa_store_result amfa_store_load_counted(struct amfa_store *s,
+    struct amfa_state *st, int64_t now, int *counted);
+/*
  * Make `st' the user's state if the state is still the snapshot's:
  * AMFA_STORE_OK (durable: the files fsync'ed, the table acknowledged),
  * AMFA_STORE_CONFLICT (nothing written; load again and decide again), or
  * a failure (nothing known to be written).  `now' is the decision's time
- * (the table's condition that an acceptance is not locked out).  At most
- * once per load.
+ * (the table's condition that an acceptance is not locked out).  After
+ * AMFA_STORE_OK the state written is the snapshot a further commit is
+ * conditioned on (a write-ahead decision commits twice); after anything
+ * else a commit needs a fresh load.
  */
 enum amfa_store_result amfa_store_commit(struct amfa_store *s,
     const struct amfa_state *st, int64_t now);

@@ -18,9 +18,10 @@ static enum amfa_store_result
 files_commit(struct amfa_store *s, const struct amfa_state *st, int64_t now)
 {
 	(void)now;
-	return amfa_state_commit(&s->file, st) == 0 ?
-	    AMFA_STORE_OK :
-	    AMFA_STORE_ERROR;
+	if (amfa_state_commit(&s->file, st) != 0)
+		return AMFA_STORE_ERROR;
+	s->exists = 1;
+	return AMFA_STORE_OK;
 }
 
 static void
@@ -30,4 +31,4 @@ files_close(struct amfa_store *s)
 }
 
 const struct amfa_store_ops amfa_store_files_ops = { files_load, files_commit,
-	files_close };
+	files_close, NULL };

@@ -119,7 +119,7 @@ main(int argc, char **argv)
 		}
 		r = upd ?
 		    amfa_net_ddb_update_item(&c, &key, update, cond, values,
-			nvalues, &err) :
+			nvalues, NULL, &err) :
 		    amfa_net_ddb_delete_item(&c, &key, cond, values, nvalues,
 			&err);
 	} else {

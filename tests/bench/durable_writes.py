@@ -8,8 +8,10 @@ otherwise.  Run by hand, as root:
 
     python3 tests/bench/durable_writes.py BUILD_DIR
 
-Prints one Markdown table.  Nothing is asserted: the figures go into
-tests/bench/README.md."""
+Prints two Markdown tables: the files' system calls, then the state
+table's requests per login (dynalite behind ddb_front.py: GetItem and
+UpdateItem as the front counts them; every UpdateItem is a durable
+write).  Nothing is asserted: the figures go into tests/bench/README.md."""
 
 import collections
 import os
@@ -91,6 +93,7 @@ def main(argv):
             tree.cleanup()
     finally:
         sts.stop()
+    table_rows = table_requests(build)
     print("| verify | login | outcome | fsync | fdatasync | rename | pwrite |")
     print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
     for verify, what, outcome, seen in rows:
@@ -98,6 +101,72 @@ def main(argv):
             verify, what, outcome, seen["fsync"], seen["fdatasync"],
             seen["rename"] + seen["renameat"] + seen["renameat2"],
             seen["pwrite64"]))
+
+    print()
+    print("| state table, verify | login | outcome | GetItem | UpdateItem "
+          "(durable writes) |")
+    print("| --- | --- | --- | ---: | ---: |")
+    for verify, what, outcome, got, upd in table_rows:
+        print("| %s | %s | %s | %d | %d |" % (verify, what, outcome, got,
+                                               upd))
+
+
+def table_requests(build):
+    """(verify, login, outcome, GetItems, UpdateItems) of logins with the
+    state in a table, lockout_attempts = 3."""
+    import dynalite
+    from amfa_testlib import Tree, totp, wait_fresh_step
+    from fleetlib import KEY, TABLE, Fleet, table_settings
+    from sts_process import IamUser, StsServer
+
+    if dynalite.available():
+        return []
+    modes = ("local", "local+sts", "sts")
+    iams = {m: IamUser("tbench%d" % i) for i, m in enumerate(modes)}
+    sts = StsServer(list(iams.values()))
+    fleet = Fleet()
+    rows = []
+    try:
+        for verify in modes:
+            iam = iams[verify]
+            tree = Tree()
+            tree.store = os.path.join(tree.root, "run")
+            tree.write_config(table_settings(
+                fleet, tree, verify=verify, sts_endpoint=sts.url,
+                lockout_attempts=3, lockout_seconds=600))
+            tree.service("awsmfa", ["auth required MODULE config=CONF"])
+            seed = tree.enroll("tbench", seed=iam.seed, iam_user=iam.name,
+                               extra=(
+                "access_key_id = %s\nsecret_access_key = %s\n"
+                % (iam.key_id, iam.secret)))
+            fleet.db.call("DeleteItem", {"TableName": TABLE,
+                                         "Key": {KEY: {"S": "tbench"}}})
+            wait_fresh_step(margin=12)
+            now = time.time()
+            wrong = ["%06d" % ((int(totp(seed, now)) + k) % 1000000)
+                     for k in (500000, 500001, 500002)]
+            cases = [("first login (no item)", totp(seed, now - 30)),
+                     ("right code", totp(seed, now)),
+                     ("wrong code", wrong[0]),
+                     ("wrong code, a second", wrong[1]),
+                     ("wrong code, the last allowed (locks)", wrong[2]),
+                     ("locked out", wrong[0])]
+            for what, code in cases:
+                fleet.front.reset_stats()
+                rc = subprocess.run(
+                    [os.path.join(build, "tests", "pam", "pamtest"),
+                     tree.pamd, "awsmfa", "tbench"], input=code + "\n",
+                    capture_output=True, text=True, timeout=120).returncode
+                targets = fleet.front.stats()["targets"]
+                rows.append((verify, what, "in" if rc == 0 else
+                             "refused (%d)" % rc,
+                             sum(t.endswith(".GetItem") for t in targets),
+                             sum(t.endswith(".UpdateItem") for t in targets)))
+            tree.cleanup()
+    finally:
+        fleet.close()
+        sts.stop()
+    return rows
 
 
 if __name__ == "__main__":

@@ -103,7 +103,8 @@ class OneCodeOneLogin(FleetCase):
         self.assertRc(res, PAM_AUTH_ERR, "the same code on B")
         self.assertIn("already used", res.log)
         item = FLEET.item(user)
-        self.assertEqual(item["amfa_ver"], "2")
+        # A: its count and its acceptance; B: the count of its refusal.
+        self.assertEqual(item["amfa_ver"], "3")
         self.assertEqual(item["fail_count"], "1", "B's refusal counted")
         self.assertEqual(int(item["totp_step"]), int(time.time()) // 30)
         for t in (self.a, self.b):
@@ -450,17 +451,18 @@ class WithSts(FleetCase):
                 if r["action"] == "GetSessionToken"]
 
     def test_decided_again_without_a_second_sts_call(self):
-        slow = SlowWrites(FLEET.front.port, 4)
+        slow = SlowWrites(FLEET.front.port, 4, skip=1)
         self.addCleanup(slow.close)
         self.a.settings["dynamodb_endpoint"] = slow.url
-        self.a.settings["dynamodb_timeout"] = 10
+        self.a.settings["dynamodb_timeout"] = 20
         self.a.write_config(self.a.settings)
-        wait_fresh_step(margin=12)
+        wait_fresh_step(margin=16)
         code = totp(self.iam.seed)
         wrong = "%06d" % ((int(code) + 1) % 1000000)
-        # A reads, checks, gets credentials from STS, and its write is
-        # held; meanwhile B counts a failure: A's write finds the item
-        # changed and A decides again on the fresh item.
+        # A counts its attempt, checks, gets credentials from STS, and its
+        # acceptance is held; meanwhile B counts a failure: A's write finds
+        # the item changed and A decides again on the fresh item, without
+        # counting itself again or asking STS again.
         p = self.a.start("awsmfa", self.name, [code], ["-E"])
         self.assertTrue(slow.holding.wait(30), "A never wrote")
         self.assertRc(self.b.run("awsmfa", self.name, [wrong]), PAM_AUTH_ERR)
@@ -531,7 +533,7 @@ class WithValidation(FleetCase):
         srv = ValidationServer({"clients": {"1": YKVAL_KEY}, "otps": {
             otp: {"session": 4, "use": 1}}})
         self.addCleanup(srv.stop)
-        slow = SlowWrites(FLEET.front.port, 4)
+        slow = SlowWrites(FLEET.front.port, 4, skip=1)
         self.addCleanup(slow.close)
         seed = new_seed()
         for t in (self.a, self.b):
@@ -542,7 +544,7 @@ class WithValidation(FleetCase):
                                "yubikey_api_key_file": key})
             t.enroll(user, seed=seed, extra="yubikey = %s\n" % tok.spec)
         self.a.settings.update({"dynamodb_endpoint": slow.url,
-                                "dynamodb_timeout": 10})
+                                "dynamodb_timeout": 20})
         for t in (self.a, self.b):
             t.write_config(t.settings)
         wait_fresh_step(margin=10)

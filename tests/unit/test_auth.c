@@ -1,4 +1,5 @@
 /* The authentication decision with a controlled clock. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,6 +30,61 @@ try(const char *code, time_t now)
 {
 	logcap_start();
 	return amfa_auth_check(&cfg, &user, code, now, getuid());
+}
+
+/* The state on disk as it is at this moment (no lock: a verifier runs
+ * while the decision holds it). */
+static long
+disk_failures(void)
+{
+	char path[300], buf[8192];
+	struct amfa_state st;
+	enum amfa_state_form form;
+	uint64_t seq;
+	const char *why;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/alice.state", cfg.state_dir);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	if (amfa_state_file_parse(buf, n, &st, &form, &seq, &why) != 0)
+		return -2;
+	return st.failures;
+}
+
+/* A verifier that calls out, as STS does: notes what is on record when
+ * it runs, answers `arg'. */
+static long seen_on_disk;
+
+static enum amfa_auth_result
+remote(const struct amfa_config *c, const struct amfa_user *u, const char *code,
+    time_t now, struct amfa_state *st, void *arg)
+{
+	seen_on_disk = disk_failures();
+	if (*(enum amfa_auth_result *)arg == AMFA_AUTH_OK)
+		return amfa_auth_totp(c, u, code, now, st, NULL);
+	return *(enum amfa_auth_result *)arg;
+}
+
+static enum amfa_auth_result
+try_remote(const char *code, time_t now, enum amfa_auth_result answer)
+{
+	logcap_start();
+	seen_on_disk = -100;
+	return amfa_auth_run_remote(&cfg, &user, code, now, getuid(), remote,
+	    &answer);
+}
+
+static enum amfa_auth_result
+local(const struct amfa_config *c, const struct amfa_user *u, const char *code,
+    time_t now, struct amfa_state *st, void *arg)
+{
+	(void)arg;
+	seen_on_disk = disk_failures();
+	return amfa_auth_totp(c, u, code, now, st, NULL);
 }
 
 static void
@@ -128,6 +184,46 @@ main(void)
 		try(code, t2 + 60);
 	ok(amfa_auth_recent(&cfg, &user, t2 + 61, getuid(), 300) == 0,
 	    "a locked-out user gets no grace");
+
+	/* Write-ahead (issue 23): a verifier that calls out runs with its
+	 * attempt already counted on disk; a wrong code writes nothing
+	 * more, a right one clears the count. */
+	time_t t3 = t2 + 1200;
+	is_int(try_remote(code_at(t3), t3, AMFA_AUTH_BAD_CODE),
+	    AMFA_AUTH_BAD_CODE, "remote: wrong code");
+	is_int(seen_on_disk, 1, "counted on disk before the verdict");
+	read_state(&st);
+	is_int(st.failures, 1, "and stays counted");
+	is_int(try_remote(code_at(t3), t3, AMFA_AUTH_BAD_CODE),
+	    AMFA_AUTH_BAD_CODE, "remote: a second wrong code");
+	is_int(seen_on_disk, 2, "counted before the verdict again");
+	is_int(try_remote(code_at(t3), t3, AMFA_AUTH_OK), AMFA_AUTH_OK,
+	    "remote: a right code on the last allowed attempt logs in");
+	is_int(seen_on_disk, 3, "that attempt was counted (and locked) first");
+	read_state(&st);
+	is_int(st.failures, 0, "the right code cleared the count");
+	is_int(st.locked_until, 0, "and took the lock back out");
+	is_int(st.last_step, t3 / 30, "and spent its step");
+	is_int(try_remote(code_at(t3 + 30), t3 + 30, AMFA_AUTH_UNAVAILABLE),
+	    AMFA_AUTH_UNAVAILABLE, "remote: the verifier unreachable");
+	is_int(seen_on_disk, 1, "counted while it was asked");
+	read_state(&st);
+	is_int(st.failures, 0, "and taken back: nothing was decided");
+	for (int i = 0; i < 3; i++)
+		try_remote(code_at(t3 + 30), t3 + 30, AMFA_AUTH_BAD_CODE);
+	is_int(try_remote(code_at(t3 + 30), t3 + 31, AMFA_AUTH_OK),
+	    AMFA_AUTH_LOCKED, "remote: locked after three counted failures");
+	is_int(seen_on_disk, -100, "the verifier was not asked");
+
+	/* A local verifier on the files: one write, after the verdict. */
+	time_t t4 = t3 + 1200;
+	logcap_start();
+	is_int(amfa_auth_run(&cfg, &user, code_at(t4), t4, getuid(), local,
+		   NULL),
+	    AMFA_AUTH_OK, "local: right code");
+	is_int(seen_on_disk, 3, "nothing written before the verdict");
+	read_state(&st);
+	is_int(st.failures, 0, "one write after it");
 
 	/* Corrupt state: fail closed, state not reset. */
 	snprintf(cmd, sizeof(cmd), "printf 'garbage\\n' > %s/alice.state", dir);

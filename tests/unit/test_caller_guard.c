@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -249,10 +250,100 @@ caller_ids(void)
 	    "stop it), put back after; terminal stops ignored for the call");
 }
 
+static volatile sig_atomic_t caught;
+
+static void
+catch_signal(int sig)
+{
+	caught = sig;
+}
+
+static int
+oom_adj(void)
+{
+	char buf[16] = "";
+	int fd = open("/proc/self/oom_score_adj", O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return n > 0 ? atoi(buf) : -9999;
+}
+
+static void
+set_oom_adj(int v)
+{
+	char buf[16];
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY);
+
+	if (fd >= 0) {
+		snprintf(buf, sizeof(buf), "%d", v);
+		(void)!write(fd, buf, strlen(buf));
+		close(fd);
+	}
+}
+
+/* In a process that is not set-uid (sshd's PAM child): the terminal's and
+ * sshd's signals wait until the call returns, then arrive; a stop signal
+ * that came meanwhile is dropped in an untrusted caller's process; a raised
+ * oom_score_adj is lowered for the call. */
+static void
+deferred_signals(void)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct amfa_guard g;
+		struct sigaction sa;
+		sigset_t pending;
+		int good = 1;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = catch_signal;
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+		set_oom_adj(500);
+		good &= amfa_guard_enter(&g, 0) == 0;
+		good &= amfa_guard_defer_signals(&g) == 0;
+		good &= geteuid() != 0 || oom_adj() == 0;
+		kill(getpid(), SIGINT);
+		kill(getpid(), SIGTERM);
+		kill(getpid(), SIGHUP);
+		good &= caught == 0;
+		good &= sigpending(&pending) == 0 &&
+		    sigismember(&pending, SIGINT) &&
+		    sigismember(&pending, SIGTERM) &&
+		    sigismember(&pending, SIGHUP);
+		amfa_guard_leave(&g);
+		good &= caught != 0;
+		good &= oom_adj() == 500;
+		/* Untrusted caller: a ^Z during the call does not stop the
+		 * program on its way out. */
+		good &= amfa_guard_enter(&g, 1) == 0;
+		good &= amfa_guard_defer_signals(&g) == 0;
+		kill(getpid(), SIGTSTP);
+		amfa_guard_leave(&g);
+		_exit(!good);
+	}
+	waitpid(pid, &status, WUNTRACED);
+	if (WIFSTOPPED(status)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		ok(0, "a ^Z during the call stopped the program afterwards");
+		return;
+	}
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "signals a caller causes are deferred to the end of the call, in "
+	    "every process; oom_score_adj lowered for the call");
+}
+
 int
 main(void)
 {
 	hostile_caller();
+	deferred_signals();
 	caller_ids();
 	hard_limits();
 	ok(!amfa_guard_process_secure(), "a test is not set-user-ID");
