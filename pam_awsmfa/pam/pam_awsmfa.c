@@ -260,7 +260,7 @@ authenticate(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a)
 {
 	int r = authenticate_enrolled(pamh, c, a);
 
-	amfa_enrolment_login_done();
+	amfa_enrolment_login_done(&c->cfg);
 	return r;
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -17,6 +18,7 @@
 #include "secure_file.h"
 #include "state_item.h"
 #include "state_table.h"
+#include "store.h"
 
 void
 amfa_enrolment_kms_config(const struct amfa_config *cfg,
@@ -155,7 +157,7 @@ load(const struct amfa_config *cfg, const char *name, uid_t owner,
 	struct amfa_item_enrolment e;
 	struct amfa_ddb_item it;
 	const char *why;
-	int r;
+	int r, counted = 0;
 
 	if (cfg->enrolment != AMFA_ENROL_TABLE)
 		return amfa_user_load(cfg, name, owner, u);
@@ -165,14 +167,28 @@ load(const struct amfa_config *cfg, const char *name, uid_t owner,
 		return -1;
 	}
 	memset(&it, 0, sizeof(it));
-	if ((r = read_item(cfg, name, &it)) != 0)
+	/* A login's first request counts the attempt and brings the item
+	 * (enrolment_table.h); only when its condition fails (no record:
+	 * not enrolled or disabled; locked out) does a read say which. */
+	if (login) {
+		r = amfa_table_count_enrolled(cfg, name, (int64_t)time(NULL),
+		    &it);
+		if (r < 0)
+			return -1;
+		counted = r == 0;
+	}
+	if (!counted && (r = read_item(cfg, name, &it)) != 0)
 		return r;
 	r = amfa_enrolment_from_item(cfg, name, &it, u);
-	if (login && r == 0 && amfa_item_enrolment(&it, &e, &why) == 0) {
+	if (login && (r == 0 || counted) &&
+	    amfa_item_enrolment(&it, &e, &why) == 0) {
 		/* The state store's first load of this login takes this
-		 * item (no second read), and no later load of it may bring
-		 * another enrolment version. */
-		amfa_table_prefetch_put(name, &it, e.version);
+		 * item (no second read; a counted one is the decision's
+		 * count), and no later load of it may bring another
+		 * enrolment version.  A count the decision never takes
+		 * (this failed: KMS, the record) is taken back at
+		 * amfa_enrolment_login_done. */
+		amfa_table_prefetch_put(name, &it, e.version, counted);
 	}
 	amfa_ddb_item_free(&it);
 	return r;
@@ -192,9 +208,43 @@ amfa_enrolment_load_login(const struct amfa_config *cfg, const char *name,
 	return load(cfg, name, owner, u, 1);
 }
 
-void
-amfa_enrolment_login_done(void)
+/*
+ * A count that no decision took (the login ended before its verdict: KMS
+ * did not answer, the record did not open, no code was given, grace= let
+ * the user in): nothing was decided about a code, so the count is taken
+ * back, as decide_ahead (auth.c) takes it back when the verifier cannot
+ * be asked.  The write is conditioned on the item being as the count left
+ * it (the store's snapshot is the counted item, read without a request);
+ * if it fails, or the process dies first, the attempt stays counted
+ * (closed).
+ */
+static void
+take_back(const struct amfa_config *cfg, const char *user)
 {
+	struct amfa_store s;
+	struct amfa_state st;
+
+	if (amfa_store_init(&s, cfg, user, 0) != 0)
+		return;
+	if (amfa_store_load(&s, &st) == AMFA_STORE_OK && st.failures > 0) {
+		st.failures--;
+		if (amfa_store_commit(&s, &st, (int64_t)time(NULL)) !=
+		    AMFA_STORE_OK)
+			amfa_log(LOG_NOTICE,
+			    "state table %s: user %s: the attempt counted "
+			    "before the login ended stays counted",
+			    cfg->ddb_table, user);
+	}
+	amfa_store_close(&s);
+}
+
+void
+amfa_enrolment_login_done(const struct amfa_config *cfg)
+{
+	const char *user = amfa_table_prefetch_untaken_count();
+
+	if (user != NULL)
+		take_back(cfg, user);
 	amfa_table_prefetch_drop();
 }
 

@@ -10,31 +10,58 @@
  * every plaintext copy is wiped when the login is done.
  *
  * The layout, and what a login costs.  The enrolment sits in the state
- * item itself, not in a sibling item: the read that brings the state
- * brings the enrolment, so a login makes no table request it did not make
- * before.  The item read here is handed to the state store
- * (state_table.h: amfa_table_prefetch_put), whose first load of the same
- * login takes it instead of a GetItem; a write decided on it is
- * conditional on the item's version, so a stale snapshot only costs a
- * conflict and a fresh read.  When the login's first table request becomes
- * an UpdateItem that counts the attempt and returns the item (ALL_NEW),
- * the enrolment is taken from that answer the same way
- * (amfa_enrolment_from_item works on any item); that write's condition
- * then adds attribute_exists(enr_ct), so that a name with no enrolment
- * creates no item (a failed condition is followed by a read that says
- * why: not enrolled, disabled, or locked out).  KMS: one Decrypt per login (a data key per user, generated anew
- * by every administrator's write; nothing cached between logins, so a
+ * item itself, not in a sibling item, so the request that brings the
+ * state brings the enrolment.  A login's first table request is the
+ * write-ahead count (auth.c, above count_attempt): one UpdateItem that
+ * adds the attempt to the failure count and answers with the item
+ * (ReturnValues ALL_NEW), here on the condition
+ * attribute_exists(enr_ct) AND locked_until <= now
+ * (state_table.h: amfa_table_count_enrolled).  That one answer is the
+ * decision's snapshot with this attempt counted, and the sealed
+ * enrolment; it is handed to the state store (amfa_table_prefetch_put,
+ * counted), whose write-ahead load takes it as its count with no request
+ * of its own.  Then one KMS Decrypt, the prompt, the verdict, and for a
+ * right code the second conditional UpdateItem (on the counted item's
+ * version) that spends the code.  Per login: a right code 2 table
+ * requests and 1 Decrypt, a wrong code 1 and 1 (with files: the same
+ * table requests, no Decrypt).
+ *
+ * The count comes before the prompt (the prompt needs the enrolment: a
+ * YubiKey's or TOTP's length, and nullok needs to know there is none).
+ * That is still before the verdict, which is what the count must
+ * precede.  An attempt that never reaches a verdict (KMS unreachable or
+ * refusing, a record that does not open, no code given, a grace= login)
+ * has its count taken back at amfa_enrolment_login_done, as the
+ * write-ahead decision takes it back when a verifier cannot be asked: a
+ * conditional write on the counted version; killed before it, or beaten
+ * by another write, the attempt stays counted (closed).  (Decrypting
+ * before the count is not possible: the wrapped key comes with it.)
+ *
+ * The condition failing means no record (no item: a name that is not
+ * enrolled, which creates no item and no lockout state; enr_ver alone: a
+ * disabled user) or a lock; nothing was written, and a GetItem says which
+ * (DynamoDB's ReturnValuesOnConditionCheckFailure would save that read,
+ * but the cheap read is what every DynamoDB and dynalite answer the
+ * same): not enrolled (nullok may pass over), disabled (refused, nullok
+ * or not), or enrolled and locked out (the item is handed over uncounted;
+ * the decision's own count then finds the lock).  Those paths cost 2
+ * requests, a locked-out login 3.
+ *
+ * KMS: one Decrypt per login (a data key per user, generated anew by
+ * every administrator's write; nothing cached between logins, so a
  * disable is seen by the next login, everywhere).  Item size: the sealed
  * text of a user file (about 0.3 to 2 KB with recovery codes) plus the
- * wrapped key (~250 bytes): far under DynamoDB's 400 KB, one read unit
- * (4 KB) for a consistent read of a typical item.
+ * wrapped key (~250 bytes): far under DynamoDB's 400 KB, one write unit
+ * per KB of the item for each write (an UpdateItem is billed on the
+ * item's size), one read unit for a typical item's read.
  *
  * Revocation.  Every administrator's write bumps enr_ver and the item's
  * amfa_ver under a condition on the enr_ver it read, so a login decided on
- * the old record cannot commit (its write's condition names the old
+ * the old record cannot commit (its write's condition names the counted
  * amfa_ver) and its fresh read brings the new enr_ver, which the store
  * refuses for a login that began under another (amfa_table_prefetch_put's
- * version).  `awsmfa disable' keeps enr_ver and removes the record: the
+ * version, the pin): a disable or re-enrolment landing between the count
+ * and the write that spends the code refuses the login, never accepts.  `awsmfa disable' keeps enr_ver and removes the record: the
  * user is refused everywhere, nullok or not.
  */
 #ifndef AMFA_ENROLMENT_TABLE_H
@@ -61,13 +88,15 @@ int amfa_enrolment_load(const struct amfa_config *cfg, const char *name,
     uid_t owner, struct amfa_user *u);
 
 /*
- * The same for a login (the PAM module): in table mode, the item read is
- * handed to the state store (no second read) and the enrolment version is
- * pinned for the rest of the login.  amfa_enrolment_login_done after it.
+ * The same for a login (the PAM module): in table mode, the item comes
+ * from the counting UpdateItem (above), is handed to the state store as
+ * the decision's count (no second request) and the enrolment version is
+ * pinned for the rest of the login.  amfa_enrolment_login_done after it
+ * (takes back a count no decision took).
  */
 int amfa_enrolment_load_login(const struct amfa_config *cfg, const char *name,
     uid_t owner, struct amfa_user *u);
-void amfa_enrolment_login_done(void);
+void amfa_enrolment_login_done(const struct amfa_config *cfg);
 
 /* The same from an item already read (`it' of the user `name'). */
 int amfa_enrolment_from_item(const struct amfa_config *cfg, const char *name,

@@ -172,23 +172,58 @@ class EnrolOnceLogInEverywhere(EnrolmentCase):
                          [{"amfa_table": TABLE, "amfa_user": user}])
         self.assertEqual(
             FLEET.front.stats()["targets"],
-            ["DynamoDB_20120810.GetItem", "DynamoDB_20120810.UpdateItem"],
-            "the enrolment came with the state's own read")
+            ["DynamoDB_20120810.UpdateItem", "DynamoDB_20120810.UpdateItem"],
+            "the enrolment came with the count (ALL_NEW); the second "
+            "write spends the code")
+        # A wrong code: the count alone, one Decrypt.
+        KMS.reset_stats()
+        FLEET.front.reset_stats()
+        res = self.b.run("awsmfa", user, ["000000" if totp(
+            seed, time.time()) != "000000" else "111111"])
+        self.assertRc(res, PAM_AUTH_ERR, "a wrong code")
+        self.assertEqual(kms_targets(), ["TrentService.Decrypt"])
+        self.assertEqual(FLEET.front.stats()["targets"],
+                         ["DynamoDB_20120810.UpdateItem"],
+                         "a wrong code is one request")
+        self.assertEqual(FLEET.item(user)["fail_count"], "1")
         self.assertEqual(FLEET.item(user)["enr_ver"], "1",
                          "a login's write leaves the enrolment alone")
         res = self.awsmfa(self.a, "disable", user)
         self.assertEqual(res.returncode, 0, res.stderr)
         self.assertIn("disabled", res.stdout)
         wait_fresh_step()
+        before = FLEET.item(user)
         res = self.b.run("awsmfa", user, [totp(seed, time.time() + 30)])
         self.assertRc(res, PAM_AUTH_ERR, "disabled on A, refused on B")
         self.assertIn("disabled", res.log)
+        self.assertEqual(FLEET.item(user), before,
+                         "the count's condition (a record) kept it out")
         # Not "not enrolled": nullok does not pass a disabled user over.
         self.b.service("nullok", ["auth required MODULE config=CONF nullok"])
         res = self.b.run("nullok", user, [totp(seed, time.time() + 30)])
         self.assertRc(res, PAM_AUTH_ERR, "nullok and disabled")
         self.assertEqual(self.awsmfa(self.a, "disable", user).returncode, 4)
         self.assertNoSeedOnDisk(seed, (self.a, self.b))
+
+    def test_unknown_user_nullok_passed_over_nothing_written(self):
+        """A name with no item: the counting UpdateItem's condition
+        (attribute_exists(enr_ct)) fails, nothing is created, the read
+        after it says "not enrolled", and nullok passes the user over."""
+        user = self.user("nobody")
+        self.b.service("nullok", ["auth required MODULE config=CONF nullok",
+                                  "auth required pam_permit.so"])
+        FLEET.front.reset_stats()
+        res = self.b.run("nullok", user, [])
+        self.assertRc(res, PAM_SUCCESS, "not enrolled, nullok")
+        self.assertIn("not enrolled, passing over (nullok)", res.log)
+        self.assertEqual(res.prompts, [])
+        self.assertIsNone(FLEET.item(user), "no item for an unknown name")
+        self.assertEqual(FLEET.front.stats()["targets"],
+                         ["DynamoDB_20120810.UpdateItem",
+                          "DynamoDB_20120810.GetItem"])
+        self.assertRc(self.b.run("awsmfa", user, []), PAM_AUTH_ERR,
+                      "not enrolled, no nullok")
+        self.assertIsNone(FLEET.item(user))
 
     def test_reenrolment_revokes_the_old_seed(self):
         user = self.user("olga")
@@ -221,7 +256,9 @@ class DisabledMidLogin(EnrolmentCase):
         decision taken again on the fresh state alone would let it in."""
         user = self.user("dora")
         seed = self.migrate(self.a, user)
-        slow = SlowWrites(FLEET.front.port, 1.5)
+        # The login's first write (the count, which brings the record)
+        # passes; the second (spending the code) is held.
+        slow = SlowWrites(FLEET.front.port, 1.5, skip=1)
         self.addCleanup(slow.close)
         self.b.settings["dynamodb_endpoint"] = slow.url
         self.b.write_config(self.b.settings)
