@@ -274,6 +274,29 @@ class DisabledMidLogin(EnrolmentCase):
                          "nothing recorded for the refused login")
 
 
+    def test_disable_before_the_count_lands_refuses_it(self):
+        """The login's first request (the count that brings the record)
+        is held while A disables the user: its condition (a record) then
+        fails, nothing is written, and the read after it says disabled."""
+        user = self.user("dina")
+        seed = self.migrate(self.a, user)
+        # Held long enough for the disable (two requests) to land first.
+        slow = SlowWrites(FLEET.front.port, 5)
+        self.addCleanup(slow.close)
+        self.b.settings["dynamodb_endpoint"] = slow.url
+        self.b.write_config(self.b.settings)
+        wait_fresh_step(margin=12)
+        p = self.b.start("awsmfa", user, [totp(seed)])
+        self.assertTrue(slow.holding.wait(20), "B's count reached the relay")
+        res = self.awsmfa(self.a, "disable", user)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        before = FLEET.item(user)
+        rc, out, log = self.b.finish(p)
+        self.assertEqual(rc, PAM_AUTH_ERR, log)
+        self.assertIn("enrolment disabled: denied", log)
+        self.assertEqual(FLEET.item(user), before, "nothing counted")
+
+
 class CheckConfig(EnrolmentCase):
     def test_imds_open_to_users_fails_and_both_places_reported(self):
         # The IMDS fixture listens on loopback: uid 65534 reaches it.
