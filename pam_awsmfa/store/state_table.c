@@ -326,8 +326,13 @@ static enum amfa_store_result
 table_load_counted(struct amfa_store *s, struct amfa_state *st, int64_t now,
     int *counted)
 {
+	/* With enrolment = table no count makes an item: a user without a
+	 * record (disabled meanwhile, or the item removed) is not counted,
+	 * and the read after it refuses (the pin). */
 	static const char condition[] = "attribute_not_exists(" AMFA_ITEM_KEY
 					") OR locked_until <= :now";
+	static const char enrolled[] = "attribute_exists(enr_ct) AND "
+				       "locked_until <= :now";
 	struct amfa_ddb_error err;
 	struct amfa_ddb_item it;
 	enum amfa_ddb_result r;
@@ -347,8 +352,20 @@ table_load_counted(struct amfa_store *s, struct amfa_state *st, int64_t now,
 		prefetch.have_item = 0;
 		prefetch.counted = 0;
 		r = AMFA_DDB_OK;
-	} else
-		r = count_request(s->cfg, s->user, condition, now, &it, &err);
+	} else {
+		r = count_request(s->cfg, s->user,
+		    s->cfg->enrolment == AMFA_ENROL_TABLE ?
+			enrolled :
+			condition,
+		    now, &it, &err);
+		/* An item the login read uncounted (it found a lock) is
+		 * stale once this count is written: a later load reads. */
+		if (r == AMFA_DDB_OK && prefetch.have_item &&
+		    strcmp(prefetch.user, s->user) == 0) {
+			amfa_ddb_item_free(&prefetch.it);
+			prefetch.have_item = 0;
+		}
+	}
 	if (r == AMFA_DDB_CONDITION)
 		return table_load(s, st); /* locked out: a look, no write */
 	if (r != AMFA_DDB_OK) {
