@@ -280,10 +280,12 @@ class DisabledMidLogin(EnrolmentCase):
         fails, nothing is written, and the read after it says disabled."""
         user = self.user("dina")
         seed = self.migrate(self.a, user)
-        # Held long enough for the disable (two requests) to land first.
+        # Held long enough for the disable (two requests) to land first,
+        # inside B's time for the call.
         slow = SlowWrites(FLEET.front.port, 5)
         self.addCleanup(slow.close)
         self.b.settings["dynamodb_endpoint"] = slow.url
+        self.b.settings["dynamodb_timeout"] = 20
         self.b.write_config(self.b.settings)
         wait_fresh_step(margin=12)
         p = self.b.start("awsmfa", user, [totp(seed)])
