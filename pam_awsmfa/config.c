@@ -197,6 +197,46 @@ check_yk(const struct amfa_config *cfg, const char *shown)
 	return 0;
 }
 
+const char *const amfa_enrolment_names[] = { "files", "table", NULL };
+
+/* A KMS key: its id, ARN or alias (alias/NAME, or the alias's ARN). */
+static const char *
+check_kms_key(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n < 1 || n > 2048 ||
+	    strspn(v,
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		"abcdefghijklmnopqrstuvwxyz0123456789:/_-.") != n)
+		return "not a KMS key id, ARN or alias";
+	return NULL;
+}
+
+/* What the enrolment keys must add up to. */
+static int
+check_enrolment_keys(const struct amfa_config *cfg, const char *shown)
+{
+	if (cfg->enrolment == AMFA_ENROL_TABLE) {
+		if (cfg->state_backend != AMFA_BACKEND_DYNAMODB ||
+		    cfg->kms_key_id == NULL) {
+			amfa_log(LOG_ERR,
+			    "%s: enrolment = table needs state_backend = "
+			    "dynamodb and kms_key_id",
+			    shown);
+			return -1;
+		}
+		return 0;
+	}
+	if (cfg->kms_key_id != NULL || cfg->kms_endpoint != NULL) {
+		amfa_log(LOG_ERR,
+		    "%s: kms_key_id and kms_endpoint need enrolment = table",
+		    shown);
+		return -1;
+	}
+	return 0;
+}
+
 /* What the state table keys must add up to. */
 static int
 check_table_keys(const struct amfa_config *cfg, const char *shown)
@@ -278,6 +318,12 @@ static const struct amfa_opt config_opts[] = {
 	    NULL, check_imds_endpoint },
 	{ "dynamodb_timeout", AMFA_OPT_INT, OFF(ddb_timeout), 1, 60, NULL, 0,
 	    NULL, NULL },
+	{ "enrolment", AMFA_OPT_CHOICE, OFF(enrolment), 0, 0,
+	    amfa_enrolment_names, 0, NULL, NULL },
+	{ "kms_key_id", AMFA_OPT_STRING, OFF(kms_key_id), 0, 0, NULL, 0, NULL,
+	    check_kms_key },
+	{ "kms_endpoint", AMFA_OPT_STRING, OFF(kms_endpoint), 0, 0, NULL, 0,
+	    NULL, amfa_check_endpoint },
 };
 #undef OFF
 #define NOPTS (sizeof(config_opts) / sizeof(config_opts[0]))
@@ -325,7 +371,7 @@ amfa_config_parse(const char *buf, size_t len, const char *shown,
 	init(cfg);
 	if (amfa_conf_parse(buf, len, shown, config_opts, NOPTS, cfg) != 0 ||
 	    check_yk(cfg, shown) != 0 || check_table_keys(cfg, shown) != 0 ||
-	    set_defaults(cfg) != 0) {
+	    check_enrolment_keys(cfg, shown) != 0 || set_defaults(cfg) != 0) {
 		amfa_config_free(cfg);
 		return -1;
 	}

@@ -57,7 +57,15 @@ struct amfa_config {
 	char *ddb_key_file;  /* NULL: the instance role through IMDSv2 */
 	char *imds_endpoint; /* NULL: http://169.254.169.254 */
 	long ddb_timeout;    /* seconds, all tries of one call together */
+	/* Where enrolments live (enrolment = ...; store/enrolment_table.h). */
+	int enrolment;	    /* enum amfa_enrolment */
+	char *kms_key_id;   /* kms_key_id: the key wrapping their data keys */
+	char *kms_endpoint; /* NULL: https://kms.REGION.amazonaws.com/ */
 };
+
+/* enrolment = files (users_dir) | table (the state table, under KMS). */
+enum amfa_enrolment { AMFA_ENROL_FILES, AMFA_ENROL_TABLE };
+extern const char *const amfa_enrolment_names[];
 
 /* recovery_sts: a recovery code with verify = sts or local+sts. */
 enum amfa_recovery_sts { AMFA_RECOVERY_STS_REFUSE, AMFA_RECOVERY_STS_LOGIN };

@@ -85,6 +85,8 @@ int adm_creds(struct adm_ctx *ctx, int argc, char **argv);
 int adm_recovery(struct adm_ctx *ctx, int argc, char **argv);
 int adm_migrate_state(struct adm_ctx *ctx, int argc, char **argv);
 int adm_verify_audit(struct adm_ctx *ctx, int argc, char **argv);
+int adm_disable(struct adm_ctx *ctx, int argc, char **argv);
+int adm_migrate_enrolment(struct adm_ctx *ctx, int argc, char **argv);
 
 /*
  * Can a user who is not root (nobody, 65534) open a TCP connection to the

@@ -21,6 +21,7 @@
 #include "net/net.h"
 #include "privdrop.h"
 #include "secure_file.h"
+#include "store/enrolment_table.h"
 #include "store/state.h"
 #include "store/state_table.h"
 #include "user.h"
@@ -132,6 +133,28 @@ check_user_needs(const struct amfa_config *cfg, const struct amfa_user *u,
 	check_recovery(cfg, u, &st, shown);
 }
 
+/* enrolment = table: a file in users_dir is not read by the module,
+ * and is a secret on this host's disk. */
+static void
+report_both_places(const struct amfa_config *cfg, const char *user,
+    const char *shown)
+{
+	int r = amfa_enrolment_table_exists(cfg, user);
+
+	if (r == 1)
+		amfa_log(LOG_WARNING,
+		    "%s: %s is enrolled in both places: the table's "
+		    "enrolment is the one used (enrolment = table); remove "
+		    "this file",
+		    shown, user);
+	else if (r == 0)
+		amfa_log(LOG_WARNING,
+		    "%s: not read by the module (enrolment = table) and a "
+		    "secret on this disk: move it (awsmfa migrate-enrolment "
+		    "%s)",
+		    shown, user);
+}
+
 static int
 check_users(const struct amfa_config *cfg)
 {
@@ -179,6 +202,8 @@ check_users(const struct amfa_config *cfg)
 		}
 		if (amfa_user_load(cfg, user, 0, &u) != 0)
 			continue; /* the reasons are logged */
+		if (cfg->enrolment == AMFA_ENROL_TABLE)
+			report_both_places(cfg, user, shown);
 		check_user_needs(cfg, &u, shown);
 		amfa_user_free(&u);
 		n++;
@@ -282,6 +307,19 @@ check_imds(const struct amfa_config *cfg)
 		return;
 	switch (adm_imds_open_to_users(ep)) {
 	case 1:
+		if (cfg->enrolment == AMFA_ENROL_TABLE) {
+			amfa_log(LOG_ERR,
+			    "imds_endpoint %s: a user who is not root (uid "
+			    "65534) can connect to it, and enrolment = table: "
+			    "every local user can take the instance role's "
+			    "credentials and have KMS decrypt every user's "
+			    "enrolment (TOTP seeds, YubiKey keys, access "
+			    "keys) from the table; close it to all but root "
+			    "(iptables -A OUTPUT -d 169.254.169.254 -m owner ! "
+			    "--uid-owner 0 -j REJECT) or use dynamodb_key_file",
+			    ep);
+			break;
+		}
 		amfa_log(LOG_WARNING,
 		    "imds_endpoint %s: a user who is not root (uid 65534) "
 		    "can connect to it: every local user can take the "
@@ -297,6 +335,14 @@ check_imds(const struct amfa_config *cfg)
 		printf("imds_endpoint %s: not reachable as uid 65534\n", ep);
 		break;
 	default:
+		if (cfg->enrolment == AMFA_ENROL_TABLE) {
+			amfa_log(LOG_ERR,
+			    "imds_endpoint %s: not checked whether other "
+			    "users reach it (needs root), and enrolment = "
+			    "table needs it closed to them",
+			    ep);
+			break;
+		}
 		printf("imds_endpoint %s: not checked whether other users "
 		       "reach it (needs root)\n",
 		    ep);

@@ -443,9 +443,12 @@ adm_enroll(struct adm_ctx *ctx, int argc, char **argv)
 	if (r < 0)
 		return ADM_CONFIG;
 	if (r == 1 && !o.force) {
-		adm_err("%s is already enrolled (%s/%s.conf); --force replaces "
-			"the enrolment",
-		    o.user, ctx->cfg.users_dir, o.user);
+		char where[4096];
+
+		adm_user_file_where(&ctx->cfg, o.user, where, sizeof(where));
+		adm_err("%s is already enrolled (%s); --force replaces the "
+			"enrolment",
+		    o.user, where);
 		return ADM_NOT_ENROLLED;
 	}
 	if (o.yubikey)

@@ -101,9 +101,12 @@ adm_enroll_write(struct adm_ctx *ctx, const struct adm_enroll_opts *o,
 	r = adm_user_file_write(&ctx->cfg, o->user, text, strlen(text),
 	    o->force);
 	if (r == 1) {
-		adm_err("%s/%s.conf appeared meanwhile; not replaced (use "
-			"--force)",
-		    ctx->cfg.users_dir, o->user);
+		char where[4096];
+
+		adm_user_file_where(&ctx->cfg, o->user, where, sizeof(where));
+		adm_err("%s: an enrolment appeared in %s meanwhile; not "
+			"replaced (use --force)",
+		    o->user, where);
 		return ADM_NOT_ENROLLED;
 	}
 	return r == 0 ? ADM_OK : ADM_FAIL;

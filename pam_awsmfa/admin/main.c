@@ -43,6 +43,12 @@ static const struct subcommand subcommands[] = {
 	{ "verify-audit", adm_verify_audit, 0,
 	    "verify-audit PATH... check the audit records' hash chain "
 	    "(logs, segments, dirs)" },
+	{ "disable", adm_disable, 1,
+	    "disable USER         remove the user's enrolment from the table "
+	    "(enrolment = table)" },
+	{ "migrate-enrolment", adm_migrate_enrolment, 1,
+	    "migrate-enrolment [USER...]  move enrolment files into the "
+	    "table under KMS" },
 	{ "creds", adm_creds, 0,
 	    "creds                print your session credentials "
 	    "(credential_process)" },

@@ -23,6 +23,7 @@
 #include "factors/recovery.h"
 #include "log.h"
 #include "secure_file.h"
+#include "store/enrolment_table.h"
 #include "store/state.h"
 #include "user.h"
 #include "user_file.h"
@@ -105,7 +106,7 @@ adm_recovery_issue(struct adm_ctx *ctx, const char *user, int count)
 	uint32_t gen;
 	int r = ADM_FAIL;
 
-	r = amfa_user_load(&ctx->cfg, user, 0, &u);
+	r = amfa_enrolment_load(&ctx->cfg, user, 0, &u);
 	if (r == AMFA_USER_NOT_ENROLLED) {
 		adm_err("%s is not enrolled (no %s/%s.conf)", user,
 		    ctx->cfg.users_dir, user);

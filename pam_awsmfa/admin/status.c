@@ -20,6 +20,7 @@
 #include "factors/recovery.h"
 #include "privdrop.h"
 #include "secure_file.h"
+#include "store/enrolment_table.h"
 #include "store/state.h"
 #include "store/store.h"
 #include "user.h"
@@ -122,7 +123,7 @@ adm_status(struct adm_ctx *ctx, int argc, char **argv)
 		return r < 0 ? ADM_OK : r;
 	if ((r = adm_load_config(ctx)) != ADM_OK)
 		return r;
-	r = amfa_user_load(&ctx->cfg, user, 0, &u);
+	r = amfa_enrolment_load(&ctx->cfg, user, 0, &u);
 	if (r == AMFA_USER_NOT_ENROLLED) {
 		adm_err("%s is not enrolled (no %s/%s.conf)", user,
 		    ctx->cfg.users_dir, user);
@@ -206,7 +207,7 @@ adm_unlock(struct adm_ctx *ctx, int argc, char **argv)
 	if ((r = adm_load_config(ctx)) != ADM_OK)
 		return r;
 	/* A user file with problems is reported, but the unlock goes on. */
-	r = amfa_user_load(&ctx->cfg, user, 0, &u);
+	r = amfa_enrolment_load(&ctx->cfg, user, 0, &u);
 	if (r == AMFA_USER_NOT_ENROLLED) {
 		adm_err("%s is not enrolled", user);
 		return ADM_NOT_ENROLLED;

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "secure_file.h"
+#include "store/enrolment_table.h"
 #include "user.h"
 #include "user_file.h"
 
@@ -18,6 +19,16 @@ open_users_dir(const struct amfa_config *cfg)
 	return amfa_dir_open(cfg->users_dir, 0, 022);
 }
 
+void
+adm_user_file_where(const struct amfa_config *cfg, const char *user, char *out,
+    size_t outlen)
+{
+	if (cfg->enrolment == AMFA_ENROL_TABLE)
+		snprintf(out, outlen, "table %s", cfg->ddb_table);
+	else
+		snprintf(out, outlen, "%s/%s.conf", cfg->users_dir, user);
+}
+
 int
 adm_user_file_exists(const struct amfa_config *cfg, const char *user)
 {
@@ -25,6 +36,8 @@ adm_user_file_exists(const struct amfa_config *cfg, const char *user)
 	struct stat st;
 	int dirfd, r;
 
+	if (cfg->enrolment == AMFA_ENROL_TABLE)
+		return amfa_enrolment_table_exists(cfg, user);
 	snprintf(name, sizeof(name), "%s.conf", user);
 	if ((dirfd = open_users_dir(cfg)) < 0)
 		return -1;
@@ -105,6 +118,8 @@ adm_user_file_write(const struct amfa_config *cfg, const char *user,
 	char name[AMFA_USER_NAME_MAX + 8], shown[4096];
 	int dirfd, r;
 
+	if (cfg->enrolment == AMFA_ENROL_TABLE)
+		return amfa_enrolment_table_write(cfg, user, text, len, force);
 	snprintf(name, sizeof(name), "%s.conf", user);
 	snprintf(shown, sizeof(shown), "%s/%s", cfg->users_dir, name);
 	if ((dirfd = open_users_dir(cfg)) < 0)

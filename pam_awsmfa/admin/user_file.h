@@ -1,6 +1,8 @@
 /*
  * Writing enrolment files: USERS_DIR/USER.conf, owned by root, mode 0600,
- * replaced atomically so a login never reads half a file.
+ * replaced atomically so a login never reads half a file.  With enrolment
+ * = table, the same calls write the user's enrolment to the table under
+ * KMS instead (store/enrolment_table.h), and nothing to users_dir.
  */
 #ifndef AMFA_ADMIN_USER_FILE_H
 #define AMFA_ADMIN_USER_FILE_H
@@ -14,6 +16,11 @@
  * checked (the reason is logged).
  */
 int adm_user_file_exists(const struct amfa_config *cfg, const char *user);
+
+/* Where USER's enrolment is written, for people: "DIR/USER.conf", or
+ * "table T" with enrolment = table. */
+void adm_user_file_where(const struct amfa_config *cfg, const char *user,
+    char *out, size_t outlen);
 
 /*
  * Write `text' as USER.conf.  Without `force' an existing file is never

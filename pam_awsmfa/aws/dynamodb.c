@@ -282,12 +282,16 @@ stale_credentials(const struct amfa_ddb_error *err)
 	    strcmp(err->code, "InvalidSignatureException") == 0;
 }
 
+static const struct amfa_aws_json_protocol ddb_protocol = { DDB_SERVICE,
+	DDB_TARGET, DDB_CTYPE, "DynamoDB" };
+
 /*
  * One action with retries.  On AMFA_DDB_OK, *answer (unless NULL) holds
  * the 200's body (heap, free with amfa_http_response_free).
  */
 static enum amfa_ddb_result
-ddb_call(const struct amfa_ddb_config *c, const char *action, const char *body,
+json_call(const struct amfa_aws_json_protocol *pr,
+    const struct amfa_ddb_config *c, const char *action, const char *body,
     size_t body_len, struct amfa_http_response *answer,
     struct amfa_ddb_error *err)
 {
@@ -310,7 +314,7 @@ ddb_call(const struct amfa_ddb_config *c, const char *action, const char *body,
 		snprintf(err->detail, sizeof(err->detail), "bad endpoint");
 		return AMFA_DDB_INTERNAL;
 	}
-	snprintf(target, sizeof(target), DDB_TARGET "%s", action);
+	snprintf(target, sizeof(target), "%s%s", pr->target_prefix, action);
 	deadline = amfa_monotonic_ms() + c->timeout_ms;
 again:
 	left = deadline - amfa_monotonic_ms();
@@ -331,11 +335,11 @@ again:
 			break;
 		}
 		post.region = c->region;
-		post.service = DDB_SERVICE;
+		post.service = pr->service;
 		post.host = host;
 		post.path = path;
 		post.query = query;
-		post.content_type = DDB_CTYPE;
+		post.content_type = pr->content_type;
 		post.extra_name = "X-Amz-Target";
 		post.extra_value = target;
 		post.body = body;
@@ -370,8 +374,8 @@ again:
 		amfa_http_response_free(&resp);
 		wait = amfa_aws_backoff_ms(err->tries);
 		left = deadline - amfa_monotonic_ms();
-		amfa_log(LOG_NOTICE, "DynamoDB %s (%s): try %d: %s%s", action,
-		    c->endpoint, err->tries, err->detail,
+		amfa_log(LOG_NOTICE, "%s %s (%s): try %d: %s%s", pr->name,
+		    action, c->endpoint, err->tries, err->detail,
 		    left - wait >= MIN_TRY_MS ? "; trying again" :
 						"; out of time");
 		if (left - wait < MIN_TRY_MS) {
@@ -385,9 +389,9 @@ again:
 	if (r == AMFA_DDB_REFUSED && cr.from_cache && !refreshed &&
 	    stale_credentials(err)) {
 		amfa_log(LOG_NOTICE,
-		    "DynamoDB %s: cached credentials refused (%s); "
+		    "%s %s: cached credentials refused (%s); "
 		    "fetching new ones",
-		    action, err->code);
+		    pr->name, action, err->code);
 		amfa_ddb_creds_free(&cr);
 		amfa_ddb_creds_forget(c);
 		refreshed = 1;
@@ -395,6 +399,36 @@ again:
 		goto again;
 	}
 	amfa_ddb_creds_free(&cr);
+	return r;
+}
+
+static enum amfa_ddb_result
+ddb_call(const struct amfa_ddb_config *c, const char *action, const char *body,
+    size_t body_len, struct amfa_http_response *answer,
+    struct amfa_ddb_error *err)
+{
+	return json_call(&ddb_protocol, c, action, body, body_len, answer, err);
+}
+
+enum amfa_ddb_result
+amfa_aws_json_call(const struct amfa_aws_json_protocol *pr,
+    const struct amfa_ddb_config *c, const char *action, const char *body,
+    size_t body_len, char **answer, size_t *answer_len,
+    struct amfa_ddb_error *err)
+{
+	struct amfa_http_response ans;
+	enum amfa_ddb_result r;
+
+	*answer = NULL;
+	*answer_len = 0;
+	r = json_call(pr, c, action, body, body_len, &ans, err);
+	if (r == AMFA_DDB_OK) {
+		*answer = ans.body;
+		*answer_len = ans.body_len;
+		ans.body = NULL;
+		ans.body_len = 0;
+	}
+	amfa_http_response_free(&ans);
 	return r;
 }
 

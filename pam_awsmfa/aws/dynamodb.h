@@ -135,4 +135,23 @@ void amfa_ddb_item_free(struct amfa_ddb_item *it);
 int amfa_ddb_number_ok(const char *s, size_t len);
 const char *amfa_ddb_result_str(enum amfa_ddb_result r);
 
+/*
+ * Another AWS JSON service with this client's credentials, signing,
+ * retries and error reading (KMS: kms.h).  The endpoint and signing region
+ * of `c' are that service's; `table' is not used.  On AMFA_DDB_OK
+ * *answer is the 200's body (heap, NUL-terminated, the caller wipes and
+ * frees it); otherwise NULL, with err as for DynamoDB.  "__type" names
+ * the AWS error; HTTP 5xx and throttling are retried.
+ */
+struct amfa_aws_json_protocol {
+	const char *service;	   /* SigV4 service name */
+	const char *target_prefix; /* X-Amz-Target before the action */
+	const char *content_type;
+	const char *name; /* for logs */
+};
+enum amfa_ddb_result amfa_aws_json_call(const struct amfa_aws_json_protocol *pr,
+    const struct amfa_ddb_config *c, const char *action, const char *body,
+    size_t body_len, char **answer, size_t *answer_len,
+    struct amfa_ddb_error *err);
+
 #endif

@@ -315,8 +315,12 @@ decide_once(const struct amfa_config *cfg, const struct amfa_user *u,
  *    second for a right code: wrong 1 request and 1 write (was 2 and 1),
  *    right 2 requests and 2 writes (was 2 and 1); one more, before the
  *    verdict, on the attempt that reaches the limit or the first after a
- *    lock expired.  The files with a calling-out verifier: 2 fdatasyncs
- *    for a right code (was 1), 1 for a wrong one.
+ *    lock expired.  With enrolment = table the same UpdateItem, sent
+ *    when the login begins (before the prompt, still before the
+ *    verdict), also brings the sealed enrolment: no GetItem, one KMS
+ *    Decrypt, the same 1 and 2 requests (enrolment_table.h).  The files
+ *    with a calling-out verifier: 2 fdatasyncs for a right code (was 1),
+ *    1 for a wrong one.
  * 3. The files with a local verifier (TOTP, recovery codes, shape
  *    refusals) keep one write (decide_once): load under the user's lock,
  *    verdict, one fdatasync'ed slot of fixed size.  Nothing leaves the

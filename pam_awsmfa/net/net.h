@@ -1,7 +1,8 @@
 /*
  * The network clients as the rest of the core calls them: STS
  * GetSessionToken (sts.h), Yubico OTP validation (ykval.h) and the
- * DynamoDB state table (dynamodb.h).  They are the
+ * DynamoDB state table (dynamodb.h), KMS for the enrolments in the table
+ * (kms.h).  They are the
  * only users of libcurl and libxml2, which with their own dependencies are
  * most of what loading the module costs; a local TOTP login needs none of it.
  *
@@ -21,6 +22,7 @@
 #include <stddef.h>
 
 #include "aws/dynamodb.h"
+#include "aws/kms.h"
 #include "aws/sts.h"
 #include "log.h"
 #include "yubikey/ykval.h"
@@ -45,6 +47,18 @@ enum amfa_ddb_result amfa_net_ddb_delete_item(const struct amfa_ddb_config *c,
     const struct amfa_ddb_attr *values, size_t nvalues,
     struct amfa_ddb_error *err);
 
+/* KMS (kms.h): the enrolments' data keys.  Failing to load the plugin:
+ * AMFA_DDB_INTERNAL. */
+enum amfa_ddb_result
+amfa_net_kms_generate_data_key(const struct amfa_ddb_config *c,
+    const char *key_id, const struct amfa_kms_context *ctx,
+    unsigned char key[AMFA_KMS_DATA_KEY_LEN], char **blob_b64,
+    struct amfa_ddb_error *err);
+enum amfa_ddb_result amfa_net_kms_decrypt(const struct amfa_ddb_config *c,
+    const char *key_id, const struct amfa_kms_context *ctx,
+    const char *blob_b64, unsigned char key[AMFA_KMS_DATA_KEY_LEN],
+    struct amfa_ddb_error *err);
+
 /*
  * Between net_dlopen.c and the plugin.  The plugin exports one symbol,
  * AMFA_NET_OPS_SYMBOL, naming a struct amfa_net_ops; a change to anything
@@ -53,7 +67,7 @@ enum amfa_ddb_result amfa_net_ddb_delete_item(const struct amfa_ddb_config *c,
  * caller's log sink, set in the plugin for the call and cleared after it.
  */
 #define AMFA_NET_PLUGIN	    "awsmfa_net.so"
-#define AMFA_NET_OPS_SYMBOL "amfa_net_ops_v4"
+#define AMFA_NET_OPS_SYMBOL "amfa_net_ops_v5"
 
 struct amfa_net_log {
 	amfa_log_sink *sink; /* NULL: stderr */
@@ -83,6 +97,15 @@ struct amfa_net_ops {
 	    const struct amfa_ddb_config *c, const struct amfa_ddb_attr *key,
 	    const char *condition, const struct amfa_ddb_attr *values,
 	    size_t nvalues, struct amfa_ddb_error *err);
+	enum amfa_ddb_result (
+	    *kms_generate_data_key)(const struct amfa_net_log *log,
+	    const struct amfa_ddb_config *c, const char *key_id,
+	    const struct amfa_kms_context *ctx, unsigned char *key,
+	    char **blob_b64, struct amfa_ddb_error *err);
+	enum amfa_ddb_result (*kms_decrypt)(const struct amfa_net_log *log,
+	    const struct amfa_ddb_config *c, const char *key_id,
+	    const struct amfa_kms_context *ctx, const char *blob_b64,
+	    unsigned char *key, struct amfa_ddb_error *err);
 };
 
 #endif

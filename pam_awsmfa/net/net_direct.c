@@ -41,3 +41,20 @@ amfa_net_ddb_delete_item(const struct amfa_ddb_config *c,
 {
 	return amfa_ddb_delete_item(c, key, condition, values, nvalues, err);
 }
+
+enum amfa_ddb_result
+amfa_net_kms_generate_data_key(const struct amfa_ddb_config *c,
+    const char *key_id, const struct amfa_kms_context *ctx,
+    unsigned char key[AMFA_KMS_DATA_KEY_LEN], char **blob_b64,
+    struct amfa_ddb_error *err)
+{
+	return amfa_kms_generate_data_key(c, key_id, ctx, key, blob_b64, err);
+}
+
+enum amfa_ddb_result
+amfa_net_kms_decrypt(const struct amfa_ddb_config *c, const char *key_id,
+    const struct amfa_kms_context *ctx, const char *blob_b64,
+    unsigned char key[AMFA_KMS_DATA_KEY_LEN], struct amfa_ddb_error *err)
+{
+	return amfa_kms_decrypt(c, key_id, ctx, blob_b64, key, err);
+}

@@ -159,7 +159,8 @@ load(void)
 	    strcmp(ops->version, AMFA_VERSION) != 0 ||
 	    ops->sts_get_session_token == NULL || ops->ykval_verify == NULL ||
 	    ops->ddb_get_item == NULL || ops->ddb_update_item == NULL ||
-	    ops->ddb_delete_item == NULL) {
+	    ops->ddb_delete_item == NULL ||
+	    ops->kms_generate_data_key == NULL || ops->kms_decrypt == NULL) {
 		amfa_log(LOG_ERR,
 		    "%s: not the plugin of pam_awsmfa %s "
 		    "(%s missing or of another version)",
@@ -284,4 +285,33 @@ amfa_net_ddb_delete_item(const struct amfa_ddb_config *c,
 		return AMFA_DDB_INTERNAL;
 	return ops->ddb_delete_item(&log, c, key, condition, values, nvalues,
 	    err);
+}
+
+enum amfa_ddb_result
+amfa_net_kms_generate_data_key(const struct amfa_ddb_config *c,
+    const char *key_id, const struct amfa_kms_context *ctx,
+    unsigned char key[AMFA_KMS_DATA_KEY_LEN], char **blob_b64,
+    struct amfa_ddb_error *err)
+{
+	const struct amfa_net_ops *ops;
+	struct amfa_net_log log;
+
+	*blob_b64 = NULL;
+	if ((ops = ddb_ops(&log, err)) == NULL)
+		return AMFA_DDB_INTERNAL;
+	return ops->kms_generate_data_key(&log, c, key_id, ctx, key, blob_b64,
+	    err);
+}
+
+enum amfa_ddb_result
+amfa_net_kms_decrypt(const struct amfa_ddb_config *c, const char *key_id,
+    const struct amfa_kms_context *ctx, const char *blob_b64,
+    unsigned char key[AMFA_KMS_DATA_KEY_LEN], struct amfa_ddb_error *err)
+{
+	const struct amfa_net_ops *ops;
+	struct amfa_net_log log;
+
+	if ((ops = ddb_ops(&log, err)) == NULL)
+		return AMFA_DDB_INTERNAL;
+	return ops->kms_decrypt(&log, c, key_id, ctx, blob_b64, key, err);
 }

@@ -88,9 +88,37 @@ plugin_ddb_delete(const struct amfa_net_log *log,
 	return r;
 }
 
-extern const struct amfa_net_ops amfa_net_ops_v4;
+static enum amfa_ddb_result
+plugin_kms_generate(const struct amfa_net_log *log,
+    const struct amfa_ddb_config *c, const char *key_id,
+    const struct amfa_kms_context *ctx, unsigned char *key, char **blob_b64,
+    struct amfa_ddb_error *err)
+{
+	enum amfa_ddb_result r;
 
-const struct amfa_net_ops amfa_net_ops_v4 = {
+	enter(log);
+	r = amfa_kms_generate_data_key(c, key_id, ctx, key, blob_b64, err);
+	leave();
+	return r;
+}
+
+static enum amfa_ddb_result
+plugin_kms_decrypt(const struct amfa_net_log *log,
+    const struct amfa_ddb_config *c, const char *key_id,
+    const struct amfa_kms_context *ctx, const char *blob_b64,
+    unsigned char *key, struct amfa_ddb_error *err)
+{
+	enum amfa_ddb_result r;
+
+	enter(log);
+	r = amfa_kms_decrypt(c, key_id, ctx, blob_b64, key, err);
+	leave();
+	return r;
+}
+
+extern const struct amfa_net_ops amfa_net_ops_v5;
+
+const struct amfa_net_ops amfa_net_ops_v5 = {
 	.size = sizeof(struct amfa_net_ops),
 	.version = AMFA_VERSION,
 	.sts_get_session_token = plugin_sts,
@@ -98,4 +126,6 @@ const struct amfa_net_ops amfa_net_ops_v4 = {
 	.ddb_get_item = plugin_ddb_get,
 	.ddb_update_item = plugin_ddb_update,
 	.ddb_delete_item = plugin_ddb_delete,
+	.kms_generate_data_key = plugin_kms_generate,
+	.kms_decrypt = plugin_kms_decrypt,
 };

@@ -27,6 +27,7 @@
 #include "pam_export.h"
 #include "pam_input.h"
 #include "secure_file.h"
+#include "store/enrolment_table.h"
 #include "user.h"
 
 static void
@@ -170,14 +171,21 @@ tell_recovery_left(pam_handle_t *pamh, int left)
 }
 
 static int
-authenticate(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a)
+authenticate_enrolled(pam_handle_t *pamh, struct call *c,
+    struct amfa_audit_rec *a)
 {
 	struct amfa_user user;
 	struct amfa_login login;
 	char *code = NULL;
 	int r;
 
-	r = amfa_user_load(&c->cfg, c->user, 0, &user);
+	r = amfa_enrolment_load_login(&c->cfg, c->user, 0, &user);
+	if (r == AMFA_ENROLMENT_DISABLED) {
+		amfa_log(LOG_NOTICE, "user %s: enrolment disabled: denied",
+		    c->user);
+		a->reason = "enrolment disabled";
+		return PAM_AUTH_ERR;
+	}
 	if (r == AMFA_USER_NOT_ENROLLED && c->args.nullok &&
 	    !amfa_user_name_canonical(c->user)) {
 		amfa_log(LOG_ERR,
@@ -262,6 +270,16 @@ authenticate(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a)
 		amfa_gate_mark_login(c->cfg.store_dir, c->user, user.iam_user,
 		    rhost_of(pamh));
 	amfa_user_free(&user);
+	return r;
+}
+
+/* The enrolment's item (table) is this login's only: dropped after it. */
+static int
+authenticate(pam_handle_t *pamh, struct call *c, struct amfa_audit_rec *a)
+{
+	int r = authenticate_enrolled(pamh, c, a);
+
+	amfa_enrolment_login_done(&c->cfg);
 	return r;
 }
 

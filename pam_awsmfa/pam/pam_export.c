@@ -11,6 +11,7 @@
 #include "pam_export.h"
 #include "privdrop.h"
 #include "secure_file.h"
+#include "store/enrolment_table.h"
 #include "user.h"
 
 #define COUNTED_KEY "pam_awsmfa_store_counted"
@@ -97,7 +98,7 @@ store_roles(pam_handle_t *pamh, const struct amfa_config *cfg, const char *user,
 	struct amfa_user u;
 	char endpoint[256];
 
-	if (amfa_user_load(cfg, user, 0, &u) != 0) {
+	if (amfa_enrolment_load(cfg, user, 0, &u) != 0) {
 		amfa_log(LOG_ERR,
 		    "user %s: enrolment unusable: roles not stored", user);
 		return;

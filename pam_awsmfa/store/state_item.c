@@ -55,6 +55,58 @@ struct fixed {
 
 enum { F_VER, F_STEP, F_FAIL, F_LOCK, F_OK, F_RCGEN, F_RCUSED, F_N };
 
+static int
+is_b64(const char *s, size_t max)
+{
+	size_t n = strlen(s),
+	       body = strspn(s,
+		   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
+		   "opqrstuvwxyz0123456789+/");
+
+	return n > 0 && n <= max && n % 4 == 0 &&
+	    (body == n || (body >= n - 2 && strspn(s + body, "=") == n - body));
+}
+
+int
+amfa_item_enrolment(const struct amfa_ddb_item *it,
+    struct amfa_item_enrolment *e, const char **why)
+{
+	int seen_ver = 0, seen_ct = 0, seen_key = 0;
+	int64_t v;
+
+	memset(e, 0, sizeof(*e));
+	for (size_t i = 0; i < it->n && i < AMFA_DDB_MAX_ATTRS; i++) {
+		const char *name = it->attrs[i].name, *val = it->attrs[i].value;
+		int type = it->attrs[i].type;
+
+		if (name == NULL || val == NULL ||
+		    strncmp(name, "enr_", 4) != 0)
+			continue;
+		if (strcmp(name, "enr_ver") == 0 && type == AMFA_DDB_N &&
+		    !seen_ver++ && parse_num(val, 1, INT64_MAX, &v) == 0)
+			e->version = (uint64_t)v;
+		else if (strcmp(name, "enr_ct") == 0 && type == AMFA_DDB_S &&
+		    !seen_ct++ && is_b64(val, AMFA_ITEM_ENR_CT_MAX))
+			e->ct = val;
+		else if (strcmp(name, "enr_key") == 0 && type == AMFA_DDB_S &&
+		    !seen_key++ && is_b64(val, AMFA_ITEM_ENR_KEY_MAX))
+			e->key = val;
+		else {
+			*why = "an enrolment attribute of the wrong name, type "
+			       "or form";
+			memset(e, 0, sizeof(*e));
+			return -1;
+		}
+	}
+	if ((e->ct == NULL) != (e->key == NULL) ||
+	    (e->ct != NULL && e->version == 0)) {
+		*why = "an enrolment without its key, record or version";
+		memset(e, 0, sizeof(*e));
+		return -1;
+	}
+	return 0;
+}
+
 int
 amfa_item_to_state(const struct amfa_ddb_item *it, const char *user,
     struct amfa_state *st, uint64_t *version, const char **why)
@@ -68,6 +120,7 @@ amfa_item_to_state(const struct amfa_ddb_item *it, const char *user,
 		{ "rc_gen", 0, UINT32_MAX, 0, 0 },
 		{ "rc_used", 0, 0xffff, 0, 0 },
 	};
+	struct amfa_item_enrolment enr;
 	int key_seen = 0;
 	int64_t v;
 
@@ -78,6 +131,8 @@ amfa_item_to_state(const struct amfa_ddb_item *it, const char *user,
 		*why = "too many attributes";
 		return -1;
 	}
+	if (amfa_item_enrolment(it, &enr, why) != 0)
+		return -1;
 	for (size_t i = 0; i < it->n; i++) {
 		const char *name = it->attrs[i].name, *val = it->attrs[i].value;
 		int type = it->attrs[i].type, known = 0;

@@ -15,6 +15,14 @@
  *   yk_<id>       N  one per YubiKey public id (modhex): the last accepted
  *                    counters as session * 65536 + use, which orders as the
  *                    pair does
+ *   enr_ver       N  the enrolment's version (enrolment = table): 1 for
+ *                    the first, +1 per administrator's write
+ *   enr_ct        S  the sealed enrolment (enrolment_seal.h), base64
+ *   enr_key       S  its data key wrapped by KMS, base64
+ *                    (enr_ct and enr_key both or neither, with enr_ver;
+ *                    enr_ver alone: disabled.  Written only by awsmfa's
+ *                    enrolment writes, never by a login's: a login's write
+ *                    names the attributes above, and none of these)
  * Other attributes are left alone (read past, never written): room for
  * what later versions add.  Ours must be there, of their type and in
  * their range, or the item is refused (the login fails closed and
@@ -72,6 +80,22 @@ int amfa_item_to_state(const struct amfa_ddb_item *it, const char *user,
 int amfa_item_write(const struct amfa_state *old, int exists, uint64_t version,
     const struct amfa_state *st, int64_t now, struct amfa_item_write *w,
     const char **why);
+
+/* The enrolment attributes of an item, pointing into it. */
+#define AMFA_ITEM_ENR_CT_MAX  (24 * 1024) /* base64 of a sealed record */
+#define AMFA_ITEM_ENR_KEY_MAX 1024	  /* base64 of a KMS blob */
+struct amfa_item_enrolment {
+	uint64_t version; /* 0: none ever written */
+	const char *ct;	  /* NULL: none (never, or disabled) */
+	const char *key;
+};
+/*
+ * The enrolment attributes of `it', checked as amfa_item_to_state checks
+ * them (amfa_item_to_state refuses an item where this fails): 0, or -1
+ * with *why.
+ */
+int amfa_item_enrolment(const struct amfa_ddb_item *it,
+    struct amfa_item_enrolment *e, const char **why);
 
 /* A token's counters as one number, and back. */
 uint64_t amfa_item_counter(unsigned session, unsigned use);

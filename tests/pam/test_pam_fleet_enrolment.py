@@ -1,0 +1,395 @@
+"""Enrolment in the fleet's table under KMS (enrolment = table, issue 26):
+two bastions ("A" and "B", each its own configuration tree with an empty
+users.d) on one DynamoDB table (dynalite behind the SigV4-checking front),
+with KMS on loopback (tests/fixtures/kms_server.py: JSON 1.1, SigV4 checked
+by the same verifier, the encryption context bound into the wrapped key,
+KMS's error names).  The bastions' credentials are the instance role's
+(the IMDSv2 fixture), granted kms:Decrypt only; the administrator's awsmfa
+runs with a key file granted GenerateDataKey and Decrypt.
+
+Shown: a user enrolled once on A (awsmfa enroll, or migrate-enrolment of a
+file) logs in on B, with one KMS Decrypt and no more table requests than a
+file-enrolled login; `awsmfa disable' on A is refused on B at once; a record
+moved onto another user's item is refused (whole: KMS refuses the context;
+the sealed record alone: it does not open); KMS down or the key disabled
+refuses and the log names KMS and the reason; the role cannot enrol; and
+afterwards no file either host wrote holds the seed (base32, hex or raw)."""
+
+import base64
+import os
+import re
+import subprocess
+import sys
+import time
+import unittest
+
+import pexpect
+
+import dynalite
+from amfa_testlib import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS,
+                          Tree, new_seed, totp, wait_fresh_step)
+from fleetlib import (STATIC_AKID, STATIC_SECRET, TABLE, Fleet, SlowWrites,
+                      table_settings)
+
+sys.path.insert(0, os.path.join(os.environ.get(
+    "AMFA_TESTS_DIR", os.path.dirname(os.path.abspath(__file__))),
+    "..", "fixtures"))
+from kms_server import Kms                                       # noqa: E402
+
+ADMIN = os.environ.get("AMFA_ADMIN_PROGRAM", "")
+FLEET = None
+KMS = None
+
+
+def setUpModule():
+    global FLEET, KMS
+    why = dynalite.available()
+    if why:
+        raise unittest.SkipTest(why)
+    FLEET = Fleet()
+    KMS = Kms(keys={STATIC_AKID: STATIC_SECRET}, keys_file=FLEET.keys_file,
+              grants={"role": ["Decrypt"],
+                      STATIC_AKID: ["GenerateDataKey", "Decrypt"]})
+
+
+def tearDownModule():
+    for c in (KMS, FLEET):
+        if c is not None:
+            c.close()
+
+
+def kms_targets():
+    return [t for t in KMS.stats()["targets"]]
+
+
+class EnrolmentCase(unittest.TestCase):
+    def bastion(self, name):
+        tree = Tree()
+        self.addCleanup(tree.cleanup)
+        tree.store = os.path.join(tree.root, "run")
+        tree.settings = table_settings(FLEET, tree, enrolment="table",
+                                       kms_key_id=KMS.key_id,
+                                       kms_endpoint=KMS.url)
+        tree.write_config(tree.settings)
+        tree.service("awsmfa", ["auth required MODULE config=CONF"])
+        # The administrator's configuration on the same host: the same
+        # table and key, with the administrators' credentials.
+        tree.admin_conf = os.path.join(tree.etc, "admin.conf")
+        key = os.path.join(tree.etc, "admin.key")
+        Tree.write(key, "[default]\naws_access_key_id = %s\n"
+                   "aws_secret_access_key = %s\n"
+                   % (STATIC_AKID, STATIC_SECRET), 0o600)
+        Tree.write(tree.admin_conf, "".join(
+            "%s = %s\n" % kv for kv in dict(
+                tree.settings, dynamodb_key_file=key).items()), 0o644)
+        tree.name = name
+        return tree
+
+    def setUp(self):
+        FLEET.front.clear()
+        FLEET.front.start_data()
+        KMS.start_data()
+        KMS.enable()
+        self.a = self.bastion("A")
+        self.b = self.bastion("B")
+
+    def user(self, stem):
+        return "%s%s" % (stem, os.urandom(4).hex())
+
+    def awsmfa(self, tree, *args, admin=True):
+        conf = tree.admin_conf if admin else tree.conf
+        return subprocess.run([ADMIN, "--config", conf] + list(args),
+                              capture_output=True, text=True, timeout=60)
+
+    def enroll(self, tree, user):
+        """awsmfa enroll USER under a pty, proven by two codes; the seed."""
+        wait_fresh_step(margin=8)
+        child = pexpect.spawn(ADMIN, ["--config", tree.admin_conf, "enroll",
+                                      user], encoding="utf-8", timeout=40)
+        child.expect("First code shown by the app: ")
+        seed = re.search(r"secret=([A-Z2-7]+)", child.before).group(1)
+        now = time.time()
+        child.sendline(totp(seed, now - 30))
+        child.expect("Wait for the next code and type it: ")
+        child.sendline(totp(seed, now))
+        child.expect(pexpect.EOF)
+        out = child.before
+        child.close()
+        self.assertEqual(child.exitstatus, 0, out)
+        return seed
+
+    def migrate(self, tree, user, seed=None):
+        """A file on `tree' moved into the table; the seed."""
+        seed = tree.enroll(user, seed=seed)
+        res = self.awsmfa(tree, "migrate-enrolment", user)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertIn("%s: moved into table %s under KMS" % (user, TABLE),
+                      res.stdout)
+        self.assertFalse(os.path.exists(tree.user_file(user)))
+        return seed
+
+    def assertRc(self, res, rc, msg=""):
+        self.assertEqual(res.rc, rc, "%s\n%r" % (msg, res))
+
+    def assertNoSeedOnDisk(self, seed, trees):
+        raw = base64.b32decode(seed + "=" * (-len(seed) % 8))
+        needles = [seed.encode(), seed.lower().encode(), raw.hex().encode(),
+                   raw.hex().upper().encode(), raw,
+                   base64.b64encode(raw).rstrip(b"=")]
+        seen = 0
+        for t in trees:
+            for d, _, names in os.walk(t.root):
+                for n in names:
+                    p = os.path.join(d, n)
+                    if os.path.islink(p) or not os.path.isfile(p):
+                        continue
+                    seen += 1
+                    with open(p, "rb") as f:
+                        data = f.read()
+                    for x in needles:
+                        self.assertNotIn(x, data, "the seed in %s" % p)
+        self.assertGreater(seen, 2, "the hosts wrote files")
+
+
+class EnrolOnceLogInEverywhere(EnrolmentCase):
+    def test_enrolled_on_a_logs_in_on_b_then_disabled_on_a(self):
+        user = self.user("erin")
+        seed = self.enroll(self.a, user)
+        for t in (self.a, self.b):
+            self.assertEqual(os.listdir(t.users), [], "users.d stays empty")
+        item = FLEET.item(user)
+        self.assertEqual(item["enr_ver"], "1")
+        for attr in ("enr_ct", "enr_key"):
+            self.assertNotIn(seed, item[attr])
+        KMS.reset_stats()
+        FLEET.front.reset_stats()
+        # The next step's code (the enrolment spent this one).
+        res = self.b.run("awsmfa", user, [totp(seed, time.time() + 30)])
+        self.assertRc(res, PAM_SUCCESS, "enrolled on A, in on B")
+        self.assertEqual(kms_targets(), ["TrentService.Decrypt"],
+                         "one KMS call per login")
+        self.assertEqual(KMS.stats()["contexts"],
+                         [{"amfa_table": TABLE, "amfa_user": user}])
+        self.assertEqual(
+            FLEET.front.stats()["targets"],
+            ["DynamoDB_20120810.UpdateItem", "DynamoDB_20120810.UpdateItem"],
+            "the enrolment came with the count (ALL_NEW); the second "
+            "write spends the code")
+        # A wrong code: the count alone, one Decrypt.
+        KMS.reset_stats()
+        FLEET.front.reset_stats()
+        res = self.b.run("awsmfa", user, ["000000" if totp(
+            seed, time.time()) != "000000" else "111111"])
+        self.assertRc(res, PAM_AUTH_ERR, "a wrong code")
+        self.assertEqual(kms_targets(), ["TrentService.Decrypt"])
+        self.assertEqual(FLEET.front.stats()["targets"],
+                         ["DynamoDB_20120810.UpdateItem"],
+                         "a wrong code is one request")
+        self.assertEqual(FLEET.item(user)["fail_count"], "1")
+        self.assertEqual(FLEET.item(user)["enr_ver"], "1",
+                         "a login's write leaves the enrolment alone")
+        res = self.awsmfa(self.a, "disable", user)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn("disabled", res.stdout)
+        wait_fresh_step()
+        before = FLEET.item(user)
+        res = self.b.run("awsmfa", user, [totp(seed, time.time() + 30)])
+        self.assertRc(res, PAM_AUTH_ERR, "disabled on A, refused on B")
+        self.assertIn("disabled", res.log)
+        self.assertEqual(FLEET.item(user), before,
+                         "the count's condition (a record) kept it out")
+        # Not "not enrolled": nullok does not pass a disabled user over.
+        self.b.service("nullok", ["auth required MODULE config=CONF nullok"])
+        res = self.b.run("nullok", user, [totp(seed, time.time() + 30)])
+        self.assertRc(res, PAM_AUTH_ERR, "nullok and disabled")
+        self.assertEqual(self.awsmfa(self.a, "disable", user).returncode, 4)
+        self.assertNoSeedOnDisk(seed, (self.a, self.b))
+
+    def test_unknown_user_nullok_passed_over_nothing_written(self):
+        """A name with no item: the counting UpdateItem's condition
+        (attribute_exists(enr_ct)) fails, nothing is created, the read
+        after it says "not enrolled", and nullok passes the user over."""
+        user = self.user("nobody")
+        self.b.service("nullok", ["auth required MODULE config=CONF nullok",
+                                  "auth required pam_permit.so"])
+        FLEET.front.reset_stats()
+        res = self.b.run("nullok", user, [])
+        self.assertRc(res, PAM_SUCCESS, "not enrolled, nullok")
+        self.assertIn("not enrolled, passing over (nullok)", res.log)
+        self.assertEqual(res.prompts, [])
+        self.assertIsNone(FLEET.item(user), "no item for an unknown name")
+        self.assertEqual(FLEET.front.stats()["targets"],
+                         ["DynamoDB_20120810.UpdateItem",
+                          "DynamoDB_20120810.GetItem"])
+        self.assertRc(self.b.run("awsmfa", user, []), PAM_AUTH_ERR,
+                      "not enrolled, no nullok")
+        self.assertIsNone(FLEET.item(user))
+
+    def test_reenrolment_revokes_the_old_seed(self):
+        user = self.user("olga")
+        old = self.migrate(self.a, user)
+        res = self.awsmfa(self.a, "migrate-enrolment", user)
+        self.assertIn("nothing to move", res.stdout)
+        new = new_seed()
+        self.a.enroll(user, seed=new)
+        res = self.awsmfa(self.a, "migrate-enrolment", user)
+        self.assertNotEqual(res.returncode, 0)
+        self.assertIn("present in both places", res.stdout)
+        self.assertTrue(os.path.exists(self.a.user_file(user)))
+        os.unlink(self.a.user_file(user))
+        self.assertEqual(self.awsmfa(self.a, "disable", user).returncode, 0)
+        self.migrate(self.a, user, seed=new)
+        self.assertEqual(FLEET.item(user)["enr_ver"], "3")
+        wait_fresh_step()
+        self.assertRc(self.b.run("awsmfa", user, [totp(old)]), PAM_AUTH_ERR,
+                      "the old seed after re-enrolment")
+        self.assertRc(self.b.run("awsmfa", user, [totp(new)]), PAM_SUCCESS)
+        self.assertNoSeedOnDisk(old, (self.a, self.b))
+        self.assertNoSeedOnDisk(new, (self.b,))
+
+
+class DisabledMidLogin(EnrolmentCase):
+    def test_disable_during_a_login_refuses_it(self):
+        """B's login has read the record and decided; its write is held
+        while A disables the user: the write's condition fails, and the
+        fresh read brings another enrolment version: refused, where a
+        decision taken again on the fresh state alone would let it in."""
+        user = self.user("dora")
+        seed = self.migrate(self.a, user)
+        # The login's first write (the count, which brings the record)
+        # passes; the second (spending the code) is held.
+        slow = SlowWrites(FLEET.front.port, 1.5, skip=1)
+        self.addCleanup(slow.close)
+        self.b.settings["dynamodb_endpoint"] = slow.url
+        self.b.write_config(self.b.settings)
+        wait_fresh_step(margin=12)
+        p = self.b.start("awsmfa", user, [totp(seed)])
+        self.assertTrue(slow.holding.wait(20), "B's write reached the relay")
+        res = self.awsmfa(self.a, "disable", user)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        rc, out, log = self.b.finish(p)
+        self.assertNotEqual(rc, PAM_SUCCESS, log)
+        self.assertIn("the enrolment changed during the login", log)
+        self.assertEqual(FLEET.item(user)["totp_step"], "-1",
+                         "nothing recorded for the refused login")
+
+
+    def test_disable_before_the_count_lands_refuses_it(self):
+        """The login's first request (the count that brings the record)
+        is held while A disables the user: its condition (a record) then
+        fails, nothing is written, and the read after it says disabled."""
+        user = self.user("dina")
+        seed = self.migrate(self.a, user)
+        # Held long enough for the disable (two requests) to land first,
+        # inside B's time for the call.
+        slow = SlowWrites(FLEET.front.port, 5)
+        self.addCleanup(slow.close)
+        self.b.settings["dynamodb_endpoint"] = slow.url
+        self.b.settings["dynamodb_timeout"] = 20
+        self.b.write_config(self.b.settings)
+        wait_fresh_step(margin=12)
+        p = self.b.start("awsmfa", user, [totp(seed)])
+        self.assertTrue(slow.holding.wait(20), "B's count reached the relay")
+        res = self.awsmfa(self.a, "disable", user)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        before = FLEET.item(user)
+        rc, out, log = self.b.finish(p)
+        self.assertEqual(rc, PAM_AUTH_ERR, log)
+        self.assertIn("enrolment disabled: denied", log)
+        self.assertEqual(FLEET.item(user), before, "nothing counted")
+
+
+class CheckConfig(EnrolmentCase):
+    def test_imds_open_to_users_fails_and_both_places_reported(self):
+        # The IMDS fixture listens on loopback: uid 65534 reaches it.
+        res = self.awsmfa(self.b, "check-config", admin=False)
+        self.assertEqual(res.returncode, 3, res.stdout + res.stderr)
+        self.assertIn("have KMS decrypt every user's enrolment", res.stderr)
+        # The same host with its state alone in the table: a warning.
+        files = dict(self.b.settings)
+        del files["enrolment"], files["kms_key_id"], files["kms_endpoint"]
+        self.b.write_config(files)
+        res = self.awsmfa(self.b, "check-config", admin=False)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertIn("can connect to it", res.stderr)
+        # A user in the table and in a file; another in a file alone.
+        both, alone = self.user("both"), self.user("alone")
+        self.migrate(self.a, both)
+        self.a.enroll(both)
+        self.a.enroll(alone)
+        res = self.awsmfa(self.a, "check-config")
+        self.assertIn("%s is enrolled in both places" % both, res.stderr)
+        self.assertIn("awsmfa migrate-enrolment %s" % alone, res.stderr)
+
+
+class MovedRecords(EnrolmentCase):
+    def copy(self, src, dst, attrs):
+        got = FLEET.db.call("GetItem", {"TableName": TABLE,
+                                        "Key": {"amfa_user": {"S": src}},
+                                        "ConsistentRead": True})["Item"]
+        sets = ", ".join("%s = :%s" % (a, a) for a in attrs)
+        FLEET.db.call("UpdateItem", {
+            "TableName": TABLE, "Key": {"amfa_user": {"S": dst}},
+            "UpdateExpression": "SET " + sets,
+            "ExpressionAttributeValues": {":" + a: got[a] for a in attrs}})
+
+    def test_record_moved_onto_another_users_item_is_refused(self):
+        victim, mallory = self.user("vic"), self.user("mal")
+        vseed = self.migrate(self.a, victim)
+        self.migrate(self.a, mallory)
+        # The whole record: KMS refuses the wrapped key under mallory's
+        # encryption context.
+        self.copy(victim, mallory, ("enr_ct", "enr_key", "enr_ver"))
+        wait_fresh_step()
+        res = self.b.run("awsmfa", mallory, [totp(vseed)])
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL, "victim's record, whole")
+        self.assertIn("KMS Decrypt", res.log)
+        self.assertIn("InvalidCiphertextException", res.log)
+        # The sealed text alone, under mallory's own data key: it does not
+        # open (the data key is not its key, and the user is in its AAD).
+        res = self.awsmfa(self.a, "disable", mallory)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.migrate(self.a, mallory)
+        self.copy(victim, mallory, ("enr_ct",))
+        res = self.b.run("awsmfa", mallory, [totp(vseed)])
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL, "victim's sealed record")
+        self.assertIn("does not open", res.log)
+        self.assertRc(self.b.run("awsmfa", victim, [totp(vseed)]),
+                      PAM_SUCCESS, "the victim's own item still works")
+
+
+class KmsTrouble(EnrolmentCase):
+    def test_kms_down_or_disabled_refuses(self):
+        user = self.user("kim")
+        seed = self.migrate(self.a, user)
+        wait_fresh_step(margin=12)
+        KMS.stop_data()
+        res = self.b.run("awsmfa", user, [totp(seed)])
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL, "KMS unreachable")
+        self.assertIn("KMS Decrypt", res.log)
+        self.assertIn("unavailable", res.log)
+        KMS.start_data()
+        KMS.disable()
+        res = self.b.run("awsmfa", user, [totp(seed)])
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL, "the key disabled")
+        self.assertIn("KMS Decrypt", res.log)
+        self.assertIn("DisabledException", res.log)
+        KMS.enable()
+        item = FLEET.item(user)
+        self.assertEqual(item["fail_count"], "0", "nothing counted")
+        self.assertRc(self.b.run("awsmfa", user, [totp(seed)]), PAM_SUCCESS,
+                      "the same code once KMS is back")
+
+    def test_the_role_cannot_enrol(self):
+        user = self.user("rob")
+        self.a.enroll(user)
+        res = self.awsmfa(self.a, "migrate-enrolment", user, admin=False)
+        self.assertNotEqual(res.returncode, 0)
+        self.assertIn("KMS GenerateDataKey", res.stderr)
+        self.assertIn("AccessDeniedException", res.stderr)
+        self.assertIsNone(FLEET.item(user), "nothing written")
+        self.assertTrue(os.path.exists(self.a.user_file(user)))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
