@@ -27,6 +27,9 @@ first attack file (test_chkcode_attacks) does not try.
    the checker (a fixed field, e.g. "via": "awsmfa-chkcode", or the
    service fixed and the caller's name kept apart) and never be a
    step-up.
+Checked to fail: with caller_is() accepting any name, renew for OTHER is
+answered (6, not 5); with service_ok() accepting anything, "a\nb" is
+checked (1, not 5); AuditOrigin fails on b3451e0.
 """
 
 import ctypes
