@@ -34,10 +34,11 @@ amfa_audit_format(const struct amfa_audit_rec *r, const struct timespec *now)
 		return NULL;
 	bad |= amfa_json_add_str(o, "time", when);
 	bad |= amfa_json_add_str(o, "event",
-	    r->recovery		      ? "recovery" :
-		is_stepup(r->service) ? "stepup" :
-					"auth");
+	    r->recovery					? "recovery" :
+		r->via == NULL && is_stepup(r->service) ? "stepup" :
+							  "auth");
 	bad |= amfa_json_add_str(o, "service", r->service);
+	bad |= amfa_json_add_str(o, "via", r->via);
 	bad |= amfa_json_add_str(o, "result", r->result);
 	bad |= amfa_json_add_str(o, "user", r->user);
 	bad |= amfa_json_add_str(o, "iam_user", r->iam_user);

@@ -35,6 +35,11 @@ struct amfa_audit_rec {
 	 * codes left after it ("recovery_left", when known: >= 0). */
 	int recovery;
 	int recovery_left;
+	/* The program that asked on its caller's behalf (awsmfa-chkcode: a
+	 * screen locker run by the user, whose service name is the caller's
+	 * word): "via" in the record, and never a step-up.  NULL: the PAM
+	 * stack of `service' itself. */
+	const char *via;
 };
 
 /* The JSON text of `r' at `now', no newline (heap), or NULL. */

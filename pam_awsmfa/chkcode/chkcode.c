@@ -229,6 +229,7 @@ check(const struct amfa_config *cfg, const char *user, const char *service,
 	memset(&a, 0, sizeof(a));
 	memset(&l, 0, sizeof(l));
 	a.service = service;
+	a.via = "awsmfa-chkcode";
 	a.user = user;
 	if (amfa_audit_ready(cfg) != 0) {
 		a.reason = "the audit log cannot take a record";
