@@ -54,6 +54,7 @@
 #include "decision/login.h"
 #include "log.h"
 #include "privdrop.h"
+#include "store/enrolment_table.h"
 #include "user.h"
 
 #ifndef AMFA_CHKCODE_CONFIG
@@ -236,7 +237,16 @@ check(const struct amfa_config *cfg, const char *user, const char *service,
 		status = AMFA_CHKCODE_UNAVAILABLE;
 		goto audit;
 	}
-	r = amfa_user_load(cfg, user, 0, &u);
+	/* Where awsmfa.conf says (enrolment = table: the table's record,
+	 * counted and pinned as a root login's), never users.d regardless. */
+	r = amfa_enrolment_load_login(cfg, user, 0, &u);
+	if (r == AMFA_ENROLMENT_DISABLED) {
+		amfa_log(LOG_NOTICE, "user %s: enrolment disabled: denied",
+		    user);
+		a.reason = "enrolment disabled";
+		status = AMFA_CHKCODE_DENIED;
+		goto audit;
+	}
 	if (r == AMFA_USER_NOT_ENROLLED) {
 		amfa_log(LOG_NOTICE, "user %s: not enrolled", user);
 		a.reason = "not enrolled";
@@ -295,6 +305,7 @@ audit:
 	if (r == 0)
 		amfa_user_free(&u);
 	amfa_login_free(&l);
+	amfa_enrolment_login_done(cfg);
 	return status;
 }
 

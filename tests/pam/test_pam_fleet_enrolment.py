@@ -391,5 +391,65 @@ class KmsTrouble(EnrolmentCase):
         self.assertTrue(os.path.exists(self.a.user_file(user)))
 
 
+
+CHKCODE = os.environ.get("AMFA_CHKCODE_TEST", "")
+CHKCODE_CONFIG = os.environ.get("AMFA_CHKCODE_TEST_CONFIG", "")
+
+
+class CheckerReadsTheTable(EnrolmentCase):
+    """awsmfa-chkcode (the set-user-ID checker a screen locker's PAM stack
+    runs, pam_awsmfa(8) not root) decides from the same enrolment as a
+    root login: with enrolment = table, the table's, never users.d.  Run
+    here as root for the user root (the checker decides for the caller's
+    own name; root needs no set-user-ID copy)."""
+
+    def setUp(self):
+        super().setUp()
+        if not CHKCODE or not CHKCODE_CONFIG:
+            self.skipTest("no test build of awsmfa-chkcode")
+        cdir = os.path.dirname(CHKCODE_CONFIG)
+        os.makedirs(cdir, 0o755, exist_ok=True)
+        self.addCleanup(subprocess.run, ["rm", "-rf", cdir])
+        with open(self.a.conf) as src, open(CHKCODE_CONFIG, "w") as dst:
+            dst.write(src.read())
+        os.chmod(CHKCODE_CONFIG, 0o644)
+        # root's item outlives a test (one table per module): disabled,
+        # it takes a new enrolment.
+        self.awsmfa(self.a, "disable", "root")
+
+    def check(self, code):
+        return subprocess.run([CHKCODE, "check", "root", "awsmfa"],
+                              input=code + "\n", capture_output=True,
+                              text=True, timeout=60)
+
+    def test_checker_accepts_the_table_enrolment(self):
+        """Enrolled in the table only (users.d empty): a right code is
+        accepted.  Reading users.d, the checker answers "not enrolled"
+        (4), which a locker's stack with nullok passes over: the second
+        factor skipped for every table-enrolled user."""
+        seed = self.enroll(self.a, "root")
+        self.assertEqual(os.listdir(self.a.users), [])
+        res = self.check(totp(seed, time.time() + 30))
+        self.assertEqual(res.returncode, 0,
+                         "the checker did not find the table's enrolment "
+                         "(4: not enrolled): %r" % (res,))
+
+    def test_checker_refuses_a_disabled_user_with_a_stale_file(self):
+        """Disabled in the table, with a users.d file left on this host
+        (never read in table mode, by the PAM module): the file's factor
+        must not pass the checker either."""
+        self.enroll(self.a, "root")
+        res = self.awsmfa(self.a, "disable", "root")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        stale = self.a.enroll("root")
+        wait_fresh_step()
+        res = self.a.run("awsmfa", "root", [totp(stale)])
+        self.assertRc(res, PAM_AUTH_ERR, "the module refuses it")
+        res = self.check(totp(stale, time.time() + 30))
+        self.assertNotEqual(res.returncode, 0,
+                            "the checker accepted a disabled user's "
+                            "stale users.d factor: %r" % (res,))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
