@@ -22,6 +22,7 @@ verify-audit'.  As root, in throwaway directories.
   file must be root's.
 """
 
+import fcntl
 import json
 import os
 import pwd
@@ -359,6 +360,53 @@ class Evidence(unittest.TestCase):
         # Nor read its memory through /proc (not dumpable).
         st = os.stat("/proc/%s/mem" % pid)
         self.assertEqual(st.st_uid, 0)
+
+    def test_stopped_lock_holder_does_not_refuse_everyone(self):
+        # The attack review (issue 29): a local user may stop (SIGSTOP) a
+        # set-user-ID su, or their own set-group-ID gateway: the real uid
+        # is theirs.  Stopped inside amfa_chain_append, the process keeps
+        # the head's POSIX lock for good, and every other login's record
+        # then waits AMFA_CHAIN_LOCK_MS and is refused (no record, no
+        # service): one user denies everyone.  /proc/locks (world-readable)
+        # tells the user when the stopped process holds it.
+        self.assertEqual(self.once().returncode, 0)  # makes the chain head
+        su = subprocess.Popen(["su", "root", "-c", "true"], stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              preexec_fn=lambda: (os.setgroups([]),
+                                                  os.setgid(pwd.getpwnam("nobody").pw_gid),
+                                                  os.setuid(pwd.getpwnam("nobody").pw_uid)))
+        self.addCleanup(su.wait)
+        self.addCleanup(su.kill)
+        time.sleep(0.5)
+        r = nobody_run(["kill", "-STOP", str(su.pid)])
+        self.assertEqual(r.returncode, 0, "the user can stop a set-user-ID su")
+        nobody_run(["kill", "-CONT", str(su.pid)])
+        # That su, stopped while it holds the chain lock (held here by a
+        # stopped child for determinism).
+        rd, wr = os.pipe()
+        holder = os.fork()
+        if holder == 0:
+            os.close(rd)
+            fd = os.open(self.log + ".chain", os.O_RDWR)
+            fcntl.lockf(fd, fcntl.LOCK_EX)
+            os.write(wr, b"x")
+            os.kill(os.getpid(), signal.SIGSTOP)
+            os._exit(0)
+        os.close(wr)
+        os.read(rd, 1)
+        os.close(rd)
+
+        def reap():
+            os.kill(holder, signal.SIGKILL)
+            os.waitpid(holder, 0)
+        self.addCleanup(reap)
+        self.assertTrue(wait_for(lambda: open("/proc/%d/stat" % holder).read()
+                                 .split(") ")[1][0] == "T", timeout=10))
+        r = subprocess.run([APPEND, self.log, "1", "another-login"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0,
+                         "a stopped user process holding the chain lock refuses "
+                         "everyone's records: " + r.stderr)
 
     def test_disk_pressure_records_stay_in_the_log(self):
         # The spool on a small file system of its own, filled to its
