@@ -408,6 +408,39 @@ class Evidence(unittest.TestCase):
                          "a stopped user process holding the chain lock refuses "
                          "everyone's records: " + r.stderr)
 
+    def test_audit_group_cannot_rewrite_records_not_yet_cut(self):
+        # The attack review (issue 29): the audit group (the gateway's)
+        # may append to the log, but mode 0660 lets it also cut the log
+        # short and re-chain what follows (the chain has no key): records
+        # not yet cut vanish and verify-audit finds nothing wrong.
+        import hashlib
+        grp_gid = pwd.getpwnam("nobody").pw_gid
+        os.chown(self.log, 0, grp_gid)
+        os.chmod(self.log, 0o660)
+        self.assertEqual(self.once().returncode, 0)  # makes the chain head
+        self.append(3, "kept")
+        self.assertEqual(self.once().returncode, 0)
+        self.append(3, "incriminating")
+        with open(self.log, "rb") as f:
+            lines = f.read().split(b"\n")[:3]
+        cut = sum(len(x) + 1 for x in lines)
+        digest = hashlib.sha256(lines[2]).hexdigest()
+        nb = pwd.getpwnam("nobody")
+
+        def member():
+            os.setgroups([grp_gid])
+            os.setgid(nb.pw_gid)
+            os.setuid(nb.pw_uid)
+        r = subprocess.run(["sh", "-c", "truncate -s %d %s && printf '3 %s\\n' > %s.chain"
+                            % (cut, self.log, digest, self.log)], preexec_fn=member,
+                           capture_output=True, text=True, timeout=30)
+        self.append(1, "later")  # the next login's record
+        v = self.verify(self.log)
+        with open(self.log) as f:
+            self.assertTrue(v.returncode != 0 or "incriminating" in f.read(),
+                            "an audit-group member cut records from the log and "
+                            "verify-audit accepts it: " + v.stdout)
+
     def test_disk_pressure_records_stay_in_the_log(self):
         # The spool on a small file system of its own, filled to its
         # reserve: no copy is cut (the records stay in the log), and once
