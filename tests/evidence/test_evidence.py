@@ -23,6 +23,7 @@ verify-audit'.  As root, in throwaway directories.
 """
 
 import fcntl
+import hashlib
 import json
 import os
 import pwd
@@ -208,7 +209,6 @@ class Evidence(unittest.TestCase):
         # Each segment names the last digest of the one before.
         first_lines = open(os.path.join(seg_dir, segs[1])).readline()
         last_of_first = open(os.path.join(seg_dir, segs[0])).read().splitlines()[-1]
-        import hashlib
         self.assertIn('"prev":"%s"' % hashlib.sha256(last_of_first.encode()).hexdigest(),
                       first_lines)
         head = self.aws("s3api", "head-object", "--bucket", BUCKET, "--key",
@@ -413,7 +413,6 @@ class Evidence(unittest.TestCase):
         # may append to the log, but mode 0660 lets it also cut the log
         # short and re-chain what follows (the chain has no key): records
         # not yet cut vanish and verify-audit finds nothing wrong.
-        import hashlib
         grp_gid = pwd.getpwnam("nobody").pw_gid
         os.chown(self.log, 0, grp_gid)
         os.chmod(self.log, 0o660)
@@ -440,6 +439,23 @@ class Evidence(unittest.TestCase):
             self.assertTrue(v.returncode != 0 or "incriminating" in f.read(),
                             "an audit-group member cut records from the log and "
                             "verify-audit accepts it: " + v.stdout)
+
+    def test_set_without_its_last_segment_is_not_whole(self):
+        # The attack review (issue 29): awsmfa-evidence(8) says a missing
+        # segment breaks the chain; the last one missing is not seen.
+        self.assertEqual(self.once().returncode, 0)  # makes the chain head
+        self.append(2, "one")
+        self.assertEqual(self.once().returncode, 0)
+        time.sleep(1.1)  # the next segment's name, a second later
+        self.append(2, "two")
+        self.assertEqual(self.once().returncode, 0)
+        sent = os.path.join(self.spool, "sent")
+        names = sorted(os.listdir(sent))
+        self.assertEqual(len(names), 2, names)
+        os.unlink(os.path.join(sent, names[-1]))
+        v = self.verify(sent)
+        self.assertNotEqual(v.returncode, 0,
+                            "a set without its last segment verifies: " + v.stdout)
 
     def test_disk_pressure_records_stay_in_the_log(self):
         # The spool on a small file system of its own, filled to its
