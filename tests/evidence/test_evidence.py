@@ -22,6 +22,8 @@ verify-audit'.  As root, in throwaway directories.
   file must be root's.
 """
 
+import fcntl
+import hashlib
 import json
 import os
 import pwd
@@ -207,7 +209,6 @@ class Evidence(unittest.TestCase):
         # Each segment names the last digest of the one before.
         first_lines = open(os.path.join(seg_dir, segs[1])).readline()
         last_of_first = open(os.path.join(seg_dir, segs[0])).read().splitlines()[-1]
-        import hashlib
         self.assertIn('"prev":"%s"' % hashlib.sha256(last_of_first.encode()).hexdigest(),
                       first_lines)
         head = self.aws("s3api", "head-object", "--bucket", BUCKET, "--key",
@@ -359,6 +360,102 @@ class Evidence(unittest.TestCase):
         # Nor read its memory through /proc (not dumpable).
         st = os.stat("/proc/%s/mem" % pid)
         self.assertEqual(st.st_uid, 0)
+
+    def test_stopped_lock_holder_does_not_refuse_everyone(self):
+        # The attack review (issue 29): a local user may stop (SIGSTOP) a
+        # set-user-ID su, or their own set-group-ID gateway: the real uid
+        # is theirs.  Stopped inside amfa_chain_append, the process keeps
+        # the head's POSIX lock for good, and every other login's record
+        # then waits AMFA_CHAIN_LOCK_MS and is refused (no record, no
+        # service): one user denies everyone.  /proc/locks (world-readable)
+        # tells the user when the stopped process holds it.
+        self.assertEqual(self.once().returncode, 0)  # makes the chain head
+        su = subprocess.Popen(["su", "root", "-c", "true"], stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              preexec_fn=lambda: (os.setgroups([]),
+                                                  os.setgid(pwd.getpwnam("nobody").pw_gid),
+                                                  os.setuid(pwd.getpwnam("nobody").pw_uid)))
+        self.addCleanup(su.wait)
+        self.addCleanup(su.kill)
+        time.sleep(0.5)
+        r = nobody_run(["kill", "-STOP", str(su.pid)])
+        self.assertEqual(r.returncode, 0, "the user can stop a set-user-ID su")
+        nobody_run(["kill", "-CONT", str(su.pid)])
+        # That su, stopped while it holds the chain lock (held here by a
+        # stopped child for determinism).
+        rd, wr = os.pipe()
+        holder = os.fork()
+        if holder == 0:
+            os.close(rd)
+            fd = os.open(self.log + ".chain", os.O_RDWR)
+            fcntl.lockf(fd, fcntl.LOCK_EX)
+            os.write(wr, b"x")
+            os.kill(os.getpid(), signal.SIGSTOP)
+            os._exit(0)
+        os.close(wr)
+        os.read(rd, 1)
+        os.close(rd)
+
+        def reap():
+            os.kill(holder, signal.SIGKILL)
+            os.waitpid(holder, 0)
+        self.addCleanup(reap)
+        self.assertTrue(wait_for(lambda: open("/proc/%d/stat" % holder).read()
+                                 .split(") ")[1][0] == "T", timeout=10))
+        r = subprocess.run([APPEND, self.log, "1", "another-login"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0,
+                         "a stopped user process holding the chain lock refuses "
+                         "everyone's records: " + r.stderr)
+
+    def test_audit_group_cannot_rewrite_records_not_yet_cut(self):
+        # The attack review (issue 29): the audit group (the gateway's)
+        # may append to the log, but mode 0660 lets it also cut the log
+        # short and re-chain what follows (the chain has no key): records
+        # not yet cut vanish and verify-audit finds nothing wrong.
+        grp_gid = pwd.getpwnam("nobody").pw_gid
+        os.chown(self.log, 0, grp_gid)
+        os.chmod(self.log, 0o660)
+        self.assertEqual(self.once().returncode, 0)  # makes the chain head
+        self.append(3, "kept")
+        self.assertEqual(self.once().returncode, 0)
+        self.append(3, "incriminating")
+        with open(self.log, "rb") as f:
+            lines = f.read().split(b"\n")[:3]
+        cut = sum(len(x) + 1 for x in lines)
+        digest = hashlib.sha256(lines[2]).hexdigest()
+        nb = pwd.getpwnam("nobody")
+
+        def member():
+            os.setgroups([grp_gid])
+            os.setgid(nb.pw_gid)
+            os.setuid(nb.pw_uid)
+        r = subprocess.run(["sh", "-c", "truncate -s %d %s && printf '3 %s\\n' > %s.chain"
+                            % (cut, self.log, digest, self.log)], preexec_fn=member,
+                           capture_output=True, text=True, timeout=30)
+        self.append(1, "later")  # the next login's record
+        v = self.verify(self.log)
+        with open(self.log) as f:
+            self.assertTrue(v.returncode != 0 or "incriminating" in f.read(),
+                            "an audit-group member cut records from the log and "
+                            "verify-audit accepts it: " + v.stdout)
+
+    def test_set_without_its_last_segment_is_not_whole(self):
+        # The attack review (issue 29): awsmfa-evidence(8) says a missing
+        # segment breaks the chain; the last one missing is not seen.
+        self.assertEqual(self.once().returncode, 0)  # makes the chain head
+        self.append(2, "one")
+        self.assertEqual(self.once().returncode, 0)
+        time.sleep(1.1)  # the next segment's name, a second later
+        self.append(2, "two")
+        self.assertEqual(self.once().returncode, 0)
+        sent = os.path.join(self.spool, "sent")
+        names = sorted(os.listdir(sent))
+        self.assertEqual(len(names), 2, names)
+        os.unlink(os.path.join(sent, names[-1]))
+        v = self.verify(sent)
+        self.assertNotEqual(v.returncode, 0,
+                            "a set without its last segment verifies: " + v.stdout)
 
     def test_disk_pressure_records_stay_in_the_log(self):
         # The spool on a small file system of its own, filled to its
