@@ -329,6 +329,13 @@ run_tty(struct loop *l, const sigset_t *open_mask)
 	size_t inlen = 0, inoff = 0;
 	int stdin_open = 1;
 
+	if (l->s->typeahead_len > 0 && l->s->typeahead_len <= sizeof(in)) {
+		memcpy(in, l->s->typeahead, l->s->typeahead_len);
+		inlen = l->s->typeahead_len;
+		if (recorded(l, gw_recording_input(l->rec, in, inlen)) != 0)
+			return;
+	}
+
 	while (!l->ended) {
 		struct pollfd p[3];
 		int r;

@@ -64,6 +64,10 @@ struct gw_session {
 	int tty; /* standard input is a terminal */
 	struct termios orig;
 	struct winsize ws; /* 80x24 without a terminal */
+	/* What the client typed before the shell (tty_revoke.h): it goes
+	 * to the shell first, recorded as input; set after the probe. */
+	const char *typeahead;
+	size_t typeahead_len; /* at most 4096 */
 };
 
 /*

@@ -79,6 +79,7 @@
 #include "recording.h"
 #include "recording_dir.h"
 #include "setid/startup.h"
+#include "tty_revoke.h"
 
 static struct gw_startup startup;
 static int exclusive; /* TIOCEXCL set on descriptor 0 */
@@ -308,7 +309,8 @@ main(int argc, char **argv)
 {
 	const char *dir = NULL, *shell = NULL, *argv0 = NULL;
 	char name[NAME_MAX + 1], host[256] = "", when[AMFA_AUDIT_TIME_LEN];
-	char buf[GW_CTL_MAX], status[32];
+	char buf[GW_CTL_MAX], status[32], typed[4096];
+	size_t typed_len = 0;
 	struct gw_ids ids;
 	struct gw_cast_header h;
 	struct gw_recording rec;
@@ -319,15 +321,20 @@ main(int argc, char **argv)
 	struct passwd *pw;
 	struct stat st;
 	unsigned long long max = 0;
-	int c, dirfd, fd, record_input = 0;
+	int c, dirfd, fd, record_input = 0, tty;
 
 	if (gw_startup_sanitize(&startup) != 0) {
 		fprintf(stderr, "awsmfa-recorder: cannot set up the process\n");
 		return 1;
 	}
 	/* The client's terminal: nobody opens it again from now on. */
-	if (isatty(STDIN_FILENO) && ioctl(STDIN_FILENO, TIOCEXCL) == 0)
+	if ((tty = isatty(STDIN_FILENO)) && ioctl(STDIN_FILENO, TIOCEXCL) == 0)
 		exclusive = 1;
+	/* Without one, no use for the capabilities (tty_revoke.h). */
+	if (!tty && gw_caps_drop() != 0) {
+		fprintf(stderr, "awsmfa-recorder: cannot drop capabilities\n");
+		return 1;
+	}
 	memset(&h, 0, sizeof(h));
 	ids.user = getuid();
 	ids.user_group = getgid();
@@ -360,6 +367,17 @@ main(int argc, char **argv)
 		    "member may be (see awsmfa-recorder(8))\n");
 		refused("the user is in the recorder's group");
 	}
+	/*
+	 * Every descriptor of the client's terminal opened before it was
+	 * exclusive is hung up, and 0-2 hold a fresh one (tty_revoke.h);
+	 * the capabilities that takes are gone after.
+	 */
+	if (tty && !exclusive)
+		refused("cannot make the client's terminal exclusive");
+	if (tty &&
+	    gw_tty_revoke(typed, sizeof(typed), &typed_len, buf, sizeof(buf)) !=
+		0)
+		refused(buf);
 	openlog("awsmfa-recorder", LOG_PID, LOG_AUTHPRIV);
 	amfa_log_set_sink(syslog_sink, NULL);
 	while ((c = getopt(argc, argv, "a:d:iI:m:p:P:s:S:")) != -1) {
@@ -413,6 +431,8 @@ main(int argc, char **argv)
 		refused(buf);
 	}
 	gw_session_probe(&sess);
+	sess.typeahead = typed;
+	sess.typeahead_len = typed_len;
 	clock_gettime(CLOCK_REALTIME, &now);
 	(void)gethostname(host, sizeof(host) - 1);
 	h.width = sess.ws.ws_col;
@@ -456,8 +476,9 @@ main(int argc, char **argv)
 	spec.env = startup.env;
 	spec.startup = &startup;
 	spec.ids = &ids;
-	if (gw_session_run(&sess, &spec, &rec, recording_failed, NULL, &res) !=
-	    0) {
+	c = gw_session_run(&sess, &spec, &rec, recording_failed, NULL, &res);
+	explicit_bzero(typed, sizeof(typed)); /* it may hold a password */
+	if (c != 0) {
 		(void)gw_recording_marker(&rec, "no session: an error");
 		gw_recording_close(&rec);
 		(void)gw_ctl_send(GW_CTL_FD, "end error 1 0 0");

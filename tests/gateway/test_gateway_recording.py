@@ -69,9 +69,11 @@ from gwlib import (GATEWAY, MODULE, TAG, Client, Sshd,     # noqa: E402
 GROUP = "amfa-gwrec-" + TAG
 RECUSER = "amfa-rec-" + TAG           # the recorder's account and group
 RECORDER = os.environ.get("AMFA_RECORDER", "")
+# The recorder's file capabilities (awsmfa-recorder(8)): permitted only.
+RECORDER_CAPS = "cap_sys_admin,cap_sys_tty_config=p"
 ROLES = ("main", "input", "inyes", "limend", "limgo", "disk", "link", "loose",
          "owner", "attack", "death", "noexec", "bash", "hangup", "member",
-         "byhand", "stty", "auditr")
+         "byhand", "stty", "auditr", "nocaps")
 
 
 class Person:
@@ -116,6 +118,9 @@ def setUpModule():
     shutil.copy(RECORDER, RECBIN)
     os.chown(RECBIN, REC_PW.pw_uid, REC_PW.pw_gid)
     os.chmod(RECBIN, 0o6755)
+    # Its two capabilities, permitted only, after the chown (which clears
+    # them), as awsmfa-gateway.postinst does (awsmfa-recorder(8)).
+    subprocess.run(["setcap", RECORDER_CAPS, RECBIN], check=True)
     AUDIT = os.path.join(DIR, "audit.log")
     write_file(AUDIT, "", 0o620)
     os.chown(AUDIT, 0, gid)
@@ -518,10 +523,11 @@ class Recording(unittest.TestCase):
 
     def test_forcecommand_that_keeps_the_terminal_refuses(self):
         """sshd runs the ForceCommand with $SHELL -c; without "exec" dash
-        stays, holding the client's terminal, and any process of the
-        user's could take that descriptor (ptrace, pidfd_getfd): the
-        recorded shell does not start.  bash execs a lone command: the
-        same sshd records its session."""
+        stays, the leader of the session the client's terminal controls:
+        the recorder cannot take the terminal back from everyone else
+        (vhangup(2) would end dash, and sshd's session with it;
+        tty_revoke.h), and the recorded shell does not start.  bash execs
+        a lone command: the same sshd records its session."""
         gateway_conf()
         options = [o.replace("ForceCommand exec ", "ForceCommand ")
                    for o in shipped_sshd_options(GW)]
@@ -542,9 +548,9 @@ class Recording(unittest.TestCase):
         shells = audit_records(p.name, "shell")
         self.assertEqual(len(shells), 1, shells)
         self.assertEqual(shells[0]["result"], "error")
-        self.assertIn("the client's terminal is held by process",
-                      shells[0]["reason"])
-        self.assertIn("(sh)", shells[0]["reason"])
+        self.assertIn("not the controlling terminal of the session sshd "
+                      "started (is the ForceCommand \"exec "
+                      "/usr/bin/awsmfa-gateway\"?)", shells[0]["reason"])
         # bash as the login shell: it execs the gateway.
         q = PEOPLE["bash"]
         c = Client(q.key, [sshd])
@@ -647,6 +653,31 @@ class Recording(unittest.TestCase):
         shells = audit_records(p.name, "shell")
         self.assertEqual([(s["result"], s.get("recording")) for s in shells],
                          [("error", None)], shells)
+        self.assertEqual(set(os.listdir(REC)), files)
+
+    def test_recorder_without_its_capabilities_refuses_the_shell(self):
+        """Set-id, but without cap_sys_tty_config and cap_sys_admin (a
+        chown after setcap, a file system without extended attributes):
+        it cannot hang up earlier opens of the client's terminal, so the
+        shell does not start (fail closed), and the audit record says
+        why."""
+        nocaps = RECBIN + "-nocaps"
+        shutil.copy(RECORDER, nocaps)
+        os.chown(nocaps, REC_PW.pw_uid, REC_PW.pw_gid)
+        os.chmod(nocaps, 0o6755)
+        self.addCleanup(os.unlink, nocaps)
+        gateway_conf(recorder=nocaps)
+        files = set(os.listdir(REC))
+        p, child = self.login("nocaps")
+        status, out = finish(child)
+        self.assertEqual(status, 1, out)
+        self.assertIn("awsmfa-gateway: refused: this session must be "
+                      "recorded and cannot be", out)
+        shells = audit_records(p.name, "shell")
+        self.assertEqual([s["result"] for s in shells], ["error"], shells)
+        self.assertIn("cannot hang up the client's terminal (vhangup; is "
+                      "the recorder's capability cap_sys_tty_config set?",
+                      shells[0]["reason"])
         self.assertEqual(set(os.listdir(REC)), files)
 
     def test_directory_planted_as_a_link_refuses_the_shell(self):

@@ -291,6 +291,12 @@ class Package(unittest.TestCase):
         run(["apt-get", "install", "-y", "-q", "--no-install-recommends"] +
             ["./" + os.path.relpath(d, self.tmp) for d in debs], cwd=self.tmp)
 
+    def assertRecorderCaps(self):
+        """The recorder's file capabilities (awsmfa-recorder(8)):
+        cap_sys_admin and cap_sys_tty_config, permitted only."""
+        out = run(["getcap", RECORDER]).stdout.strip()
+        self.assertRegex(out, r"cap_sys_admin,cap_sys_tty_config=p$", out)
+
     def assertMode(self, path, mode, uid=0, gid=0, kind=stat.S_ISDIR):
         st = os.lstat(path)
         self.assertTrue(kind(st.st_mode), path)
@@ -390,6 +396,7 @@ class Package(unittest.TestCase):
         self.assertEqual(run(["dpkg-statoverride", "--list",
                               RECORDER]).stdout.split(),
                          [RECUSER, RECUSER, "6755", RECORDER])
+        self.assertRecorderCaps()
         # The code checker for screen lockers: set-user-ID root, by a
         # dpkg-statoverride (awsmfa-chkcode(8)).
         st = os.stat(CHKCODE)
@@ -511,6 +518,8 @@ class Package(unittest.TestCase):
         st = os.stat(RECORDER)
         self.assertEqual((st.st_mode & 0o7777, st.st_uid, st.st_gid),
                          (0o6755, rec.pw_uid, rec.pw_gid))
+        # The upgrade's chown cleared them; the postinst sets them again.
+        self.assertRecorderCaps()
         with open("/etc/pam.d/common-auth") as f:
             self.assertIn("pam_awsmfa.so nullok", f.read(),
                           "still enabled after the upgrade")
