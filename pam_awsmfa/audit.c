@@ -67,7 +67,7 @@ open_log(const char *path)
 	int fd;
 
 	fd = open(path,
-	    O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+	    O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
 	    0600);
 	if (fd < 0) {
 		amfa_log(LOG_ERR, "audit_log %s: %s", path, strerror(errno));
@@ -94,7 +94,8 @@ append(const char *path, const char *json)
 	if ((fd = open_log(path)) < 0)
 		return -1;
 	/* One write: appends of one line do not interleave; chained when the
-	 * log has a chain head (audit_chain.h). */
+	 * log has a chain head (audit_chain.h; the log is open O_RDWR: the
+	 * chain's writer reads the last record back). */
 	if ((head = amfa_chain_open(path)) == -2)
 		r = -EBADF;
 	else

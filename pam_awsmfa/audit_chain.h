@@ -17,6 +17,11 @@
  *
  * The head is made by the package (or awsmfa-evidence): root-owned, group
  * the log's, mode 0660 or tighter.  A log without a head is not chained.
+ *
+ * A writer stopped while it holds the lock (a user may stop their own
+ * set-user-ID su or set-group-ID gateway) is killed by the next writer
+ * allowed to, and the head taken on to its record if it wrote one: see
+ * break_stopped and catch_up in audit_chain.c.
  */
 #ifndef AMFA_AUDIT_CHAIN_H
 #define AMFA_AUDIT_CHAIN_H
@@ -27,6 +32,11 @@
 #define AMFA_CHAIN_HEX	  65 /* 64 hex digits and a NUL */
 /* How long a writer waits for the head's lock. */
 #define AMFA_CHAIN_LOCK_MS 5000
+/* How long the lock's holder may stay stopped before a writer ends it. */
+#define AMFA_CHAIN_STOPPED_MS 1000
+/* The most of a log's end read back to find a record (a record is at most
+ * AMFA_AUDIT_RECORD_MAX and its chain fields). */
+#define AMFA_CHAIN_TAIL 16384
 
 /*
  * Open the chain head of the log `log_path': the descriptor, -1 when the

@@ -20,7 +20,7 @@ main(int argc, char **argv)
 	if (argc < 3 || argc > 4)
 		return 2;
 	n = atoi(argv[2]);
-	if ((fd = open(argv[1], O_WRONLY | O_APPEND | O_CLOEXEC)) < 0) {
+	if ((fd = open(argv[1], O_RDWR | O_APPEND | O_CLOEXEC)) < 0) {
 		perror(argv[1]);
 		return 1;
 	}

@@ -3,7 +3,8 @@
  * the digest, a malformed head refused with nothing written, and writers
  * in eight processes at once: every record numbered once, in the log's
  * order, each carrying the digest of the line before it, and the head
- * naming the last.
+ * naming the last; a head left one record behind (its writer killed
+ * between the two) taken on.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -153,6 +154,39 @@ writers(void)
 	close(head);
 }
 
+static void
+behind_head(void)
+{
+	char h1[128], prev[AMFA_CHAIN_HEX], hex[AMFA_CHAIN_HEX];
+	unsigned long long seq;
+	int log = open_in("b.log", O_RDWR | O_CREAT | O_APPEND);
+	int head = open_in("b.log.chain", O_RDWR | O_CREAT);
+	ssize_t n1;
+	size_t len = 0;
+	char *d, *l3;
+
+	amfa_chain_append(log, head, "{\"a\":1}");
+	n1 = pread(head, h1, sizeof(h1), 0);
+	amfa_chain_append(log, head, "{\"a\":2}");
+	/* The second writer died after its record, before the head. */
+	ok(n1 > 0 && pwrite(head, h1, (size_t)n1, 0) == n1 &&
+		ftruncate(head, n1) == 0,
+	    "a head one record behind the log");
+	is_int(amfa_chain_append(log, head, "{\"a\":3}"), 0,
+	    "the next record is written");
+	d = slurp("b.log", &len);
+	l3 = d ? strstr(d, "\n{\"seq\":3,") : NULL;
+	ok(l3 != NULL &&
+		amfa_chain_digest(strchr(d, '\n') + 1,
+		    (size_t)(l3 - strchr(d, '\n') - 1), hex) == 0 &&
+		amfa_chain_fields(l3 + 1, strlen(l3 + 1), &seq, prev) == 0 &&
+		strcmp(prev, hex) == 0,
+	    "as seq 3, after seq 2: the head was taken on to the log's end");
+	free(d);
+	close(log);
+	close(head);
+}
+
 int
 main(void)
 {
@@ -163,6 +197,7 @@ main(void)
 	form();
 	malformed_head();
 	writers();
+	behind_head();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", dir);
