@@ -107,6 +107,23 @@ span(const char *d, size_t n, unsigned long long *first,
 	}
 }
 
+/* The chain fields and digest of the last line of a cut (whole lines):
+ * 0, or -1 when it is not chained. */
+static int
+last_line_seq(const char *d, size_t n, unsigned long long *seq,
+    char hex[AMFA_CHAIN_HEX])
+{
+	char prev[AMFA_CHAIN_HEX];
+	size_t e = n - 1, b = e;
+
+	while (b > 0 && d[b - 1] != '\n')
+		b--;
+	if (amfa_chain_fields(d + b, e - b, seq, prev) != 0 ||
+	    amfa_chain_digest(d + b, e - b, hex) != 0)
+		return -1;
+	return 0;
+}
+
 /*
  * May a copy of `len' bytes go to the spool?  Only while a tenth of its
  * file system (at most 1 GiB) stays free after it, with the append slack
@@ -147,7 +164,9 @@ amfa_evidence_cut(const char *log_path, int spool_fd, int queue_fd, int force,
 	struct stat st;
 	unsigned long long first, last, hseq;
 	char first_prev[AMFA_CHAIN_HEX] = "", hhex[AMFA_CHAIN_HEX];
-	char name[200], when[32], sbuf[200];
+	char name[200], when[32], sbuf[200], seal[200];
+	char end_hex[AMFA_CHAIN_HEX];
+	unsigned long long lseq;
 	const char *prev;
 	char *data = NULL;
 	time_t now = time(NULL);
@@ -226,6 +245,22 @@ amfa_evidence_cut(const char *log_path, int spool_fd, int queue_fd, int force,
 		    got);
 		goto out;
 	}
+	/* The seal of the cut (evidence_segment.h), queued first: a seal
+	 * without its segment is a set cut short, never the other way. */
+	if (last_line_seq(data, got, &lseq, end_hex) == 0 && lseq == last &&
+	    last != 0) {
+		snprintf(seal, sizeof(seal), "seal-%s-%020llu-%020llu-%s", when,
+		    first, last, end_hex);
+		snprintf(sbuf, sizeof(sbuf),
+		    "{\"seal_seq\":%llu,\"seal_digest\":\"%s\"}\n", last,
+		    end_hex);
+		if (queue_put(queue_fd, seal, sbuf, strlen(sbuf)) != 0) {
+			amfa_log(LOG_ERR, "spool: cannot queue %s: %s", seal,
+			    strerror(errno));
+			goto out;
+		}
+	} else
+		end_hex[0] = '\0';
 	if (queue_put(queue_fd, name, data, got) != 0) {
 		amfa_log(LOG_ERR, "spool: cannot queue segment %s: %s", name,
 		    strerror(errno));
