@@ -89,17 +89,20 @@ open_log(const char *path)
 static int
 append(const char *path, const char *json)
 {
-	int fd, head, r;
+	int fd, head, anchor = -1, r;
 
 	if ((fd = open_log(path)) < 0)
 		return -1;
 	/* One write: appends of one line do not interleave; chained when the
-	 * log has a chain head (audit_chain.h; the log is open O_RDWR: the
-	 * chain's writer reads the last record back). */
-	if ((head = amfa_chain_open(path)) == -2)
+	 * log has a chain head, and anchored when it has an anchor
+	 * (audit_chain.h; read and written back: the log is open O_RDWR). */
+	if ((head = amfa_chain_open(path)) == -2 ||
+	    (head >= 0 && (anchor = amfa_chain_anchor_open(path)) == -2))
 		r = -EBADF;
 	else
-		r = amfa_chain_append(fd, head, json);
+		r = amfa_chain_append_anchored(fd, head, anchor, json);
+	if (anchor >= 0)
+		close(anchor);
 	if (head >= 0)
 		close(head);
 	if (close(fd) != 0 && r == 0)

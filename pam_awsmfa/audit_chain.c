@@ -340,11 +340,126 @@ catch_up(int log_fd, unsigned long long *seq, char prev[AMFA_CHAIN_HEX],
 }
 
 int
+amfa_chain_anchor_open(const char *log_path)
+{
+	char *path;
+	struct stat st;
+	int fd;
+
+	if (geteuid() != 0)
+		return -1;
+	if (asprintf(&path, "%s%s", log_path, AMFA_ANCHOR_SUFFIX) < 0)
+		return -2;
+	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 && errno == ENOENT) {
+		free(path);
+		return -1;
+	}
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != 0 || st.st_nlink != 1 || (st.st_mode & 077) != 0) {
+		amfa_log(LOG_ERR,
+		    "audit chain anchor %s: %s; not a root-owned regular "
+		    "file of mode 0600",
+		    path, fd < 0 ? strerror(errno) : "unusable");
+		if (fd >= 0)
+			close(fd);
+		free(path);
+		return -2;
+	}
+	free(path);
+	return fd;
+}
+
+int
+amfa_anchor_read(int anchor_fd, struct amfa_anchor *a)
+{
+	char buf[160];
+	ssize_t n;
+
+	memset(a, 0, sizeof(*a));
+	n = pread(anchor_fd, buf, sizeof(buf) - 1, 0);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	if (n == 0)
+		return 0;
+	if (sscanf(buf, "%llu %llu %llu %64[0-9a-f]", &a->ino, &a->end, &a->seq,
+		a->hex) != 4 ||
+	    strlen(a->hex) != 64) {
+		memset(a, 0, sizeof(*a));
+		return -1;
+	}
+	return 0;
+}
+
+int
+amfa_anchor_holds(int log_fd, const struct amfa_anchor *a)
+{
+	struct stat st;
+	char *buf, hex[AMFA_CHAIN_HEX], p[AMFA_CHAIN_HEX];
+	unsigned long long s;
+	ssize_t l;
+	int r = 0;
+
+	if (a->hex[0] == '\0')
+		return 1; /* no anchor yet */
+	if (fstat(log_fd, &st) != 0)
+		return -1;
+	if ((unsigned long long)st.st_ino != a->ino)
+		return 2; /* another log (rotated) */
+	if ((buf = malloc(AMFA_CHAIN_TAIL)) == NULL)
+		return -1;
+	if ((unsigned long long)st.st_size >= a->end &&
+	    (l = line_before(log_fd, a->end, buf)) >= 0 &&
+	    amfa_chain_fields(buf, (size_t)l, &s, p) == 0 && s == a->seq &&
+	    amfa_chain_digest(buf, (size_t)l, hex) == 0 &&
+	    strcmp(hex, a->hex) == 0)
+		r = 1;
+	free(buf);
+	return r;
+}
+
+int
+amfa_anchor_write(int anchor_fd, int log_fd, const struct amfa_anchor *now)
+{
+	struct amfa_anchor was;
+	char buf[160];
+	int n;
+
+	if (amfa_anchor_read(anchor_fd, &was) == 0 &&
+	    amfa_anchor_holds(log_fd, &was) == 0) {
+		/* Kept: it is the evidence. */
+		amfa_log(LOG_ALERT,
+		    "audit chain anchor: the log no longer holds seq %llu "
+		    "(digest %s) ending at byte %llu: records were cut from "
+		    "it; the anchor keeps them named for verify-audit",
+		    was.seq, was.hex, was.end);
+		return -1;
+	}
+	n = snprintf(buf, sizeof(buf), "%llu %llu %llu %s\n", now->ino,
+	    now->end, now->seq, now->hex);
+	if (n < 0 || (size_t)n >= sizeof(buf) ||
+	    pwrite(anchor_fd, buf, (size_t)n, 0) != n ||
+	    ftruncate(anchor_fd, n) != 0)
+		return -1;
+	return 0;
+}
+
+int
 amfa_chain_append(int log_fd, int head_fd, const char *json)
+{
+	return amfa_chain_append_anchored(log_fd, head_fd, -1, json);
+}
+
+int
+amfa_chain_append_anchored(int log_fd, int head_fd, int anchor_fd,
+    const char *json)
 {
 	unsigned long long seq;
 	char prev[AMFA_CHAIN_HEX], next[AMFA_CHAIN_HEX];
 	char *line, *buf;
+	struct amfa_anchor a;
+	struct stat st;
 	size_t len;
 	int r;
 
@@ -382,6 +497,15 @@ amfa_chain_append(int log_fd, int head_fd, const char *json)
 		amfa_log(LOG_ERR,
 		    "audit chain head: not updated after seq %llu", seq + 1);
 		r = -EIO;
+	}
+	/* Root's record anchored where the audit group cannot write
+	 * (audit_chain.h).  A failure is logged, the record stands. */
+	if (r == 0 && anchor_fd >= 0 && fstat(log_fd, &st) == 0) {
+		a.ino = (unsigned long long)st.st_ino;
+		a.end = (unsigned long long)st.st_size;
+		a.seq = seq + 1;
+		memcpy(a.hex, next, AMFA_CHAIN_HEX);
+		amfa_anchor_write(anchor_fd, log_fd, &a);
 	}
 	free(line);
 	amfa_chain_unlock(head_fd);

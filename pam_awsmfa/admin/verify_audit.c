@@ -12,7 +12,9 @@
  *
  * The set's end: a seal (seal-*, evidence_segment.h) among the files names
  * a record its cut reached; the set must hold it, with that digest, or it
- * is short of its last segments.
+ * is short of its last segments.  A log given by name whose anchor
+ * (LOG.anchor, audit_chain.h) is beside it must still hold the anchored
+ * record, or records were cut from its end.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -262,6 +264,55 @@ walk(struct vfile *files, size_t n, struct vfile *seals, size_t ns, int partial)
 	return 0;
 }
 
+/*
+ * A log given by name, with its anchor beside it (audit_chain.h): does it
+ * still hold the anchored record?  0 yes (or no anchor), 1 a break
+ * (printed), -1 the anchor is unreadable (printed).
+ */
+static int
+check_anchor(const char *path)
+{
+	struct amfa_anchor a;
+	char *ap;
+	int afd, lfd, r = 0, h;
+
+	if (asprintf(&ap, "%s%s", path, AMFA_ANCHOR_SUFFIX) < 0)
+		return -1;
+	if ((afd = open(ap, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		if (errno != ENOENT) {
+			fprintf(stderr, "awsmfa: verify-audit: %s: %s\n", ap,
+			    strerror(errno));
+			r = -1;
+		}
+		free(ap);
+		return r;
+	}
+	if (amfa_anchor_read(afd, &a) != 0) {
+		printf("%s: break: the anchor is malformed\n", ap);
+		r = 1;
+	} else if ((lfd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+		r = -1;
+	} else {
+		h = amfa_anchor_holds(lfd, &a);
+		close(lfd);
+		if (h == 0) {
+			printf("%s: break: the log no longer holds seq %llu "
+			       "(digest %s) ending at byte %llu, which %s "
+			       "anchors: records were cut from its end\n",
+			    path, a.seq, a.hex, a.end, ap);
+			r = 1;
+		} else if (h == 2)
+			printf("%s is another file's (the log was rotated): "
+			       "the log's end is not checked against it\n",
+			    ap);
+		else if (h < 0)
+			r = -1;
+	}
+	close(afd);
+	free(ap);
+	return r;
+}
+
 int
 adm_verify_audit(struct adm_ctx *ctx, int argc, char **argv)
 {
@@ -307,6 +358,10 @@ adm_verify_audit(struct adm_ctx *ctx, int argc, char **argv)
 	r = walk(files, nrec, files + nrec, ns, partial) == 0 ?
 	    ADM_OK :
 	    ADM_FAIL;
+	for (int i = 1; i < argc && r == ADM_OK; i++)
+		if (stat(argv[i], &st) == 0 && S_ISREG(st.st_mode) &&
+		    check_anchor(argv[i]) != 0)
+			r = ADM_FAIL;
 out:
 	for (size_t i = 0; i < n; i++) {
 		free(files[i].path);

@@ -24,6 +24,7 @@
  * a record it does not hold is short (verify-audit).  A set short of its
  * last segment and that segment's seal is the set of one cut before: the
  * bucket's listing (Object Lock keeps both) is the witness of its end.
+ * The cut also moves the log's anchor on (audit_chain.h).
  */
 #ifndef AMFA_EVIDENCE_SEGMENT_H
 #define AMFA_EVIDENCE_SEGMENT_H

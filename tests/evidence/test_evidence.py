@@ -419,8 +419,6 @@ class Evidence(unittest.TestCase):
         v = self.verify(self.log)
         self.assertEqual(v.returncode, 0, v.stdout)
 
-    # Known failure (attack review; see the closing note): not fixed yet.
-    @unittest.expectedFailure
     def test_audit_group_cannot_rewrite_records_not_yet_cut(self):
         # The attack review (issue 29): the audit group (the gateway's)
         # may append to the log, but mode 0660 lets it also cut the log
@@ -452,6 +450,8 @@ class Evidence(unittest.TestCase):
             self.assertTrue(v.returncode != 0 or "incriminating" in f.read(),
                             "an audit-group member cut records from the log and "
                             "verify-audit accepts it: " + v.stdout)
+        self.assertEqual(r.returncode, 0, r.stderr)  # the cut itself was made
+        self.assertIn("records were cut from its end", v.stdout)
 
     def test_set_without_its_last_segment_is_not_whole(self):
         # The attack review (issue 29): awsmfa-evidence(8) says a missing

@@ -4,7 +4,8 @@
  * in eight processes at once: every record numbered once, in the log's
  * order, each carrying the digest of the line before it, and the head
  * naming the last; a head left one record behind (its writer killed
- * between the two) taken on.
+ * between the two) taken on; the anchor moved on by root's records, and
+ * kept when records were cut from the log.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -187,6 +188,51 @@ behind_head(void)
 	close(head);
 }
 
+static void
+anchor(void)
+{
+	int log = open_in("c.log", O_RDWR | O_CREAT | O_APPEND);
+	int head = open_in("c.log.chain", O_RDWR | O_CREAT);
+	int anc = open_in("c.log.anchor", O_RDWR | O_CREAT);
+	struct amfa_anchor a, b;
+	struct stat st;
+	char h1[128], hex[AMFA_CHAIN_HEX];
+	size_t len = 0;
+	ssize_t n1;
+	char *d;
+
+	amfa_chain_append_anchored(log, head, anc, "{\"a\":1}");
+	n1 = pread(head, h1, sizeof(h1), 0);
+	amfa_chain_append_anchored(log, head, anc, "{\"a\":2}");
+	d = slurp("c.log", &len);
+	ok(d && fstat(log, &st) == 0 && amfa_anchor_read(anc, &a) == 0 &&
+		a.seq == 2 && a.end == len &&
+		a.ino == (unsigned long long)st.st_ino &&
+		amfa_chain_digest(strchr(d, '\n') + 1,
+		    len - (size_t)(strchr(d, '\n') + 1 - d) - 1, hex) == 0 &&
+		strcmp(a.hex, hex) == 0,
+	    "root's record moves the anchor on to it");
+	is_int(amfa_anchor_holds(log, &a), 1, "the log holds it");
+	/* The audit group cuts seq 2 off and chains on from seq 1. */
+	ok(ftruncate(log, (off_t)(strchr(d, '\n') + 1 - d)) == 0 &&
+		pwrite(head, h1, (size_t)n1, 0) == n1 &&
+		ftruncate(head, n1) == 0,
+	    "seq 2 cut from the log, the head set back");
+	is_int(amfa_anchor_holds(log, &a), 0, "the log no longer holds it");
+	is_int(amfa_chain_append_anchored(log, head, anc, "{\"a\":3}"), 0,
+	    "the next record is written");
+	ok(amfa_anchor_read(anc, &b) == 0 && b.seq == 2 &&
+		strcmp(b.hex, a.hex) == 0 && amfa_anchor_holds(log, &b) == 0,
+	    "but the anchor is kept: the cut stays seen");
+	a.ino++;
+	is_int(amfa_anchor_holds(log, &a), 2,
+	    "an anchor of another inode is another log's (rotated)");
+	free(d);
+	close(log);
+	close(head);
+	close(anc);
+}
+
 int
 main(void)
 {
@@ -198,6 +244,7 @@ main(void)
 	malformed_head();
 	writers();
 	behind_head();
+	anchor();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", dir);
