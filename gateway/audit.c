@@ -102,9 +102,14 @@ gw_audit_open(const char *path, uid_t owner)
 	int fd;
 
 	/* No O_CREAT: the administrator decides where, who and what mode. */
+	/* Read too when the group may: the chain's writer reads the log's
+	 * last record back (catch_up in audit_chain.c). */
 	fd = open(path,
-	    O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
-		O_CLOEXEC);
+	    O_RDWR | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES)
+		fd = open(path,
+		    O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
+			O_CLOEXEC);
 	if (fd < 0) {
 		amfa_log(LOG_ERR, "%s: cannot open the audit log: %s", path,
 		    errno == ELOOP ? "is a symbolic link" : strerror(errno));

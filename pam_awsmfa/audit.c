@@ -67,7 +67,7 @@ open_log(const char *path)
 	int fd;
 
 	fd = open(path,
-	    O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+	    O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
 	    0600);
 	if (fd < 0) {
 		amfa_log(LOG_ERR, "audit_log %s: %s", path, strerror(errno));
@@ -89,16 +89,20 @@ open_log(const char *path)
 static int
 append(const char *path, const char *json)
 {
-	int fd, head, r;
+	int fd, head, anchor = -1, r;
 
 	if ((fd = open_log(path)) < 0)
 		return -1;
 	/* One write: appends of one line do not interleave; chained when the
-	 * log has a chain head (audit_chain.h). */
-	if ((head = amfa_chain_open(path)) == -2)
+	 * log has a chain head, and anchored when it has an anchor
+	 * (audit_chain.h; read and written back: the log is open O_RDWR). */
+	if ((head = amfa_chain_open(path)) == -2 ||
+	    (head >= 0 && (anchor = amfa_chain_anchor_open(path)) == -2))
 		r = -EBADF;
 	else
-		r = amfa_chain_append(fd, head, json);
+		r = amfa_chain_append_anchored(fd, head, anchor, json);
+	if (anchor >= 0)
+		close(anchor);
 	if (head >= 0)
 		close(head);
 	if (close(fd) != 0 && r == 0)

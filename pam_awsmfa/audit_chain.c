@@ -1,10 +1,12 @@
 /* The audit log's hash chain: see audit_chain.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,17 +65,116 @@ lock_op(int head_fd, short type, int cmd)
 	return fcntl(head_fd, cmd, &l);
 }
 
+/*
+ * Is the process `pid' stopped (job control, SIGSTOP) or traced?  From
+ * /proc/PID/stat: the state after the command's closing parenthesis.
+ */
+static int
+stopped(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return 0;
+	return p[2] == 'T' || p[2] == 't';
+}
+
+/*
+ * The head's lock is held by a process that has been stopped for
+ * AMFA_CHAIN_STOPPED_MS: end it.  A writer holds the lock for a read, one
+ * append and one rewrite of the head, so a holder that stays stopped was
+ * stopped on purpose: a local user may stop their own set-user-ID su or
+ * set-group-ID gateway (its real uid is theirs) while it holds the lock,
+ * and every other login's record would then wait and be refused (no
+ * record, no service).  Deferring signals does not help (SIGSTOP cannot be
+ * blocked), nor does handing the append to a process the user cannot
+ * signal (the gateway cannot leave the user's uid).  So the next writer
+ * kills the stopped holder through a pidfd (the holder checked again
+ * through it: no pid reuse), the kernel drops the lock when it dies, and
+ * the writer that gets the lock first repairs the head if the holder died
+ * between its append and the head's rewrite (amfa_chain_append): nothing
+ * is lost, the killed login never finished (its own record or not, it was
+ * not told yes).  Root's writers (the module under sshd, su, sudo; the
+ * uploader at every cut) may kill any holder; the gateway only its own
+ * user's (the kernel's rule): a user stopping a gateway holds others'
+ * gateways off until the next root writer comes by.  1 killed, 0 not.
+ */
+static int
+break_stopped(int head_fd, pid_t *seen, int *since)
+{
+	struct flock l;
+	int pfd, r = 0;
+
+	memset(&l, 0, sizeof(l));
+	l.l_type = F_WRLCK;
+	l.l_whence = SEEK_SET;
+	if (fcntl(head_fd, F_GETLK, &l) != 0 || l.l_type == F_UNLCK ||
+	    l.l_pid <= 0 || !stopped(l.l_pid)) {
+		*seen = 0;
+		return 0;
+	}
+	if (l.l_pid != *seen) {
+		*seen = l.l_pid;
+		*since = 0;
+		return 0;
+	}
+	if (*since < AMFA_CHAIN_STOPPED_MS)
+		return 0;
+	if ((pfd = (int)syscall(SYS_pidfd_open, l.l_pid, 0)) < 0)
+		return 0;
+	/* Through the pidfd: the same process, still stopped, still the
+	 * holder. */
+	memset(&l, 0, sizeof(l));
+	l.l_type = F_WRLCK;
+	l.l_whence = SEEK_SET;
+	if (fcntl(head_fd, F_GETLK, &l) == 0 && l.l_type != F_UNLCK &&
+	    l.l_pid == *seen && stopped(l.l_pid)) {
+		if (syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0) ==
+		    0) {
+			amfa_log(LOG_WARNING,
+			    "audit chain head: its lock holder, pid %d, was "
+			    "stopped for %d ms: killed, so that others' "
+			    "records go on",
+			    (int)l.l_pid, *since);
+			r = 1;
+		} else if (*since < AMFA_CHAIN_STOPPED_MS + 50)
+			amfa_log(LOG_ERR,
+			    "audit chain head: its lock holder, pid %d, is "
+			    "stopped and cannot be ended here: %s",
+			    (int)l.l_pid, strerror(errno));
+	}
+	close(pfd);
+	if (r)
+		*seen = 0;
+	return r;
+}
+
 int
 amfa_chain_lock(int head_fd)
 {
 	struct timespec pause = { 0, 10 * 1000 * 1000 };
+	pid_t seen = 0;
+	int since = 0;
 
 	for (int waited = 0; waited < AMFA_CHAIN_LOCK_MS; waited += 10) {
 		if (lock_op(head_fd, F_WRLCK, F_SETLK) == 0)
 			return 0;
 		if (errno != EACCES && errno != EAGAIN && errno != EINTR)
 			return -1;
+		if (waited % 50 == 0)
+			break_stopped(head_fd, &seen, &since);
 		nanosleep(&pause, NULL);
+		since += 10;
 	}
 	return -1;
 }
@@ -184,12 +285,181 @@ write_head(int head_fd, unsigned long long seq, const char *hex)
 	return 0;
 }
 
+/*
+ * The line of the log that ends at `end' (its newline the byte before
+ * `end'), read into `buf' (AMFA_CHAIN_TAIL bytes): its length, or -1 (none:
+ * the log is not that long, the byte is not a newline, the line is longer
+ * than a record can be, or the descriptor is not readable).
+ */
+static ssize_t
+line_before(int log_fd, unsigned long long end, char *buf)
+{
+	size_t want = end < AMFA_CHAIN_TAIL ? (size_t)end : AMFA_CHAIN_TAIL;
+	ssize_t n, b;
+
+	if (end == 0)
+		return -1;
+	n = pread(log_fd, buf, want, (off_t)(end - want));
+	if (n != (ssize_t)want || buf[want - 1] != '\n')
+		return -1;
+	for (b = (ssize_t)want - 1; b > 0 && buf[b - 1] != '\n'; b--)
+		;
+	if (b == 0 && want == AMFA_CHAIN_TAIL)
+		return -1;
+	memmove(buf, buf + b, (size_t)want - (size_t)b - 1);
+	return (ssize_t)want - b - 1;
+}
+
+/*
+ * The head is one record behind the log when a writer died between its
+ * append and the head's rewrite (a stopped holder killed: see
+ * break_stopped): the log's last record then follows the head.  Take the
+ * head on to it, so that the next record does not repeat its place.
+ */
+static void
+catch_up(int log_fd, unsigned long long *seq, char prev[AMFA_CHAIN_HEX],
+    char *buf)
+{
+	struct stat st;
+	unsigned long long s;
+	char p[AMFA_CHAIN_HEX];
+	ssize_t l;
+
+	if (fstat(log_fd, &st) != 0 ||
+	    (l = line_before(log_fd, (unsigned long long)st.st_size, buf)) <
+		0 ||
+	    amfa_chain_fields(buf, (size_t)l, &s, p) != 0 || s != *seq + 1 ||
+	    strcmp(p, prev) != 0 || amfa_chain_digest(buf, (size_t)l, p) != 0)
+		return;
+	amfa_log(LOG_WARNING,
+	    "audit chain head: one record behind the log (a writer ended "
+	    "between its record and the head): taken on to seq %llu",
+	    s);
+	*seq = s;
+	memcpy(prev, p, AMFA_CHAIN_HEX);
+}
+
+int
+amfa_chain_anchor_open(const char *log_path)
+{
+	char *path;
+	struct stat st;
+	int fd;
+
+	if (geteuid() != 0)
+		return -1;
+	if (asprintf(&path, "%s%s", log_path, AMFA_ANCHOR_SUFFIX) < 0)
+		return -2;
+	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 && errno == ENOENT) {
+		free(path);
+		return -1;
+	}
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != 0 || st.st_nlink != 1 || (st.st_mode & 077) != 0) {
+		amfa_log(LOG_ERR,
+		    "audit chain anchor %s: %s; not a root-owned regular "
+		    "file of mode 0600",
+		    path, fd < 0 ? strerror(errno) : "unusable");
+		if (fd >= 0)
+			close(fd);
+		free(path);
+		return -2;
+	}
+	free(path);
+	return fd;
+}
+
+int
+amfa_anchor_read(int anchor_fd, struct amfa_anchor *a)
+{
+	char buf[160];
+	ssize_t n;
+
+	memset(a, 0, sizeof(*a));
+	n = pread(anchor_fd, buf, sizeof(buf) - 1, 0);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	if (n == 0)
+		return 0;
+	if (sscanf(buf, "%llu %llu %llu %64[0-9a-f]", &a->ino, &a->end, &a->seq,
+		a->hex) != 4 ||
+	    strlen(a->hex) != 64) {
+		memset(a, 0, sizeof(*a));
+		return -1;
+	}
+	return 0;
+}
+
+int
+amfa_anchor_holds(int log_fd, const struct amfa_anchor *a)
+{
+	struct stat st;
+	char *buf, hex[AMFA_CHAIN_HEX], p[AMFA_CHAIN_HEX];
+	unsigned long long s;
+	ssize_t l;
+	int r = 0;
+
+	if (a->hex[0] == '\0')
+		return 1; /* no anchor yet */
+	if (fstat(log_fd, &st) != 0)
+		return -1;
+	if ((unsigned long long)st.st_ino != a->ino)
+		return 2; /* another log (rotated) */
+	if ((buf = malloc(AMFA_CHAIN_TAIL)) == NULL)
+		return -1;
+	if ((unsigned long long)st.st_size >= a->end &&
+	    (l = line_before(log_fd, a->end, buf)) >= 0 &&
+	    amfa_chain_fields(buf, (size_t)l, &s, p) == 0 && s == a->seq &&
+	    amfa_chain_digest(buf, (size_t)l, hex) == 0 &&
+	    strcmp(hex, a->hex) == 0)
+		r = 1;
+	free(buf);
+	return r;
+}
+
+int
+amfa_anchor_write(int anchor_fd, int log_fd, const struct amfa_anchor *now)
+{
+	struct amfa_anchor was;
+	char buf[160];
+	int n;
+
+	if (amfa_anchor_read(anchor_fd, &was) == 0 &&
+	    amfa_anchor_holds(log_fd, &was) == 0) {
+		/* Kept: it is the evidence. */
+		amfa_log(LOG_ALERT,
+		    "audit chain anchor: the log no longer holds seq %llu "
+		    "(digest %s) ending at byte %llu: records were cut from "
+		    "it; the anchor keeps them named for verify-audit",
+		    was.seq, was.hex, was.end);
+		return -1;
+	}
+	n = snprintf(buf, sizeof(buf), "%llu %llu %llu %s\n", now->ino,
+	    now->end, now->seq, now->hex);
+	if (n < 0 || (size_t)n >= sizeof(buf) ||
+	    pwrite(anchor_fd, buf, (size_t)n, 0) != n ||
+	    ftruncate(anchor_fd, n) != 0)
+		return -1;
+	return 0;
+}
+
 int
 amfa_chain_append(int log_fd, int head_fd, const char *json)
 {
+	return amfa_chain_append_anchored(log_fd, head_fd, -1, json);
+}
+
+int
+amfa_chain_append_anchored(int log_fd, int head_fd, int anchor_fd,
+    const char *json)
+{
 	unsigned long long seq;
 	char prev[AMFA_CHAIN_HEX], next[AMFA_CHAIN_HEX];
-	char *line;
+	char *line, *buf;
+	struct amfa_anchor a;
+	struct stat st;
 	size_t len;
 	int r;
 
@@ -200,12 +470,19 @@ amfa_chain_append(int log_fd, int head_fd, const char *json)
 		free(line);
 		return r;
 	}
-	if (amfa_chain_lock(head_fd) != 0)
+	if ((buf = malloc(AMFA_CHAIN_TAIL)) == NULL)
+		return -ENOMEM;
+	if (amfa_chain_lock(head_fd) != 0) {
+		free(buf);
 		return -ETIMEDOUT;
+	}
 	if (amfa_chain_read(head_fd, &seq, prev) != 0) {
 		amfa_chain_unlock(head_fd);
+		free(buf);
 		return -EBADMSG;
 	}
+	catch_up(log_fd, &seq, prev, buf);
+	free(buf);
 	if ((line = amfa_chain_line(json, seq, prev)) == NULL) {
 		amfa_chain_unlock(head_fd);
 		return -ENOMEM;
@@ -216,10 +493,19 @@ amfa_chain_append(int log_fd, int head_fd, const char *json)
 	    (amfa_chain_digest(line, len - 1, next) != 0 ||
 		write_head(head_fd, seq + 1, next) != 0)) {
 		/* The record is in the log but the head is not: the next
-		 * record repeats this one's place, which verify-audit names. */
+		 * writer takes the head on to it (catch_up). */
 		amfa_log(LOG_ERR,
 		    "audit chain head: not updated after seq %llu", seq + 1);
 		r = -EIO;
+	}
+	/* Root's record anchored where the audit group cannot write
+	 * (audit_chain.h).  A failure is logged, the record stands. */
+	if (r == 0 && anchor_fd >= 0 && fstat(log_fd, &st) == 0) {
+		a.ino = (unsigned long long)st.st_ino;
+		a.end = (unsigned long long)st.st_size;
+		a.seq = seq + 1;
+		memcpy(a.hex, next, AMFA_CHAIN_HEX);
+		amfa_anchor_write(anchor_fd, log_fd, &a);
 	}
 	free(line);
 	amfa_chain_unlock(head_fd);

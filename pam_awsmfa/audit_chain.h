@@ -17,16 +17,39 @@
  *
  * The head is made by the package (or awsmfa-evidence): root-owned, group
  * the log's, mode 0660 or tighter.  A log without a head is not chained.
+ *
+ * A writer stopped while it holds the lock (a user may stop their own
+ * set-user-ID su or set-group-ID gateway) is killed by the next writer
+ * allowed to, and the head taken on to its record if it wrote one: see
+ * break_stopped and catch_up in audit_chain.c.
+ *
+ * The anchor.  The gateway writes the log as its audit group, and the head
+ * is the group's to rewrite too: with both, the group could cut records
+ * off the log's end and chain what follows anew, and the chain alone would
+ * not show it.  So root's writers (the module; the uploader at every cut)
+ * also write LOG.anchor, root's, mode 0600: "INODE END SEQ HEX\n", the
+ * log's record SEQ, of digest HEX, ends at byte END of the log of that
+ * inode.  Before a writer moves the anchor on it checks that the log still
+ * holds the anchored record; if not, the anchor is kept (and an alert
+ * logged), and verify-audit of the log names the cut.  What the group can
+ * still take back unseen: the gateway's own records since the last root
+ * record or cut (at most poll_seconds of the uploader).
  */
 #ifndef AMFA_AUDIT_CHAIN_H
 #define AMFA_AUDIT_CHAIN_H
 
 #include <stddef.h>
 
-#define AMFA_CHAIN_SUFFIX ".chain"
-#define AMFA_CHAIN_HEX	  65 /* 64 hex digits and a NUL */
+#define AMFA_CHAIN_SUFFIX  ".chain"
+#define AMFA_CHAIN_HEX	   65 /* 64 hex digits and a NUL */
+#define AMFA_ANCHOR_SUFFIX ".anchor"
 /* How long a writer waits for the head's lock. */
 #define AMFA_CHAIN_LOCK_MS 5000
+/* How long the lock's holder may stay stopped before a writer ends it. */
+#define AMFA_CHAIN_STOPPED_MS 1000
+/* The most of a log's end read back to find a record (a record is at most
+ * AMFA_AUDIT_RECORD_MAX and its chain fields). */
+#define AMFA_CHAIN_TAIL 16384
 
 /*
  * Open the chain head of the log `log_path': the descriptor, -1 when the
@@ -63,6 +86,33 @@ char *amfa_chain_line(const char *json, unsigned long long seq,
  * or not at all (amfa_append_whole).  0, or -errno (logged by the caller).
  */
 int amfa_chain_append(int log_fd, int head_fd, const char *json);
+
+/* The same, and, with `anchor_fd' (from amfa_chain_anchor_open), the
+ * anchor moved on to the record (root's writers).  The log must then be
+ * open for reading too (O_RDWR | O_APPEND). */
+int amfa_chain_append_anchored(int log_fd, int head_fd, int anchor_fd,
+    const char *json);
+
+/* The anchor of the log `log_path', for root: its descriptor, -1 when there
+ * is none or the caller is not root, -2 when it is unusable (logged). */
+int amfa_chain_anchor_open(const char *log_path);
+
+struct amfa_anchor {
+	unsigned long long ino, end, seq;
+	char hex[AMFA_CHAIN_HEX]; /* "": no anchor yet */
+};
+
+/* Read an anchor: 0 (an empty one: hex ""), -1 malformed. */
+int amfa_anchor_read(int anchor_fd, struct amfa_anchor *a);
+
+/* Does the log (open for reading) still hold the anchored record?  1 yes
+ * (or no anchor yet), 2 the anchor is another file's (the log rotated), 0
+ * no: records were cut from it, -1 error. */
+int amfa_anchor_holds(int log_fd, const struct amfa_anchor *a);
+
+/* Move the anchor on to `now', unless the log no longer holds the old one
+ * (then it is kept, an alert logged, -1).  0 or -1. */
+int amfa_anchor_write(int anchor_fd, int log_fd, const struct amfa_anchor *now);
 
 /*
  * Parse the chain fields at the start of a line: 0 and seq, prev; -1 when

@@ -9,6 +9,12 @@
  * start of the first file.  The set must start at seq 1, unless --partial
  * (a day's segments, say): then where it starts is printed, to be checked
  * against the segment before.
+ *
+ * The set's end: a seal (seal-*, evidence_segment.h) among the files names
+ * a record its cut reached; the set must hold it, with that digest, or it
+ * is short of its last segments.  A log given by name whose anchor
+ * (LOG.anchor, audit_chain.h) is beside it must still hold the anchored
+ * record, or records were cut from its end.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -30,6 +36,9 @@ struct vfile {
 	unsigned long long first; /* the first chained record's seq, 0: none */
 	char *data;
 	size_t len;
+	int seal; /* a seal: its record's seq and digest */
+	unsigned long long seal_seq;
+	char seal_hex[AMFA_CHAIN_HEX];
 };
 
 static int
@@ -60,6 +69,19 @@ load(struct vfile *f)
 	close(fd);
 	f->data[got] = '\0';
 	f->len = got;
+	/* A seal: exactly {"seal_seq":N,"seal_digest":"HEX"} and a newline. */
+	{
+		int end = 0;
+
+		if (sscanf(f->data,
+			"{\"seal_seq\":%llu,\"seal_digest\":\"%64[0-9a-f]\"}\n%n",
+			&f->seal_seq, f->seal_hex, &end) == 2 &&
+		    end > 0 && (size_t)end == f->len &&
+		    strlen(f->seal_hex) == 64 && f->seal_seq > 0) {
+			f->seal = 1;
+			return 0;
+		}
+	}
 	/* The first chained record orders the files. */
 	for (size_t i = 0; i < f->len;) {
 		char *nl = memchr(f->data + i, '\n', f->len - i);
@@ -126,9 +148,28 @@ add_dir(struct vfile **files, size_t *n, const char *dir)
 	return r;
 }
 
+/* A record (seq s, digest hex) against the seals that name it: 0, or 1 a
+ * break (printed). */
+static int
+check_seals(struct vfile *seals, size_t ns, unsigned long long s,
+    const char *hex, const char *where, unsigned long line)
+{
+	for (size_t j = 0; j < ns; j++) {
+		if (seals[j].seal_seq != s)
+			continue;
+		if (strcmp(seals[j].seal_hex, hex) != 0) {
+			printf("%s:%lu: break: seq %llu is not the record "
+			       "sealed by %s (another digest)\n",
+			    where, line, s, seals[j].path);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* Walk the records of all files in order; 0 whole, 1 a break (printed). */
 static int
-walk(struct vfile *files, size_t n, int partial)
+walk(struct vfile *files, size_t n, struct vfile *seals, size_t ns, int partial)
 {
 	unsigned long long seq = 0, s, records = 0;
 	char last[AMFA_CHAIN_HEX] = "", prev[AMFA_CHAIN_HEX];
@@ -197,7 +238,8 @@ walk(struct vfile *files, size_t n, int partial)
 				    f->path, line);
 				return 1;
 			}
-			if (amfa_chain_digest(rec, l, last) != 0)
+			if (amfa_chain_digest(rec, l, last) != 0 ||
+			    check_seals(seals, ns, s, last, f->path, line) != 0)
 				return 1;
 			seq = s;
 			started = 1;
@@ -208,17 +250,74 @@ walk(struct vfile *files, size_t n, int partial)
 		printf("no chained record\n");
 		return 1;
 	}
+	for (size_t j = 0; j < ns; j++)
+		if (seals[j].seal_seq > seq) {
+			printf("%s: break: the set ends at seq %llu, but this "
+			       "seal names seq %llu: the segments after seq "
+			       "%llu are missing\n",
+			    seals[j].path, seq, seals[j].seal_seq, seq);
+			return 1;
+		}
 	printf("ok: %llu records (through seq %llu) in %zu file%s; last "
 	       "digest %s\n",
 	    records, seq, n, n == 1 ? "" : "s", last);
 	return 0;
 }
 
+/*
+ * A log given by name, with its anchor beside it (audit_chain.h): does it
+ * still hold the anchored record?  0 yes (or no anchor), 1 a break
+ * (printed), -1 the anchor is unreadable (printed).
+ */
+static int
+check_anchor(const char *path)
+{
+	struct amfa_anchor a;
+	char *ap;
+	int afd, lfd, r = 0, h;
+
+	if (asprintf(&ap, "%s%s", path, AMFA_ANCHOR_SUFFIX) < 0)
+		return -1;
+	if ((afd = open(ap, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		if (errno != ENOENT) {
+			fprintf(stderr, "awsmfa: verify-audit: %s: %s\n", ap,
+			    strerror(errno));
+			r = -1;
+		}
+		free(ap);
+		return r;
+	}
+	if (amfa_anchor_read(afd, &a) != 0) {
+		printf("%s: break: the anchor is malformed\n", ap);
+		r = 1;
+	} else if ((lfd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+		r = -1;
+	} else {
+		h = amfa_anchor_holds(lfd, &a);
+		close(lfd);
+		if (h == 0) {
+			printf("%s: break: the log no longer holds seq %llu "
+			       "(digest %s) ending at byte %llu, which %s "
+			       "anchors: records were cut from its end\n",
+			    path, a.seq, a.hex, a.end, ap);
+			r = 1;
+		} else if (h == 2)
+			printf("%s is another file's (the log was rotated): "
+			       "the log's end is not checked against it\n",
+			    ap);
+		else if (h < 0)
+			r = -1;
+	}
+	close(afd);
+	free(ap);
+	return r;
+}
+
 int
 adm_verify_audit(struct adm_ctx *ctx, int argc, char **argv)
 {
-	struct vfile *files = NULL;
-	size_t n = 0;
+	struct vfile *files = NULL, *seals = NULL;
+	size_t n = 0, nrec = 0, ns = 0;
 	struct stat st;
 	int r = ADM_FAIL, partial = 0;
 
@@ -246,13 +345,29 @@ adm_verify_audit(struct adm_ctx *ctx, int argc, char **argv)
 	for (size_t i = 0; i < n; i++)
 		if (load(&files[i]) != 0)
 			goto out;
-	qsort(files, n, sizeof(*files), by_first);
-	r = walk(files, n, partial) == 0 ? ADM_OK : ADM_FAIL;
+	if (n > 0 && (seals = calloc(n, sizeof(*seals))) == NULL)
+		goto out;
+	/* The seals apart, at the end. */
+	for (size_t i = 0; i < n; i++)
+		if (!files[i].seal)
+			files[nrec++] = files[i];
+		else
+			seals[ns++] = files[i];
+	memcpy(files + nrec, seals, ns * sizeof(*files));
+	qsort(files, nrec, sizeof(*files), by_first);
+	r = walk(files, nrec, files + nrec, ns, partial) == 0 ?
+	    ADM_OK :
+	    ADM_FAIL;
+	for (int i = 1; i < argc && r == ADM_OK; i++)
+		if (stat(argv[i], &st) == 0 && S_ISREG(st.st_mode) &&
+		    check_anchor(argv[i]) != 0)
+			r = ADM_FAIL;
 out:
 	for (size_t i = 0; i < n; i++) {
 		free(files[i].path);
 		free(files[i].data);
 	}
 	free(files);
+	free(seals);
 	return r;
 }

@@ -257,6 +257,23 @@ segment_key(const struct amfa_evidence_conf *c, const char *name, char *key,
 	return n < 0 || (size_t)n >= klen ? -1 : 0;
 }
 
+/* seal-WHEN-FIRST-LAST-DIGEST -> KEY_PREFIXaudit/HOST/WHEN-FIRST-LAST.seal
+ * (evidence_segment.h) */
+static int
+seal_key(const struct amfa_evidence_conf *c, const char *name, char *key,
+    size_t klen)
+{
+	const char *dash = strrchr(name, '-');
+	int n;
+
+	if (strncmp(name, "seal-", 5) != 0 || dash == NULL ||
+	    strlen(dash + 1) != 64)
+		return -1;
+	n = snprintf(key, klen, "%saudit/%s/%.*s.seal", c->key_prefix, c->host,
+	    (int)(dash - (name + 5)), name + 5);
+	return n < 0 || (size_t)n >= klen ? -1 : 0;
+}
+
 /* USER-YYYYmmddTHHMMSSZ-SESSION.cast ->
  * KEY_PREFIXrecordings/HOST/YYYYmmddTHHMMSSZ-USER-SESSION.cast; a name in
  * another form keeps its name after the file's time. */
@@ -317,14 +334,20 @@ pass_queue(struct run *r)
 	for (int i = 0; i < n; i++) {
 		const char *name = list[i]->d_name;
 
+		int seal = 0;
+
+		prev = NULL;
 		if (rc == 0 && !stopping &&
-		    segment_key(r->c, name, key, sizeof(key), &prev) == 0 &&
+		    (segment_key(r->c, name, key, sizeof(key), &prev) == 0 ||
+			(seal = seal_key(r->c, name, key, sizeof(key)) == 0)) &&
 		    (fd = open_item(r->queue_fd, name, &st)) >= 0) {
 			body = slurp(fd, (size_t)st.st_size);
 			close(fd);
 			if (body != NULL &&
 			    put(r, key, body, (size_t)st.st_size,
-				"application/x-ndjson", prev) == 0)
+				seal ? "application/json" :
+				       "application/x-ndjson",
+				prev) == 0)
 				done(r, r->queue_fd, name, 0);
 			else
 				rc = -1;

@@ -18,6 +18,33 @@
 #define STATE	    "audit.state"
 #define SEGMENT_MAX (256L * 1024 * 1024)
 
+/* The log's anchor (audit_chain.h), root's, 0600, if it has none. */
+static int
+anchor_make(const char *log_path)
+{
+	char *path;
+	int fd, r = -1;
+
+	if ((fd = amfa_chain_anchor_open(log_path)) >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (fd == -2 ||
+	    asprintf(&path, "%s%s", log_path, AMFA_ANCHOR_SUFFIX) < 0)
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd >= 0 && fchown(fd, 0, 0) == 0 && fchmod(fd, 0600) == 0)
+		r = 0;
+	if (r != 0)
+		amfa_log(LOG_ERR, "%s: cannot make the anchor: %s", path,
+		    strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return r;
+}
+
 int
 amfa_evidence_head_make(const char *log_path)
 {
@@ -27,7 +54,7 @@ amfa_evidence_head_make(const char *log_path)
 
 	if ((fd = amfa_chain_open(log_path)) >= 0) {
 		close(fd);
-		return 0;
+		return anchor_make(log_path);
 	}
 	if (fd == -2)
 		return -1;
@@ -53,7 +80,7 @@ amfa_evidence_head_make(const char *log_path)
 	if (fd >= 0)
 		close(fd);
 	free(path);
-	return r;
+	return r == 0 ? anchor_make(log_path) : r;
 }
 
 struct state {
@@ -107,6 +134,23 @@ span(const char *d, size_t n, unsigned long long *first,
 	}
 }
 
+/* The chain fields and digest of the last line of a cut (whole lines):
+ * 0, or -1 when it is not chained. */
+static int
+last_line_seq(const char *d, size_t n, unsigned long long *seq,
+    char hex[AMFA_CHAIN_HEX])
+{
+	char prev[AMFA_CHAIN_HEX];
+	size_t e = n - 1, b = e;
+
+	while (b > 0 && d[b - 1] != '\n')
+		b--;
+	if (amfa_chain_fields(d + b, e - b, seq, prev) != 0 ||
+	    amfa_chain_digest(d + b, e - b, hex) != 0)
+		return -1;
+	return 0;
+}
+
 /*
  * May a copy of `len' bytes go to the spool?  Only while a tenth of its
  * file system (at most 1 GiB) stays free after it, with the append slack
@@ -147,7 +191,11 @@ amfa_evidence_cut(const char *log_path, int spool_fd, int queue_fd, int force,
 	struct stat st;
 	unsigned long long first, last, hseq;
 	char first_prev[AMFA_CHAIN_HEX] = "", hhex[AMFA_CHAIN_HEX];
-	char name[200], when[32], sbuf[200];
+	char name[200], when[32], sbuf[200], seal[200];
+	char end_hex[AMFA_CHAIN_HEX];
+	unsigned long long lseq;
+	struct amfa_anchor a;
+	int anchor;
 	const char *prev;
 	char *data = NULL;
 	time_t now = time(NULL);
@@ -226,6 +274,22 @@ amfa_evidence_cut(const char *log_path, int spool_fd, int queue_fd, int force,
 		    got);
 		goto out;
 	}
+	/* The seal of the cut (evidence_segment.h), queued first: a seal
+	 * without its segment is a set cut short, never the other way. */
+	if (last_line_seq(data, got, &lseq, end_hex) == 0 && lseq == last &&
+	    last != 0) {
+		snprintf(seal, sizeof(seal), "seal-%s-%020llu-%020llu-%s", when,
+		    first, last, end_hex);
+		snprintf(sbuf, sizeof(sbuf),
+		    "{\"seal_seq\":%llu,\"seal_digest\":\"%s\"}\n", last,
+		    end_hex);
+		if (queue_put(queue_fd, seal, sbuf, strlen(sbuf)) != 0) {
+			amfa_log(LOG_ERR, "spool: cannot queue %s: %s", seal,
+			    strerror(errno));
+			goto out;
+		}
+	} else
+		end_hex[0] = '\0';
 	if (queue_put(queue_fd, name, data, got) != 0) {
 		amfa_log(LOG_ERR, "spool: cannot queue segment %s: %s", name,
 		    strerror(errno));
@@ -257,6 +321,17 @@ amfa_evidence_cut(const char *log_path, int spool_fd, int queue_fd, int force,
 		    "cut again",
 		    STATE);
 		goto out;
+	}
+	/* The anchor moved on to the cut's end (audit_chain.h): the gateway's
+	 * records, which do not move it, are anchored here at the latest. */
+	if (end_hex[0] != '\0' &&
+	    (anchor = amfa_chain_anchor_open(log_path)) >= 0) {
+		a.ino = s.ino;
+		a.end = s.off;
+		a.seq = last;
+		memcpy(a.hex, end_hex, AMFA_CHAIN_HEX);
+		amfa_anchor_write(anchor, log_fd, &a);
+		close(anchor);
 	}
 	amfa_log(LOG_INFO, "queued %s (%zu bytes)", name, got);
 	*last_cut = now;

@@ -12,6 +12,19 @@
  * the next cut starts is kept in the spool's audit.state ("INODE OFFSET
  * SEQ HEX").  The copy is fsynced and renamed into place before the state
  * moves on, so a crash copies a segment twice at worst, never loses one.
+ *
+ * Each cut also queues its seal, uploaded beside the segment:
+ *
+ *     seal-YYYYmmddTHHMMSSZ-FIRST-LAST-DIGEST
+ *     {"seal_seq":LAST,"seal_digest":"DIGEST"}
+ *
+ * DIGEST the last record's.  The chain shows a segment missing in the
+ * middle (the one after does not carry its digest) but not one missing at
+ * the end; a seal names the end its cut reached, so a set with a seal of
+ * a record it does not hold is short (verify-audit).  A set short of its
+ * last segment and that segment's seal is the set of one cut before: the
+ * bucket's listing (Object Lock keeps both) is the witness of its end.
+ * The cut also moves the log's anchor on (audit_chain.h).
  */
 #ifndef AMFA_EVIDENCE_SEGMENT_H
 #define AMFA_EVIDENCE_SEGMENT_H

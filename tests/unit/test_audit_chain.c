@@ -3,7 +3,9 @@
  * the digest, a malformed head refused with nothing written, and writers
  * in eight processes at once: every record numbered once, in the log's
  * order, each carrying the digest of the line before it, and the head
- * naming the last.
+ * naming the last; a head left one record behind (its writer killed
+ * between the two) taken on; the anchor moved on by root's records, and
+ * kept when records were cut from the log.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -153,6 +155,84 @@ writers(void)
 	close(head);
 }
 
+static void
+behind_head(void)
+{
+	char h1[128], prev[AMFA_CHAIN_HEX], hex[AMFA_CHAIN_HEX];
+	unsigned long long seq;
+	int log = open_in("b.log", O_RDWR | O_CREAT | O_APPEND);
+	int head = open_in("b.log.chain", O_RDWR | O_CREAT);
+	ssize_t n1;
+	size_t len = 0;
+	char *d, *l3;
+
+	amfa_chain_append(log, head, "{\"a\":1}");
+	n1 = pread(head, h1, sizeof(h1), 0);
+	amfa_chain_append(log, head, "{\"a\":2}");
+	/* The second writer died after its record, before the head. */
+	ok(n1 > 0 && pwrite(head, h1, (size_t)n1, 0) == n1 &&
+		ftruncate(head, n1) == 0,
+	    "a head one record behind the log");
+	is_int(amfa_chain_append(log, head, "{\"a\":3}"), 0,
+	    "the next record is written");
+	d = slurp("b.log", &len);
+	l3 = d ? strstr(d, "\n{\"seq\":3,") : NULL;
+	ok(l3 != NULL &&
+		amfa_chain_digest(strchr(d, '\n') + 1,
+		    (size_t)(l3 - strchr(d, '\n') - 1), hex) == 0 &&
+		amfa_chain_fields(l3 + 1, strlen(l3 + 1), &seq, prev) == 0 &&
+		strcmp(prev, hex) == 0,
+	    "as seq 3, after seq 2: the head was taken on to the log's end");
+	free(d);
+	close(log);
+	close(head);
+}
+
+static void
+anchor(void)
+{
+	int log = open_in("c.log", O_RDWR | O_CREAT | O_APPEND);
+	int head = open_in("c.log.chain", O_RDWR | O_CREAT);
+	int anc = open_in("c.log.anchor", O_RDWR | O_CREAT);
+	struct amfa_anchor a, b;
+	struct stat st;
+	char h1[128], hex[AMFA_CHAIN_HEX];
+	size_t len = 0;
+	ssize_t n1;
+	char *d;
+
+	amfa_chain_append_anchored(log, head, anc, "{\"a\":1}");
+	n1 = pread(head, h1, sizeof(h1), 0);
+	amfa_chain_append_anchored(log, head, anc, "{\"a\":2}");
+	d = slurp("c.log", &len);
+	ok(d && fstat(log, &st) == 0 && amfa_anchor_read(anc, &a) == 0 &&
+		a.seq == 2 && a.end == len &&
+		a.ino == (unsigned long long)st.st_ino &&
+		amfa_chain_digest(strchr(d, '\n') + 1,
+		    len - (size_t)(strchr(d, '\n') + 1 - d) - 1, hex) == 0 &&
+		strcmp(a.hex, hex) == 0,
+	    "root's record moves the anchor on to it");
+	is_int(amfa_anchor_holds(log, &a), 1, "the log holds it");
+	/* The audit group cuts seq 2 off and chains on from seq 1. */
+	ok(ftruncate(log, (off_t)(strchr(d, '\n') + 1 - d)) == 0 &&
+		pwrite(head, h1, (size_t)n1, 0) == n1 &&
+		ftruncate(head, n1) == 0,
+	    "seq 2 cut from the log, the head set back");
+	is_int(amfa_anchor_holds(log, &a), 0, "the log no longer holds it");
+	is_int(amfa_chain_append_anchored(log, head, anc, "{\"a\":3}"), 0,
+	    "the next record is written");
+	ok(amfa_anchor_read(anc, &b) == 0 && b.seq == 2 &&
+		strcmp(b.hex, a.hex) == 0 && amfa_anchor_holds(log, &b) == 0,
+	    "but the anchor is kept: the cut stays seen");
+	a.ino++;
+	is_int(amfa_anchor_holds(log, &a), 2,
+	    "an anchor of another inode is another log's (rotated)");
+	free(d);
+	close(log);
+	close(head);
+	close(anc);
+}
+
 int
 main(void)
 {
@@ -163,6 +243,8 @@ main(void)
 	form();
 	malformed_head();
 	writers();
+	behind_head();
+	anchor();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", dir);
