@@ -1,4 +1,5 @@
 /* KMS GenerateDataKey and Decrypt, JSON 1.1; see kms.h. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,14 +23,18 @@ request_body(const char *key_id, const struct amfa_kms_context *ctx,
 	json_object *root = json_object_new_object(),
 		    *ec = json_object_new_object();
 	const char *s;
-	char *out = NULL;
+	char *out = NULL, ver[24];
 	int bad = root == NULL || ec == NULL;
+
+	snprintf(ver, sizeof(ver), "%" PRIu64, ctx->version);
 
 	if (!bad) {
 		bad |= json_object_object_add(ec, "amfa_table",
 			   json_object_new_string(ctx->table)) != 0;
 		bad |= json_object_object_add(ec, "amfa_user",
 			   json_object_new_string(ctx->user)) != 0;
+		bad |= json_object_object_add(ec, "amfa_enr_ver",
+			   json_object_new_string(ver)) != 0;
 		bad |= json_object_object_add(root, "KeyId",
 			   json_object_new_string(key_id)) != 0;
 		bad |= json_object_object_add(root, "EncryptionContext", ec) !=
@@ -129,6 +134,7 @@ kms_action(const struct amfa_ddb_config *c, const char *action,
 	memset(err, 0, sizeof(*err));
 	OPENSSL_cleanse(key, AMFA_KMS_DATA_KEY_LEN);
 	if (key_id == NULL || ctx->table == NULL || ctx->user == NULL ||
+	    ctx->version == 0 ||
 	    (body = request_body(key_id, ctx, blob_in, &len)) == NULL) {
 		snprintf(err->detail, sizeof(err->detail),
 		    "bad request arguments");

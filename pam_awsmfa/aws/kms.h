@@ -7,9 +7,9 @@
  *   GenerateDataKey  a fresh AES-256 data key, in plaintext and wrapped
  *                    under the KMS key (the administrator's side)
  *   Decrypt          a wrapped data key back (a bastion at login)
- * Both under an encryption context naming the table and the user, which
- * KMS binds into the wrapped key: the same blob with another user's (or
- * table's) context does not decrypt.  Decrypt names the key it expects
+ * Both under an encryption context naming the table, the user and the
+ * enrolment version, which KMS binds into the wrapped key: the same blob
+ * with another user's (table's, version's) context does not decrypt.  Decrypt names the key it expects
  * (KeyId), so a blob wrapped under any other key is refused by KMS.
  *
  * The plaintext data key is the caller's buffer of AMFA_KMS_DATA_KEY_LEN
@@ -19,16 +19,25 @@
 #ifndef AMFA_KMS_H
 #define AMFA_KMS_H
 
+#include <stdint.h>
+
 #include "dynamodb.h"
 
 #define AMFA_KMS_DATA_KEY_LEN 32
 /* A wrapped data key's base64 (KMS blobs of a 256-bit key are ~184). */
 #define AMFA_KMS_BLOB_MAX 1024
 
-/* The encryption context: {"amfa_table": table, "amfa_user": user}. */
+/*
+ * The encryption context: {"amfa_table": table, "amfa_user": user,
+ * "amfa_enr_ver": version in decimal}.  The version makes a wrapped data
+ * key good for one enrolment version only: a bastion that can Decrypt an
+ * old record's key cannot seal a record under a later version with it
+ * (which would pass every host's version floor: enrolment_floor.h).
+ */
 struct amfa_kms_context {
 	const char *table;
 	const char *user;
+	uint64_t version; /* enr_ver, > 0 */
 };
 
 /* `c': endpoint (https://kms.REGION.amazonaws.com/), signing region,

@@ -61,8 +61,19 @@
  * amfa_ver) and its fresh read brings the new enr_ver, which the store
  * refuses for a login that began under another (amfa_table_prefetch_put's
  * version, the pin): a disable or re-enrolment landing between the count
- * and the write that spends the code refuses the login, never accepts.  `awsmfa disable' keeps enr_ver and removes the record: the
- * user is refused everywhere, nullok or not.
+ * and the write that spends the code refuses the login, never accepts.
+ * `awsmfa disable' removes the record and bumps enr_ver (a tombstone):
+ * the user is refused everywhere, nullok or not.
+ *
+ * Rollback.  Whoever may write the item's attributes can put back an old
+ * triple (enr_ct, enr_key, enr_ver): it is genuine, so it opens.  Each
+ * host keeps the highest enr_ver it has seen per user (a record that
+ * opened, or a tombstone) and refuses a lower one before asking KMS
+ * (enrolment_floor.h); the version is bound into the seal and into KMS's
+ * encryption context, so a triple cannot be relabelled above the floor,
+ * nor a data key unwrapped by the bastions' Decrypt reused to seal a later
+ * version.  A host that never saw the later version is not protected: the
+ * bastions' role policy denies enr_* writes for that (awsmfa.conf(5)).
  */
 #ifndef AMFA_ENROLMENT_TABLE_H
 #define AMFA_ENROLMENT_TABLE_H
