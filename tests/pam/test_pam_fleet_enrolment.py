@@ -28,7 +28,8 @@ import pexpect
 
 import dynalite
 from amfa_testlib import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS,
-                          Tree, new_seed, totp, wait_fresh_step)
+                          Tree, new_seed, remove_system_users, system_user,
+                          totp, wait_fresh_step)
 from fleetlib import (STATIC_AKID, STATIC_SECRET, TABLE, Fleet, SlowWrites,
                       table_settings)
 
@@ -36,6 +37,7 @@ sys.path.insert(0, os.path.join(os.environ.get(
     "AMFA_TESTS_DIR", os.path.dirname(os.path.abspath(__file__))),
     "..", "fixtures"))
 from kms_server import Kms                                       # noqa: E402
+from sts_process import IamUser, StsServer                       # noqa: E402
 
 ADMIN = os.environ.get("AMFA_ADMIN_PROGRAM", "")
 FLEET = None
@@ -57,6 +59,7 @@ def tearDownModule():
     for c in (KMS, FLEET):
         if c is not None:
             c.close()
+    remove_system_users()
 
 
 def kms_targets():
@@ -519,6 +522,57 @@ class Rollback(EnrolmentCase):
         self.assertRc(res, PAM_AUTHINFO_UNAVAIL,
                       "a record relabelled to a later version")
         self.assertIn("InvalidCiphertextException", res.log)
+
+
+SESSION_USER = "amfa-fleetenr"
+
+
+class SessionReusesTheLogin(EnrolmentCase):
+    """open_session stores the login's roles for awsmfa-creds from the
+    enrolment the login decided on (pam_set_data), not from a second
+    read: one KMS Decrypt per login with a session, not two."""
+
+    def test_one_decrypt_for_auth_and_session(self):
+        pw = system_user(SESSION_USER)
+        iam = IamUser("fleetenr")
+        sts = StsServer([iam])
+        self.addCleanup(sts.stop)
+        os.makedirs(self.b.store, 0o755, exist_ok=True)
+        self.b.settings.update(sts_endpoint=sts.url, sts_timeout=5)
+        self.b.write_config(self.b.settings)
+        self.b.service("sess", ["auth required MODULE config=CONF",
+                                "session required pam_permit.so",
+                                "session optional MODULE config=CONF"])
+        self.awsmfa(self.a, "disable", SESSION_USER)  # an earlier run's
+        self.a.enroll(SESSION_USER, seed=iam.seed, iam_user="fleetenr",
+                      extra="verify = sts\naccess_key_id = %s\n"
+                      "secret_access_key = %s\n"
+                      "role = admin arn:aws:iam::123456789012:role/Admin\n"
+                      % (iam.key_id, iam.secret))
+        res = self.awsmfa(self.a, "migrate-enrolment", SESSION_USER)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        wait_fresh_step(margin=12)
+        KMS.reset_stats()
+        hold = os.path.join(self.b.root, "hold")
+        p = self.b.start("sess", SESSION_USER, [totp(iam.seed)],
+                         ["-S", "-H", hold])
+        line = ""
+        while not line.startswith("SESSION OPEN") and p.poll() is None:
+            line = p.stdout.readline()
+        # The roles file lives as long as the session.
+        roles = os.path.join(self.b.store, "%d.roles" % pw.pw_uid)
+        text = ""
+        if os.path.exists(roles):
+            with open(roles) as f:
+                text = f.read()
+        open(hold, "w").close()
+        rc, out, log = self.b.finish(p)
+        self.assertEqual(line.strip(), "SESSION OPEN 0", log)
+        self.assertEqual(rc, PAM_SUCCESS, log)
+        self.assertEqual(kms_targets(), ["TrentService.Decrypt"],
+                         "one KMS Decrypt for the login and its session")
+        self.assertIn("arn:aws:iam::123456789012:role/Admin", text, log)
+        self.assertNotIn(iam.secret, text)
 
 
 CHKCODE = os.environ.get("AMFA_CHKCODE_TEST", "")
