@@ -2,11 +2,16 @@
  * Enrolments in the table, under KMS; see enrolment_table.h.  The one
  * place that unwraps a data key and opens a record.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 
@@ -206,6 +211,42 @@ raise_floor(const struct amfa_config *cfg, const char *name,
 	return -1;
 }
 
+/*
+ * Not enrolled in the table: is the user enrolled in users_dir instead
+ * (enrolment = table set before the files were moved)?  That file is not
+ * read, and the user must not then look unenrolled, which nullok passes
+ * over: refused, naming the file.  Only its presence is looked at.
+ * AMFA_USER_NOT_ENROLLED, or -1.
+ */
+static int
+not_in_table(const struct amfa_config *cfg, const char *name)
+{
+	char file[AMFA_USER_NAME_MAX + 8];
+	struct stat st;
+	int dirfd, r;
+
+	snprintf(file, sizeof(file), "%s.conf", name);
+	if (access(cfg->users_dir, F_OK) != 0 && errno == ENOENT)
+		return AMFA_USER_NOT_ENROLLED;
+	if ((dirfd = amfa_dir_open(cfg->users_dir, 0, 022)) < 0)
+		return -1;
+	r = fstatat(dirfd, file, &st, AT_SYMLINK_NOFOLLOW);
+	close(dirfd);
+	if (r != 0 && errno == ENOENT)
+		return AMFA_USER_NOT_ENROLLED;
+	if (r != 0) {
+		amfa_log(LOG_ERR, "%s/%s: %s: denied", cfg->users_dir, file,
+		    strerror(errno));
+		return -1;
+	}
+	amfa_log(LOG_ERR,
+	    "user %s: not enrolled in table %s, but %s/%s is there, which "
+	    "enrolment = table does not read: denied, nullok or not (move "
+	    "it: awsmfa migrate-enrolment %s)",
+	    name, cfg->ddb_table, cfg->users_dir, file, name);
+	return -1;
+}
+
 static int
 load(const struct amfa_config *cfg, const char *name, uid_t owner,
     struct amfa_user *u, int login)
@@ -234,10 +275,14 @@ load(const struct amfa_config *cfg, const char *name, uid_t owner,
 		counted = r == 0;
 	}
 	if (!counted && (r = read_item(cfg, name, &it)) != 0)
-		return r;
+		return r == AMFA_USER_NOT_ENROLLED ?
+		    not_in_table(cfg, name) :
+		    r;
 	r = under_floor(cfg, name, &it);
 	if (r == 0)
 		r = amfa_enrolment_from_item(cfg, name, &it, u);
+	if (r == AMFA_USER_NOT_ENROLLED)
+		r = not_in_table(cfg, name);
 	if ((r == 0 || r == AMFA_ENROLMENT_DISABLED) &&
 	    raise_floor(cfg, name, &it) != 0) {
 		if (r == 0)

@@ -91,9 +91,11 @@
 /*
  * The enrolment of `name', from where awsmfa.conf says (files: user.h's
  * amfa_user_load, `owner' as there).  0; AMFA_USER_NOT_ENROLLED (no item,
- * or an item without an enrolment ever); AMFA_ENROLMENT_DISABLED; -1
- * (logged: the table or KMS unreachable or refusing, a record that does
- * not open or parse).
+ * or an item without an enrolment ever, and no USERS_DIR/USER.conf);
+ * AMFA_ENROLMENT_DISABLED; -1 (logged: the table or KMS unreachable or
+ * refusing, a record that does not open or parse, a version below the
+ * host's floor, or a users_dir file not moved into the table: never read,
+ * and never "not enrolled", which nullok would pass over).
  */
 int amfa_enrolment_load(const struct amfa_config *cfg, const char *name,
     uid_t owner, struct amfa_user *u);

@@ -524,6 +524,27 @@ class Rollback(EnrolmentCase):
         self.assertIn("InvalidCiphertextException", res.log)
 
 
+class FilesNotMoved(EnrolmentCase):
+    def test_user_only_in_users_d_is_refused_nullok_or_not(self):
+        """enrolment = table set before the user's file was moved: the
+        file is not read, and the user must not look unenrolled (nullok
+        would pass the second factor over)."""
+        user = self.user("ursula")
+        self.b.enroll(user)
+        self.b.service("nullok", ["auth required MODULE config=CONF nullok",
+                                  "auth required pam_permit.so"])
+        res = self.b.run("nullok", user, [])
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL,
+                      "a file not moved: nullok must not pass it over")
+        self.assertIn("awsmfa migrate-enrolment %s" % user, res.log)
+        self.assertIn(self.b.user_file(user), res.log)
+        self.assertRc(self.b.run("awsmfa", user, []), PAM_AUTHINFO_UNAVAIL)
+        self.assertIsNone(FLEET.item(user), "nothing written")
+        res = self.awsmfa(self.b, "check-config")
+        self.assertNotEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertIn("logins are refused", res.stderr)
+
+
 SESSION_USER = "amfa-fleetenr"
 
 
