@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <json-c/printbuf.h>
 #include <openssl/crypto.h>
 
 #include "base64.h"
@@ -70,10 +71,10 @@ member(json_object *o, const char *name)
 }
 
 /* The answer's Plaintext into key, and (GenerateDataKey) its
- * CiphertextBlob. */
-static enum amfa_ddb_result
-read_answer(const char *body, size_t len, unsigned char *key, char **blob,
-    struct amfa_ddb_error *err)
+ * CiphertextBlob; see kms.h. */
+enum amfa_ddb_result
+amfa_kms_read_answer(const char *body, size_t len, unsigned char *key,
+    char **blob, struct amfa_ddb_error *err)
 {
 	struct json_tokener *tok;
 	json_object *o = NULL;
@@ -91,6 +92,11 @@ read_answer(const char *body, size_t len, unsigned char *key, char **blob,
 			json_object_put(o);
 			o = NULL;
 		}
+		/* The tokener's buffer kept the last strings it read, the
+		 * Plaintext perhaps among them: wipe it before json-c frees
+		 * it (json-c has no hook for that; the field is public). */
+		if (tok->pb != NULL && tok->pb->buf != NULL)
+			OPENSSL_cleanse(tok->pb->buf, (size_t)tok->pb->size);
 		json_tokener_free(tok);
 	}
 	if (o == NULL || (pt = member(o, "Plaintext")) == NULL ||
@@ -144,7 +150,7 @@ kms_action(const struct amfa_ddb_config *c, const char *action,
 	    err);
 	free(body);
 	if (r == AMFA_DDB_OK) {
-		r = read_answer(ans, alen, key, blob_out, err);
+		r = amfa_kms_read_answer(ans, alen, key, blob_out, err);
 		amfa_wipe_free(ans, alen + 1);
 	}
 	if (r == AMFA_DDB_OK)

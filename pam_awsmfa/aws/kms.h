@@ -51,4 +51,13 @@ enum amfa_ddb_result amfa_kms_decrypt(const struct amfa_ddb_config *c,
     const char *blob_b64, unsigned char key[AMFA_KMS_DATA_KEY_LEN],
     struct amfa_ddb_error *err);
 
+/*
+ * An answer's body (`len' bytes) read: its Plaintext (base64) decoded into
+ * `key', and with `blob' non-NULL its CiphertextBlob into *blob (heap).
+ * Every copy of the Plaintext json-c made (the parser's buffer, the string
+ * object) is wiped before json-c frees it.  (Apart for its unit test.)
+ */
+enum amfa_ddb_result amfa_kms_read_answer(const char *body, size_t len,
+    unsigned char *key, char **blob, struct amfa_ddb_error *err);
+
 #endif
