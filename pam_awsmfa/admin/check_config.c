@@ -148,11 +148,11 @@ report_both_places(const struct amfa_config *cfg, const char *user,
 		    "this file",
 		    shown, user);
 	else if (r == 0)
-		amfa_log(LOG_WARNING,
-		    "%s: not read by the module (enrolment = table) and a "
-		    "secret on this disk: move it (awsmfa migrate-enrolment "
-		    "%s)",
-		    shown, user);
+		amfa_log(LOG_ERR,
+		    "%s: not read by the module (enrolment = table): %s's "
+		    "logins are refused, nullok or not, until it is moved "
+		    "(awsmfa migrate-enrolment %s); a secret on this disk",
+		    shown, user, user);
 }
 
 static int

@@ -1,9 +1,11 @@
 /* KMS GenerateDataKey and Decrypt, JSON 1.1; see kms.h. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
+#include <json-c/printbuf.h>
 #include <openssl/crypto.h>
 
 #include "base64.h"
@@ -22,14 +24,18 @@ request_body(const char *key_id, const struct amfa_kms_context *ctx,
 	json_object *root = json_object_new_object(),
 		    *ec = json_object_new_object();
 	const char *s;
-	char *out = NULL;
+	char *out = NULL, ver[24];
 	int bad = root == NULL || ec == NULL;
+
+	snprintf(ver, sizeof(ver), "%" PRIu64, ctx->version);
 
 	if (!bad) {
 		bad |= json_object_object_add(ec, "amfa_table",
 			   json_object_new_string(ctx->table)) != 0;
 		bad |= json_object_object_add(ec, "amfa_user",
 			   json_object_new_string(ctx->user)) != 0;
+		bad |= json_object_object_add(ec, "amfa_enr_ver",
+			   json_object_new_string(ver)) != 0;
 		bad |= json_object_object_add(root, "KeyId",
 			   json_object_new_string(key_id)) != 0;
 		bad |= json_object_object_add(root, "EncryptionContext", ec) !=
@@ -65,10 +71,10 @@ member(json_object *o, const char *name)
 }
 
 /* The answer's Plaintext into key, and (GenerateDataKey) its
- * CiphertextBlob. */
-static enum amfa_ddb_result
-read_answer(const char *body, size_t len, unsigned char *key, char **blob,
-    struct amfa_ddb_error *err)
+ * CiphertextBlob; see kms.h. */
+enum amfa_ddb_result
+amfa_kms_read_answer(const char *body, size_t len, unsigned char *key,
+    char **blob, struct amfa_ddb_error *err)
 {
 	struct json_tokener *tok;
 	json_object *o = NULL;
@@ -86,6 +92,11 @@ read_answer(const char *body, size_t len, unsigned char *key, char **blob,
 			json_object_put(o);
 			o = NULL;
 		}
+		/* The tokener's buffer kept the last strings it read, the
+		 * Plaintext perhaps among them: wipe it before json-c frees
+		 * it (json-c has no hook for that; the field is public). */
+		if (tok->pb != NULL && tok->pb->buf != NULL)
+			OPENSSL_cleanse(tok->pb->buf, (size_t)tok->pb->size);
 		json_tokener_free(tok);
 	}
 	if (o == NULL || (pt = member(o, "Plaintext")) == NULL ||
@@ -129,6 +140,7 @@ kms_action(const struct amfa_ddb_config *c, const char *action,
 	memset(err, 0, sizeof(*err));
 	OPENSSL_cleanse(key, AMFA_KMS_DATA_KEY_LEN);
 	if (key_id == NULL || ctx->table == NULL || ctx->user == NULL ||
+	    ctx->version == 0 ||
 	    (body = request_body(key_id, ctx, blob_in, &len)) == NULL) {
 		snprintf(err->detail, sizeof(err->detail),
 		    "bad request arguments");
@@ -138,7 +150,7 @@ kms_action(const struct amfa_ddb_config *c, const char *action,
 	    err);
 	free(body);
 	if (r == AMFA_DDB_OK) {
-		r = read_answer(ans, alen, key, blob_out, err);
+		r = amfa_kms_read_answer(ans, alen, key, blob_out, err);
 		amfa_wipe_free(ans, alen + 1);
 	}
 	if (r == AMFA_DDB_OK)

@@ -269,7 +269,10 @@ authenticate_enrolled(pam_handle_t *pamh, struct call *c,
 	if (r == PAM_SUCCESS)
 		amfa_gate_mark_login(c->cfg.store_dir, c->user, user.iam_user,
 		    rhost_of(pamh));
-	amfa_user_free(&user);
+	if (r == PAM_SUCCESS && a->credentials)
+		amfa_pam_keep_enrolment(pamh, &user); /* for open_session */
+	else
+		amfa_user_free(&user);
 	return r;
 }
 

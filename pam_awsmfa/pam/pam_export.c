@@ -15,6 +15,7 @@
 #include "user.h"
 
 #define COUNTED_KEY "pam_awsmfa_store_counted"
+#define KEPT_KEY    "pam_awsmfa_login_enrolment"
 
 static const char *const env_names[] = {
 	"AWS_ACCESS_KEY_ID",
@@ -84,6 +85,46 @@ creds_from_env(pam_handle_t *pamh, struct amfa_creds *c)
 	return amfa_creds_set(c, id, secret, token, exp, &why);
 }
 
+static void
+drop_kept(pam_handle_t *pamh, void *data, int status)
+{
+	(void)pamh;
+	(void)status;
+	amfa_user_free(data);
+	free(data);
+}
+
+void
+amfa_pam_keep_enrolment(pam_handle_t *pamh, struct amfa_user *u)
+{
+	struct amfa_user *k;
+
+	if ((k = malloc(sizeof(*k))) == NULL) {
+		amfa_user_free(u);
+		return;
+	}
+	*k = *u;
+	memset(u, 0, sizeof(*u));
+	/* The session needs none of the factor's secrets. */
+	amfa_wipe_free(k->totp_key, k->totp_keylen);
+	k->totp_key = NULL;
+	k->totp_keylen = 0;
+	if (k->yubikeys != NULL)
+		amfa_wipe_free(k->yubikeys,
+		    AMFA_USER_MAX_YUBIKEYS * sizeof(*k->yubikeys));
+	k->yubikeys = NULL;
+	k->nyubikeys = 0;
+	amfa_wipe_free_str(k->secret_access_key);
+	k->secret_access_key = NULL;
+	if (k->recovery != NULL)
+		amfa_wipe_free(k->recovery,
+		    AMFA_RECOVERY_MAX * sizeof(*k->recovery));
+	k->recovery = NULL;
+	k->nrecovery = 0;
+	if (pam_set_data(pamh, KEPT_KEY, k, drop_kept) != PAM_SUCCESS)
+		drop_kept(pamh, k, 0);
+}
+
 /*
  * STORE_DIR/UID.roles for awsmfa-creds --role: the user's role lines and
  * root's STS settings as this login used them (roles_file.h).  Trouble
@@ -94,17 +135,29 @@ store_roles(pam_handle_t *pamh, const struct amfa_config *cfg, const char *user,
     const struct amfa_target *t)
 {
 	const char *region = pam_getenv(pamh, "AWS_REGION");
+	const struct amfa_user *up = NULL;
 	struct amfa_roles_file f;
 	struct amfa_user u;
+	const void *kept = NULL;
 	char endpoint[256];
 
-	if (amfa_enrolment_load(cfg, user, 0, &u) != 0) {
+	memset(&u, 0, sizeof(u));
+	/* The enrolment this handle's login decided on, if it kept it (no
+	 * second load, no second KMS Decrypt); another handle's session
+	 * (su's, sshd's without this module's auth) loads it. */
+	if (pam_get_data(pamh, KEPT_KEY, &kept) == PAM_SUCCESS &&
+	    kept != NULL && ((const struct amfa_user *)kept)->name != NULL &&
+	    strcmp(((const struct amfa_user *)kept)->name, user) == 0)
+		up = kept;
+	else if (amfa_enrolment_load(cfg, user, 0, &u) == 0)
+		up = &u;
+	else {
 		amfa_log(LOG_ERR,
 		    "user %s: enrolment unusable: roles not stored", user);
 		return;
 	}
 	if (region == NULL || amfa_check_region(region) != NULL)
-		region = u.region ? u.region : cfg->region;
+		region = up->region ? up->region : cfg->region;
 	if (cfg->sts_endpoint != NULL)
 		snprintf(endpoint, sizeof(endpoint), "%s", cfg->sts_endpoint);
 	else
@@ -112,17 +165,18 @@ store_roles(pam_handle_t *pamh, const struct amfa_config *cfg, const char *user,
 		    "https://sts.%s.amazonaws.com/", region);
 	memset(&f, 0, sizeof(f));
 	f.uid = (unsigned)t->uid;
-	f.user = u.name;
-	f.iam_user = u.iam_user;
+	f.user = up->name;
+	f.iam_user = up->iam_user;
 	f.sts_endpoint = endpoint;
 	f.region = (char *)region;
 	f.ca_file = cfg->ca_file;
 	f.sts_timeout = cfg->sts_timeout;
-	f.roles = u.roles;
-	f.nroles = u.nroles;
-	if (amfa_store_write_roles(cfg->store_dir, t, &f) == 0 && u.nroles > 0)
+	f.roles = up->roles;
+	f.nroles = up->nroles;
+	if (amfa_store_write_roles(cfg->store_dir, t, &f) == 0 &&
+	    up->nroles > 0)
 		amfa_log(LOG_INFO, "user %s: %zu role(s) for awsmfa-creds",
-		    user, u.nroles);
+		    user, up->nroles);
 	amfa_user_free(&u);
 }
 

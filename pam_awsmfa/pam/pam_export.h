@@ -8,6 +8,8 @@
 
 #include <security/pam_modules.h>
 
+#include "user.h"
+
 #include "config.h"
 #include "decision/sts_login.h"
 
@@ -17,6 +19,16 @@
 int amfa_pam_export_env(pam_handle_t *pamh, const struct amfa_session *s);
 /* Take back what amfa_pam_export_env put (a login refused after all). */
 void amfa_pam_unexport_env(pam_handle_t *pamh);
+
+/*
+ * Keep what this handle's login decided on for its session (the roles,
+ * the IAM user, the region: what open_session stores for awsmfa-creds),
+ * so open_session does not load the enrolment again (with enrolment =
+ * table: a second table read and KMS Decrypt per login).  Takes `u' over
+ * (left zeroed); its factor's secrets are wiped at once, the rest at
+ * pam_end.
+ */
+void amfa_pam_keep_enrolment(pam_handle_t *pamh, struct amfa_user *u);
 
 /* open_session: if the PAM environment holds credentials from
  * pam_awsmfa, write them to the user's store and count the session. */

@@ -2,15 +2,21 @@
  * Enrolments in the table, under KMS; see enrolment_table.h.  The one
  * place that unwraps a data key and opens a record.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 
 #include "aws/base64.h"
+#include "enrolment_floor.h"
 #include "enrolment_seal.h"
 #include "enrolment_table.h"
 #include "log.h"
@@ -50,7 +56,7 @@ int
 amfa_enrolment_from_item(const struct amfa_config *cfg, const char *name,
     const struct amfa_ddb_item *it, struct amfa_user *u)
 {
-	struct amfa_kms_context kc = { cfg->ddb_table, name };
+	struct amfa_kms_context kc = { cfg->ddb_table, name, 0 };
 	unsigned char key[AMFA_KMS_DATA_KEY_LEN], *sealed = NULL;
 	struct amfa_item_enrolment e;
 	struct amfa_ddb_config dc;
@@ -97,6 +103,7 @@ amfa_enrolment_from_item(const struct amfa_config *cfg, const char *name,
 		return -1;
 	}
 	amfa_enrolment_kms_config(cfg, &dc, endpoint, cache);
+	kc.version = e.version;
 	r = amfa_net_kms_decrypt(&dc, cfg->kms_key_id, &kc, e.key, key, &err);
 	if (r != AMFA_DDB_OK) {
 		kms_failed(cfg, "Decrypt", name, r, &err);
@@ -150,6 +157,96 @@ read_item(const struct amfa_config *cfg, const char *user,
 	return -1;
 }
 
+/*
+ * The host's version floor (enrolment_floor.h): an item whose enrolment
+ * version is below the highest this host has seen for the user is an old
+ * triple put back (a rollback): refused before KMS is asked.  0, or -1.
+ */
+static int
+under_floor(const struct amfa_config *cfg, const char *name,
+    const struct amfa_ddb_item *it)
+{
+	struct amfa_item_enrolment e;
+	const char *why;
+	uint64_t floor;
+
+	if (amfa_item_enrolment(it, &e, &why) != 0 || e.version == 0)
+		return 0; /* amfa_enrolment_from_item says what it is */
+	if (amfa_enrolment_floor_get(cfg, name, &floor) != 0) {
+		amfa_log(LOG_ERR,
+		    "enrolment table %s: user %s: this host's enrolment "
+		    "version floor cannot be read: denied",
+		    cfg->ddb_table, name);
+		return -1;
+	}
+	if (e.version < floor) {
+		amfa_log(LOG_ERR,
+		    "enrolment table %s: user %s: enrolment version %" PRIu64
+		    " is older than version %" PRIu64
+		    " this host has seen: an old record put back (rolled "
+		    "back); denied",
+		    cfg->ddb_table, name, e.version, floor);
+		return -1;
+	}
+	return 0;
+}
+
+/* A version seen genuine (a record that opened under it, or a disable's
+ * tombstone) becomes the host's floor for the user: 0, or -1. */
+static int
+raise_floor(const struct amfa_config *cfg, const char *name,
+    const struct amfa_ddb_item *it)
+{
+	struct amfa_item_enrolment e;
+	const char *why;
+
+	if (amfa_item_enrolment(it, &e, &why) != 0 || e.version == 0)
+		return 0;
+	if (amfa_enrolment_floor_raise(cfg, name, e.version) == 0)
+		return 0;
+	amfa_log(LOG_ERR,
+	    "enrolment table %s: user %s: this host's enrolment version "
+	    "floor cannot be raised to %" PRIu64 ": denied",
+	    cfg->ddb_table, name, e.version);
+	return -1;
+}
+
+/*
+ * Not enrolled in the table: is the user enrolled in users_dir instead
+ * (enrolment = table set before the files were moved)?  That file is not
+ * read, and the user must not then look unenrolled, which nullok passes
+ * over: refused, naming the file.  Only its presence is looked at.
+ * AMFA_USER_NOT_ENROLLED, or -1.
+ */
+static int
+not_in_table(const struct amfa_config *cfg, const char *name)
+{
+	char file[AMFA_USER_NAME_MAX + 8];
+	struct stat st;
+	int dirfd, r;
+
+	snprintf(file, sizeof(file), "%s.conf", name);
+	if (access(cfg->users_dir, F_OK) != 0 && errno == ENOENT)
+		return AMFA_USER_NOT_ENROLLED;
+	if ((dirfd = amfa_dir_open(cfg->users_dir, 0, 022)) < 0)
+		return -1;
+	r = fstatat(dirfd, file, &st, AT_SYMLINK_NOFOLLOW);
+	close(dirfd);
+	if (r != 0 && errno == ENOENT)
+		return AMFA_USER_NOT_ENROLLED;
+	if (r != 0) {
+		amfa_log(LOG_ERR, "%s/%s: %s: denied", cfg->users_dir, file,
+		    strerror(errno));
+		return -1;
+	}
+	amfa_log(LOG_ERR,
+	    "user %s: not enrolled in table %s, but %s/%s is there, which "
+	    "enrolment = table does not read: denied, nullok or not (move "
+	    "it: awsmfa migrate-enrolment %s)",
+	    name, cfg->ddb_table, cfg->users_dir, file, name);
+	return -1;
+}
+
 static int
 load(const struct amfa_config *cfg, const char *name, uid_t owner,
     struct amfa_user *u, int login)
@@ -178,8 +275,20 @@ load(const struct amfa_config *cfg, const char *name, uid_t owner,
 		counted = r == 0;
 	}
 	if (!counted && (r = read_item(cfg, name, &it)) != 0)
-		return r;
-	r = amfa_enrolment_from_item(cfg, name, &it, u);
+		return r == AMFA_USER_NOT_ENROLLED ?
+		    not_in_table(cfg, name) :
+		    r;
+	r = under_floor(cfg, name, &it);
+	if (r == 0)
+		r = amfa_enrolment_from_item(cfg, name, &it, u);
+	if (r == AMFA_USER_NOT_ENROLLED)
+		r = not_in_table(cfg, name);
+	if ((r == 0 || r == AMFA_ENROLMENT_DISABLED) &&
+	    raise_floor(cfg, name, &it) != 0) {
+		if (r == 0)
+			amfa_user_free(u);
+		r = -1;
+	}
 	if (login && (r == 0 || counted) &&
 	    amfa_item_enrolment(&it, &e, &why) == 0) {
 		/* The state store's first load of this login takes this
@@ -334,7 +443,7 @@ int
 amfa_enrolment_table_write(const struct amfa_config *cfg, const char *user,
     const char *text, size_t len, int force)
 {
-	struct amfa_kms_context kc = { cfg->ddb_table, user };
+	struct amfa_kms_context kc = { cfg->ddb_table, user, 0 };
 	unsigned char key[AMFA_KMS_DATA_KEY_LEN], *sealed = NULL;
 	struct amfa_item_enrolment e;
 	struct amfa_ddb_item it;
@@ -367,6 +476,7 @@ amfa_enrolment_table_write(const struct amfa_config *cfg, const char *user,
 	if (e.ct != NULL && !force)
 		return 1;
 	amfa_enrolment_kms_config(cfg, &dc, endpoint, cache);
+	kc.version = e.version + 1;
 	r = amfa_net_kms_generate_data_key(&dc, cfg->kms_key_id, &kc, key,
 	    &wrapped, &err);
 	if (r != AMFA_DDB_OK) {

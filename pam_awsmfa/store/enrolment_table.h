@@ -61,8 +61,19 @@
  * amfa_ver) and its fresh read brings the new enr_ver, which the store
  * refuses for a login that began under another (amfa_table_prefetch_put's
  * version, the pin): a disable or re-enrolment landing between the count
- * and the write that spends the code refuses the login, never accepts.  `awsmfa disable' keeps enr_ver and removes the record: the
- * user is refused everywhere, nullok or not.
+ * and the write that spends the code refuses the login, never accepts.
+ * `awsmfa disable' removes the record and bumps enr_ver (a tombstone):
+ * the user is refused everywhere, nullok or not.
+ *
+ * Rollback.  Whoever may write the item's attributes can put back an old
+ * triple (enr_ct, enr_key, enr_ver): it is genuine, so it opens.  Each
+ * host keeps the highest enr_ver it has seen per user (a record that
+ * opened, or a tombstone) and refuses a lower one before asking KMS
+ * (enrolment_floor.h); the version is bound into the seal and into KMS's
+ * encryption context, so a triple cannot be relabelled above the floor,
+ * nor a data key unwrapped by the bastions' Decrypt reused to seal a later
+ * version.  A host that never saw the later version is not protected: the
+ * bastions' role policy denies enr_* writes for that (awsmfa.conf(5)).
  */
 #ifndef AMFA_ENROLMENT_TABLE_H
 #define AMFA_ENROLMENT_TABLE_H
@@ -80,9 +91,11 @@
 /*
  * The enrolment of `name', from where awsmfa.conf says (files: user.h's
  * amfa_user_load, `owner' as there).  0; AMFA_USER_NOT_ENROLLED (no item,
- * or an item without an enrolment ever); AMFA_ENROLMENT_DISABLED; -1
- * (logged: the table or KMS unreachable or refusing, a record that does
- * not open or parse).
+ * or an item without an enrolment ever, and no USERS_DIR/USER.conf);
+ * AMFA_ENROLMENT_DISABLED; -1 (logged: the table or KMS unreachable or
+ * refusing, a record that does not open or parse, a version below the
+ * host's floor, or a users_dir file not moved into the table: never read,
+ * and never "not enrolled", which nullok would pass over).
  */
 int amfa_enrolment_load(const struct amfa_config *cfg, const char *name,
     uid_t owner, struct amfa_user *u);

@@ -16,6 +16,7 @@ refuses and the log names KMS and the reason; the role cannot enrol; and
 afterwards no file either host wrote holds the seed (base32, hex or raw)."""
 
 import base64
+import json
 import os
 import re
 import subprocess
@@ -27,7 +28,8 @@ import pexpect
 
 import dynalite
 from amfa_testlib import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS,
-                          Tree, new_seed, totp, wait_fresh_step)
+                          Tree, new_seed, remove_system_users, system_user,
+                          totp, wait_fresh_step)
 from fleetlib import (STATIC_AKID, STATIC_SECRET, TABLE, Fleet, SlowWrites,
                       table_settings)
 
@@ -35,6 +37,7 @@ sys.path.insert(0, os.path.join(os.environ.get(
     "AMFA_TESTS_DIR", os.path.dirname(os.path.abspath(__file__))),
     "..", "fixtures"))
 from kms_server import Kms                                       # noqa: E402
+from sts_process import IamUser, StsServer                       # noqa: E402
 
 ADMIN = os.environ.get("AMFA_ADMIN_PROGRAM", "")
 FLEET = None
@@ -56,6 +59,7 @@ def tearDownModule():
     for c in (KMS, FLEET):
         if c is not None:
             c.close()
+    remove_system_users()
 
 
 def kms_targets():
@@ -169,7 +173,8 @@ class EnrolOnceLogInEverywhere(EnrolmentCase):
         self.assertEqual(kms_targets(), ["TrentService.Decrypt"],
                          "one KMS call per login")
         self.assertEqual(KMS.stats()["contexts"],
-                         [{"amfa_table": TABLE, "amfa_user": user}])
+                         [{"amfa_table": TABLE, "amfa_user": user,
+                           "amfa_enr_ver": "1"}])
         self.assertEqual(
             FLEET.front.stats()["targets"],
             ["DynamoDB_20120810.UpdateItem", "DynamoDB_20120810.UpdateItem"],
@@ -390,6 +395,205 @@ class KmsTrouble(EnrolmentCase):
         self.assertIsNone(FLEET.item(user), "nothing written")
         self.assertTrue(os.path.exists(self.a.user_file(user)))
 
+
+
+ENR_ATTRS = ("enr_ct", "enr_key", "enr_ver")
+
+
+def raw_item(user):
+    return FLEET.db.call("GetItem", {"TableName": TABLE,
+                                     "Key": {"amfa_user": {"S": user}},
+                                     "ConsistentRead": True})["Item"]
+
+
+def put_attrs(user, attrs):
+    """What anyone who may write the item's attributes can do."""
+    FLEET.db.call("UpdateItem", {
+        "TableName": TABLE, "Key": {"amfa_user": {"S": user}},
+        "UpdateExpression": "SET " + ", ".join(
+            "%s = :%s" % (a, a) for a in attrs),
+        "ExpressionAttributeValues": {":" + a: v for a, v in attrs.items()}})
+
+
+def seal_aad(user, version):
+    return b"\0".join([b"amfa-enrolment-v1", TABLE.encode(), user.encode(),
+                       str(version).encode()])
+
+
+class Rollback(EnrolmentCase):
+    """An old sealed triple (enr_ct, enr_key, enr_ver) put back on the
+    item: it opens (it is genuine), so only freshness can refuse it."""
+
+    def test_old_record_put_back_is_refused_where_a_later_version_was_seen(
+            self):
+        user = self.user("rolf")
+        seed = self.migrate(self.a, user)
+        old = {a: v for a, v in raw_item(user).items() if a in ENR_ATTRS}
+        wait_fresh_step(margin=12)
+        self.assertRc(self.b.run("awsmfa", user, [totp(seed)]), PAM_SUCCESS)
+        floor = os.path.join(self.b.state, "enrolment-floor", user)
+        with open(floor) as f:
+            self.assertEqual(f.read(), "1\n", "B remembers version 1")
+        self.assertEqual(os.stat(floor).st_mode & 0o777, 0o600)
+        self.assertEqual(os.stat(os.path.dirname(floor)).st_mode & 0o777,
+                         0o700)
+        res = self.awsmfa(self.a, "disable", user)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(FLEET.item(user)["enr_ver"], "2",
+                         "the disable's tombstone is a later version")
+        res = self.b.run("awsmfa", user, [totp(seed, time.time() + 30)])
+        self.assertRc(res, PAM_AUTH_ERR, "disabled")
+        with open(floor) as f:
+            self.assertEqual(f.read(), "2\n", "B has seen the tombstone")
+        # The disabled user's version-1 record put back whole.
+        put_attrs(user, old)
+        KMS.reset_stats()
+        res = self.b.run("awsmfa", user, [totp(seed, time.time() + 30)])
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL,
+                      "a disabled user's old record put back")
+        self.assertIn("older than version 2 this host has seen", res.log)
+        self.assertEqual(kms_targets(), [], "refused before KMS is asked")
+        self.assertEqual(FLEET.item(user)["fail_count"], "0",
+                         "the count was taken back")
+        # What the floor cannot stop: A never saw version 2 (nor any
+        # login of this user), so there the old record still opens.  The
+        # role policy's Deny on enr_* writes is what covers that.
+        res = self.a.run("awsmfa", user, [totp(seed, time.time() + 30)])
+        self.assertRc(res, PAM_SUCCESS, "a host that saw no later version")
+        # An administrator's write goes on from the item's version: a
+        # disable and a new enrolment pass the floor everywhere.
+        self.assertEqual(self.awsmfa(self.a, "disable", user).returncode, 0)
+        new = self.migrate(self.a, user, seed=new_seed())
+        self.assertEqual(FLEET.item(user)["enr_ver"], "3")
+        # (Every code of this step and the next is spent: a wrong one
+        # shows the record opened and was checked.)
+        wrong = "000000" if totp(new) != "000000" else "111111"
+        res = self.b.run("awsmfa", user, [wrong])
+        self.assertRc(res, PAM_AUTH_ERR)
+        self.assertNotIn("this host has seen", res.log)
+        with open(floor) as f:
+            self.assertEqual(f.read(), "3\n")
+        self.assertNoSeedOnDisk(seed, (self.a, self.b))
+        self.assertNoSeedOnDisk(new, (self.b,))
+
+    def test_a_data_key_cannot_seal_a_later_version(self):
+        """Who may Decrypt (the bastions' role; the administrators' key
+        stands in for it here) unwraps a record's data key, opens the
+        record and seals it again under a later enr_ver with the same
+        wrapped key, which would pass every host's floor: KMS refuses,
+        the encryption context names the version the key was made for."""
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        if not os.path.exists("/usr/bin/aws"):
+            self.skipTest("no AWS CLI")
+        user = self.user("sealy")
+        seed = self.migrate(self.a, user)
+        item = raw_item(user)
+        blob = os.path.join(self.a.root, "blob")
+        with open(blob, "wb") as f:
+            f.write(base64.b64decode(item["enr_key"]["S"]))
+        env = {"PATH": "/usr/bin:/bin", "HOME": self.a.root,
+               "AWS_ACCESS_KEY_ID": STATIC_AKID,
+               "AWS_SECRET_ACCESS_KEY": STATIC_SECRET,
+               "AWS_DEFAULT_REGION": "us-east-1", "AWS_MAX_ATTEMPTS": "1",
+               "AWS_PAGER": "", "AWS_CONFIG_FILE": "/dev/null",
+               "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+        key = None
+        for ctx in ({"amfa_table": TABLE, "amfa_user": user,
+                     "amfa_enr_ver": "1"},
+                    {"amfa_table": TABLE, "amfa_user": user}):
+            res = subprocess.run(
+                ["/usr/bin/aws", "kms", "--endpoint-url", KMS.url, "--output",
+                 "json", "decrypt", "--ciphertext-blob", "fileb://" + blob,
+                 "--encryption-context", json.dumps(ctx)],
+                env=env, capture_output=True, text=True, timeout=60)
+            if res.returncode == 0:
+                key = base64.b64decode(json.loads(res.stdout)["Plaintext"])
+                break
+        self.assertIsNotNone(key, "the Decrypt right unwraps the key")
+        sealed = base64.b64decode(item["enr_ct"]["S"])
+        plain = AESGCM(key).decrypt(sealed[:12], sealed[12:],
+                                    seal_aad(user, 1))
+        nonce = os.urandom(12)
+        forged = nonce + AESGCM(key).encrypt(nonce, plain, seal_aad(user, 7))
+        put_attrs(user, {"enr_ct": {"S": base64.b64encode(forged).decode()},
+                         "enr_ver": {"N": "7"}})
+        wait_fresh_step(margin=12)
+        res = self.b.run("awsmfa", user, [totp(seed)])
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL,
+                      "a record relabelled to a later version")
+        self.assertIn("InvalidCiphertextException", res.log)
+
+
+class FilesNotMoved(EnrolmentCase):
+    def test_user_only_in_users_d_is_refused_nullok_or_not(self):
+        """enrolment = table set before the user's file was moved: the
+        file is not read, and the user must not look unenrolled (nullok
+        would pass the second factor over)."""
+        user = self.user("ursula")
+        self.b.enroll(user)
+        self.b.service("nullok", ["auth required MODULE config=CONF nullok",
+                                  "auth required pam_permit.so"])
+        res = self.b.run("nullok", user, [])
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL,
+                      "a file not moved: nullok must not pass it over")
+        self.assertIn("awsmfa migrate-enrolment %s" % user, res.log)
+        self.assertIn(self.b.user_file(user), res.log)
+        self.assertRc(self.b.run("awsmfa", user, []), PAM_AUTHINFO_UNAVAIL)
+        self.assertIsNone(FLEET.item(user), "nothing written")
+        res = self.awsmfa(self.b, "check-config")
+        self.assertNotEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertIn("logins are refused", res.stderr)
+
+
+SESSION_USER = "amfa-fleetenr"
+
+
+class SessionReusesTheLogin(EnrolmentCase):
+    """open_session stores the login's roles for awsmfa-creds from the
+    enrolment the login decided on (pam_set_data), not from a second
+    read: one KMS Decrypt per login with a session, not two."""
+
+    def test_one_decrypt_for_auth_and_session(self):
+        pw = system_user(SESSION_USER)
+        iam = IamUser("fleetenr")
+        sts = StsServer([iam])
+        self.addCleanup(sts.stop)
+        os.makedirs(self.b.store, 0o755, exist_ok=True)
+        self.b.settings.update(sts_endpoint=sts.url, sts_timeout=5)
+        self.b.write_config(self.b.settings)
+        self.b.service("sess", ["auth required MODULE config=CONF",
+                                "session required pam_permit.so",
+                                "session optional MODULE config=CONF"])
+        self.awsmfa(self.a, "disable", SESSION_USER)  # an earlier run's
+        self.a.enroll(SESSION_USER, seed=iam.seed, iam_user="fleetenr",
+                      extra="verify = sts\naccess_key_id = %s\n"
+                      "secret_access_key = %s\n"
+                      "role = admin arn:aws:iam::123456789012:role/Admin\n"
+                      % (iam.key_id, iam.secret))
+        res = self.awsmfa(self.a, "migrate-enrolment", SESSION_USER)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        wait_fresh_step(margin=12)
+        KMS.reset_stats()
+        hold = os.path.join(self.b.root, "hold")
+        p = self.b.start("sess", SESSION_USER, [totp(iam.seed)],
+                         ["-S", "-H", hold])
+        line = ""
+        while not line.startswith("SESSION OPEN") and p.poll() is None:
+            line = p.stdout.readline()
+        # The roles file lives as long as the session.
+        roles = os.path.join(self.b.store, "%d.roles" % pw.pw_uid)
+        text = ""
+        if os.path.exists(roles):
+            with open(roles) as f:
+                text = f.read()
+        open(hold, "w").close()
+        rc, out, log = self.b.finish(p)
+        self.assertEqual(line.strip(), "SESSION OPEN 0", log)
+        self.assertEqual(rc, PAM_SUCCESS, log)
+        self.assertEqual(kms_targets(), ["TrentService.Decrypt"],
+                         "one KMS Decrypt for the login and its session")
+        self.assertIn("arn:aws:iam::123456789012:role/Admin", text, log)
+        self.assertNotIn(iam.secret, text)
 
 
 CHKCODE = os.environ.get("AMFA_CHKCODE_TEST", "")
