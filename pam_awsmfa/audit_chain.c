@@ -20,14 +20,21 @@
 #define ZERO_DIGEST \
 	"0000000000000000000000000000000000000000000000000000000000000000"
 
-int
-amfa_chain_open(const char *log_path)
+/*
+ * The file next to the log named log_path + suffix, opened read-write: a
+ * root-owned regular file with one link and none of the mode bits in
+ * `loose'.  The descriptor; -1 when it does not exist, -2 when it cannot
+ * be used (logged, with what it must be: `want').
+ */
+static int
+open_beside(const char *log_path, const char *suffix, mode_t loose,
+    const char *what, const char *want)
 {
 	char *path;
 	struct stat st;
 	int fd;
 
-	if (asprintf(&path, "%s%s", log_path, AMFA_CHAIN_SUFFIX) < 0)
+	if (asprintf(&path, "%s%s", log_path, suffix) < 0)
 		return -2;
 	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0 && errno == ENOENT) {
@@ -35,11 +42,9 @@ amfa_chain_open(const char *log_path)
 		return -1;
 	}
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != 0 || st.st_nlink != 1 || (st.st_mode & 0117) != 0) {
-		amfa_log(LOG_ERR,
-		    "audit chain head %s: %s; not a root-owned regular file "
-		    "of mode 0660 or tighter",
-		    path, fd < 0 ? strerror(errno) : "unusable");
+	    st.st_uid != 0 || st.st_nlink != 1 || (st.st_mode & loose) != 0) {
+		amfa_log(LOG_ERR, "%s %s: %s; %s", what, path,
+		    fd < 0 ? strerror(errno) : "unusable", want);
 		if (fd >= 0)
 			close(fd);
 		free(path);
@@ -47,6 +52,14 @@ amfa_chain_open(const char *log_path)
 	}
 	free(path);
 	return fd;
+}
+
+int
+amfa_chain_open(const char *log_path)
+{
+	return open_beside(log_path, AMFA_CHAIN_SUFFIX, 0117,
+	    "audit chain head",
+	    "not a root-owned regular file of mode 0660 or tighter");
 }
 
 /*
@@ -342,32 +355,10 @@ catch_up(int log_fd, unsigned long long *seq, char prev[AMFA_CHAIN_HEX],
 int
 amfa_chain_anchor_open(const char *log_path)
 {
-	char *path;
-	struct stat st;
-	int fd;
-
 	if (geteuid() != 0)
 		return -1;
-	if (asprintf(&path, "%s%s", log_path, AMFA_ANCHOR_SUFFIX) < 0)
-		return -2;
-	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 && errno == ENOENT) {
-		free(path);
-		return -1;
-	}
-	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != 0 || st.st_nlink != 1 || (st.st_mode & 077) != 0) {
-		amfa_log(LOG_ERR,
-		    "audit chain anchor %s: %s; not a root-owned regular "
-		    "file of mode 0600",
-		    path, fd < 0 ? strerror(errno) : "unusable");
-		if (fd >= 0)
-			close(fd);
-		free(path);
-		return -2;
-	}
-	free(path);
-	return fd;
+	return open_beside(log_path, AMFA_ANCHOR_SUFFIX, 077,
+	    "audit chain anchor", "not a root-owned regular file of mode 0600");
 }
 
 int
