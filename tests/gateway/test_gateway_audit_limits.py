@@ -1,12 +1,18 @@
 """The audit log of the set-group-ID gateway, installed as documented
 (root:GROUP, mode 2755, log root:GROUP 0620) and run by hand by other
 accounts (nobody, daemon) that choose what the process inherits: a
-RLIMIT_FSIZE of the log's size plus N, for every N inside a record, and
-SIGXFSZ ignored.
+RLIMIT_FSIZE of the log's size plus N, for N inside a record and N around
+the room the gateway asks for, and SIGXFSZ ignored.
 
 - Every line of the log stays whole JSON: a record is written whole or not
   at all (the old gateway wrote the first N bytes of its record, with no
   newline, and the next record was glued to them).
+- Where the limit leaves room, the record goes in: the gateway asks for
+  the record, up to 100 bytes more (the audit chain's fields,
+  gateway/audit.c) and AMFA_APPEND_SLACK beyond (pam_awsmfa/secure_file.h),
+  so a limit below the record and the slack gets nothing, one at or above
+  the record, the 100 bytes and the slack gets the record whole, and in
+  between nothing below some limit, the record at and above it.
 - A record the gateway wrote for such a caller says "connection":
   "unverified" and carries SSH_CONNECTION only as claimed_source.
 - With only the soft limit lowered, the gateway raises it (up to the hard
@@ -19,6 +25,7 @@ holding that file: the real /etc is not touched."""
 import grp
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -35,6 +42,37 @@ TAG = "%d" % os.getpid()
 GROUP = "amfa-gwlim-" + TAG
 ACCOUNTS = (("nobody", "nogroup"), ("daemon", "daemon"))
 SSH_CONNECTION = "203.0.113.7 4444 127.0.0.1 22"
+# The room the gateway may ask for beyond a record: the audit chain's
+# fields (gateway/audit.c: "the chain's fields take up to 100 bytes more").
+CHAIN_FIELDS = 100
+
+
+def append_slack():
+    """AMFA_APPEND_SLACK as pam_awsmfa/secure_file.h defines it: the room a
+    record must leave beyond itself under the file size limit."""
+    path = os.path.join(os.environ.get("AMFA_SOURCE_ROOT", ""),
+                        "pam_awsmfa", "secure_file.h")
+    with open(path) as f:
+        m = re.search(r"^#define AMFA_APPEND_SLACK\s+\(?([0-9 *]+)\)?\s*$",
+                      f.read(), re.M)
+    if m is None:
+        raise RuntimeError("no AMFA_APPEND_SLACK in " + path)
+    slack = 1
+    for factor in m.group(1).split("*"):
+        slack *= int(factor)
+    return slack
+
+
+def spans(ns):
+    """Sorted numbers as runs, "3-7 9" (for messages)."""
+    out = []
+    for n in sorted(ns):
+        if out and out[-1][1] == n - 1:
+            out[-1][1] = n
+        else:
+            out.append([n, n])
+    return " ".join("%d" % a if a == b else "%d-%d" % (a, b)
+                    for a, b in out) or "none"
 
 
 def setUpModule():
@@ -149,24 +187,65 @@ class AuditLimits(unittest.TestCase):
             # TZ from the caller does not reach the record's time.
             self.assertTrue(rec["time"].endswith("Z"), rec)
 
-    def test_every_offset_inside_a_record_whole_or_nothing(self):
-        # Every offset in the plain build; in the sanitizer build (a run
-        # there costs about 0.5 s) every 8th from a seeded start, one
-        # start an account, and the ends (tests/pam/sweep.py).
+    def run_limited(self, user, group, extra, length):
+        """One run with the limit (soft and hard) at the log's size plus
+        `extra': whether the record went in (whole), checked whole or
+        nothing."""
+        before = log_bytes()
+        limit = len(before) + extra
+        res = run_as(user, group, limit, limit)
+        after = log_bytes()
+        what = "%s, limit = size + %d" % (user, extra)
+        self.assertNotEqual(res.returncode, 0, what)
+        self.assertTrue(after.startswith(before), what)
+        added = after[len(before):]
+        self.assertIn(len(added), (0, length), what)
+        self.assertWholeLines(added, what)
+        if added:
+            rec = json.loads(added)
+            self.assertEqual((rec["user"], rec["result"]), (user, "denied"),
+                             what)
+        return bool(added)
+
+    def test_every_limit_whole_or_nothing(self):
+        # Two ranges of limits (the log's size plus N): N inside the record
+        # (where a write the gateway began would be cut), and N from a
+        # little below the record plus the slack to a little above the
+        # record, the chain's 100 bytes and the slack (where the gateway's
+        # answer turns from nothing to the record).  Where exactly it turns
+        # depends on the chain's fields, so no byte edge is asserted: below
+        # the record and the slack nothing, from the record, the 100 bytes
+        # and the slack on the record whole, one turn in between.  Every N
+        # in the plain build; in the sanitizer build (a run there costs
+        # about 0.5 s) every 16th N inside the record and every 8th near
+        # the turn from a seeded start, plus the ends and the bounds of
+        # the turn (tests/pam/sweep.py).
+        slack = append_slack()
         for i, (user, group) in enumerate(ACCOUNTS):
             length = len(self.record_length(user, group))
-            for extra in sweep("%s's record" % user, range(0, length + 2),
-                               GATEWAY, 8, (0, 1, length - 1, length,
-                                            length + 1), part=i):
-                before = log_bytes()
-                limit = len(before) + extra
-                res = run_as(user, group, limit, limit)
-                after = log_bytes()
-                what = "%s, limit = size + %d" % (user, extra)
-                self.assertNotEqual(res.returncode, 0, what)
-                self.assertTrue(after.startswith(before), what)
-                self.assertIn(len(after) - len(before), (0, length), what)
-                self.assertWholeLines(after[len(before):], what)
+            low = length + slack                    # less: nothing
+            high = length + CHAIN_FIELDS + slack    # this or more: written
+            inside = sweep("%s's record" % user, range(0, length + 2),
+                           GATEWAY, 16, (0, 1, length - 1, length,
+                                         length + 1), part=i)
+            turn = sweep("%s's turn" % user, range(low - 8, high + 9),
+                         GATEWAY, 8, (low - 8, low - 1, low, high - 1, high,
+                                      high + 8), part=i)
+            went = {n: self.run_limited(user, group, n, length)
+                    for n in sorted(set(inside) | set(turn))}
+            table = "written at N = %s" % spans(n for n in went if went[n])
+            self.assertEqual([n for n in went if n < low and went[n]], [],
+                             "%s: written with less room than the record "
+                             "(%d bytes) and the slack (%d): %s"
+                             % (user, length, slack, table))
+            self.assertEqual([n for n in went if n >= high and not went[n]],
+                             [], "%s: refused with room for the record (%d "
+                             "bytes), the chain's %d and the slack (%d): %s"
+                             % (user, length, CHAIN_FIELDS, slack, table))
+            outcomes = list(went.values())
+            self.assertEqual(outcomes, sorted(outcomes),
+                             "%s: one turn from nothing to the record as "
+                             "the room grows: %s" % (user, table))
             self.assertWholeLines(log_bytes(), "the whole log")
 
     def test_soft_limit_alone_is_raised(self):

@@ -379,11 +379,13 @@ class StoreBase(StsCase):
         self.tree.write(self.tree.user_file("amfa-alice"),
                         text.replace("mfa/amfa-alice", "mfa/alice"), 0o600)
 
-    def open_session(self):
+    def open_session(self, at=None):
         # Each session waits for a file of its own before it closes.
+        # `at': the time of the code (default now).
         self.holds = getattr(self, "holds", 0) + 1
         hold = os.path.join(self.tree.root, "hold%d" % self.holds)
-        p = self.tree.start("sess", "amfa-alice", [totp(self.iam.seed)],
+        p = self.tree.start("sess", "amfa-alice",
+                            [totp(self.iam.seed, at=at)],
                             ["-S", "-H", hold])
         line = ""
         while not line.startswith("SESSION OPEN") and p.poll() is None:
@@ -445,9 +447,11 @@ class Store(StoreBase):
 
     def test_store_survives_until_last_session(self):
         p1, h1 = self.open_session()
-        wait_fresh_step(margin=6)
-        time.sleep(max(0, 30 - time.time() % 30) + 0.1)
-        p2, h2 = self.open_session()
+        # The second login needs a code not used yet: the next step's,
+        # good now (window = 1, here and at STS), instead of a wait of up
+        # to 30 s for the next step.  (setUp waited for a fresh step: the
+        # first code's step is still the current one.)
+        p2, h2 = self.open_session(at=time.time() + 30)
         self.close_session(p1, h1)
         self.assertTrue(os.path.exists(os.path.join(self.user_dir(),
                                                     "credentials.json")))
