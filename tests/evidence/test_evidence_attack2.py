@@ -15,9 +15,14 @@ Holes kept as known failures (@unittest.expectedFailure):
   followed the new file).
 - verify-audit of the log's own directory reads the head and the anchor as
   records (a break on an untouched log) and never checks the anchor.
+- A record torn by its writer's death inside write(2) is glued to the next
+  one: the chain breaks there for good, as if the log had been tampered
+  with.
 
 Defences that hold: a record that would cross the writer's file size limit
-is not begun (no cut line, the chain goes on); a link planted as the
+is not begun (no cut line, the chain goes on); a holder in a ptrace stop
+(state t) is ended; the audit group editing a record of root's and
+chaining all after it anew is named by the anchor; a link planted as the
 anchor is refused, and the record with it (fail closed).
 """
 
@@ -254,6 +259,29 @@ class EvidenceAttack2(base.Evidence):
             f.truncate(sum(len(x) + 1 for x in lines))
         v = self.verify(logs)
         self.assertIn("records were cut from its end", v.stdout)
+
+    # ------------------------------------------------------------------
+    @unittest.expectedFailure
+    def test_record_torn_by_its_writers_death_is_taken_away(self):
+        # A writer killed inside its write(2) (SIGKILL between two pages of
+        # the copy: its own user's kill -9 of the gateway, the OOM killer,
+        # a hard RLIMIT_CPU; or the host crashing) leaves part of its line
+        # at the log's end, the head not moved.  catch_up only knows a
+        # whole line: the next record is glued to the torn one, and the
+        # chain breaks there for good, which reads as tampering.  The torn
+        # part is emulated here: what amfa_chain_line would begin with.
+        self.assertEqual(self.once().returncode, 0)
+        self.append(2, "before")
+        with open(self.log + ".chain") as f:
+            seq, hexd = f.read().split()
+        torn = '{"seq":%d,"prev":"%s","event":"test","ta' % (int(seq) + 1, hexd)
+        with open(self.log, "a") as f:
+            f.write(torn)
+        self.append(2, "after")
+        v = self.verify(self.log)
+        self.assertEqual(v.returncode, 0,
+                         "a torn record at the log's end breaks the chain for "
+                         "good: " + v.stdout)
 
     # ------------------------------------------------------------------
     def test_file_size_limit_leaves_no_cut_record(self):
