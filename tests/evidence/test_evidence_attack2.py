@@ -23,7 +23,9 @@ Defences that hold: a record that would cross the writer's file size limit
 is not begun (no cut line, the chain goes on); a holder in a ptrace stop
 (state t) is ended; the audit group editing a record of root's and
 chaining all after it anew is named by the anchor; a link planted as the
-anchor is refused, and the record with it (fail closed).
+anchor is refused, and the record with it (fail closed); a user cannot
+hard-link the head, the anchor or the log to make the writers refuse them
+(the kernel's fs.protected_hardlinks = 1).
 """
 
 import ctypes
@@ -46,6 +48,7 @@ import s3rver  # noqa: E402
 import test_evidence as base  # noqa: E402
 
 APPEND = base.APPEND
+nobody_run = base.nobody_run
 
 
 def proc_state(pid):
@@ -380,6 +383,23 @@ class EvidenceAttack2(base.Evidence):
         self.append(1, "later")  # root's next record keeps the anchor
         v = self.verify(self.log)
         self.assertNotEqual(v.returncode, 0, v.stdout)
+
+    def test_user_hard_link_cannot_make_the_head_refused(self):
+        # The head, the anchor and the log are refused with a second link
+        # (nlink 1): a user who could link them from a directory of their
+        # own on the same file system would refuse every login.  The kernel
+        # stops that with fs.protected_hardlinks = 1 (a file one may not
+        # read and write); with 0, this fails.
+        self.assertEqual(self.once().returncode, 0)
+        drop = os.path.join(self.dir, "drop")
+        os.mkdir(drop)
+        os.chmod(drop, 0o1777)
+        for suffix in (".chain", ".anchor", ""):
+            r = nobody_run(["ln", self.log + suffix, os.path.join(drop, "x" + suffix)])
+            self.assertNotEqual(r.returncode, 0, "a user linked %s" % (self.log + suffix))
+        r = subprocess.run([APPEND, self.log, "1", "login"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_planted_anchor_link_refused(self):
         self.assertEqual(self.once().returncode, 0)
