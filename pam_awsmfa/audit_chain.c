@@ -102,8 +102,46 @@ stopped(pid_t pid)
 	return p[2] == 'T' || p[2] == 't';
 }
 
+/* Whether `pid' runs with an effective uid other than root's. */
+static int
+not_root(pid_t pid)
+{
+	char path[64], buf[2048], *p;
+	unsigned long ruid, euid;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if ((p = strstr(buf, "\nUid:")) == NULL ||
+	    sscanf(p + 5, "%lu %lu", &ruid, &euid) != 2)
+		return 0;
+	return euid != 0;
+}
+
 /*
- * The head's lock is held by a process that has been stopped for
+ * A holder that keeps the lock and is held back: stopped (T, t), or not
+ * root's -- a writer that is not root is the user's set-group-ID gateway,
+ * which the user can keep from running without it ever being seen
+ * stopped (SIGCONT then SIGSTOP at once, SCHED_IDLE on a busy CPU: the
+ * stop is taken before any of its own code runs).  Root's writers the
+ * user cannot pin or deprioritise (EPERM), and root's uploader may hold
+ * the lock for as long as a cut takes.
+ */
+static int
+stalled(pid_t pid)
+{
+	return stopped(pid) || not_root(pid);
+}
+
+/*
+ * The head's lock is held by a process that has been stalled (above) for
  * AMFA_CHAIN_STOPPED_MS: end it.  A writer holds the lock for a read, one
  * append and one rewrite of the head, so a holder that stays stopped was
  * stopped on purpose: a local user may stop their own set-user-ID su or
@@ -132,7 +170,7 @@ break_stopped(int head_fd, pid_t *seen, int *since)
 	l.l_type = F_WRLCK;
 	l.l_whence = SEEK_SET;
 	if (fcntl(head_fd, F_GETLK, &l) != 0 || l.l_type == F_UNLCK ||
-	    l.l_pid <= 0 || !stopped(l.l_pid)) {
+	    l.l_pid <= 0 || !stalled(l.l_pid)) {
 		*seen = 0;
 		return 0;
 	}
@@ -145,25 +183,26 @@ break_stopped(int head_fd, pid_t *seen, int *since)
 		return 0;
 	if ((pfd = (int)syscall(SYS_pidfd_open, l.l_pid, 0)) < 0)
 		return 0;
-	/* Through the pidfd: the same process, still stopped, still the
+	/* Through the pidfd: the same process, still stalled, still the
 	 * holder. */
 	memset(&l, 0, sizeof(l));
 	l.l_type = F_WRLCK;
 	l.l_whence = SEEK_SET;
 	if (fcntl(head_fd, F_GETLK, &l) == 0 && l.l_type != F_UNLCK &&
-	    l.l_pid == *seen && stopped(l.l_pid)) {
+	    l.l_pid == *seen && stalled(l.l_pid)) {
 		if (syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0) ==
 		    0) {
 			amfa_log(LOG_WARNING,
 			    "audit chain head: its lock holder, pid %d, was "
-			    "stopped for %d ms: killed, so that others' "
+			    "held back (stopped, or not root's and still "
+			    "holding) for %d ms: killed, so that others' "
 			    "records go on",
 			    (int)l.l_pid, *since);
 			r = 1;
 		} else if (*since < AMFA_CHAIN_STOPPED_MS + 50)
 			amfa_log(LOG_ERR,
 			    "audit chain head: its lock holder, pid %d, is "
-			    "stopped and cannot be ended here: %s",
+			    "held back and cannot be ended here: %s",
 			    (int)l.l_pid, strerror(errno));
 	}
 	close(pfd);
@@ -329,6 +368,51 @@ line_before(int log_fd, unsigned long long end, char *buf)
  * break_stopped): the log's last record then follows the head.  Take the
  * head on to it, so that the next record does not repeat its place.
  */
+/*
+ * A log that does not end with a newline ends with part of a record whose
+ * writer died inside its write(2) (SIGKILL between two pages, the OOM
+ * killer, a crash): under the lock no one else is writing, so that part
+ * is cut off (it is no record; the head never moved past it), and the
+ * next record follows the last whole one.  A part longer than
+ * AMFA_CHAIN_TAIL (no record is) is left, ended with a newline: it stands
+ * as a broken line of its own.  Needs a readable log (root's).
+ */
+static void
+cut_torn(int log_fd, char *buf)
+{
+	struct stat st;
+	size_t want;
+	ssize_t n, nl;
+	char c;
+
+	if (fstat(log_fd, &st) != 0 || st.st_size == 0 ||
+	    pread(log_fd, &c, 1, st.st_size - 1) != 1 || c == '\n')
+		return;
+	want = (unsigned long long)st.st_size < AMFA_CHAIN_TAIL ?
+	    (size_t)st.st_size :
+	    AMFA_CHAIN_TAIL;
+	if ((n = pread(log_fd, buf, want, st.st_size - (off_t)want)) !=
+	    (ssize_t)want)
+		return;
+	for (nl = n - 1; nl >= 0 && buf[nl] != '\n'; nl--)
+		;
+	if (nl >= 0 || want == (size_t)st.st_size) {
+		off_t end = st.st_size - (off_t)want + (off_t)(nl + 1);
+
+		if (ftruncate(log_fd, end) == 0)
+			amfa_log(LOG_WARNING,
+			    "audit log: %lld bytes of a record cut short at "
+			    "its end (its writer died writing it) taken away",
+			    (long long)(st.st_size - end));
+		return;
+	}
+	if (amfa_append_whole(log_fd, "\n", 1) == 0)
+		amfa_log(LOG_ERR,
+		    "audit log: it ended in %zu or more bytes that are no "
+		    "record; ended with a newline",
+		    want);
+}
+
 static void
 catch_up(int log_fd, unsigned long long *seq, char prev[AMFA_CHAIN_HEX],
     char *buf)
@@ -338,6 +422,7 @@ catch_up(int log_fd, unsigned long long *seq, char prev[AMFA_CHAIN_HEX],
 	char p[AMFA_CHAIN_HEX];
 	ssize_t l;
 
+	cut_torn(log_fd, buf);
 	if (fstat(log_fd, &st) != 0 ||
 	    (l = line_before(log_fd, (unsigned long long)st.st_size, buf)) <
 		0 ||

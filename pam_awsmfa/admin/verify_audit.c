@@ -121,7 +121,19 @@ add_path(struct vfile **files, size_t *n, const char *path)
 	return 0;
 }
 
-/* A directory's regular files (not those starting with '.'). */
+/* Whether `name' ends with `suffix'. */
+static int
+ends_with(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), k = strlen(suffix);
+
+	return n > k && strcmp(name + n - k, suffix) == 0;
+}
+
+/*
+ * A directory's regular files (not those starting with '.'), but for a
+ * log's head and anchor beside it (LOG.chain, LOG.anchor: no records).
+ */
 static int
 add_dir(struct vfile **files, size_t *n, const char *dir)
 {
@@ -134,7 +146,9 @@ add_dir(struct vfile **files, size_t *n, const char *dir)
 	if (d == NULL)
 		return -1;
 	while (r == 0 && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
+		if (e->d_name[0] == '.' ||
+		    ends_with(e->d_name, AMFA_CHAIN_SUFFIX) ||
+		    ends_with(e->d_name, AMFA_ANCHOR_SUFFIX))
 			continue;
 		if (asprintf(&p, "%s/%s", dir, e->d_name) < 0) {
 			r = -1;
@@ -358,9 +372,9 @@ adm_verify_audit(struct adm_ctx *ctx, int argc, char **argv)
 	r = walk(files, nrec, files + nrec, ns, partial) == 0 ?
 	    ADM_OK :
 	    ADM_FAIL;
-	for (int i = 1; i < argc && r == ADM_OK; i++)
-		if (stat(argv[i], &st) == 0 && S_ISREG(st.st_mode) &&
-		    check_anchor(argv[i]) != 0)
+	/* Each log, named or found in a directory, against its anchor. */
+	for (size_t i = 0; i < nrec && r == ADM_OK; i++)
+		if (check_anchor(files[i].path) != 0)
 			r = ADM_FAIL;
 out:
 	for (size_t i = 0; i < n; i++) {

@@ -3,21 +3,24 @@ local user would attack them, against awsmfa-evidence, amfa_chain_append
 (through chain_append) and `awsmfa verify-audit'.  As root, in throwaway
 directories, set up as tests/evidence/test_evidence.py does.
 
-Holes kept as known failures (@unittest.expectedFailure):
+Found and fixed (the tests failed before):
 - A lock holder the user keeps from running, without it ever being seen
   stopped for a second (continued and at once stopped again, while it waits
-  for a CPU behind the user's own busy loop): it holds the head's lock for
-  good, and every login's record is refused.
+  for a CPU behind the user's own busy loop): it held the head's lock for
+  good, and every login's record was refused.  Now a holder that is not
+  root's is ended after a second of holding, whatever its state.
+- verify-audit of the log's own directory read the head and the anchor as
+  records (a break on an untouched log) and never checked the anchor.
+- A record torn by its writer's death inside write(2) was glued to the next
+  one: the chain broke there for good, as if the log had been tampered
+  with.  The torn part is now cut off under the lock.
+
+Holes kept as known failures (@unittest.expectedFailure):
 - The rename rotation the man page asks for: the old log's records since
   the last cut never reach the bucket (the set then breaks at every
   rotation), and the audit group may cut the renamed log's end, root's
   records too, without verify-audit of it seeing anything (the anchor has
   followed the new file).
-- verify-audit of the log's own directory reads the head and the anchor as
-  records (a break on an untouched log) and never checks the anchor.
-- A record torn by its writer's death inside write(2) is glued to the next
-  one: the chain breaks there for good, as if the log had been tampered
-  with.
 
 Defences that hold: a record that would cross the writer's file size limit
 is not begun (no cut line, the chain goes on); a holder in a ptrace stop
@@ -92,7 +95,6 @@ class EvidenceAttack2(base.Evidence):
             return f.read().splitlines()
 
     # ------------------------------------------------------------------
-    @unittest.expectedFailure
     @unittest.skipIf(len(os.sched_getaffinity(0)) < 2, "needs two CPUs")
     def test_holder_kept_from_running_but_never_seen_stopped(self):
         # The gateway (set-group-ID: real and effective uid the user's)
@@ -242,7 +244,6 @@ class EvidenceAttack2(base.Evidence):
                             "audit group, and verify-audit of it says: " + v.stdout)
 
     # ------------------------------------------------------------------
-    @unittest.expectedFailure
     def test_verify_of_the_logs_directory(self):
         logs = os.path.join(self.dir, "logs")
         os.mkdir(logs, 0o755)
@@ -264,7 +265,6 @@ class EvidenceAttack2(base.Evidence):
         self.assertIn("records were cut from its end", v.stdout)
 
     # ------------------------------------------------------------------
-    @unittest.expectedFailure
     def test_record_torn_by_its_writers_death_is_taken_away(self):
         # A writer killed inside its write(2) (SIGKILL between two pages of
         # the copy: its own user's kill -9 of the gateway, the OOM killer,
