@@ -23,7 +23,10 @@ docs leave this to the role policy's Deny alone; the floor, which knows
 the user had an enrolment, could refuse it."""
 
 import base64
+import ctypes
 import fcntl
+import socket
+import threading
 import json
 import os
 import shutil
@@ -435,6 +438,219 @@ class RecordsFromElsewhere(AttackCase):
         self.assertRc(res, PAM_AUTHINFO_UNAVAIL,
                       "another table's record opened here")
         self.assertIn("InvalidCiphertextException", res.log)
+
+
+class HostileEnvironmentUnderSu(AttackCase):
+    def test_proxy_variables_do_not_reach_the_table_or_kms(self):
+        """The caller's proxy variables survive into su: the table's and
+        KMS's requests (http on loopback here) would go to the caller's
+        proxy, which could answer with an item and a data key of its own
+        making.  None reaches it, and the login is the table's."""
+        user = self.victim("prx")
+        seed = self.migrate(self.a, user)
+        lsock = socket.socket()
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(16)
+        self.addCleanup(lsock.close)
+        seen = []
+
+        def accept():
+            while True:
+                try:
+                    c, _ = lsock.accept()
+                except OSError:
+                    return
+                seen.append(1)
+                c.close()
+        threading.Thread(target=accept, daemon=True).start()
+        proxy = "http://127.0.0.1:%d" % lsock.getsockname()[1]
+        env = {n: proxy for n in ("http_proxy", "https_proxy", "HTTP_PROXY",
+                                  "HTTPS_PROXY", "ALL_PROXY", "all_proxy")}
+        env.update(no_proxy="", NO_PROXY="")
+        self.use_su(self.b)
+        wait_fresh_step(margin=12)
+        res = self.su(user, totp(seed), env=env)
+        self.assertTrue(res.logged_in, res)
+        self.assertEqual(seen, [], "a request went to the caller's proxy")
+        self.assertEqual(self.floor(self.b, user), "1\n")
+        # A wrong code is still checked against the table's record.
+        res = self.su(user, self.wrong(seed), env=env)
+        self.assertFalse(res.logged_in, res)
+        self.assertEqual(seen, [])
+
+
+# --- a PAM application on libpam directly (ctypes) ----------------------
+
+PAM_USER_ITEM = 2
+PAM_PROMPT_ECHO_OFF = 1
+PAM_PROMPT_ECHO_ON = 2
+
+
+class PamMessage(ctypes.Structure):
+    _fields_ = [("msg_style", ctypes.c_int), ("msg", ctypes.c_char_p)]
+
+
+class PamResponse(ctypes.Structure):
+    _fields_ = [("resp", ctypes.c_void_p), ("resp_retcode", ctypes.c_int)]
+
+
+CONV_FUNC = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.POINTER(PamMessage)),
+    ctypes.POINTER(ctypes.POINTER(PamResponse)), ctypes.c_void_p)
+
+
+class PamConv(ctypes.Structure):
+    _fields_ = [("conv", CONV_FUNC), ("appdata_ptr", ctypes.c_void_p)]
+
+
+# The application runs in a child (the module and its plugin are loaded
+# into it, never into the test's process).
+APP = r"""
+import ctypes, json, sys
+sys.path.insert(0, sys.argv[2])
+from test_pam_fleet_enrolment_attack import (CONV_FUNC, PamConv,
+    PamResponse, PAM_USER_ITEM, PAM_PROMPT_ECHO_OFF, PAM_PROMPT_ECHO_ON)
+c = json.loads(sys.argv[1])
+libc = ctypes.CDLL("libc.so.6")
+libc.calloc.restype = ctypes.c_void_p
+libc.strdup.restype = ctypes.c_void_p
+libc.strdup.argtypes = [ctypes.c_char_p]
+pam = ctypes.CDLL("libpam.so.0")
+answers = list(c["answers"])
+
+def conv(n, msgs, resp, _):
+    arr = libc.calloc(n, ctypes.sizeof(PamResponse))
+    out = ctypes.cast(arr, ctypes.POINTER(PamResponse))
+    for i in range(n):
+        if msgs[i].contents.msg_style in (PAM_PROMPT_ECHO_OFF,
+                                          PAM_PROMPT_ECHO_ON):
+            out[i].resp = libc.strdup((answers.pop(0) if answers
+                                       else "").encode())
+    resp[0] = out
+    return 0
+
+conv_cb = CONV_FUNC(conv)
+pc = PamConv(conv_cb, None)
+h = ctypes.c_void_p()
+r = pam.pam_start_confdir(c["service"].encode(), c["user"].encode(),
+                          ctypes.byref(pc), c["confdir"].encode(),
+                          ctypes.byref(h))
+assert r == 0, r
+res = {"auth": pam.pam_authenticate(h, 0)}
+if c.get("switch"):
+    pam.pam_set_item.argtypes = [ctypes.c_void_p, ctypes.c_int,
+                                 ctypes.c_char_p]
+    res["set_user"] = pam.pam_set_item(h, PAM_USER_ITEM,
+                                       c["switch"].encode())
+res["setcred"] = pam.pam_setcred(h, 2)
+res["open"] = pam.pam_open_session(h, 0)
+print(json.dumps(res), flush=True)
+sys.stdin.readline()
+res["close"] = pam.pam_close_session(h, 0)
+pam.pam_end(h, 0)
+"""
+
+
+class SessionUserSwitched(AttackCase):
+    """An application that changes PAM_USER between pam_authenticate and
+    pam_open_session (a login-name mapping done by the application, or a
+    later module of the auth stack): the enrolment kept from the login
+    (pam_set_data) is the authenticated user's, the session's is the new
+    name's.  The kept one must never stand for the other user's roles;
+    and the login's STS credentials are the authenticated user's."""
+
+    def switched_session(self):
+        """alice authenticates; the application sets PAM_USER to bob and
+        opens the session.  (What it returned, bob's store's files,
+        alice's access key id, the STS requests, the log.)"""
+        from sts_process import IamUser, StsServer
+        alice, bob = self.victim("alice"), self.victim("bob")
+        ia, ib = IamUser("e26xalice"), IamUser("e26xbob")
+        sts = StsServer([ia, ib])
+        self.addCleanup(sts.stop)
+        os.makedirs(self.b.store, 0o755, exist_ok=True)
+        self.b.settings.update(sts_endpoint=sts.url, sts_timeout=5)
+        self.b.write_config(self.b.settings)
+        self.b.service("sess", ["auth required MODULE config=CONF",
+                                "session required pam_permit.so",
+                                "session optional MODULE config=CONF"])
+        for who, iam, role in ((alice, ia, "AliceOnly"),
+                               (bob, ib, "BobOnly")):
+            self.a.enroll(who, seed=iam.seed, iam_user=iam.name,
+                          extra="verify = sts\naccess_key_id = %s\n"
+                          "secret_access_key = %s\n"
+                          "role = r arn:aws:iam::123456789012:role/%s\n"
+                          % (iam.key_id, iam.secret, role))
+            res = self.awsmfa(self.a, "migrate-enrolment", who)
+            self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        wait_fresh_step(margin=12)
+        conf = {"service": "sess", "user": alice, "confdir": self.b.pamd,
+                "answers": [totp(ia.seed)], "switch": bob}
+        import subprocess
+        p = subprocess.Popen(
+            [sys.executable, "-c", APP, json.dumps(conf),
+             os.path.dirname(os.path.abspath(__file__))],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        line = p.stdout.readline()
+        bob_uid = system_user(bob).pw_uid
+        files = {}
+        for n in os.listdir(self.b.store):
+            path = os.path.join(self.b.store, n)
+            if os.path.isfile(path):
+                with open(path, errors="replace") as f:
+                    files[n] = f.read()
+            elif os.path.isdir(path):
+                for m in os.listdir(path):
+                    with open(os.path.join(path, m), errors="replace") as f:
+                        files[n + "/" + m] = f.read()
+        p.stdin.write("\n")
+        p.stdin.close()
+        p.wait(timeout=60)
+        log = p.stderr.read()
+        p.stdout.close()
+        p.stderr.close()
+        self.assertTrue(line, log)
+        got = json.loads(line)
+        self.assertEqual(got["auth"], PAM_SUCCESS, log)
+        self.assertEqual(got.get("set_user"), PAM_SUCCESS, log)
+        self.assertEqual(got.get("open"), PAM_SUCCESS, log)
+        reqs = sts.requests()["requests"]
+        self.assertEqual({r["caller_access_key_id"] for r in reqs},
+                         {ia.key_id}, "only alice's key was used")
+        issued = {r["issued_access_key_id"] for r in reqs
+                  if r["issued_access_key_id"]}
+        self.assertTrue(issued, reqs)
+        return files, issued, bob_uid, log
+
+    def test_kept_enrolment_not_used_for_another_pam_user(self):
+        """Held: the session stores bob's own roles (read for bob), never
+        the roles of the enrolment kept from alice's login."""
+        files, _, bob_uid, log = self.switched_session()
+        roles = files.get("%d.roles" % bob_uid, "")
+        everything = "\n".join(files.values())
+        self.assertNotIn("role/AliceOnly", everything,
+                         "the authenticated user's roles stored for "
+                         "another PAM_USER: %r" % (files,))
+        self.assertIn("role/BobOnly", roles, log)
+
+    @unittest.expectedFailure
+    def test_login_credentials_not_stored_for_another_pam_user(self):
+        """Broken: the STS session credentials alice's code obtained
+        (exported into the PAM environment at auth) are stored at
+        open_session in bob's store (STORE_DIR/BOB_UID/, bob's to read)
+        and stay in the PAM environment the application hands bob's
+        shell: bob holds alice's AWS session without any factor of his.
+        pam_export.c takes the credentials from the environment and the
+        user from PAM_USER without checking that the user is the one who
+        authenticated."""
+        files, issued, bob_uid, log = self.switched_session()
+        leaked = [n for n, text in files.items()
+                  if any(k in text for k in issued)]
+        self.assertEqual(leaked, [],
+                         "alice's session credentials (%s) in bob's "
+                         "(uid %d) store: %s" % (sorted(issued), bob_uid,
+                                                 leaked))
 
 
 if __name__ == "__main__":
