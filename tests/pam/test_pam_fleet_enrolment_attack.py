@@ -10,17 +10,28 @@ fixtures are test_pam_fleet_enrolment's: dynalite behind the SigV4 front,
 KMS on loopback, two bastions A and B with empty users.d.
 
 Held (each test fails if the defence goes): a floor file that is a link,
-or not root's, is not taken for a lower floor; a record relabelled with
-the floor's version, or copied from another table, does not open; a floor
-write that fails (RLIMIT_FSIZE, SIGXFSZ ignored or not) refuses the login
-under real su, and the floor is raised by the next login.
+or not root's, is not taken for a lower floor, nor a floor directory that
+leads to a user's; a record relabelled with the floor's version, or copied
+from another table under the same key, does not open; RLIMIT_FSIZE 0
+under real su (SIGXFSZ ignored or not) neither lets a login pass with the
+floor left behind nor keeps a rollback open; a full STATE_DIR refuses the
+login that cannot raise the floor, counting nothing; the caller's proxy
+variables reach neither the table nor KMS; a PAM_USER switched before
+open_session does not get the login's kept enrolment as its roles.
 
-Broken (expectedFailure): the floor does not cover the record's removal.
-On a host that has seen version N of a user, an item whose enrolment
-attributes were removed (or the whole item deleted) reads as "not
-enrolled", and with nullok real su lets the user in with no code.  The
-docs leave this to the role policy's Deny alone; the floor, which knows
-the user had an enrolment, could refuse it."""
+Broken (expectedFailure, each checked to fail at its last assertion):
+- the floor does not cover the record's removal: on a host that has seen
+  version N of a user, an item whose enrolment attributes were removed
+  (or the whole item deleted) reads as "not enrolled", and with nullok
+  real su lets the user in with no code.  The docs leave this to the role
+  policy's Deny alone; the floor, which knows the user had an enrolment,
+  could refuse it;
+- a forged tombstone at INT64_MAX: the administrator's documented remedy
+  (disable, re-enrol) writes version 2^63, which no login parses; the user
+  is refused on every host while awsmfa reported success;
+- PAM_USER switched between pam_authenticate and pam_open_session: the
+  STS session credentials the first user's code obtained are stored in
+  the second user's credential store."""
 
 import base64
 import ctypes
@@ -651,6 +662,88 @@ class SessionUserSwitched(AttackCase):
                          "alice's session credentials (%s) in bob's "
                          "(uid %d) store: %s" % (sorted(issued), bob_uid,
                                                  leaked))
+
+
+class ForgedTopTombstone(AttackCase):
+    """A tombstone is not sealed: the item's writer sets enr_ver to the
+    largest version the module reads (INT64_MAX) with no record.
+    awsmfa.conf(5) says an administrator then disables again and
+    re-enrols ("each write goes on from the item's version").  The
+    write goes on to 2^63, which no login (nor the administrator's next
+    command) parses: the user is refused on every host, also one that
+    never saw the forgery, while the administrator was told the record
+    was moved into the table."""
+
+    @unittest.expectedFailure
+    def test_reenrolment_after_a_top_tombstone(self):
+        user = self.victim("top")
+        self.migrate(self.a, user)
+        base.put_attrs(user, {"enr_ver": {"N": "9223372036854775807"}})
+        base.FLEET.db.call("UpdateItem", {
+            "TableName": TABLE, "Key": {"amfa_user": {"S": user}},
+            "UpdateExpression": "REMOVE enr_ct, enr_key"})
+        seed = self.a.enroll(user, seed=new_seed())
+        res = self.awsmfa(self.a, "migrate-enrolment", user)
+        if res.returncode != 0:
+            return              # refused, and said so: what is asked
+        wait_fresh_step(margin=12)
+        # A has no floor for the user: only the item decides.
+        self.assertIsNone(self.floor(self.a, user))
+        login = self.a.run("awsmfa", user, [totp(seed)])
+        self.assertRc(login, PAM_SUCCESS,
+                      "the administrator's re-enrolment reported success "
+                      "(%r) but the user is refused on a host that saw "
+                      "no forgery; the item: %r"
+                      % (res.stdout, base.FLEET.item(user)))
+
+
+class FloorDiskFull(AttackCase):
+    """STATE_DIR's file system full (a local user who can fill it, or
+    anything else): the first login after a re-enrolment cannot raise
+    the floor.  It is refused (closed), the log says why, and nothing of
+    it counts; once there is room, the next login raises the floor."""
+
+    def test_state_dir_full_refuses_the_floor_raise(self):
+        import subprocess
+        user = self.victim("full")
+        os.makedirs(self.b.state, 0o700, exist_ok=True)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o",
+                            "size=256k,mode=0700", "amfa-e26x-full",
+                            self.b.state], capture_output=True, text=True)
+        if r.returncode != 0:
+            self.skipTest("cannot mount a tmpfs: %s" % r.stderr)
+        self.addCleanup(subprocess.run, ["umount", "-l", self.b.state])
+        old_seed = self.migrate(self.a, user)
+        wait_fresh_step(margin=12)
+        self.assertRc(self.b.run("awsmfa", user, [totp(old_seed)]),
+                      PAM_SUCCESS)
+        self.assertEqual(self.floor(self.b, user), "1\n")
+        self.assertEqual(self.awsmfa(self.a, "disable", user).returncode, 0)
+        seed = self.migrate(self.a, user, seed=new_seed())
+        filler = os.path.join(self.b.state, "filler")
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while os.write(fd, b"\0" * 4096) > 0:
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        before = base.FLEET.item(user)
+        code = totp(seed, time.time() + 30)
+        res = self.b.run("awsmfa", user, [code])
+        self.assertNotEqual(res.rc, PAM_SUCCESS,
+                            "let in with the floor not raised: %r" % (res,))
+        self.assertIn("cannot be raised to 3", res.log)
+        self.assertEqual(self.floor(self.b, user), "1\n")
+        after = base.FLEET.item(user)
+        self.assertEqual((after["fail_count"], after["totp_step"]),
+                         (before["fail_count"], before["totp_step"]),
+                         "the refused login counted or spent the code")
+        os.unlink(filler)
+        res = self.b.run("awsmfa", user, [code])
+        self.assertRc(res, PAM_SUCCESS, "room again: the same code")
+        self.assertEqual(self.floor(self.b, user), "3\n")
 
 
 if __name__ == "__main__":
