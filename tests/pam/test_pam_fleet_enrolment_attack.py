@@ -414,6 +414,31 @@ class RecordsFromElsewhere(AttackCase):
         self.assertIn("InvalidCiphertextException", res.log)
         self.assertEqual(self.floor(self.b, user), "2\n")
 
+    def test_tombstone_lowered_after_the_host_saw_it(self):
+        """B saw the disable's tombstone (version 2).  The item's writer
+        lowers it to version 1, still without a record (the user looked
+        disabled, now an older "disabled"), or puts version 1's record
+        back: both older than B's floor, refused with nullok too."""
+        user = self.victim("low")
+        seed = self.migrate(self.a, user)
+        old = self.item_enr(user)
+        self.assertEqual(self.awsmfa(self.a, "disable", user).returncode, 0)
+        self.b.service("nullok", ["auth required MODULE config=CONF nullok",
+                                  "auth required pam_permit.so"])
+        wait_fresh_step(margin=12)
+        self.assertRc(self.b.run("nullok", user, [totp(seed)]),
+                      PAM_AUTH_ERR, "disabled")
+        self.assertEqual(self.floor(self.b, user), "2\n")
+        base.put_attrs(user, {"enr_ver": {"N": "1"}})
+        res = self.b.run("nullok", user, [totp(seed, time.time() + 30)])
+        self.assertNotEqual(res.rc, PAM_SUCCESS, res)
+        self.assertIn("older than version 2 this host has seen", res.log)
+        base.put_attrs(user, old)
+        res = self.b.run("nullok", user, [totp(seed, time.time() + 30)])
+        self.assertNotEqual(res.rc, PAM_SUCCESS, res)
+        self.assertIn("older than version 2 this host has seen", res.log)
+        self.assertEqual(self.floor(self.b, user), "2\n")
+
     def test_record_from_another_table_same_key(self):
         """The same user enrolled in another table (another fleet, a
         staging table) under the same KMS key: its triple copied into
