@@ -70,6 +70,8 @@ struct call {
 /* This transaction proved a factor (and got a new session, if any):
  * pam_setcred may renew the store once. */
 #define PROVEN_KEY "pam_awsmfa_proven"
+/* The user whose code got the session exported at authentication. */
+#define AUTH_USER_KEY "pam_awsmfa_auth_user"
 
 /* The module is root (a login, su, sudo) or a user's own process (a
  * screen locker), whose checks go to awsmfa-chkcode. */
@@ -119,6 +121,39 @@ end(pam_handle_t *pamh, struct call *c, int r, int loaded, const char *what)
 	amfa_log_set_sink(NULL, NULL);
 	amfa_guard_leave(&c->guard);
 	return r;
+}
+
+static void
+drop_str(pam_handle_t *pamh, void *data, int status)
+{
+	(void)pamh;
+	(void)status;
+	free(data);
+}
+
+/*
+ * The application changed PAM_USER after this module exported a session
+ * at authentication (some do, to a mapped name; sudo does, to the target
+ * user): that session is the authenticated user's, and goes neither into
+ * `user''s store nor on to `user''s programs.  1 (taken out of the PAM
+ * environment, logged), 0 the same user or nothing exported.
+ */
+static int
+other_user(pam_handle_t *pamh, const char *user)
+{
+	const void *who = NULL;
+
+	if (pam_get_data(pamh, AUTH_USER_KEY, &who) != PAM_SUCCESS ||
+	    who == NULL || strcmp((const char *)who, user) == 0)
+		return 0;
+	amfa_log(LOG_WARNING,
+	    "user %s: the AWS session exported at authentication is %s's "
+	    "(the application changed the user since): not stored, and "
+	    "taken out of the environment",
+	    amfa_user_name_invalid(user) ? "(invalid)" : user,
+	    (const char *)who);
+	amfa_pam_unexport_env(pamh);
+	return 1;
 }
 
 /* PAM_RHOST, or NULL. */
@@ -248,6 +283,8 @@ authenticate_enrolled(pam_handle_t *pamh, struct call *c,
 			a->reason = "cannot set the PAM environment";
 		else {
 			pam_set_data(pamh, PROVEN_KEY, (void *)1, NULL);
+			pam_set_data(pamh, AUTH_USER_KEY, strdup(c->user),
+			    drop_str);
 			snprintf(c->access_key_id, sizeof(c->access_key_id),
 			    "%s", login.s.creds.access_key_id);
 			snprintf(c->request_id, sizeof(c->request_id), "%s",
@@ -447,7 +484,10 @@ pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	if ((r = begin(pamh, argc, argv, &c, !run_by_user())) != PAM_SUCCESS)
 		return end(pamh, &c, r, 0, "setcred");
 	if (!run_by_user())
-		return end(pamh, &c, amfa_pam_store_renew(pamh, &c.cfg, c.user),
+		return end(pamh, &c,
+		    other_user(pamh, c.user) ?
+			PAM_SUCCESS :
+			amfa_pam_store_renew(pamh, &c.cfg, c.user),
 		    1, "setcred");
 	args[0] = "renew";
 	args[1] = c.user;
@@ -472,6 +512,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	memset(&c, 0, sizeof(c));
 	if ((r = begin(pamh, argc, argv, &c, 1)) != PAM_SUCCESS)
 		return end(pamh, &c, r, 0, "open_session");
+	(void)other_user(pamh, c.user); /* then no credentials: roles only */
 	return end(pamh, &c, amfa_pam_store_open(pamh, &c.cfg, c.user), 1,
 	    "open_session");
 }

@@ -223,8 +223,28 @@ not_in_table(const struct amfa_config *cfg, const char *name)
 {
 	char file[AMFA_USER_NAME_MAX + 8];
 	struct stat st;
+	uint64_t floor;
 	int dirfd, r;
 
+	/* A user this host has seen enrolled (or disabled: a tombstone) whose
+	 * record is gone -- attributes removed, the item deleted -- is not
+	 * "never enrolled", which nullok passes over: awsmfa disable leaves
+	 * a tombstone, never nothing. */
+	if (amfa_enrolment_floor_get(cfg, name, &floor) != 0) {
+		amfa_log(LOG_ERR,
+		    "enrolment table %s: user %s: this host's enrolment "
+		    "version floor cannot be read: denied",
+		    cfg->ddb_table, name);
+		return -1;
+	}
+	if (floor > 0) {
+		amfa_log(LOG_ERR,
+		    "enrolment table %s: user %s: no enrolment record, but "
+		    "this host has seen version %" PRIu64
+		    ": the record was removed; denied, nullok or not",
+		    cfg->ddb_table, name, floor);
+		return -1;
+	}
 	snprintf(file, sizeof(file), "%s.conf", name);
 	if (access(cfg->users_dir, F_OK) != 0 && errno == ENOENT)
 		return AMFA_USER_NOT_ENROLLED;
@@ -468,6 +488,17 @@ amfa_enrolment_table_write(const struct amfa_config *cfg, const char *user,
 		return -1;
 	}
 	amfa_ddb_item_free(&it);
+	/* The next version must be one every reader can parse (a forged
+	 * tombstone at the top of the range would otherwise make it 2^63). */
+	if (e.version >= (uint64_t)INT64_MAX) {
+		amfa_log(LOG_ERR,
+		    "enrolment table %s: user %s: enrolment version %" PRIu64
+		    " is at the top of its range (forged?): nothing written; "
+		    "remove the item's enr_ver attribute and every host's "
+		    "floor file of the user (awsmfa.conf(5))",
+		    cfg->ddb_table, user, e.version);
+		return -1;
+	}
 	if (text == NULL) {
 		if (e.ct == NULL)
 			return 1;
