@@ -169,11 +169,6 @@ for it in range(N):
     leak = b"LEAK-42" in out
     log.write("ATTEMPT %d shell=%s fresh=%r leak=%s out=%r\n"
               % (it, shell, fresh, leak, out[-1500:]))
-    try:
-        os.write(m, b"exit 0\r")
-    except OSError:
-        pass
-    drain(m, b"\0", 3)
     for pid in spinners:
         try:
             os.kill(pid, signal.SIGKILL)
@@ -181,12 +176,14 @@ for it in range(N):
             pass
         os.waitpid(pid, 0)
     try:
-        os.kill(gw, signal.SIGKILL)
+        os.write(m, b"exit 0\r")
     except OSError:
         pass
+    drain(m, b"\0", 3)
+    os.close(m)             # the client goes away: the session ends
     st = os.waitpid(gw, 0)[1]
     log.write("GATEWAY status %d\n" % st)
-    for fd in (m, old, r):
+    for fd in (old, r):
         os.close(fd)
     if shell and leak:
         log.write("WON %d\n" % it)
