@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/fsuid.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -136,14 +137,132 @@ reopen(const char *path)
 	return fd;
 }
 
+/*
+ * An inotify watch of the node's opens (IN_OPEN: every successful open(2)
+ * of the inode, by any path or mount of it), added as the user (read
+ * permission on the node, the user's); -1 otherwise.
+ */
+static int
+watch_opens(const char *path)
+{
+	uid_t mine = geteuid();
+	int ifd, wd = -1;
+
+	if ((ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
+		return -1;
+	(void)setfsuid(getuid());
+	if ((uid_t)setfsuid((uid_t)-1) == getuid())
+		wd = inotify_add_watch(ifd, path, IN_OPEN);
+	(void)setfsuid(mine);
+	if (wd < 0 || (uid_t)setfsuid((uid_t)-1) != mine) {
+		close(ifd);
+		return -1;
+	}
+	return ifd;
+}
+
+/* The opens the watch has seen since it was last read; -1 when they
+ * cannot be counted (an overflow, an error). */
+static int
+opens_seen(int ifd)
+{
+	char buf[4096]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
+	int opens = 0;
+
+	for (;;) {
+		ssize_t n = read(ifd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return opens;
+		if (n <= 0)
+			return -1;
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const void *)p;
+
+			if (ev->mask & IN_Q_OVERFLOW)
+				return -1;
+			if (ev->mask & IN_OPEN)
+				opens++;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+}
+
+/*
+ * Hang up every open of the terminal and open it afresh, as the only live
+ * descriptor of it.  The exclusive flag alone does not make that so: a
+ * descriptor opened before the flag was set can clear it (TIOCNXCL needs
+ * no privilege) just before the hang-up, and its process then open the
+ * terminal again between the hang-up and our open, and set the flag
+ * itself.  So the opens are counted (inotify, `ifd'): after the hang-up
+ * and our open, with the flag set again, ours must be the only one; any
+ * other is hung up with ours in the next round.  A few rounds, then
+ * fail closed.  Our fresh descriptor, or -1 (why[size]).
+ */
+static int
+only_opener(int ifd, const char *path, const struct stat *was, char *why,
+    size_t size)
+{
+	struct stat now;
+	int fd = -1, excl;
+
+	for (int round = 0; round < 3; round++) {
+		if (opens_seen(ifd) < 0) /* what came before: hung up below */
+			break;
+		if (hang_up() != 0)
+			return fail(why, size,
+			    "cannot hang up the client's terminal (vhangup; is "
+			    "the recorder's capability cap_sys_tty_config set? "
+			    "see awsmfa-recorder(8))",
+			    errno);
+		if (fd >= 0)
+			close(fd);
+		if ((fd = reopen(path)) < 0)
+			return fail(why, size,
+			    "cannot open the client's terminal again (is the "
+			    "recorder's capability cap_sys_admin set? see "
+			    "awsmfa-recorder(8))",
+			    errno);
+		if (fstat(fd, &now) != 0 || !S_ISCHR(now.st_mode) ||
+		    now.st_rdev != was->st_rdev) {
+			close(fd);
+			return fail(why, size,
+			    "the client's terminal is not the one it was", 0);
+		}
+		/* Ours again (the next round's hang-up needs it), exclusive
+		 * from here on, then: was ours the only open? */
+		if (ioctl(fd, TIOCSCTTY, 0) != 0 || ioctl(fd, TIOCEXCL) != 0 ||
+		    ioctl(fd, TIOCGEXCL, &excl) != 0 || !excl) {
+			int e = errno;
+
+			close(fd);
+			return fail(why, size,
+			    "cannot make the client's terminal controlling and "
+			    "exclusive again",
+			    e);
+		}
+		if (opens_seen(ifd) == 1)
+			return fd;
+	}
+	if (fd >= 0)
+		close(fd);
+	return fail(why, size,
+	    "another process kept opening the client's terminal while it "
+	    "was taken back",
+	    0);
+}
+
 int
 gw_tty_revoke(char *typed, size_t cap, size_t *len, char *why, size_t size)
 {
 	char path[64];
-	struct stat was, now;
+	struct stat was;
 	struct termios modes;
 	pid_t sid;
-	int fd, same[3], excl;
+	int fd, ifd, same[3];
 
 	*len = 0;
 
@@ -169,43 +288,22 @@ gw_tty_revoke(char *typed, size_t cap, size_t *len, char *why, size_t size)
 		return fail(why, size, "cannot read the terminal's modes",
 		    errno);
 	*len = typed_ahead(typed, cap, &modes);
-	if (hang_up() != 0)
+	if ((ifd = watch_opens(path)) < 0)
 		return fail(why, size,
-		    "cannot hang up the client's terminal (vhangup; is the "
-		    "recorder's capability cap_sys_tty_config set? see "
-		    "awsmfa-recorder(8))",
+		    "cannot watch the client's terminal for opens (inotify)",
 		    errno);
-	if ((fd = reopen(path)) < 0)
-		return fail(why, size,
-		    "cannot open the client's terminal again (is the "
-		    "recorder's capability cap_sys_admin set? see "
-		    "awsmfa-recorder(8))",
-		    errno);
+	fd = only_opener(ifd, path, &was, why, size);
+	close(ifd);
+	if (fd < 0)
+		return -1; /* capabilities dropped, why[] said */
 	if (gw_caps_drop() != 0) {
 		close(fd);
 		return fail(why, size, "cannot drop the capabilities", errno);
 	}
-	if (fstat(fd, &now) != 0 || !S_ISCHR(now.st_mode) ||
-	    now.st_rdev != was.st_rdev) {
+	if (tcsetattr(fd, TCSANOW, &modes) != 0) {
 		close(fd);
 		return fail(why, size,
-		    "the client's terminal is not the one it was", 0);
-	}
-	/* Still exclusive (a hang-up keeps the flag), and as it was. */
-	if (ioctl(fd, TIOCGEXCL, &excl) != 0 || !excl ||
-	    tcsetattr(fd, TCSANOW, &modes) != 0) {
-		close(fd);
-		return fail(why, size,
-		    "the client's terminal is not exclusive or its modes "
-		    "cannot be set again",
-		    0);
-	}
-	if (ioctl(fd, TIOCSCTTY, 0) != 0) {
-		int e = errno;
-
-		close(fd);
-		return fail(why, size,
-		    "cannot make the client's terminal controlling again", e);
+		    "the client's terminal's modes cannot be set again", errno);
 	}
 	for (int i = 0; i < 3; i++)
 		if (same[i] && dup2(fd, i) != i) {
