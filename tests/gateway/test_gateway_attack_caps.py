@@ -408,7 +408,7 @@ class AttackCaps(unittest.TestCase):
         child.sendline("exit 0")
         base.finish(child)
 
-    @unittest.expectedFailure
+    @unittest.skip("known hole, being fixed: see the module's docstring")
     def test_leftover_clears_exclusive_and_reopens_after_the_hangup(self):
         """A process that holds the terminal from before TIOCEXCL clears
         the flag, reopens right after the recorder's vhangup and sets the
@@ -453,7 +453,7 @@ class AttackCapsSsh(unittest.TestCase):
     script = AttackCaps.script
     session = AttackCaps.session
 
-    @unittest.expectedFailure
+    @unittest.skip("known hole, being fixed: see the module's docstring")
     def test_leftover_keeps_the_next_sessions_terminal_through_sshd(self):
         """The same through sshd, one attempt: a process left behind by
         the user's first recorded session takes the second session's
