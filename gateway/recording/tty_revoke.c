@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/capability.h>
-#include <sys/fsuid.h>
-#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -110,162 +108,49 @@ typed_ahead(char *typed, size_t cap, const struct termios *was)
 }
 
 /*
- * The node `path' opened afresh, past the exclusive flag (CAP_SYS_ADMIN)
- * and its mode (the user's file-system uid: the real uid); -1 otherwise.
+ * The terminal's node made the recorder's own: owner its account, mode
+ * 0600 (CAP_CHOWN for the chown; the mode as its owner).  From then on no
+ * process of the user's opens it -- by its /dev/pts path, another mount
+ * of it or /proc/PID/fd -- nor gives it back (only its owner may chmod
+ * it); sshd, root, gives it back to root when the session ends.  0, or
+ * -1 (errno).
  */
 static int
-reopen(const char *path)
+take_node(int fd)
 {
-	uid_t mine = geteuid();
-	int fd = -1, e = EPERM;
+	struct stat st;
+	int r, e;
 
-	(void)setfsuid(getuid());
-	if ((uid_t)setfsuid((uid_t)-1) == getuid() &&
-	    cap_effective(CAP_SYS_ADMIN, 1) == 0) {
-		fd = open(path, O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
-		e = errno;
-	}
-	(void)cap_effective(CAP_SYS_ADMIN, 0);
-	(void)setfsuid(mine);
-	if ((uid_t)setfsuid((uid_t)-1) != mine) {
-		if (fd >= 0)
-			close(fd);
+	if (cap_effective(CAP_CHOWN, 1) != 0) {
 		errno = EPERM;
 		return -1;
 	}
-	errno = e;
-	return fd;
-}
-
-/*
- * An inotify watch of the node's opens (IN_OPEN: every successful open(2)
- * of the inode, by any path or mount of it), added as the user (read
- * permission on the node, the user's); -1 otherwise.
- */
-static int
-watch_opens(const char *path)
-{
-	uid_t mine = geteuid();
-	int ifd, wd = -1;
-
-	if ((ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
-		return -1;
-	(void)setfsuid(getuid());
-	if ((uid_t)setfsuid((uid_t)-1) == getuid())
-		wd = inotify_add_watch(ifd, path, IN_OPEN);
-	(void)setfsuid(mine);
-	if (wd < 0 || (uid_t)setfsuid((uid_t)-1) != mine) {
-		close(ifd);
+	r = fchown(fd, geteuid(), (gid_t)-1);
+	e = errno;
+	(void)cap_effective(CAP_CHOWN, 0);
+	if (r != 0) {
+		errno = e;
 		return -1;
 	}
-	return ifd;
-}
-
-/* The opens the watch has seen since it was last read; -1 when they
- * cannot be counted (an overflow, an error). */
-static int
-opens_seen(int ifd)
-{
-	char buf[4096]
-	    __attribute__((aligned(__alignof__(struct inotify_event))));
-	int opens = 0;
-
-	for (;;) {
-		ssize_t n = read(ifd, buf, sizeof(buf));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return opens;
-		if (n <= 0)
-			return -1;
-		for (char *p = buf; p < buf + n;) {
-			const struct inotify_event *ev = (const void *)p;
-
-			if (ev->mask & IN_Q_OVERFLOW)
-				return -1;
-			if (ev->mask & IN_OPEN)
-				opens++;
-			p += sizeof(*ev) + ev->len;
-		}
+	if (fchmod(fd, 0600) != 0 || fstat(fd, &st) != 0)
+		return -1;
+	if (st.st_uid != geteuid() || (st.st_mode & 07777) != 0600) {
+		errno = EPERM;
+		return -1;
 	}
-}
-
-/*
- * Hang up every open of the terminal and open it afresh, as the only live
- * descriptor of it.  The exclusive flag alone does not make that so: a
- * descriptor opened before the flag was set can clear it (TIOCNXCL needs
- * no privilege) just before the hang-up, and its process then open the
- * terminal again between the hang-up and our open, and set the flag
- * itself.  So the opens are counted (inotify, `ifd'): after the hang-up
- * and our open, with the flag set again, ours must be the only one; any
- * other is hung up with ours in the next round.  A few rounds, then
- * fail closed.  Our fresh descriptor, or -1 (why[size]).
- */
-static int
-only_opener(int ifd, const char *path, const struct stat *was, char *why,
-    size_t size)
-{
-	struct stat now;
-	int fd = -1, excl;
-
-	for (int round = 0; round < 3; round++) {
-		if (opens_seen(ifd) < 0) /* what came before: hung up below */
-			break;
-		if (hang_up() != 0)
-			return fail(why, size,
-			    "cannot hang up the client's terminal (vhangup; is "
-			    "the recorder's capability cap_sys_tty_config set? "
-			    "see awsmfa-recorder(8))",
-			    errno);
-		if (fd >= 0)
-			close(fd);
-		if ((fd = reopen(path)) < 0)
-			return fail(why, size,
-			    "cannot open the client's terminal again (is the "
-			    "recorder's capability cap_sys_admin set? see "
-			    "awsmfa-recorder(8))",
-			    errno);
-		if (fstat(fd, &now) != 0 || !S_ISCHR(now.st_mode) ||
-		    now.st_rdev != was->st_rdev) {
-			close(fd);
-			return fail(why, size,
-			    "the client's terminal is not the one it was", 0);
-		}
-		/* Ours again (the next round's hang-up needs it), exclusive
-		 * from here on, then: was ours the only open? */
-		if (ioctl(fd, TIOCSCTTY, 0) != 0 || ioctl(fd, TIOCEXCL) != 0 ||
-		    ioctl(fd, TIOCGEXCL, &excl) != 0 || !excl) {
-			int e = errno;
-
-			close(fd);
-			return fail(why, size,
-			    "cannot make the client's terminal controlling and "
-			    "exclusive again",
-			    e);
-		}
-		if (opens_seen(ifd) == 1)
-			return fd;
-	}
-	if (fd >= 0)
-		close(fd);
-	return fail(why, size,
-	    "another process kept opening the client's terminal while it "
-	    "was taken back",
-	    0);
+	return 0;
 }
 
 int
 gw_tty_revoke(char *typed, size_t cap, size_t *len, char *why, size_t size)
 {
 	char path[64];
-	struct stat was;
+	struct stat was, now;
 	struct termios modes;
 	pid_t sid;
-	int fd, ifd, same[3];
+	int fd, same[3], excl;
 
 	*len = 0;
-
 	if (fstat(STDIN_FILENO, &was) != 0 || !S_ISCHR(was.st_mode))
 		return fail(why, size, "the client's terminal is not one", 0);
 	if (ioctl(STDIN_FILENO, TIOCGSID, &sid) != 0 || sid != getpid() ||
@@ -288,22 +173,45 @@ gw_tty_revoke(char *typed, size_t cap, size_t *len, char *why, size_t size)
 		return fail(why, size, "cannot read the terminal's modes",
 		    errno);
 	*len = typed_ahead(typed, cap, &modes);
-	if ((ifd = watch_opens(path)) < 0)
+	/* No new open of it by the user from here on, whatever flags a
+	 * descriptor of theirs from before sets or clears; then every such
+	 * descriptor is hung up. */
+	if (take_node(STDIN_FILENO) != 0)
 		return fail(why, size,
-		    "cannot watch the client's terminal for opens (inotify)",
+		    "cannot take the client's terminal (chown; is the "
+		    "recorder's capability cap_chown set? see "
+		    "awsmfa-recorder(8))",
 		    errno);
-	fd = only_opener(ifd, path, &was, why, size);
-	close(ifd);
-	if (fd < 0)
-		return -1; /* capabilities dropped, why[] said */
-	if (gw_caps_drop() != 0) {
-		close(fd);
+	(void)ioctl(STDIN_FILENO, TIOCNXCL); /* for our own open below */
+	if (hang_up() != 0)
+		return fail(why, size,
+		    "cannot hang up the client's terminal (vhangup; is the "
+		    "recorder's capability cap_sys_tty_config set? see "
+		    "awsmfa-recorder(8))",
+		    errno);
+	if (gw_caps_drop() != 0)
 		return fail(why, size, "cannot drop the capabilities", errno);
-	}
-	if (tcsetattr(fd, TCSANOW, &modes) != 0) {
+	/* As its owner now; EBUSY: a descriptor from before set the
+	 * exclusive flag again before the hang-up (refused, not raced). */
+	if ((fd = open(path, O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return fail(why, size,
+		    "cannot open the client's terminal again", errno);
+	if (fstat(fd, &now) != 0 || !S_ISCHR(now.st_mode) ||
+	    now.st_rdev != was.st_rdev || now.st_uid != geteuid()) {
 		close(fd);
 		return fail(why, size,
-		    "the client's terminal's modes cannot be set again", errno);
+		    "the client's terminal is not the one it was", 0);
+	}
+	if (ioctl(fd, TIOCEXCL) != 0 || ioctl(fd, TIOCGEXCL, &excl) != 0 ||
+	    !excl || tcsetattr(fd, TCSANOW, &modes) != 0 ||
+	    ioctl(fd, TIOCSCTTY, 0) != 0) {
+		int e = errno;
+
+		close(fd);
+		return fail(why, size,
+		    "cannot make the client's terminal exclusive and "
+		    "controlling again",
+		    e);
 	}
 	for (int i = 0; i < 3; i++)
 		if (same[i] && dup2(fd, i) != i) {

@@ -12,26 +12,30 @@
  *
  * Only the kernel can take such descriptors back: vhangup(2) hangs up
  * every open file of the terminal, wherever it is, and a hung-up file
- * reads end-of-file and writes EIO for good.  The recorder does it once
- * the terminal is exclusive, so nobody but CAP_SYS_ADMIN opens it again,
- * and then opens it afresh for itself:
- *   1. descriptor 0 must be the controlling terminal of a session this
- *      process leads (ForceCommand "exec awsmfa-gateway": the gateway,
- *      then the recorder, is what sshd started);
- *   2. what the client typed ahead is read first (the terminal set
- *      non-canonical for a moment, then as it was): a hang-up discards
- *      it, and it goes to the shell instead (recorded_shell.h);
- *      vhangup(2), with CAP_SYS_TTY_CONFIG (SIGHUP ignored meanwhile);
- *   3. open(2) of the same /dev/pts node, with CAP_SYS_ADMIN to pass the
- *      exclusive flag and the user's file-system uid to pass its mode
- *      (0620, the user's); checked to be the same device; it becomes the
- *      controlling terminal again and descriptors 0-2 where those were
- *      the terminal;
- *   4. every capability is dropped, for good, before anything else.
- * The two capabilities are file capabilities of the recorder, permitted
- * only (setcap cap_sys_admin,cap_sys_tty_config=p, awsmfa-recorder(8)):
- * never effective but for those two calls.  Without them, or if any step
- * fails, the session does not start: fail closed.
+ * reads end-of-file and writes EIO for good.  What must not happen is an
+ * open between the hang-up and the recorder's own: the exclusive flag
+ * does not stop that (a descriptor from before clears it with TIOCNXCL,
+ * which needs no privilege), ownership does.  So the recorder:
+ *   1. requires descriptor 0 to be the controlling terminal of a session
+ *      this process leads (ForceCommand "exec awsmfa-gateway": the
+ *      gateway, then the recorder, is what sshd started);
+ *   2. reads what the client typed ahead (the terminal non-canonical for
+ *      a moment, then as it was): a hang-up discards it, and it goes to
+ *      the shell instead (recorded_shell.h);
+ *   3. makes the node its own: chown to its account (CAP_CHOWN), mode
+ *      0600 as its owner; no process of the user's
+ *      opens it from then on, by any path, nor changes that back;
+ *   4. hangs it up, vhangup(2) with CAP_SYS_TTY_CONFIG (SIGHUP ignored
+ *      meanwhile);
+ *   5. opens it again as its owner, checks that it is the same device and
+ *      its own, makes it exclusive, its controlling terminal again and
+ *      descriptors 0-2 where those were the terminal;
+ * and drops every capability, for good, right after the hang-up.  The two
+ * capabilities are file capabilities of the recorder, permitted only
+ * (setcap cap_chown,cap_sys_tty_config=p, awsmfa-recorder(8)): never
+ * effective but for those two calls.  Without them, or if any step
+ * fails, the session does not start: fail closed.  sshd gives the node
+ * back to root when the session ends.
  */
 #ifndef GW_TTY_REVOKE_H
 #define GW_TTY_REVOKE_H

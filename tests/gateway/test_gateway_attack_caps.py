@@ -1,8 +1,11 @@
 """Attack review of issue 23's capability change (branch attack23b): the
-recorder now carries the file capabilities cap_sys_admin and
-cap_sys_tty_config (permitted only) to hang up every earlier descriptor of
-the client's terminal (vhangup) and open it again past TIOCEXCL
-(gateway/recording/tty_revoke.c).  Set up as the package does
+recorder carried the file capabilities cap_sys_admin and cap_sys_tty_config
+(permitted only) to hang up every earlier descriptor of the client's
+terminal (vhangup) and open it again past TIOCEXCL
+(gateway/recording/tty_revoke.c).  After the hole below, it carries
+cap_chown and cap_sys_tty_config instead: it makes the terminal's node its
+own (mode 0600) before the hang-up, so that no process of the user's opens
+it again, and opens it as its owner.  Set up as the package does
 (test_gateway_recording's setUpModule: the set-id copies, setcap, a real
 sshd on loopback).
 
@@ -16,7 +19,8 @@ setpriority(2) of the recorder during its capability window fail EPERM
 (the kernel's cap_safe_nice: its permitted capabilities are not the
 caller's), and so does ptrace (not dumpable).
 
-What broke (expectedFailure below): the revocation is not sound.  Any
+What broke (fixed since; the two tests below failed before): the
+revocation was not sound.  Any
 process that holds a descriptor of the terminal opened before TIOCEXCL can
 clear the flag again (TIOCNXCL needs no privilege), and the recorder's
 only check after its vhangup(2) is that the flag is set on its fresh
@@ -350,7 +354,8 @@ log.write("DONE\n")
 
 
 # Each lost attempt fails closed; about half win on a 2-core machine.
-ATTEMPTS = 20
+# Before the fix the attack won on the first attempt in every run.
+ATTEMPTS = 5
 
 
 class AttackCaps(unittest.TestCase):
@@ -382,7 +387,7 @@ class AttackCaps(unittest.TestCase):
         once the shell runs neither the recorder nor the shell has any."""
         caps = subprocess.run(["getcap", base.RECBIN], capture_output=True,
                               text=True).stdout
-        self.assertIn("cap_sys_admin", caps)
+        self.assertIn("cap_chown", caps)
         self.assertIn("cap_sys_tty_config", caps)
         p, child, shell, rec = self.session("capzero")
         with open("/proc/%d/comm" % rec) as f:
@@ -408,7 +413,6 @@ class AttackCaps(unittest.TestCase):
         child.sendline("exit 0")
         base.finish(child)
 
-    @unittest.skip("known hole, being fixed: see the module's docstring")
     def test_leftover_clears_exclusive_and_reopens_after_the_hangup(self):
         """A process that holds the terminal from before TIOCEXCL clears
         the flag, reopens right after the recorder's vhangup and sets the
@@ -453,7 +457,6 @@ class AttackCapsSsh(unittest.TestCase):
     script = AttackCaps.script
     session = AttackCaps.session
 
-    @unittest.skip("known hole, being fixed: see the module's docstring")
     def test_leftover_keeps_the_next_sessions_terminal_through_sshd(self):
         """The same through sshd, one attempt: a process left behind by
         the user's first recorded session takes the second session's

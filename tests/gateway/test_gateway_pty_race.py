@@ -55,22 +55,46 @@ log = open(sys.argv[1], "a", buffering=1)
 uid = os.getuid()
 seen = set(os.listdir("/dev/pts"))
 log.write("READY %d %s\n" % (os.getpid(), sorted(seen)))
-fd, end = None, time.time() + 120
+# The client's terminal: the first new pty to appear (in the order seen)
+# that becomes the user's -- root's at first (sshd's; the ssh clients' are
+# root's for good) -- or is already the recorder's (argv[3]): too late.
+# Other users' (other tests run beside this one) are left alone.  The
+# recorded shell's own pty, later, is the user's too, but all of it is
+# recorded.
+rec = int(sys.argv[3])
+fd, order, gone, end = None, [], set(), time.time() + 120
 while fd is None and time.time() < end:
-    for n in os.listdir("/dev/pts"):
-        if n in seen or not n.isdigit():
+    for n in sorted(os.listdir("/dev/pts")):
+        if n.isdigit() and n not in seen and n not in order:
+            order.append(n)
+    done = False
+    for n in order:
+        if n in gone:
             continue
         p = "/dev/pts/" + n
         try:
-            if os.stat(p).st_uid != uid:
+            owner = os.stat(p).st_uid
+            if owner == 0:
+                continue           # sshd's not given yet, or a client's
+            if owner == rec:
+                log.write("TAKEN %s\n" % p)
+                done = True
+                break
+            if owner != uid:
+                gone.add(n)        # another test's
                 continue
             fd = os.open(p, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
             log.write("OPENED %s\n" % p)
             break
         except OSError as e:
-            if e.errno == errno.EBUSY:
-                log.write("EBUSY %s\n" % p)
-                seen.add(n)
+            if e.errno == errno.ENOENT:
+                gone.add(n)
+                continue
+            log.write("%s %s\n" % (errno.errorcode.get(e.errno, e.errno), p))
+            done = True
+            break
+    if done:
+        break
     time.sleep(0.001)
 if fd is None:
     log.write("NONE\n")
@@ -157,8 +181,9 @@ class PtyRace(unittest.TestCase):
         os.chmod(script, 0o644)
         self.addCleanup(os.unlink, script)
         self.addCleanup(lambda: os.path.exists(log) and os.unlink(log))
-        self.shell(first, "setsid -f /usr/bin/python3 %s %s %s "
-                   "</dev/null >/dev/null 2>&1" % (script, log, mode))
+        self.shell(first, "setsid -f /usr/bin/python3 %s %s %s %d "
+                   "</dev/null >/dev/null 2>&1"
+                   % (script, log, mode, base.REC_PW.pw_uid))
         deadline = time.time() + 30
         while time.time() < deadline and "READY" not in (
                 os.path.exists(log) and read(log) or ""):
@@ -205,6 +230,9 @@ class PtyRace(unittest.TestCase):
         # "READ <bytes>" lines (not "READY"): what the leftover read.
         self.assertNotRegex(text, r"(?m)^READ ", "the leftover read the "
                             "client's keystrokes: %s" % text)
+        # The race was run: the leftover found the client's terminal
+        # (else this test shows nothing).
+        self.assertRegex(text, r"(?m)^(OPENED|TAKEN|EACCES|EBUSY) ", text)
         if "OPENED" in text:
             # It did win the race: its descriptor is hung up, for good.
             self.assertIn("WERR EIO", text, "the leftover's descriptor of "

@@ -293,9 +293,9 @@ class Package(unittest.TestCase):
 
     def assertRecorderCaps(self):
         """The recorder's file capabilities (awsmfa-recorder(8)):
-        cap_sys_admin and cap_sys_tty_config, permitted only."""
+        cap_chown and cap_sys_tty_config, permitted only."""
         out = run(["getcap", RECORDER]).stdout.strip()
-        self.assertRegex(out, r"cap_sys_admin,cap_sys_tty_config=p$", out)
+        self.assertRegex(out, r"cap_chown,cap_sys_tty_config=p$", out)
 
     def assertMode(self, path, mode, uid=0, gid=0, kind=stat.S_ISDIR):
         st = os.lstat(path)
