@@ -9,6 +9,7 @@
 #include <sys/capability.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -160,8 +161,12 @@ gw_tty_revoke(char *typed, size_t cap, size_t *len, char *why, size_t size)
 		    "of the session sshd started (is the ForceCommand \"exec "
 		    "/usr/bin/awsmfa-gateway\"?)",
 		    0);
+	/* A pty's slave (/dev/pts/N, majors 136-143), never a master or the
+	 * devpts ptmx node, which are not a session's to take. */
 	if (ttyname_r(STDIN_FILENO, path, sizeof(path)) != 0 ||
-	    strncmp(path, "/dev/pts/", 9) != 0)
+	    strncmp(path, "/dev/pts/", 9) != 0 || path[9] == '\0' ||
+	    strspn(path + 9, "0123456789") != strlen(path + 9) ||
+	    major(was.st_rdev) < 136 || major(was.st_rdev) > 143)
 		return fail(why, size, "the client's terminal is not a pty", 0);
 	for (int i = 0; i < 3; i++) {
 		struct stat st;
