@@ -23,8 +23,8 @@
  *      a moment, then as it was): a hang-up discards it, and it goes to
  *      the shell instead (recorded_shell.h);
  *   3. makes the node its own: chown to its account (CAP_CHOWN), mode
- *      0600 as its owner; no process of the user's
- *      opens it from then on, by any path, nor changes that back;
+ *      0600 as its owner; no process of the user's opens it from then
+ *      on, by any path, nor changes that back (only an owner may);
  *   4. hangs it up, vhangup(2) with CAP_SYS_TTY_CONFIG (SIGHUP ignored
  *      meanwhile);
  *   5. opens it again as its owner, checks that it is the same device and
@@ -47,7 +47,7 @@
 int gw_caps_drop(void);
 
 /*
- * Steps 1-4 above for descriptor 0, which the caller has made exclusive.
+ * Steps 1-5 above for descriptor 0, which the caller has made exclusive.
  * 0 when every earlier open of the terminal is hung up and 0-2 hold a
  * fresh one, what was typed ahead in typed[cap] (its length in *len);
  * -1 with why[size] said otherwise (capabilities dropped in both cases).
