@@ -1,10 +1,12 @@
 /*
  * Take the client's terminal back from everyone else (tty_revoke.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/ioctl.h>
@@ -142,10 +144,73 @@ take_node(int fd)
 	return 0;
 }
 
+/*
+ * The session this process leads holds nothing but itself and its
+ * children (the gateway's audit side): a member of it could open
+ * /dev/tty, which asks the terminal's exclusive flag only, never the
+ * node's owner, while the flag is clear for our own open.  A session
+ * gains members only by fork from one, and neither forks now.  A member
+ * /proc does not show (hidepid) cannot be told from none: the audit side
+ * must be seen.  0 alone; -1 (why in msg[size]).
+ */
+static int
+session_alone(char *msg, size_t size)
+{
+	char path[64], buf[512], *p;
+	struct dirent *d;
+	DIR *dir;
+	long me = (long)getpid();
+	int children = 0, r = 0;
+
+	if ((dir = opendir("/proc")) == NULL) {
+		snprintf(msg, size, "cannot read /proc");
+		return -1;
+	}
+	while (r == 0 && (d = readdir(dir)) != NULL) {
+		long pid = strtol(d->d_name, &p, 10), ppid, pgrp, sid;
+		ssize_t n;
+		int fd;
+
+		if (*p != '\0' || pid <= 0 || pid == me)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue; /* gone */
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		/* ") STATE PPID PGRP SESSION" */
+		if ((p = strrchr(buf, ')')) == NULL ||
+		    sscanf(p + 1, " %*c %ld %ld %ld", &ppid, &pgrp, &sid) !=
+			3 ||
+		    sid != me)
+			continue;
+		if (ppid == me)
+			children++;
+		else {
+			snprintf(msg, size,
+			    "process %ld is in the session of the client's "
+			    "terminal (a start-up file's?)",
+			    pid);
+			r = -1;
+		}
+	}
+	closedir(dir);
+	if (r == 0 && children == 0) {
+		snprintf(msg, size,
+		    "the session's processes cannot be seen in /proc "
+		    "(hidepid?)");
+		r = -1;
+	}
+	return r;
+}
+
 int
 gw_tty_revoke(char *typed, size_t cap, size_t *len, char *why, size_t size)
 {
-	char path[64];
+	char path[64], msg[160];
 	struct stat was, now;
 	struct termios modes;
 	pid_t sid;
@@ -187,6 +252,8 @@ gw_tty_revoke(char *typed, size_t cap, size_t *len, char *why, size_t size)
 		    "recorder's capability cap_chown set? see "
 		    "awsmfa-recorder(8))",
 		    errno);
+	if (session_alone(msg, sizeof(msg)) != 0)
+		return fail(why, size, msg, 0);
 	(void)ioctl(STDIN_FILENO, TIOCNXCL); /* for our own open below */
 	if (hang_up() != 0)
 		return fail(why, size,
