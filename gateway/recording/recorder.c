@@ -10,8 +10,9 @@
  *     signals, limits, not dumpable, umask, environment): it is a set-id
  *     entry point that any local user can run by hand;
  *  2. makes the client's terminal (descriptor 0, sshd's pty) exclusive
- *     (TIOCEXCL): no later open(2) of it succeeds for anyone but
- *     CAP_SYS_ADMIN, by its /dev/pts path or by /proc/PID/fd;
+ *     (TIOCEXCL), and, once the gateway is known to have started it,
+ *     takes it back from everyone else (tty_revoke.h: the node made its
+ *     own, every earlier descriptor hung up);
  *  3. creates the recording in the recording directory (root:awsmfa-rec,
  *     1730, checked on the descriptor), owned by its account, mode 0440,
  *     and writes the header; tells the gateway its name and waits for "go"

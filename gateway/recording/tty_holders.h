@@ -1,9 +1,10 @@
 /*
- * Who else holds the client's terminal?  The recorder makes sshd's pty
- * exclusive (TIOCEXCL), so no one opens it again; but a descriptor opened
- * before stays good, and a process of the user's that holds one and is
- * dumpable gives it away to the user (ptrace(2), pidfd_getfd(2)): output
- * written through it reaches the client unrecorded.  The usual case is the
+ * Who else holds the client's terminal, or sshd's pipes?  The recorder
+ * hangs up every earlier descriptor of a terminal (tty_revoke.h), but
+ * pipes (ssh -T) cannot be hung up: a process of the user's that holds
+ * one and is dumpable gives it away to the user (ptrace(2),
+ * pidfd_getfd(2)), and output written through it reaches the client
+ * unrecorded.  For a terminal this look is a second line only.  The usual case is the
  * login shell that sshd runs the ForceCommand with ($SHELL -c COMMAND):
  * bash execs a single command, dash does not, and stays holding the
  * terminal (hence "ForceCommand exec /usr/bin/awsmfa-gateway").
@@ -12,7 +13,7 @@
  * processes the user can reach that way (same uid, dumpable): those that
  * it cannot see (sshd's, the recorder's, other non-dumpable ones) the user
  * cannot take descriptors from either -- except a process of the user's
- * own that opened the terminal before it was made exclusive and then made
+ * own that took sshd's pipes before the gateway started and then made
  * itself non-dumpable (awsmfa-gateway(8), SESSION RECORDING).
  */
 #ifndef GW_TTY_HOLDERS_H

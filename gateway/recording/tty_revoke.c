@@ -115,7 +115,7 @@ typed_ahead(char *typed, size_t cap, const struct termios *was)
  * 0600 (CAP_CHOWN for the chown; the mode as its owner).  From then on no
  * process of the user's opens it -- by its /dev/pts path, another mount
  * of it or /proc/PID/fd -- nor gives it back (only its owner may chmod
- * it); sshd, root, gives it back to root when the session ends.  0, or
+ * it); the node goes when sshd closes the pty.  0, or
  * -1 (errno).
  */
 static int

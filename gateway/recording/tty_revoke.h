@@ -34,8 +34,18 @@
  * capabilities are file capabilities of the recorder, permitted only
  * (setcap cap_chown,cap_sys_tty_config=p, awsmfa-recorder(8)): never
  * effective but for those two calls.  Without them, or if any step
- * fails, the session does not start: fail closed.  sshd gives the node
- * back to root when the session ends.
+ * fails, the session does not start: fail closed.  The node goes away
+ * when sshd closes the pty at the session's end (devpts).
+ *
+ * Between the chown and the recorder's own open the exclusive flag is
+ * clear (the recorder holds no CAP_SYS_ADMIN to pass it): a member of the
+ * session could open /dev/tty, which asks no owner, so the session must
+ * hold nothing but the recorder and the gateway's audit side first
+ * (session_alone).  What remains is an open(2) of the node's path that
+ * passed its permission check before the chown and reaches the terminal
+ * after the hang-up, in the microseconds before the flag is set again: a
+ * thread kept from running inside the call (not shown in three tries:
+ * tests/gateway/test_gateway_attack_chown.py, AMFA_RACE=1).
  */
 #ifndef GW_TTY_REVOKE_H
 #define GW_TTY_REVOKE_H

@@ -480,13 +480,12 @@ class AttackChown(unittest.TestCase):
         # The master closed, the node is gone (devpts), whoever owned it.
         self.assertIn("CLOSED exists=False", text)
 
-    @unittest.skipUnless(os.environ.get("AMFA_RACE"),
-                         "a race the attacker can lose (won 2 of 11 here; "
-                         "see the module's docstring); AMFA_RACE=1 runs it")
     def test_session_member_reopens_dev_tty_across_the_hangup(self):
         """A process of the recorder's session spinning on /dev/tty keeps
         a descriptor opened after the hang-up and writes to the client of
-        the recorded shell.  Must not happen."""
+        the recorded shell.  Must not happen.  (It won 2 of 11 before the
+        fix; now the recorder refuses a session with another member
+        before it clears the exclusive flag, so this runs every time.)"""
         helper = "/tmp/amfa-devtty-%s" % TAG
         subprocess.run(["cc", "-O2", "-pthread", "-o", helper, "-x", "c",
                         "-"], input=DEVTTY_C, text=True, check=True)
