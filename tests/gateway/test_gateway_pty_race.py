@@ -53,7 +53,14 @@ if mode == "nodump":
     ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)      # PR_SET_DUMPABLE, 0
 log = open(sys.argv[1], "a", buffering=1)
 uid = os.getuid()
-seen = set(os.listdir("/dev/pts"))
+def owner_of(n):
+    try:
+        return os.stat("/dev/pts/" + n).st_uid
+    except OSError:
+        return None
+# A pty's number is reused once it is freed (other tests run beside this
+# one): a number seen here is new again when its owner changes.
+seen = {n: owner_of(n) for n in os.listdir("/dev/pts") if n.isdigit()}
 log.write("READY %d %s\n" % (os.getpid(), sorted(seen)))
 # The client's terminal: the first new pty to appear (in the order seen)
 # that becomes the user's -- root's at first (sshd's; the ssh clients' are
@@ -65,7 +72,9 @@ rec = int(sys.argv[3])
 fd, order, gone, end = None, [], set(), time.time() + 120
 while fd is None and time.time() < end:
     for n in sorted(os.listdir("/dev/pts")):
-        if n.isdigit() and n not in seen and n not in order:
+        if not n.isdigit() or n in order:
+            continue
+        if n not in seen or owner_of(n) not in (seen[n], None):
             order.append(n)
     done = False
     for n in order:
