@@ -78,6 +78,25 @@ lock_op(int head_fd, short type, int cmd)
 	return fcntl(head_fd, cmd, &l);
 }
 
+/* /proc/PID/NAME into buf[size], NUL-ended: its length, or -1. */
+static ssize_t
+proc_read(pid_t pid, const char *name, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
 /*
  * Is the process `pid' stopped (job control, SIGSTOP) or traced?  From
  * /proc/PID/stat: the state after the command's closing parenthesis.
@@ -85,19 +104,10 @@ lock_op(int head_fd, short type, int cmd)
 static int
 stopped(pid_t pid)
 {
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
+	char buf[512], *p;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+	if (proc_read(pid, "stat", buf, sizeof(buf)) < 0 ||
+	    (p = strrchr(buf, ')')) == NULL || p[1] != ' ')
 		return 0;
 	return p[2] == 'T' || p[2] == 't';
 }
@@ -106,20 +116,11 @@ stopped(pid_t pid)
 static int
 not_root(pid_t pid)
 {
-	char path[64], buf[2048], *p;
+	char buf[2048], *p;
 	unsigned long ruid, euid;
-	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	if ((p = strstr(buf, "\nUid:")) == NULL ||
+	if (proc_read(pid, "status", buf, sizeof(buf)) < 0 ||
+	    (p = strstr(buf, "\nUid:")) == NULL ||
 	    sscanf(p + 5, "%lu %lu", &ruid, &euid) != 2)
 		return 0;
 	return euid != 0;

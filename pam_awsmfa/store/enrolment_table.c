@@ -157,6 +157,20 @@ read_item(const struct amfa_config *cfg, const char *user,
 	return -1;
 }
 
+/* This host's floor for the user (enrolment_floor.h): 0, or -1 logged
+ * (denied). */
+static int
+floor_of(const struct amfa_config *cfg, const char *name, uint64_t *floor)
+{
+	if (amfa_enrolment_floor_get(cfg, name, floor) == 0)
+		return 0;
+	amfa_log(LOG_ERR,
+	    "enrolment table %s: user %s: this host's enrolment version floor "
+	    "cannot be read: denied",
+	    cfg->ddb_table, name);
+	return -1;
+}
+
 /*
  * The host's version floor (enrolment_floor.h): an item whose enrolment
  * version is below the highest this host has seen for the user is an old
@@ -172,13 +186,8 @@ under_floor(const struct amfa_config *cfg, const char *name,
 
 	if (amfa_item_enrolment(it, &e, &why) != 0 || e.version == 0)
 		return 0; /* amfa_enrolment_from_item says what it is */
-	if (amfa_enrolment_floor_get(cfg, name, &floor) != 0) {
-		amfa_log(LOG_ERR,
-		    "enrolment table %s: user %s: this host's enrolment "
-		    "version floor cannot be read: denied",
-		    cfg->ddb_table, name);
+	if (floor_of(cfg, name, &floor) != 0)
 		return -1;
-	}
 	if (e.version < floor) {
 		amfa_log(LOG_ERR,
 		    "enrolment table %s: user %s: enrolment version %" PRIu64
@@ -230,13 +239,8 @@ not_in_table(const struct amfa_config *cfg, const char *name)
 	 * record is gone -- attributes removed, the item deleted -- is not
 	 * "never enrolled", which nullok passes over: awsmfa disable leaves
 	 * a tombstone, never nothing. */
-	if (amfa_enrolment_floor_get(cfg, name, &floor) != 0) {
-		amfa_log(LOG_ERR,
-		    "enrolment table %s: user %s: this host's enrolment "
-		    "version floor cannot be read: denied",
-		    cfg->ddb_table, name);
+	if (floor_of(cfg, name, &floor) != 0)
 		return -1;
-	}
 	if (floor > 0) {
 		amfa_log(LOG_ERR,
 		    "enrolment table %s: user %s: no enrolment record, but "
