@@ -209,12 +209,15 @@ recording_failed(void *ctx, const char *why)
  * The recorder: awsmfa-recorder (recorder.c), set-user-ID to an account of
  * its own, exec'd in this process (the one sshd waits on), with the
  * client's terminal as 0-2, the control socket as 3, the caller's
- * environment, signals, limits and umask back.  Never returns.
+ * environment, signals, limits and umask back; `side' is the audit side's
+ * pid (the one process the recorder lets share its session).  Never
+ * returns.
  */
-static void __attribute__((noreturn)) exec_recorder(const struct gw_config *cfg,
-    const struct gw_audit *a, const char *shell, const char *argv0, int ctl)
+static void __attribute__((noreturn))
+exec_recorder(const struct gw_config *cfg, const struct gw_audit *a,
+    const char *shell, const char *argv0, int ctl, pid_t side)
 {
-	char max[32], port[16], sshd[32], buf[GW_CTL_MAX];
+	char max[32], port[16], sshd[32], audit[32], buf[GW_CTL_MAX];
 	const char *argv[24], *path, *arg;
 	size_t n = 0;
 	int e;
@@ -222,7 +225,10 @@ static void __attribute__((noreturn)) exec_recorder(const struct gw_config *cfg,
 	snprintf(max, sizeof(max), "%llu", cfg->recording_max_size);
 	snprintf(port, sizeof(port), "%u", a->src_port);
 	snprintf(sshd, sizeof(sshd), "%ld", a->sshd_pid);
+	snprintf(audit, sizeof(audit), "%ld", (long)side);
 	argv[n++] = "awsmfa-recorder";
+	argv[n++] = "-A";
+	argv[n++] = audit;
 	argv[n++] = "-d";
 	argv[n++] = cfg->recording_dir;
 	argv[n++] = "-m";
@@ -515,7 +521,7 @@ run_recorded_shell(const struct gw_audit *a, const struct gw_config *cfg,
 		close(sv[0]);
 		if (a->fd >= 0)
 			close(a->fd);
-		exec_recorder(cfg, a, shell, argv0, sv[1]);
+		exec_recorder(cfg, a, shell, argv0, sv[1], pid);
 	}
 	/* The client's side is the recorder's: none of it stays here. */
 	close(sv[1]);

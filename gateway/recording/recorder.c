@@ -323,6 +323,7 @@ main(int argc, char **argv)
 	struct stat st;
 	unsigned long long max = 0;
 	int c, dirfd, fd, record_input = 0, tty;
+	pid_t side = 0;
 
 	if (gw_startup_sanitize(&startup) != 0) {
 		fprintf(stderr, "awsmfa-recorder: cannot set up the process\n");
@@ -368,21 +369,13 @@ main(int argc, char **argv)
 		    "member may be (see awsmfa-recorder(8))\n");
 		refused("the user is in the recorder's group");
 	}
-	/*
-	 * Every descriptor of the client's terminal opened before it was
-	 * exclusive is hung up, and 0-2 hold a fresh one (tty_revoke.h);
-	 * the capabilities that takes are gone after.
-	 */
-	if (tty && !exclusive)
-		refused("cannot make the client's terminal exclusive");
-	if (tty &&
-	    gw_tty_revoke(typed, sizeof(typed), &typed_len, buf, sizeof(buf)) !=
-		0)
-		refused(buf);
 	openlog("awsmfa-recorder", LOG_PID, LOG_AUTHPRIV);
 	amfa_log_set_sink(syslog_sink, NULL);
-	while ((c = getopt(argc, argv, "a:d:iI:m:p:P:s:S:")) != -1) {
+	while ((c = getopt(argc, argv, "a:A:d:iI:m:p:P:s:S:")) != -1) {
 		switch (c) {
+		case 'A':
+			side = (pid_t)number(optarg, INT_MAX);
+			break;
 		case 'a':
 			argv0 = optarg;
 			break;
@@ -415,8 +408,20 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind != argc || dir == NULL || dir[0] != '/' || shell == NULL ||
-	    argv0 == NULL || max == 0)
+	    argv0 == NULL || max == 0 || side <= 0 || side == getpid())
 		refused("bad arguments");
+	/*
+	 * Every descriptor of the client's terminal opened before it was
+	 * exclusive is hung up, and 0-2 hold a fresh one (tty_revoke.h);
+	 * the capabilities that takes are gone after.  The audit side is
+	 * the one other process its session may hold.
+	 */
+	if (tty && !exclusive)
+		refused("cannot make the client's terminal exclusive");
+	if (tty &&
+	    gw_tty_revoke(side, typed, sizeof(typed), &typed_len, buf,
+		sizeof(buf)) != 0)
+		refused(buf);
 	if ((pw = getpwuid(ids.user)) == NULL)
 		refused("the user is not in the password database");
 

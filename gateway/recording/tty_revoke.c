@@ -83,21 +83,27 @@ hang_up(void)
 }
 
 /*
- * What the client typed ahead, up to cap bytes: non-canonical for the
- * moment (a line being typed is readable then), no waiting.  The terminal
- * keeps that setting until restore_modes().
+ * The client's terminal non-canonical, no waiting, for the moment before
+ * the hang-up: a line being typed is readable then (typed_ahead).  0, or
+ * -1 (errno).
  */
-static size_t
-typed_ahead(char *typed, size_t cap, const struct termios *was)
+static int
+uncooked(const struct termios *was)
 {
 	struct termios now = *was;
-	size_t len = 0;
 
 	now.c_lflag &= ~(tcflag_t)ICANON;
 	now.c_cc[VMIN] = 0;
 	now.c_cc[VTIME] = 0;
-	if (tcsetattr(STDIN_FILENO, TCSANOW, &now) != 0)
-		return 0;
+	return tcsetattr(STDIN_FILENO, TCSANOW, &now);
+}
+
+/* What the client typed ahead, up to cap bytes (uncooked() first). */
+static size_t
+typed_ahead(char *typed, size_t cap)
+{
+	size_t len = 0;
+
 	while (len < cap) {
 		ssize_t n = read(STDIN_FILENO, typed + len, cap - len);
 
@@ -145,22 +151,23 @@ take_node(int fd)
 }
 
 /*
- * The session this process leads holds nothing but itself and its
- * children (the gateway's audit side): a member of it could open
- * /dev/tty, which asks the terminal's exclusive flag only, never the
- * node's owner, while the flag is clear for our own open.  A session
- * gains members only by fork from one, and neither forks now.  A member
- * /proc does not show (hidepid) cannot be told from none: the audit side
- * must be seen.  0 alone; -1 (why in msg[size]).
+ * The session this process leads holds nothing but itself and `side', its
+ * child (the gateway's audit side): a member of it could open /dev/tty,
+ * which asks the terminal's exclusive flag only, never the node's owner,
+ * while the flag is clear for our own open.  A session gains members only
+ * by fork from one, and neither forks now; a child forked before the
+ * gateway's exec is a child of ours too, so only the audit side's pid
+ * counts.  A member /proc does not show (hidepid) cannot be told from
+ * none: the audit side must be seen.  0 alone; -1 (why in msg[size]).
  */
 static int
-session_alone(char *msg, size_t size)
+session_alone(pid_t side, char *msg, size_t size)
 {
 	char path[64], buf[512], *p;
 	struct dirent *d;
 	DIR *dir;
 	long me = (long)getpid();
-	int children = 0, r = 0;
+	int seen = 0, r = 0;
 
 	if ((dir = opendir("/proc")) == NULL) {
 		snprintf(msg, size, "cannot read /proc");
@@ -187,18 +194,19 @@ session_alone(char *msg, size_t size)
 			3 ||
 		    sid != me)
 			continue;
-		if (ppid == me)
-			children++;
+		if (pid == (long)side && ppid == me)
+			seen = 1;
 		else {
 			snprintf(msg, size,
 			    "process %ld is in the session of the client's "
-			    "terminal (a start-up file's?)",
+			    "terminal (a start-up file's? one left by the "
+			    "caller?)",
 			    pid);
 			r = -1;
 		}
 	}
 	closedir(dir);
-	if (r == 0 && children == 0) {
+	if (r == 0 && !seen) {
 		snprintf(msg, size,
 		    "the session's processes cannot be seen in /proc "
 		    "(hidepid?)");
@@ -208,7 +216,8 @@ session_alone(char *msg, size_t size)
 }
 
 int
-gw_tty_revoke(char *typed, size_t cap, size_t *len, char *why, size_t size)
+gw_tty_revoke(pid_t side, char *typed, size_t cap, size_t *len, char *why,
+    size_t size)
 {
 	char path[64], msg[160];
 	struct stat was, now;
@@ -239,21 +248,31 @@ gw_tty_revoke(char *typed, size_t cap, size_t *len, char *why, size_t size)
 		same[i] = fstat(i, &st) == 0 && S_ISCHR(st.st_mode) &&
 		    st.st_rdev == was.st_rdev;
 	}
-	if (tcgetattr(STDIN_FILENO, &modes) != 0)
-		return fail(why, size, "cannot read the terminal's modes",
+	/* Non-canonical from here to the reopen: what the client types
+	 * meanwhile is read just before the hang-up (which discards the
+	 * input queue), or stays queued after it and is pushed as a line
+	 * when the modes are set back. */
+	if (tcgetattr(STDIN_FILENO, &modes) != 0 || uncooked(&modes) != 0)
+		return fail(why, size, "cannot set the terminal's modes",
 		    errno);
-	*len = typed_ahead(typed, cap, &modes);
 	/* No new open of it by the user from here on, whatever flags a
 	 * descriptor of theirs from before sets or clears; then every such
 	 * descriptor is hung up. */
-	if (take_node(STDIN_FILENO) != 0)
+	if (take_node(STDIN_FILENO) != 0) {
+		int e = errno;
+
+		(void)tcsetattr(STDIN_FILENO, TCSANOW, &modes);
 		return fail(why, size,
 		    "cannot take the client's terminal (chown; is the "
 		    "recorder's capability cap_chown set? see "
 		    "awsmfa-recorder(8))",
-		    errno);
-	if (session_alone(msg, sizeof(msg)) != 0)
+		    e);
+	}
+	if (session_alone(side, msg, sizeof(msg)) != 0) {
+		(void)tcsetattr(STDIN_FILENO, TCSANOW, &modes);
 		return fail(why, size, msg, 0);
+	}
+	*len = typed_ahead(typed, cap);
 	(void)ioctl(STDIN_FILENO, TIOCNXCL); /* for our own open below */
 	if (hang_up() != 0)
 		return fail(why, size,

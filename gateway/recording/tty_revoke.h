@@ -19,14 +19,16 @@
  *   1. requires descriptor 0 to be the controlling terminal of a session
  *      this process leads (ForceCommand "exec awsmfa-gateway": the
  *      gateway, then the recorder, is what sshd started);
- *   2. reads what the client typed ahead (the terminal non-canonical for
- *      a moment, then as it was): a hang-up discards it, and it goes to
- *      the shell instead (recorded_shell.h);
+ *   2. makes the terminal non-canonical until step 5 (a line being
+ *      typed is readable then);
  *   3. makes the node its own: chown to its account (CAP_CHOWN), mode
  *      0600 as its owner; no process of the user's opens it from then
  *      on, by any path, nor changes that back (only an owner may);
- *   4. hangs it up, vhangup(2) with CAP_SYS_TTY_CONFIG (SIGHUP ignored
- *      meanwhile);
+ *   4. reads what the client typed ahead, right before it hangs the
+ *      terminal up (a hang-up discards it; it goes to the shell instead,
+ *      recorded_shell.h), vhangup(2) with CAP_SYS_TTY_CONFIG (SIGHUP
+ *      ignored meanwhile); what arrives after stays queued and is pushed
+ *      as a line when step 5 sets the modes back;
  *   5. opens it again as its owner, checks that it is the same device and
  *      its own, makes it exclusive, its controlling terminal again and
  *      descriptors 0-2 where those were the terminal;
@@ -50,6 +52,8 @@
 #ifndef GW_TTY_REVOKE_H
 #define GW_TTY_REVOKE_H
 
+#include <sys/types.h>
+
 /*
  * Drop every capability (permitted, effective, inheritable), for good.
  * 0, or -1 (the process must then stop).
@@ -57,11 +61,14 @@
 int gw_caps_drop(void);
 
 /*
- * Steps 1-5 above for descriptor 0, which the caller has made exclusive.
+ * Steps 1-5 above for descriptor 0, which the caller has made exclusive;
+ * `side' is the gateway's audit side, the one other process the session
+ * may hold (a child of this process).
  * 0 when every earlier open of the terminal is hung up and 0-2 hold a
  * fresh one, what was typed ahead in typed[cap] (its length in *len);
  * -1 with why[size] said otherwise (capabilities dropped in both cases).
  */
-int gw_tty_revoke(char *typed, size_t cap, size_t *len, char *why, size_t size);
+int gw_tty_revoke(pid_t side, char *typed, size_t cap, size_t *len, char *why,
+    size_t size);
 
 #endif
