@@ -100,7 +100,7 @@ append(const char *path, const char *json)
 	    (head >= 0 && (anchor = amfa_chain_anchor_open(path)) == -2))
 		r = -EBADF;
 	else
-		r = amfa_chain_append_anchored(fd, head, anchor, json);
+		r = amfa_chain_append_anchored(path, fd, head, anchor, json);
 	if (anchor >= 0)
 		close(anchor);
 	if (head >= 0)

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "audit_chain.h"
+#include "audit_rotation.h"
 #include "log.h"
 #include "secure_file.h"
 
@@ -497,24 +498,13 @@ amfa_anchor_holds(int log_fd, const struct amfa_anchor *a)
 }
 
 int
-amfa_anchor_write(int anchor_fd, int log_fd, const struct amfa_anchor *now)
+amfa_anchor_put(int anchor_fd, const struct amfa_anchor *a)
 {
-	struct amfa_anchor was;
 	char buf[160];
 	int n;
 
-	if (amfa_anchor_read(anchor_fd, &was) == 0 &&
-	    amfa_anchor_holds(log_fd, &was) == 0) {
-		/* Kept: it is the evidence. */
-		amfa_log(LOG_ALERT,
-		    "audit chain anchor: the log no longer holds seq %llu "
-		    "(digest %s) ending at byte %llu: records were cut from "
-		    "it; the anchor keeps them named for verify-audit",
-		    was.seq, was.hex, was.end);
-		return -1;
-	}
-	n = snprintf(buf, sizeof(buf), "%llu %llu %llu %s\n", now->ino,
-	    now->end, now->seq, now->hex);
+	n = snprintf(buf, sizeof(buf), "%llu %llu %llu %s\n", a->ino, a->end,
+	    a->seq, a->hex);
 	if (n < 0 || (size_t)n >= sizeof(buf) ||
 	    pwrite(anchor_fd, buf, (size_t)n, 0) != n ||
 	    ftruncate(anchor_fd, n) != 0)
@@ -523,14 +513,64 @@ amfa_anchor_write(int anchor_fd, int log_fd, const struct amfa_anchor *now)
 }
 
 int
-amfa_chain_append(int log_fd, int head_fd, const char *json)
+amfa_anchor_keep_rotated(const char *log_path, const struct amfa_anchor *old)
 {
-	return amfa_chain_append_anchored(log_fd, head_fd, -1, json);
+	struct amfa_anchor was;
+	int fd, r = 0;
+
+	if (old->hex[0] == '\0')
+		return 0;
+	if ((fd = amfa_anchor_rotated_open(log_path, old->ino, 1)) < 0)
+		return -1;
+	if (amfa_anchor_read(fd, &was) != 0 || was.hex[0] == '\0' ||
+	    was.ino != old->ino || was.seq < old->seq)
+		r = amfa_anchor_put(fd, old);
+	if (r != 0)
+		amfa_log(LOG_ERR,
+		    "audit chain anchor of the rotated log (inode %llu): not "
+		    "written: %s",
+		    old->ino, strerror(errno));
+	close(fd);
+	return r;
 }
 
 int
-amfa_chain_append_anchored(int log_fd, int head_fd, int anchor_fd,
-    const char *json)
+amfa_anchor_write(const char *log_path, int anchor_fd, int log_fd,
+    const struct amfa_anchor *now)
+{
+	struct amfa_anchor was;
+	int h;
+
+	if (amfa_anchor_read(anchor_fd, &was) != 0)
+		return amfa_anchor_put(anchor_fd, now);
+	h = amfa_anchor_holds(log_fd, &was);
+	/* The log rotated (audit_rotation.h): the old file's anchor is kept
+	 * beside the log under its inode before this one follows the new
+	 * file. */
+	if (h == 2 && log_path != NULL &&
+	    amfa_anchor_keep_rotated(log_path, &was) != 0)
+		return -1;
+	if (h == 0) {
+		/* Kept: it is the evidence. */
+		amfa_log(LOG_ALERT,
+		    "audit chain anchor: the log no longer holds seq %llu "
+		    "(digest %s) ending at byte %llu: records were cut from "
+		    "it; the anchor keeps them named for verify-audit",
+		    was.seq, was.hex, was.end);
+		return -1;
+	}
+	return amfa_anchor_put(anchor_fd, now);
+}
+
+int
+amfa_chain_append(int log_fd, int head_fd, const char *json)
+{
+	return amfa_chain_append_anchored(NULL, log_fd, head_fd, -1, json);
+}
+
+int
+amfa_chain_append_anchored(const char *log_path, int log_fd, int head_fd,
+    int anchor_fd, const char *json)
 {
 	unsigned long long seq;
 	char prev[AMFA_CHAIN_HEX], next[AMFA_CHAIN_HEX];
@@ -582,7 +622,7 @@ amfa_chain_append_anchored(int log_fd, int head_fd, int anchor_fd,
 		a.end = (unsigned long long)st.st_size;
 		a.seq = seq + 1;
 		memcpy(a.hex, next, AMFA_CHAIN_HEX);
-		amfa_anchor_write(anchor_fd, log_fd, &a);
+		amfa_anchor_write(log_path, anchor_fd, log_fd, &a);
 	}
 	free(line);
 	amfa_chain_unlock(head_fd);

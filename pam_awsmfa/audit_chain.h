@@ -33,7 +33,8 @@
  * holds the anchored record; if not, the anchor is kept (and an alert
  * logged), and verify-audit of the log names the cut.  What the group can
  * still take back unseen: the gateway's own records since the last root
- * record or cut (at most poll_seconds of the uploader).
+ * record or cut (at most poll_seconds of the uploader).  A log rotated by
+ * renaming keeps its anchor as LOG.anchor.INO (audit_rotation.h).
  */
 #ifndef AMFA_AUDIT_CHAIN_H
 #define AMFA_AUDIT_CHAIN_H
@@ -88,10 +89,11 @@ char *amfa_chain_line(const char *json, unsigned long long seq,
 int amfa_chain_append(int log_fd, int head_fd, const char *json);
 
 /* The same, and, with `anchor_fd' (from amfa_chain_anchor_open), the
- * anchor moved on to the record (root's writers).  The log must then be
- * open for reading too (O_RDWR | O_APPEND). */
-int amfa_chain_append_anchored(int log_fd, int head_fd, int anchor_fd,
-    const char *json);
+ * anchor moved on to the record (root's writers; amfa_anchor_write, the
+ * log at `log_path').  The log must then be open for reading too (O_RDWR
+ * | O_APPEND). */
+int amfa_chain_append_anchored(const char *log_path, int log_fd, int head_fd,
+    int anchor_fd, const char *json);
 
 /* The anchor of the log `log_path', for root: its descriptor, -1 when there
  * is none or the caller is not root, -2 when it is unusable (logged). */
@@ -111,8 +113,22 @@ int amfa_anchor_read(int anchor_fd, struct amfa_anchor *a);
 int amfa_anchor_holds(int log_fd, const struct amfa_anchor *a);
 
 /* Move the anchor on to `now', unless the log no longer holds the old one
- * (then it is kept, an alert logged, -1).  0 or -1. */
-int amfa_anchor_write(int anchor_fd, int log_fd, const struct amfa_anchor *now);
+ * (then it is kept, an alert logged, -1).  When the old one is another
+ * file's (the log at `log_path' rotated), it is kept first as that file's
+ * (amfa_anchor_keep_rotated, audit_rotation.h).  0 or -1. */
+int amfa_anchor_write(const char *log_path, int anchor_fd, int log_fd,
+    const struct amfa_anchor *now);
+
+/*
+ * Keep the anchor `old' of a file rotated away as LOG.anchor.INO
+ * (audit_rotation.h), unless that one already anchors the same file as far
+ * or farther.  0 or -1 (logged).
+ */
+int amfa_anchor_keep_rotated(const char *log_path,
+    const struct amfa_anchor *old);
+
+/* Write an anchor as it is.  0 or -1 (errno). */
+int amfa_anchor_put(int anchor_fd, const struct amfa_anchor *a);
 
 /*
  * Parse the chain fields at the start of a line: 0 and seq, prev; -1 when

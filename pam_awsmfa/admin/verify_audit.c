@@ -12,13 +12,15 @@
  *
  * The set's end: a seal (seal-*, evidence_segment.h) among the files names
  * a record its cut reached; the set must hold it, with that digest, or it
- * is short of its last segments.  A log given by name whose anchor
- * (LOG.anchor, audit_chain.h) is beside it must still hold the anchored
- * record, or records were cut from its end.
+ * is short of its last segments.  A log given by name must still hold
+ * the record that an anchor beside it anchors in it (LOG.anchor, or
+ * LOG.anchor.INO once it was rotated away: audit_chain.h,
+ * audit_rotation.h, matched by inode), or records were cut from its end.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,7 @@
 
 #include "admin.h"
 #include "audit_chain.h"
+#include "audit_rotation.h"
 
 /* A file bigger than this is refused (a segment is far smaller). */
 #define VERIFY_MAX_FILE (1024L * 1024 * 1024)
@@ -148,7 +151,7 @@ add_dir(struct vfile **files, size_t *n, const char *dir)
 	while (r == 0 && (e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.' ||
 		    ends_with(e->d_name, AMFA_CHAIN_SUFFIX) ||
-		    ends_with(e->d_name, AMFA_ANCHOR_SUFFIX))
+		    amfa_anchor_name(e->d_name))
 			continue;
 		if (asprintf(&p, "%s/%s", dir, e->d_name) < 0) {
 			r = -1;
@@ -278,52 +281,81 @@ walk(struct vfile *files, size_t n, struct vfile *seals, size_t ns, int partial)
 	return 0;
 }
 
+/* One anchor against the log `path' of stat `st'; as check_anchor. */
+static int
+check_one(const char *path, const struct stat *st, const char *ap,
+    const struct amfa_anchor *a)
+{
+	int lfd, h;
+
+	if (a->ino != (unsigned long long)st->st_ino)
+		return 0;
+	if ((lfd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return -1;
+	h = amfa_anchor_holds(lfd, a);
+	close(lfd);
+	if (h == 0) {
+		printf(
+		    "%s: break: the log no longer holds seq %llu (digest "
+		    "%s) ending at byte %llu, which %s anchors: records were "
+		    "cut from its end\n",
+		    path, a->seq, a->hex, a->end, ap);
+		return 1;
+	}
+	return h < 0 ? -1 : 0;
+}
+
 /*
- * A log given by name, with its anchor beside it (audit_chain.h): does it
- * still hold the anchored record?  0 yes (or no anchor), 1 a break
- * (printed), -1 the anchor is unreadable (printed).
+ * A log given by name: the anchors beside it (LOG.anchor, LOG.anchor.INO
+ * of a log rotated by renaming: audit_chain.h, audit_rotation.h) that name
+ * its inode, whatever its name is now: does it still hold the anchored
+ * record?  0 yes (or none names it), 1 a break (printed), -1 an anchor is
+ * unreadable (printed).
  */
 static int
 check_anchor(const char *path)
 {
 	struct amfa_anchor a;
-	char *ap;
-	int afd, lfd, r = 0, h;
+	struct stat st, ast;
+	struct dirent *e;
+	char *copy, *dir, *ap;
+	DIR *d;
+	int afd, r = 0, c;
 
-	if (asprintf(&ap, "%s%s", path, AMFA_ANCHOR_SUFFIX) < 0)
+	if (stat(path, &st) != 0 || (copy = strdup(path)) == NULL)
 		return -1;
-	if ((afd = open(ap, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		if (errno != ENOENT) {
-			fprintf(stderr, "awsmfa: verify-audit: %s: %s\n", ap,
-			    strerror(errno));
+	dir = dirname(copy);
+	if ((d = opendir(dir)) == NULL) {
+		free(copy);
+		return -1;
+	}
+	while (r == 0 && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || !amfa_anchor_name(e->d_name))
+			continue;
+		if (asprintf(&ap, "%s/%s", dir, e->d_name) < 0) {
 			r = -1;
+			break;
 		}
-		free(ap);
-		return r;
-	}
-	if (amfa_anchor_read(afd, &a) != 0) {
-		printf("%s: break: the anchor is malformed\n", ap);
-		r = 1;
-	} else if ((lfd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
-		r = -1;
-	} else {
-		h = amfa_anchor_holds(lfd, &a);
-		close(lfd);
-		if (h == 0) {
-			printf("%s: break: the log no longer holds seq %llu "
-			       "(digest %s) ending at byte %llu, which %s "
-			       "anchors: records were cut from its end\n",
-			    path, a.seq, a.hex, a.end, ap);
+		afd = open(ap, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (afd < 0 || fstat(afd, &ast) != 0 || !S_ISREG(ast.st_mode) ||
+		    ast.st_dev != st.st_dev) {
+			if (afd < 0 && errno != ENOENT) {
+				fprintf(stderr,
+				    "awsmfa: verify-audit: %s: %s\n", ap,
+				    strerror(errno));
+				r = -1;
+			}
+		} else if (amfa_anchor_read(afd, &a) != 0) {
+			printf("%s: break: the anchor is malformed\n", ap);
 			r = 1;
-		} else if (h == 2)
-			printf("%s is another file's (the log was rotated): "
-			       "the log's end is not checked against it\n",
-			    ap);
-		else if (h < 0)
-			r = -1;
+		} else if ((c = check_one(path, &st, ap, &a)) != 0)
+			r = c;
+		if (afd >= 0)
+			close(afd);
+		free(ap);
 	}
-	close(afd);
-	free(ap);
+	closedir(d);
+	free(copy);
 	return r;
 }
 

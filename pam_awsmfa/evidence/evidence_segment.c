@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "audit_chain.h"
+#include "audit_rotation.h"
 #include "evidence_segment.h"
 #include "log.h"
 #include "secure_file.h"
@@ -183,72 +184,151 @@ queue_put(int queue_fd, const char *name, const char *data, size_t len)
 	return amfa_file_write_atomic(queue_fd, name, data, len, 0600);
 }
 
-int
-amfa_evidence_cut(const char *log_path, int spool_fd, int queue_fd, int force,
-    long every, time_t *last_cut)
+static int
+state_write(int spool_fd, const struct state *s)
+{
+	char buf[200];
+
+	snprintf(buf, sizeof(buf), "%llu %llu %llu %s\n", s->ino, s->off,
+	    s->seq, s->hex);
+	if (amfa_file_write_atomic(spool_fd, STATE, buf, strlen(buf), 0600) !=
+	    0) {
+		amfa_log(LOG_ERR,
+		    "spool %s: not written: the segment may be "
+		    "cut again",
+		    STATE);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Where the next cut reads: the log (`log_fd'), or the file it was renamed
+ * to, found by the inode the state names, while that one has bytes left
+ * to cut (audit_rotation.h).  The descriptor to read (log_fd or a new one)
+ * and its stat in *st; s moved on to the log when the rotated file is done
+ * or gone (written).  -1 on error.
+ */
+static int
+cut_source(const char *log_path, int log_fd, int spool_fd, struct state *s,
+    struct stat *st)
+{
+	struct stat ost;
+	char *name = NULL;
+	int old;
+
+	if (fstat(log_fd, st) != 0)
+		return -1;
+	if (s->ino != 0 && s->ino != (unsigned long long)st->st_ino) {
+		old = amfa_rotated_open(log_path, s->ino, &name);
+		if (old >= 0 && fstat(old, &ost) == 0 &&
+		    (unsigned long long)ost.st_size > s->off) {
+			amfa_log(LOG_INFO,
+			    "%s: rotated to %s: cutting its end first",
+			    log_path, name);
+			free(name);
+			*st = ost;
+			return old;
+		}
+		if (old < 0)
+			amfa_log(LOG_WARNING,
+			    "%s: rotated, and no file beside it is the old "
+			    "one (inode %llu: deleted, compressed?): what it "
+			    "gained after offset %llu is not uploaded",
+			    log_path, s->ino, s->off);
+		else if ((unsigned long long)ost.st_size < s->off)
+			amfa_log(LOG_ALERT,
+			    "%s: rotated to %s, which is shorter than the last "
+			    "cut reached (%llu bytes): cut since",
+			    log_path, name, s->off);
+		if (old >= 0)
+			close(old);
+		free(name);
+		s->ino = (unsigned long long)st->st_ino;
+		s->off = 0;
+		if (state_write(spool_fd, s) != 0)
+			return -1;
+	} else if (s->ino != 0 && (unsigned long long)st->st_size < s->off) {
+		amfa_log(LOG_WARNING,
+		    "%s: truncated since the last cut (rotation by copy and "
+		    "truncate?): cutting it from its start; what it gained "
+		    "after offset %llu is not uploaded",
+		    log_path, s->off);
+		s->off = 0;
+	}
+	s->ino = (unsigned long long)st->st_ino;
+	return log_fd;
+}
+
+static void
+torn_tail(const char *log_path, unsigned long long bytes)
+{
+	amfa_log(LOG_WARNING,
+	    "%s: the file it was rotated to ends in part of a record (%llu "
+	    "bytes: its writer ended inside write(2)): not uploaded",
+	    log_path, bytes);
+}
+
+/* One cut under the head's lock (amfa_evidence_cut).  *again when it cut
+ * a rotated file to its end (the log itself is next). */
+static int
+cut_locked(const char *log_path, int head, int spool_fd, int queue_fd,
+    time_t now, int *again)
 {
 	struct state s;
 	struct stat st;
-	unsigned long long first, last, hseq;
+	unsigned long long first, last, hseq, log_ino;
 	char first_prev[AMFA_CHAIN_HEX] = "", hhex[AMFA_CHAIN_HEX];
 	char name[200], when[32], sbuf[200], seal[200];
 	char end_hex[AMFA_CHAIN_HEX];
 	unsigned long long lseq;
 	struct amfa_anchor a;
-	int anchor;
+	int anchor, rotated, whole;
 	const char *prev;
 	char *data = NULL;
-	time_t now = time(NULL);
 	struct tm tm;
 	size_t len, got = 0;
 	ssize_t n;
-	int log_fd, head, r = -1;
+	int log_fd, src = -1, r = -1;
 
-	if (!force && now - *last_cut < every)
-		return 0;
-	if ((head = amfa_chain_open(log_path)) < 0)
-		return -1; /* amfa_evidence_head_make made it at start */
-	if (amfa_chain_lock(head) != 0) {
-		amfa_log(LOG_ERR, "%s: chain head busy; cut later", log_path);
-		close(head);
-		return -1;
-	}
+	*again = 0;
 	log_fd = open(log_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (log_fd < 0 || fstat(log_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		amfa_log(LOG_ERR, "%s: %s", log_path,
 		    log_fd < 0 ? strerror(errno) : "not a regular file");
 		goto out;
 	}
+	log_ino = (unsigned long long)st.st_ino;
 	state_read(spool_fd, &s);
-	if (s.ino != 0 &&
-	    (s.ino != (unsigned long long)st.st_ino ||
-		(unsigned long long)st.st_size < s.off)) {
-		amfa_log(LOG_WARNING,
-		    "%s: replaced or truncated since the last cut (log "
-		    "rotation): cutting the new log from its start; what the "
-		    "old one gained after offset %llu is not uploaded",
-		    log_path, s.off);
-		s.off = 0;
-	}
-	s.ino = (unsigned long long)st.st_ino;
+	if ((src = cut_source(log_path, log_fd, spool_fd, &s, &st)) < 0)
+		goto out;
+	rotated = src != log_fd;
 	if ((unsigned long long)st.st_size == s.off) {
 		r = 0;
-		*last_cut = now;
 		goto out;
 	}
 	len = (size_t)((unsigned long long)st.st_size - s.off);
-	if (len > SEGMENT_MAX)
+	whole = len <= SEGMENT_MAX;
+	if (!whole)
 		len = SEGMENT_MAX;
 	if ((data = malloc(len)) == NULL)
 		goto out;
 	while (got < len &&
-	    (n = pread(log_fd, data + got, len - got, (off_t)(s.off + got))) >
-		0)
+	    (n = pread(src, data + got, len - got, (off_t)(s.off + got))) > 0)
 		got += (size_t)n;
 	/* Whole lines only (a record is one line). */
 	while (got > 0 && data[got - 1] != '\n')
 		got--;
 	if (got == 0) {
+		/* A rotated file that ends in part of a record: passed. */
+		if (rotated && whole) {
+			torn_tail(log_path, len);
+			s.ino = log_ino;
+			s.off = 0;
+			if (state_write(spool_fd, &s) != 0)
+				goto out;
+			*again = 1;
+		}
 		r = 0;
 		goto out;
 	}
@@ -300,7 +380,8 @@ amfa_evidence_cut(const char *log_path, int spool_fd, int queue_fd, int force,
 	s.off += got;
 	if (last != 0) {
 		s.seq = last;
-		if (s.off == (unsigned long long)st.st_size && hseq == last)
+		if (!rotated && s.off == (unsigned long long)st.st_size &&
+		    hseq == last)
 			memcpy(s.hex, hhex, AMFA_CHAIN_HEX);
 		else {
 			/* The last line's digest. */
@@ -312,35 +393,67 @@ amfa_evidence_cut(const char *log_path, int spool_fd, int queue_fd, int force,
 		}
 	} else if (s.hex[0] == '\0')
 		memcpy(s.hex, hhex, AMFA_CHAIN_HEX);
-	snprintf(sbuf, sizeof(sbuf), "%llu %llu %llu %s\n", s.ino, s.off, s.seq,
-	    s.hex);
-	if (amfa_file_write_atomic(spool_fd, STATE, sbuf, strlen(sbuf), 0600) !=
-	    0) {
-		amfa_log(LOG_ERR,
-		    "spool %s: not written: the segment may be "
-		    "cut again",
-		    STATE);
-		goto out;
-	}
 	/* The anchor moved on to the cut's end (audit_chain.h): the gateway's
-	 * records, which do not move it, are anchored here at the latest. */
+	 * records, which do not move it, are anchored here at the latest; a
+	 * rotated file's in its own (audit_rotation.h). */
+	a.ino = s.ino;
+	a.end = s.off;
+	a.seq = last;
+	memcpy(a.hex, end_hex, AMFA_CHAIN_HEX);
+	/* A rotated file cut to its end, or to a torn record there (a writer
+	 * appends whole records under the lock held here, so no line ends
+	 * such a part): the log itself from its start. */
+	if (rotated && whole) {
+		if (s.off < (unsigned long long)st.st_size)
+			torn_tail(log_path,
+			    (unsigned long long)st.st_size - s.off);
+		s.ino = log_ino;
+		s.off = 0;
+		*again = 1;
+	}
+	if (state_write(spool_fd, &s) != 0)
+		goto out;
 	if (end_hex[0] != '\0' &&
-	    (anchor = amfa_chain_anchor_open(log_path)) >= 0) {
-		a.ino = s.ino;
-		a.end = s.off;
-		a.seq = last;
-		memcpy(a.hex, end_hex, AMFA_CHAIN_HEX);
-		amfa_anchor_write(anchor, log_fd, &a);
+	    (anchor = rotated ? amfa_anchor_rotated_open(log_path, a.ino, 1) :
+				amfa_chain_anchor_open(log_path)) >= 0) {
+		amfa_anchor_write(rotated ? NULL : log_path, anchor, src, &a);
 		close(anchor);
 	}
 	amfa_log(LOG_INFO, "queued %s (%zu bytes)", name, got);
-	*last_cut = now;
 	r = 1;
 out:
 	free(data);
+	if (src >= 0 && src != log_fd)
+		close(src);
 	if (log_fd >= 0)
 		close(log_fd);
+	return r;
+}
+
+int
+amfa_evidence_cut(const char *log_path, int spool_fd, int queue_fd, int force,
+    long every, time_t *last_cut)
+{
+	time_t now = time(NULL);
+	int head, r, again = 0;
+
+	if (!force && now - *last_cut < every)
+		return 0;
+	if ((head = amfa_chain_open(log_path)) < 0)
+		return -1; /* amfa_evidence_head_make made it at start */
+	if (amfa_chain_lock(head) != 0) {
+		amfa_log(LOG_ERR, "%s: chain head busy; cut later", log_path);
+		close(head);
+		return -1;
+	}
+	r = cut_locked(log_path, head, spool_fd, queue_fd, now, &again);
+	if (r >= 0 && again &&
+	    cut_locked(log_path, head, spool_fd, queue_fd, now, &again) < 0)
+		r = -1;
 	amfa_chain_unlock(head);
 	close(head);
+	amfa_anchor_rotated_sweep(log_path);
+	if (r >= 0)
+		*last_cut = now;
 	return r;
 }

@@ -33,7 +33,8 @@ main(int argc, char **argv)
 		snprintf(json, sizeof(json),
 		    "{\"event\":\"test\",\"tag\":\"%s\",\"n\":%d}",
 		    argc == 4 ? argv[3] : "", i);
-		if (amfa_chain_append_anchored(fd, head, anchor, json) != 0) {
+		if (amfa_chain_append_anchored(argv[1], fd, head, anchor,
+			json) != 0) {
 			fprintf(stderr, "chain_append: record %d not written\n",
 			    i);
 			return 1;

@@ -201,9 +201,9 @@ anchor(void)
 	ssize_t n1;
 	char *d;
 
-	amfa_chain_append_anchored(log, head, anc, "{\"a\":1}");
+	amfa_chain_append_anchored(NULL, log, head, anc, "{\"a\":1}");
 	n1 = pread(head, h1, sizeof(h1), 0);
-	amfa_chain_append_anchored(log, head, anc, "{\"a\":2}");
+	amfa_chain_append_anchored(NULL, log, head, anc, "{\"a\":2}");
 	d = slurp("c.log", &len);
 	ok(d && fstat(log, &st) == 0 && amfa_anchor_read(anc, &a) == 0 &&
 		a.seq == 2 && a.end == len &&
@@ -219,7 +219,7 @@ anchor(void)
 		ftruncate(head, n1) == 0,
 	    "seq 2 cut from the log, the head set back");
 	is_int(amfa_anchor_holds(log, &a), 0, "the log no longer holds it");
-	is_int(amfa_chain_append_anchored(log, head, anc, "{\"a\":3}"), 0,
+	is_int(amfa_chain_append_anchored(NULL, log, head, anc, "{\"a\":3}"), 0,
 	    "the next record is written");
 	ok(amfa_anchor_read(anc, &b) == 0 && b.seq == 2 &&
 		strcmp(b.hex, a.hex) == 0 && amfa_anchor_holds(log, &b) == 0,

@@ -1,0 +1,206 @@
+/* The audit log rotated by renaming: see audit_rotation.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "audit_rotation.h"
+#include "log.h"
+
+/* The log's directory, opened; its base name in *base (heap).  -1. */
+static int
+log_dir(const char *log_path, char **base)
+{
+	char *a = strdup(log_path), *b = strdup(log_path);
+	int fd = -1;
+
+	if (a != NULL && b != NULL && (*base = strdup(basename(b))) != NULL) {
+		fd = open(dirname(a), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			free(*base);
+			*base = NULL;
+		}
+	}
+	free(a);
+	free(b);
+	return fd;
+}
+
+/* A regular file of the directory (not a link) on `dev' of inode `ino'? */
+static int
+is_inode(int dfd, const char *name, dev_t dev, unsigned long long ino)
+{
+	struct stat st;
+
+	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode) && st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
+/* The name (heap) of the directory's regular file of inode `ino', or NULL. */
+static char *
+find_inode(int dfd, unsigned long long ino)
+{
+	struct stat dst;
+	struct dirent *e;
+	char *found = NULL;
+	DIR *d;
+	int fd;
+
+	if (fstat(dfd, &dst) != 0 || (fd = dup(dfd)) < 0)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	rewinddir(d);
+	while (found == NULL && (e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.' &&
+		    is_inode(dfd, e->d_name, dst.st_dev, ino))
+			found = strdup(e->d_name);
+	closedir(d);
+	return found;
+}
+
+int
+amfa_rotated_open(const char *log_path, unsigned long long ino, char **name)
+{
+	struct stat st, dst;
+	char *base, *found;
+	int dfd, fd = -1;
+
+	if (name != NULL)
+		*name = NULL;
+	if ((dfd = log_dir(log_path, &base)) < 0)
+		return -1;
+	free(base);
+	if (fstat(dfd, &dst) == 0 && (found = find_inode(dfd, ino)) != NULL) {
+		fd = openat(dfd, found,
+		    O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+		/* The same file as the one found (a rename between). */
+		if (fd >= 0 &&
+		    (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+			st.st_dev != dst.st_dev ||
+			(unsigned long long)st.st_ino != ino)) {
+			close(fd);
+			fd = -1;
+		}
+		if (fd >= 0 && name != NULL)
+			*name = found;
+		else
+			free(found);
+	}
+	close(dfd);
+	return fd;
+}
+
+int
+amfa_anchor_rotated_open(const char *log_path, unsigned long long ino,
+    int create)
+{
+	struct stat st;
+	char *path;
+	int fd, flags = O_RDWR | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC;
+
+	if (geteuid() != 0)
+		return -1;
+	if (asprintf(&path, "%s%s.%llu", log_path, AMFA_ANCHOR_SUFFIX, ino) < 0)
+		return -2;
+	fd = open(path, flags | (create ? O_CREAT : 0), 0600);
+	if (fd < 0 && errno == ENOENT) {
+		free(path);
+		return -1;
+	}
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != 0 || st.st_nlink != 1 || (st.st_mode & 077) != 0) {
+		amfa_log(LOG_ERR,
+		    "audit chain anchor %s: %s; not a root-owned regular file "
+		    "of mode 0600",
+		    path, fd < 0 ? strerror(errno) : "unusable");
+		if (fd >= 0)
+			close(fd);
+		free(path);
+		return -2;
+	}
+	free(path);
+	return fd;
+}
+
+/* The inode INO of an anchor's name "BASE.anchor.INO"; 0 when it is not
+ * one of the log `base'. */
+static unsigned long long
+rotated_anchor_ino(const char *name, const char *base)
+{
+	size_t n = strlen(base), k = strlen(AMFA_ANCHOR_SUFFIX);
+	unsigned long long ino;
+	char *end;
+
+	if (strncmp(name, base, n) != 0 ||
+	    strncmp(name + n, AMFA_ANCHOR_SUFFIX, k) != 0 ||
+	    name[n + k] != '.' || name[n + k + 1] < '1' ||
+	    name[n + k + 1] > '9')
+		return 0;
+	errno = 0;
+	ino = strtoull(name + n + k + 1, &end, 10);
+	return errno == 0 && *end == '\0' ? ino : 0;
+}
+
+void
+amfa_anchor_rotated_sweep(const char *log_path)
+{
+	struct stat dst;
+	struct dirent *e;
+	unsigned long long ino;
+	char *base, *found;
+	DIR *d;
+	int dfd, fd;
+
+	if (geteuid() != 0 || (dfd = log_dir(log_path, &base)) < 0)
+		return;
+	if (fstat(dfd, &dst) != 0 || (fd = dup(dfd)) < 0 ||
+	    (d = fdopendir(fd)) == NULL) {
+		free(base);
+		close(dfd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if ((ino = rotated_anchor_ino(e->d_name, base)) == 0)
+			continue;
+		if ((found = find_inode(dfd, ino)) != NULL) {
+			free(found);
+			continue;
+		}
+		if (unlinkat(dfd, e->d_name, 0) == 0)
+			amfa_log(LOG_INFO,
+			    "%s%s.%llu: removed (no file of inode %llu is "
+			    "left beside the log)",
+			    log_path, AMFA_ANCHOR_SUFFIX, ino, ino);
+	}
+	closedir(d);
+	free(base);
+	close(dfd);
+}
+
+int
+amfa_anchor_name(const char *name)
+{
+	const char *p = strstr(name, AMFA_ANCHOR_SUFFIX);
+
+	while (p != NULL) {
+		const char *q = p + strlen(AMFA_ANCHOR_SUFFIX);
+
+		if (*q == '\0')
+			return 1;
+		if (*q == '.' && q[1] >= '1' && q[1] <= '9' &&
+		    strspn(q + 1, "0123456789") == strlen(q + 1))
+			return 1;
+		p = strstr(p + 1, AMFA_ANCHOR_SUFFIX);
+	}
+	return 0;
+}
