@@ -16,8 +16,12 @@
 #include "log.h"
 #include "secure_file.h"
 
-#define STATE	    "audit.state"
-#define SEGMENT_MAX (256L * 1024 * 1024)
+#define STATE "audit.state"
+/* The most one segment holds: the chain's lock is held while it is copied
+ * and synced, and every login waits for it meanwhile (AMFA_CHAIN_LOCK_MS,
+ * then refused); more is cut in further segments, CUT_ROUNDS a run. */
+#define SEGMENT_MAX (16L * 1024 * 1024)
+#define CUT_ROUNDS  64
 
 /* The log's anchor (audit_chain.h), root's, 0600, if it has none. */
 static int
@@ -287,7 +291,7 @@ cut_locked(const char *log_path, int head, int spool_fd, int queue_fd,
 	const char *prev;
 	char *data = NULL;
 	struct tm tm;
-	size_t len, got = 0;
+	size_t len, got = 0, read_n;
 	ssize_t n;
 	int log_fd, src = -1, r = -1;
 
@@ -316,9 +320,15 @@ cut_locked(const char *log_path, int head, int spool_fd, int queue_fd,
 	while (got < len &&
 	    (n = pread(src, data + got, len - got, (off_t)(s.off + got))) > 0)
 		got += (size_t)n;
-	/* Whole lines only (a record is one line). */
+	/* Whole lines only (a record is one line).  A segment's worth with no
+	 * line end is no record (none is that long): written into the log by
+	 * its group, it goes as it is, for verify-audit to name, rather than
+	 * stop the cuts for good. */
+	read_n = got;
 	while (got > 0 && data[got - 1] != '\n')
 		got--;
+	if (got == 0 && !whole)
+		got = read_n;
 	if (got == 0) {
 		/* A rotated file that ends in part of a record: passed. */
 		if (rotated && whole) {
@@ -403,7 +413,9 @@ cut_locked(const char *log_path, int head, int spool_fd, int queue_fd,
 	/* A rotated file cut to its end, or to a torn record there (a writer
 	 * appends whole records under the lock held here, so no line ends
 	 * such a part): the log itself from its start. */
-	if (rotated && whole) {
+	if (!whole)
+		*again = 1; /* more of it now */
+	else if (rotated) {
 		if (s.off < (unsigned long long)st.st_size)
 			torn_tail(log_path,
 			    (unsigned long long)st.st_size - s.off);
@@ -435,22 +447,28 @@ amfa_evidence_cut(const char *log_path, int spool_fd, int queue_fd, int force,
     long every, time_t *last_cut)
 {
 	time_t now = time(NULL);
-	int head, r, again = 0;
+	int head, r = 0, c, again, rounds = 0;
 
 	if (!force && now - *last_cut < every)
 		return 0;
 	if ((head = amfa_chain_open(log_path)) < 0)
 		return -1; /* amfa_evidence_head_make made it at start */
-	if (amfa_chain_lock(head) != 0) {
-		amfa_log(LOG_ERR, "%s: chain head busy; cut later", log_path);
-		close(head);
-		return -1;
-	}
-	r = cut_locked(log_path, head, spool_fd, queue_fd, now, &again);
-	if (r >= 0 && again &&
-	    cut_locked(log_path, head, spool_fd, queue_fd, now, &again) < 0)
-		r = -1;
-	amfa_chain_unlock(head);
+	/* One segment per hold of the lock (every login waits for it), as
+	 * many as there are, up to CUT_ROUNDS a run. */
+	do {
+		if (amfa_chain_lock(head) != 0) {
+			amfa_log(LOG_ERR, "%s: chain head busy; cut later",
+			    log_path);
+			r = -1;
+			break;
+		}
+		c = cut_locked(log_path, head, spool_fd, queue_fd, now, &again);
+		amfa_chain_unlock(head);
+		if (c < 0)
+			r = -1;
+		else if (c > 0)
+			r = 1;
+	} while (c >= 0 && again && ++rounds < CUT_ROUNDS);
 	close(head);
 	amfa_anchor_rotated_sweep(log_path);
 	if (r >= 0)

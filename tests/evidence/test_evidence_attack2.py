@@ -333,6 +333,68 @@ class EvidenceAttack2(base.Evidence):
         self.assertEqual(v.returncode, 0, v.stdout + r.stderr)
         self.assertIn("through seq 5", v.stdout)
 
+    def chained(self, n, pad):
+        """n chained records of about `pad' bytes each, as the writers
+        make them (audit_chain.h), written to the log at once, and the
+        head moved on to the last: a backlog."""
+        with open(self.log + ".chain") as f:
+            text = f.read().split()
+        seq, prev = (int(text[0]), text[1]) if text else (0, "0" * 64)
+        out = []
+        for _ in range(n):
+            seq += 1
+            line = '{"seq":%d,"prev":"%s","event":"test","pad":"%s"}' % (
+                seq, prev, "p" * pad)
+            prev = hashlib.sha256(line.encode()).hexdigest()
+            out.append(line + "\n")
+        with open(self.log, "a") as f:
+            f.write("".join(out))
+        with open(self.log + ".chain", "r+") as f:
+            f.write("%d %s\n" % (seq, prev))
+            f.truncate()
+        return seq
+
+    def sent_segments(self):
+        sent = os.path.join(self.spool, "sent")
+        return sorted(n for n in os.listdir(sent) if n.startswith("audit-"))
+
+    def test_backlog_bigger_than_a_segment_goes_in_one_run(self):
+        """More than one segment's worth (16 MiB) since the last cut: one
+        run cuts it in segments, the lock let go between them, and the
+        bucket's set is whole."""
+        self.assertEqual(self.once().returncode, 0)  # head and anchor
+        last = self.chained(18 * 1024, 1000)  # about 18 MiB
+        r = self.once()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(self.sent_segments()), 2, self.sent_segments())
+        v = self.verify(os.path.join(self.spool, "sent"))
+        self.assertEqual(v.returncode, 0, v.stdout)
+        self.assertIn("through seq %d" % last, v.stdout)
+
+    def test_a_segments_worth_without_a_line_end_does_not_stop_the_cuts(self):
+        """The audit group writes more than a segment's worth with no
+        newline into the log (no record is that long): it goes up as it is
+        and is named by verify-audit; the cuts go on past it."""
+        self.assertEqual(self.once().returncode, 0)  # head and anchor
+        grp = pwd.getpwnam("nobody").pw_gid
+        os.chown(self.log, 0, grp)
+        os.chmod(self.log, 0o660)
+        self.append(1, "before")
+        with open(self.log, "ab") as f:
+            f.write(b"x" * (17 * 1024 * 1024) + b"\n")
+        self.append(1, "after")  # seq 2
+        r = self.once()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.append(1, "later")  # seq 3
+        r = self.once()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        names = self.sent_segments()
+        self.assertTrue(any("-%020d-%020d-" % (3, 3) in n for n in names),
+                        names)
+        v = self.verify(os.path.join(self.spool, "sent"))
+        self.assertNotEqual(v.returncode, 0, v.stdout)
+        self.assertIn("break", v.stdout)
+
     # ------------------------------------------------------------------
     def test_verify_of_the_logs_directory(self):
         logs = os.path.join(self.dir, "logs")
