@@ -22,13 +22,14 @@
 	"0000000000000000000000000000000000000000000000000000000000000000"
 
 /*
- * The file next to the log named log_path + suffix, opened read-write: a
- * root-owned regular file with one link and none of the mode bits in
- * `loose'.  The descriptor; -1 when it does not exist, -2 when it cannot
- * be used (logged, with what it must be: `want').
+ * The file next to the log named log_path + suffix, opened read-write
+ * (created 0600 with O_CREAT in `create'): a root-owned regular file with
+ * one link and none of the mode bits in `loose'.  The descriptor; -1 when
+ * it does not exist, -2 when it cannot be used (logged, with what it must
+ * be: `want').
  */
 static int
-open_beside(const char *log_path, const char *suffix, mode_t loose,
+open_beside(const char *log_path, const char *suffix, int create, mode_t loose,
     const char *what, const char *want)
 {
 	char *path;
@@ -37,7 +38,8 @@ open_beside(const char *log_path, const char *suffix, mode_t loose,
 
 	if (asprintf(&path, "%s%s", log_path, suffix) < 0)
 		return -2;
-	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | create,
+	    0600);
 	if (fd < 0 && errno == ENOENT) {
 		free(path);
 		return -1;
@@ -58,7 +60,7 @@ open_beside(const char *log_path, const char *suffix, mode_t loose,
 int
 amfa_chain_open(const char *log_path)
 {
-	return open_beside(log_path, AMFA_CHAIN_SUFFIX, 0117,
+	return open_beside(log_path, AMFA_CHAIN_SUFFIX, 0, 0117,
 	    "audit chain head",
 	    "not a root-owned regular file of mode 0660 or tighter");
 }
@@ -444,7 +446,20 @@ amfa_chain_anchor_open(const char *log_path)
 {
 	if (geteuid() != 0)
 		return -1;
-	return open_beside(log_path, AMFA_ANCHOR_SUFFIX, 077,
+	return open_beside(log_path, AMFA_ANCHOR_SUFFIX, 0, 077,
+	    "audit chain anchor", "not a root-owned regular file of mode 0600");
+}
+
+int
+amfa_anchor_rotated_open(const char *log_path, unsigned long long ino,
+    int create)
+{
+	char suffix[48];
+
+	if (geteuid() != 0)
+		return -1;
+	snprintf(suffix, sizeof(suffix), "%s.%llu", AMFA_ANCHOR_SUFFIX, ino);
+	return open_beside(log_path, suffix, create ? O_CREAT : 0, 077,
 	    "audit chain anchor", "not a root-owned regular file of mode 0600");
 }
 

@@ -120,6 +120,15 @@ int amfa_anchor_write(const char *log_path, int anchor_fd, int log_fd,
     const struct amfa_anchor *now);
 
 /*
+ * The anchor of the file of inode `ino' the log was rotated to,
+ * LOG.anchor.INO (audit_rotation.h), for root: created empty if missing
+ * (`create').  The descriptor; -1 when there is none (or not root), -2
+ * when unusable (logged).
+ */
+int amfa_anchor_rotated_open(const char *log_path, unsigned long long ino,
+    int create);
+
+/*
  * Keep the anchor `old' of a file rotated away as LOG.anchor.INO
  * (audit_rotation.h), unless that one already anchors the same file as far
  * or farther.  0 or -1 (logged).

@@ -100,38 +100,6 @@ amfa_rotated_open(const char *log_path, unsigned long long ino, char **name)
 	return fd;
 }
 
-int
-amfa_anchor_rotated_open(const char *log_path, unsigned long long ino,
-    int create)
-{
-	struct stat st;
-	char *path;
-	int fd, flags = O_RDWR | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC;
-
-	if (geteuid() != 0)
-		return -1;
-	if (asprintf(&path, "%s%s.%llu", log_path, AMFA_ANCHOR_SUFFIX, ino) < 0)
-		return -2;
-	fd = open(path, flags | (create ? O_CREAT : 0), 0600);
-	if (fd < 0 && errno == ENOENT) {
-		free(path);
-		return -1;
-	}
-	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != 0 || st.st_nlink != 1 || (st.st_mode & 077) != 0) {
-		amfa_log(LOG_ERR,
-		    "audit chain anchor %s: %s; not a root-owned regular file "
-		    "of mode 0600",
-		    path, fd < 0 ? strerror(errno) : "unusable");
-		if (fd >= 0)
-			close(fd);
-		free(path);
-		return -2;
-	}
-	free(path);
-	return fd;
-}
-
 /* The inode INO of an anchor's name "BASE.anchor.INO"; 0 when it is not
  * one of the log `base'. */
 static unsigned long long

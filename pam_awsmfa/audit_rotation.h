@@ -36,14 +36,6 @@
 int amfa_rotated_open(const char *log_path, unsigned long long ino,
     char **name);
 
-/*
- * The anchor of the rotated file of inode `ino', LOG.anchor.INO, for root:
- * created empty if missing (`create').  The descriptor; -1 when there is
- * none (or not root), -2 when unusable (logged).
- */
-int amfa_anchor_rotated_open(const char *log_path, unsigned long long ino,
-    int create);
-
 /* Remove the anchors of rotated files no longer in the log's directory. */
 void amfa_anchor_rotated_sweep(const char *log_path);
 

@@ -75,6 +75,15 @@ def as_nobody():
     os.setuid(nb.pw_uid)
 
 
+def as_member():
+    """nobody, in the log's group (nobody's: the tests give the log to
+    it), as the gateway writes the log."""
+    nb = pwd.getpwnam("nobody")
+    os.setgroups([nb.pw_gid])
+    os.setgid(nb.pw_gid)
+    os.setuid(nb.pw_uid)
+
+
 @unittest.skipIf(os.geteuid() != 0, "needs root")
 @unittest.skipIf(s3rver.available() is not None, str(s3rver.available()))
 class EvidenceAttack2(base.Evidence):
@@ -230,14 +239,7 @@ class EvidenceAttack2(base.Evidence):
         lines = self.records(old)
         self.assertEqual(len(lines), 4)
         keep = sum(len(x) + 1 for x in lines[:2])
-        grp = pwd.getpwnam("nobody").pw_gid
-        nb = pwd.getpwnam("nobody")
-
-        def member():
-            os.setgroups([grp])
-            os.setgid(nb.pw_gid)
-            os.setuid(nb.pw_uid)
-        r = subprocess.run(["truncate", "-s", str(keep), old], preexec_fn=member,
+        r = subprocess.run(["truncate", "-s", str(keep), old], preexec_fn=as_member,
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)  # the group may
         v = self.verify(old)
@@ -248,15 +250,8 @@ class EvidenceAttack2(base.Evidence):
     def member_append(self, n, tag):
         """Records as the gateway writes them: the audit group's, not
         root's, so they move no anchor."""
-        grp = pwd.getpwnam("nobody").pw_gid
-        nb = pwd.getpwnam("nobody")
-
-        def member():
-            os.setgroups([grp])
-            os.setgid(nb.pw_gid)
-            os.setuid(nb.pw_uid)
         r = subprocess.run([APPEND, self.log, str(n), tag],
-                           preexec_fn=member, capture_output=True, text=True)
+                           preexec_fn=as_member, capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_rotated_logs_gateway_records_cut_after_upload_are_named(self):
@@ -279,14 +274,7 @@ class EvidenceAttack2(base.Evidence):
         lines = self.records(old)
         self.assertEqual(len(lines), 6)
         keep = sum(len(x) + 1 for x in lines[:4])
-        grp = pwd.getpwnam("nobody").pw_gid
-        nb = pwd.getpwnam("nobody")
-
-        def member():
-            os.setgroups([grp])
-            os.setgid(nb.pw_gid)
-            os.setuid(nb.pw_uid)
-        r = subprocess.run(["truncate", "-s", str(keep), old], preexec_fn=member,
+        r = subprocess.run(["truncate", "-s", str(keep), old], preexec_fn=as_member,
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
         v = self.verify(old)
@@ -496,7 +484,6 @@ class EvidenceAttack2(base.Evidence):
         # record after it anew (the chain has no key), head and all, the
         # log's length unchanged: the chain verifies, the anchor does not.
         grp = pwd.getpwnam("nobody").pw_gid
-        nb = pwd.getpwnam("nobody")
         os.chown(self.log, 0, grp)
         os.chmod(self.log, 0o660)
         self.assertEqual(self.once().returncode, 0)
@@ -513,14 +500,9 @@ class EvidenceAttack2(base.Evidence):
             f.write(b"".join(x + b"\n" for x in new))
         os.chmod(forged, 0o644)
         head = "%d %s\n" % (len(new), hashlib.sha256(new[-1]).hexdigest())
-
-        def member():
-            os.setgroups([grp])
-            os.setgid(nb.pw_gid)
-            os.setuid(nb.pw_uid)
         r = subprocess.run(["sh", "-c", "cat %s > %s && printf '%s' > %s.chain"
                             % (forged, self.log, head.replace("\n", "\\n"), self.log)],
-                           preexec_fn=member, capture_output=True, text=True, timeout=30)
+                           preexec_fn=as_member, capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)  # the group may
         with open(self.log, "rb") as f:
             self.assertIn(b'"n":7', f.read())
