@@ -207,6 +207,28 @@ state_write(int spool_fd, const struct state *s)
 }
 
 /*
+ * Is the file `fd' (stat `ost') found by the state's inode the log the last
+ * cut was of, rather than a file that got the number after that one was
+ * deleted?  Root's, the log's group (`log_st'), one link, not others' to
+ * write, and the last cut's last record ends where the state says.
+ */
+static int
+was_cut_from(int fd, const struct stat *ost, const struct stat *log_st,
+    const struct state *s)
+{
+	struct amfa_anchor a = { .ino = s->ino, .end = s->off, .seq = s->seq };
+
+	if (!S_ISREG(ost->st_mode) || ost->st_uid != 0 ||
+	    ost->st_gid != log_st->st_gid || ost->st_nlink != 1 ||
+	    (ost->st_mode & 002) != 0)
+		return 0;
+	if (s->off == 0 || s->seq == 0)
+		return 1;
+	memcpy(a.hex, s->hex, AMFA_CHAIN_HEX);
+	return amfa_anchor_holds(fd, &a) == 1;
+}
+
+/*
  * Where the next cut reads: the log (`log_fd'), or the file it was renamed
  * to, found by the inode the state names, while that one has bytes left
  * to cut (audit_rotation.h).  The descriptor to read (log_fd or a new one)
@@ -226,7 +248,18 @@ cut_source(const char *log_path, int log_fd, int spool_fd, struct state *s,
 	if (s->ino != 0 && s->ino != (unsigned long long)st->st_ino) {
 		old = amfa_rotated_open(log_path, s->ino, &name);
 		if (old >= 0 && fstat(old, &ost) == 0 &&
-		    (unsigned long long)ost.st_size > s->off) {
+		    (unsigned long long)ost.st_size > s->off &&
+		    !was_cut_from(old, &ost, st, s)) {
+			amfa_log(LOG_ERR,
+			    "%s: %s has the inode of the log the last cut was "
+			    "of, but not its records (another file, given the "
+			    "number after the log's was deleted?): not "
+			    "uploaded",
+			    log_path, name);
+			close(old);
+			old = -1;
+		}
+		if (old >= 0 && (unsigned long long)ost.st_size > s->off) {
 			amfa_log(LOG_INFO,
 			    "%s: rotated to %s: cutting its end first",
 			    log_path, name);

@@ -321,6 +321,39 @@ class EvidenceAttack2(base.Evidence):
         self.assertEqual(v.returncode, 0, v.stdout + r.stderr)
         self.assertIn("through seq 5", v.stdout)
 
+    def test_another_file_with_the_rotated_logs_inode_is_not_uploaded(self):
+        """The file the log was rotated to is deleted and its inode
+        number given to another file beside the log (here: the state made
+        to name another file's inode, the same to the uploader): that
+        file's bytes never go to the bucket; it is said, and the new log
+        goes on."""
+        old = self.rotate()
+        other = os.path.join(self.dir, "other.log")
+        with open(other, "w") as f:
+            f.write("not-audit secret line\n" * 2000)
+        grp = pwd.getpwnam("nobody").pw_gid
+        os.chown(other, 0, grp)
+        os.chmod(other, 0o660)
+        state = os.path.join(self.spool, "audit.state")
+        with open(state) as f:
+            fields = f.read().split()
+        self.assertEqual(int(fields[0]), os.stat(old).st_ino)
+        os.unlink(old)
+        fields[0] = str(os.stat(other).st_ino)
+        with open(state, "w") as f:
+            f.write(" ".join(fields) + "\n")
+        self.append(1, "new")  # seq 5
+        r = self.once()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("has the inode of the log the last cut was of, but "
+                      "not its records", r.stderr)
+        sent = os.path.join(self.spool, "sent")
+        for name in os.listdir(sent):
+            with open(os.path.join(sent, name), "rb") as f:
+                self.assertNotIn(b"secret", f.read(), name)
+        self.assertTrue(any("-%020d-%020d-" % (5, 5) in n
+                            for n in self.sent_segments()))
+
     def chained(self, n, pad):
         """n chained records of about `pad' bytes each, as the writers
         make them (audit_chain.h), written to the log at once, and the
