@@ -14,7 +14,6 @@
 #include <openssl/evp.h>
 
 #include "audit_chain.h"
-#include "audit_rotation.h"
 #include "log.h"
 #include "secure_file.h"
 

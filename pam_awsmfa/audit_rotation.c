@@ -100,6 +100,69 @@ amfa_rotated_open(const char *log_path, unsigned long long ino, char **name)
 	return fd;
 }
 
+/* Does the file `name' of the directory begin with the record after (seq,
+ * hex)?  Root's, the group `gid', one link, regular.  Its descriptor (stat
+ * in *st) or -1. */
+static int
+continues(int dfd, const char *name, gid_t gid, unsigned long long seq,
+    const char *hex, struct stat *st)
+{
+	char buf[AMFA_CHAIN_TAIL], prev[AMFA_CHAIN_HEX], *nl;
+	unsigned long long s;
+	ssize_t n;
+	int fd;
+
+	fd = openat(dfd, name,
+	    O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) || st->st_uid != 0 ||
+	    st->st_gid != gid || st->st_nlink != 1 ||
+	    (n = pread(fd, buf, sizeof(buf), 0)) <= 0 ||
+	    (nl = memchr(buf, '\n', (size_t)n)) == NULL ||
+	    amfa_chain_fields(buf, (size_t)(nl - buf), &s, prev) != 0 ||
+	    s != seq + 1 || strcmp(prev, hex) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+amfa_rotated_successor(const char *log_path, gid_t gid, unsigned long long seq,
+    const char *hex, char **name)
+{
+	struct stat st;
+	struct dirent *e;
+	char *base;
+	DIR *d;
+	int dfd, dup_fd, fd = -1;
+
+	*name = NULL;
+	if ((dfd = log_dir(log_path, &base)) < 0)
+		return -1;
+	free(base);
+	if ((dup_fd = dup(dfd)) < 0 || (d = fdopendir(dup_fd)) == NULL) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		close(dfd);
+		return -1;
+	}
+	while (fd < 0 && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || amfa_anchor_name(e->d_name))
+			continue;
+		if ((fd = continues(dfd, e->d_name, gid, seq, hex, &st)) >= 0 &&
+		    (*name = strdup(e->d_name)) == NULL) {
+			close(fd);
+			fd = -1;
+			break;
+		}
+	}
+	closedir(d);
+	close(dfd);
+	return fd;
+}
+
 /* The inode INO of an anchor's name "BASE.anchor.INO"; 0 when it is not
  * one of the log `base'. */
 static unsigned long long

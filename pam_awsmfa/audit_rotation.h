@@ -7,7 +7,9 @@
  *
  *  - the old file's records since the uploader's last cut: the uploader
  *    finds the old file by its inode (the one its state names) and cuts it
- *    to its end before it starts on the new one (evidence_segment.c);
+ *    to its end, then goes on with the file that begins with the record
+ *    after (the new log, or the second name of a log renamed twice between
+ *    runs) (evidence_segment.c);
  *  - the old file's anchor (audit_chain.h): LOG.anchor follows the path's
  *    file, so before a root writer moves it on to the new file, what it
  *    anchored in the old one is kept as LOG.anchor.INO (root's, 0600),
@@ -25,6 +27,8 @@
 #ifndef AMFA_AUDIT_ROTATION_H
 #define AMFA_AUDIT_ROTATION_H
 
+#include <sys/types.h>
+
 #include "audit_chain.h"
 
 /*
@@ -35,6 +39,16 @@
  */
 int amfa_rotated_open(const char *log_path, unsigned long long ino,
     char **name);
+
+/*
+ * The file of the log's directory that begins with the record after (seq,
+ * hex): where the chain went on after a rotated file's end, the log itself
+ * or, after two renames between cuts, the file the log was renamed to the
+ * second time.  Root's, of the group `gid', one link, regular; opened for
+ * reading, its name (heap) in *name.  The descriptor, or -1 (none).
+ */
+int amfa_rotated_successor(const char *log_path, gid_t gid,
+    unsigned long long seq, const char *hex, char **name);
 
 /* Remove the anchors of rotated files no longer in the log's directory. */
 void amfa_anchor_rotated_sweep(const char *log_path);

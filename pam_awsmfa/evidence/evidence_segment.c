@@ -229,71 +229,110 @@ was_cut_from(int fd, const struct stat *ost, const struct stat *log_st,
 }
 
 /*
- * Where the next cut reads: the log (`log_fd'), or the file it was renamed
- * to, found by the inode the state names, while that one has bytes left
- * to cut (audit_rotation.h).  The descriptor to read (log_fd or a new one)
- * and its stat in *st; s moved on to the log when the rotated file is done
- * or gone (written).  -1 on error.
+ * Where the next cut reads: the log (`log_fd'), or a file it was renamed
+ * to, while that one has bytes left to cut (audit_rotation.h): first the
+ * one the state names, found by its inode; once that is cut whole (or
+ * gone), the file that begins with the record after the last cut, which
+ * is the log itself unless it was renamed twice between cuts.  The
+ * descriptor to read (log_fd or a new one) and its stat in *st, the state
+ * moved on (and written) when it moves to another file; -2 when there is
+ * nothing to cut now, -1 on error.
  */
 static int
 cut_source(const char *log_path, int log_fd, int spool_fd, struct state *s,
     struct stat *st)
 {
-	struct stat ost;
+	struct stat ost, lst;
 	char *name = NULL;
 	int old;
 
-	if (fstat(log_fd, st) != 0)
+	if (fstat(log_fd, &lst) != 0)
 		return -1;
-	if (s->ino != 0 && s->ino != (unsigned long long)st->st_ino) {
-		old = amfa_rotated_open(log_path, s->ino, &name);
-		if (old >= 0 && fstat(old, &ost) == 0 &&
-		    (unsigned long long)ost.st_size > s->off &&
-		    !was_cut_from(old, &ost, st, s)) {
-			amfa_log(LOG_ERR,
-			    "%s: %s has the inode of the log the last cut was "
-			    "of, but not its records (another file, given the "
-			    "number after the log's was deleted?): not "
-			    "uploaded",
-			    log_path, name);
-			close(old);
-			old = -1;
-		}
-		if (old >= 0 && (unsigned long long)ost.st_size > s->off) {
-			amfa_log(LOG_INFO,
-			    "%s: rotated to %s: cutting its end first",
-			    log_path, name);
-			free(name);
-			*st = ost;
-			return old;
-		}
-		if (old < 0)
+	*st = lst;
+	if (s->ino == 0 || s->ino == (unsigned long long)lst.st_ino) {
+		if (s->ino != 0 && (unsigned long long)lst.st_size < s->off) {
 			amfa_log(LOG_WARNING,
-			    "%s: rotated, and no file beside it is the old "
-			    "one (inode %llu: deleted, compressed?): what it "
-			    "gained after offset %llu is not uploaded",
-			    log_path, s->ino, s->off);
-		else if ((unsigned long long)ost.st_size < s->off)
+			    "%s: truncated since the last cut (rotation by "
+			    "copy and truncate?): cutting it from its start; "
+			    "what it gained after offset %llu is not uploaded",
+			    log_path, s->off);
+			s->off = 0;
+		}
+		s->ino = (unsigned long long)lst.st_ino;
+		return log_fd;
+	}
+	old = amfa_rotated_open(log_path, s->ino, &name);
+	if (old >= 0 &&
+	    (fstat(old, &ost) != 0 ||
+		((unsigned long long)ost.st_size > s->off &&
+		    !was_cut_from(old, &ost, &lst, s)))) {
+		amfa_log(LOG_ERR,
+		    "%s: %s has the inode of the log the last cut was of, but "
+		    "not its records (another file, given the number after "
+		    "the log's was deleted?): not uploaded",
+		    log_path, name);
+		close(old);
+		old = -1;
+	}
+	if (old >= 0 && (unsigned long long)ost.st_size > s->off) {
+		amfa_log(LOG_INFO, "%s: rotated to %s: cutting its end first",
+		    log_path, name);
+		free(name);
+		*st = ost;
+		return old;
+	}
+	if (old < 0)
+		amfa_log(LOG_WARNING,
+		    "%s: rotated, and no file beside it is the old one (inode "
+		    "%llu: deleted, compressed?): what it gained after offset "
+		    "%llu is not uploaded",
+		    log_path, s->ino, s->off);
+	else {
+		if ((unsigned long long)ost.st_size < s->off)
 			amfa_log(LOG_ALERT,
 			    "%s: rotated to %s, which is shorter than the last "
 			    "cut reached (%llu bytes): cut since",
 			    log_path, name, s->off);
-		if (old >= 0)
-			close(old);
-		free(name);
-		s->ino = (unsigned long long)st->st_ino;
-		s->off = 0;
-		if (state_write(spool_fd, s) != 0)
-			return -1;
-	} else if (s->ino != 0 && (unsigned long long)st->st_size < s->off) {
-		amfa_log(LOG_WARNING,
-		    "%s: truncated since the last cut (rotation by copy and "
-		    "truncate?): cutting it from its start; what it gained "
-		    "after offset %llu is not uploaded",
-		    log_path, s->off);
-		s->off = 0;
+		close(old);
 	}
-	s->ino = (unsigned long long)st->st_ino;
+	free(name);
+	name = NULL;
+	/* Where the chain went on. */
+	old = s->seq > 0 ?
+	    amfa_rotated_successor(log_path, lst.st_gid, s->seq, s->hex,
+		&name) :
+	    -1;
+	if (old >= 0 && fstat(old, &ost) == 0 && ost.st_ino != lst.st_ino) {
+		amfa_log(LOG_INFO,
+		    "%s: the chain goes on in %s (renamed again since): "
+		    "cutting it next",
+		    log_path, name);
+		free(name);
+		s->ino = (unsigned long long)ost.st_ino;
+		s->off = 0;
+		if (state_write(spool_fd, s) != 0) {
+			close(old);
+			return -1;
+		}
+		*st = ost;
+		return old;
+	}
+	if (old >= 0)
+		close(old); /* the log itself */
+	else if (lst.st_size == 0) {
+		free(name);
+		return -2; /* its first record not written yet */
+	} else if (s->seq > 0)
+		amfa_log(LOG_WARNING,
+		    "%s: no file beside it begins with seq %llu, the record "
+		    "after the last cut: the records before the log's first "
+		    "are not uploaded",
+		    log_path, s->seq + 1);
+	free(name);
+	s->ino = (unsigned long long)lst.st_ino;
+	s->off = 0;
+	if (state_write(spool_fd, s) != 0)
+		return -1;
 	return log_fd;
 }
 
@@ -314,7 +353,7 @@ cut_locked(const char *log_path, int head, int spool_fd, int queue_fd,
 {
 	struct state s;
 	struct stat st;
-	unsigned long long first, last, hseq, log_ino;
+	unsigned long long first, last, hseq;
 	char first_prev[AMFA_CHAIN_HEX] = "", hhex[AMFA_CHAIN_HEX];
 	char name[200], when[32], sbuf[200], seal[200];
 	char end_hex[AMFA_CHAIN_HEX];
@@ -335,10 +374,13 @@ cut_locked(const char *log_path, int head, int spool_fd, int queue_fd,
 		    log_fd < 0 ? strerror(errno) : "not a regular file");
 		goto out;
 	}
-	log_ino = (unsigned long long)st.st_ino;
 	state_read(spool_fd, &s);
-	if ((src = cut_source(log_path, log_fd, spool_fd, &s, &st)) < 0)
+	if ((src = cut_source(log_path, log_fd, spool_fd, &s, &st)) < 0) {
+		if (src == -2)
+			r = 0;
+		src = -1;
 		goto out;
+	}
 	rotated = src != log_fd;
 	if ((unsigned long long)st.st_size == s.off) {
 		r = 0;
@@ -366,8 +408,7 @@ cut_locked(const char *log_path, int head, int spool_fd, int queue_fd,
 		/* A rotated file that ends in part of a record: passed. */
 		if (rotated && whole) {
 			torn_tail(log_path, len);
-			s.ino = log_ino;
-			s.off = 0;
+			s.off = (unsigned long long)st.st_size;
 			if (state_write(spool_fd, &s) != 0)
 				goto out;
 			*again = 1;
@@ -452,8 +493,8 @@ cut_locked(const char *log_path, int head, int spool_fd, int queue_fd,
 		if (s.off < (unsigned long long)st.st_size)
 			torn_tail(log_path,
 			    (unsigned long long)st.st_size - s.off);
-		s.ino = log_ino;
-		s.off = 0;
+		s.off = (unsigned long long)
+			    st.st_size; /* done: see cut_source */
 		*again = 1;
 	}
 	if (state_write(spool_fd, &s) != 0)

@@ -11,8 +11,9 @@
  * The log itself is left as it is (log rotation stays the system's); where
  * the next cut starts is kept in the spool's audit.state ("INODE OFFSET
  * SEQ HEX").  When the log was rotated by renaming, the file it became is
- * found by that inode and cut to its end first, then the new log from its
- * start, in the same run (audit_rotation.h).  The copy is fsynced and renamed into place before the state
+ * found by that inode and cut to its end first, then the file that begins
+ * with the record after it (the new log, or the log renamed a second
+ * time), in the same run (audit_rotation.h).  The copy is fsynced and renamed into place before the state
  * moves on, so a crash copies a segment twice at worst, never loses one.
  *
  * Each cut also queues its seal, uploaded beside the segment:

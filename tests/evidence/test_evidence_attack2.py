@@ -321,6 +321,44 @@ class EvidenceAttack2(base.Evidence):
         self.assertEqual(v.returncode, 0, v.stdout + r.stderr)
         self.assertIn("through seq 5", v.stdout)
 
+    def test_two_rotations_between_cuts_lose_nothing(self):
+        """The log renamed twice before the uploader ran again (it was
+        stopped, say): the file its state names (now audit.log.2), then
+        the one the chain went on in (audit.log.1), then the log: all
+        three in one run, the bucket's set whole."""
+        old = self.rotate()  # seq 3 and 4 in audit.log.1, not cut
+        self.append(2, "middle")  # seq 5 and 6, in the new log
+        grp = pwd.getpwnam("nobody").pw_gid
+        os.rename(old, self.log + ".2")
+        os.rename(self.log, old)
+        with open(self.log, "w"):
+            pass
+        os.chown(self.log, 0, grp)
+        os.chmod(self.log, 0o660)
+        self.append(1, "newest")  # seq 7
+        r = self.once()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("the chain goes on in audit.log.1", r.stderr)
+        v = self.verify(os.path.join(self.spool, "sent"))
+        self.assertEqual(v.returncode, 0, v.stdout + r.stderr)
+        self.assertIn("through seq 7", v.stdout)
+
+    def test_rotation_of_a_log_cut_before_its_chain_began(self):
+        """Records from before the log had a chain head (no seq), cut, then
+        the log renamed: the uploader goes on with the new log (no chain
+        to follow from one file to the next)."""
+        with open(self.log, "w") as f:
+            f.write('{"event":"old","n":1}\n{"event":"old","n":2}\n')
+        self.assertEqual(self.once().returncode, 0)
+        os.rename(self.log, self.log + ".1")
+        with open(self.log, "w"):
+            pass
+        self.append(1, "chained")  # seq 1
+        r = self.once()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(any("-%020d-%020d-" % (1, 1) in n
+                            for n in self.sent_segments()), r.stderr)
+
     def test_another_file_with_the_rotated_logs_inode_is_not_uploaded(self):
         """The file the log was rotated to is deleted and its inode
         number given to another file beside the log (here: the state made
