@@ -244,7 +244,7 @@ cut_source(const char *log_path, int log_fd, int spool_fd, struct state *s,
 {
 	struct stat ost, lst;
 	char *name = NULL;
-	int old;
+	int old, found;
 
 	if (fstat(log_fd, &lst) != 0)
 		return -1;
@@ -281,6 +281,7 @@ cut_source(const char *log_path, int log_fd, int spool_fd, struct state *s,
 		*st = ost;
 		return old;
 	}
+	found = old >= 0;
 	if (old < 0)
 		amfa_log(LOG_WARNING,
 		    "%s: rotated, and no file beside it is the old one (inode "
@@ -319,10 +320,10 @@ cut_source(const char *log_path, int log_fd, int spool_fd, struct state *s,
 	}
 	if (old >= 0)
 		close(old); /* the log itself */
-	else if (lst.st_size == 0) {
+	else if (lst.st_size == 0 && found) {
 		free(name);
 		return -2; /* its first record not written yet */
-	} else if (s->seq > 0)
+	} else if (s->seq > 0 && lst.st_size > 0)
 		amfa_log(LOG_WARNING,
 		    "%s: no file beside it begins with seq %llu, the record "
 		    "after the last cut: the records before the log's first "

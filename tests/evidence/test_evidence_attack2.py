@@ -304,6 +304,19 @@ class EvidenceAttack2(base.Evidence):
         self.assertNotEqual(v.returncode, 0, v.stdout)
         self.assertIn("break", v.stdout)
 
+    def test_rotated_log_gone_and_the_new_one_empty_is_said_once(self):
+        """The renamed file deleted before its end was cut, and nothing
+        written to the new log yet: said at the first run, not at every
+        run after."""
+        old = self.rotate()
+        os.unlink(old)
+        r = self.once()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("no file beside it is the old one", r.stderr)
+        r = self.once()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("no file beside it is the old one", r.stderr)
+
     def test_rotated_log_ending_in_a_torn_record_does_not_stop_the_uploads(self):
         """A writer that died inside write(2) left part of a record at the
         end of the file the log was rotated to: the uploader cuts the
