@@ -5,6 +5,7 @@ and a relay that holds writes to widen races.  Used by the fleet tests
 (tests/pam/test_pam_fleet.py) and the admin program's table tests."""
 
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -51,12 +52,21 @@ class SlowWrites:
     then wide enough that racing logins all read before any writes,
     and only the write's condition can keep two of them from winning.
     The first `skip' UpdateItems pass at once (a login's first write is
-    the one that counts its attempt: auth.c)."""
+    the one that counts its attempt: auth.c); with `skip_if' (bytes),
+    instead, every UpdateItem holding it passes at once (the count's
+    expression: however many counts a login makes) and the others are
+    held.  Requests are read whole (headers and Content-Length) before
+    they are judged, whatever the reads' sizes on a loaded machine;
+    `seen' lists each request's X-Amz-Target and whether it was held."""
 
-    def __init__(self, port, hold, skip=0):
+    MARK = b"DynamoDB_20120810.UpdateItem"
+
+    def __init__(self, port, hold, skip=0, skip_if=None):
         self.upstream, self.hold, self.skip = port, hold, skip
+        self.skip_if = skip_if
         self.count_lock = threading.Lock()
         self.holding = threading.Event()    # set when a write is held
+        self.seen = []
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(128)
@@ -72,57 +82,86 @@ class SlowWrites:
             threading.Thread(target=self.relay, args=(c,),
                              daemon=True).start()
 
-    MARK = b"DynamoDB_20120810.UpdateItem"
+    @staticmethod
+    def read_request(c, buf):
+        """One whole request from `buf' and `c': (request, rest), or
+        (None, what was left) at the end of the connection."""
+        while b"\r\n\r\n" not in buf:
+            d = c.recv(65536)
+            if not d:
+                return None, buf
+            buf += d
+        head, _, rest = buf.partition(b"\r\n\r\n")
+        m = re.search(rb"(?im)^content-length:[ \t]*(\d+)", head)
+        n = int(m.group(1)) if m else 0
+        while len(rest) < n:
+            d = c.recv(65536)
+            if not d:
+                break
+            rest += d
+        return head + b"\r\n\r\n" + rest[:n], rest[n:]
 
-    def maybe_hold(self, data, before=b""):
-        # `before': the end of the previous chunk, so that a mark split
-        # across two chunks (a loaded machine's short reads) is seen once.
-        tail = before[-(len(self.MARK) - 1):]
-        if (tail + data).count(self.MARK) > tail.count(self.MARK):
+    def maybe_hold(self, req):
+        m = re.search(rb"(?im)^x-amz-target:[ \t]*(\S+)", req)
+        target = m.group(1).decode() if m else "?"
+        held = False
+        if self.MARK in req.split(b"\r\n\r\n", 1)[0]:
             with self.count_lock:
-                self.skip -= 1
-                if self.skip >= 0:
-                    return
+                if self.skip_if is not None:
+                    held = self.skip_if not in req
+                else:
+                    self.skip -= 1
+                    held = self.skip < 0
+        with self.count_lock:
+            self.seen.append((target, held))
+        if held:
             self.holding.set()
             time.sleep(self.hold)
 
     def relay(self, c):
-        # A write is held before it goes on (on a connection kept alive,
-        # in whichever chunk it comes); everything else passes at once.
+        # Each request is read whole, held if it is a write to hold (on a
+        # connection kept alive too), then passed on; the answers pass at
+        # once.
+        u = None
+        buf = b""
         try:
-            first = c.recv(65536)
-            self.maybe_hold(first)
-            u = socket.create_connection(("127.0.0.1", self.upstream))
-        except OSError:
-            c.close()
-            return
-
-        def back():
-            try:
-                while True:
-                    data = u.recv(65536)
-                    if not data:
-                        break
-                    c.sendall(data)
-            except OSError:
-                pass
-            finally:
-                c.close()
-                u.close()
-        threading.Thread(target=back, daemon=True).start()
-        try:
-            data = first
-            while data:
-                u.sendall(data)
-                prev, data = data, c.recv(65536)
-                self.maybe_hold(data, prev)
+            while True:
+                req, buf = self.read_request(c, buf)
+                if req is None:
+                    break
+                self.maybe_hold(req)
+                if u is None:
+                    u = socket.create_connection(("127.0.0.1",
+                                                  self.upstream))
+                    threading.Thread(target=self.back, args=(c, u),
+                                     daemon=True).start()
+                u.sendall(req)
+            if u is not None and buf:
+                u.sendall(buf)
         except OSError:
             pass
         finally:
-            try:
-                u.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
+            if u is None:
+                c.close()
+            else:
+                try:
+                    u.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+
+    @staticmethod
+    def back(c, u):
+        try:
+            while True:
+                data = u.recv(65536)
+                if not data:
+                    break
+                c.sendall(data)
+        except OSError:
+            pass
+        finally:
+            c.close()
+            u.close()
 
     def close(self):
         self.sock.close()
