@@ -123,6 +123,9 @@ class CannedServer:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
+            if self.stopping:
+                conn.close()
+                return
             threading.Thread(target=self.serve, args=(conn,),
                              daemon=True).start()
 
@@ -159,5 +162,13 @@ class CannedServer:
                 pass
 
     def stop(self):
+        # Woken and gone before the descriptor is closed (a thread still in
+        # accept(2) when the number goes to the next server would take its
+        # connections): as fleetlib.SlowWrites.close.
         self.stopping = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.thread.join(10)
         self.sock.close()

@@ -71,13 +71,18 @@ class SlowWrites:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(128)
         self.url = "http://127.0.0.1:%d/" % self.sock.getsockname()[1]
-        threading.Thread(target=self.serve, daemon=True).start()
+        self.closed = False
+        self.server = threading.Thread(target=self.serve, daemon=True)
+        self.server.start()
 
     def serve(self):
         while True:
             try:
                 c, _ = self.sock.accept()
             except OSError:
+                return
+            if self.closed:
+                c.close()
                 return
             threading.Thread(target=self.relay, args=(c,),
                              daemon=True).start()
@@ -164,6 +169,17 @@ class SlowWrites:
             u.close()
 
     def close(self):
+        # The accepting thread is woken (shutdown of a listening socket)
+        # and gone before the descriptor is closed: a thread still inside
+        # accept(2) when its number is given to the next test's relay
+        # would take that relay's connections (seen: the next test's
+        # write held here, 5 s, and never seen there).
+        self.closed = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.server.join(10)
         self.sock.close()
 
 
