@@ -361,6 +361,7 @@ again:
 		    CONNECT_TIMEOUT_MS;
 		req.total_timeout_ms = (long)left;
 		req.max_response = AMFA_DDB_MAX_ANSWER;
+		req.keep = 1; /* a login's requests share one connection */
 		err->tries++;
 		amfa_http_perform(&req, &resp);
 		amfa_aws_signed_free(&sh);

@@ -18,6 +18,9 @@
 static const char *const library_env[] = { "SSLKEYLOGFILE", "CURL_SSL_BACKEND",
 	"CURL_HOME", "XML_CATALOG_FILES", "XML_DEBUG_CATALOG", NULL };
 
+/* The handle of this thread's kept connections (amfa_http_release). */
+static __thread CURL *kept;
+
 struct sink {
 	char *buf;
 	size_t len, cap, max;
@@ -182,7 +185,11 @@ amfa_http_perform(const struct amfa_http_request *req,
 		    "the caller's environment would steer libcurl");
 		return resp->error;
 	}
-	if ((c = curl_easy_init()) == NULL)
+	if (req->keep && kept != NULL) {
+		c = kept; /* its connections and TLS sessions, nothing else */
+		kept = NULL;
+		curl_easy_reset(c);
+	} else if ((c = curl_easy_init()) == NULL)
 		return resp->error;
 	for (const char *const *h = req->headers; h != NULL && *h != NULL;
 	     h++) {
@@ -217,9 +224,23 @@ amfa_http_perform(const struct amfa_http_request *req,
 out:
 	if (s.buf != NULL)
 		amfa_wipe_free(s.buf, s.cap);
+	if (req->keep && resp->error == AMFA_HTTP_OK) {
+		/* Kept with no pointer into this call (headers, body, sink,
+		 * error buffer): the options are dropped now. */
+		curl_easy_reset(c);
+		kept = c;
+	} else
+		curl_easy_cleanup(c);
 	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(c);
 	return resp->error;
+}
+
+void
+amfa_http_release(void)
+{
+	if (kept != NULL)
+		curl_easy_cleanup(kept);
+	kept = NULL;
 }
 
 void

@@ -4,7 +4,7 @@
  * http/https, a capped response size.  libcurl's proxy environment variables
  * (https_proxy, no_proxy, ...) are honoured, except in set-user-id
  * programs (sudo, su), where that environment is the caller's.  Shared by
- * the STS client and the YubiKey validation client.
+ * the AWS clients and the YubiKey validation client.
  */
 #ifndef AMFA_HTTP_H
 #define AMFA_HTTP_H
@@ -23,6 +23,8 @@ struct amfa_http_request {
 	size_t max_response; /* bytes of body kept */
 	int no_proxy;	     /* never through a proxy (the instance metadata
 		       * service: its token must not leave the host) */
+	int keep;	     /* the connection stays open for this thread's next
+		   * request to the same server (amfa_http_release) */
 };
 
 enum amfa_http_error {
@@ -49,6 +51,16 @@ struct amfa_http_response {
 /* Perform the exchange.  Returns resp->error. */
 enum amfa_http_error amfa_http_perform(const struct amfa_http_request *req,
     struct amfa_http_response *resp);
+/*
+ * Close what `keep' kept open (the connections and the TLS sessions of
+ * this thread's kept requests).  A kept connection found closed by the
+ * server when the next request goes out is replaced by libcurl, which
+ * sends that request again on the new one when nothing came back on the
+ * old: a write whose answer was lost may then be carried out twice (the
+ * callers' conditional writes find their condition false the second
+ * time, as after any retry).  Any failed exchange closes them too.
+ */
+void amfa_http_release(void);
 /* Wipe and free the body. */
 void amfa_http_response_free(struct amfa_http_response *resp);
 const char *amfa_http_error_str(enum amfa_http_error e);

@@ -488,7 +488,7 @@ decide_ahead(const struct amfa_config *cfg, const struct amfa_user *u,
 		st.failures = 0;
 		st.locked_until = 0;
 		st.last_success = (int64_t)now;
-		sr = amfa_store_commit(s, &st, (int64_t)now);
+		sr = amfa_store_commit_acceptance(s, &st, (int64_t)now);
 		if (sr == AMFA_STORE_OK)
 			break;
 		if (sr != AMFA_STORE_CONFLICT || tries >= AMFA_AUTH_MAX_TRIES ||

@@ -66,8 +66,16 @@ enum amfa_ddb_result amfa_net_kms_decrypt(const struct amfa_ddb_config *c,
  * The plugin links its own copy of log.c, so each call carries the
  * caller's log sink, set in the plugin for the call and cleared after it.
  */
+/*
+ * Close the connections this thread kept open for a login's requests to
+ * the state table and KMS (aws/http.h, amfa_http_release): called when
+ * the login is done, so that none outlives it (an sshd process forks the
+ * session from the one that authenticated).  Loads nothing.
+ */
+void amfa_net_release(void);
+
 #define AMFA_NET_PLUGIN	    "awsmfa_net.so"
-#define AMFA_NET_OPS_SYMBOL "amfa_net_ops_v5"
+#define AMFA_NET_OPS_SYMBOL "amfa_net_ops_v6"
 
 struct amfa_net_log {
 	amfa_log_sink *sink; /* NULL: stderr */
@@ -106,6 +114,7 @@ struct amfa_net_ops {
 	    const struct amfa_ddb_config *c, const char *key_id,
 	    const struct amfa_kms_context *ctx, const char *blob_b64,
 	    unsigned char *key, struct amfa_ddb_error *err);
+	void (*release)(void); /* amfa_net_release */
 };
 
 #endif

@@ -1,4 +1,5 @@
 /* The network clients called directly (programs and tests); see net.h. */
+#include "aws/http.h"
 #include "net.h"
 
 enum amfa_sts_result
@@ -57,4 +58,10 @@ amfa_net_kms_decrypt(const struct amfa_ddb_config *c, const char *key_id,
     unsigned char key[AMFA_KMS_DATA_KEY_LEN], struct amfa_ddb_error *err)
 {
 	return amfa_kms_decrypt(c, key_id, ctx, blob_b64, key, err);
+}
+
+void
+amfa_net_release(void)
+{
+	amfa_http_release();
 }

@@ -315,3 +315,15 @@ amfa_net_kms_decrypt(const struct amfa_ddb_config *c, const char *key_id,
 		return AMFA_DDB_INTERNAL;
 	return ops->kms_decrypt(&log, c, key_id, ctx, blob_b64, key, err);
 }
+
+void
+amfa_net_release(void)
+{
+	const struct amfa_net_ops *ops;
+
+	pthread_mutex_lock(&net_lock);
+	ops = net_ops;
+	pthread_mutex_unlock(&net_lock);
+	if (ops != NULL)
+		ops->release();
+}

@@ -2,6 +2,7 @@
  * awsmfa_net.so: the network clients for pam_awsmfa.so, which loads this
  * on demand (net_dlopen.c, net.h).  Exports only AMFA_NET_OPS_SYMBOL.
  */
+#include "aws/http.h"
 #include "log.h"
 #include "net.h"
 
@@ -116,9 +117,15 @@ plugin_kms_decrypt(const struct amfa_net_log *log,
 	return r;
 }
 
-extern const struct amfa_net_ops amfa_net_ops_v5;
+static void
+plugin_release(void)
+{
+	amfa_http_release();
+}
 
-const struct amfa_net_ops amfa_net_ops_v5 = {
+extern const struct amfa_net_ops amfa_net_ops_v6;
+
+const struct amfa_net_ops amfa_net_ops_v6 = {
 	.size = sizeof(struct amfa_net_ops),
 	.version = AMFA_VERSION,
 	.sts_get_session_token = plugin_sts,
@@ -128,4 +135,5 @@ const struct amfa_net_ops amfa_net_ops_v5 = {
 	.ddb_delete_item = plugin_ddb_delete,
 	.kms_generate_data_key = plugin_kms_generate,
 	.kms_decrypt = plugin_kms_decrypt,
+	.release = plugin_release,
 };

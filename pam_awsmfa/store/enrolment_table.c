@@ -379,6 +379,8 @@ amfa_enrolment_login_done(const struct amfa_config *cfg)
 	if (user != NULL)
 		take_back(cfg, user);
 	amfa_table_prefetch_drop();
+	/* The login's connection to the table ends with it. */
+	amfa_net_release();
 }
 
 int

@@ -358,3 +358,101 @@ amfa_item_write(const struct amfa_state *old, int exists, uint64_t version,
 	*why = NULL;
 	return 0;
 }
+
+/*
+ * Is `st', a write that lets the user in at `now', an acceptance of the
+ * plain kind on the snapshot `old': nothing changed but what it spends
+ * and clears, and last_success?
+ */
+static int
+plain_acceptance(const struct amfa_state *old, const struct amfa_state *st,
+    int64_t now)
+{
+	if (st->last_success < old->last_success || st->last_success != now ||
+	    st->failures != 0 || st->locked_until != 0 ||
+	    old->locked_until > now || st->last_step < old->last_step ||
+	    st->recovery_gen != old->recovery_gen ||
+	    (st->recovery_used != old->recovery_used &&
+		(st->recovery_used & old->recovery_used) !=
+		    old->recovery_used) ||
+	    st->ntokens != old->ntokens)
+		return 0;
+	for (int i = 0; i < st->ntokens; i++) {
+		const struct amfa_token_counter *o = find_token(old,
+		    st->tokens[i].public_id);
+		if (o == NULL || !is_modhex(st->tokens[i].public_id) ||
+		    amfa_item_counter(st->tokens[i].session,
+			st->tokens[i].use) <
+			amfa_item_counter(o->session, o->use))
+			return 0;
+	}
+	return 1;
+}
+
+int
+amfa_item_write_acceptance(const struct amfa_state *old, uint64_t enr_version,
+    const struct amfa_state *st, int64_t now, struct amfa_item_write *w)
+{
+	const char *nm, *zero, *one;
+	char vname[12];
+
+	memset(w, 0, sizeof(*w));
+	if (!plain_acceptance(old, st, now))
+		return 1;
+	if ((zero = value(w, "zero", 0)) == NULL ||
+	    (one = value(w, "one", 1)) == NULL ||
+	    (nm = value(w, "lo", st->last_success)) == NULL ||
+	    append(w->update,
+		"SET amfa_ver = amfa_ver + %s, fail_count = %s, "
+		"locked_until = %s, last_ok = %s",
+		one, zero, zero, nm) != 0)
+		return -1;
+	/* The item is there, not locked now, of the enrolment read. */
+	if ((nm = value(w, "now", now)) == NULL ||
+	    append(w->condition, "attribute_exists(%s) AND locked_until <= %s",
+		AMFA_ITEM_KEY, nm) != 0)
+		return -1;
+	if (enr_version == 0) {
+		if (append(w->condition,
+			" AND attribute_not_exists(enr_ver)") != 0)
+			return -1;
+	} else if ((nm = value(w, "ev", (int64_t)enr_version)) == NULL ||
+	    append(w->condition, " AND enr_ver = %s", nm) != 0)
+		return -1;
+	/* What it spends, each with the replay rule as its condition. */
+	if (st->last_step > old->last_step &&
+	    ((nm = value(w, "ts", st->last_step)) == NULL ||
+		append(w->update, ", totp_step = %s", nm) != 0 ||
+		append(w->condition, " AND totp_step < %s", nm) != 0))
+		return -1;
+	if (st->recovery_used != old->recovery_used) {
+		const char *ru, *oru, *rg;
+
+		if ((ru = value(w, "ru", st->recovery_used)) == NULL ||
+		    (oru = value(w, "oru", old->recovery_used)) == NULL ||
+		    (rg = value(w, "rg", old->recovery_gen)) == NULL ||
+		    append(w->update, ", rc_used = %s", ru) != 0 ||
+		    append(w->condition, " AND rc_gen = %s AND rc_used = %s",
+			rg, oru) != 0)
+			return -1;
+	}
+	for (int i = 0; i < st->ntokens; i++) {
+		const struct amfa_token_counter *t = &st->tokens[i];
+		const struct amfa_token_counter *o = find_token(old,
+		    t->public_id);
+		uint64_t c = amfa_item_counter(t->session, t->use);
+
+		if (c == amfa_item_counter(o->session, o->use))
+			continue; /* not written: another's raise stays */
+		snprintf(vname, sizeof(vname), "k%d", i);
+		if ((nm = value(w, vname, (int64_t)c)) == NULL ||
+		    append(w->update, ", " YK_PREFIX "%s = %s", t->public_id,
+			nm) != 0 ||
+		    append(w->condition,
+			" AND (attribute_not_exists(" YK_PREFIX
+			"%s) OR " YK_PREFIX "%s < %s)",
+			t->public_id, t->public_id, nm) != 0)
+			return -1;
+	}
+	return 0;
+}

@@ -81,6 +81,29 @@ int amfa_item_write(const struct amfa_state *old, int exists, uint64_t version,
     const struct amfa_state *st, int64_t now, struct amfa_item_write *w,
     const char **why);
 
+/*
+ * The write of a plain acceptance (the user let in; what changed is what
+ * the acceptance spends, the failures and lock cleared, last_ok), for a
+ * login on the fleet's table where other attempts are counted at the same
+ * moment.  Unlike amfa_item_write it is not conditioned on amfa_ver,
+ * which every count raises (so that, in a race, a count would send the
+ * acceptance round again): it writes only what it changes, each on the
+ * condition that makes it right whatever else was written since:
+ *     attribute_exists(amfa_user) AND locked_until <= :now
+ *     AND enr_ver = :ev  (attribute_not_exists(enr_ver): none when read)
+ *     AND totp_step < :ts                      a new step
+ *     AND (attribute_not_exists(yk_ID) OR yk_ID < :kN)  a token's counters
+ *     AND rc_gen = :rg AND rc_used = :oru      a recovery code
+ * and SETs amfa_ver = amfa_ver + 1.  Counts that land between the count
+ * of this login and this write are cleared with it, as a success after
+ * them clears them when they come one at a time.  0 with *w; 1 when `st'
+ * is not a plain acceptance of `old' (amfa_item_write then); -1 when the
+ * write does not fit.  `old' must be of an existing item.
+ */
+int amfa_item_write_acceptance(const struct amfa_state *old,
+    uint64_t enr_version, const struct amfa_state *st, int64_t now,
+    struct amfa_item_write *w);
+
 /* The enrolment attributes of an item, pointing into it. */
 #define AMFA_ITEM_ENR_CT_MAX  (24 * 1024) /* base64 of a sealed record */
 #define AMFA_ITEM_ENR_KEY_MAX 1024	  /* base64 of a KMS blob */

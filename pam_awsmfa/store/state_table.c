@@ -145,6 +145,20 @@ enrolment_pinned_ok(const struct amfa_store *s, const struct amfa_ddb_item *it)
 	return 0;
 }
 
+/* The state held by `it', its version and its enrolment's into `s'. */
+static int
+to_state(struct amfa_store *s, const struct amfa_ddb_item *it,
+    struct amfa_state *st, const char **why)
+{
+	struct amfa_item_enrolment e;
+
+	if (amfa_item_to_state(it, s->user, st, &s->version, why) != 0 ||
+	    amfa_item_enrolment(it, &e, why) != 0)
+		return -1;
+	s->enr_ver = e.version;
+	return 0;
+}
+
 static enum amfa_store_result
 table_load(struct amfa_store *s, struct amfa_state *st)
 {
@@ -166,8 +180,7 @@ table_load(struct amfa_store *s, struct amfa_state *st)
 	if (have_counted(s->user)) {
 		/* A look before the decision (grace=, the take-back): the
 		 * item as the count left it, kept for the decision. */
-		p = amfa_item_to_state(&prefetch.it, s->user, st, &s->version,
-		    &why);
+		p = to_state(s, &prefetch.it, st, &why);
 		if (p != 0) {
 			memset(st, 0, sizeof(*st));
 			st->last_step = -1;
@@ -202,7 +215,7 @@ table_load(struct amfa_store *s, struct amfa_state *st)
 		amfa_ddb_item_free(&it);
 		return AMFA_STORE_ERROR;
 	}
-	p = amfa_item_to_state(&it, s->user, st, &s->version, &why);
+	p = to_state(s, &it, st, &why);
 	amfa_ddb_item_free(&it);
 	if (p != 0) {
 		amfa_log(LOG_ERR,
@@ -227,8 +240,21 @@ table_commit(struct amfa_store *s, const struct amfa_state *st, int64_t now)
 	enum amfa_ddb_result r;
 	char endpoint[256], cache[4096];
 	const char *why;
+	int acceptance;
 
-	if (amfa_item_write(&s->snap, s->exists, s->version, st, now, &w,
+	/* A plain acceptance on an existing item is written field by field
+	 * (state_item.h): the counts of other attempts racing with it do
+	 * not send it round again. */
+	acceptance = s->exists && s->accepting ?
+	    amfa_item_write_acceptance(&s->snap, s->enr_ver, st, now, &w) :
+	    1;
+	if (acceptance < 0) {
+		amfa_log(LOG_ERR, "state table %s: user %s: not written: %s",
+		    s->cfg->ddb_table, s->user, "the write does not fit");
+		return AMFA_STORE_ERROR;
+	}
+	if (acceptance == 1 &&
+	    amfa_item_write(&s->snap, s->exists, s->version, st, now, &w,
 		&why) != 0) {
 		amfa_log(LOG_ERR, "state table %s: user %s: not written: %s",
 		    s->cfg->ddb_table, s->user, why);
@@ -239,9 +265,12 @@ table_commit(struct amfa_store *s, const struct amfa_state *st, int64_t now)
 	r = amfa_net_ddb_update_item(&dc, &key, w.update, w.condition, w.values,
 	    w.nvalues, NULL, &err);
 	if (r == AMFA_DDB_OK) {
-		/* The snapshot of a further commit (store.h). */
+		/* The snapshot of a further commit (store.h).  After an
+		 * acceptance the version is not known (counts may have
+		 * raised it too): 0, which no item has, so that a further
+		 * commit finds a conflict and reads again. */
 		s->exists = 1;
-		s->version++;
+		s->version = acceptance == 0 ? 0 : s->version + 1;
 		return AMFA_STORE_OK;
 	}
 	if (r == AMFA_DDB_CONDITION) {
@@ -376,7 +405,7 @@ table_load_counted(struct amfa_store *s, struct amfa_state *st, int64_t now,
 		amfa_ddb_item_free(&it);
 		return AMFA_STORE_ERROR;
 	}
-	p = amfa_item_to_state(&it, s->user, st, &s->version, &why);
+	p = to_state(s, &it, st, &why);
 	amfa_ddb_item_free(&it);
 	if (p != 0) {
 		amfa_log(LOG_ERR,

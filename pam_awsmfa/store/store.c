@@ -99,6 +99,18 @@ amfa_store_commit(struct amfa_store *s, const struct amfa_state *st,
 	return r;
 }
 
+enum amfa_store_result
+amfa_store_commit_acceptance(struct amfa_store *s, const struct amfa_state *st,
+    int64_t now)
+{
+	enum amfa_store_result r;
+
+	s->accepting = 1;
+	r = amfa_store_commit(s, st, now);
+	s->accepting = 0;
+	return r;
+}
+
 void
 amfa_store_close(struct amfa_store *s)
 {

@@ -61,6 +61,8 @@ struct amfa_store {
 	struct amfa_state snap; /* the snapshot, as loaded */
 	int exists;		/* it came from a record (not a fresh one) */
 	uint64_t version;	/* the table item's version */
+	uint64_t enr_ver;	/* its enrolment's version (0: none) */
+	int accepting;		/* the commit lets the user in */
 	struct amfa_state_handle file; /* files: the lock and the file */
 };
 
@@ -102,6 +104,15 @@ enum amfa_store_result amfa_store_load_counted(struct amfa_store *s,
  * else a commit needs a fresh load.
  */
 enum amfa_store_result amfa_store_commit(struct amfa_store *s,
+    const struct amfa_state *st, int64_t now);
+/*
+ * The same for the write that lets the user in (the code spent, the
+ * failures and the lock cleared, last_success `now'): the table writes
+ * it without pinning the version, so that attempts counted meanwhile do
+ * not send it round again (state_item.h, amfa_item_write_acceptance);
+ * the files as amfa_store_commit.
+ */
+enum amfa_store_result amfa_store_commit_acceptance(struct amfa_store *s,
     const struct amfa_state *st, int64_t now);
 void amfa_store_close(struct amfa_store *s);
 

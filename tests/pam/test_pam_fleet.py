@@ -129,6 +129,26 @@ class OneCodeOneLogin(FleetCase):
             self.assertFalse(os.path.exists(t.state_file(user)),
                              "no state file on a table bastion")
 
+    def test_one_connection_and_two_requests_per_login(self):
+        """Right code: the count (it answers with the item) and the
+        acceptance, on one connection; wrong code: the count alone.  The
+        front counts the connections it accepted."""
+        user = self.user("conn")
+        seed = self.enroll(user)
+        wait_fresh_step(margin=10)
+        code = totp(seed)
+        wrong = "%06d" % ((int(code) + 1) % 1000000)
+        for what, answer, rc, requests in (
+                ("right", code, PAM_SUCCESS, 2),
+                ("wrong", wrong, PAM_AUTH_ERR, 1),
+                ("the same again", code, PAM_AUTH_ERR, 1)):
+            FLEET.front.reset_stats()
+            res = self.a.run("awsmfa", user, [answer])
+            self.assertRc(res, rc, what)
+            st = FLEET.front.stats()
+            self.assertEqual((st["requests"], st["connections"]),
+                             (requests, 1), "%s code: %r" % (what, st))
+
     def test_race_over_both(self):
         slow = SlowWrites(FLEET.front.port, 0.3)
         self.addCleanup(slow.close)
@@ -162,9 +182,17 @@ class OneCodeOneLogin(FleetCase):
             procs = [(self.a if i % 2 else self.b).start(
                 "awsmfa", user, [code], ["-w", barrier])
                 for i in range(PROCESSES)]
+            before = FLEET.front.stats()["requests"]
             open(barrier, "w").close()
             results = [Tree.finish(p) for p in procs]
             rcs = [r[0] for r in results]
+            # At most a count, an acceptance and one read after it found
+            # the code spent: the acceptance is not sent round again by
+            # the others' counts (state_item.h).  Was 3.5 to 5.3 a login.
+            requests = FLEET.front.stats()["requests"] - before
+            print("round %d: %d table requests for %d logins"
+                  % (rnd, requests, PROCESSES), file=sys.stderr)
+            self.assertLessEqual(requests, 3 * PROCESSES, "round %d" % rnd)
             self.assertEqual(rcs.count(PAM_SUCCESS), 1,
                              "round %d: %r\n%s" % (rnd, rcs, "\n".join(
                                  r[2] for r in results if r[0] not in
@@ -245,6 +273,47 @@ class OneCodeOneLogin(FleetCase):
                                 timeout=60)
         self.assertIn("8 of 10 codes left", status.stdout)
 
+
+    def test_acceptance_keeps_what_another_host_spent_meanwhile(self):
+        """A's acceptance is written field by field (state_item.h): held
+        while B counts and spends a recovery code, it goes through at
+        once (no read, no second write: B's writes do not send it round
+        again) and leaves B's spent code spent."""
+        user = self.user("mixed")
+        system_user(user)       # awsmfa recovery needs a local account
+        seed = self.enroll(user)
+        res = subprocess.run([ADMIN, "--config", self.a.conf, "recovery",
+                              user], capture_output=True, text=True,
+                             timeout=60)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        codes = re.findall(r"([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})",
+                           res.stdout)
+        shutil.copy(self.a.user_file(user), self.b.user_file(user))
+        slow = SlowWrites(FLEET.front.port, 3,
+                          skip_if=b"fail_count = if_not_exists(fail_count")
+        self.addCleanup(slow.close)
+        self.a.settings["dynamodb_endpoint"] = slow.url
+        self.a.settings["dynamodb_timeout"] = 20
+        self.a.write_config(self.a.settings)
+        wait_fresh_step(margin=12)
+        at = time.time()
+        p = self.a.start("awsmfa", user, [totp(seed, at=at)])
+        self.assertHeld(slow, p)
+        self.assertRc(self.b.run("awsmfa", user, [codes[3]]), PAM_SUCCESS,
+                      "B's recovery code while A's acceptance is held")
+        rc, out, log = Tree.finish(p)
+        self.assertEqual(rc, PAM_SUCCESS, log)
+        self.assertNotIn("deciding again", log)
+        self.assertEqual([t for t, held in slow.seen],
+                         ["DynamoDB_20120810.UpdateItem"] * 2,
+                         "A: its count and its acceptance, nothing more")
+        item = FLEET.item(user)
+        self.assertEqual(int(item["rc_used"]), 1 << 3, "B's code stays spent")
+        self.assertEqual(int(item["totp_step"]), int(at) // 30)
+        self.assertEqual(item["fail_count"], "0")
+        res = self.a.run("awsmfa", user, [codes[3]])
+        self.assertRc(res, PAM_AUTH_ERR, "B's code on A")
+        self.assertIn("already used", res.log)
 
     def test_recovery_code_not_reopened_by_another_hosts_set(self):
         """A new set issued on A has not reached B yet.  Before the fix each
@@ -514,7 +583,7 @@ class WithSts(FleetCase):
         return [r for r in self.sts.requests()["requests"]
                 if r["action"] == "GetSessionToken"]
 
-    def test_decided_again_without_a_second_sts_call(self):
+    def test_sts_login_not_sent_round_again_by_a_count(self):
         slow = SlowWrites(FLEET.front.port, 4, skip=1)
         self.addCleanup(slow.close)
         self.a.settings["dynamodb_endpoint"] = slow.url
@@ -525,15 +594,19 @@ class WithSts(FleetCase):
         code = totp(self.iam.seed, at=at)
         wrong = "%06d" % ((int(code) + 1) % 1000000)
         # A counts its attempt, checks, gets credentials from STS, and its
-        # acceptance is held; meanwhile B counts a failure: A's write finds
-        # the item changed and A decides again on the fresh item, without
-        # counting itself again or asking STS again.
+        # acceptance is held; meanwhile B counts a failure.  B's count
+        # does not send A's acceptance round again (it is written field
+        # by field: state_item.h); it clears B's count with A's, as it
+        # would one after the other.  (A conflict that does send an
+        # acceptance round again, and the verifier's answer kept across
+        # it: test_decided_again_without_a_second_validation.)
         p = self.a.start("awsmfa", self.name, [code], ["-E"])
         self.assertHeld(slow, p)
         self.assertRc(self.b.run("awsmfa", self.name, [wrong]), PAM_AUTH_ERR)
         rc, out, log = Tree.finish(p)
-        self.assertIn("changed since it was read; deciding again", log)
+        self.assertNotIn("deciding again", log)
         self.assertEqual(rc, PAM_SUCCESS, log)
+        self.assertEqual(len(slow.seen), 2, "A: a count and an acceptance")
         self.assertIn("ENV AWS_SESSION_TOKEN=", out)
         self.assertEqual(len(self.sts_calls()), 1, "the code went to STS once")
         self.assertEqual(self.sts.requests()["mfa"].get("reused"), None)
@@ -614,6 +687,9 @@ class WithValidation(FleetCase):
             t.write_config(t.settings)
         wait_fresh_step(margin=10)
         wrong = "%06d" % ((int(totp(seed)) + 1) % 1000000)
+        # The token's first use: its counter is new to the item, so the
+        # acceptance is pinned to the version (state_item.h), and B's
+        # count sends it round again.
         p = self.a.start("awsmfa", user, [otp])
         self.assertHeld(slow, p)
         self.assertRc(self.b.run("awsmfa", user, [wrong]), PAM_AUTH_ERR)

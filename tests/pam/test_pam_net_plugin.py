@@ -62,7 +62,7 @@ class Dependencies(unittest.TestCase):
                              capture_output=True, text=True,
                              check=True).stdout
         self.assertEqual([l.split()[-1] for l in out.splitlines()],
-                         ["amfa_net_ops_v5"])
+                         ["amfa_net_ops_v6"])
 
 
 class LoaderBase(PamTestCase):
@@ -155,7 +155,7 @@ class Loader(LoaderBase):
 
     def test_not_the_plugin(self):
         shutil.copy(amfa_testlib.AUTHTOK_MODULE, self.plugin)
-        self.assertRefused("amfa_net_ops_v5 missing")
+        self.assertRefused("amfa_net_ops_v6 missing")
 
     def test_not_a_regular_file(self):
         os.unlink(self.plugin)
