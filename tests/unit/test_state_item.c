@@ -274,11 +274,116 @@ test_write(void)
 	amfa_ddb_item_free(&it);
 }
 
+/* The acceptance written field by field (state_item.h). */
+static void
+test_acceptance(void)
+{
+	struct amfa_state old, st, bad;
+	struct amfa_item_write w;
+
+	memset(&old, 0, sizeof(old));
+	old.last_step = 100;
+	old.failures = 3;
+	old.last_success = 2000;
+	old.recovery_gen = 7;
+	old.recovery_used = 1;
+	old.ntokens = 2;
+	snprintf(old.tokens[0].public_id, 33, "cccccccccccb");
+	old.tokens[0].session = 2;
+	old.tokens[0].use = 9;
+	snprintf(old.tokens[1].public_id, 33, "cccccccccccd");
+	old.tokens[1].session = 5;
+	old.tokens[1].use = 1;
+	st = old;
+	st.last_step = 101;
+	st.failures = 0;
+	st.last_success = 3000;
+	ok(amfa_item_write_acceptance(&old, 0, &st, 3000, &w) == 0,
+	    "a TOTP acceptance");
+	is_str(w.update,
+	    "SET amfa_ver = amfa_ver + :one, fail_count = :zero, "
+	    "locked_until = :zero, last_ok = :lo, totp_step = :ts",
+	    "writes what it spends and clears, nothing else (no token, no "
+	    "recovery mark: another host's stay)");
+	is_str(w.condition,
+	    "attribute_exists(amfa_user) AND locked_until <= :now AND "
+	    "attribute_not_exists(enr_ver) AND totp_step < :ts",
+	    "no version: the replay rule, the lock, the enrolment");
+	ok(amfa_item_write_acceptance(&old, 4, &st, 3000, &w) == 0 &&
+		strstr(w.condition, " AND enr_ver = :ev") != NULL &&
+		strcmp(val(&w, ":ev"), "4") == 0,
+	    "pinned to the enrolment read");
+
+	st = old;
+	st.failures = 0;
+	st.last_success = 3000;
+	st.recovery_used = 3;
+	ok(amfa_item_write_acceptance(&old, 0, &st, 3000, &w) == 0 &&
+		strstr(w.update, "totp_step") == NULL &&
+		strstr(w.update, ", rc_used = :ru") != NULL &&
+		strstr(w.condition, " AND rc_gen = :rg AND rc_used = :oru") !=
+		    NULL &&
+		strcmp(val(&w, ":oru"), "1") == 0,
+	    "a recovery code: its mark on the marks read");
+
+	st = old;
+	st.failures = 0;
+	st.last_success = 3000;
+	st.tokens[1].use = 2;
+	ok(amfa_item_write_acceptance(&old, 0, &st, 3000, &w) == 0 &&
+		strstr(w.update, "yk_cccccccccccb") == NULL &&
+		strstr(w.update, ", yk_cccccccccccd = :k1") != NULL &&
+		strstr(w.condition,
+		    "(attribute_not_exists(yk_cccccccccccd) OR "
+		    "yk_cccccccccccd < :k1)") != NULL,
+	    "a token: its counters alone, under the replay rule");
+
+	/* Not a plain acceptance: the version-pinned write instead. */
+	bad = st;
+	bad.last_success = 2999;
+	ok(amfa_item_write_acceptance(&old, 0, &bad, 3000, &w) == 1,
+	    "not: last_success is not now");
+	bad = st;
+	bad.failures = 1;
+	ok(amfa_item_write_acceptance(&old, 0, &bad, 3000, &w) == 1,
+	    "not: a failure kept (a count, a take-back)");
+	bad = st;
+	old.locked_until = 3100;
+	ok(amfa_item_write_acceptance(&old, 0, &bad, 3000, &w) == 1,
+	    "not: on a snapshot locked (by this attempt's own count)");
+	old.locked_until = 0;
+	bad.recovery_gen = 8;
+	ok(amfa_item_write_acceptance(&old, 0, &bad, 3000, &w) == 1,
+	    "not: another recovery set");
+	bad = st;
+	bad.recovery_used = 2; /* drops mark 0 */
+	ok(amfa_item_write_acceptance(&old, 0, &bad, 3000, &w) == 1,
+	    "not: a recovery mark taken away");
+	bad = st;
+	bad.ntokens = 3;
+	snprintf(bad.tokens[2].public_id, 33, "ccccccccccce");
+	ok(amfa_item_write_acceptance(&old, 0, &bad, 3000, &w) == 1,
+	    "not: a token new to the item");
+	bad = st;
+	snprintf(bad.tokens[1].public_id, 33, "ccccccccccce");
+	ok(amfa_item_write_acceptance(&old, 0, &bad, 3000, &w) == 1,
+	    "not: a token's slot reused");
+	bad = st;
+	bad.tokens[0].use = 8;
+	ok(amfa_item_write_acceptance(&old, 0, &bad, 3000, &w) == 1,
+	    "not: a token's counters lowered");
+	bad = st;
+	bad.last_step = 99;
+	ok(amfa_item_write_acceptance(&old, 0, &bad, 3000, &w) == 1,
+	    "not: the step lowered");
+}
+
 int
 main(void)
 {
 	test_parse();
 	test_write();
+	test_acceptance();
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
 }
