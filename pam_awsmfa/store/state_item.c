@@ -407,17 +407,15 @@ amfa_item_write_acceptance(const struct amfa_state *old, uint64_t enr_version,
 		"locked_until = %s, last_ok = %s",
 		one, zero, zero, nm) != 0)
 		return -1;
-	/* The item is there, not locked now, of the enrolment read. */
+	/* The item is there, not locked now, of the enrolment read (when
+	 * the enrolment is the table's: otherwise no enr_* is named). */
 	if ((nm = value(w, "now", now)) == NULL ||
 	    append(w->condition, "attribute_exists(%s) AND locked_until <= %s",
 		AMFA_ITEM_KEY, nm) != 0)
 		return -1;
-	if (enr_version == 0) {
-		if (append(w->condition,
-			" AND attribute_not_exists(enr_ver)") != 0)
-			return -1;
-	} else if ((nm = value(w, "ev", (int64_t)enr_version)) == NULL ||
-	    append(w->condition, " AND enr_ver = %s", nm) != 0)
+	if (enr_version != 0 &&
+	    ((nm = value(w, "ev", (int64_t)enr_version)) == NULL ||
+		append(w->condition, " AND enr_ver = %s", nm) != 0))
 		return -1;
 	/* What it spends, each with the replay rule as its condition. */
 	if (st->last_step > old->last_step &&

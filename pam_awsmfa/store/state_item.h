@@ -90,7 +90,8 @@ int amfa_item_write(const struct amfa_state *old, int exists, uint64_t version,
  * acceptance round again): it writes only what it changes, each on the
  * condition that makes it right whatever else was written since:
  *     attribute_exists(amfa_user) AND locked_until <= :now
- *     AND enr_ver = :ev  (attribute_not_exists(enr_ver): none when read)
+ *     AND enr_ver = :ev  the enrolment read (`enr_version', with
+ *                        enrolment = table; 0: none named)
  *     AND totp_step < :ts                      a new step
  *     AND (attribute_not_exists(yk_ID) OR yk_ID < :kN)  a token's counters
  *     AND rc_gen = :rg AND rc_used = :oru      a recovery code

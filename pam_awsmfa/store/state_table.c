@@ -246,7 +246,9 @@ table_commit(struct amfa_store *s, const struct amfa_state *st, int64_t now)
 	 * (state_item.h): the counts of other attempts racing with it do
 	 * not send it round again. */
 	acceptance = s->exists && s->accepting ?
-	    amfa_item_write_acceptance(&s->snap, s->enr_ver, st, now, &w) :
+	    amfa_item_write_acceptance(&s->snap,
+		s->cfg->enrolment == AMFA_ENROL_TABLE ? s->enr_ver : 0, st, now,
+		&w) :
 	    1;
 	if (acceptance < 0) {
 		amfa_log(LOG_ERR, "state table %s: user %s: not written: %s",

@@ -309,7 +309,8 @@ class TableServers:
     @classmethod
     def stop(cls):
         if cls._one is not None:
-            for c in (cls._one.front.close, cls._one.db.stop):
+            for c in (cls._one.front.close, cls._one.db.stop) + (
+                    (cls._one.tls.close,) if cls._one.tls else ()):
                 try:
                     c()
                 except Exception:
@@ -326,6 +327,26 @@ class TableServers:
             sys.exit("bench.py: the table rows need dynalite: %s" % why)
         self.db = dynalite.Dynalite()
         self.front = Front(self.db.port, keys={self.AKID: self.SECRET})
+        self.tls = None
+        self.ca = None
+
+    def tls_front(self, delay_ms):
+        """A second front over TLS (a throwaway CA of make_test_ca.sh),
+        each new connection held `delay_ms' before its handshake."""
+        if self.tls is None:
+            from ddb_front import Front
+            here = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "fixtures")
+            ca_dir = tempfile.mkdtemp(prefix="amfa-bench-ca-")
+            subprocess.run(["sh", os.path.join(here, "make_test_ca.sh"),
+                            ca_dir], check=True, capture_output=True)
+            os.chmod(ca_dir, 0o755)
+            for f in os.listdir(ca_dir):
+                os.chmod(os.path.join(ca_dir, f), 0o644)
+            self.ca = os.path.join(ca_dir, "ca.pem")
+            self.tls = Front(self.db.port, keys={self.AKID: self.SECRET},
+                             tls_dir=ca_dir, delay_ms=delay_ms)
+        return self.tls
 
 
 class AwsmfaTable(Awsmfa):
@@ -335,6 +356,7 @@ class AwsmfaTable(Awsmfa):
     module signs with a key file (dynamodb_key_file), so no IMDS call."""
     name = "pam_awsmfa_table"
     direct = False
+    tls = False
     KEY = "amfa_user"
 
     def __init__(self, root, pop, args):
@@ -343,7 +365,10 @@ class AwsmfaTable(Awsmfa):
         self.table = "bench-%s-%d" % (self.name.replace("_", "-"),
                                       len(pop.names))
         self.servers.db.create_table(self.table, self.KEY)
-        url = self.servers.db.url if self.direct else self.servers.front.url
+        self.front = None if self.direct else (
+            self.servers.tls_front(args.table_delay_ms) if self.tls
+            else self.servers.front)
+        url = self.servers.db.url if self.direct else self.front.url
         key = os.path.join(root, "table.key")
         write_file(key, "[default]\naws_access_key_id = %s\n"
                    "aws_secret_access_key = %s\n" % (
@@ -353,11 +378,17 @@ class AwsmfaTable(Awsmfa):
                     "dynamodb_region = us-east-1\ndynamodb_endpoint = %s\n"
                     "dynamodb_key_file = %s\ndynamodb_timeout = 10\n"
                     % (self.table, url, key))
+            if self.tls:
+                f.write("ca_file = %s\n" % self.servers.ca)
 
     def server_pids(self):
         """The processes that serve this row's calls."""
         return [self.servers.db.proc.pid] + (
-            [] if self.direct else [self.servers.front.proc.pid])
+            [] if self.direct else [self.front.proc.pid])
+
+    def front_stats(self):
+        """The front's counts so far (requests, connections accepted)."""
+        return self.front.stats() if self.front else None
 
     def reset(self):
         # The same steady state as the files' (logged in an hour ago, no
@@ -375,13 +406,14 @@ class AwsmfaTable(Awsmfa):
 
 
     def check(self, r):
-        """Every accepted login wrote its item (amfa_ver 1 -> 2): the
-        figures are of logins that really went through the table."""
+        """Every accepted login wrote its item twice (amfa_ver 1 -> 3:
+        its count, then its acceptance): the figures are of logins that
+        really went through the table."""
         written, start = 0, None
         while True:
             body = {"TableName": self.table, "ConsistentRead": True,
                     "ScanFilter": {"amfa_ver": {
-                        "AttributeValueList": [{"N": "2"}],
+                        "AttributeValueList": [{"N": "3"}],
                         "ComparisonOperator": "EQ"}}}
             if start:
                 body["ExclusiveStartKey"] = start
@@ -397,6 +429,19 @@ class AwsmfaTable(Awsmfa):
 
 class AwsmfaTableKept(AwsmfaTable):
     name = "pam_awsmfa_table_kept"
+    keep = True
+
+
+class AwsmfaTableTls(AwsmfaTable):
+    """The same through a front over TLS, each new connection held
+    --table-delay-ms before its handshake: what a login pays for its
+    connections (their number is in the table: connections per login)."""
+    name = "pam_awsmfa_table_tls"
+    tls = True
+
+
+class AwsmfaTableTlsKept(AwsmfaTableTls):
+    name = "pam_awsmfa_table_tls_kept"
     keep = True
 
 
@@ -417,6 +462,7 @@ MODULES = {"permit": Permit, "floor": Floor, "awsmfa": Awsmfa,
            "ga": GoogleAuthenticator, "oath": Oath,
            "table": AwsmfaTable, "table-kept": AwsmfaTableKept,
            "table-direct": AwsmfaTableDirect,
+           "table-tls": AwsmfaTableTls, "table-tls-kept": AwsmfaTableTlsKept,
            "table-direct-kept": AwsmfaTableDirectKept,
            # The name of the first table row (state-table branch, faa79bc).
            "awsmfa-table": AwsmfaTableKept}
@@ -436,6 +482,7 @@ def run_once(args, work, mod, pop, jobs, sink, extra=(), logins=None,
     before = sink.count
     servers = getattr(mod, "server_pids", lambda: [])()
     server0 = sum(proc_cpu_s(p) for p in servers)
+    front0 = getattr(mod, "front_stats", lambda: None)()
     proc = subprocess.run(list(wrap) + [args.pambench, "-j", str(jobs)] +
                           list(extra) +
                           [os.path.join(work, "pam.d"), mod.name, codes],
@@ -454,6 +501,10 @@ def run_once(args, work, mod, pop, jobs, sink, extra=(), logins=None,
     if servers:
         r["server_cpu_ns"] = int((sum(proc_cpu_s(p) for p in servers) -
                                   server0) * 1e9)
+    if front0 is not None:
+        front1 = mod.front_stats()
+        for k in ("requests", "connections"):
+            r["table_" + k] = front1[k] - front0[k]
     return r
 
 
@@ -494,6 +545,12 @@ def summarise(runs):
                                     for r in runs) / 1e3,
         "maxrss_kb": max(r["maxrss_kb"] for r in runs),
         "syslog_per_login": statistics.median(r["syslog"] for r in runs) / n,
+        "requests_per_login": statistics.median(
+            r["table_requests"] / r["logins"] for r in runs)
+        if "table_requests" in runs[0] else None,
+        "connections_per_login": statistics.median(
+            r["table_connections"] / r["logins"] for r in runs)
+        if "table_connections" in runs[0] else None,
         "server_cpu_us": statistics.median(
             r["server_cpu_ns"] / r["logins"] for r in runs) / 1e3
         if "server_cpu_ns" in runs[0] else None,
@@ -640,6 +697,9 @@ def main():
     ap.add_argument("--sts-calls", type=int, default=100)
     ap.add_argument("--stsbench")
     ap.add_argument("--workdir", default="/var/tmp")
+    ap.add_argument("--table-delay-ms", type=int, default=1,
+                    help="table-tls rows: each new connection held this "
+                    "long before its TLS handshake")
     ap.add_argument("--json", help="write the raw results here")
     args = ap.parse_args()
 
@@ -730,9 +790,10 @@ def print_table(results):
     print("| module | users | at once | per login (us) | x pam_permit | "
           "x floor | logins/s | CPU per login (us) | x pam_permit | "
           "instructions per login | x pam_permit | peak RSS (kB) | "
-          "valid codes refused | server CPU per login (us) |")
+          "valid codes refused | server CPU per login (us) | "
+          "table requests per login | connections per login |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
-          "---: | ---: | ---: | ---: | ---: |")
+          "---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 
     def ratio(a, b):
         return "%.2f" % (a / b) if a and b else "-"
@@ -741,7 +802,7 @@ def print_table(results):
         key = (r["users"], r["jobs"])
         ir = r.get("instr_per_login")
         print("| %s | %d | %d | %.0f | %s | %s | %.0f | %.0f | %s | %s | %s "
-              "| %d | %s | %s |" % (
+              "| %d | %s | %s | %s | %s |" % (
                   r["module"], r["users"], r["jobs"], r["mean_us"],
                   ratio(r["mean_us"], floor.get(key)),
                   ratio(r["mean_us"], durable.get(key)), r["per_s"],
@@ -752,7 +813,11 @@ def print_table(results):
                   "%d of %d" % (r["failed"], r["logins"]) if r["failed"]
                   else "0",
                   "%.0f" % r["server_cpu_us"] if r.get("server_cpu_us")
-                  is not None else "-"))
+                  is not None else "-",
+                  "%.2f" % r["requests_per_login"]
+                  if r.get("requests_per_login") is not None else "-",
+                  "%.2f" % r["connections_per_login"]
+                  if r.get("connections_per_login") is not None else "-"))
 
 
 if __name__ == "__main__":
