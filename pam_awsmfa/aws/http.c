@@ -1,4 +1,5 @@
 /* HTTP(S) over libcurl; see http.h. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ static const char *const library_env[] = { "SSLKEYLOGFILE", "CURL_SSL_BACKEND",
 
 /* The handle of this thread's kept connections (amfa_http_release). */
 static __thread CURL *kept;
+static int release_at_exit;
 
 struct sink {
 	char *buf;
@@ -58,6 +60,21 @@ on_data(char *data, size_t size, size_t n, void *arg)
 	s->len += add;
 	s->buf[s->len] = '\0';
 	return add;
+}
+
+/* Every socket closed on exec: none reaches a session's shell, whatever
+ * libcurl's version does by itself (a kept one lives until the login is
+ * done, and PAM hosts fork and exec the session from the same process). */
+static int
+on_socket(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+	int fl = fcntl(fd, F_GETFD);
+
+	(void)arg;
+	(void)purpose;
+	if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) != 0)
+		return CURL_SOCKOPT_ERROR;
+	return CURL_SOCKOPT_OK;
 }
 
 static enum amfa_http_error
@@ -136,6 +153,8 @@ set_options(CURL *c, const struct amfa_http_request *req,
 	bad |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_WRITEDATA, s) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_socket) !=
+	    CURLE_OK;
 	/*
 	 * libcurl takes a proxy from the environment (https_proxy, ...).  In
 	 * a set-user-id program (sudo, su) that environment is the caller's,
@@ -229,6 +248,10 @@ out:
 		 * error buffer): the options are dropped now. */
 		curl_easy_reset(c);
 		kept = c;
+		/* A program that never says it is done (awsmfa's commands)
+		 * closes them at its exit. */
+		if (!release_at_exit)
+			release_at_exit = atexit(amfa_http_release) == 0;
 	} else
 		curl_easy_cleanup(c);
 	curl_slist_free_all(hdrs);

@@ -19,12 +19,15 @@
  * also after a failed authentication (it must renew nothing then).
  * Exit status: the PAM return code of pam_authenticate.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sys/socket.h>
 
 #include <security/pam_appl.h>
 
@@ -82,6 +85,31 @@ conv(int n, const struct pam_message **msg, struct pam_response **resp,
 	return PAM_SUCCESS;
 }
 
+/* The process's open IPv4 and IPv6 sockets (-N: none may outlive a
+ * login's pam_authenticate, whose connections the session would
+ * inherit). */
+static int
+inet_sockets(void)
+{
+	struct dirent *d;
+	int n = 0, fd, dom;
+	socklen_t len;
+	DIR *dir;
+
+	if ((dir = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.' || (fd = atoi(d->d_name)) == dirfd(dir))
+			continue;
+		len = sizeof(dom);
+		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &len) == 0 &&
+		    (dom == AF_INET || dom == AF_INET6))
+			n++;
+	}
+	closedir(dir);
+	return n;
+}
+
 static void
 wait_for(const char *path)
 {
@@ -97,9 +125,9 @@ main(int argc, char **argv)
 	struct pam_conv pc = { conv, NULL };
 	pam_handle_t *pamh = NULL;
 	const char *barrier = NULL, *hold = NULL, *ruser = NULL;
-	int c, r, env = 0, session = 0, refresh = 0;
+	int c, r, env = 0, session = 0, refresh = 0, sockets = 0;
 
-	while ((c = getopt(argc, argv, "w:ESH:R:F")) != -1) {
+	while ((c = getopt(argc, argv, "w:ESH:R:FN")) != -1) {
 		switch (c) {
 		case 'w':
 			barrier = optarg;
@@ -119,6 +147,9 @@ main(int argc, char **argv)
 		case 'F':
 			refresh = 1;
 			break;
+		case 'N':
+			sockets = 1;
+			break;
 		default:
 			return 2;
 		}
@@ -126,7 +157,7 @@ main(int argc, char **argv)
 	if (argc - optind != 3) {
 		fprintf(stderr,
 		    "usage: pamtest [-w BARRIER] [-E] [-S] [-H HOLD] [-R RUSER] "
-		    "[-F] CONFDIR SERVICE USER\n");
+		    "[-F] [-N] CONFDIR SERVICE USER\n");
 		return 2;
 	}
 	openlog("pamtest", LOG_PERROR | LOG_PID, LOG_AUTHPRIV);
@@ -145,6 +176,8 @@ main(int argc, char **argv)
 		wait_for(barrier);
 	r = pam_authenticate(pamh, 0);
 	printf("RESULT %d %s\n", r, pam_strerror(pamh, r));
+	if (sockets)
+		printf("INET_SOCKETS %d\n", inet_sockets());
 	if (r == PAM_SUCCESS && (env || session)) {
 		int s = pam_setcred(pamh, PAM_ESTABLISH_CRED);
 		printf("SETCRED %d\n", s);

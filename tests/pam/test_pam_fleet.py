@@ -132,7 +132,8 @@ class OneCodeOneLogin(FleetCase):
     def test_one_connection_and_two_requests_per_login(self):
         """Right code: the count (it answers with the item) and the
         acceptance, on one connection; wrong code: the count alone.  The
-        front counts the connections it accepted."""
+        front counts the connections it accepted; the login's process
+        has none open once pam_authenticate returns."""
         user = self.user("conn")
         seed = self.enroll(user)
         wait_fresh_step(margin=10)
@@ -143,11 +144,13 @@ class OneCodeOneLogin(FleetCase):
                 ("wrong", wrong, PAM_AUTH_ERR, 1),
                 ("the same again", code, PAM_AUTH_ERR, 1)):
             FLEET.front.reset_stats()
-            res = self.a.run("awsmfa", user, [answer])
+            res = self.a.run("awsmfa", user, [answer], ["-N"])
             self.assertRc(res, rc, what)
             st = FLEET.front.stats()
             self.assertEqual((st["requests"], st["connections"]),
                              (requests, 1), "%s code: %r" % (what, st))
+            # Closed when the login is done: none is left to the session.
+            self.assertIn("INET_SOCKETS 0\n", res.out, what)
 
     def test_race_over_both(self):
         slow = SlowWrites(FLEET.front.port, 0.3)
