@@ -441,6 +441,40 @@ catch_up(int log_fd, unsigned long long *seq, char prev[AMFA_CHAIN_HEX],
 }
 
 int
+amfa_chain_read_log(int head_fd, int log_fd, unsigned long long *seq,
+    char hex[AMFA_CHAIN_HEX])
+{
+	struct stat st;
+	char *buf;
+	ssize_t l;
+	int r = -1;
+
+	if (amfa_chain_read(head_fd, seq, hex) == 0)
+		return 0;
+	/* The group may write the head: a malformed one would refuse every
+	 * record for good.  Root's writers take it on from the log's last
+	 * record (the group could as well have written that head itself); a
+	 * log with none (empty, just rotated) leaves it refused. */
+	if (geteuid() != 0 || (buf = malloc(AMFA_CHAIN_TAIL)) == NULL)
+		return -1;
+	cut_torn(log_fd, buf);
+	if (fstat(log_fd, &st) == 0 &&
+	    (l = line_before(log_fd, (unsigned long long)st.st_size, buf)) >=
+		0 &&
+	    amfa_chain_fields(buf, (size_t)l, seq, hex) == 0 &&
+	    amfa_chain_digest(buf, (size_t)l, hex) == 0 &&
+	    write_head(head_fd, *seq, hex) == 0) {
+		amfa_log(LOG_ALERT,
+		    "audit chain head: malformed (written by the log's "
+		    "group?): taken on from the log's last record, seq %llu",
+		    *seq);
+		r = 0;
+	}
+	free(buf);
+	return r;
+}
+
+int
 amfa_chain_anchor_open(const char *log_path)
 {
 	if (geteuid() != 0)
@@ -607,7 +641,7 @@ amfa_chain_append_anchored(const char *log_path, int log_fd, int head_fd,
 		free(buf);
 		return -ETIMEDOUT;
 	}
-	if (amfa_chain_read(head_fd, &seq, prev) != 0) {
+	if (amfa_chain_read_log(head_fd, log_fd, &seq, prev) != 0) {
 		amfa_chain_unlock(head_fd);
 		free(buf);
 		return -EBADMSG;

@@ -70,6 +70,12 @@ void amfa_chain_unlock(int head_fd);
 int amfa_chain_read(int head_fd, unsigned long long *seq,
     char hex[AMFA_CHAIN_HEX]);
 
+/* The same, but a malformed head (the log's group may write it) is taken
+ * on from the last record of the log `log_fd' (readable) when the caller
+ * is root (logged); -1 when it is not root or the log ends in no record. */
+int amfa_chain_read_log(int head_fd, int log_fd, unsigned long long *seq,
+    char hex[AMFA_CHAIN_HEX]);
+
 /* The hex SHA-256 of a line (without its newline).  0 or -1. */
 int amfa_chain_digest(const char *line, size_t len, char hex[AMFA_CHAIN_HEX]);
 

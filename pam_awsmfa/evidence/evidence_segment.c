@@ -418,8 +418,11 @@ cut_locked(const char *log_path, int head, int spool_fd, int queue_fd,
 		goto out;
 	}
 	span(data, got, &first, &last, first_prev);
-	if (amfa_chain_read(head, &hseq, hhex) != 0)
+	if (amfa_chain_read_log(head, log_fd, &hseq, hhex) != 0) {
+		amfa_log(LOG_ERR, "%s: chain head malformed; not cut",
+		    log_path);
 		goto out;
+	}
 	prev = s.seq > 0 ? s.hex : first_prev[0] ? first_prev : hhex;
 	if (first != 0 && first_prev[0] && strcmp(prev, first_prev) != 0)
 		amfa_log(LOG_ERR,
