@@ -9,6 +9,13 @@ Found (the tests failed before):
 - A malformed chain head (the group may write it) refused every root
   writer's record, every login's, and stopped the uploader's cuts for
   good.  Root's writers now take the head on from the log's last record.
+- A second link to the head, made by a member (it may read and write the
+  head, so fs.protected_hardlinks lets it link it from any directory of
+  its own on the same file system): the writers refused the head, every
+  login was refused.  Now a head of more links is taken when the log's
+  directory lets no one but root add names (the name LOG.chain cannot be
+  a planted link); in a directory the group may add names to, it is still
+  refused (a planted link to the log is not written through).
 
 Found, not fixed (expectedFailure; the lock is advisory, and the group
 must be able to take it):
@@ -18,10 +25,6 @@ must be able to take it):
 - A pool of the group's processes queued for the head's lock: each is
   ended after a second of holding, the next takes the lock at once, and a
   root writer never gets it within its wait.
-- A second link to the head (the group may read and write it, so
-  fs.protected_hardlinks lets it link it from any directory of its own on
-  the same file system): the writers refuse the head, every login is
-  refused.
 
 Held: a FIFO, a symlink and a file of the group's named like a rotated
 log or its anchor, in a log directory the group may add names to
@@ -182,12 +185,11 @@ class EvidenceAttack3(base.Evidence):
         self.assertEqual(r.returncode, 0,
                          "a pool of queued lockers refuses logins: " + r.stderr)
 
-    @unittest.expectedFailure
     def test_member_hard_link_to_the_head_refuses_no_login(self):
         """The member links the head from a directory of its own on the
         same file system (fs.protected_hardlinks allows it: the member may
-        read and write the head): the writers refuse a head of two links.
-        Not fixed."""
+        read and write the head): the writers refused a head of two links,
+        and every login with it."""
         self.group_log()
         drop = os.path.join(self.dir, "drop")
         os.mkdir(drop)
@@ -199,6 +201,31 @@ class EvidenceAttack3(base.Evidence):
         r = self.login()
         self.assertEqual(r.returncode, 0, "a member's link to the head refuses logins: "
                          + r.stderr)
+
+    def test_head_planted_as_a_link_to_the_log_is_refused(self):
+        """In a directory the group may add names to (sticky), a member
+        plants LOG.chain before the uploader made it, as a link to the log
+        (it may read and write the log): the uploader and the writers
+        refuse it (two links), and the log is not written through it."""
+        grp = pwd.getpwnam("nobody").pw_gid
+        logs = os.path.join(self.dir, "logs")
+        os.mkdir(logs)
+        os.chown(logs, 0, grp)
+        os.chmod(logs, 0o1770)
+        self.log = os.path.join(logs, "audit.log")
+        first = '{"seq":1,"prev":"%s","event":"the group\'s"}\n' % ("0" * 64)
+        with open(self.log, "w") as f:
+            f.write(first)
+        os.chown(self.log, 0, grp)
+        os.chmod(self.log, 0o660)
+        self.write_conf()
+        r = subprocess.run(["ln", self.log, self.log + ".chain"], preexec_fn=as_member,
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotEqual(self.once().returncode, 0)
+        self.assertNotEqual(self.login().returncode, 0)
+        with open(self.log) as f:
+            self.assertEqual(f.read(), first)
 
     # ------------------------------------------------------------------
     def test_planted_fifo_symlink_and_anchor_names_in_a_sticky_log_dir(self):
