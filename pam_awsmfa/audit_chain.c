@@ -67,8 +67,8 @@ open_beside(const char *log_path, const char *suffix, int create, mode_t loose,
  * fs.protected_hardlinks lets it link it from a directory of its own on
  * the same file system), and refusing the head would refuse every record.
  */
-static int
-names_roots_only(const char *log_path)
+int
+amfa_chain_names_roots_only(const char *log_path)
 {
 	struct stat lst, dst;
 	char *copy = strdup(log_path);
@@ -89,7 +89,7 @@ int
 amfa_chain_open(const char *log_path)
 {
 	return open_beside(log_path, AMFA_CHAIN_SUFFIX, 0, 0117,
-	    names_roots_only(log_path), "audit chain head",
+	    amfa_chain_names_roots_only(log_path), "audit chain head",
 	    "not a root-owned regular file of mode 0660 or tighter");
 }
 

@@ -210,16 +210,19 @@ state_write(int spool_fd, const struct state *s)
  * Is the file `fd' (stat `ost') found by the state's inode the log the last
  * cut was of, rather than a file that got the number after that one was
  * deleted?  Root's, the log's group (`log_st'), one link, not others' to
- * write, and the last cut's last record ends where the state says.
+ * write, and the last cut's last record ends where the state says (more
+ * links only where no one but root names files beside the log: a member
+ * of the group may link it from elsewhere).
  */
 static int
-was_cut_from(int fd, const struct stat *ost, const struct stat *log_st,
-    const struct state *s)
+was_cut_from(const char *log_path, int fd, const struct stat *ost,
+    const struct stat *log_st, const struct state *s)
 {
 	struct amfa_anchor a = { .ino = s->ino, .end = s->off, .seq = s->seq };
 
 	if (!S_ISREG(ost->st_mode) || ost->st_uid != 0 ||
-	    ost->st_gid != log_st->st_gid || ost->st_nlink != 1 ||
+	    ost->st_gid != log_st->st_gid ||
+	    (ost->st_nlink != 1 && !amfa_chain_names_roots_only(log_path)) ||
 	    (ost->st_mode & 002) != 0)
 		return 0;
 	if (s->off == 0 || s->seq == 0)
@@ -265,7 +268,7 @@ cut_source(const char *log_path, int log_fd, int spool_fd, struct state *s,
 	if (old >= 0 &&
 	    (fstat(old, &ost) != 0 ||
 		((unsigned long long)ost.st_size > s->off &&
-		    !was_cut_from(old, &ost, &lst, s)))) {
+		    !was_cut_from(log_path, old, &ost, &lst, s)))) {
 		amfa_log(LOG_ERR,
 		    "%s: %s has the inode of the log the last cut was of, but "
 		    "not its records (another file, given the number after "

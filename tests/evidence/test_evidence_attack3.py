@@ -202,6 +202,36 @@ class EvidenceAttack3(base.Evidence):
         self.assertEqual(r.returncode, 0, "a member's link to the head refuses logins: "
                          + r.stderr)
 
+    def test_member_hard_link_to_a_0660_log_and_rotation(self):
+        """The log 0660 (the group reads it too): a member links it from a
+        directory of its own, then the log is rotated.  Root's writers
+        still write the log, and the uploader still cuts the renamed
+        file's end: the bucket's set stays whole."""
+        self.group_log()
+        self.assertEqual(self.once().returncode, 0)
+        self.append(2, "tail")  # seq 3 and 4, not cut
+        drop = os.path.join(self.dir, "drop")
+        os.mkdir(drop)
+        os.chmod(drop, 0o1777)
+        r = subprocess.run(["ln", self.log, os.path.join(drop, "x")],
+                           preexec_fn=as_member, capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            self.skipTest("the member may not link the log here: " + r.stderr)
+        r = self.login()  # seq 5
+        self.assertEqual(r.returncode, 0, "a member's link to the log refuses logins: "
+                         + r.stderr)
+        os.rename(self.log, self.log + ".1")
+        with open(self.log, "w"):
+            pass
+        os.chown(self.log, 0, pwd.getpwnam("nobody").pw_gid)
+        os.chmod(self.log, 0o660)
+        self.append(1, "new")  # seq 6
+        r = self.once()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        v = self.verify(os.path.join(self.spool, "sent"))
+        self.assertEqual(v.returncode, 0, v.stdout + r.stderr)
+        self.assertIn("through seq 6", v.stdout)
+
     def test_head_planted_as_a_link_to_the_log_is_refused(self):
         """In a directory the group may add names to (sticky), a member
         plants LOG.chain before the uploader made it, as a link to the log
