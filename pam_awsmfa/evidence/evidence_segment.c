@@ -372,7 +372,10 @@ cut_locked(const char *log_path, int head, int spool_fd, int queue_fd,
 	int log_fd, src = -1, r = -1;
 
 	*again = 0;
-	log_fd = open(log_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	/* Without blocking: a FIFO put under the log's name (where others may
+	 * add names) is refused, not waited on for good. */
+	log_fd = open(log_path,
+	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (log_fd < 0 || fstat(log_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		amfa_log(LOG_ERR, "%s: %s", log_path,
 		    log_fd < 0 ? strerror(errno) : "not a regular file");

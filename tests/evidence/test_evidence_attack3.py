@@ -26,6 +26,10 @@ must be able to take it):
   ended after a second of holding, the next takes the lock at once, and a
   root writer never gets it within its wait.
 
+- A FIFO put under the log's name (in a directory the group may add names
+  to, between a rename rotation and the new log's creation) hung the
+  uploader for good opening it: now opened without blocking.
+
 Held: a FIFO, a symlink and a file of the group's named like a rotated
 log or its anchor, in a log directory the group may add names to
 (sticky), neither hang the uploader nor make root delete or write through
@@ -256,6 +260,35 @@ class EvidenceAttack3(base.Evidence):
         self.assertNotEqual(self.login().returncode, 0)
         with open(self.log) as f:
             self.assertEqual(f.read(), first)
+
+    def test_fifo_planted_as_the_log_between_rename_and_create(self):
+        """In a directory the group may add names to (sticky), the log is
+        renamed; before root makes the new one a member puts a FIFO under
+        the log's name.  The uploader must not hang opening it (a FIFO
+        opened to read waits for a writer): it says so and goes on."""
+        grp = pwd.getpwnam("nobody").pw_gid
+        logs = os.path.join(self.dir, "logs")
+        os.mkdir(logs)
+        os.chown(logs, 0, grp)
+        os.chmod(logs, 0o1770)
+        self.log = os.path.join(logs, "audit.log")
+        with open(self.log, "w"):
+            pass
+        os.chown(self.log, 0, grp)
+        os.chmod(self.log, 0o660)
+        self.write_conf()
+        self.assertEqual(self.once().returncode, 0)  # head and anchor
+        self.append(2, "cut")
+        os.rename(self.log, self.log + ".1")
+        r = subprocess.run(["mkfifo", self.log], preexec_fn=as_member,
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        try:
+            r = subprocess.run([base.EVIDENCE, "--config", self.conf, "--once"],
+                               capture_output=True, text=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            self.fail("a FIFO planted as the log hangs the uploader")
+        self.assertIn("not a regular file", r.stderr)
 
     # ------------------------------------------------------------------
     def test_planted_fifo_symlink_and_anchor_names_in_a_sticky_log_dir(self):
