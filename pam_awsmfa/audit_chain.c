@@ -516,13 +516,33 @@ int
 amfa_anchor_rotated_open(const char *log_path, unsigned long long ino,
     int create)
 {
-	char suffix[48];
+	char suffix[48], *path;
+	int fd;
 
 	if (geteuid() != 0)
 		return -1;
 	snprintf(suffix, sizeof(suffix), "%s.%llu", AMFA_ANCHOR_SUFFIX, ino);
-	return open_beside(log_path, suffix, create ? O_CREAT : 0, 077, 0,
+	fd = open_beside(log_path, suffix, create ? O_CREAT : 0, 077, 0,
 	    "audit chain anchor", "not a root-owned regular file of mode 0600");
+	/* Where others may add names beside the log, one may have put a file
+	 * of its own under the name before the log was renamed: the old
+	 * file's anchor could not be kept, and LOG.anchor would stay on it for
+	 * good, the new log's records anchored nowhere.  What is not root's
+	 * 0600 file of one link anchors nothing: replaced. */
+	if (fd != -2 || !create ||
+	    asprintf(&path, "%s%s", log_path, suffix) < 0)
+		return fd;
+	if (unlink(path) == 0) {
+		amfa_log(LOG_WARNING,
+		    "audit chain anchor %s: unusable (put there by another "
+		    "user?): replaced",
+		    path);
+		fd = open_beside(log_path, suffix, O_CREAT | O_EXCL, 077, 0,
+		    "audit chain anchor",
+		    "not a root-owned regular file of mode 0600");
+	}
+	free(path);
+	return fd;
 }
 
 int

@@ -26,6 +26,12 @@ must be able to take it):
   ended after a second of holding, the next takes the lock at once, and a
   root writer never gets it within its wait.
 
+- A file of a member's own put under the name LOG.anchor.INO (INO the
+  log's inode, in a directory the group may add names to) before a rename
+  rotation: the old file's anchor could not be kept there, so LOG.anchor
+  stayed on the old file for good, and the group could cut root's records
+  off the new log's end unseen by verify-audit.  Now such a file is
+  replaced by root's anchor.
 - A FIFO put under the log's name (in a directory the group may add names
   to, between a rename rotation and the new log's creation) hung the
   uploader for good opening it: now opened without blocking.
@@ -37,6 +43,7 @@ them.
 """
 
 import fcntl
+import hashlib
 import os
 import pwd
 import signal
@@ -289,6 +296,51 @@ class EvidenceAttack3(base.Evidence):
         except subprocess.TimeoutExpired:
             self.fail("a FIFO planted as the log hangs the uploader")
         self.assertIn("not a regular file", r.stderr)
+
+    def test_anchor_name_planted_before_rotation(self):
+        """In a directory the group may add names to (sticky), a member
+        plants LOG.anchor.INO, INO the log's inode, before the log is
+        renamed: root's writer cannot keep the old file's anchor there, and
+        LOG.anchor must still follow the new log, so that the group cutting
+        a root record off the new log's end is named."""
+        grp = pwd.getpwnam("nobody").pw_gid
+        logs = os.path.join(self.dir, "logs")
+        os.mkdir(logs)
+        os.chown(logs, 0, grp)
+        os.chmod(logs, 0o1770)
+        self.log = os.path.join(logs, "audit.log")
+        with open(self.log, "w"):
+            pass
+        os.chown(self.log, 0, grp)
+        os.chmod(self.log, 0o660)
+        self.write_conf()
+        self.assertEqual(self.once().returncode, 0)  # head and anchor
+        self.append(2, "old")  # seq 1 and 2, anchored
+        ino = os.stat(self.log).st_ino
+        r = subprocess.run(["sh", "-c", "umask 077; : > %s.anchor.%d" % (self.log, ino)],
+                           preexec_fn=as_member, capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        old = self.log + ".1"
+        os.rename(self.log, old)
+        with open(self.log, "w"):
+            pass
+        os.chown(self.log, 0, grp)
+        os.chmod(self.log, 0o660)
+        self.append(2, "new")  # seq 3 and 4, root's
+        with open(self.log + ".anchor") as f:
+            self.assertEqual(int(f.read().split()[0]), os.stat(self.log).st_ino,
+                             "the anchor stayed on the old file")
+        with open(self.log, "rb") as f:
+            lines = f.read().splitlines()
+        keep = len(lines[0]) + 1
+        prev = hashlib.sha256(lines[0]).hexdigest()
+        r = subprocess.run(["sh", "-c", "truncate -s %d %s && printf '3 %s\\n' > %s.chain"
+                            % (keep, self.log, prev, self.log)],
+                           preexec_fn=as_member, capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)  # the group may
+        v = self.verify(old, self.log)
+        self.assertNotEqual(v.returncode, 0,
+                            "root's seq 4 cut off the new log unseen: " + v.stdout)
 
     # ------------------------------------------------------------------
     def test_planted_fifo_symlink_and_anchor_names_in_a_sticky_log_dir(self):
