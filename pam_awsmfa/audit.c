@@ -74,7 +74,8 @@ open_log(const char *path)
 		return -1;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
-	    st.st_nlink != 1 || (st.st_mode & 002) != 0) {
+	    (st.st_nlink != 1 && !amfa_chain_names_roots_only(path)) ||
+	    (st.st_mode & 002) != 0) {
 		amfa_log(LOG_ERR,
 		    "audit_log %s: not a root-owned regular file "
 		    "that others cannot write; not written",

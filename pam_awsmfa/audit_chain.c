@@ -1,6 +1,7 @@
 /* The audit log's hash chain: see audit_chain.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,13 +24,13 @@
 /*
  * The file next to the log named log_path + suffix, opened read-write
  * (created 0600 with O_CREAT in `create'): a root-owned regular file with
- * one link and none of the mode bits in `loose'.  The descriptor; -1 when
+ * one link (or more with `links_ok') and none of the mode bits in `loose'.  The descriptor; -1 when
  * it does not exist, -2 when it cannot be used (logged, with what it must
  * be: `want').
  */
 static int
 open_beside(const char *log_path, const char *suffix, int create, mode_t loose,
-    const char *what, const char *want)
+    int links_ok, const char *what, const char *want)
 {
 	char *path;
 	struct stat st;
@@ -44,7 +45,8 @@ open_beside(const char *log_path, const char *suffix, int create, mode_t loose,
 		return -1;
 	}
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != 0 || st.st_nlink != 1 || (st.st_mode & loose) != 0) {
+	    st.st_uid != 0 || (st.st_nlink != 1 && !links_ok) ||
+	    (st.st_mode & loose) != 0) {
 		amfa_log(LOG_ERR, "%s %s: %s; %s", what, path,
 		    fd < 0 ? strerror(errno) : "unusable", want);
 		if (fd >= 0)
@@ -56,11 +58,38 @@ open_beside(const char *log_path, const char *suffix, int create, mode_t loose,
 	return fd;
 }
 
+/*
+ * Can the names beside the log `log_path' be made by root alone?  Its
+ * directory is root's, and neither others nor the log's group may add
+ * names to it.  Then a head of more than one link was not planted there
+ * as a link to another file: the other links are elsewhere, made by a
+ * member of the log's group (it may read and write the head, so
+ * fs.protected_hardlinks lets it link it from a directory of its own on
+ * the same file system), and refusing the head would refuse every record.
+ */
+int
+amfa_chain_names_roots_only(const char *log_path)
+{
+	struct stat lst, dst;
+	char *copy = strdup(log_path);
+	int r = 0;
+
+	if (copy == NULL)
+		return 0;
+	if (lstat(log_path, &lst) == 0 && stat(dirname(copy), &dst) == 0 &&
+	    S_ISDIR(dst.st_mode) && dst.st_uid == 0 &&
+	    (dst.st_mode & 002) == 0 &&
+	    ((dst.st_mode & 020) == 0 || dst.st_gid != lst.st_gid))
+		r = 1;
+	free(copy);
+	return r;
+}
+
 int
 amfa_chain_open(const char *log_path)
 {
 	return open_beside(log_path, AMFA_CHAIN_SUFFIX, 0, 0117,
-	    "audit chain head",
+	    amfa_chain_names_roots_only(log_path), "audit chain head",
 	    "not a root-owned regular file of mode 0660 or tighter");
 }
 
@@ -441,11 +470,45 @@ catch_up(int log_fd, unsigned long long *seq, char prev[AMFA_CHAIN_HEX],
 }
 
 int
+amfa_chain_read_log(int head_fd, int log_fd, unsigned long long *seq,
+    char hex[AMFA_CHAIN_HEX])
+{
+	struct stat st;
+	char *buf;
+	ssize_t l;
+	int r = -1;
+
+	if (amfa_chain_read(head_fd, seq, hex) == 0)
+		return 0;
+	/* The group may write the head: a malformed one would refuse every
+	 * record for good.  Root's writers take it on from the log's last
+	 * record (the group could as well have written that head itself); a
+	 * log with none (empty, just rotated) leaves it refused. */
+	if (geteuid() != 0 || (buf = malloc(AMFA_CHAIN_TAIL)) == NULL)
+		return -1;
+	cut_torn(log_fd, buf);
+	if (fstat(log_fd, &st) == 0 &&
+	    (l = line_before(log_fd, (unsigned long long)st.st_size, buf)) >=
+		0 &&
+	    amfa_chain_fields(buf, (size_t)l, seq, hex) == 0 &&
+	    amfa_chain_digest(buf, (size_t)l, hex) == 0 &&
+	    write_head(head_fd, *seq, hex) == 0) {
+		amfa_log(LOG_ALERT,
+		    "audit chain head: malformed (written by the log's "
+		    "group?): taken on from the log's last record, seq %llu",
+		    *seq);
+		r = 0;
+	}
+	free(buf);
+	return r;
+}
+
+int
 amfa_chain_anchor_open(const char *log_path)
 {
 	if (geteuid() != 0)
 		return -1;
-	return open_beside(log_path, AMFA_ANCHOR_SUFFIX, 0, 077,
+	return open_beside(log_path, AMFA_ANCHOR_SUFFIX, 0, 077, 0,
 	    "audit chain anchor", "not a root-owned regular file of mode 0600");
 }
 
@@ -453,13 +516,33 @@ int
 amfa_anchor_rotated_open(const char *log_path, unsigned long long ino,
     int create)
 {
-	char suffix[48];
+	char suffix[48], *path;
+	int fd;
 
 	if (geteuid() != 0)
 		return -1;
 	snprintf(suffix, sizeof(suffix), "%s.%llu", AMFA_ANCHOR_SUFFIX, ino);
-	return open_beside(log_path, suffix, create ? O_CREAT : 0, 077,
+	fd = open_beside(log_path, suffix, create ? O_CREAT : 0, 077, 0,
 	    "audit chain anchor", "not a root-owned regular file of mode 0600");
+	/* Where others may add names beside the log, one may have put a file
+	 * of its own under the name before the log was renamed: the old
+	 * file's anchor could not be kept, and LOG.anchor would stay on it for
+	 * good, the new log's records anchored nowhere.  What is not root's
+	 * 0600 file of one link anchors nothing: replaced. */
+	if (fd != -2 || !create ||
+	    asprintf(&path, "%s%s", log_path, suffix) < 0)
+		return fd;
+	if (unlink(path) == 0) {
+		amfa_log(LOG_WARNING,
+		    "audit chain anchor %s: unusable (put there by another "
+		    "user?): replaced",
+		    path);
+		fd = open_beside(log_path, suffix, O_CREAT | O_EXCL, 077, 0,
+		    "audit chain anchor",
+		    "not a root-owned regular file of mode 0600");
+	}
+	free(path);
+	return fd;
 }
 
 int
@@ -607,7 +690,7 @@ amfa_chain_append_anchored(const char *log_path, int log_fd, int head_fd,
 		free(buf);
 		return -ETIMEDOUT;
 	}
-	if (amfa_chain_read(head_fd, &seq, prev) != 0) {
+	if (amfa_chain_read_log(head_fd, log_fd, &seq, prev) != 0) {
 		amfa_chain_unlock(head_fd);
 		free(buf);
 		return -EBADMSG;

@@ -59,6 +59,16 @@
  */
 int amfa_chain_open(const char *log_path);
 
+/*
+ * Can the names beside the log `log_path' be made by root alone (its
+ * directory root's, and neither others nor the log's group may add names
+ * to it)?  Then a file there of more than one link (the log, its head) was
+ * not planted as a link: the other links are elsewhere, made by a member
+ * of the log's group (fs.protected_hardlinks lets it link a file it may
+ * read and write), and it is taken.  1 or 0.
+ */
+int amfa_chain_names_roots_only(const char *log_path);
+
 /* Lock the head (a POSIX record lock, the process's: waiting at most
  * AMFA_CHAIN_LOCK_MS); 0 or -1.  amfa_chain_unlock, or closing any
  * descriptor of the head in this process, releases it. */
@@ -68,6 +78,12 @@ void amfa_chain_unlock(int head_fd);
 /* Read a locked head: its sequence number and digest.  An empty head is
  * the start of a chain (seq 0, 64 zeros).  0 or -1 (malformed). */
 int amfa_chain_read(int head_fd, unsigned long long *seq,
+    char hex[AMFA_CHAIN_HEX]);
+
+/* The same, but a malformed head (the log's group may write it) is taken
+ * on from the last record of the log `log_fd' (readable) when the caller
+ * is root (logged); -1 when it is not root or the log ends in no record. */
+int amfa_chain_read_log(int head_fd, int log_fd, unsigned long long *seq,
     char hex[AMFA_CHAIN_HEX]);
 
 /* The hex SHA-256 of a line (without its newline).  0 or -1. */

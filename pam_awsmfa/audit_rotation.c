@@ -101,11 +101,12 @@ amfa_rotated_open(const char *log_path, unsigned long long ino, char **name)
 }
 
 /* Does the file `name' of the directory begin with the record after (seq,
- * hex)?  Root's, the group `gid', one link, regular.  Its descriptor (stat
+ * hex)?  Root's, the group `gid', one link (or more with `links_ok'),
+ * regular.  Its descriptor (stat
  * in *st) or -1. */
 static int
-continues(int dfd, const char *name, gid_t gid, unsigned long long seq,
-    const char *hex, struct stat *st)
+continues(int dfd, const char *name, gid_t gid, int links_ok,
+    unsigned long long seq, const char *hex, struct stat *st)
 {
 	char buf[AMFA_CHAIN_TAIL], prev[AMFA_CHAIN_HEX], *nl;
 	unsigned long long s;
@@ -117,7 +118,7 @@ continues(int dfd, const char *name, gid_t gid, unsigned long long seq,
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) || st->st_uid != 0 ||
-	    st->st_gid != gid || st->st_nlink != 1 ||
+	    st->st_gid != gid || (st->st_nlink != 1 && !links_ok) ||
 	    (n = pread(fd, buf, sizeof(buf), 0)) <= 0 ||
 	    (nl = memchr(buf, '\n', (size_t)n)) == NULL ||
 	    amfa_chain_fields(buf, (size_t)(nl - buf), &s, prev) != 0 ||
@@ -136,9 +137,10 @@ amfa_rotated_successor(const char *log_path, gid_t gid, unsigned long long seq,
 	struct dirent *e;
 	char *base;
 	DIR *d;
-	int dfd, dup_fd, fd = -1;
+	int dfd, dup_fd, fd = -1, links_ok;
 
 	*name = NULL;
+	links_ok = amfa_chain_names_roots_only(log_path);
 	if ((dfd = log_dir(log_path, &base)) < 0)
 		return -1;
 	free(base);
@@ -151,7 +153,8 @@ amfa_rotated_successor(const char *log_path, gid_t gid, unsigned long long seq,
 	while (fd < 0 && (e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.' || amfa_anchor_name(e->d_name))
 			continue;
-		if ((fd = continues(dfd, e->d_name, gid, seq, hex, &st)) >= 0 &&
+		if ((fd = continues(dfd, e->d_name, gid, links_ok, seq, hex,
+			 &st)) >= 0 &&
 		    (*name = strdup(e->d_name)) == NULL) {
 			close(fd);
 			fd = -1;

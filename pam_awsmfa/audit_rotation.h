@@ -44,7 +44,8 @@ int amfa_rotated_open(const char *log_path, unsigned long long ino,
  * The file of the log's directory that begins with the record after (seq,
  * hex): where the chain went on after a rotated file's end, the log itself
  * or, after two renames between cuts, the file the log was renamed to the
- * second time.  Root's, of the group `gid', one link, regular; opened for
+ * second time.  Root's, of the group `gid', one link (more where only root
+ * names files beside the log: amfa_chain_names_roots_only), regular; opened for
  * reading, its name (heap) in *name.  The descriptor, or -1 (none).
  */
 int amfa_rotated_successor(const char *log_path, gid_t gid,

@@ -210,16 +210,19 @@ state_write(int spool_fd, const struct state *s)
  * Is the file `fd' (stat `ost') found by the state's inode the log the last
  * cut was of, rather than a file that got the number after that one was
  * deleted?  Root's, the log's group (`log_st'), one link, not others' to
- * write, and the last cut's last record ends where the state says.
+ * write, and the last cut's last record ends where the state says (more
+ * links only where no one but root names files beside the log: a member
+ * of the group may link it from elsewhere).
  */
 static int
-was_cut_from(int fd, const struct stat *ost, const struct stat *log_st,
-    const struct state *s)
+was_cut_from(const char *log_path, int fd, const struct stat *ost,
+    const struct stat *log_st, const struct state *s)
 {
 	struct amfa_anchor a = { .ino = s->ino, .end = s->off, .seq = s->seq };
 
 	if (!S_ISREG(ost->st_mode) || ost->st_uid != 0 ||
-	    ost->st_gid != log_st->st_gid || ost->st_nlink != 1 ||
+	    ost->st_gid != log_st->st_gid ||
+	    (ost->st_nlink != 1 && !amfa_chain_names_roots_only(log_path)) ||
 	    (ost->st_mode & 002) != 0)
 		return 0;
 	if (s->off == 0 || s->seq == 0)
@@ -265,7 +268,7 @@ cut_source(const char *log_path, int log_fd, int spool_fd, struct state *s,
 	if (old >= 0 &&
 	    (fstat(old, &ost) != 0 ||
 		((unsigned long long)ost.st_size > s->off &&
-		    !was_cut_from(old, &ost, &lst, s)))) {
+		    !was_cut_from(log_path, old, &ost, &lst, s)))) {
 		amfa_log(LOG_ERR,
 		    "%s: %s has the inode of the log the last cut was of, but "
 		    "not its records (another file, given the number after "
@@ -369,7 +372,10 @@ cut_locked(const char *log_path, int head, int spool_fd, int queue_fd,
 	int log_fd, src = -1, r = -1;
 
 	*again = 0;
-	log_fd = open(log_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	/* Without blocking: a FIFO put under the log's name (where others may
+	 * add names) is refused, not waited on for good. */
+	log_fd = open(log_path,
+	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (log_fd < 0 || fstat(log_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		amfa_log(LOG_ERR, "%s: %s", log_path,
 		    log_fd < 0 ? strerror(errno) : "not a regular file");
@@ -418,8 +424,11 @@ cut_locked(const char *log_path, int head, int spool_fd, int queue_fd,
 		goto out;
 	}
 	span(data, got, &first, &last, first_prev);
-	if (amfa_chain_read(head, &hseq, hhex) != 0)
+	if (amfa_chain_read_log(head, log_fd, &hseq, hhex) != 0) {
+		amfa_log(LOG_ERR, "%s: chain head malformed; not cut",
+		    log_path);
 		goto out;
+	}
 	prev = s.seq > 0 ? s.hex : first_prev[0] ? first_prev : hhex;
 	if (first != 0 && first_prev[0] && strcmp(prev, first_prev) != 0)
 		amfa_log(LOG_ERR,
