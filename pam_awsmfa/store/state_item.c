@@ -260,13 +260,35 @@ find_token(const struct amfa_state *st, const char *id)
 	return NULL;
 }
 
+/* SET a token's counters (value :kI), and with `replay' on the condition
+ * that the stored ones are lower (or none). */
+static int
+write_token(struct amfa_item_write *w, int i,
+    const struct amfa_token_counter *t, int replay)
+{
+	char vname[12];
+	const char *nm;
+
+	snprintf(vname, sizeof(vname), "k%d", i);
+	if ((nm = value(w, vname,
+		 (int64_t)amfa_item_counter(t->session, t->use))) == NULL ||
+	    append(w->update, ", " YK_PREFIX "%s = %s", t->public_id, nm) != 0)
+		return -1;
+	if (replay &&
+	    append(w->condition,
+		" AND (attribute_not_exists(" YK_PREFIX "%s) OR " YK_PREFIX
+		"%s < %s)",
+		t->public_id, t->public_id, nm) != 0)
+		return -1;
+	return 0;
+}
+
 int
 amfa_item_write(const struct amfa_state *old, int exists, uint64_t version,
     const struct amfa_state *st, int64_t now, struct amfa_item_write *w,
     const char **why)
 {
 	const char *fix[F_N], *nm;
-	char vname[12];
 	int removed = 0, bad = 0;
 
 	memset(w, 0, sizeof(*w));
@@ -327,22 +349,16 @@ amfa_item_write(const struct amfa_state *old, int exists, uint64_t version,
 		}
 	}
 	for (int i = 0; i < st->ntokens; i++) {
-		const struct amfa_token_counter *t = &st->tokens[i];
 		const struct amfa_token_counter *o = find_token(old,
-		    t->public_id);
-		uint64_t c = amfa_item_counter(t->session, t->use);
+		    st->tokens[i].public_id);
 
-		snprintf(vname, sizeof(vname), "k%d", i);
-		if ((nm = value(w, vname, (int64_t)c)) == NULL ||
-		    append(w->update, ", " YK_PREFIX "%s = %s", t->public_id,
-			nm) != 0)
-			return -1;
-		if (exists &&
-		    (o == NULL || c > amfa_item_counter(o->session, o->use)) &&
-		    append(w->condition,
-			" AND (attribute_not_exists(" YK_PREFIX
-			"%s) OR " YK_PREFIX "%s < %s)",
-			t->public_id, t->public_id, nm) != 0)
+		if (write_token(w, i, &st->tokens[i],
+			exists &&
+			    (o == NULL ||
+				amfa_item_counter(st->tokens[i].session,
+				    st->tokens[i].use) >
+				    amfa_item_counter(o->session, o->use))) !=
+		    0)
 			return -1;
 	}
 	/* A slot reused for another token: the old one's counters go. */
@@ -394,7 +410,6 @@ amfa_item_write_acceptance(const struct amfa_state *old, uint64_t enr_version,
     const struct amfa_state *st, int64_t now, struct amfa_item_write *w)
 {
 	const char *nm, *zero, *one;
-	char vname[12];
 
 	memset(w, 0, sizeof(*w));
 	if (!plain_acceptance(old, st, now))
@@ -438,18 +453,11 @@ amfa_item_write_acceptance(const struct amfa_state *old, uint64_t enr_version,
 		const struct amfa_token_counter *t = &st->tokens[i];
 		const struct amfa_token_counter *o = find_token(old,
 		    t->public_id);
-		uint64_t c = amfa_item_counter(t->session, t->use);
 
-		if (c == amfa_item_counter(o->session, o->use))
-			continue; /* not written: another's raise stays */
-		snprintf(vname, sizeof(vname), "k%d", i);
-		if ((nm = value(w, vname, (int64_t)c)) == NULL ||
-		    append(w->update, ", " YK_PREFIX "%s = %s", t->public_id,
-			nm) != 0 ||
-		    append(w->condition,
-			" AND (attribute_not_exists(" YK_PREFIX
-			"%s) OR " YK_PREFIX "%s < %s)",
-			t->public_id, t->public_id, nm) != 0)
+		/* An unchanged token is not written: another's raise stays. */
+		if (amfa_item_counter(t->session, t->use) !=
+			amfa_item_counter(o->session, o->use) &&
+		    write_token(w, i, t, 1) != 0)
 			return -1;
 	}
 	return 0;

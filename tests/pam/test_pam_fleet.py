@@ -88,6 +88,15 @@ class FleetCase(unittest.TestCase):
             t.enroll(user, seed=seed)
         return seed
 
+    def issue_recovery(self, tree, user):
+        """A new set of recovery codes for `user', issued on `tree'."""
+        res = subprocess.run([ADMIN, "--config", tree.conf, "recovery",
+                              user], capture_output=True, text=True,
+                             timeout=60)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        return re.findall(r"([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})",
+                          res.stdout)
+
     def user(self, stem):
         """A user name of this test alone (the table outlives tests)."""
         return "%s%s" % (stem, os.urandom(4).hex())
@@ -255,12 +264,7 @@ class OneCodeOneLogin(FleetCase):
         user = self.user("rcuser")
         system_user(user)       # awsmfa recovery needs a local account
         self.enroll(user)
-        res = subprocess.run([ADMIN, "--config", self.a.conf, "recovery",
-                              user], capture_output=True, text=True,
-                             timeout=60)
-        self.assertEqual(res.returncode, 0, res.stderr)
-        codes = re.findall(r"([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})",
-                           res.stdout)
+        codes = self.issue_recovery(self.a, user)
         self.assertEqual(len(codes), 10)
         shutil.copy(self.a.user_file(user), self.b.user_file(user))
         res = self.a.run("awsmfa", user, [codes[3]])
@@ -285,12 +289,7 @@ class OneCodeOneLogin(FleetCase):
         user = self.user("mixed")
         system_user(user)       # awsmfa recovery needs a local account
         seed = self.enroll(user)
-        res = subprocess.run([ADMIN, "--config", self.a.conf, "recovery",
-                              user], capture_output=True, text=True,
-                             timeout=60)
-        self.assertEqual(res.returncode, 0, res.stderr)
-        codes = re.findall(r"([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})",
-                           res.stdout)
+        codes = self.issue_recovery(self.a, user)
         shutil.copy(self.a.user_file(user), self.b.user_file(user))
         slow = SlowWrites(FLEET.front.port, 3,
                           skip_if=b"fail_count = if_not_exists(fail_count")
@@ -330,12 +329,7 @@ class OneCodeOneLogin(FleetCase):
         self.enroll(user)
 
         def issue(t):
-            res = subprocess.run([ADMIN, "--config", t.conf, "recovery",
-                                  user], capture_output=True, text=True,
-                                 timeout=60)
-            self.assertEqual(res.returncode, 0, res.stderr)
-            return re.findall(r"([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})",
-                              res.stdout)
+            return self.issue_recovery(t, user)
         old = issue(self.a)
         shutil.copy(self.a.user_file(user), self.b.user_file(user))
         self.assertRc(self.b.run("awsmfa", user, [old[0]]), PAM_SUCCESS)
@@ -365,12 +359,7 @@ class OneCodeOneLogin(FleetCase):
         user = self.user("rcgone")
         system_user(user)       # awsmfa recovery needs a local account
         self.enroll(user)
-        res = subprocess.run([ADMIN, "--config", self.a.conf, "recovery",
-                              user], capture_output=True, text=True,
-                             timeout=60)
-        self.assertEqual(res.returncode, 0, res.stderr)
-        codes = re.findall(r"([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})",
-                           res.stdout)
+        codes = self.issue_recovery(self.a, user)
         shutil.copy(self.a.user_file(user), self.b.user_file(user))
         self.assertRc(self.a.run("awsmfa", user, [codes[0]]), PAM_SUCCESS)
         FLEET.db.call("DeleteItem", {"TableName": TABLE,
