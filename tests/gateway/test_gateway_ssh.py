@@ -95,9 +95,14 @@ class RawTarget:
                 self.received.append(bytes(data))
 
     def stop(self):
+        # The thread sees `stopping' within its accept timeout; only then
+        # is the socket closed: closed under a thread still in accept(2),
+        # its number could be reused by the next test's listener and the
+        # old thread take that test's connections (as fleetlib's relay
+        # once did).
         self.stopping = True
-        self.sock.close()
         self.thread.join(5)
+        self.sock.close()
 
 
 class Person:
