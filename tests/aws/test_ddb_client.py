@@ -177,7 +177,16 @@ class Retries(Base):
         f.fault("drop", 1)
         r = run("get", "carol", timeout_ms=10000)
         self.assertIn(r.result, ("ok", "no such item"), r)
-        self.assertEqual(r.tries, 4, r)
+        # Four requests reached the front, three faults then the answer.
+        # The client's tries are 3 or 4: the drop comes on the connection
+        # the first two answers left open, and libcurl sends a request
+        # that a kept connection died under again on a new one by itself
+        # (aws/http.h), once.
+        st = f.stats()
+        self.assertEqual((st["requests"], st["faults"]), (4, 3), st)
+        self.assertIn(r.tries, (3, 4), r)
+        self.assertIn("ThrottlingException", r.log)
+        self.assertIn("InternalServerError", r.log)
 
     def test_throttled_beyond_the_timeout(self):
         STACK["front"].fault("throttle", 1000)
