@@ -22,6 +22,7 @@
 #include "decision/login.h"
 #include "gate_marker.h"
 #include "log.h"
+#include "net/net.h"
 #include "pam_args.h"
 #include "pam_chkcode.h"
 #include "pam_export.h"
@@ -513,8 +514,12 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	if ((r = begin(pamh, argc, argv, &c, 1)) != PAM_SUCCESS)
 		return end(pamh, &c, r, 0, "open_session");
 	(void)other_user(pamh, c.user); /* then no credentials: roles only */
-	return end(pamh, &c, amfa_pam_store_open(pamh, &c.cfg, c.user), 1,
-	    "open_session");
+	r = amfa_pam_store_open(pamh, &c.cfg, c.user);
+	/* A session this handle did not authenticate loads the enrolment
+	 * (the table's, and KMS) for its roles: that connection ends here,
+	 * not with the session (sshd's and su's process lives as long). */
+	amfa_net_release();
+	return end(pamh, &c, r, 1, "open_session");
 }
 
 PAM_EXTERN int
