@@ -266,7 +266,7 @@ static int
 write_token(struct amfa_item_write *w, int i,
     const struct amfa_token_counter *t, int replay)
 {
-	char vname[12];
+	char vname[16];
 	const char *nm;
 
 	snprintf(vname, sizeof(vname), "k%d", i);
