@@ -266,9 +266,11 @@ static int
 write_token(struct amfa_item_write *w, int i,
     const struct amfa_token_counter *t, int replay)
 {
-	char vname[16];
+	char vname[12];
 	const char *nm;
 
+	if (i < 0 || i >= AMFA_STATE_MAX_TOKENS)
+		return -1;
 	snprintf(vname, sizeof(vname), "k%d", i);
 	if ((nm = value(w, vname,
 		 (int64_t)amfa_item_counter(t->session, t->use))) == NULL ||
