@@ -22,7 +22,6 @@ acceptance (checked by hand: see the report of branch acc-attack)."""
 import os
 import re
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -46,7 +45,6 @@ from kms_server import Kms                                       # noqa: E402
 # The count's expression (state_table.c count_update): counts pass.
 COUNT = b"fail_count = if_not_exists(fail_count"
 ATTACK_SESSION_USER = "amfa-accatk"
-ADMIN = os.environ.get("AMFA_ADMIN_PROGRAM", "")
 
 FLEET = None
 KMS = None
@@ -115,15 +113,6 @@ def held(case, g, p):
 class SpentWhileHeld(fleet_tests.FleetCase):
     """A's acceptance of a code is held; B spends the same code (or a
     later one); A's write is let go."""
-
-    def issue_recovery(self, tree, user):
-        """A new set of recovery codes for `user', issued on `tree'."""
-        res = subprocess.run([ADMIN, "--config", tree.conf, "recovery",
-                              user], capture_output=True, text=True,
-                             timeout=60)
-        self.assertEqual(res.returncode, 0, res.stderr)
-        return re.findall(r"([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})",
-                          res.stdout)
 
     def test_totp_code_spent_on_b_refused_on_a(self):
         user = self.user("atotp")
