@@ -15,6 +15,7 @@
 #include "audit.h"
 #include "audit_chain.h"
 #include "audit_json.h"
+#include "audit_writer.h"
 #include "log.h"
 #include "secure_file.h"
 
@@ -96,17 +97,16 @@ gw_audit_format(const struct gw_audit *a, const struct gw_event *ev,
 }
 
 int
-gw_audit_open(const char *path, uid_t owner)
+gw_audit_open(const char *path, uid_t owner, int chained)
 {
 	struct stat st;
 	int fd;
 
 	/* No O_CREAT: the administrator decides where, who and what mode. */
-	/* Read too when the group may: the chain's writer reads the log's
-	 * last record back (catch_up in audit_chain.c). */
-	fd = open(path,
-	    O_RDWR | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0 && errno == EACCES)
+	if (chained)
+		/* Only looked at (fstat, fstatvfs): no access to it needed. */
+		fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	else
 		fd = open(path,
 		    O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
 			O_CLOEXEC);
@@ -252,7 +252,8 @@ gw_audit_check(const struct gw_audit *a, const struct gw_event *ev)
 	/* A record the file would not take goes to syslog: no refusal.  (The
 	 * chain's fields take up to 100 bytes more.) */
 	len = strlen(text) + 1 + 100;
-	r = file_takes(a, ev, len + AMFA_APPEND_SLACK, 1) ?
+	/* The file size limit is this process's only when it writes. */
+	r = file_takes(a, ev, len + AMFA_APPEND_SLACK, 1) && a->writer_fd < 0 ?
 	    room_for(a->fd, len) :
 	    0;
 	free(text);
@@ -279,11 +280,17 @@ gw_audit_emit(const struct gw_audit *a, const struct gw_event *ev)
 	/* The chain's fields take this much more room. */
 	len = strlen(text) + 100;
 	if (a->fd >= 0 && file_takes(a, ev, len + 1 + AMFA_APPEND_SLACK, 0)) {
-		/* One write with O_APPEND: records never interleave; chained
-		 * (audit_chain.h) when the log has a head. */
-		if (room_for(a->fd, len + 1) != 0)
+		/* A chained log: its root writer appends the record, chained
+		 * and anchored (audit_writer.h).  Otherwise one write with
+		 * O_APPEND: records never interleave. */
+		if (a->writer_fd >= 0) {
+			if ((w = amfa_audit_writer_send(a->writer_fd, text)) !=
+			    0)
+				syslog(LOG_ERR, "audit writer: %s",
+				    strerror((int)-w));
+		} else if (room_for(a->fd, len + 1) != 0)
 			w = -1;
-		else if ((w = amfa_chain_append(a->fd, a->chain_fd, text)) != 0)
+		else if ((w = amfa_chain_append(a->fd, -1, text)) != 0)
 			syslog(LOG_ERR, "audit log write failed: %s",
 			    strerror((int)-w));
 		if (w != 0) {

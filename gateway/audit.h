@@ -27,9 +27,11 @@
 
 struct gw_audit {
 	int fd; /* the log, or -1: syslog only */
-	/* The log's chain head (audit_chain.h), opened with the log, or -1:
-	 * the log is not chained.  Set by the caller. */
-	int chain_fd;
+	/* The log is chained (it has a head, audit_chain.h): the records go
+	 * to its root writer (audit_writer.h) through this connection, made
+	 * with the log; -1: the log is not chained, written through fd.  Set
+	 * by the caller. */
+	int writer_fd;
 	const char *user;
 	uid_t uid;
 	const char *iam_user; /* NULL until the marker is read */
@@ -83,9 +85,11 @@ char *gw_audit_format(const struct gw_audit *a, const struct gw_event *ev,
 /*
  * Open the audit log for appending: a regular file, not a link, owned by
  * root (or `owner'), not writable by others.  The gateway never creates
- * it.  The descriptor or -1 (logged).
+ * it.  With `chained', only looked at (O_PATH): its root writer appends
+ * the records (audit_writer.h), and the gateway only checks the room left
+ * (the log may then be 0600).  The descriptor or -1 (logged).
  */
-int gw_audit_open(const char *path, uid_t owner);
+int gw_audit_open(const char *path, uid_t owner, int chained);
 
 /*
  * Record `ev' in syslog and in the log.  An unverified record goes to the

@@ -41,6 +41,7 @@
 #include "audit.h"
 #include "audit_chain.h"
 #include "audit_json.h"
+#include "audit_writer.h"
 #include "command.h"
 #include "config.h"
 #include "dial.h"
@@ -648,7 +649,7 @@ main(int argc, char **argv)
 	char *groups[GW_MAX_GROUPS], msg[256];
 	size_t ngroups = 0;
 	gid_t audit_gid = getegid();
-	int c, test = 0, r;
+	int c, test = 0, r, chained;
 
 	/*
 	 * Before anything else: nothing the caller hands down shapes what
@@ -703,7 +704,7 @@ main(int argc, char **argv)
 	amfa_log_set_sink(syslog_sink, NULL);
 	memset(&audit, 0, sizeof(audit));
 	audit.fd = -1;
-	audit.chain_fd = -1;
+	audit.writer_fd = -1;
 	audit.uid = getuid();
 	audit.config = conf;
 	if ((pw = getpwuid(getuid())) == NULL) {
@@ -744,12 +745,16 @@ main(int argc, char **argv)
 	if (cfg.audit_log != NULL) {
 		if (setegid(audit_gid) != 0)
 			drop_group();
-		audit.fd = gw_audit_open(cfg.audit_log, 0);
-		/* Its chain head (audit_chain.h), if it has one: -1 none. */
-		if (audit.fd >= 0 &&
-		    (audit.chain_fd = amfa_chain_open(cfg.audit_log)) == -2) {
+		/* A chained log (it has a head, audit_chain.h) is written by
+		 * its root writer: connected now, with the audit group as the
+		 * effective one, which the writer checks (audit_writer.h). */
+		chained = amfa_chain_exists(cfg.audit_log);
+		audit.fd = gw_audit_open(cfg.audit_log, 0, chained);
+		if (audit.fd >= 0 && chained &&
+		    (audit.writer_fd = amfa_audit_writer_connect(
+			 cfg.audit_log)) < 0) {
 			close(audit.fd);
-			audit.fd = audit.chain_fd = -1;
+			audit.fd = -1;
 		}
 		if (audit.fd < 0) {
 			drop_group();

@@ -86,9 +86,8 @@ open_log(const char *path)
 	return fd;
 }
 
-/* Append one record (JSON, no newline), whole or not at all. */
-static int
-append(const char *path, const char *json)
+int
+amfa_audit_append(const char *path, const char *json)
 {
 	int fd, head, anchor = -1, r;
 
@@ -149,7 +148,7 @@ amfa_audit_emit(const struct amfa_config *cfg, const struct amfa_audit_rec *r)
 	}
 	amfa_log(LOG_NOTICE, "audit %s", json);
 	if (cfg->audit_log != NULL)
-		rc = append(cfg->audit_log, json);
+		rc = amfa_audit_append(cfg->audit_log, json);
 	free(json);
 	return rc;
 }

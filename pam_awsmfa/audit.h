@@ -57,6 +57,14 @@ char *amfa_audit_format(const struct amfa_audit_rec *r,
 int amfa_audit_ready(const struct amfa_config *cfg);
 
 /*
+ * Append one record (a JSON object, no newline) to the log at `path', as
+ * root: whole or not at all, chained and anchored when the log has a chain
+ * head (audit_chain.h).  0, or -1 (logged).  The module's records and the
+ * audit writer's (awsmfa-audit-writer(8)) are written so.
+ */
+int amfa_audit_append(const char *path, const char *json);
+
+/*
  * Record `r': syslog, and the audit log if configured (a regular root-owned
  * file, not a link, not writable by others; created 0600 if missing).
  * 0, or -1 if the log file could not be written (logged).

@@ -88,9 +88,40 @@ amfa_chain_names_roots_only(const char *log_path)
 int
 amfa_chain_open(const char *log_path)
 {
-	return open_beside(log_path, AMFA_CHAIN_SUFFIX, 0, 0117,
+	struct stat st;
+	int fd;
+
+	fd = open_beside(log_path, AMFA_CHAIN_SUFFIX, 0, 0117,
 	    amfa_chain_names_roots_only(log_path), "audit chain head",
 	    "not a root-owned regular file of mode 0660 or tighter");
+	/* A head the log's group may open (as made before the writer
+	 * existed): whoever can open it can hold its lock.  Root's alone. */
+	if (fd >= 0 && geteuid() == 0 && fstat(fd, &st) == 0 &&
+	    (st.st_mode & 077) != 0) {
+		if (fchmod(fd, 0600) == 0)
+			amfa_log(LOG_NOTICE,
+			    "audit chain head %s%s: made 0600 (the gateway's "
+			    "records go through awsmfa-audit-writer)",
+			    log_path, AMFA_CHAIN_SUFFIX);
+		else
+			amfa_log(LOG_ERR, "audit chain head %s%s: chmod: %s",
+			    log_path, AMFA_CHAIN_SUFFIX, strerror(errno));
+	}
+	return fd;
+}
+
+int
+amfa_chain_exists(const char *log_path)
+{
+	struct stat st;
+	char *path;
+	int r;
+
+	if (asprintf(&path, "%s%s", log_path, AMFA_CHAIN_SUFFIX) < 0)
+		return 1;
+	r = lstat(path, &st) == 0 || errno != ENOENT;
+	free(path);
+	return r;
 }
 
 /*
@@ -188,9 +219,9 @@ stalled(pid_t pid)
  * between its append and the head's rewrite (amfa_chain_append): nothing
  * is lost, the killed login never finished (its own record or not, it was
  * not told yes).  Root's writers (the module under sshd, su, sudo; the
- * uploader at every cut) may kill any holder; the gateway only its own
- * user's (the kernel's rule): a user stopping a gateway holds others'
- * gateways off until the next root writer comes by.  1 killed, 0 not.
+ * uploader at every cut; the gateway's records' writer) may kill any
+ * holder.  (The gateway no longer takes the lock: the head is root's, and
+ * its records go through awsmfa-audit-writer.)  1 killed, 0 not.
  */
 static int
 break_stopped(int head_fd, pid_t *seen, int *since)

@@ -15,25 +15,27 @@
  * order they reach the log.  The evidence uploader (awsmfa-evidence(8))
  * cuts the log into segments under the same lock.
  *
- * The head is made by the package (or awsmfa-evidence): root-owned, group
- * the log's, mode 0660 or tighter.  A log without a head is not chained.
+ * The head is made by awsmfa-evidence: root's, mode 0600 (a head of mode
+ * 0660, as made before, is taken and made 0600 by the first root writer).
+ * Only root's processes take its lock: the set-group-ID gateway hands its
+ * records to the log's root writer (audit_writer.h), so that no member of
+ * the log's group can hold the lock off every writer.  A log without a
+ * head is not chained.
  *
  * A writer stopped while it holds the lock (a user may stop their own
- * set-user-ID su or set-group-ID gateway) is killed by the next writer
- * allowed to, and the head taken on to its record if it wrote one: see
+ * set-user-ID su) is killed by the next writer allowed to, and the head taken on to its record if it wrote one: see
  * break_stopped and catch_up in audit_chain.c.
  *
- * The anchor.  The gateway writes the log as its audit group, and the head
- * is the group's to rewrite too: with both, the group could cut records
- * off the log's end and chain what follows anew, and the chain alone would
- * not show it.  So root's writers (the module; the uploader at every cut)
- * also write LOG.anchor, root's, mode 0600: "INODE END SEQ HEX\n", the
+ * The anchor.  The log's group may write the log (a log of mode 0660), and
+ * the head was the group's to rewrite too: with both, the group could cut
+ * records off the log's end and chain what follows anew, and the chain
+ * alone would not show it.  So root's writers (the module, the gateway's
+ * records through the writer; the uploader at every cut) also write
+ * LOG.anchor, root's, mode 0600: "INODE END SEQ HEX\n", the
  * log's record SEQ, of digest HEX, ends at byte END of the log of that
  * inode.  Before a writer moves the anchor on it checks that the log still
  * holds the anchored record; if not, the anchor is kept (and an alert
- * logged), and verify-audit of the log names the cut.  What the group can
- * still take back unseen: the gateway's own records since the last root
- * record or cut (at most poll_seconds of the uploader).  A log rotated by
+ * logged), and verify-audit of the log names the cut.  A log rotated by
  * renaming keeps its anchor as LOG.anchor.INO (audit_rotation.h).
  */
 #ifndef AMFA_AUDIT_CHAIN_H
@@ -58,6 +60,9 @@
  * unusable (a link, not root's, writable by others, unreadable: logged).
  */
 int amfa_chain_open(const char *log_path);
+/* Has the log `log_path' a chain head (any name LOG.chain)?  1 yes, or
+ * when it cannot be told (fail closed); 0 no. */
+int amfa_chain_exists(const char *log_path);
 
 /*
  * Can the names beside the log `log_path' be made by root alone (its

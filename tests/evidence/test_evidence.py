@@ -29,6 +29,7 @@ import os
 import pwd
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,8 @@ import s3rver
 EVIDENCE = os.environ.get("AMFA_EVIDENCE_PROGRAM", "")
 ADMIN = os.environ.get("AMFA_ADMIN_PROGRAM", "")
 APPEND = os.environ.get("AMFA_CHAIN_APPEND", "")
+WRITER = os.environ.get("AMFA_AUDIT_WRITER", "")
+WRITER_APPEND = os.environ.get("AMFA_WRITER_APPEND", "")
 AKID, SECRET = "AKIDEVIDENCETEST0001", "evidence-test-secret-0123456789abcdef"
 BUCKET = "evidence"
 HOST = "bastion-7"
@@ -131,6 +134,39 @@ class Evidence(unittest.TestCase):
     def append(self, n, tag):
         r = subprocess.run([APPEND, self.log, str(n), tag], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
+
+    def start_writer(self):
+        """The log's root writer (awsmfa-audit-writer), listening at
+        LOG.writer, for the gateway's records."""
+        sock = self.log + ".writer"
+        self.writer = subprocess.Popen([WRITER, "--config", self.conf],
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.PIPE, text=True)
+
+        def stop(w=self.writer):
+            if w.poll() is None:
+                w.send_signal(signal.SIGTERM)
+                try:
+                    w.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    w.kill()
+                    w.wait()
+            w.stderr.close()
+        self.addCleanup(stop)
+        self.assertTrue(wait_for(lambda: os.path.exists(sock) and
+                                 stat.S_ISSOCK(os.lstat(sock).st_mode)
+                                 or self.writer.poll() is not None, 30))
+        self.assertIsNone(self.writer.poll(), "the writer did not start")
+        return self.writer
+
+    def writer_append(self, n, tag, preexec_fn=None, check=True):
+        """Records as the gateway sends them, through the log's root
+        writer (as the user `preexec_fn' makes of this process)."""
+        r = subprocess.run([WRITER_APPEND, self.log, str(n), tag], preexec_fn=preexec_fn,
+                           capture_output=True, text=True, timeout=120)
+        if check:
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return r
 
     def recording(self, user, session, body=None):
         name = "%s-20261206T0%05dZ-%s.cast" % (user, 1000 + session, session)
@@ -441,8 +477,13 @@ class Evidence(unittest.TestCase):
             os.setgroups([grp_gid])
             os.setgid(nb.pw_gid)
             os.setuid(nb.pw_uid)
-        r = subprocess.run(["sh", "-c", "truncate -s %d %s && printf '3 %s\\n' > %s.chain"
-                            % (cut, self.log, digest, self.log)], preexec_fn=member,
+        # The head is root's alone now (0600): the member cannot take it
+        # back to the cut; it cuts the log all the same.
+        r = subprocess.run(["sh", "-c", "printf '3 %s\\n' > %s.chain" % (digest, self.log)],
+                           preexec_fn=member, capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0, "the group rewrote the chain head")
+        self.assertIn("Permission denied", r.stderr)
+        r = subprocess.run(["truncate", "-s", str(cut), self.log], preexec_fn=member,
                            capture_output=True, text=True, timeout=30)
         self.append(1, "later")  # the next login's record
         v = self.verify(self.log)
@@ -451,7 +492,9 @@ class Evidence(unittest.TestCase):
                             "an audit-group member cut records from the log and "
                             "verify-audit accepts it: " + v.stdout)
         self.assertEqual(r.returncode, 0, r.stderr)  # the cut itself was made
-        self.assertIn("records were cut from its end", v.stdout)
+        # The head (root's) still names the cut records: the next record
+        # follows them, and the chain breaks there.
+        self.assertRegex(v.stdout, "records missing before it|records were cut from its end")
 
     def test_set_without_its_last_segment_is_not_whole(self):
         # The attack review (issue 29): awsmfa-evidence(8) says a missing

@@ -248,11 +248,12 @@ class EvidenceAttack2(base.Evidence):
                             "audit group, and verify-audit of it says: " + v.stdout)
 
     def member_append(self, n, tag):
-        """Records as the gateway writes them: the audit group's, not
-        root's, so they move no anchor."""
-        r = subprocess.run([APPEND, self.log, str(n), tag],
-                           preexec_fn=as_member, capture_output=True, text=True)
-        self.assertEqual(r.returncode, 0, r.stderr)
+        """Records as the gateway writes them: sent by the audit group to
+        the log's root writer (awsmfa-audit-writer), which chains them (and
+        moves the anchor on, as root)."""
+        if getattr(self, "writer", None) is None or self.writer.poll() is not None:
+            self.start_writer()
+        self.writer_append(n, tag, preexec_fn=as_member)
 
     def test_rotated_logs_gateway_records_cut_after_upload_are_named(self):
         """The gateway's records (no anchor of their own) at the end of
@@ -584,8 +585,13 @@ class EvidenceAttack2(base.Evidence):
             f.write(b"".join(x + b"\n" for x in new))
         os.chmod(forged, 0o644)
         head = "%d %s\n" % (len(new), hashlib.sha256(new[-1]).hexdigest())
-        r = subprocess.run(["sh", "-c", "cat %s > %s && printf '%s' > %s.chain"
-                            % (forged, self.log, head.replace("\n", "\\n"), self.log)],
+        # The head is root's alone (0600): the group cannot rewrite it
+        # (awsmfa-audit-writer(8)); it rewrites the log all the same.
+        r = subprocess.run(["sh", "-c", "printf '%s' > %s.chain"
+                            % (head.replace("\n", "\\n"), self.log)],
+                           preexec_fn=as_member, capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0, "the group rewrote the chain head")
+        r = subprocess.run(["sh", "-c", "cat %s > %s" % (forged, self.log)],
                            preexec_fn=as_member, capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)  # the group may
         with open(self.log, "rb") as f:

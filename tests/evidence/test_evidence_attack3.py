@@ -17,14 +17,16 @@ Found (the tests failed before):
   a planted link); in a directory the group may add names to, it is still
   refused (a planted link to the log is not written through).
 
-Found, not fixed (expectedFailure; the lock is advisory, and the group
-must be able to take it):
+Found, and fixed since by making the head root's alone (0600), the
+gateway's records going through the log's root writer
+(awsmfa-audit-writer): whoever can open the head can lock it, so the group
+must not be able to open it:
 - An open-file-description lock (F_OFD_SETLK) on the head has no owning
-  process (F_GETLK says pid -1): no writer ends it, and every login is
-  refused for as long as the group member holds it.
+  process (F_GETLK says pid -1): no writer ends it, and every login was
+  refused for as long as the group member held it.
 - A pool of the group's processes queued for the head's lock: each is
   ended after a second of holding, the next takes the lock at once, and a
-  root writer never gets it within its wait.
+  root writer never got it within its wait.
 
 - A file of a member's own put under the name LOG.anchor.INO (INO the
   log's inode, in a directory the group may add names to) before a rename
@@ -42,6 +44,7 @@ log or its anchor, in a log directory the group may add names to
 them.
 """
 
+import errno
 import fcntl
 import hashlib
 import os
@@ -108,20 +111,25 @@ class EvidenceAttack3(base.Evidence):
                 os._exit(0)
         os.close(wr)
         self.addCleanup(self.reap, pid)
-        ready = os.read(rd, 1)
+        ready = os.read(rd, 64)
         os.close(rd)
-        self.assertEqual(ready, b"r", "the attack was not set up")
+        self.assertEqual(ready[:1], b"r", "the attack was not set up")
+        self.member_got = ready[1:].decode()
         return pid
 
     # ------------------------------------------------------------------
     def test_malformed_head_refuses_no_login(self):
-        """The group writes garbage into LOG.chain (it may write it): root's
+        """Garbage in LOG.chain: the group wrote it while the head was
+        0660; now the head is root's alone and the group cannot, but a
+        head damaged otherwise (a crash, a hand) is the same: root's
         writers take the head on from the log's last record instead of
         refusing every record (every login) and every cut for good."""
         self.group_log()
         r = subprocess.run(["sh", "-c", "printf 'garbage\\n' > %s.chain" % self.log],
                            preexec_fn=as_member, capture_output=True, text=True, timeout=30)
-        self.assertEqual(r.returncode, 0, r.stderr)  # the group may
+        self.assertNotEqual(r.returncode, 0, "the group wrote the chain head")
+        with open(self.log + ".chain", "w") as f:
+            f.write("garbage\n")
         r = self.login()
         self.assertEqual(r.returncode, 0,
                          "a malformed head written by the audit group refuses a login's "
@@ -151,47 +159,75 @@ class EvidenceAttack3(base.Evidence):
         self.assertEqual(os.path.getsize(self.log), 0)
 
     # ------------------------------------------------------------------
-    @unittest.expectedFailure
+    def member_lockers(self, how):
+        """A member of the group tries to take the head's lock (`how':
+        "ofd", an open-file-description lock, which has no process for a
+        writer to end; "pool", eight lockers queued behind each other, each
+        ended after a second of holding and the next taking it at once).
+        What the member got: "locked", or the error of opening the head."""
+        head = self.log + ".chain"
+
+        def body(wr):
+            try:
+                if how == "pool":
+                    for _ in range(8):
+                        if os.fork() == 0:
+                            try:
+                                die_with_parent()
+                                fd = os.open(head, os.O_RDWR)
+                                fcntl.lockf(fd, fcntl.LOCK_EX)
+                                while True:
+                                    time.sleep(1)
+                            finally:
+                                os._exit(0)
+                fd = os.open(head, os.O_RDWR)
+                if how == "ofd":
+                    fcntl.fcntl(fd, fcntl.F_OFD_SETLK,
+                                struct.pack("hhqqi4x", fcntl.F_WRLCK, 0, 0, 0, 0))
+                else:
+                    time.sleep(0.5)  # the others queued meanwhile
+            except OSError as e:
+                os.write(wr, b"r" + (errno.errorcode.get(e.errno) or "?").encode())
+                return
+            os.write(wr, b"rlocked")
+            while True:
+                time.sleep(1)
+        return self.member_child(body)
+
     def test_ofd_lock_on_the_head_refuses_no_login(self):
         """An open-file-description lock has no process: F_GETLK gives pid
-        -1, break_stopped passes it by, and the member holds every login
-        off for as long as it likes.  Not fixed: see the module's doc."""
+        -1, break_stopped passes it by, and a member that could open the
+        head held every login off for as long as it liked (found by the
+        third review).  Now the head is root's alone (0600; the gateway's
+        records go through awsmfa-audit-writer): the member cannot open
+        it, a head of mode 0660 made before is made 0600 by the first root
+        writer, and the gateway's records still get through."""
         self.group_log()
         head = self.log + ".chain"
-
-        def body(wr):
-            fd = os.open(head, os.O_RDWR)
-            fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", fcntl.F_WRLCK, 0, 0, 0, 0))
-            os.write(wr, b"r")
-            while True:
-                time.sleep(1)
-        self.member_child(body)
+        self.assertEqual(os.stat(head).st_mode & 0o777, 0o600)
+        self.member_lockers("ofd")
+        self.assertEqual(self.member_got, "EACCES")
         r = self.login()
         self.assertEqual(r.returncode, 0, "an OFD lock on the head refuses logins: " + r.stderr)
+        os.chmod(head, 0o660)  # as made before the writer existed
+        os.chown(head, 0, pwd.getpwnam("nobody").pw_gid)
+        r = self.login()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(os.stat(head).st_mode & 0o777, 0o600, "a 0660 head left as it was")
+        self.start_writer()
+        self.writer_append(2, "gateway", preexec_fn=as_member)
+        v = self.verify(self.log)
+        self.assertEqual(v.returncode, 0, v.stdout)
+        self.assertIn("ok: 6 records", v.stdout)
 
-    @unittest.expectedFailure
     def test_pool_of_queued_lockers_refuses_no_login(self):
         """Eight of the group's processes queued for the head's lock: each
-        holder is ended after a second, the next has the lock at once, and
-        the root writer's wait (AMFA_CHAIN_LOCK_MS) runs out.  Not fixed."""
+        holder was ended after a second, the next had the lock at once,
+        and the root writer's wait (AMFA_CHAIN_LOCK_MS) ran out (found by
+        the third review).  Now none of them can open the head."""
         self.group_log()
-        head = self.log + ".chain"
-
-        def body(wr):
-            for _ in range(8):
-                if os.fork() == 0:
-                    die_with_parent()
-                    fd = os.open(head, os.O_RDWR)
-                    fcntl.lockf(fd, fcntl.LOCK_EX)
-                    while True:
-                        time.sleep(1)
-            fd = os.open(head, os.O_RDWR)
-            time.sleep(0.5)  # the others queued meanwhile
-            os.write(wr, b"r")
-            while True:
-                time.sleep(1)
-        self.member_child(body)
-        time.sleep(1)
+        self.member_lockers("pool")
+        self.assertEqual(self.member_got, "EACCES")
         r = self.login()
         self.assertEqual(r.returncode, 0,
                          "a pool of queued lockers refuses logins: " + r.stderr)
@@ -334,8 +370,10 @@ class EvidenceAttack3(base.Evidence):
             lines = f.read().splitlines()
         keep = len(lines[0]) + 1
         prev = hashlib.sha256(lines[0]).hexdigest()
-        r = subprocess.run(["sh", "-c", "truncate -s %d %s && printf '3 %s\\n' > %s.chain"
-                            % (keep, self.log, prev, self.log)],
+        r = subprocess.run(["sh", "-c", "printf '3 %s\\n' > %s.chain" % (prev, self.log)],
+                           preexec_fn=as_member, capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0, "the group rewrote the head (root's alone)")
+        r = subprocess.run(["truncate", "-s", str(keep), self.log],
                            preexec_fn=as_member, capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)  # the group may
         v = self.verify(old, self.log)

@@ -37,6 +37,7 @@ import test_gateway_recording as bastion  # noqa: E402
 
 EVIDENCE = os.environ.get("AMFA_EVIDENCE_PROGRAM", "")
 ADMIN = os.environ.get("AMFA_ADMIN_PROGRAM", "")
+AUDIT_WRITER = os.environ.get("AMFA_AUDIT_WRITER", "")
 AKID, SECRET = "AKIDGWEVIDENCE000001", "gateway-evidence-secret-0123456789"
 BUCKET = "evidence"
 HOST = "bastion-e2e"
@@ -70,11 +71,38 @@ def setUpModule():
         ("spool_dir", SPOOL), ("key_file", key), ("retention_days", "7"),
         ("segment_seconds", "1"), ("poll_seconds", "1"), ("backoff_max_seconds", "2"),
         ("upload_timeout_seconds", "20"))), 0o600)
-    # The first run makes the audit log's chain head (root:GROUP 0660: the
-    # gateway writes the log with its audit group).
+    # The first run makes the audit log's chain head (root's, 0600); the
+    # gateway's records then go through the log's root writer.
     r = once()
     if r.returncode != 0:
         raise RuntimeError(r.stderr)
+    start_writer()
+
+
+WRITER = None
+
+
+def start_writer():
+    global WRITER
+    sock = bastion.AUDIT + ".writer"
+    WRITER = subprocess.Popen([AUDIT_WRITER, "--config", CONF], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    bastion.janitor.add(stop_writer, WRITER)
+    end = time.monotonic() + 30
+    while not os.path.exists(sock) and WRITER.poll() is None and time.monotonic() < end:
+        time.sleep(0.05)
+    if not os.path.exists(sock):
+        raise RuntimeError("awsmfa-audit-writer did not start")
+
+
+def stop_writer(w):
+    if w.poll() is None:
+        w.terminate()
+        try:
+            w.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            w.kill()
+            w.wait()
 
 
 def tearDownModule():
@@ -202,6 +230,22 @@ class Evidence(unittest.TestCase):
         aws("s3", "cp", "--recursive", "s3://%s/audit/%s/" % (BUCKET, HOST), segs)
         r = subprocess.run([ADMIN, "verify-audit", segs], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_3_no_writer_no_shell(self):
+        """The log is chained: the gateway's records go through its root
+        writer alone (the head is root's, 0600, and the gateway cannot
+        open it).  With the writer stopped, no shell starts (no record, no
+        service); started again, shells do."""
+        self.assertEqual(os.stat(bastion.AUDIT + ".chain").st_mode & 0o777, 0o600)
+        stop_writer(WRITER)
+        t = bastion.Recording("shell")
+        p, child = t.login("input")  # one not logged in before
+        child.expect_exact("the audit log is unusable", timeout=60)
+        child.expect(pexpect.EOF, timeout=60)
+        start_writer()
+        self.session("inyes", "writer-back")
+        self.assertEqual(subprocess.run([ADMIN, "verify-audit", bastion.AUDIT],
+                                        capture_output=True).returncode, 0)
 
 
 if __name__ == "__main__":

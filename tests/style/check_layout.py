@@ -5,7 +5,8 @@ pam_awsmfa/, from the top of the arrows to their end:
 
     pam/, admin/,      the PAM glue, the admin program, the set-user-ID
     chkcode/,          code checker for the module run by a user, and the
-    evidence/          evidence uploader (awsmfa-evidence)
+    evidence/          evidence uploader and the audit chain's record
+                       writer (awsmfa-evidence, awsmfa-audit-writer)
     decision/          which factor a code is, the one run that applies the
                        lockout, checks the code and records the attempt
     factors/, store/   how a code is checked (TOTP, base32, recovery codes);

@@ -195,7 +195,7 @@ static void
 size_limit(void)
 {
 	char dir[] = "/tmp/gw-audit-XXXXXX", path[128];
-	struct gw_audit a = { .user = "alice", .uid = 1, .chain_fd = -1 };
+	struct gw_audit a = { .user = "alice", .uid = 1, .writer_fd = -1 };
 	struct gw_event ev = { .event = "login", .result = "ok" };
 	struct rlimit old, rl;
 	off_t before;
@@ -208,7 +208,7 @@ size_limit(void)
 	fd = open(path, O_WRONLY | O_CREAT, 0620);
 	write(fd, "{}\n", 3);
 	close(fd);
-	ok((a.fd = gw_audit_open(path, getuid())) >= 0, "log opens");
+	ok((a.fd = gw_audit_open(path, getuid(), 0)) >= 0, "log opens");
 	before = size_of(path);
 	logcap_start();
 	for (rlim_t extra = 0; extra < 400; extra += 7) {
@@ -235,7 +235,7 @@ static void
 logfile(void)
 {
 	char dir[] = "/tmp/gw-audit-XXXXXX", path[128], link[128];
-	struct gw_audit a = { .user = "alice", .uid = 1, .chain_fd = -1 };
+	struct gw_audit a = { .user = "alice", .uid = 1, .writer_fd = -1 };
 	struct gw_event ev = { .event = "login", .result = "ok" };
 	char buf[4096];
 	ssize_t n;
@@ -246,14 +246,14 @@ logfile(void)
 	snprintf(link, sizeof(link), "%s/link.log", dir);
 
 	logcap_start();
-	ok(gw_audit_open(path, getuid()) == -1 && logcap_has("cannot open"),
+	ok(gw_audit_open(path, getuid(), 0) == -1 && logcap_has("cannot open"),
 	    "a missing log is not created");
 	ok(access(path, F_OK) != 0, "and does not exist afterwards");
 
 	fd = open(path, O_WRONLY | O_CREAT, 0620);
 	close(fd);
 	chmod(path, 0620);
-	ok((a.fd = gw_audit_open(path, getuid())) >= 0, "0620 log opens");
+	ok((a.fd = gw_audit_open(path, getuid(), 0)) >= 0, "0620 log opens");
 	ok(gw_audit_emit(&a, &ev) == 0, "record written");
 	ev.event = "shell";
 	ok(gw_audit_emit(&a, &ev) == 0, "second record written");
@@ -267,20 +267,21 @@ logfile(void)
 	    "two newline-terminated records, appended in order");
 
 	logcap_start();
-	ok(gw_audit_open(path, getuid() + 1) == -1 && logcap_has("owned by"),
+	ok(gw_audit_open(path, getuid() + 1, 0) == -1 && logcap_has("owned by"),
 	    "wrong owner refused");
 	chmod(path, 0622);
 	logcap_start();
-	ok(gw_audit_open(path, getuid()) == -1 &&
+	ok(gw_audit_open(path, getuid(), 0) == -1 &&
 		logcap_has("not writable by others"),
 	    "world-writable refused");
 	chmod(path, 0620);
 	symlink(path, link);
 	logcap_start();
-	ok(gw_audit_open(link, getuid()) == -1 && logcap_has("symbolic link"),
+	ok(gw_audit_open(link, getuid(), 0) == -1 &&
+		logcap_has("symbolic link"),
 	    "symlink refused");
 	logcap_start();
-	ok(gw_audit_open(dir, getuid()) == -1, "a directory is refused");
+	ok(gw_audit_open(dir, getuid(), 0) == -1, "a directory is refused");
 	unlink(link);
 	unlink(path);
 	rmdir(dir);

@@ -1,0 +1,350 @@
+/*
+ * awsmfa-audit-writer: the audit chain's record writer, run as root by
+ * systemd (awsmfa-audit-writer(8); the protocol is in audit_writer.h).
+ *
+ * Why it exists: every writer of a chained log takes a lock on the chain
+ * head.  When the set-group-ID gateway wrote its own records, the head had
+ * to be its group's to open, and so any member of the group could hold
+ * the lock (an open-file-description lock, which has no process to end;
+ * or a pool of lockers queued behind each other) and refuse every record,
+ * and with it every login.  Now the gateway hands its records to this
+ * process, the head is root's alone (0600), and only root's processes
+ * take its lock: this one, the module (as root) and the uploader.
+ *
+ * One process, one thread, poll(2): each ready client gets one record
+ * written per round, so a client that floods the writer gets its share
+ * and no more.  A client is taken when its credentials at connect(2) are
+ * root's or have the log's group as the effective one (the set-group-ID
+ * gateway), at most PER_UID connections per user and MAX_CLIENTS in all.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "audit_writer.h"
+#include "evidence_conf.h"
+#include "log.h"
+
+#define MAX_CLIENTS 1000
+#define PER_UID	    64
+
+struct client {
+	int fd;
+	uid_t uid;
+	pid_t pid;
+};
+
+static volatile sig_atomic_t stopping;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static void
+stderr_sink(void *ctx, int prio, const char *msg)
+{
+	(void)ctx;
+	fprintf(stderr, "awsmfa-audit-writer: %s\n", msg);
+	syslog(prio, "%s", msg);
+}
+
+/*
+ * Listen at `path' (the log's name and AMFA_WRITER_SUFFIX): a socket made
+ * root's, of group `gid', mode 0660 as it is bound (the umask and the
+ * effective group at bind(2)), never changed by name afterwards.
+ */
+static int
+listen_at(const char *path, gid_t gid)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	mode_t old;
+	int fd, r;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		amfa_log(LOG_ERR, "%s: the socket's path is too long", path);
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path));
+	/* A socket left by the writer before (or anything planted under its
+	 * name, where the log's group may add names): gone. */
+	if (lstat(path, &st) == 0 && !S_ISDIR(st.st_mode) &&
+	    unlink(path) != 0) {
+		amfa_log(LOG_ERR, "%s: cannot remove: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		 0)) < 0) {
+		amfa_log(LOG_ERR, "socket: %s", strerror(errno));
+		return -1;
+	}
+	old = umask(0117);
+	if (setegid(gid) != 0) {
+		amfa_log(LOG_ERR, "setegid %u: %s", (unsigned)gid,
+		    strerror(errno));
+		r = -1;
+	} else {
+		r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+		if (r != 0)
+			amfa_log(LOG_ERR, "%s: bind: %s", path,
+			    strerror(errno));
+		if (setegid(0) != 0)
+			abort();
+	}
+	umask(old);
+	if (r == 0 && listen(fd, 128) != 0) {
+		amfa_log(LOG_ERR, "%s: listen: %s", path, strerror(errno));
+		r = -1;
+	}
+	if (r != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* As many descriptors as the hard limit allows (systemd sets 1024 soft). */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int
+answer(int fd, int32_t err)
+{
+	ssize_t n;
+
+	do
+		n = send(fd, &err, sizeof(err), MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof(err) ? 0 : -1;
+}
+
+/* One line of one JSON object: '{' to '}', no newline, no NUL. */
+static int
+record_ok(const char *buf, size_t len)
+{
+	return len >= 2 && buf[0] == '{' && buf[len - 1] == '}' &&
+	    memchr(buf, '\n', len) == NULL && memchr(buf, '\r', len) == NULL &&
+	    strlen(buf) == len;
+}
+
+/* A client's next record: written, answered.  0 keep the client, -1 drop
+ * it. */
+static int
+serve(const char *log_path, struct client *c)
+{
+	char buf[AMFA_AUDIT_RECORD_MAX + 1];
+	ssize_t n;
+	int32_t err = 0;
+
+	do
+		n = recv(c->fd, buf, sizeof(buf) - 1, MSG_TRUNC | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -1;
+	if (n == 0)
+		return -1;
+	if ((size_t)n > sizeof(buf) - 1)
+		err = EMSGSIZE;
+	else {
+		buf[n] = '\0';
+		if (!record_ok(buf, (size_t)n))
+			err = EINVAL;
+		else if (amfa_audit_append(log_path, buf) != 0)
+			err = EIO;
+	}
+	if (err != 0)
+		amfa_log(LOG_WARNING,
+		    "record of uid %u (pid %ld) not written: %s",
+		    (unsigned)c->uid, (long)c->pid, strerror(err));
+	return answer(c->fd, err);
+}
+
+/* A new connection, if its credentials may write and it fits. */
+static void
+take(int lfd, gid_t gid, struct client *cl, int *ncl)
+{
+	struct ucred peer;
+	socklen_t len = sizeof(peer);
+	int fd, same = 0;
+
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 ||
+	    (peer.uid != 0 && peer.gid != gid)) {
+		amfa_log(LOG_WARNING,
+		    "connection of uid %u gid %u (pid %ld) refused: "
+		    "not root, and not the log's group",
+		    (unsigned)peer.uid, (unsigned)peer.gid, (long)peer.pid);
+		close(fd);
+		return;
+	}
+	for (int i = 0; i < *ncl; i++)
+		same += cl[i].uid == peer.uid;
+	if (*ncl >= MAX_CLIENTS || (peer.uid != 0 && same >= PER_UID)) {
+		amfa_log(LOG_WARNING,
+		    "connection of uid %u (pid %ld) refused: %s",
+		    (unsigned)peer.uid, (long)peer.pid,
+		    *ncl >= MAX_CLIENTS ? "too many connections" :
+					  "too many connections of that user");
+		close(fd);
+		return;
+	}
+	cl[*ncl].fd = fd;
+	cl[*ncl].uid = peer.uid;
+	cl[*ncl].pid = peer.pid;
+	(*ncl)++;
+}
+
+static int
+run(const char *log_path)
+{
+	static struct client cl[MAX_CLIENTS];
+	static struct pollfd pf[MAX_CLIENTS + 1];
+	char *sock_path;
+	struct stat st;
+	int lfd, ncl = 0, np;
+
+	if (lstat(log_path, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != 0) {
+		amfa_log(LOG_ERR, "audit_log %s: not a root-owned regular file",
+		    log_path);
+		return 1;
+	}
+	if (asprintf(&sock_path, "%s%s", log_path, AMFA_WRITER_SUFFIX) < 0)
+		return 1;
+	if ((lfd = listen_at(sock_path, st.st_gid)) < 0) {
+		free(sock_path);
+		return 1;
+	}
+	amfa_log(LOG_NOTICE, "%s: writing the records of root and group %u",
+	    sock_path, (unsigned)st.st_gid);
+	while (!stopping) {
+		pf[0].fd = lfd;
+		pf[0].events = POLLIN;
+		for (int i = 0; i < ncl; i++) {
+			pf[i + 1].fd = cl[i].fd;
+			pf[i + 1].events = POLLIN;
+			pf[i + 1].revents = 0;
+		}
+		np = ncl;
+		if (poll(pf, (nfds_t)np + 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			amfa_log(LOG_ERR, "poll: %s", strerror(errno));
+			break;
+		}
+		/* Each ready client once, then the new ones. */
+		for (int i = np - 1; i >= 0; i--) {
+			short re = pf[i + 1].revents;
+
+			if (re == 0)
+				continue;
+			if ((re & POLLIN) ?
+				serve(log_path, &cl[i]) == 0 :
+				(re & (POLLHUP | POLLERR | POLLNVAL)) == 0)
+				continue;
+			close(cl[i].fd);
+			cl[i] = cl[--ncl];
+		}
+		if (pf[0].revents & POLLIN)
+			take(lfd, st.st_gid, cl, &ncl);
+	}
+	/* Only our own socket: another writer may have bound the name since. */
+	if (lstat(sock_path, &st) == 0 && S_ISSOCK(st.st_mode))
+		(void)unlink(sock_path);
+	close(lfd);
+	free(sock_path);
+	return 0;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: awsmfa-audit-writer [--config PATH]\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = AMFA_EVIDENCE_DEFAULT_CONFIG;
+	struct amfa_evidence_conf c;
+	struct sigaction sa;
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	openlog("awsmfa-audit-writer", LOG_PID, LOG_AUTHPRIV);
+	amfa_log_set_sink(stderr_sink, NULL);
+	umask(077);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (geteuid() != 0) {
+		amfa_log(LOG_ERR, "must run as root");
+		return 1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	raise_nofile();
+	if (amfa_evidence_conf_load(config, 0, &c) != 0)
+		return 3;
+	if (c.audit_log == NULL) {
+		amfa_log(LOG_ERR, "%s: no audit_log: nothing to write", config);
+		amfa_evidence_conf_free(&c);
+		return 3;
+	}
+	rc = run(c.audit_log);
+	amfa_evidence_conf_free(&c);
+	return rc;
+}
