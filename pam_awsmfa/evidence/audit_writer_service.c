@@ -34,6 +34,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "audit.h"
 #include "audit_writer.h"
 #include "evidence_conf.h"
@@ -146,13 +148,37 @@ answer(int fd, int32_t err)
 	return n == (ssize_t)sizeof(err) ? 0 : -1;
 }
 
-/* One line of one JSON object: '{' to '}', no newline, no NUL. */
+/*
+ * One line of one JSON object, parsed whole (strict, UTF-8, 8 levels at
+ * most):
+ * at least one member, and none named as the chain's own fields, which
+ * the writer puts first (a second "seq" would read as the record's own to
+ * a parser that keeps the last of two names).
+ */
 static int
 record_ok(const char *buf, size_t len)
 {
-	return len >= 2 && buf[0] == '{' && buf[len - 1] == '}' &&
-	    memchr(buf, '\n', len) == NULL && memchr(buf, '\r', len) == NULL &&
-	    strlen(buf) == len;
+	struct json_tokener *tok;
+	struct json_object *o;
+	int ok = 0;
+
+	if (len < 2 || buf[0] != '{' || buf[len - 1] != '}' ||
+	    memchr(buf, '\n', len) != NULL || memchr(buf, '\r', len) != NULL ||
+	    strlen(buf) != len || (tok = json_tokener_new_ex(8)) == NULL)
+		return 0;
+	json_tokener_set_flags(tok,
+	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, buf, (int)len);
+	if (o != NULL && json_tokener_get_error(tok) == json_tokener_success &&
+	    json_tokener_get_parse_end(tok) == len &&
+	    json_object_is_type(o, json_type_object) &&
+	    json_object_object_length(o) > 0 &&
+	    !json_object_object_get_ex(o, "seq", NULL) &&
+	    !json_object_object_get_ex(o, "prev", NULL))
+		ok = 1;
+	json_object_put(o);
+	json_tokener_free(tok);
+	return ok;
 }
 
 /* A client's next record: written, answered.  0 keep the client, -1 drop
