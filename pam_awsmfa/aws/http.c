@@ -127,10 +127,28 @@ amfa_http_error_str(enum amfa_http_error e)
 	return "unknown";
 }
 
+/*
+ * The system's trust store as libcurl was built to find it, as a hashed
+ * directory (Debian: /etc/ssl/certs), or NULL (use libcurl's defaults).
+ * Its default bundle file holds the same certificates (update-ca-
+ * certificates makes both), but OpenSSL 3 parses every one of them in
+ * every process that makes a connection: about 200 M instructions for
+ * Debian's 144, each login (sshd loads the module per connection).  From
+ * the directory OpenSSL reads only the certificates a chain names.
+ */
+static const char *
+system_ca_dir(void)
+{
+	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+	return v != NULL && v->age >= CURLVERSION_SEVENTH ? v->capath : NULL;
+}
+
 static int
 set_options(CURL *c, const struct amfa_http_request *req,
     struct curl_slist *hdrs, struct sink *s, char *errbuf)
 {
+	const char *ca_dir;
 	int bad = 0;
 
 	bad |= curl_easy_setopt(c, CURLOPT_URL, req->url) != CURLE_OK;
@@ -145,6 +163,10 @@ set_options(CURL *c, const struct amfa_http_request *req,
 	if (req->ca_file != NULL)
 		bad |= curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file) !=
 		    CURLE_OK;
+	else if ((ca_dir = system_ca_dir()) != NULL) {
+		bad |= curl_easy_setopt(c, CURLOPT_CAINFO, NULL) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_CAPATH, ca_dir) != CURLE_OK;
+	}
 	bad |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 		   req->connect_timeout_ms) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->total_timeout_ms) !=

@@ -221,9 +221,12 @@ class Tree:
                 .replace("CONF", self.conf))
         self.write(os.path.join(self.pamd, name), text, 0o644)
 
-    def run(self, service, user, answers=(), extra_args=(), timeout=60):
+    def run(self, service, user, answers=(), extra_args=(), timeout=60,
+            prefix=()):
+        """pamtest (behind `prefix', a command that execs its arguments)."""
         proc = subprocess.run(
-            [PAMTEST] + list(extra_args) + [self.pamd, service, user],
+            list(prefix) + [PAMTEST] + list(extra_args) +
+            [self.pamd, service, user],
             input="".join(a + "\n" for a in answers),
             capture_output=True, text=True, timeout=timeout)
         return Result(proc)

@@ -348,6 +348,40 @@ class Tls(StsCase):
         out = caller_identity(self.sts.url, res.env, ca=self.sts.ca)
         self.assertEqual(out.returncode, 0, out.stderr)
 
+    def system_store(self, with_ca):
+        """A command prefix: pamtest in a private mount namespace whose
+        /etc/ssl/certs holds an empty bundle file and, `with_ca', the test
+        CA as a hashed link only (as update-ca-certificates makes it)."""
+        h = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", self.sts.ca],
+                           capture_output=True, text=True, check=True).stdout.strip()
+        setup = "mount -t tmpfs -o mode=0755 tmpfs /etc/ssl/certs && " \
+            ": > /etc/ssl/certs/ca-certificates.crt && "
+        if with_ca:
+            setup += "cp %s /etc/ssl/certs/%s.0 && " % (self.sts.ca, h)
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                setup + 'exec "$@"', "sh"]
+
+    def test_https_system_store_read_as_a_directory(self):
+        """No ca_file: the system's trust store, read as libcurl's hashed
+        directory (OpenSSL reads the one certificate the chain names), not
+        as the bundle file (OpenSSL 3 parses all of its certificates, in
+        every process: about 200 M instructions on Debian).  Here the
+        bundle is empty and the CA is only in the directory."""
+        cfg = {k: v for k, v in self.config.items() if k != "ca_file"}
+        self.tree.write_config(dict(users_dir=self.tree.users,
+                                    state_dir=self.tree.state, **cfg))
+        # With the CA in neither: refused, no credentials (the code not
+        # spent: STS never answered).
+        res = self.tree.run("awsmfa", "alice", [totp(self.iam.seed)], extra_args=["-E"],
+                            prefix=self.system_store(False))
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
+        self.assertIn("TLS", res.log)
+        self.assertNotIn("AWS_SESSION_TOKEN", res.env)
+        res = self.tree.run("awsmfa", "alice", [totp(self.iam.seed)], extra_args=["-E"],
+                            prefix=self.system_store(True))
+        self.assertRc(res, PAM_SUCCESS)
+        self.assertIn("AWS_SESSION_TOKEN", res.env)
+
     def test_https_with_wrong_ca(self):
         cfg = dict(self.config)
         cfg["ca_file"] = "/etc/ssl/certs/ca-certificates.crt"
