@@ -330,6 +330,28 @@ class TableServers:
         self.tls = None
         self.ca = None
 
+    def trust_system_wide(self):
+        """Put the throwaway CA into /etc/ssl/certs, in this process's own
+        mount namespace only (tests/bench/run runs bench.py in one): a
+        tmpfs copy of the directory, the CA appended to the bundle and
+        linked under its hash."""
+        if getattr(self, "_system_ca", False):
+            return
+        # unshare(1) execs this in a namespace of its own: not the parent's.
+        if os.stat("/proc/self/ns/mnt").st_ino == \
+                os.stat("/proc/%d/ns/mnt" % os.getppid()).st_ino:
+            sys.exit("bench.py: the table-tls-system row changes /etc/ssl/certs: "
+                     "run it through tests/bench/run (a private mount namespace)")
+        copy = tempfile.mkdtemp(prefix="amfa-bench-certs-")
+        subprocess.run(["cp", "-a", "/etc/ssl/certs/.", copy], check=True)
+        with open(self.ca) as f, open(os.path.join(copy, "ca-certificates.crt"), "a") as b:
+            b.write(f.read())
+        h = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", self.ca],
+                           capture_output=True, text=True, check=True).stdout.strip()
+        shutil.copy(self.ca, os.path.join(copy, h + ".0"))
+        subprocess.run(["mount", "--bind", copy, "/etc/ssl/certs"], check=True)
+        self._system_ca = True
+
     def tls_front(self, delay_ms):
         """A second front over TLS (a throwaway CA of make_test_ca.sh),
         each new connection held `delay_ms' before its handshake."""
@@ -357,6 +379,7 @@ class AwsmfaTable(Awsmfa):
     name = "pam_awsmfa_table"
     direct = False
     tls = False
+    system_ca = False
     KEY = "amfa_user"
 
     def __init__(self, root, pop, args):
@@ -378,8 +401,10 @@ class AwsmfaTable(Awsmfa):
                     "dynamodb_region = us-east-1\ndynamodb_endpoint = %s\n"
                     "dynamodb_key_file = %s\ndynamodb_timeout = 10\n"
                     % (self.table, url, key))
-            if self.tls:
+            if self.tls and not self.system_ca:
                 f.write("ca_file = %s\n" % self.servers.ca)
+        if self.system_ca:
+            self.servers.trust_system_wide()
 
     def server_pids(self):
         """The processes that serve this row's calls."""
@@ -440,6 +465,15 @@ class AwsmfaTableTls(AwsmfaTable):
     tls = True
 
 
+class AwsmfaTableTlsSystem(AwsmfaTableTls):
+    """The same with no ca_file, as against AWS: the system's trust store
+    (this bench's private /etc/ssl/certs: the system's certificates and
+    the throwaway CA, in the bundle file and as a hashed link, as
+    update-ca-certificates makes them)."""
+    name = "pam_awsmfa_table_tls_system"
+    system_ca = True
+
+
 class AwsmfaTableTlsKept(AwsmfaTableTls):
     name = "pam_awsmfa_table_tls_kept"
     keep = True
@@ -463,6 +497,7 @@ MODULES = {"permit": Permit, "floor": Floor, "awsmfa": Awsmfa,
            "table": AwsmfaTable, "table-kept": AwsmfaTableKept,
            "table-direct": AwsmfaTableDirect,
            "table-tls": AwsmfaTableTls, "table-tls-kept": AwsmfaTableTlsKept,
+           "table-tls-system": AwsmfaTableTlsSystem,
            "table-direct-kept": AwsmfaTableDirectKept,
            # The name of the first table row (state-table branch, faa79bc).
            "awsmfa-table": AwsmfaTableKept}
