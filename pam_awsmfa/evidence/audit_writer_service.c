@@ -18,6 +18,7 @@
  * gateway), at most PER_UID connections per user and MAX_CLIENTS in all.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <poll.h>
@@ -30,6 +31,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -155,21 +157,74 @@ record_ok(const char *buf, size_t len)
 	    strlen(buf) == len;
 }
 
+/*
+ * Close a client's connection.  Descriptors passed in messages still
+ * queued there (SCM_RIGHTS) would be released by the process that closes
+ * it, and a release may wait: close(2) of a TCP socket with unsent data
+ * and SO_LINGER waits for its linger time, and every record with it.  So
+ * the connection is closed by a child of this one that exits at once
+ * (when a process exits, nothing it releases lingers); this process lets
+ * go of it first, so the child's is the last hold.
+ */
+static void
+let_go(int fd)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	(void)shutdown(fd, SHUT_RDWR);
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		amfa_log(LOG_ERR, "pipe: %s", strerror(errno));
+		close(fd);
+		return;
+	}
+	if ((pid = fork()) == 0) {
+		close(p[1]);
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	if (pid < 0)
+		amfa_log(LOG_ERR, "fork: %s", strerror(errno));
+	close(fd);
+	close(p[0]);
+	close(p[1]);
+}
+
 /* A client's next record: written, answered.  0 keep the client, -1 drop
  * it. */
 static int
 serve(const char *log_path, struct client *c)
 {
 	char buf[AMFA_AUDIT_RECORD_MAX + 1];
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+	struct msghdr mh;
 	ssize_t n;
 	int32_t err = 0;
 
+	/* Looked at first: a message that carries descriptors (SCM_RIGHTS;
+	 * MSG_CTRUNC, as no room is given for them) is never taken, as
+	 * taking it would release them here (let_go). */
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
 	do
-		n = recv(c->fd, buf, sizeof(buf) - 1, MSG_TRUNC | MSG_DONTWAIT);
+		n = recvmsg(c->fd, &mh, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EAGAIN ? 0 : -1;
+	if (mh.msg_flags & MSG_CTRUNC) {
+		amfa_log(LOG_WARNING,
+		    "uid %u (pid %ld) sent descriptors: connection closed",
+		    (unsigned)c->uid, (long)c->pid);
+		return -1;
+	}
 	if (n == 0)
+		return -1;
+	/* The same message, taken (only this process takes from the
+	 * queue). */
+	if (recv(c->fd, buf, sizeof(buf) - 1, MSG_TRUNC | MSG_DONTWAIT) != n)
 		return -1;
 	if ((size_t)n > sizeof(buf) - 1)
 		err = EMSGSIZE;
@@ -203,7 +258,7 @@ take(int lfd, gid_t gid, struct client *cl, int *ncl)
 		    "connection of uid %u gid %u (pid %ld) refused: "
 		    "not root, and not the log's group",
 		    (unsigned)peer.uid, (unsigned)peer.gid, (long)peer.pid);
-		close(fd);
+		let_go(fd);
 		return;
 	}
 	for (int i = 0; i < *ncl; i++)
@@ -214,7 +269,7 @@ take(int lfd, gid_t gid, struct client *cl, int *ncl)
 		    (unsigned)peer.uid, (long)peer.pid,
 		    *ncl >= MAX_CLIENTS ? "too many connections" :
 					  "too many connections of that user");
-		close(fd);
+		let_go(fd);
 		return;
 	}
 	cl[*ncl].fd = fd;
@@ -271,7 +326,7 @@ run(const char *log_path)
 				serve(log_path, &cl[i]) == 0 :
 				(re & (POLLHUP | POLLERR | POLLNVAL)) == 0)
 				continue;
-			close(cl[i].fd);
+			let_go(cl[i].fd);
 			cl[i] = cl[--ncl];
 		}
 		if (pf[0].revents & POLLIN)
@@ -280,7 +335,9 @@ run(const char *log_path)
 	/* Only our own socket: another writer may have bound the name since. */
 	if (lstat(sock_path, &st) == 0 && S_ISSOCK(st.st_mode))
 		(void)unlink(sock_path);
-	close(lfd);
+	/* lfd is left to the exit: connections not yet taken may hold
+	 * descriptors, and an exiting process's releases never linger
+	 * (let_go). */
 	free(sock_path);
 	return 0;
 }
@@ -336,6 +393,8 @@ main(int argc, char **argv)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* let_go's children: reaped by the kernel. */
+	sigaction(SIGCHLD, &sa, NULL);
 	raise_nofile();
 	if (amfa_evidence_conf_load(config, 0, &c) != 0)
 		return 3;

@@ -1,0 +1,165 @@
+"""An attack review of the audit chain's root writer (awsmfa-audit-writer)
+and the gateway's path to it, as a member of the audit log's group (who may
+connect to LOG.writer: as_member) would attack it, against the real writer
+and the client calls the gateway makes (writer_append).  As root, in
+throwaway directories, set up as tests/evidence/test_evidence.py does.
+
+Found (the tests failed before):
+- A descriptor passed in a record's message (SCM_RIGHTS) is released by the
+  writer when it takes the message (or when it closes the connection with
+  the message still queued): a TCP socket with unsent data and SO_LINGER
+  blocks the releasing process in close(2) for as long as its linger time.
+  A member passing one stopped the writer's one thread for good, and every
+  gateway record with it (no record, no session).  Now a message that
+  carries a descriptor is never taken, and such a connection is closed in
+  a child that exits at once (an exiting process never lingers).
+"""
+
+import os
+import pwd
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import s3rver  # noqa: E402
+import test_evidence as base  # noqa: E402
+from test_evidence_attack2 import as_member, die_with_parent  # noqa: E402
+
+
+@unittest.skipIf(os.geteuid() != 0, "needs root")
+@unittest.skipIf(s3rver.available() is not None, str(s3rver.available()))
+class AuditWriterAttack(base.Evidence):
+    # The set-up of test_evidence.py; its own tests are not run again.
+    locals().update({n: None for n in dir(base.Evidence) if n.startswith("test")})
+
+    def reap(self, pid):
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+    def chained_log(self):
+        """The log 0640 root:group (nobody's group, as the gateway's),
+        chained (head and anchor made), two root records in it, and its
+        writer running."""
+        os.chown(self.log, 0, pwd.getpwnam("nobody").pw_gid)
+        os.chmod(self.log, 0o640)
+        self.assertEqual(self.once().returncode, 0)  # head and anchor
+        self.append(2, "before")
+        self.start_writer()
+
+    def member_child(self, body):
+        """Run body(wr) as a member of the group in a child (killed at the
+        end); it writes b"r" and what it got to `wr' when set up."""
+        rd, wr = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(rd)
+                die_with_parent()
+                as_member()
+                body(wr)
+            except BaseException as e:
+                os.write(2, ("member: %r\n" % e).encode())
+            finally:
+                os._exit(0)
+        os.close(wr)
+        self.addCleanup(self.reap, pid)
+        got = os.read(rd, 256)
+        os.close(rd)
+        self.assertEqual(got[:1], b"r", "the attack was not set up")
+        return got[1:].decode()
+
+    def connect_writer(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.connect(self.log + ".writer")
+        return s
+
+    def verify_ok(self, n):
+        v = self.verify(self.log)
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        self.assertIn("ok: %d records" % n, v.stdout)
+
+    @staticmethod
+    def lingering_socket():
+        """A TCP socket on the loopback whose peer never reads: its send
+        buffer full, SO_LINGER an hour, so the close(2) that releases it
+        waits (the listener is returned: it must stay open)."""
+        lsn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lsn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        lsn.bind(("127.0.0.1", 0))
+        lsn.listen(1)
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        t.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        t.connect(lsn.getsockname())
+        t.setblocking(False)
+        try:
+            while True:
+                t.send(b"x" * 65536)
+        except BlockingIOError:
+            pass
+        t.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 3600))
+        return lsn, t
+
+    # ------------------------------------------------------------------
+    def passed_lingering_socket(self, how):
+        """A member passes the writer a lingering TCP socket (SCM_RIGHTS)
+        with a record (`how' "take": and waits; "close": and closes the
+        connection at once, the message still queued; "before-accept":
+        sent before the writer accepts, from a connection over the
+        member's share, refused and closed unread)."""
+        self.chained_log()
+        log = self.log
+
+        def body(wr):
+            lsn, t = self.lingering_socket()
+            conns = []
+            if how == "before-accept":
+                for _ in range(64):  # the member's share
+                    c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                    c.connect(log + ".writer")
+                    conns.append(c)
+                    c.send(b'{"event":"share"}')
+                    c.recv(4)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            s.connect(log + ".writer")
+            s.sendmsg([b'{"event":"member"}'],
+                      [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", t.fileno()))])
+            t.close()
+            if how == "close":
+                s.close()
+            os.write(wr, b"rsent")
+            while True:
+                time.sleep(1)
+        self.assertEqual(self.member_child(body), "sent")
+        # Records after it (another user's: the member's share may be
+        # used up): written, as every session's must be.
+        r = self.writer_append(2, "gateway", check=False)
+        self.assertEqual(r.returncode, 0,
+                         "a descriptor passed to the writer stopped it: " + r.stdout + r.stderr)
+        self.assertIsNone(self.writer.poll())
+
+    def test_passed_lingering_socket_taken(self):
+        self.passed_lingering_socket("take")
+        self.verify_ok(4)
+
+    def test_passed_lingering_socket_left_queued(self):
+        self.passed_lingering_socket("close")
+        self.verify_ok(4)
+
+    def test_passed_lingering_socket_before_accept(self):
+        self.passed_lingering_socket("before-accept")
+        self.verify_ok(2 + 64 + 2)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
