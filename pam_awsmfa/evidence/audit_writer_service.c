@@ -31,6 +31,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <syslog.h>
@@ -40,9 +41,14 @@
 #include "audit_writer.h"
 #include "evidence_conf.h"
 #include "log.h"
+#include "secure_file.h"
 
 #define MAX_CLIENTS 1000
 #define PER_UID	    64
+/* The floor the gateway keeps (GW_AUDIT_FLOOR_MAX, gateway/audit.h): a
+ * part of the log's file system, at most FLOOR_MAX. */
+#define FLOOR_PART 40
+#define FLOOR_MAX  (256ULL * 1024 * 1024)
 
 struct client {
 	int fd;
@@ -192,6 +198,30 @@ let_go(int fd)
 	close(p[1]);
 }
 
+/*
+ * Does a record of `len' bytes leave the floor free on the log's file
+ * system?  Root writes the records, past any quota and into root's
+ * reserve, and a full file system refuses every login (the module finds
+ * no room for its record: no record, no login).  The gateway keeps to
+ * this floor before it sends, but a member of the log's group may connect
+ * without it: so the records that are not root's stop here.
+ */
+static int
+above_floor(const char *log_path, size_t len)
+{
+	struct statvfs vfs;
+	unsigned long long size, avail, keep, need;
+
+	if (statvfs(log_path, &vfs) != 0)
+		return 0;
+	size = (unsigned long long)vfs.f_blocks * vfs.f_frsize;
+	avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+	keep = size / FLOOR_PART < FLOOR_MAX ? size / FLOOR_PART : FLOOR_MAX;
+	/* The chain's fields and the newline, and the append's slack. */
+	need = (unsigned long long)len + 101 + AMFA_APPEND_SLACK;
+	return avail >= keep && avail - keep >= need;
+}
+
 /* A client's next record: written, answered.  0 keep the client, -1 drop
  * it. */
 static int
@@ -232,6 +262,8 @@ serve(const char *log_path, struct client *c)
 		buf[n] = '\0';
 		if (!record_ok(buf, (size_t)n))
 			err = EINVAL;
+		else if (c->uid != 0 && !above_floor(log_path, (size_t)n))
+			err = ENOSPC;
 		else if (amfa_audit_append(log_path, buf) != 0)
 			err = EIO;
 	}

@@ -160,6 +160,62 @@ class AuditWriterAttack(base.Evidence):
         self.passed_lingering_socket("before-accept")
         self.verify_ok(2 + 64 + 2)
 
+    # ------------------------------------------------------------------
+    def test_member_flood_leaves_the_floor_for_logins(self):
+        """A member sends records as fast as the writer takes them: root
+        writes them (outside any quota, into root's reserve), and the log's
+        file system filled to its last byte, where the module's records
+        (every login's: no record, no login) found no room.  The gateway
+        keeps to a floor (size / 40, at most 256 MiB) itself, but a member
+        connects without it.  Now the writer keeps the same floor for
+        every record that is not root's."""
+        fs = os.path.join(self.dir, "fs")
+        os.mkdir(fs)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0755", "tmpfs", fs],
+                       check=True)
+        self.addCleanup(subprocess.run, ["umount", "-l", fs])
+        self.log = os.path.join(fs, "audit.log")
+        for name, mode in ((self.log, 0o640), (self.log + ".chain", 0o600),
+                           (self.log + ".anchor", 0o600)):
+            with open(name, "w"):
+                pass
+            os.chmod(name, mode)
+        os.chown(self.log, 0, pwd.getpwnam("nobody").pw_gid)
+        self.write_conf(audit_log=self.log)
+        self.append(1, "before")
+        self.start_writer()
+        log = self.log
+
+        def body(wr):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            s.connect(log + ".writer")
+            n, pad = 0, 4000
+            while n < 10000:
+                s.send(b'{"event":"flood","pad":"' + b"x" * pad + b'"}')
+                err = struct.unpack("i", s.recv(4))[0]
+                if err == 0:
+                    n += 1
+                elif pad == 0:
+                    break
+                else:  # smaller ones, to the last byte
+                    pad //= 2
+            os.write(wr, b"r%d %d" % (n, err))
+            while True:
+                time.sleep(1)
+        got = self.member_child(body).split()
+        self.assertNotEqual(got[1], "0", "the writer took 10000 records in 8 MB")
+        vfs = os.statvfs(fs)
+        free = vfs.f_bavail * vfs.f_frsize
+        # What the module asks before a login (amfa_audit_ready): a record
+        # and AMFA_APPEND_SLACK.
+        self.assertGreaterEqual(free, 4096 + 65536,
+                                "a member's records through the writer filled the log's "
+                                "file system (%d bytes left after %s records)" % (free, got[0]))
+        r = subprocess.run([base.APPEND, self.log, "1", "login"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.verify_ok(1 + int(got[0]) + 1)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
