@@ -15,6 +15,7 @@ Found (the tests failed before):
   a child that exits at once (an exiting process never lingers).
 """
 
+import fcntl
 import os
 import pwd
 import socket
@@ -215,6 +216,52 @@ class AuditWriterAttack(base.Evidence):
                            text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.verify_ok(1 + int(got[0]) + 1)
+
+    # ------------------------------------------------------------------
+    def test_head_opened_while_0660_is_no_lock_for_the_member(self):
+        """A head made before the writer existed (0660 root:group) is made
+        0600 by the first root writer, but a member who opened it before
+        (any time before the upgrade) keeps that descriptor: it took an
+        open-file-description lock through it after the chmod, and every
+        login's record was refused for as long as it liked (issue 29
+        again).  Now a head the group could open is replaced by a new file
+        (root's, 0600): the old descriptor locks a file no writer uses."""
+        os.chown(self.log, 0, pwd.getpwnam("nobody").pw_gid)
+        os.chmod(self.log, 0o640)
+        self.assertEqual(self.once().returncode, 0)  # head and anchor
+        self.append(2, "before")
+        head = self.log + ".chain"
+        os.chmod(head, 0o660)  # as made before the writer existed
+        os.chown(head, 0, pwd.getpwnam("nobody").pw_gid)
+        go_rd, go_wr = os.pipe()
+
+        def body(wr):
+            fd = os.open(head, os.O_RDWR)
+            os.write(wr, b"ropened")
+            os.read(go_rd, 1)  # after the upgrade
+            try:
+                fcntl.fcntl(fd, fcntl.F_OFD_SETLK,
+                            struct.pack("hhqqi4x", fcntl.F_WRLCK, 0, 0, 0, 0))
+                os.write(2, b"member: locked\n")
+            except OSError as e:
+                os.write(2, b"member: %s\n" % str(e).encode())
+            while True:
+                time.sleep(1)
+        self.assertEqual(self.member_child(body), "opened")
+        r = subprocess.run([base.APPEND, self.log, "1", "login"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(os.stat(head).st_mode & 0o777, 0o600, "a 0660 head left as it was")
+        os.write(go_wr, b"g")
+        time.sleep(0.5)  # the member's lock (if any) is in place: not a timing assert
+        r = subprocess.run([base.APPEND, self.log, "1", "login"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0,
+                         "a member's descriptor of the head from before the upgrade "
+                         "locks every login out: " + r.stderr)
+        self.start_writer()
+        self.writer_append(1, "gateway", preexec_fn=as_member)
+        self.verify_ok(2 + 2 + 1)
 
 
 if __name__ == "__main__":
