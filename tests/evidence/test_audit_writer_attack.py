@@ -42,6 +42,9 @@ import s3rver  # noqa: E402
 import test_evidence as base  # noqa: E402
 from test_evidence_attack2 import as_member, die_with_parent  # noqa: E402
 
+# A python other users may run (the tests' own may be under root's home).
+PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+
 
 @unittest.skipIf(os.geteuid() != 0, "needs root")
 @unittest.skipIf(s3rver.available() is not None, str(s3rver.available()))
@@ -299,6 +302,59 @@ class AuditWriterAttack(base.Evidence):
         self.start_writer()
         self.writer_append(1, "gateway", preexec_fn=as_member)
         self.verify_ok(2 + 2 + 1)
+
+    # ------------------------------------------------------------------
+    HOLDER = """
+import os, socket, sys, time
+log, n = sys.argv[1], int(sys.argv[2])
+held = []
+for i in range(n):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(log + ".writer")
+    try:
+        s.send(b'{"event":"hold"}')
+        if len(s.recv(4)) != 4:
+            break
+    except OSError:
+        break
+    held.append(s)
+print(len(held), flush=True)
+while True:
+    time.sleep(1)
+"""
+
+    @unittest.expectedFailure
+    def test_sixteen_uids_of_the_group_hold_every_connection(self):
+        """Sixteen users of the group (members, or one member's subordinate
+        uids in a user namespace: newuidmap, with the audit group as its
+        effective one) each hold their share of connections (64): the
+        writer's 1000 are taken, and every other user's gateway session
+        is refused.  Unfixed: any bound on connections is reached by
+        enough uids; see SECURITY CONSIDERATIONS in awsmfa-audit-writer(8)."""
+        self.chained_log()
+        gid = pwd.getpwnam("nobody").pw_gid
+        held = 0
+        for i in range(16):
+            def become(uid=61000 + i):
+                os.setgroups([gid])
+                os.setgid(gid)
+                os.setuid(uid)
+            p = subprocess.Popen([PY, "-c", self.HOLDER, self.log, "64"],
+                                 preexec_fn=become, stdout=subprocess.PIPE, text=True)
+            self.addCleanup(p.wait)
+            self.addCleanup(p.kill)
+            held += int(p.stdout.readline() or 0)
+            p.stdout.close()
+        self.assertGreaterEqual(held, 1000)
+
+        def other():
+            os.setgroups([gid])
+            os.setgid(gid)
+            os.setuid(62000)
+        r = self.writer_append(1, "gateway", preexec_fn=other, check=False)
+        self.assertEqual(r.returncode, 0,
+                         "16 uids of the group holding their shares refuse every other "
+                         "session's records: " + r.stdout + r.stderr)
 
 
 if __name__ == "__main__":
