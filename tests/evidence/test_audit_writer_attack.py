@@ -325,11 +325,12 @@ while True:
 
     @unittest.expectedFailure
     def test_sixteen_uids_of_the_group_hold_every_connection(self):
-        """Sixteen users of the group (members, or one member's subordinate
-        uids in a user namespace: newuidmap, with the audit group as its
-        effective one) each hold their share of connections (64): the
-        writer's 1000 are taken, and every other user's gateway session
-        is refused.  Unfixed: any bound on connections is reached by
+        """Sixteen users with the group as their effective one (local users
+        each running the set-group-ID gateway and stopping it once it has
+        connected, members, or one member's subordinate uids in a user
+        namespace) each hold their share of connections (64): the writer's
+        1000 are taken, and every other user's gateway session is
+        refused.  Unfixed: any bound on connections is reached by
         enough uids; see SECURITY CONSIDERATIONS in awsmfa-audit-writer(8)."""
         self.chained_log()
         gid = pwd.getpwnam("nobody").pw_gid
