@@ -89,22 +89,29 @@ open_log(const char *path)
 int
 amfa_audit_append(const char *path, const char *json)
 {
-	int fd, head, anchor = -1, r;
+	int fd, head, anchor, r, tries = 0;
 
 	if ((fd = open_log(path)) < 0)
 		return -1;
 	/* One write: appends of one line do not interleave; chained when the
 	 * log has a chain head, and anchored when it has an anchor
-	 * (audit_chain.h; read and written back: the log is open O_RDWR). */
-	if ((head = amfa_chain_open(path)) == -2 ||
-	    (head >= 0 && (anchor = amfa_chain_anchor_open(path)) == -2))
-		r = -EBADF;
-	else
-		r = amfa_chain_append_anchored(path, fd, head, anchor, json);
-	if (anchor >= 0)
-		close(anchor);
-	if (head >= 0)
-		close(head);
+	 * (audit_chain.h; read and written back: the log is open O_RDWR).
+	 * A head replaced while this writer waited for it (-ESTALE): the new
+	 * one. */
+	do {
+		anchor = -1;
+		if ((head = amfa_chain_open(path)) == -2 ||
+		    (head >= 0 &&
+			(anchor = amfa_chain_anchor_open(path)) == -2))
+			r = -EBADF;
+		else
+			r = amfa_chain_append_anchored(path, fd, head, anchor,
+			    json);
+		if (anchor >= 0)
+			close(anchor);
+		if (head >= 0)
+			close(head);
+	} while (r == -ESTALE && ++tries < 3);
 	if (close(fd) != 0 && r == 0)
 		r = -errno;
 	if (r != 0) {

@@ -85,6 +85,61 @@ amfa_chain_names_roots_only(const char *log_path)
 	return r;
 }
 
+/*
+ * A head the log's group could open (as made before the writer existed):
+ * whoever can open it can hold its lock, and whoever opened it keeps its
+ * descriptor after a chmod.  So it is replaced: a new file of root's, mode
+ * 0600, with its content (copied under its lock when that can be had),
+ * takes its name, and the old descriptors lock a file no writer uses
+ * again (a writer that waited on it sees that: amfa_chain_append).  The
+ * new head's descriptor; or, if it could not be made, the old one made
+ * 0600.
+ */
+static int
+replace_head(const char *log_path, int fd)
+{
+	char *d = strdup(log_path), *b = strdup(log_path);
+	char *head = NULL, *tmp = NULL, buf[128];
+	int locked, nfd = -1;
+	ssize_t n;
+
+	locked = amfa_chain_lock(fd) == 0;
+	n = pread(fd, buf, sizeof(buf), 0);
+	if (d != NULL && b != NULL && n >= 0 &&
+	    asprintf(&head, "%s%s", log_path, AMFA_CHAIN_SUFFIX) >= 0 &&
+	    asprintf(&tmp, "%s/.%s%s.XXXXXX", dirname(d), basename(b),
+		AMFA_CHAIN_SUFFIX) >= 0 &&
+	    (nfd = mkostemp(tmp, O_CLOEXEC)) >= 0 &&
+	    (pwrite(nfd, buf, (size_t)n, 0) != n || fchmod(nfd, 0600) != 0 ||
+		fsync(nfd) != 0 || rename(tmp, head) != 0)) {
+		(void)unlink(tmp);
+		close(nfd);
+		nfd = -1;
+	}
+	if (nfd >= 0) {
+		amfa_log(LOG_NOTICE,
+		    "audit chain head %s: the group could open it: replaced "
+		    "by a new one of root's, 0600 (the gateway's records go "
+		    "through awsmfa-audit-writer)",
+		    head);
+		close(fd); /* and its lock */
+		fd = nfd;
+	} else {
+		amfa_log(LOG_ERR,
+		    "audit chain head %s%s: the group could open it and it "
+		    "could not be replaced (%s): made 0600",
+		    log_path, AMFA_CHAIN_SUFFIX, strerror(errno));
+		(void)fchmod(fd, 0600);
+		if (locked)
+			amfa_chain_unlock(fd);
+	}
+	free(tmp);
+	free(head);
+	free(b);
+	free(d);
+	return fd;
+}
+
 int
 amfa_chain_open(const char *log_path)
 {
@@ -94,20 +149,30 @@ amfa_chain_open(const char *log_path)
 	fd = open_beside(log_path, AMFA_CHAIN_SUFFIX, 0, 0117,
 	    amfa_chain_names_roots_only(log_path), "audit chain head",
 	    "not a root-owned regular file of mode 0660 or tighter");
-	/* A head the log's group may open (as made before the writer
-	 * existed): whoever can open it can hold its lock.  Root's alone. */
+	/* A head the log's group may open: root's alone. */
 	if (fd >= 0 && geteuid() == 0 && fstat(fd, &st) == 0 &&
-	    (st.st_mode & 077) != 0) {
-		if (fchmod(fd, 0600) == 0)
-			amfa_log(LOG_NOTICE,
-			    "audit chain head %s%s: made 0600 (the gateway's "
-			    "records go through awsmfa-audit-writer)",
-			    log_path, AMFA_CHAIN_SUFFIX);
-		else
-			amfa_log(LOG_ERR, "audit chain head %s%s: chmod: %s",
-			    log_path, AMFA_CHAIN_SUFFIX, strerror(errno));
-	}
+	    (st.st_mode & 077) != 0)
+		fd = replace_head(log_path, fd);
 	return fd;
+}
+
+/* Is `head_fd' still the file named LOG.chain (not replaced since it was
+ * opened: replace_head)?  1 yes (or `log_path' NULL), 0 no. */
+static int
+head_current(const char *log_path, int head_fd)
+{
+	struct stat a, b;
+	char *path;
+	int r;
+
+	if (log_path == NULL)
+		return 1;
+	if (asprintf(&path, "%s%s", log_path, AMFA_CHAIN_SUFFIX) < 0)
+		return 1;
+	r = fstat(head_fd, &a) != 0 || lstat(path, &b) != 0 ||
+	    (a.st_dev == b.st_dev && a.st_ino == b.st_ino);
+	free(path);
+	return r;
 }
 
 int
@@ -720,6 +785,13 @@ amfa_chain_append_anchored(const char *log_path, int log_fd, int head_fd,
 	if (amfa_chain_lock(head_fd) != 0) {
 		free(buf);
 		return -ETIMEDOUT;
+	}
+	if (!head_current(log_path, head_fd)) {
+		/* Replaced while this writer waited: the caller opens the new
+		 * one. */
+		amfa_chain_unlock(head_fd);
+		free(buf);
+		return -ESTALE;
 	}
 	if (amfa_chain_read_log(head_fd, log_fd, &seq, prev) != 0) {
 		amfa_chain_unlock(head_fd);

@@ -16,7 +16,8 @@
  * cuts the log into segments under the same lock.
  *
  * The head is made by awsmfa-evidence: root's, mode 0600 (a head of mode
- * 0660, as made before, is taken and made 0600 by the first root writer).
+ * 0660, as made before, is replaced by a new one of root's, 0600, by the
+ * first root writer: a chmod would leave the group's open descriptors).
  * Only root's processes take its lock: the set-group-ID gateway hands its
  * records to the log's root writer (audit_writer.h), so that no member of
  * the log's group can hold the lock off every writer.  A log without a

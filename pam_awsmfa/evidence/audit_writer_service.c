@@ -18,6 +18,7 @@
  * gateway), at most PER_UID connections per user and MAX_CLIENTS in all.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <poll.h>
@@ -30,6 +31,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -40,9 +43,14 @@
 #include "audit_writer.h"
 #include "evidence_conf.h"
 #include "log.h"
+#include "secure_file.h"
 
 #define MAX_CLIENTS 1000
 #define PER_UID	    64
+/* The floor the gateway keeps (GW_AUDIT_FLOOR_MAX, gateway/audit.h): a
+ * part of the log's file system, at most FLOOR_MAX. */
+#define FLOOR_PART 40
+#define FLOOR_MAX  (256ULL * 1024 * 1024)
 
 struct client {
 	int fd;
@@ -181,21 +189,98 @@ record_ok(const char *buf, size_t len)
 	return ok;
 }
 
+/*
+ * Close a client's connection.  Descriptors passed in messages still
+ * queued there (SCM_RIGHTS) would be released by the process that closes
+ * it, and a release may wait: close(2) of a TCP socket with unsent data
+ * and SO_LINGER waits for its linger time, and every record with it.  So
+ * the connection is closed by a child of this one that exits at once
+ * (when a process exits, nothing it releases lingers); this process lets
+ * go of it first, so the child's is the last hold.
+ */
+static void
+let_go(int fd)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	(void)shutdown(fd, SHUT_RDWR);
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		amfa_log(LOG_ERR, "pipe: %s", strerror(errno));
+		close(fd);
+		return;
+	}
+	if ((pid = fork()) == 0) {
+		close(p[1]);
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	if (pid < 0)
+		amfa_log(LOG_ERR, "fork: %s", strerror(errno));
+	close(fd);
+	close(p[0]);
+	close(p[1]);
+}
+
+/*
+ * Does a record of `len' bytes leave the floor free on the log's file
+ * system?  Root writes the records, past any quota and into root's
+ * reserve, and a full file system refuses every login (the module finds
+ * no room for its record: no record, no login).  The gateway keeps to
+ * this floor before it sends, but a member of the log's group may connect
+ * without it: so the records that are not root's stop here.
+ */
+static int
+above_floor(const char *log_path, size_t len)
+{
+	struct statvfs vfs;
+	unsigned long long size, avail, keep, need;
+
+	if (statvfs(log_path, &vfs) != 0)
+		return 0;
+	size = (unsigned long long)vfs.f_blocks * vfs.f_frsize;
+	avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+	keep = size / FLOOR_PART < FLOOR_MAX ? size / FLOOR_PART : FLOOR_MAX;
+	/* The chain's fields and the newline, and the append's slack. */
+	need = (unsigned long long)len + 101 + AMFA_APPEND_SLACK;
+	return avail >= keep && avail - keep >= need;
+}
+
 /* A client's next record: written, answered.  0 keep the client, -1 drop
  * it. */
 static int
 serve(const char *log_path, struct client *c)
 {
 	char buf[AMFA_AUDIT_RECORD_MAX + 1];
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+	struct msghdr mh;
 	ssize_t n;
 	int32_t err = 0;
 
+	/* Looked at first: a message that carries descriptors (SCM_RIGHTS;
+	 * MSG_CTRUNC, as no room is given for them) is never taken, as
+	 * taking it would release them here (let_go). */
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
 	do
-		n = recv(c->fd, buf, sizeof(buf) - 1, MSG_TRUNC | MSG_DONTWAIT);
+		n = recvmsg(c->fd, &mh, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EAGAIN ? 0 : -1;
+	if (mh.msg_flags & MSG_CTRUNC) {
+		amfa_log(LOG_WARNING,
+		    "uid %u (pid %ld) sent descriptors: connection closed",
+		    (unsigned)c->uid, (long)c->pid);
+		return -1;
+	}
 	if (n == 0)
+		return -1;
+	/* The same message, taken (only this process takes from the
+	 * queue). */
+	if (recv(c->fd, buf, sizeof(buf) - 1, MSG_TRUNC | MSG_DONTWAIT) != n)
 		return -1;
 	if ((size_t)n > sizeof(buf) - 1)
 		err = EMSGSIZE;
@@ -203,6 +288,8 @@ serve(const char *log_path, struct client *c)
 		buf[n] = '\0';
 		if (!record_ok(buf, (size_t)n))
 			err = EINVAL;
+		else if (c->uid != 0 && !above_floor(log_path, (size_t)n))
+			err = ENOSPC;
 		else if (amfa_audit_append(log_path, buf) != 0)
 			err = EIO;
 	}
@@ -229,7 +316,7 @@ take(int lfd, gid_t gid, struct client *cl, int *ncl)
 		    "connection of uid %u gid %u (pid %ld) refused: "
 		    "not root, and not the log's group",
 		    (unsigned)peer.uid, (unsigned)peer.gid, (long)peer.pid);
-		close(fd);
+		let_go(fd);
 		return;
 	}
 	for (int i = 0; i < *ncl; i++)
@@ -240,7 +327,7 @@ take(int lfd, gid_t gid, struct client *cl, int *ncl)
 		    (unsigned)peer.uid, (long)peer.pid,
 		    *ncl >= MAX_CLIENTS ? "too many connections" :
 					  "too many connections of that user");
-		close(fd);
+		let_go(fd);
 		return;
 	}
 	cl[*ncl].fd = fd;
@@ -297,7 +384,7 @@ run(const char *log_path)
 				serve(log_path, &cl[i]) == 0 :
 				(re & (POLLHUP | POLLERR | POLLNVAL)) == 0)
 				continue;
-			close(cl[i].fd);
+			let_go(cl[i].fd);
 			cl[i] = cl[--ncl];
 		}
 		if (pf[0].revents & POLLIN)
@@ -306,7 +393,9 @@ run(const char *log_path)
 	/* Only our own socket: another writer may have bound the name since. */
 	if (lstat(sock_path, &st) == 0 && S_ISSOCK(st.st_mode))
 		(void)unlink(sock_path);
-	close(lfd);
+	/* lfd is left to the exit: connections not yet taken may hold
+	 * descriptors, and an exiting process's releases never linger
+	 * (let_go). */
 	free(sock_path);
 	return 0;
 }
@@ -362,6 +451,8 @@ main(int argc, char **argv)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* let_go's children: reaped by the kernel. */
+	sigaction(SIGCHLD, &sa, NULL);
 	raise_nofile();
 	if (amfa_evidence_conf_load(config, 0, &c) != 0)
 		return 3;
