@@ -15,7 +15,8 @@
  * written per round, so a client that floods the writer gets its share
  * and no more.  A client is taken when its credentials at connect(2) are
  * root's or have the log's group as the effective one (the set-group-ID
- * gateway), at most PER_UID connections per user and MAX_CLIENTS in all.
+ * gateway), at most PER_UID connections per user and MAX_CLIENTS in all
+ * (make_room: when all are held, the user holding the most gives one up).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,7 +57,10 @@ struct client {
 	int fd;
 	uid_t uid;
 	pid_t pid;
+	unsigned long long since; /* the order it was taken in */
 };
+
+static unsigned long long taken;
 
 static volatile sig_atomic_t stopping;
 
@@ -300,6 +304,42 @@ serve(const char *log_path, struct client *c)
 	return answer(c->fd, err);
 }
 
+/*
+ * All MAX_CLIENTS connections are held (any local user may run the
+ * set-group-ID gateway, which connects, and stop it; sixteen users at
+ * PER_UID each were enough): the oldest connection of the user who holds
+ * the most goes, if that is more than the newcomer's user holds (`same'),
+ * so that holding connections takes as many users as there are places.
+ * 0 a place was made, -1 not.
+ */
+static int
+make_room(struct client *cl, int *ncl, int same)
+{
+	int most = 0, victim = -1;
+
+	for (int i = 0; i < *ncl; i++) {
+		int n = 0;
+
+		for (int j = 0; j < *ncl; j++)
+			n += cl[j].uid == cl[i].uid;
+		if (n > most ||
+		    (n == most && victim >= 0 &&
+			cl[i].since < cl[victim].since)) {
+			most = n;
+			victim = i;
+		}
+	}
+	if (victim < 0 || most <= same + 1)
+		return -1;
+	amfa_log(LOG_WARNING,
+	    "every connection is held: the oldest of uid %u (pid %ld), which "
+	    "holds %d, closed for another user's",
+	    (unsigned)cl[victim].uid, (long)cl[victim].pid, most);
+	let_go(cl[victim].fd);
+	cl[victim] = cl[--*ncl];
+	return 0;
+}
+
 /* A new connection, if its credentials may write and it fits. */
 static void
 take(int lfd, gid_t gid, struct client *cl, int *ncl)
@@ -321,18 +361,26 @@ take(int lfd, gid_t gid, struct client *cl, int *ncl)
 	}
 	for (int i = 0; i < *ncl; i++)
 		same += cl[i].uid == peer.uid;
-	if (*ncl >= MAX_CLIENTS || (peer.uid != 0 && same >= PER_UID)) {
+	if (peer.uid != 0 && same >= PER_UID) {
 		amfa_log(LOG_WARNING,
-		    "connection of uid %u (pid %ld) refused: %s",
-		    (unsigned)peer.uid, (long)peer.pid,
-		    *ncl >= MAX_CLIENTS ? "too many connections" :
-					  "too many connections of that user");
+		    "connection of uid %u (pid %ld) refused: too many "
+		    "connections of that user",
+		    (unsigned)peer.uid, (long)peer.pid);
+		let_go(fd);
+		return;
+	}
+	if (*ncl >= MAX_CLIENTS && make_room(cl, ncl, same) != 0) {
+		amfa_log(LOG_WARNING,
+		    "connection of uid %u (pid %ld) refused: too many "
+		    "connections",
+		    (unsigned)peer.uid, (long)peer.pid);
 		let_go(fd);
 		return;
 	}
 	cl[*ncl].fd = fd;
 	cl[*ncl].uid = peer.uid;
 	cl[*ncl].pid = peer.pid;
+	cl[*ncl].since = ++taken;
 	(*ncl)++;
 }
 
