@@ -44,6 +44,7 @@
 #include "audit_writer.h"
 #include "evidence_conf.h"
 #include "log.h"
+#include "root_service.h"
 #include "secure_file.h"
 
 #define MAX_CLIENTS 1000
@@ -61,23 +62,6 @@ struct client {
 };
 
 static unsigned long long taken;
-
-static volatile sig_atomic_t stopping;
-
-static void
-on_term(int sig)
-{
-	(void)sig;
-	stopping = 1;
-}
-
-static void
-stderr_sink(void *ctx, int prio, const char *msg)
-{
-	(void)ctx;
-	fprintf(stderr, "awsmfa-audit-writer: %s\n", msg);
-	syslog(prio, "%s", msg);
-}
 
 /*
  * Listen at `path' (the log's name and AMFA_WRITER_SUFFIX): a socket made
@@ -407,7 +391,7 @@ run(const char *log_path)
 	}
 	amfa_log(LOG_NOTICE, "%s: writing the records of root and group %u",
 	    sock_path, (unsigned)st.st_gid);
-	while (!stopping) {
+	while (!amfa_service_stopping) {
 		pf[0].fd = lfd;
 		pf[0].events = POLLIN;
 		for (int i = 0; i < ncl; i++) {
@@ -484,22 +468,11 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	openlog("awsmfa-audit-writer", LOG_PID, LOG_AUTHPRIV);
-	amfa_log_set_sink(stderr_sink, NULL);
-	umask(077);
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (geteuid() != 0) {
-		amfa_log(LOG_ERR, "must run as root");
+	if (amfa_root_service_start("awsmfa-audit-writer") != 0)
 		return 1;
-	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
 	/* let_go's children: reaped by the kernel. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
 	sigaction(SIGCHLD, &sa, NULL);
 	raise_nofile();
 	if (amfa_evidence_conf_load(config, 0, &c) != 0)

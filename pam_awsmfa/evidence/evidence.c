@@ -33,28 +33,12 @@
 #include "evidence_conf.h"
 #include "evidence_segment.h"
 #include "log.h"
+#include "root_service.h"
 #include "secure_file.h"
 
 /* The biggest object sent in one PutObject (recordings are capped far
  * lower by recording_max_size). */
 #define OBJECT_MAX (1024L * 1024 * 1024)
-
-static volatile sig_atomic_t stopping;
-
-static void
-on_term(int sig)
-{
-	(void)sig;
-	stopping = 1;
-}
-
-static void
-stderr_sink(void *ctx, int prio, const char *msg)
-{
-	(void)ctx;
-	fprintf(stderr, "awsmfa-evidence: %s\n", msg);
-	syslog(prio, "%s", msg);
-}
 
 struct run {
 	const struct amfa_evidence_conf *c;
@@ -337,7 +321,7 @@ pass_queue(struct run *r)
 		int seal = 0;
 
 		prev = NULL;
-		if (rc == 0 && !stopping &&
+		if (rc == 0 && !amfa_service_stopping &&
 		    (segment_key(r->c, name, key, sizeof(key), &prev) == 0 ||
 			(seal = seal_key(r->c, name, key, sizeof(key)) == 0)) &&
 		    (fd = open_item(r->queue_fd, name, &st)) >= 0) {
@@ -378,7 +362,7 @@ pass_recordings(struct run *r)
 		const char *name = list[i]->d_name;
 
 		nl = strlen(name);
-		if (rc != 0 || stopping || nl < 6 ||
+		if (rc != 0 || amfa_service_stopping || nl < 6 ||
 		    strcmp(name + nl - 5, ".cast") != 0 ||
 		    fstatat(r->mark_fd, name, &sst, AT_SYMLINK_NOFOLLOW) == 0 ||
 		    (fd = open_item(r->rec_fd, name, &st)) < 0) {
@@ -413,7 +397,7 @@ nap(long s)
 {
 	struct timespec t = { 1, 0 };
 
-	for (long i = 0; i < s && !stopping; i++)
+	for (long i = 0; i < s && !amfa_service_stopping; i++)
 		nanosleep(&t, NULL);
 }
 
@@ -445,7 +429,7 @@ run(const struct amfa_evidence_conf *cp, int once)
 		return 1;
 	}
 	last_cut = time(NULL);
-	while (!stopping) {
+	while (!amfa_service_stopping) {
 		left = 0;
 		if (c.audit_log != NULL &&
 		    amfa_evidence_cut(c.audit_log, r.spool_fd, r.queue_fd, once,
@@ -494,7 +478,6 @@ main(int argc, char **argv)
 	};
 	const char *config = AMFA_EVIDENCE_DEFAULT_CONFIG;
 	struct amfa_evidence_conf c;
-	struct sigaction sa;
 	int once = 0, opt, rc;
 
 	while ((opt = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
@@ -517,23 +500,8 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	openlog("awsmfa-evidence", LOG_PID, LOG_AUTHPRIV);
-	amfa_log_set_sink(stderr_sink, NULL);
-	umask(077);
-	/* Root's credentials pass through this process: no core dumps, no
-	 * tracing by anyone but root. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (geteuid() != 0) {
-		amfa_log(LOG_ERR, "must run as root");
+	if (amfa_root_service_start("awsmfa-evidence") != 0)
 		return 1;
-	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
 	if (amfa_evidence_conf_load(config, 0, &c) != 0)
 		return 3;
 	rc = run(&c, once);
