@@ -145,23 +145,32 @@ answer(int fd, int32_t err)
 }
 
 /*
- * One line of one JSON object, parsed whole (strict, UTF-8, 8 levels at
- * most):
- * at least one member, and none named as the chain's own fields, which
- * the writer puts first (a second "seq" would read as the record's own to
- * a parser that keeps the last of two names).
+ * Is `buf' a record `c' may have written?  One line of one JSON object,
+ * parsed whole (strict, UTF-8, 8 levels at most), no control character
+ * (a terminal's escape sequences: JSON escapes them, and the gateway's
+ * records come escaped); at least one member, and none named as the
+ * chain's own fields, which the writer puts first (a second "seq" would
+ * read as the record's own to a parser that keeps the last of two names).
+ * A record of a connection that is not root's names its sender: "uid",
+ * the connection's (the gateway's records carry the uid it runs as), so
+ * that a member of the group cannot write another user's records.  0, or
+ * EINVAL, or EPERM.
  */
-static int
-record_ok(const char *buf, size_t len)
+static int32_t
+record_check(const char *buf, size_t len, const struct client *c)
 {
 	struct json_tokener *tok;
-	struct json_object *o;
-	int ok = 0;
+	struct json_object *o, *uid;
+	int32_t err = EINVAL;
 
 	if (len < 2 || buf[0] != '{' || buf[len - 1] != '}' ||
-	    memchr(buf, '\n', len) != NULL || memchr(buf, '\r', len) != NULL ||
-	    strlen(buf) != len || (tok = json_tokener_new_ex(8)) == NULL)
-		return 0;
+	    strlen(buf) != len)
+		return EINVAL;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)buf[i] < 0x20)
+			return EINVAL;
+	if ((tok = json_tokener_new_ex(8)) == NULL)
+		return EINVAL;
 	json_tokener_set_flags(tok,
 	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	o = json_tokener_parse_ex(tok, buf, (int)len);
@@ -170,11 +179,17 @@ record_ok(const char *buf, size_t len)
 	    json_object_is_type(o, json_type_object) &&
 	    json_object_object_length(o) > 0 &&
 	    !json_object_object_get_ex(o, "seq", NULL) &&
-	    !json_object_object_get_ex(o, "prev", NULL))
-		ok = 1;
+	    !json_object_object_get_ex(o, "prev", NULL)) {
+		err = 0;
+		if (c->uid != 0 &&
+		    (!json_object_object_get_ex(o, "uid", &uid) ||
+			!json_object_is_type(uid, json_type_int) ||
+			json_object_get_int64(uid) != (int64_t)c->uid))
+			err = EPERM;
+	}
 	json_object_put(o);
 	json_tokener_free(tok);
-	return ok;
+	return err;
 }
 
 /*
@@ -274,11 +289,11 @@ serve(const char *log_path, struct client *c)
 		err = EMSGSIZE;
 	else {
 		buf[n] = '\0';
-		if (!record_ok(buf, (size_t)n))
-			err = EINVAL;
-		else if (c->uid != 0 && !above_floor(log_path, (size_t)n))
+		err = record_check(buf, (size_t)n, c);
+		if (err == 0 && c->uid != 0 &&
+		    !above_floor(log_path, (size_t)n))
 			err = ENOSPC;
-		else if (amfa_audit_append(log_path, buf) != 0)
+		else if (err == 0 && amfa_audit_append(log_path, buf) != 0)
 			err = EIO;
 	}
 	if (err != 0)

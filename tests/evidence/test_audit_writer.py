@@ -11,8 +11,10 @@ gateway never sends, a raw SOCK_SEQPACKET socket.
 - a process that reaches the socket through a supplementary group, but has
   not the log's group as its effective one, is refused, and writes nothing;
 - what is not one JSON object on one line (parsed whole, one member at
-  least, UTF-8, none of the chain's own names), or is longer than a record,
-  is answered with an error, not written, and the connection goes on;
+  least, UTF-8, no control character, none of the chain's own names), or is
+  longer than a record, is answered with an error, not written, and the
+  connection goes on; a record that does not name its sender ("uid", the
+  connection's own) is refused unless the connection is root's;
 - a user's 65th connection is refused while root's are taken;
 - a listener at LOG.writer that is not root's is not used (the gateway's
   records would go nowhere), nor is a missing one;
@@ -133,25 +135,31 @@ class AuditWriter(base.Evidence):
 
     def test_bad_records_answered_not_written(self):
         self.start_writer()
-        good = '{"event":"test","n":1}'
-        bad, big = str(errno.EINVAL), str(errno.EMSGSIZE)
+        u = NOBODY.pw_uid
+        good = '{"event":"test","uid":%d,"n":1}' % u
+        bad, big, perm = str(errno.EINVAL), str(errno.EMSGSIZE), str(errno.EPERM)
         got = self.raw(['{"event":"a"}\n{"event":"b"}', "[1,2]", '{"a":"b"} ', "x" * 5000,
                         '{"a":"' + "y" * 5000 + '"}', '{"a":"\x00"}', "{}", '{"a":1}{"b":2}',
                         '{"a":}', '{"seq":1}', '{"x":1,"prev":"00"}', '{"a":"\xe9"}',
-                        '{"a":"\\u00e9"}', '{"a":"%s"}' % "\u00e9".encode().decode("latin-1"),
+                        '{"a":"\x1b[2J","uid":%d}' % u,
+                        '{"event":"x"}', '{"event":"x","uid":0}', '{"event":"x","uid":"%d"}' % u,
+                        '{"a":"\\u00e9","uid":%d}' % u,
+                        '{"a":"%s","uid":%d}' % ("\u00e9".encode().decode("latin-1"), u),
                         good])
-        self.assertEqual(got, [bad, bad, bad, big, big, bad, bad, bad, bad, bad, bad, bad,
-                               "0", "0", "0"])
+        self.assertEqual(got, [bad, bad, bad, big, big, bad, bad, bad, bad, bad, bad, bad, bad,
+                               perm, perm, perm, "0", "0", "0"])
+        # Root's records name no sender.
+        self.assertEqual(self.raw(['{"event":"root"}'], preexec_fn=None), ["0"])
         lines = self.records()
-        self.assertEqual(len(lines), 3, lines)
-        self.assertTrue(lines[2].endswith(b',"event":"test","n":1}'), lines)
+        self.assertEqual(len(lines), 4, lines)
+        self.assertTrue(lines[2].endswith(b',"event":"test","uid":%d,"n":1}' % u), lines)
         v = self.verify(self.log)
         self.assertEqual(v.returncode, 0, v.stdout)
 
     def test_a_users_connections_are_capped_roots_are_not(self):
         self.start_writer()
         hold = textwrap.dedent(r"""
-            import socket, sys, time
+            import os, socket, sys, time
             socks = []
             for i in range(70):
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -162,7 +170,7 @@ class AuditWriter(base.Evidence):
             for s in socks:
                 s.settimeout(10)
                 try:
-                    s.send(b'{"e":"cap"}')
+                    s.send(b'{"e":"cap","uid":%d}' % os.getuid())
                     ok += len(s.recv(4)) == 4
                 except OSError:
                     pass

@@ -152,7 +152,7 @@ class AuditWriterAttack(base.Evidence):
                     c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
                     c.connect(log + ".writer")
                     conns.append(c)
-                    c.send(b'{"event":"share"}')
+                    c.send(b'{"event":"share","uid":%d}' % os.getuid())
                     c.recv(4)
             # Its in-flight message holds it once sent, and it is closed
             # at once.  When the writer was quicker, that close is the
@@ -163,7 +163,7 @@ class AuditWriterAttack(base.Evidence):
                 s.connect(log + ".writer")
                 signal.setitimer(signal.ITIMER_REAL, 2)
                 try:
-                    s.sendmsg([b'{"event":"member"}'],
+                    s.sendmsg([b'{"event":"member","uid":%d}' % os.getuid()],
                               [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
                                 struct.pack("i", t.fileno()))])
                     break
@@ -237,7 +237,7 @@ class AuditWriterAttack(base.Evidence):
             s.connect(log + ".writer")
             n, pad = 0, 4000
             while n < 10000:
-                s.send(b'{"event":"flood","pad":"' + b"x" * pad + b'"}')
+                s.send(b'{"event":"flood","uid":%d,"pad":"' % os.getuid() + b"x" * pad + b'"}')
                 err = struct.unpack("i", s.recv(4))[0]
                 if err == 0:
                     n += 1
@@ -317,7 +317,7 @@ for i in range(n):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.connect(log + ".writer")
     try:
-        s.send(b'{"event":"hold"}')
+        s.send(b'{"event":"hold","uid":%d}' % os.getuid())
         if len(s.recv(4)) != 4:
             break
     except OSError:

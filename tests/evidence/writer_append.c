@@ -2,7 +2,7 @@
  * writer_append LOG COUNT [TAG|-]: have the audit writer of LOG
  * (awsmfa-audit-writer, listening at LOG.writer) append COUNT records,
  * through amfa_audit_writer_connect and amfa_audit_writer_send, the calls
- * the gateway makes.  One connection for all of them, as a gateway's
+ * the gateway makes, each naming its sender ("uid", as the gateway's do).  One connection for all of them, as a gateway's
  * session.  With TAG "-", each record is read from a line of standard
  * input instead (sent as it is).  Prints "sent N" and, for the first
  * refused record, "refused N: ERROR"; exit 0 all written, 1 one refused,
@@ -34,8 +34,9 @@ main(int argc, char **argv)
 			json[strcspn(json, "\n")] = '\0';
 		} else
 			snprintf(json, sizeof(json),
-			    "{\"event\":\"test\",\"tag\":\"%s\",\"n\":%d}",
-			    argc == 4 ? argv[3] : "", i);
+			    "{\"event\":\"test\",\"uid\":%u,\"tag\":\"%s\","
+			    "\"n\":%d}",
+			    (unsigned)getuid(), argc == 4 ? argv[3] : "", i);
 		if ((r = amfa_audit_writer_send(fd, json)) != 0) {
 			printf("refused %d: %s\n", i, strerror(-r));
 			return 1;
