@@ -32,7 +32,6 @@ Found (the tests failed before):
 import fcntl
 import os
 import pwd
-import select
 import signal
 import socket
 import stat
@@ -45,7 +44,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import s3rver  # noqa: E402
 import test_evidence as base  # noqa: E402
-from test_evidence_attack2 import as_member, die_with_parent  # noqa: E402
+from test_evidence_attack2 import as_member  # noqa: E402
+import test_evidence_attack3 as attack3  # noqa: E402 (not its class: unittest would run it here)
 
 # A python other users may run (the tests' own may be under root's home).
 PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -53,19 +53,10 @@ PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executabl
 
 @unittest.skipIf(os.geteuid() != 0, "needs root")
 @unittest.skipIf(s3rver.available() is not None, str(s3rver.available()))
-class AuditWriterAttack(base.Evidence):
-    # The set-up of test_evidence.py; its own tests are not run again.
-    locals().update({n: None for n in dir(base.Evidence) if n.startswith("test")})
-
-    def reap(self, pid):
-        try:
-            os.kill(pid, 9)
-        except ProcessLookupError:
-            pass
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
+class AuditWriterAttack(attack3.EvidenceAttack3):
+    # The set-up of test_evidence.py and attack3's member_child; their own
+    # tests are not run again.
+    locals().update({n: None for n in dir(attack3.EvidenceAttack3) if n.startswith("test")})
 
     def chained_log(self):
         """The log 0640 root:group (nobody's group, as the gateway's),
@@ -76,32 +67,6 @@ class AuditWriterAttack(base.Evidence):
         self.assertEqual(self.once().returncode, 0)  # head and anchor
         self.append(2, "before")
         self.start_writer()
-
-    def member_child(self, body):
-        """Run body(wr) as a member of the group in a child (killed at the
-        end); it writes b"r" and what it got to `wr' when set up."""
-        rd, wr = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.close(rd)
-                die_with_parent()
-                as_member()
-                body(wr)
-            except BaseException as e:
-                os.write(2, ("member: %r\n" % e).encode())
-            finally:
-                os._exit(0)
-        os.close(wr)
-        self.addCleanup(self.reap, pid)
-        ready, _, _ = select.select([rd], [], [], 60)
-        got = os.read(rd, 256) if ready else b""
-        os.close(rd)
-        if not ready:
-            with open("/proc/%d/stack" % pid) as f:
-                sys.stderr.write("member not set up:\n%s\n" % f.read())
-        self.assertEqual(got[:1], b"r", "the attack was not set up")
-        return got[1:].decode()
 
     def connect_writer(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)

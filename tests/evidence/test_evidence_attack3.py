@@ -49,6 +49,7 @@ import fcntl
 import hashlib
 import os
 import pwd
+import select
 import signal
 import struct
 import subprocess
@@ -95,8 +96,9 @@ class EvidenceAttack3(base.Evidence):
                               text=True, timeout=60)
 
     def member_child(self, body):
-        """Run body() as a member of the group in a child (killed at the
-        end); it writes one byte to say it is ready."""
+        """Run body(wr) as a member of the group in a child (killed at the
+        end); it writes b"r" and what it got to `wr' when set up.  What it
+        got."""
         rd, wr = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -111,11 +113,14 @@ class EvidenceAttack3(base.Evidence):
                 os._exit(0)
         os.close(wr)
         self.addCleanup(self.reap, pid)
-        ready = os.read(rd, 64)
+        ready, _, _ = select.select([rd], [], [], 60)
+        got = os.read(rd, 256) if ready else b""
         os.close(rd)
-        self.assertEqual(ready[:1], b"r", "the attack was not set up")
-        self.member_got = ready[1:].decode()
-        return pid
+        if not ready:
+            with open("/proc/%d/stack" % pid) as f:
+                sys.stderr.write("member not set up:\n%s\n" % f.read())
+        self.assertEqual(got[:1], b"r", "the attack was not set up")
+        return got[1:].decode()
 
     # ------------------------------------------------------------------
     def test_malformed_head_refuses_no_login(self):
@@ -205,8 +210,7 @@ class EvidenceAttack3(base.Evidence):
         self.group_log()
         head = self.log + ".chain"
         self.assertEqual(os.stat(head).st_mode & 0o777, 0o600)
-        self.member_lockers("ofd")
-        self.assertEqual(self.member_got, "EACCES")
+        self.assertEqual(self.member_lockers("ofd"), "EACCES")
         r = self.login()
         self.assertEqual(r.returncode, 0, "an OFD lock on the head refuses logins: " + r.stderr)
         os.chmod(head, 0o660)  # as made before the writer existed
@@ -226,8 +230,7 @@ class EvidenceAttack3(base.Evidence):
         and the root writer's wait (AMFA_CHAIN_LOCK_MS) ran out (found by
         the third review).  Now none of them can open the head."""
         self.group_log()
-        self.member_lockers("pool")
-        self.assertEqual(self.member_got, "EACCES")
+        self.assertEqual(self.member_lockers("pool"), "EACCES")
         r = self.login()
         self.assertEqual(r.returncode, 0,
                          "a pool of queued lockers refuses logins: " + r.stderr)
