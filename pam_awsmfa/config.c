@@ -23,6 +23,17 @@ check_abs_path(const char *v)
 	return NULL;
 }
 
+/* "none", or where a socket's address can name it. */
+static const char *
+check_netd_socket(const char *v)
+{
+	if (strcmp(v, "none") == 0)
+		return NULL;
+	if (strlen(v) >= 108)
+		return "must be shorter than 108 bytes (a socket's address)";
+	return check_abs_path(v);
+}
+
 const char *const amfa_verify_names[] = { "local", "sts", "local+sts", NULL };
 static const char *const failmodes[] = { "secure", "safe", NULL };
 static const char *const recovery_sts_names[] = { "refuse", "login", NULL };
@@ -316,6 +327,8 @@ static const struct amfa_opt config_opts[] = {
 	    0, NULL, check_abs_path },
 	{ "imds_endpoint", AMFA_OPT_STRING, OFF(imds_endpoint), 0, 0, NULL, 0,
 	    NULL, check_imds_endpoint },
+	{ "netd_socket", AMFA_OPT_STRING, OFF(netd_socket), 0, 0, NULL, 0, NULL,
+	    check_netd_socket },
 	{ "dynamodb_timeout", AMFA_OPT_INT, OFF(ddb_timeout), 1, 60, NULL, 0,
 	    NULL, NULL },
 	{ "enrolment", AMFA_OPT_CHOICE, OFF(enrolment), 0, 0,
@@ -343,6 +356,13 @@ set_defaults(struct amfa_config *cfg)
 	if (cfg->region == NULL &&
 	    (cfg->region = strdup(AMFA_DEFAULT_REGION)) == NULL)
 		return -1;
+	if (cfg->netd_socket == NULL &&
+	    (cfg->netd_socket = strdup(AMFA_DEFAULT_NETD_SOCKET)) == NULL)
+		return -1;
+	if (strcmp(cfg->netd_socket, "none") == 0) {
+		free(cfg->netd_socket);
+		cfg->netd_socket = NULL;
+	}
 	return 0;
 }
 

@@ -4,11 +4,12 @@
 
 #include <sys/types.h>
 
-#define AMFA_DEFAULT_CONFIG    "/etc/awsmfa/awsmfa.conf"
-#define AMFA_DEFAULT_USERS_DIR "/etc/awsmfa/users.d"
-#define AMFA_DEFAULT_STATE_DIR "/var/lib/awsmfa"
-#define AMFA_DEFAULT_STORE_DIR "/run/awsmfa"
-#define AMFA_DEFAULT_REGION    "us-east-1"
+#define AMFA_DEFAULT_CONFIG	 "/etc/awsmfa/awsmfa.conf"
+#define AMFA_DEFAULT_USERS_DIR	 "/etc/awsmfa/users.d"
+#define AMFA_DEFAULT_STATE_DIR	 "/var/lib/awsmfa"
+#define AMFA_DEFAULT_STORE_DIR	 "/run/awsmfa"
+#define AMFA_DEFAULT_NETD_SOCKET "/run/awsmfa-netd/socket"
+#define AMFA_DEFAULT_REGION	 "us-east-1"
 
 /* How the factor is verified (verify = ...). */
 enum amfa_verify {
@@ -56,6 +57,7 @@ struct amfa_config {
 	char *ddb_endpoint;  /* NULL: https://dynamodb.REGION.amazonaws.com/ */
 	char *ddb_key_file;  /* NULL: the instance role through IMDSv2 */
 	char *imds_endpoint; /* NULL: http://169.254.169.254 */
+	char *netd_socket;   /* awsmfa-netd's; NULL: "none" */
 	long ddb_timeout;    /* seconds, all tries of one call together */
 	/* Where enrolments live (enrolment = ...; store/enrolment_table.h). */
 	int enrolment;	    /* enum amfa_enrolment */

@@ -42,6 +42,9 @@ struct amfa_ddb_config {
 	/* A root-only file caching the instance role's credentials until
 	 * shortly before they expire, or NULL (no cache). */
 	const char *cred_cache;
+	/* awsmfa-netd's socket (net/broker_client.h), or NULL: the module
+	 * makes its calls in its own process.  Only the module reads it. */
+	const char *broker;
 };
 
 enum amfa_ddb_type { AMFA_DDB_S, AMFA_DDB_N };

@@ -25,8 +25,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "broker_client.h"
 #include "log.h"
 #include "net.h"
+#include "secure_file.h"
 
 static pthread_mutex_t net_lock = PTHREAD_MUTEX_INITIALIZER;
 static void *net_handle;
@@ -241,15 +243,82 @@ ddb_ops(struct amfa_net_log *log, struct amfa_ddb_error *err)
 	return ops;
 }
 
+/*
+ * The call through awsmfa-netd when one is configured and listening: 1,
+ * with *a its answer; 0: make the call here.
+ */
+static int
+brokered(const struct amfa_ddb_config *c, struct amfa_broker_request *rq,
+    struct amfa_broker_answer *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (c->broker == NULL)
+		return 0;
+	rq->c = *c;
+	return amfa_broker_call(c->broker, rq, a) == AMFA_BROKER_ANSWERED;
+}
+
+/* The item of an answer, handed over to `out' (or dropped). */
+static enum amfa_ddb_result
+take_item(struct amfa_broker_answer *a, struct amfa_ddb_item *out,
+    struct amfa_ddb_error *err)
+{
+	enum amfa_ddb_result r = a->result;
+
+	if (a->has_item && out != NULL) {
+		*out = a->item;
+		a->item.n = 0;
+	} else if (r == AMFA_DDB_OK && out != NULL) {
+		snprintf(a->err.detail, sizeof(a->err.detail),
+		    "awsmfa-netd: an answer without its item");
+		r = AMFA_DDB_MALFORMED;
+	}
+	*err = a->err;
+	amfa_broker_answer_free(a);
+	return r;
+}
+
+/* The data key (and the blob) of a KMS answer, handed over. */
+static enum amfa_ddb_result
+take_key(struct amfa_broker_answer *a, unsigned char *key, char **blob_b64,
+    struct amfa_ddb_error *err)
+{
+	enum amfa_ddb_result r = a->result;
+
+	if (r == AMFA_DDB_OK &&
+	    (!a->has_key || (blob_b64 != NULL && a->blob_b64 == NULL))) {
+		snprintf(a->err.detail, sizeof(a->err.detail),
+		    "awsmfa-netd: an answer without its key");
+		r = AMFA_DDB_MALFORMED;
+	}
+	if (r == AMFA_DDB_OK) {
+		memcpy(key, a->key, AMFA_KMS_DATA_KEY_LEN);
+		if (blob_b64 != NULL) {
+			*blob_b64 = a->blob_b64;
+			a->blob_b64 = NULL;
+		}
+	}
+	*err = a->err;
+	amfa_broker_answer_free(a);
+	return r;
+}
+
 enum amfa_ddb_result
 amfa_net_ddb_get_item(const struct amfa_ddb_config *c,
     const struct amfa_ddb_attr *key, struct amfa_ddb_item *out,
     struct amfa_ddb_error *err)
 {
+	struct amfa_broker_request rq = { 0 };
+	struct amfa_broker_answer a;
 	const struct amfa_net_ops *ops;
 	struct amfa_net_log log;
 
 	memset(out, 0, sizeof(*out));
+	memset(err, 0, sizeof(*err));
+	rq.op = AMFA_BROKER_DDB_GET;
+	rq.key = *key;
+	if (brokered(c, &rq, &a))
+		return take_item(&a, out, err);
 	if ((ops = ddb_ops(&log, err)) == NULL)
 		return AMFA_DDB_INTERNAL;
 	return ops->ddb_get_item(&log, c, key, out, err);
@@ -261,11 +330,25 @@ amfa_net_ddb_update_item(const struct amfa_ddb_config *c,
     const struct amfa_ddb_attr *values, size_t nvalues,
     struct amfa_ddb_item *out, struct amfa_ddb_error *err)
 {
+	struct amfa_broker_request rq = { 0 };
+	struct amfa_broker_answer a;
 	const struct amfa_net_ops *ops;
 	struct amfa_net_log log;
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
+	memset(err, 0, sizeof(*err));
+	if (nvalues <= AMFA_BROKER_MAX_VALUES) {
+		rq.op = AMFA_BROKER_DDB_UPDATE;
+		rq.key = *key;
+		rq.update = update;
+		rq.condition = condition;
+		memcpy(rq.values, values, nvalues * sizeof(*values));
+		rq.nvalues = nvalues;
+		rq.want_item = out != NULL;
+		if (brokered(c, &rq, &a))
+			return take_item(&a, out, err);
+	}
 	if ((ops = ddb_ops(&log, err)) == NULL)
 		return AMFA_DDB_INTERNAL;
 	return ops->ddb_update_item(&log, c, key, update, condition, values,
@@ -278,9 +361,21 @@ amfa_net_ddb_delete_item(const struct amfa_ddb_config *c,
     const struct amfa_ddb_attr *values, size_t nvalues,
     struct amfa_ddb_error *err)
 {
+	struct amfa_broker_request rq = { 0 };
+	struct amfa_broker_answer a;
 	const struct amfa_net_ops *ops;
 	struct amfa_net_log log;
 
+	memset(err, 0, sizeof(*err));
+	if (nvalues <= AMFA_BROKER_MAX_VALUES) {
+		rq.op = AMFA_BROKER_DDB_DELETE;
+		rq.key = *key;
+		rq.condition = condition;
+		memcpy(rq.values, values, nvalues * sizeof(*values));
+		rq.nvalues = nvalues;
+		if (brokered(c, &rq, &a))
+			return take_item(&a, NULL, err);
+	}
 	if ((ops = ddb_ops(&log, err)) == NULL)
 		return AMFA_DDB_INTERNAL;
 	return ops->ddb_delete_item(&log, c, key, condition, values, nvalues,
@@ -293,10 +388,18 @@ amfa_net_kms_generate_data_key(const struct amfa_ddb_config *c,
     unsigned char key[AMFA_KMS_DATA_KEY_LEN], char **blob_b64,
     struct amfa_ddb_error *err)
 {
+	struct amfa_broker_request rq = { 0 };
+	struct amfa_broker_answer a;
 	const struct amfa_net_ops *ops;
 	struct amfa_net_log log;
 
 	*blob_b64 = NULL;
+	memset(err, 0, sizeof(*err));
+	rq.op = AMFA_BROKER_KMS_GENERATE;
+	rq.key_id = key_id;
+	rq.ctx = *ctx;
+	if (brokered(c, &rq, &a))
+		return take_key(&a, key, blob_b64, err);
 	if ((ops = ddb_ops(&log, err)) == NULL)
 		return AMFA_DDB_INTERNAL;
 	return ops->kms_generate_data_key(&log, c, key_id, ctx, key, blob_b64,
@@ -308,9 +411,18 @@ amfa_net_kms_decrypt(const struct amfa_ddb_config *c, const char *key_id,
     const struct amfa_kms_context *ctx, const char *blob_b64,
     unsigned char key[AMFA_KMS_DATA_KEY_LEN], struct amfa_ddb_error *err)
 {
+	struct amfa_broker_request rq = { 0 };
+	struct amfa_broker_answer a;
 	const struct amfa_net_ops *ops;
 	struct amfa_net_log log;
 
+	memset(err, 0, sizeof(*err));
+	rq.op = AMFA_BROKER_KMS_DECRYPT;
+	rq.key_id = key_id;
+	rq.ctx = *ctx;
+	rq.blob_b64 = blob_b64;
+	if (brokered(c, &rq, &a))
+		return take_key(&a, key, NULL, err);
 	if ((ops = ddb_ops(&log, err)) == NULL)
 		return AMFA_DDB_INTERNAL;
 	return ops->kms_decrypt(&log, c, key_id, ctx, blob_b64, key, err);

@@ -33,6 +33,7 @@ amfa_table_config(const struct amfa_config *cfg, struct amfa_ddb_config *dc,
 	dc->timeout_ms = cfg->ddb_timeout * 1000;
 	dc->key_file = cfg->ddb_key_file;
 	dc->imds_endpoint = cfg->imds_endpoint;
+	dc->broker = cfg->netd_socket;
 	/* The instance role's credentials, kept in root's state_dir (no
 	 * user name starts with '.'), when there is one (the store makes it;
 	 * check-config does not). */

@@ -7,7 +7,9 @@ and a relay that holds writes to widen races.  Used by the fleet tests
 import os
 import re
 import shutil
+import signal
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -34,15 +36,64 @@ STATIC_SECRET = "fleetStaticSecretKey0000000000000000000"
 
 def table_settings(fleet, tree, **extra):
     """awsmfa.conf settings of a bastion (a testlib Tree with .store)
-    whose state is in the fleet's table."""
+    whose state is in the fleet's table; its calls through the fleet's
+    awsmfa-netd when it has one, else made by the login itself."""
     settings = {"users_dir": tree.users, "state_dir": tree.state,
                 "store_dir": tree.store,
                 "state_backend": "dynamodb", "dynamodb_table": TABLE,
                 "dynamodb_endpoint": fleet.front.url,
                 "imds_endpoint": fleet.imds.url,
-                "dynamodb_timeout": 3, "lockout_attempts": 1000}
+                "dynamodb_timeout": 3, "lockout_attempts": 1000,
+                "netd_socket": fleet.netd.socket if fleet.netd else "none"}
     settings.update(extra)
     return settings
+
+
+class Netd:
+    """awsmfa-netd (the network broker: awsmfa-netd(8)) of this build,
+    listening in a directory of its own (root's, 0700); its log (stderr,
+    with --debug) in `log_file'."""
+
+    def __init__(self, workers=4, extra=()):
+        self.program = os.environ["AMFA_NETD_PROGRAM"]
+        self.dir = tempfile.mkdtemp(prefix="amfa-netd-")
+        self.socket = os.path.join(self.dir, "socket")
+        self.log_file = os.path.join(self.dir, "log")
+        self.workers = workers
+        self.extra = list(extra)
+        self.proc = None
+        self.start()
+
+    def start(self):
+        with open(self.log_file, "a") as log:
+            self.proc = subprocess.Popen(
+                [self.program, "--socket", self.socket, "--workers",
+                 str(self.workers), "--debug"] + self.extra,
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        deadline = time.monotonic() + 60
+        while not os.path.exists(self.socket):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("awsmfa-netd did not start:\n" +
+                                   self.log())
+            time.sleep(0.05)
+
+    def log(self):
+        with open(self.log_file, errors="replace") as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class SlowWrites:
@@ -184,7 +235,8 @@ class SlowWrites:
 
 
 class Fleet:
-    """dynalite + the SigV4 front + IMDS, for the whole file."""
+    """dynalite + the SigV4 front + IMDS (and awsmfa-netd with
+    AMFA_TEST_NETD=1), for the whole file."""
 
     def __init__(self):
         self.tmp = tempfile.mkdtemp(prefix="amfa-fleet-")
@@ -194,9 +246,13 @@ class Fleet:
         self.imds = Imds(self.keys_file)
         self.front = Front(self.db.port, keys={STATIC_AKID: STATIC_SECRET},
                            keys_file=self.keys_file)
+        # AMFA_TEST_NETD=1: the bastions' table calls through awsmfa-netd
+        # (tests/pam/test_pam_fleet_netd.py).
+        self.netd = Netd() if os.environ.get("AMFA_TEST_NETD") else None
 
     def close(self):
-        for c in (self.front.close, self.imds.close, self.db.stop):
+        for c in ((self.netd.close,) if self.netd else ()) + (
+                self.front.close, self.imds.close, self.db.stop):
             try:
                 c()
             except Exception:

@@ -156,8 +156,12 @@ class OneCodeOneLogin(FleetCase):
             res = self.a.run("awsmfa", user, [answer], ["-N"])
             self.assertRc(res, rc, what)
             st = FLEET.front.stats()
-            self.assertEqual((st["requests"], st["connections"]),
-                             (requests, 1), "%s code: %r" % (what, st))
+            # Through awsmfa-netd the connection is the broker's, kept
+            # from an earlier call or opened for this one.
+            self.assertIn((st["requests"], st["connections"]),
+                          [(requests, 1)] + ([(requests, 0)] if FLEET.netd
+                                             else []),
+                          "%s code: %r" % (what, st))
             # Closed when the login is done: none is left to the session.
             self.assertIn("INET_SOCKETS 0\n", res.out, what)
 

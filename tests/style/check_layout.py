@@ -5,13 +5,16 @@ pam_awsmfa/, from the top of the arrows to their end:
 
     pam/, admin/,      the PAM glue, the admin program, the set-user-ID
     chkcode/,          code checker for the module run by a user, and the
-    evidence/          evidence uploader and the audit chain's record
-                       writer (awsmfa-evidence, awsmfa-audit-writer)
+    evidence/,         evidence uploader and the audit chain's record
+                       writer (awsmfa-evidence, awsmfa-audit-writer),
+    netd/              the network broker for the module's table calls
+                       (awsmfa-netd)
     decision/          which factor a code is, the one run that applies the
                        lockout, checks the code and records the attempt
     factors/, store/   how a code is checked (TOTP, base32, recovery codes);
                        where the attempt is recorded (state files, the table)
-    net/               the boundary to the network clients
+    net/               the boundary to the network clients (in-process,
+                       or through the broker: its messages and client)
     creds/, yubikey/   session credentials; YubiKey OTPs and validation
     aws/               the AWS clients (SigV4, query, STS, DynamoDB, HTTP)
     (the top level)    the base every folder may use: configuration,
@@ -51,6 +54,7 @@ INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 TREES = {
     "pam_awsmfa": {
         "rank": {"pam": 0, "admin": 0, "chkcode": 0, "evidence": 0,
+                 "netd": 0,
                  "decision": 1, "factors": 2, "store": 2, "net": 3,
                  "creds": 4, "yubikey": 4, "aws": 5},
         "top_may": {"factors", "creds", "yubikey"},

@@ -1,4 +1,4 @@
-/* The start of the evidence's root services: see root_service.h. */
+/* The start of the root services: see root_service.h. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>

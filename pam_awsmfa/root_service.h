@@ -1,7 +1,6 @@
 /*
- * What both root services of the evidence (awsmfa-evidence and
- * awsmfa-audit-writer, run by systemd) do first, and their shared wish to
- * stop.
+ * What the root services (awsmfa-evidence, awsmfa-audit-writer and
+ * awsmfa-netd, run by systemd) do first, and their shared wish to stop.
  */
 #ifndef AMFA_ROOT_SERVICE_H
 #define AMFA_ROOT_SERVICE_H
