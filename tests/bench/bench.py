@@ -380,6 +380,7 @@ class AwsmfaTable(Awsmfa):
     direct = False
     tls = False
     system_ca = False
+    brokered = False
     KEY = "amfa_user"
 
     def __init__(self, root, pop, args):
@@ -403,8 +404,18 @@ class AwsmfaTable(Awsmfa):
                     % (self.table, url, key))
             if self.tls and not self.system_ca:
                 f.write("ca_file = %s\n" % self.servers.ca)
+            # The netd rows: the calls through awsmfa-netd (one per row,
+            # started now, its CPU counted apart); the others make them
+            # in the login's process, whatever runs on this host.
+            self.netd = Netd(args) if self.brokered else None
+            f.write("netd_socket = %s\n" %
+                    (self.netd.socket if self.netd else "none"))
         if self.system_ca:
             self.servers.trust_system_wide()
+
+    def broker_pids(self):
+        """The broker serving this row's calls, if any."""
+        return [self.netd.proc.pid] if self.netd else []
 
     def server_pids(self):
         """The processes that serve this row's calls."""
@@ -474,6 +485,55 @@ class AwsmfaTableTlsSystem(AwsmfaTableTls):
     system_ca = True
 
 
+class AwsmfaTableNetd(AwsmfaTable):
+    """The table's calls made by awsmfa-netd (the network broker) on
+    connections it keeps: the login loads no libcurl and opens no
+    connection.  The broker's CPU is its own column."""
+    name = "pam_awsmfa_table_netd"
+    brokered = True
+
+
+class AwsmfaTableTlsNetd(AwsmfaTableTls):
+    name = "pam_awsmfa_table_tls_netd"
+    brokered = True
+
+
+class AwsmfaTableTlsSystemNetd(AwsmfaTableTlsSystem):
+    name = "pam_awsmfa_table_tls_system_netd"
+    brokered = True
+
+
+class Netd:
+    """awsmfa-netd of this build (next to the module: netd/), on a socket
+    in a root-only directory of its own; stopped at exit."""
+    started = []
+
+    def __init__(self, args):
+        program = os.path.join(os.path.dirname(args.module), "netd",
+                               "awsmfa-netd")
+        self.dir = tempfile.mkdtemp(prefix="amfa-bench-netd-")
+        self.socket = os.path.join(self.dir, "socket")
+        self.proc = subprocess.Popen([program, "--socket", self.socket],
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        Netd.started.append(self)
+        deadline = time.monotonic() + 30
+        while not os.path.exists(self.socket):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                sys.exit("bench.py: awsmfa-netd did not start")
+            time.sleep(0.02)
+
+    @classmethod
+    def stop_all(cls):
+        for n in cls.started:
+            if n.proc.poll() is None:
+                n.proc.terminate()
+                n.proc.wait()
+            shutil.rmtree(n.dir, ignore_errors=True)
+        cls.started = []
+
+
 class AwsmfaTableTlsKept(AwsmfaTableTls):
     name = "pam_awsmfa_table_tls_kept"
     keep = True
@@ -498,6 +558,8 @@ MODULES = {"permit": Permit, "floor": Floor, "awsmfa": Awsmfa,
            "table-direct": AwsmfaTableDirect,
            "table-tls": AwsmfaTableTls, "table-tls-kept": AwsmfaTableTlsKept,
            "table-tls-system": AwsmfaTableTlsSystem,
+           "table-netd": AwsmfaTableNetd, "table-tls-netd": AwsmfaTableTlsNetd,
+           "table-tls-system-netd": AwsmfaTableTlsSystemNetd,
            "table-direct-kept": AwsmfaTableDirectKept,
            # The name of the first table row (state-table branch, faa79bc).
            "awsmfa-table": AwsmfaTableKept}
@@ -517,6 +579,8 @@ def run_once(args, work, mod, pop, jobs, sink, extra=(), logins=None,
     before = sink.count
     servers = getattr(mod, "server_pids", lambda: [])()
     server0 = sum(proc_cpu_s(p) for p in servers)
+    brokers = getattr(mod, "broker_pids", lambda: [])()
+    broker0 = sum(proc_cpu_s(p) for p in brokers)
     front0 = getattr(mod, "front_stats", lambda: None)()
     proc = subprocess.run(list(wrap) + [args.pambench, "-j", str(jobs)] +
                           list(extra) +
@@ -536,6 +600,9 @@ def run_once(args, work, mod, pop, jobs, sink, extra=(), logins=None,
     if servers:
         r["server_cpu_ns"] = int((sum(proc_cpu_s(p) for p in servers) -
                                   server0) * 1e9)
+    if brokers:
+        r["broker_cpu_ns"] = int((sum(proc_cpu_s(p) for p in brokers) -
+                                  broker0) * 1e9)
     if front0 is not None:
         front1 = mod.front_stats()
         for k in ("requests", "connections"):
@@ -586,6 +653,9 @@ def summarise(runs):
         "connections_per_login": statistics.median(
             r["table_connections"] / r["logins"] for r in runs)
         if "table_connections" in runs[0] else None,
+        "broker_cpu_us": statistics.median(
+            r["broker_cpu_ns"] / r["logins"] for r in runs) / 1e3
+        if "broker_cpu_ns" in runs[0] else None,
         "server_cpu_us": statistics.median(
             r["server_cpu_ns"] / r["logins"] for r in runs) / 1e3
         if "server_cpu_ns" in runs[0] else None,
@@ -790,15 +860,19 @@ def main():
                               s["p99_us"], s["per_s"], s["maxrss_kb"],
                               s["cpu_us"], s["syslog_per_login"],
                               s["failed"], s["runs"],
-                              "  server cpu/login %.0f us" %
-                              s["server_cpu_us"] if s["server_cpu_us"]
-                              is not None else "",
+                              ("  server cpu/login %.0f us" %
+                               s["server_cpu_us"] if s["server_cpu_us"]
+                               is not None else "") +
+                              ("  broker cpu/login %.0f us" %
+                               s["broker_cpu_us"] if s["broker_cpu_us"]
+                               is not None else ""),
                               "  %.0f instructions/login" %
                               s["instr_per_login"] if "instr_per_login" in
                               s else ""), flush=True)
             for root, _, _ in mods:
                 shutil.rmtree(root)
     finally:
+        Netd.stop_all()
         TableServers.stop()
         for m in ("/dev", os.path.join(work, "dev")):
             subprocess.run(["umount", "-l", m], capture_output=True)
@@ -826,9 +900,10 @@ def print_table(results):
           "x floor | logins/s | CPU per login (us) | x pam_permit | "
           "instructions per login | x pam_permit | peak RSS (kB) | "
           "valid codes refused | server CPU per login (us) | "
-          "table requests per login | connections per login |")
+          "table requests per login | connections per login | "
+          "broker CPU per login (us) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
-          "---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 
     def ratio(a, b):
         return "%.2f" % (a / b) if a and b else "-"
@@ -837,7 +912,7 @@ def print_table(results):
         key = (r["users"], r["jobs"])
         ir = r.get("instr_per_login")
         print("| %s | %d | %d | %.0f | %s | %s | %.0f | %.0f | %s | %s | %s "
-              "| %d | %s | %s | %s | %s |" % (
+              "| %d | %s | %s | %s | %s | %s |" % (
                   r["module"], r["users"], r["jobs"], r["mean_us"],
                   ratio(r["mean_us"], floor.get(key)),
                   ratio(r["mean_us"], durable.get(key)), r["per_s"],
@@ -852,7 +927,9 @@ def print_table(results):
                   "%.2f" % r["requests_per_login"]
                   if r.get("requests_per_login") is not None else "-",
                   "%.2f" % r["connections_per_login"]
-                  if r.get("connections_per_login") is not None else "-"))
+                  if r.get("connections_per_login") is not None else "-",
+                  "%.0f" % r["broker_cpu_us"] if r.get("broker_cpu_us")
+                  is not None else "-"))
 
 
 if __name__ == "__main__":
