@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "audit_chain.h"
+#include "hex.h"
 #include "log.h"
 #include "secure_file.h"
 
@@ -402,8 +403,7 @@ amfa_chain_digest(const char *line, size_t len, char hex[AMFA_CHAIN_HEX])
 	if (EVP_Digest(line, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
 	    mdlen != 32)
 		return -1;
-	for (unsigned i = 0; i < mdlen; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	amfa_hex(md, mdlen, hex);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 
 #include <openssl/evp.h>
 
+#include "hex.h"
 #include "http.h"
 #include "s3_put.h"
 #include "sigv4.h"
@@ -75,8 +76,7 @@ amfa_s3_put(const struct amfa_s3_put *p, const struct amfa_aws_key *key,
 	    mdlen != 32 ||
 	    EVP_EncodeBlock((unsigned char *)b64sum, md, 32) <= 0)
 		return AMFA_S3_INTERNAL;
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(hexsum + 2 * i, 3, "%02x", md[i]);
+	amfa_hex(md, 32, hexsum);
 	if ((enc = amfa_sigv4_uri_encode(p->key, strlen(p->key), 1)) == NULL ||
 	    asprintf(&path, "%s/%s", base, enc) < 0 ||
 	    asprintf(&raw, "%s/%s", base, p->key) < 0 ||

@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "hex.h"
 #include "sigv4.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
@@ -315,18 +316,6 @@ fold_value(const char *v)
 	return out;
 }
 
-static void
-hex_encode(const unsigned char *in, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static int
 sha256_hex(const void *data, size_t len, char out[65])
 {
@@ -336,7 +325,7 @@ sha256_hex(const void *data, size_t len, char out[65])
 	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) ||
 	    mdlen != 32)
 		return -1;
-	hex_encode(md, 32, out);
+	amfa_hex(md, 32, out);
 	return 0;
 }
 
@@ -493,7 +482,7 @@ amfa_sigv4_signature(const char *secret, const char *amz_date,
 	    hmac_sha256(k, 32, "aws4_request", 12, k) == 0 &&
 	    hmac_sha256(k, 32, string_to_sign, strlen(string_to_sign), sig) ==
 		0) {
-		hex_encode(sig, 32, out);
+		amfa_hex(sig, 32, out);
 		r = 0;
 	}
 	OPENSSL_cleanse(k0, k0len);

@@ -8,6 +8,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
+#include "hex.h"
 #include "recovery.h"
 
 /* Crockford's base32, lower case: no i, l, o, u. */
@@ -104,13 +105,6 @@ hex_decode(const char *s, size_t len, unsigned char *out)
 	return 0;
 }
 
-static void
-hex_encode(const unsigned char *in, size_t len, char *out)
-{
-	for (size_t i = 0; i < len; i++)
-		snprintf(out + 2 * i, 3, "%02x", in[i]);
-}
-
 int
 amfa_recovery_line_parse(const char *value, uint32_t *gen,
     struct amfa_recovery_code *c, const char **why)
@@ -191,8 +185,8 @@ amfa_recovery_new(uint32_t gen, unsigned idx,
 	shown[k] = '\0';
 	if (amfa_recovery_hash(norm, salt, hash) != 0)
 		goto out;
-	hex_encode(salt, sizeof(salt), salthex);
-	hex_encode(hash, sizeof(hash), hashhex);
+	amfa_hex(salt, sizeof(salt), salthex);
+	amfa_hex(hash, sizeof(hash), hashhex);
 	snprintf(line, AMFA_RECOVERY_LINE_MAX, "%08x.%u:%s:%s", (unsigned)gen,
 	    idx, salthex, hashhex);
 	r = 0;

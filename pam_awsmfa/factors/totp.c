@@ -34,10 +34,14 @@ params_ok(const struct amfa_totp_params *p)
 	    digest_name(p->alg) != NULL;
 }
 
-/* HMAC of the 8-byte big-endian counter, truncated per RFC 4226 5.3. */
+/*
+ * HMAC of the 8-byte big-endian counter, truncated per RFC 4226 5.3.
+ * `keyed': ctx already holds p's key and digest from an earlier call (the
+ * key's padded blocks are not hashed again for each step of a window).
+ */
 static int
 hotp_with(EVP_MAC_CTX *ctx, const struct amfa_totp_params *p, uint64_t counter,
-    char *out, size_t outlen)
+    int keyed, char *out, size_t outlen)
 {
 	unsigned char msg[8], mac[EVP_MAX_MD_SIZE];
 	OSSL_PARAM params[2];
@@ -54,7 +58,8 @@ hotp_with(EVP_MAC_CTX *ctx, const struct amfa_totp_params *p, uint64_t counter,
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
 	    (char *)digest_name(p->alg), 0);
 	params[1] = OSSL_PARAM_construct_end();
-	if (!EVP_MAC_init(ctx, p->key, p->keylen, params) ||
+	if (!(keyed ? EVP_MAC_init(ctx, NULL, 0, NULL) :
+		      EVP_MAC_init(ctx, p->key, p->keylen, params)) ||
 	    !EVP_MAC_update(ctx, msg, sizeof(msg)) ||
 	    !EVP_MAC_final(ctx, mac, &maclen, sizeof(mac)) || maclen < 20)
 		goto out;
@@ -93,7 +98,7 @@ amfa_hotp(const struct amfa_totp_params *p, uint64_t counter, char *out,
 
 	if (!params_ok(p) || (ctx = hmac_ctx_new()) == NULL)
 		return -1;
-	rc = hotp_with(ctx, p, counter, out, outlen);
+	rc = hotp_with(ctx, p, counter, 0, out, outlen);
 	EVP_MAC_CTX_free(ctx);
 	return rc;
 }
@@ -125,7 +130,7 @@ amfa_totp_verify(const struct amfa_totp_params *p, const char *code, time_t now,
 	char want[16];
 	EVP_MAC_CTX *ctx;
 	int64_t step, found = -1;
-	int rc = 0;
+	int rc = 0, keyed = 0;
 
 	if (!params_ok(p) || window < 0 || window > AMFA_TOTP_MAX_WINDOW ||
 	    (step = amfa_totp_step(p, now)) < 0)
@@ -137,10 +142,12 @@ amfa_totp_verify(const struct amfa_totp_params *p, const char *code, time_t now,
 	for (int64_t s = step - window; s <= step + window; s++) {
 		if (s < 0)
 			continue;
-		if (hotp_with(ctx, p, (uint64_t)s, want, sizeof(want)) != 0) {
+		if (hotp_with(ctx, p, (uint64_t)s, keyed, want, sizeof(want)) !=
+		    0) {
 			rc = -1;
 			break;
 		}
+		keyed = 1;
 		/* Every step is computed and compared; no early exit. */
 		int same = CRYPTO_memcmp(want, code, (size_t)p->digits) == 0;
 		if (same && s > after && found < 0)

@@ -50,6 +50,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "hex.h"
 #include "log.h"
 #include "secure_file.h"
 #include "state.h"
@@ -267,8 +268,7 @@ slot_digest(uint64_t seq, const char *text, size_t len, char hex[65])
 	EVP_MD_CTX_free(ctx);
 	if (!ok)
 		return -1;
-	for (unsigned int i = 0; i < mdlen; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	amfa_hex(md, mdlen, hex);
 	return 0;
 }
 

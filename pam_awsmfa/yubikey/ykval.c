@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 
 #include "aws/http.h"
+#include "hex.h"
 #include "log.h"
 #include "secure_file.h"
 #include "ykotp.h"
@@ -576,8 +577,7 @@ amfa_ykval_verify(const struct amfa_ykval_config *c, const char *otp)
 		amfa_log(LOG_ERR, "YubiKey validation: no random nonce");
 		goto out;
 	}
-	for (size_t i = 0; i < sizeof(raw); i++)
-		snprintf(nonce + 2 * i, 3, "%02x", raw[i]);
+	amfa_hex(raw, sizeof(raw), nonce);
 	k.otp = canon;
 	k.nonce = nonce;
 	/* Sorted by key, as the signature wants them. */

@@ -51,6 +51,15 @@ rfc6238(void)
 		    "RFC 6238 SHA256 at %lld", v[i].t);
 		is_int(amfa_totp_verify(&p5, v[i].sha512, t, 0, -1, &m), 1,
 		    "RFC 6238 SHA512 at %lld", v[i].t);
+		/* The last step of a window of 1 (each step after the first
+		 * reuses the keyed HMAC: factors/totp.c), for each digest. */
+		is_int(amfa_totp_verify(&p1, v[i].sha1, t - 30, 1, -1, &m), 1,
+		    "RFC 6238 SHA1, last of a window, at %lld", v[i].t);
+		is_int(m, v[i].t / 30, "matched step, last of a window");
+		is_int(amfa_totp_verify(&p2, v[i].sha256, t - 30, 1, -1, &m), 1,
+		    "RFC 6238 SHA256, last of a window, at %lld", v[i].t);
+		is_int(amfa_totp_verify(&p5, v[i].sha512, t - 30, 1, -1, &m), 1,
+		    "RFC 6238 SHA512, last of a window, at %lld", v[i].t);
 		/* The wrong algorithm's code must not pass. */
 		is_int(amfa_totp_verify(&p1, v[i].sha256, t, 0, -1, &m), 0,
 		    "SHA256 code refused under SHA1 at %lld", v[i].t);
