@@ -56,10 +56,25 @@ def wait_for(cond, seconds=60):
     return cond()
 
 
-def as_nobody():
-    os.setgroups([])
-    os.setgid(NOBODY)
-    os.setuid(NOBODY)
+def as_nobody_in_child(fn):
+    """fn(w) run as nobody in a forked child, writing what it saw to `w';
+    (the child's pid, the pipe's reading end).  An exception is written
+    as its repr."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            fn(w)
+        except Exception as e:
+            os.write(w, repr(e).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    return pid, r
 
 
 class NetdCase(unittest.TestCase):
@@ -158,26 +173,20 @@ class NotOurs(NetdCase):
         self.addCleanup(lambda: subprocess.run(["rm", "-rf", d]))
         os.chmod(d, 0o777)
         path = os.path.join(d, "socket")
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
+
+        def listen(w):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            s.bind(path)
+            s.listen(8)
+            os.write(w, b"L")
+            c, _ = s.accept()
+            c.settimeout(20)
             try:
-                os.close(r)
-                as_nobody()
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-                s.bind(path)
-                s.listen(8)
-                os.write(w, b"L")
-                c, _ = s.accept()
-                c.settimeout(20)
-                try:
-                    got = c.recv(1 << 17)
-                except socket.timeout:
-                    got = b""
-                os.write(w, b"%d" % len(got))
-            finally:
-                os._exit(0)
-        os.close(w)
+                got = c.recv(1 << 17)
+            except socket.timeout:
+                got = b""
+            os.write(w, b"%d" % len(got))
+        pid, r = as_nobody_in_child(listen)
         self.addCleanup(lambda: (os.kill(pid, signal.SIGKILL),
                                  os.waitpid(pid, 0)))
         self.assertEqual(os.read(r, 1), b"L")
@@ -196,29 +205,21 @@ class NotOurs(NetdCase):
         # directory of 0700, so only its peer check is left to refuse.
         os.chmod(n.dir, 0o755)
         os.chmod(n.socket, 0o666)
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
+
+        def ask(w):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            s.settimeout(30)
+            s.connect(n.socket)
+            # Refused: closed before the send (EPIPE), with the request
+            # unread (ECONNRESET), or after it (0 bytes).
             try:
-                os.close(r)
-                as_nobody()
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-                s.settimeout(30)
-                s.connect(n.socket)
-                # Refused: closed before the send (EPIPE), with the
-                # request unread (ECONNRESET), or after it (0 bytes).
-                try:
-                    s.send(self.request_get())
-                    got = s.recv(1 << 17)
-                    got = b"answered" if got else b"none: closed"
-                except OSError as e:
-                    got = b"none: " + str(e).encode()
-                os.write(w, got)
-            except Exception as e:
-                os.write(w, repr(e).encode())
-            finally:
-                os._exit(0)
-        os.close(w)
+                s.send(self.request_get())
+                got = s.recv(1 << 17)
+                got = b"answered" if got else b"none: closed"
+            except OSError as e:
+                got = b"none: " + str(e).encode()
+            os.write(w, got)
+        pid, r = as_nobody_in_child(ask)
         got = os.read(r, 256)
         os.close(r)
         os.waitpid(pid, 0)
