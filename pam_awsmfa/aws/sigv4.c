@@ -434,9 +434,10 @@ amfa_sigv4_string_to_sign(const char *amz_date, const char *scope,
 	return buf_done(&b);
 }
 
-static int
-hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen,
-    unsigned char out[32])
+/* One HMAC-SHA256 context for the five of a signature: the MAC and its
+ * digest fetched once (OpenSSL 3 looks each up in its provider store). */
+static EVP_MAC_CTX *
+hmac_sha256_ctx(void)
 {
 	OSSL_PARAM params[] = {
 		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
@@ -444,19 +445,30 @@ hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen,
 		OSSL_PARAM_construct_end()
 	};
 	EVP_MAC *mac;
-	EVP_MAC_CTX *ctx = NULL;
-	size_t outlen = 0;
-	int ok = 0;
+	EVP_MAC_CTX *ctx;
 
-	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) != NULL &&
-	    (ctx = EVP_MAC_CTX_new(mac)) != NULL &&
-	    EVP_MAC_init(ctx, key, keylen, params) &&
-	    EVP_MAC_update(ctx, msg, msglen) &&
-	    EVP_MAC_final(ctx, out, &outlen, 32) && outlen == 32)
-		ok = 1;
-	EVP_MAC_CTX_free(ctx);
+	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+		return NULL;
+	ctx = EVP_MAC_CTX_new(mac);
 	EVP_MAC_free(mac);
-	return ok ? 0 : -1;
+	if (ctx != NULL && !EVP_MAC_CTX_set_params(ctx, params)) {
+		EVP_MAC_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+static int
+hmac_sha256(EVP_MAC_CTX *ctx, const void *key, size_t keylen, const void *msg,
+    size_t msglen, unsigned char out[32])
+{
+	size_t outlen = 0;
+
+	return EVP_MAC_init(ctx, key, keylen, NULL) &&
+		EVP_MAC_update(ctx, msg, msglen) &&
+		EVP_MAC_final(ctx, out, &outlen, 32) && outlen == 32 ?
+	    0 :
+	    -1;
 }
 
 int
@@ -465,6 +477,7 @@ amfa_sigv4_signature(const char *secret, const char *amz_date,
     char out[65])
 {
 	unsigned char k[32], sig[32];
+	EVP_MAC_CTX *ctx;
 	char *k0;
 	size_t k0len;
 	int r = -1;
@@ -474,20 +487,26 @@ amfa_sigv4_signature(const char *secret, const char *amz_date,
 	k0len = 4 + strlen(secret);
 	if ((k0 = malloc(k0len + 1)) == NULL)
 		return -1;
+	if ((ctx = hmac_sha256_ctx()) == NULL) {
+		free(k0);
+		return -1;
+	}
 	memcpy(k0, "AWS4", 4);
 	memcpy(k0 + 4, secret, k0len - 4 + 1);
-	if (hmac_sha256(k0, k0len, amz_date, 8, k) == 0 &&
-	    hmac_sha256(k, 32, region, strlen(region), k) == 0 &&
-	    hmac_sha256(k, 32, service, strlen(service), k) == 0 &&
-	    hmac_sha256(k, 32, "aws4_request", 12, k) == 0 &&
-	    hmac_sha256(k, 32, string_to_sign, strlen(string_to_sign), sig) ==
-		0) {
+	if (hmac_sha256(ctx, k0, k0len, amz_date, 8, k) == 0 &&
+	    hmac_sha256(ctx, k, 32, region, strlen(region), k) == 0 &&
+	    hmac_sha256(ctx, k, 32, service, strlen(service), k) == 0 &&
+	    hmac_sha256(ctx, k, 32, "aws4_request", 12, k) == 0 &&
+	    hmac_sha256(ctx, k, 32, string_to_sign, strlen(string_to_sign),
+		sig) == 0) {
 		amfa_hex(sig, 32, out);
 		r = 0;
 	}
+	EVP_MAC_CTX_free(ctx);
 	OPENSSL_cleanse(k0, k0len);
 	free(k0);
 	OPENSSL_cleanse(k, sizeof(k));
+	OPENSSL_cleanse(sig, sizeof(sig));
 	return r;
 }
 

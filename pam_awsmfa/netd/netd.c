@@ -292,6 +292,16 @@ take_request(struct waiting *w)
 	}
 	j->fd = w->fd;
 	j->len = (size_t)n;
+	/* Queued requests hold what they need, not the largest message. */
+	{
+		unsigned char *fit = malloc(j->len);
+
+		if (fit != NULL) {
+			memcpy(fit, j->msg, j->len);
+			amfa_wipe_free(j->msg, j->len);
+			j->msg = fit;
+		}
+	}
 	enqueue(j);
 	return 1;
 }
