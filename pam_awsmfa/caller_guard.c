@@ -280,6 +280,18 @@ amfa_guard_defer_signals(struct amfa_guard *g)
 	return 0;
 }
 
+int
+amfa_guard_outage_suspect(void)
+{
+	sigset_t pending;
+
+	if (amfa_guard_process_secure())
+		return 1;
+	/* Deferred (blocked), a SIGCONT stays pending once it has
+	 * continued the process. */
+	return sigpending(&pending) == 0 && sigismember(&pending, SIGCONT) == 1;
+}
+
 void
 amfa_guard_leave(struct amfa_guard *g)
 {

@@ -73,6 +73,16 @@ int amfa_guard_enter(struct amfa_guard *g, int secure);
  */
 int amfa_guard_defer_signals(struct amfa_guard *g);
 
+/*
+ * Could this login's own user have made an outage of what it waited for?
+ * Yes in an untrusted caller's process (the user may stop it, or freeze
+ * its cgroup, past any call's time), and in any process that was stopped
+ * and continued while its signals were deferred (a SIGCONT is pending):
+ * a call that timed out then says nothing about the service.  failmode =
+ * safe is not applied then (decision/auth.c, decision/yk_auth.c).
+ */
+int amfa_guard_outage_suspect(void);
+
 /* Put back everything amfa_guard_enter changed. */
 void amfa_guard_leave(struct amfa_guard *g);
 

@@ -6,6 +6,7 @@
 #include <openssl/rand.h>
 
 #include "auth.h"
+#include "caller_guard.h"
 #include "factors/totp.h"
 #include "log.h"
 #include "monotonic.h"
@@ -146,6 +147,16 @@ without_state(const struct amfa_config *cfg, const struct amfa_user *u,
 		    "user %s: denied: the state table cannot be reached "
 		    "(no code is accepted without it%s)",
 		    u->name, vouched != NULL ? "; failmode = secure" : "");
+		return AMFA_AUTH_UNAVAILABLE;
+	}
+	/* The lockout is the table's: an outage the user made (stopping
+	 * the login past the table's time) must not skip it. */
+	if (amfa_guard_outage_suspect()) {
+		amfa_log(LOG_ERR,
+		    "user %s: denied: the state table could not be reached "
+		    "by a login its user can stop (set-user-ID, or stopped "
+		    "meanwhile): failmode = safe does not apply",
+		    u->name);
 		return AMFA_AUTH_UNAVAILABLE;
 	}
 	memset(&blank, 0, sizeof(blank));

@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 
+#include "caller_guard.h"
 #include "log.h"
 #include "net/net.h"
 #include "secure_file.h"
@@ -259,6 +260,15 @@ check_reading(const struct amfa_config *cfg, const struct amfa_user *u,
 		return AMFA_AUTH_OK;
 	}
 	res = online(cfg, u, c, otp);
+	if (res == AMFA_AUTH_UNAVAILABLE && cfg->failmode == AMFA_FAIL_SAFE &&
+	    amfa_guard_outage_suspect()) {
+		amfa_log(LOG_ERR,
+		    "user %s: YubiKey %s: no validation server answered a "
+		    "login its user can stop (set-user-ID, or stopped "
+		    "meanwhile): failmode = safe does not apply",
+		    u->name, tok->public_id);
+		return res;
+	}
 	if (res == AMFA_AUTH_UNAVAILABLE && cfg->failmode == AMFA_FAIL_SAFE) {
 		amfa_log(LOG_WARNING,
 		    "user %s: YubiKey %s: no validation "
