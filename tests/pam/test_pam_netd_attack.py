@@ -246,9 +246,8 @@ class StoppedLogin(AttackCase):
         self.assertIn("locked out", log)
         self.assertEqual(len(self.sts_calls()), before, "STS asked")
 
-    @unittest.expectedFailure
     def test_stopped_right_after_the_send(self):
-        """FINDING (medium): the locked-out user's login with the right
+        """FINDING (medium, fixed): the locked-out user's login with the right
         code, stopped right after its count went to the broker and
         continued past its deadline.  The broker's answer (the
         condition failed: locked) waits in the socket, but the client
@@ -357,9 +356,8 @@ class Garbage(AttackCase):
         self.addCleanup(close)
         return path
 
-    @unittest.expectedFailure
     def test_an_answer_that_is_not_one_is_no_outage(self):
-        """FINDING (low): root's listener answering nonsense: the login
+        """FINDING (low, fixed): root's listener answering nonsense: the login
         must be refused; the table is not to be taken for unreachable
         (failmode = safe lets STS alone decide, no count, no lockout).
         The same result comes of the caller's own limits: a decoder whose
@@ -375,9 +373,8 @@ class Garbage(AttackCase):
         self.assertEqual(self.sts_calls(), [], "STS asked")
 
 
-    @unittest.expectedFailure
     def test_a_yes_that_is_not_one(self):
-        """FINDING (low): the answer's "has an item" flag must be 0 or 1;
+        """FINDING (low, fixed): the answer's "has an item" flag must be 0 or 1;
         0xffffffff (a negative int once cast) passed the decoder's
         check as a yes.  Root's listener answers the count so: the
         login is refused either way, but on an answer taken for one
