@@ -136,7 +136,6 @@ amfa_broker_call(const char *path, const struct amfa_broker_request *rq,
 		return failed(a, rq, AMFA_DDB_INTERNAL, 0, path,
 		    "the process listening there is not root's: not used");
 	}
-	deadline = amfa_monotonic_ms() + rq->c.timeout_ms + SLACK_MS;
 	/* The answer's buffer before the send: memory denied after it would
 	 * leave a request out and its answer unread. */
 	if ((buf = malloc(AMFA_BROKER_MAX_MSG)) == NULL) {
@@ -159,6 +158,10 @@ amfa_broker_call(const char *path, const struct amfa_broker_request *rq,
 		close(fd);
 		return failed(a, rq, AMFA_DDB_INTERNAL, 0, path, why);
 	}
+	/* From the send: a login stopped before it (a user may stop theirs)
+	 * finds its connection dropped (the broker's REQUEST_MS) and the send
+	 * refused, never a request sent after its own deadline. */
+	deadline = amfa_monotonic_ms() + rq->c.timeout_ms + SLACK_MS;
 	n = receive(fd, buf, AMFA_BROKER_MAX_MSG, deadline);
 	if (n < 0) {
 		snprintf(why, sizeof(why), "no answer: %s", strerror(errno));
