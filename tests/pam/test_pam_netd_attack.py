@@ -21,6 +21,12 @@ continue, and runs under the caller's resource limits.
    counted as an outage).
  * Tiny RLIMIT_NOFILE: the socket cannot be made; refused, never made
    in-process behind the broker's back.
+ * The broker out of descriptors (many root logins at once, more than its
+   RLIMIT_NOFILE holds): it takes no more connections than it has
+   descriptors for, and does not spin.
+ * With no broker, the login's own client: the same stop before the
+   count's send lets a locked-out user in on STS alone (failmode = safe);
+   not the broker's, an expected failure.
 
 The processes are pamtest's (root's, as su's are); the stops are the
 caller's SIGSTOP/SIGCONT.  Waits are for events (a held write, a line of
@@ -454,9 +460,8 @@ class Limits(AttackCase):
 
 
 class Descriptors(unittest.TestCase):
-    @unittest.expectedFailure
     def test_out_of_descriptors_no_spin(self):
-        """FINDING (low): the broker's own bounds (256 connections
+        """FINDING (low, fixed): the broker's own bounds (256 connections
         waiting for their request, 1024 requests queued, each holding
         its connection) are beyond systemd's default soft RLIMIT_NOFILE
         (1024) that awsmfa-netd.service keeps.  Out of descriptors, its
@@ -505,6 +510,8 @@ class Descriptors(unittest.TestCase):
         got = NetdRequest.ask(path)
         self.assertEqual(got[:4], struct.pack("<I", 0x31616d61))
         self.assertLess(spent, 1.0, "CPU seconds spent out of descriptors")
+        with open(logf) as f:
+            self.assertIn("at most 16 connections at once", f.read())
 
 
 class NetdRequest:
