@@ -380,8 +380,11 @@ amfa_broker_answer_decode(const unsigned char *msg, size_t len,
 	get_field(&i, a->err.detail, sizeof(a->err.detail));
 	a->err.tries = (int)(get_u32(&i) & 0xffff);
 	a->err.sent_before = get_u32(&i) != 0;
-	if ((a->has_item = (int)get_u32(&i)) > 1)
+	/* 0 or 1, read unsigned: a cast first lets 0x80000000 through as a
+	 * negative "yes". */
+	if ((t = get_u32(&i)) > 1)
 		i.failed = 1;
+	a->has_item = t == 1;
 	if (a->has_item && !i.failed) {
 		a->item.n = get_u32(&i);
 		if (a->item.n > AMFA_DDB_MAX_ATTRS)
@@ -399,8 +402,9 @@ amfa_broker_answer_decode(const unsigned char *msg, size_t len,
 				i.failed = 1;
 		}
 	}
-	if ((a->has_key = (int)get_u32(&i)) > 1)
+	if ((t = get_u32(&i)) > 1)
 		i.failed = 1;
+	a->has_key = t == 1;
 	if (a->has_key && (key = take(&i, sizeof(a->key))) != NULL)
 		memcpy(a->key, key, sizeof(a->key));
 	blob = get_str(&i, AMFA_KMS_BLOB_MAX + 1);

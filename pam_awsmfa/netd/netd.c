@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -47,6 +48,12 @@
 /* Requests waiting for a worker; beyond it no connection is taken. */
 #define MAX_QUEUED 1024
 #define REQUEST_MS 5000
+/* Descriptors kept beyond the connections taken: each worker's own
+ * connections and the one it serves, the log, the listener, libraries. */
+#define FD_PER_WORKER 8
+#define FD_RESERVE    32
+/* Out of descriptors all the same: no accept tried for this long. */
+#define FD_SHORT_MS 1000
 
 struct job {
 	int fd;
@@ -60,6 +67,9 @@ static pthread_cond_t queue_cond = PTHREAD_COND_INITIALIZER;
 static struct job *queue_head, *queue_tail;
 static size_t queued;
 
+/* Connections held at once (waiting and queued): what RLIMIT_NOFILE
+ * allows, at most MAX_WAITING + MAX_QUEUED. */
+static size_t max_conns = MAX_WAITING + MAX_QUEUED;
 static amfa_log_sink *main_sink;
 static void *main_sink_ctx;
 static int debug;
@@ -238,7 +248,9 @@ struct waiting {
 	long long since;
 };
 
-static void
+/* Take a connection; -1 when descriptors (or memory) ran out: the
+ * listener stays readable, and taking again at once would spin. */
+static int
 take_connection(int lfd, struct waiting *w, size_t *nw)
 {
 	struct ucred peer;
@@ -247,7 +259,10 @@ take_connection(int lfd, struct waiting *w, size_t *nw)
 
 	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
-		return;
+		return errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			errno == ENOMEM ?
+		    -1 :
+		    0;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 ||
 	    peer.uid != 0) {
 		amfa_log(LOG_WARNING,
@@ -255,11 +270,12 @@ take_connection(int lfd, struct waiting *w, size_t *nw)
 		    "served",
 		    (unsigned long)peer.uid, (long)peer.pid);
 		close(fd);
-		return;
+		return 0;
 	}
 	w[*nw].fd = fd;
 	w[*nw].since = amfa_monotonic_ms();
 	(*nw)++;
+	return 0;
 }
 
 /* The request of waiting connection `w', queued; 0 while it has not come,
@@ -311,11 +327,14 @@ loop(int lfd)
 {
 	static struct waiting w[MAX_WAITING];
 	struct pollfd p[MAX_WAITING + 1];
-	size_t nw = 0, i, k;
-	long long now;
+	size_t nw = 0, i, k, nq;
+	long long now, short_until = 0;
 
 	while (!amfa_service_stopping) {
-		p[0].fd = nw < MAX_WAITING && queue_length() < MAX_QUEUED ?
+		nq = queue_length();
+		p[0].fd = nw < MAX_WAITING && nq < MAX_QUEUED &&
+			nw + nq < max_conns &&
+			amfa_monotonic_ms() >= short_until ?
 		    lfd :
 		    -1;
 		p[0].events = POLLIN;
@@ -343,9 +362,50 @@ loop(int lfd)
 			w[k++] = w[i];
 		}
 		nw = k;
-		if (p[0].fd >= 0 && (p[0].revents & POLLIN) != 0)
-			take_connection(lfd, w, &nw);
+		if (p[0].fd >= 0 && (p[0].revents & POLLIN) != 0 &&
+		    take_connection(lfd, w, &nw) != 0) {
+			if (short_until == 0 || now - short_until > 60000)
+				amfa_log(LOG_ERR,
+				    "cannot take a connection: %s (%zu "
+				    "waiting, %zu queued)",
+				    strerror(errno), nw, queue_length());
+			short_until = now + FD_SHORT_MS;
+		}
 	}
+}
+
+/* As many connections as the descriptors allow with the workers' own
+ * kept: the soft RLIMIT_NOFILE raised toward what the bounds need (a
+ * service's default soft limit, 1024, is below them). */
+static int
+descriptor_budget(long workers)
+{
+	rlim_t reserve = (rlim_t)workers * FD_PER_WORKER + FD_RESERVE;
+	rlim_t need = MAX_WAITING + MAX_QUEUED + reserve;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		amfa_log(LOG_ERR, "RLIMIT_NOFILE: %s", strerror(errno));
+		return -1;
+	}
+	if (rl.rlim_cur < need && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < reserve + 16) {
+		amfa_log(LOG_ERR,
+		    "RLIMIT_NOFILE %lu: too few descriptors for %ld workers",
+		    (unsigned long)rl.rlim_cur, workers);
+		return -1;
+	}
+	if (rl.rlim_cur < need) {
+		max_conns = (size_t)(rl.rlim_cur - reserve);
+		amfa_log(LOG_WARNING,
+		    "RLIMIT_NOFILE %lu: at most %zu connections at once",
+		    (unsigned long)rl.rlim_cur, max_conns);
+	}
+	return 0;
 }
 
 int
@@ -403,7 +463,7 @@ main(int argc, char **argv)
 		amfa_log(LOG_ERR, "libcurl: cannot start");
 		return 1;
 	}
-	if ((lfd = listen_at(path)) < 0)
+	if (descriptor_budget(workers) != 0 || (lfd = listen_at(path)) < 0)
 		return 1;
 	for (c = 0; c < workers; c++) {
 		if (pthread_create(&t, NULL, worker, NULL) != 0) {
