@@ -18,7 +18,8 @@ import unittest
 import pexpect
 
 from amfa_testlib import (AWS_CLI, MODULE, PamTestCase, remove_system_users,
-                          require_root, system_user, totp, wait_fresh_step)
+                          require_root, sanitizer_build, system_user, totp,
+                          wait_fresh_step)
 from sts_process import IamUser, StsServer
 
 SNIPPET = os.path.join(os.environ.get("AMFA_SOURCE_ROOT", "."), "config",
@@ -115,13 +116,6 @@ class WorkstationSu(PamTestCase):
 
 def tearDownModule():
     remove_system_users()
-
-
-def sanitizer_build(module):
-    """su is setuid: the dynamic loader ignores LD_PRELOAD for it, so a
-    module of an AddressSanitizer build cannot load there."""
-    with open(module, "rb") as f:
-        return b"__asan_init" in f.read()
 
 
 if __name__ == "__main__":
