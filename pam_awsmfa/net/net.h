@@ -9,12 +9,12 @@
  * Two implementations of the same calls:
  * - net_direct.c calls sts.c and ykval.c.  Programs and tests link it with
  *   the network code (core_net).
- * - net_dlopen.c, in pam_awsmfa.so only, loads the private plugin
- *   awsmfa_net.so (net_plugin.c + core_net) on the first call that needs
- *   the network, from the directory the module itself was loaded from,
- *   after checking the file (owner, mode, no symlink).  If it cannot be
- *   loaded the call fails closed: AMFA_STS_INTERNAL, AMFA_YKVAL_ERROR,
- *   AMFA_DDB_INTERNAL.
+ * - net_dlopen.c, in the module's body awsmfa_pam.so only, loads the
+ *   private plugin awsmfa_net.so (net_plugin.c + core_net) when a call
+ *   needs the network, from the directory the module itself was loaded
+ *   from, after checking the file (plugin_load.h: owner, mode, no
+ *   symlink).  If it cannot be loaded the call fails closed:
+ *   AMFA_STS_INTERNAL, AMFA_YKVAL_ERROR, AMFA_DDB_INTERNAL.
  */
 #ifndef AMFA_NET_H
 #define AMFA_NET_H
@@ -25,6 +25,7 @@
 #include "aws/kms.h"
 #include "aws/sts.h"
 #include "log.h"
+#include "plugin_load.h"
 #include "yubikey/ykval.h"
 
 enum amfa_sts_result
@@ -74,8 +75,15 @@ enum amfa_ddb_result amfa_net_kms_decrypt(const struct amfa_ddb_config *c,
  */
 void amfa_net_release(void);
 
+/*
+ * net_dlopen.c: the directory pam_awsmfa.so was loaded from, where
+ * awsmfa_net.so is looked for, and the module's owner (pam_awsmfa.so
+ * says it to the body before each call; the first is kept).
+ */
+void amfa_net_located(const char *dir, uid_t owner);
+
 #define AMFA_NET_PLUGIN	    "awsmfa_net.so"
-#define AMFA_NET_OPS_SYMBOL "amfa_net_ops_v6"
+#define AMFA_NET_OPS_SYMBOL "amfa_net_ops_v7"
 
 struct amfa_net_log {
 	amfa_log_sink *sink; /* NULL: stderr */
@@ -84,8 +92,8 @@ struct amfa_net_log {
 };
 
 struct amfa_net_ops {
-	size_t size;	     /* sizeof(struct amfa_net_ops) */
-	const char *version; /* AMFA_VERSION of the build */
+	/* sizeof(struct amfa_net_ops), AMFA_VERSION, where it came from */
+	struct amfa_plugin_head head;
 	enum amfa_sts_result (
 	    *sts_get_session_token)(const struct amfa_net_log *log,
 	    const struct amfa_sts_config *c, const struct amfa_aws_key *key,

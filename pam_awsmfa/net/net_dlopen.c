@@ -1,178 +1,90 @@
 /*
- * The network clients for pam_awsmfa.so: loaded from awsmfa_net.so on the
- * first call that needs them; see net.h.
+ * The network clients for the module's body (awsmfa_pam.so): loaded from
+ * awsmfa_net.so, next to the module, by each call that needs them; see
+ * net.h.
  *
- * The plugin is looked for only next to the module itself (dladdr of a
- * function of ours), never through the environment or the library search
- * path: sudo and su are setuid and their environment is the caller's.  The
- * directory and the file are checked on open descriptors (no symlink as the
- * last component, a regular file, owned by root or by the module's own
- * owner, writable by no one else), and the checked descriptor is what is
- * loaded, through /proc/self/fd, so the file cannot be swapped between the
- * check and the load.  Any failure is logged and fails the call closed.
+ * The plugin is looked for only in the directory pam_awsmfa.so was loaded
+ * from, which pam_awsmfa.so tells the body (amfa_net_located), never
+ * through the environment or the library search path: sudo and su are
+ * setuid and their environment is the caller's.  plugin_load.c checks the
+ * directory and the file on open descriptors and loads the checked
+ * descriptor.  Any failure is logged and fails the call closed.
  *
- * Once loaded the plugin stays loaded until the module is unloaded (pam_end
- * of the transaction that loaded the module); the destructor below closes
- * it then.  A failure is not remembered: the next call tries again.
+ * A loaded plugin stays loaded (RTLD_NODELETE, plugin_load.h), and each
+ * call takes the copy of the file there now: after an upgrade, the next
+ * call uses the new file.  A failure is not remembered.
  */
 #include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <sys/types.h>
 
 #include "broker_client.h"
 #include "log.h"
 #include "net.h"
-#include "secure_file.h"
+#include "plugin_load.h"
 
 static pthread_mutex_t net_lock = PTHREAD_MUTEX_INITIALIZER;
-static void *net_handle;
+/* Where pam_awsmfa.so was loaded from, and its owner (the first call of
+ * amfa_net_located). */
+static char net_dir[PATH_MAX];
+static uid_t net_dir_owner;
+/* The ops of the copy the last call used: amfa_net_release's. */
 static const struct amfa_net_ops *net_ops;
 
-/* Owned by root or by `owner', and writable by nobody else. */
-static int
-trusted(const struct stat *st, uid_t owner, const char *path)
+void
+amfa_net_located(const char *dir, uid_t owner)
 {
-	if (st->st_uid != 0 && st->st_uid != owner) {
-		amfa_log(LOG_ERR, "%s: owned by uid %lu, not root: not loaded",
-		    path, (unsigned long)st->st_uid);
-		return 0;
+	pthread_mutex_lock(&net_lock);
+	if (net_dir[0] == '\0' && strlen(dir) < sizeof(net_dir)) {
+		memcpy(net_dir, dir, strlen(dir) + 1);
+		net_dir_owner = owner;
 	}
-	if ((st->st_mode & 022) != 0) {
-		amfa_log(LOG_ERR,
-		    "%s: writable by group or others (mode %04o): "
-		    "not loaded",
-		    path, (unsigned)(st->st_mode & 07777));
-		return 0;
-	}
-	return 1;
-}
-
-/* The directory pam_awsmfa.so was loaded from, and the module's owner. */
-static int
-module_dir(char *dir, size_t dirlen, uid_t *owner)
-{
-	Dl_info info;
-	struct stat st;
-	const char *slash;
-
-	/* Any object of the module will do; a function pointer may not be
-	 * passed as a void * in ISO C. */
-	if (dladdr(&net_lock, &info) == 0 || info.dli_fname == NULL ||
-	    info.dli_fname[0] != '/') {
-		amfa_log(LOG_ERR,
-		    "%s: cannot tell where pam_awsmfa.so was "
-		    "loaded from",
-		    AMFA_NET_PLUGIN);
-		return -1;
-	}
-	if (stat(info.dli_fname, &st) != 0) {
-		amfa_log(LOG_ERR, "%s: %s", info.dli_fname, strerror(errno));
-		return -1;
-	}
-	*owner = st.st_uid;
-	slash = strrchr(info.dli_fname, '/');
-	if ((size_t)(slash - info.dli_fname) + 1 >= dirlen) {
-		amfa_log(LOG_ERR, "%s: path too long", info.dli_fname);
-		return -1;
-	}
-	/* "/x.so" -> "/" */
-	snprintf(dir, dirlen, "%.*s",
-	    slash == info.dli_fname ? 1 : (int)(slash - info.dli_fname),
-	    info.dli_fname);
-	return 0;
-}
-
-/* Open and check the plugin; a descriptor of it, or -1 (logged). */
-static int
-open_plugin(char *path, size_t pathlen)
-{
-	char dir[PATH_MAX];
-	struct stat st;
-	uid_t owner;
-	int dfd, fd;
-
-	if (module_dir(dir, sizeof(dir), &owner) != 0)
-		return -1;
-	snprintf(path, pathlen, "%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/",
-	    AMFA_NET_PLUGIN);
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		amfa_log(LOG_ERR, "%s: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (fstat(dfd, &st) != 0 || !trusted(&st, owner, dir)) {
-		close(dfd);
-		return -1;
-	}
-	fd = openat(dfd, AMFA_NET_PLUGIN, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	close(dfd);
-	if (fd < 0) {
-		amfa_log(LOG_ERR, "%s: %s%s", path, strerror(errno),
-		    errno == ELOOP ? " (a symlink: not followed)" : "");
-		return -1;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		amfa_log(LOG_ERR, "%s: not a regular file", path);
-		close(fd);
-		return -1;
-	}
-	if (!trusted(&st, owner, path)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	pthread_mutex_unlock(&net_lock);
 }
 
 static const struct amfa_net_ops *
 load(void)
 {
+	const struct amfa_plugin_head *head;
 	const struct amfa_net_ops *ops;
-	char path[PATH_MAX + 32], fdpath[64];
-	const char *err;
+	char err[AMFA_PLUGIN_ERR_MAX];
 	void *h;
-	int fd;
 
-	if ((fd = open_plugin(path, sizeof(path))) < 0)
-		goto fail;
-	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
-	/* RTLD_NODELETE: once loaded, the plugin and what it links stay
-	 * mapped until the process ends, even after libpam unloads the
-	 * module.  Their thread-local storage (libcurl, OpenSSL, what they
-	 * pull in) stays valid in every thread that touched it; unmapped
-	 * under it, LeakSanitizer's scan of that storage at exit crashed on
-	 * a YubiKey validation login (test_pam_yubikey, Online, in the
-	 * sanitizer build).  The processes that load it (sshd's PAM child,
-	 * su, sudo) end soon after pam_end: nothing is kept for long. */
-	h = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-	close(fd);
-	if (h == NULL) {
-		err = dlerror();
-		amfa_log(LOG_ERR, "%s: cannot load: %s", path,
-		    err != NULL ? err : "unknown error");
+	if (net_dir[0] == '\0') {
+		amfa_log(LOG_ERR,
+		    "%s: cannot tell where pam_awsmfa.so was "
+		    "loaded from",
+		    AMFA_NET_PLUGIN);
 		goto fail;
 	}
-	ops = dlsym(h, AMFA_NET_OPS_SYMBOL);
-	if (ops == NULL || ops->size != sizeof(*ops) || ops->version == NULL ||
-	    strcmp(ops->version, AMFA_VERSION) != 0 ||
-	    ops->sts_get_session_token == NULL || ops->ykval_verify == NULL ||
-	    ops->ddb_get_item == NULL || ops->ddb_update_item == NULL ||
-	    ops->ddb_delete_item == NULL ||
-	    ops->kms_generate_data_key == NULL || ops->kms_decrypt == NULL) {
+	head = amfa_plugin_load(net_dir, net_dir_owner, AMFA_NET_PLUGIN,
+	    AMFA_NET_OPS_SYMBOL, &h, err, sizeof(err));
+	if (head == NULL) {
+		amfa_log(LOG_ERR, "%s", err);
+		goto fail;
+	}
+	ops = (const struct amfa_net_ops *)head;
+	if (head->size != sizeof(*ops) || ops->sts_get_session_token == NULL ||
+	    ops->ykval_verify == NULL || ops->ddb_get_item == NULL ||
+	    ops->ddb_update_item == NULL || ops->ddb_delete_item == NULL ||
+	    ops->kms_generate_data_key == NULL || ops->kms_decrypt == NULL ||
+	    ops->release == NULL) {
 		amfa_log(LOG_ERR,
-		    "%s: not the plugin of pam_awsmfa %s "
-		    "(%s missing or of another version)",
-		    path, AMFA_VERSION, AMFA_NET_OPS_SYMBOL);
+		    "%s/%s: not the plugin of pam_awsmfa %s (%s of another "
+		    "form)",
+		    net_dir, AMFA_NET_PLUGIN, AMFA_VERSION,
+		    AMFA_NET_OPS_SYMBOL);
 		dlclose(h);
 		goto fail;
 	}
-	net_handle = h;
+	/* Pinned: the ops stay valid after the handle is let go. */
+	dlclose(h);
 	net_ops = ops;
-	amfa_debug("%s loaded", path);
+	amfa_debug("%s/%s in use", net_dir, AMFA_NET_PLUGIN);
 	return ops;
 fail:
 	amfa_log(LOG_ERR,
@@ -188,20 +100,11 @@ ops_get(struct amfa_net_log *log)
 	const struct amfa_net_ops *ops;
 
 	pthread_mutex_lock(&net_lock);
-	ops = net_ops != NULL ? net_ops : load();
+	ops = load();
 	pthread_mutex_unlock(&net_lock);
 	amfa_log_get_sink(&log->sink, &log->ctx);
 	log->debug = amfa_log_debug_enabled();
 	return ops;
-}
-
-__attribute__((destructor)) static void
-unload(void)
-{
-	if (net_handle != NULL)
-		dlclose(net_handle);
-	net_handle = NULL;
-	net_ops = NULL;
 }
 
 enum amfa_sts_result

@@ -123,11 +123,21 @@ plugin_release(void)
 	amfa_http_release();
 }
 
-extern const struct amfa_net_ops amfa_net_ops_v6;
+/* The file this copy was loaded from (plugin_load.h). */
+static struct amfa_plugin_origin origin = AMFA_PLUGIN_ORIGIN_INIT;
 
-const struct amfa_net_ops amfa_net_ops_v6 = {
-	.size = sizeof(struct amfa_net_ops),
-	.version = AMFA_VERSION,
+static int
+plugin_claim(dev_t dev, ino_t ino)
+{
+	return amfa_plugin_origin_claim(&origin, dev, ino);
+}
+
+extern const struct amfa_net_ops amfa_net_ops_v7;
+
+const struct amfa_net_ops amfa_net_ops_v7 = {
+	.head = { .size = sizeof(struct amfa_net_ops),
+	    .version = AMFA_VERSION,
+	    .claim = plugin_claim },
 	.sts_get_session_token = plugin_sts,
 	.ykval_verify = plugin_ykval,
 	.ddb_get_item = plugin_ddb_get,

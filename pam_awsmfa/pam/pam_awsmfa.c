@@ -1,7 +1,8 @@
 /*
- * pam_awsmfa: the PAM entry points.  This file is glue only: arguments in,
- * the core's answer out.  The decisions live in plain C functions in the
- * rest of this directory, which the tests call directly.
+ * pam_awsmfa: the PAM entry points, as the module's body awsmfa_pam.so
+ * exports them to pam_awsmfa.so (module_body.h).  This file is glue only:
+ * arguments in, the core's answer out.  The decisions live in plain C
+ * functions in the rest of the core, which the tests call directly.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "decision/login.h"
 #include "gate_marker.h"
 #include "log.h"
+#include "module_body.h"
 #include "net/net.h"
 #include "pam_args.h"
 #include "pam_chkcode.h"
@@ -422,8 +424,8 @@ authenticate_by_checker(pam_handle_t *pamh, struct call *c)
 	return PAM_AUTHINFO_UNAVAIL;
 }
 
-PAM_EXTERN int
-pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+static int
+entry_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct amfa_audit_rec a;
 	struct call c;
@@ -466,8 +468,8 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
  * with the session got when this transaction proved a factor: once, and
  * nothing without a proof.
  */
-PAM_EXTERN int
-pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+static int
+entry_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	const void *proven = NULL;
 	const char *args[3];
@@ -504,8 +506,8 @@ pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	return end(pamh, &c, r, 0, "setcred");
 }
 
-PAM_EXTERN int
-pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+static int
+entry_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct call c;
 	int r;
@@ -522,8 +524,8 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	return end(pamh, &c, r, 1, "open_session");
 }
 
-PAM_EXTERN int
-pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+static int
+entry_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct call c;
 	int r;
@@ -535,3 +537,25 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	return end(pamh, &c, amfa_pam_store_close(pamh, &c.cfg, c.user), 1,
 	    "close_session");
 }
+
+/* The file this copy of the body was loaded from (plugin_load.h). */
+static struct amfa_plugin_origin origin = AMFA_PLUGIN_ORIGIN_INIT;
+
+static int
+claim(dev_t dev, ino_t ino)
+{
+	return amfa_plugin_origin_claim(&origin, dev, ino);
+}
+
+extern const struct amfa_pam_ops amfa_pam_ops_v1;
+
+const struct amfa_pam_ops amfa_pam_ops_v1 = {
+	.head = { .size = sizeof(struct amfa_pam_ops),
+	    .version = AMFA_VERSION,
+	    .claim = claim },
+	.located = amfa_net_located,
+	.authenticate = entry_authenticate,
+	.setcred = entry_setcred,
+	.open_session = entry_open_session,
+	.close_session = entry_close_session,
+};

@@ -428,6 +428,7 @@ class Package(unittest.TestCase):
             if f != GATEWAY and os.path.isfile(f) and not os.path.islink(f)
             and is_elf(f)]
         self.assertIn("/lib/x86_64-linux-gnu/security/pam_awsmfa.so", elves)
+        self.assertIn("/lib/x86_64-linux-gnu/security/awsmfa_pam.so", elves)
         self.assertIn("/lib/x86_64-linux-gnu/security/awsmfa_net.so", elves)
         self.assertIn(RECORDER, elves)
         self.hardening(elves)

@@ -249,6 +249,31 @@ class Tree:
         p.stdin.close()
         return p
 
+    def run_twice(self, service, user, answers, between, extra_args=(),
+                  timeout=60):
+        """Two transactions in one pamtest process (pamtest -A), as a
+        display manager or a screen locker runs them, with between()
+        called after the first has ended; the Result of both (rc: the
+        second's), and the output of the first alone."""
+        again = os.path.join(self.root, "again")
+        p = self.start(service, user, answers,
+                       ["-A", again] + list(extra_args))
+        first = []
+        try:
+            for line in p.stdout:
+                first.append(line)
+                if line == "DONE\n":
+                    break
+            between()
+        finally:
+            with open(again, "w"):
+                pass
+            rc, out, log = self.finish(p, timeout)
+        return (Result(subprocess.CompletedProcess(p.args, rc,
+                                                   "".join(first) + out,
+                                                   log)),
+                "".join(first))
+
     @staticmethod
     def finish(p, timeout=60):
         """Wait for a started transaction; its output is small."""

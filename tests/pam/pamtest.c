@@ -3,8 +3,8 @@
  * file taken from a test directory (pam_start_confdir), so tests never touch
  * /etc/pam.d.
  *
- *   pamtest [-w BARRIER] [-E] [-S] [-H HOLD] [-R RUSER] [-F]
- *           CONFDIR SERVICE USER
+ *   pamtest [-w BARRIER] [-E] [-S] [-H HOLD] [-R RUSER] [-F] [-N]
+ *           [-A AGAIN] [-M NAME] CONFDIR SERVICE USER
  *
  * Answers to prompts come from standard input, one line per prompt.  Prompts
  * and messages go to standard output ("PROMPT ...", "INFO ...", "ERROR ...").
@@ -17,7 +17,12 @@
  * as su sets it to its caller).  -F then calls pam_setcred with
  * PAM_REFRESH_CRED, as a screen locker does at unlock ("REFRESH <rc>"),
  * also after a failed authentication (it must renew nothing then).
- * Exit status: the PAM return code of pam_authenticate.
+ * -A: after the transaction, print "DONE", wait until the file AGAIN exists,
+ * and run a second transaction in the same process, as a display manager or
+ * a screen locker does.  -M: after each transaction (pam_end), print
+ * "MAPPED NAME <n>", the number of distinct files whose name ends in NAME
+ * this process has mapped (/proc/self/maps).
+ * Exit status: the PAM return code of the last pam_authenticate.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -110,6 +115,42 @@ inet_sockets(void)
 	return n;
 }
 
+/* Distinct files (device, inode) mapped whose path ends in `name'. */
+static int
+mapped(const char *name)
+{
+	char line[4096], seen[16][64];
+	int n = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char dev[32], path[4000], id[64];
+		unsigned long inode;
+		size_t pl, nl = strlen(name);
+		int i;
+
+		path[0] = '\0';
+		if (sscanf(line, "%*s %*s %*s %31s %lu %3999[^\n]", dev, &inode,
+			path) < 3)
+			continue;
+		/* " (deleted)": a file replaced since it was mapped */
+		if ((pl = strlen(path)) > 10 &&
+		    strcmp(path + pl - 10, " (deleted)") == 0)
+			path[pl -= 10] = '\0';
+		if (pl < nl || strcmp(path + pl - nl, name) != 0)
+			continue;
+		snprintf(id, sizeof(id), "%s:%lu", dev, inode);
+		for (i = 0; i < n && strcmp(seen[i], id) != 0; i++)
+			;
+		if (i == n && n < 16)
+			snprintf(seen[n++], sizeof(seen[0]), "%s", id);
+	}
+	fclose(f);
+	return n;
+}
+
 static void
 wait_for(const char *path)
 {
@@ -119,36 +160,99 @@ wait_for(const char *path)
 		nanosleep(&nap, NULL);
 }
 
-int
-main(int argc, char **argv)
+struct opts {
+	const char *barrier, *hold, *ruser, *again, *mapname;
+	int env, session, refresh, sockets;
+};
+
+/* One transaction; the return code of pam_authenticate, or -1. */
+static int
+transaction(const struct opts *o, char **names)
 {
 	struct pam_conv pc = { conv, NULL };
 	pam_handle_t *pamh = NULL;
-	const char *barrier = NULL, *hold = NULL, *ruser = NULL;
-	int c, r, env = 0, session = 0, refresh = 0, sockets = 0;
+	int r;
 
-	while ((c = getopt(argc, argv, "w:ESH:R:FN")) != -1) {
+	r = pam_start_confdir(names[1], names[2], &pc, names[0], &pamh);
+	if (r != PAM_SUCCESS) {
+		fprintf(stderr, "pam_start_confdir: %d\n", r);
+		return -1;
+	}
+	if (o->ruser != NULL &&
+	    pam_set_item(pamh, PAM_RUSER, o->ruser) != PAM_SUCCESS) {
+		fprintf(stderr, "pam_set_item PAM_RUSER failed\n");
+		return -1;
+	}
+	if (o->barrier != NULL)
+		wait_for(o->barrier);
+	r = pam_authenticate(pamh, 0);
+	printf("RESULT %d %s\n", r, pam_strerror(pamh, r));
+	if (o->sockets)
+		printf("INET_SOCKETS %d\n", inet_sockets());
+	if (r == PAM_SUCCESS && (o->env || o->session)) {
+		int s = pam_setcred(pamh, PAM_ESTABLISH_CRED);
+		printf("SETCRED %d\n", s);
+		char **list = pam_getenvlist(pamh);
+		for (char **e = list; e != NULL && *e != NULL; e++) {
+			if (o->env)
+				printf("ENV %s\n", *e);
+			free(*e);
+		}
+		free(list);
+	}
+	if (o->refresh)
+		printf("REFRESH %d\n", pam_setcred(pamh, PAM_REFRESH_CRED));
+	if (r == PAM_SUCCESS && o->session) {
+		int s = pam_open_session(pamh, 0);
+		printf("SESSION OPEN %d\n", s);
+		fflush(stdout);
+		if (o->hold != NULL)
+			wait_for(o->hold);
+		if (s == PAM_SUCCESS)
+			printf("SESSION CLOSE %d\n",
+			    pam_close_session(pamh, 0));
+	}
+	pam_end(pamh, r);
+	if (o->mapname != NULL)
+		printf("MAPPED %s %d\n", o->mapname, mapped(o->mapname));
+	fflush(stdout);
+	return r;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	int c, r;
+
+	while ((c = getopt(argc, argv, "w:ESH:R:FNA:M:")) != -1) {
 		switch (c) {
 		case 'w':
-			barrier = optarg;
+			o.barrier = optarg;
 			break;
 		case 'E':
-			env = 1;
+			o.env = 1;
 			break;
 		case 'S':
-			session = 1;
+			o.session = 1;
 			break;
 		case 'H':
-			hold = optarg;
+			o.hold = optarg;
 			break;
 		case 'R':
-			ruser = optarg;
+			o.ruser = optarg;
 			break;
 		case 'F':
-			refresh = 1;
+			o.refresh = 1;
 			break;
 		case 'N':
-			sockets = 1;
+			o.sockets = 1;
+			break;
+		case 'A':
+			o.again = optarg;
+			break;
+		case 'M':
+			o.mapname = optarg;
 			break;
 		default:
 			return 2;
@@ -157,50 +261,18 @@ main(int argc, char **argv)
 	if (argc - optind != 3) {
 		fprintf(stderr,
 		    "usage: pamtest [-w BARRIER] [-E] [-S] [-H HOLD] [-R RUSER] "
-		    "[-F] [-N] CONFDIR SERVICE USER\n");
+		    "[-F] [-N] [-A AGAIN] [-M NAME] CONFDIR SERVICE USER\n");
 		return 2;
 	}
 	openlog("pamtest", LOG_PERROR | LOG_PID, LOG_AUTHPRIV);
-	r = pam_start_confdir(argv[optind + 1], argv[optind + 2], &pc,
-	    argv[optind], &pamh);
-	if (r != PAM_SUCCESS) {
-		fprintf(stderr, "pam_start_confdir: %d\n", r);
+	if ((r = transaction(&o, argv + optind)) < 0)
 		return 2;
-	}
-	if (ruser != NULL &&
-	    pam_set_item(pamh, PAM_RUSER, ruser) != PAM_SUCCESS) {
-		fprintf(stderr, "pam_set_item PAM_RUSER failed\n");
-		return 2;
-	}
-	if (barrier != NULL)
-		wait_for(barrier);
-	r = pam_authenticate(pamh, 0);
-	printf("RESULT %d %s\n", r, pam_strerror(pamh, r));
-	if (sockets)
-		printf("INET_SOCKETS %d\n", inet_sockets());
-	if (r == PAM_SUCCESS && (env || session)) {
-		int s = pam_setcred(pamh, PAM_ESTABLISH_CRED);
-		printf("SETCRED %d\n", s);
-		char **list = pam_getenvlist(pamh);
-		for (char **e = list; e != NULL && *e != NULL; e++) {
-			if (env)
-				printf("ENV %s\n", *e);
-			free(*e);
-		}
-		free(list);
-	}
-	if (refresh)
-		printf("REFRESH %d\n", pam_setcred(pamh, PAM_REFRESH_CRED));
-	if (r == PAM_SUCCESS && session) {
-		int s = pam_open_session(pamh, 0);
-		printf("SESSION OPEN %d\n", s);
+	if (o.again != NULL) {
+		printf("DONE\n");
 		fflush(stdout);
-		if (hold != NULL)
-			wait_for(hold);
-		if (s == PAM_SUCCESS)
-			printf("SESSION CLOSE %d\n",
-			    pam_close_session(pamh, 0));
+		wait_for(o.again);
+		if ((r = transaction(&o, argv + optind)) < 0)
+			return 2;
 	}
-	pam_end(pamh, r);
 	return r;
 }

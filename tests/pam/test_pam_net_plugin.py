@@ -1,15 +1,18 @@
 """pam_awsmfa.so without libcurl and libxml2: the network clients live in
 awsmfa_net.so, loaded next to the module only when a login needs them.
-Checks the module's dependencies (so that a link change cannot quietly
-bring the network libraries back into every login) and the loader: found
-next to a copy of the module, refused when missing, a symlink, writable by
-others, owned by someone else, in a writable directory, or not the plugin;
-each refusal denies the login, also with failmode = safe."""
+Checks the module's dependencies, its body's included (so that a link
+change cannot quietly bring the network libraries back into every login),
+and the loader: found next to a copy of the module, refused when missing,
+a symlink, writable by others, owned by someone else, in a writable
+directory, or not the plugin; each refusal denies the login, also with
+failmode = safe.  The plugin stays loaded, and a process's next
+transaction takes the file there then (replaced: the new one)."""
 
 import os
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
 import amfa_testlib
@@ -25,6 +28,7 @@ NETWORK_LIBS = ("libcurl", "libxml2", "libgnutls", "libnghttp2", "librtmp",
                 "libicu", "libbrotli", "libzstd", "liblzma")
 
 PLUGIN = os.path.join(os.path.dirname(amfa_testlib.MODULE), "awsmfa_net.so")
+BODY = os.path.join(os.path.dirname(amfa_testlib.MODULE), "awsmfa_pam.so")
 
 
 def needed(path):
@@ -47,9 +51,10 @@ def network(libs):
 
 class Dependencies(unittest.TestCase):
     def test_module_needs_no_network_library(self):
-        self.assertEqual(network(needed(amfa_testlib.MODULE)), [])
-        self.assertEqual(network(loaded(amfa_testlib.MODULE)), [],
-                         "\n".join(loaded(amfa_testlib.MODULE)))
+        for so in (amfa_testlib.MODULE, BODY):
+            self.assertEqual(network(needed(so)), [], so)
+            self.assertEqual(network(loaded(so)), [],
+                             "\n".join(loaded(so)))
 
     def test_plugin_has_them(self):
         # The check above looks for the right names: the plugin links them.
@@ -62,7 +67,7 @@ class Dependencies(unittest.TestCase):
                              capture_output=True, text=True,
                              check=True).stdout
         self.assertEqual([l.split()[-1] for l in out.splitlines()],
-                         ["amfa_net_ops_v6"])
+                         ["amfa_net_ops_v7"])
 
 
 class LoaderBase(PamTestCase):
@@ -80,6 +85,7 @@ class LoaderBase(PamTestCase):
         os.chmod(self.mods, 0o755)
         self.module = os.path.join(self.mods, "pam_awsmfa.so")
         shutil.copy(amfa_testlib.MODULE, self.module)
+        shutil.copy(BODY, os.path.join(self.mods, "awsmfa_pam.so"))
         self.plugin = os.path.join(self.mods, "awsmfa_net.so")
         shutil.copy(PLUGIN, self.plugin)
         os.chmod(self.plugin, 0o644)
@@ -108,11 +114,11 @@ class LoaderBase(PamTestCase):
         return self.tree.run(service, "alice", [totp(self.iam.seed)],
                              extra_args=["-E"])
 
-    def assertRefused(self, why):
+    def assertRefused(self, why, what="awsmfa_net.so is missing or unusable"):
         res = self.login()
         self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
         self.assertIn(why, res.log)
-        self.assertIn("awsmfa_net.so is missing or unusable", res.log)
+        self.assertIn(what, res.log)
         self.assertNotIn("AWS_ACCESS_KEY_ID", res.env)
         self.assertEqual(self.sts.requests()["total"], 0)
 
@@ -122,7 +128,7 @@ class Loader(LoaderBase):
         res = self.login()
         self.assertRc(res, PAM_SUCCESS)
         self.assertIn("AWS_ACCESS_KEY_ID", res.env)
-        self.assertIn(self.plugin + " loaded", res.log)
+        self.assertIn(self.plugin + " in use", res.log)
 
     def test_local_login_does_not_load_it(self):
         os.unlink(self.plugin)
@@ -151,11 +157,50 @@ class Loader(LoaderBase):
     def test_directory_writable_by_others(self):
         os.chmod(self.mods, 0o777)
         self.addCleanup(os.chmod, self.mods, 0o755)
-        self.assertRefused("writable by group or others")
+        # The module's body, in the same directory, is refused first.
+        self.assertRefused("writable by group or others",
+                           "the module's body awsmfa_pam.so is missing or "
+                           "unusable")
 
     def test_not_the_plugin(self):
         shutil.copy(amfa_testlib.AUTHTOK_MODULE, self.plugin)
-        self.assertRefused("amfa_net_ops_v6 missing")
+        self.assertRefused("amfa_net_ops_v7 missing")
+
+    def codes(self):
+        """This step's code and the next's: two logins of one process."""
+        now = time.time()
+        return [totp(self.iam.seed, now), totp(self.iam.seed, now + 30)]
+
+    def replace_plugin(self, source):
+        new = self.plugin + ".new"
+        shutil.copy(source, new)
+        os.chmod(new, 0o644)
+        os.rename(new, self.plugin)
+
+    def test_kept_and_replaced_between_transactions(self):
+        """The plugin stays mapped after the transaction that loaded it;
+        replaced by a new copy, the next transaction loads that one."""
+        res, first = self.tree.run_twice(
+            "awsmfa", "alice", self.codes(),
+            lambda: self.replace_plugin(PLUGIN),
+            ["-E", "-M", "awsmfa_net.so"])
+        self.assertIn("RESULT 0 ", first)
+        self.assertIn("MAPPED awsmfa_net.so 1\n", first)
+        self.assertRc(res, PAM_SUCCESS)
+        self.assertIn("MAPPED awsmfa_net.so 2\n", res.out.split("DONE")[1])
+        self.assertEqual(self.sts.requests()["total"], 2)
+
+    def test_replaced_by_a_bad_file_between_transactions(self):
+        """The copy kept from the first transaction is not used once the
+        file is another: the second login is refused."""
+        res, first = self.tree.run_twice(
+            "awsmfa", "alice", self.codes(),
+            lambda: self.replace_plugin(amfa_testlib.AUTHTOK_MODULE),
+            ["-E"])
+        self.assertIn("RESULT 0 ", first)
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
+        self.assertIn("amfa_net_ops_v7 missing", res.log)
+        self.assertEqual(self.sts.requests()["total"], 1)
 
     def test_not_a_regular_file(self):
         os.unlink(self.plugin)

@@ -1,0 +1,113 @@
+/*
+ * pam_awsmfa.so: what libpam loads.  It loads the module's body,
+ * awsmfa_pam.so, from its own directory and passes each call on
+ * (module_body.h).  The body is checked, loaded from the checked
+ * descriptor and kept for the life of the process; each transaction
+ * takes the copy of the file that is there now (plugin_load.h).
+ *
+ * Nothing else happens here: no argument, environment variable or file
+ * other than the body is read.  If the body cannot be had, the call fails
+ * closed and says why in the system log.
+ */
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdint.h>
+#include <syslog.h>
+
+#define PAM_SM_AUTH
+#define PAM_SM_SESSION
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include "module_body.h"
+#include "plugin_load.h"
+
+/* The body this transaction took, kept with its handle. */
+#define BODY_KEY "pam_awsmfa_body"
+
+static const struct amfa_pam_ops *
+body(pam_handle_t *pamh)
+{
+	const struct amfa_plugin_head *head;
+	const struct amfa_pam_ops *ops;
+	const void *kept = NULL;
+	char dir[PATH_MAX], err[AMFA_PLUGIN_ERR_MAX];
+	uid_t owner;
+	void *h;
+
+	if (pam_get_data(pamh, BODY_KEY, &kept) == PAM_SUCCESS && kept != NULL)
+		return kept;
+	/* Any object of this file will do: its address names it. */
+	if (amfa_plugin_dir_of(BODY_KEY, dir, sizeof(dir), &owner, err,
+		sizeof(err)) != 0)
+		goto fail;
+	head = amfa_plugin_load(dir, owner, AMFA_PAM_BODY, AMFA_PAM_OPS_SYMBOL,
+	    &h, err, sizeof(err));
+	if (head == NULL)
+		goto fail;
+	ops = (const struct amfa_pam_ops *)head;
+	/* Pinned: the ops stay valid after the handle is let go. */
+	dlclose(h);
+	if (head->size != sizeof(*ops) || ops->located == NULL ||
+	    ops->authenticate == NULL || ops->setcred == NULL ||
+	    ops->open_session == NULL || ops->close_session == NULL) {
+		pam_syslog(pamh, LOG_ERR,
+		    "%s/%s: not the body of pam_awsmfa %s (%s of another form)",
+		    dir, AMFA_PAM_BODY, AMFA_VERSION, AMFA_PAM_OPS_SYMBOL);
+		goto denied;
+	}
+	ops->located(dir, owner);
+	/* The transaction's later calls take the same body.  The data is
+	 * the body's own, never freed (the body stays loaded). */
+	if (pam_set_data(pamh, BODY_KEY, (void *)(uintptr_t)ops, NULL) !=
+	    PAM_SUCCESS)
+		goto denied;
+	return ops;
+fail:
+	pam_syslog(pamh, LOG_ERR, "%s", err);
+denied:
+	pam_syslog(pamh, LOG_ERR,
+	    "denied: the module's body %s is missing or unusable",
+	    AMFA_PAM_BODY);
+	return NULL;
+}
+
+PAM_EXTERN int
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	const struct amfa_pam_ops *ops = body(pamh);
+
+	return ops != NULL ?
+	    ops->authenticate(pamh, flags, argc, argv) :
+	    PAM_AUTHINFO_UNAVAIL;
+}
+
+PAM_EXTERN int
+pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	const struct amfa_pam_ops *ops = body(pamh);
+
+	return ops != NULL ?
+	    ops->setcred(pamh, flags, argc, argv) :
+	    PAM_CRED_ERR;
+}
+
+PAM_EXTERN int
+pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	const struct amfa_pam_ops *ops = body(pamh);
+
+	return ops != NULL ?
+	    ops->open_session(pamh, flags, argc, argv) :
+	    PAM_SESSION_ERR;
+}
+
+PAM_EXTERN int
+pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	const struct amfa_pam_ops *ops = body(pamh);
+
+	return ops != NULL ?
+	    ops->close_session(pamh, flags, argc, argv) :
+	    PAM_SESSION_ERR;
+}

@@ -1,0 +1,230 @@
+/*
+ * Loading a shared object of ours next to pam_awsmfa.so, pinned, and the
+ * copy of the file there now: see plugin_load.h.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "plugin_load.h"
+
+/* How many names (/proc/self/fd/N) a load tries: each name taken by an
+ * earlier copy (one per upgrade in the process's life) costs one. */
+#define LOAD_TRIES 16
+
+static void
+say(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int
+amfa_plugin_origin_claim(struct amfa_plugin_origin *o, dev_t dev, ino_t ino)
+{
+	int r;
+
+	pthread_mutex_lock(&o->lock);
+	if (!o->known) {
+		o->known = 1;
+		o->dev = dev;
+		o->ino = ino;
+	}
+	r = o->dev == dev && o->ino == ino;
+	pthread_mutex_unlock(&o->lock);
+	return r;
+}
+
+/* Owned by root or by `owner', and writable by nobody else. */
+static int
+trusted(const struct stat *st, uid_t owner, const char *path, char *err,
+    size_t errlen)
+{
+	if (st->st_uid != 0 && st->st_uid != owner) {
+		say(err, errlen, "%s: owned by uid %lu, not root: not loaded",
+		    path, (unsigned long)st->st_uid);
+		return 0;
+	}
+	if ((st->st_mode & 022) != 0) {
+		say(err, errlen,
+		    "%s: writable by group or others (mode %04o): not loaded",
+		    path, (unsigned)(st->st_mode & 07777));
+		return 0;
+	}
+	return 1;
+}
+
+int
+amfa_plugin_dir_of(const void *addr, char *dir, size_t dirlen, uid_t *owner,
+    char *err, size_t errlen)
+{
+	Dl_info info;
+	struct stat st;
+	const char *slash;
+
+	if (dladdr(addr, &info) == 0 || info.dli_fname == NULL ||
+	    info.dli_fname[0] != '/') {
+		say(err, errlen,
+		    "cannot tell where pam_awsmfa was loaded from");
+		return -1;
+	}
+	if (stat(info.dli_fname, &st) != 0) {
+		say(err, errlen, "%s: %s", info.dli_fname, strerror(errno));
+		return -1;
+	}
+	slash = strrchr(info.dli_fname, '/');
+	if ((size_t)(slash - info.dli_fname) + 1 >= dirlen) {
+		say(err, errlen, "%s: path too long", info.dli_fname);
+		return -1;
+	}
+	*owner = st.st_uid;
+	/* "/x.so" -> "/" */
+	snprintf(dir, dirlen, "%.*s",
+	    slash == info.dli_fname ? 1 : (int)(slash - info.dli_fname),
+	    info.dli_fname);
+	return 0;
+}
+
+/* dir/name, opened and checked; a descriptor, or -1 (said in err). */
+static int
+open_checked(const char *dir, uid_t owner, const char *name, const char *path,
+    struct stat *st, char *err, size_t errlen)
+{
+	int dfd, fd;
+
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		say(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (fstat(dfd, st) != 0 || !trusted(st, owner, dir, err, errlen)) {
+		close(dfd);
+		return -1;
+	}
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	close(dfd);
+	if (fd < 0) {
+		say(err, errlen, "%s: %s%s", path, strerror(errno),
+		    errno == ELOOP ? " (a symlink: not followed)" : "");
+		return -1;
+	}
+	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+		say(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if (!trusted(st, owner, path, err, errlen)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The object's head, if it is one of this build's; else NULL, said. */
+static const struct amfa_plugin_head *
+head_of(void *h, const char *path, const char *symbol, char *err, size_t errlen)
+{
+	const struct amfa_plugin_head *head = dlsym(h, symbol);
+
+	if (head == NULL || head->version == NULL || head->claim == NULL ||
+	    strcmp(head->version, AMFA_VERSION) != 0) {
+		say(err, errlen,
+		    "%s: not the plugin of pam_awsmfa %s "
+		    "(%s missing or of another version)",
+		    path, AMFA_VERSION, symbol);
+		return NULL;
+	}
+	return head;
+}
+
+/* No object has the name `fdpath' or the file's identity: load it. */
+static const struct amfa_plugin_head *
+load_new(const char *fdpath, const char *path, const char *symbol,
+    const struct stat *st, void **handle, char *err, size_t errlen)
+{
+	const struct amfa_plugin_head *head;
+	const char *why;
+	void *h;
+
+	/* RTLD_NODELETE: mapped until the process ends, with what it links
+	 * (their thread-local storage stays valid in every thread that
+	 * touched it), and not mapped and relocated again by the next
+	 * transaction: plugin_load.h. */
+	h = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	if (h == NULL) {
+		why = dlerror();
+		say(err, errlen, "%s: cannot load: %s", path,
+		    why != NULL ? why : "unknown error");
+		return NULL;
+	}
+	if ((head = head_of(h, path, symbol, err, errlen)) == NULL) {
+		dlclose(h);
+		return NULL;
+	}
+	if (!head->claim(st->st_dev, st->st_ino)) {
+		/* dlopen mapped this very descriptor: not expected. */
+		say(err, errlen, "%s: the copy loaded is not this file", path);
+		dlclose(h);
+		return NULL;
+	}
+	*handle = h;
+	return head;
+}
+
+const struct amfa_plugin_head *
+amfa_plugin_load(const char *dir, uid_t owner, const char *name,
+    const char *symbol, void **handle, char *err, size_t errlen)
+{
+	const struct amfa_plugin_head *head;
+	char path[PATH_MAX + NAME_MAX + 2], fdpath[64];
+	struct stat st;
+	void *h;
+	int fd, nfd, tries;
+
+	*handle = NULL;
+	snprintf(path, sizeof(path), "%s%s%s", dir,
+	    strcmp(dir, "/") == 0 ? "" : "/", name);
+	if ((fd = open_checked(dir, owner, name, path, &st, err, errlen)) < 0)
+		return NULL;
+	for (tries = 0; tries < LOAD_TRIES; tries++) {
+		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+		/* A copy loaded before under this name, or from this file
+		 * under another: the dynamic linker's own match. */
+		h = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+		if (h == NULL) {
+			head = load_new(fdpath, path, symbol, &st, handle, err,
+			    errlen);
+			close(fd);
+			return head;
+		}
+		head = head_of(h, path, symbol, err, errlen);
+		if (head != NULL && head->claim(st.st_dev, st.st_ino)) {
+			close(fd);
+			*handle = h;
+			return head;
+		}
+		if (head != NULL)
+			say(err, errlen, "%s: %d names taken by earlier copies",
+			    path, tries + 1);
+		dlclose(h);
+		/* The name /proc/self/fd/N is an object's loaded under it
+		 * before (a copy of a file replaced since, or another
+		 * object): the same file under another number. */
+		nfd = fcntl(fd, F_DUPFD_CLOEXEC, fd + 1);
+		close(fd);
+		if ((fd = nfd) < 0) {
+			say(err, errlen, "%s: %s", path, strerror(errno));
+			return NULL;
+		}
+	}
+	close(fd);
+	return NULL;
+}

@@ -1,0 +1,179 @@
+"""pam_awsmfa.so and its body awsmfa_pam.so (pam/module_body.h): libpam
+maps pam_awsmfa.so in every transaction; the body is mapped once per
+process and kept, and each transaction takes the copy of the file next to
+pam_awsmfa.so then.
+
+- pam_awsmfa.so links libpam and libc only, and exports the four PAM entry
+  points; the body exports one symbol.
+- The body is found next to a copy of the module, and refused (the login
+  denied, the code not looked at) when it is missing, a symlink, writable
+  by others, owned by someone else, in a directory others may write, not
+  the body, or not a regular file.
+- Two transactions in one process (pamtest -A): the body stays mapped after
+  the first; a body replaced in between (an upgrade) is loaded for the
+  second, the old copy left unused; replaced by a bad file or made
+  writable in between, the second login is refused, so the kept copy
+  cannot stand in for the file there now."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+
+import amfa_testlib
+from amfa_testlib import (PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, PamTestCase,
+                          new_seed, require_root, totp, wait_fresh_step)
+
+BODY = os.path.join(os.path.dirname(amfa_testlib.MODULE), "awsmfa_pam.so")
+REFUSED = "denied: the module's body awsmfa_pam.so is missing or unusable"
+
+
+def needed(path):
+    out = subprocess.run(["readelf", "-d", path], capture_output=True,
+                         text=True, check=True).stdout
+    return [l.split("[", 1)[1].rstrip("]") for l in out.splitlines()
+            if "(NEEDED)" in l]
+
+
+def exported(path):
+    out = subprocess.run(["nm", "-D", "--defined-only", path],
+                         capture_output=True, text=True, check=True).stdout
+    return sorted(l.split()[-1] for l in out.splitlines())
+
+
+class Files(unittest.TestCase):
+    def test_module_links_only_libpam_and_libc(self):
+        self.assertEqual(sorted(needed(amfa_testlib.MODULE)),
+                         ["libc.so.6", "libpam.so.0"])
+
+    def test_module_exports_the_entry_points(self):
+        self.assertEqual(exported(amfa_testlib.MODULE),
+                         ["pam_sm_authenticate", "pam_sm_close_session",
+                          "pam_sm_open_session", "pam_sm_setcred"])
+
+    def test_body_exports_one_symbol(self):
+        self.assertEqual(exported(BODY), ["amfa_pam_ops_v1"])
+
+
+class Body(PamTestCase):
+    """A copy of the module and its body in a directory of their own;
+    verify = local."""
+
+    def setUp(self):
+        super().setUp()
+        self.mods = tempfile.mkdtemp(prefix="amfa-body-")
+        self.addCleanup(shutil.rmtree, self.mods, True)
+        os.chmod(self.mods, 0o755)
+        self.module = os.path.join(self.mods, "pam_awsmfa.so")
+        shutil.copy(amfa_testlib.MODULE, self.module)
+        self.body = os.path.join(self.mods, "awsmfa_pam.so")
+        shutil.copy(BODY, self.body)
+        os.chmod(self.body, 0o644)
+        self.seed = new_seed()
+        self.tree.enroll("alice", seed=self.seed)
+        self.tree.service("awsmfa", ["auth required %s config=%s debug"
+                                     % (self.module, self.tree.conf)])
+        wait_fresh_step(margin=8)
+
+    def login(self):
+        return self.tree.run("awsmfa", "alice", [totp(self.seed)])
+
+    def assertRefused(self, why):
+        res = self.login()
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
+        self.assertIn(why, res.log)
+        self.assertIn(REFUSED, res.log)
+        # Refused before the code was asked for.
+        self.assertEqual(res.prompts, [])
+
+    def replace_body(self, source, mode=0o644):
+        new = self.body + ".new"
+        shutil.copy(source, new)
+        os.chmod(new, mode)
+        os.rename(new, self.body)
+
+    def twice(self, between, extra=()):
+        now = time.time()
+        return self.tree.run_twice(
+            "awsmfa", "alice",
+            [totp(self.seed, now), totp(self.seed, now + 30)], between,
+            ["-M", "awsmfa_pam.so"] + list(extra))
+
+    def test_found_next_to_the_module(self):
+        self.assertRc(self.login(), PAM_SUCCESS)
+
+    def test_missing(self):
+        os.unlink(self.body)
+        self.assertRefused("No such file or directory")
+
+    def test_symlink(self):
+        real = os.path.join(self.mods, "real.so")
+        os.rename(self.body, real)
+        os.symlink(real, self.body)
+        self.assertRefused("a symlink: not followed")
+
+    def test_writable_by_group(self):
+        os.chmod(self.body, 0o664)
+        self.assertRefused("writable by group or others")
+
+    def test_owned_by_another_user(self):
+        os.chown(self.body, 65534, 65534)
+        self.assertRefused("owned by uid 65534")
+
+    def test_directory_writable_by_others(self):
+        os.chmod(self.mods, 0o777)
+        self.addCleanup(os.chmod, self.mods, 0o755)
+        self.assertRefused("writable by group or others")
+
+    def test_not_the_body(self):
+        self.replace_body(amfa_testlib.AUTHTOK_MODULE)
+        self.assertRefused("amfa_pam_ops_v1 missing")
+
+    def test_not_a_regular_file(self):
+        os.unlink(self.body)
+        os.mkdir(self.body)
+        self.assertRefused("not a regular file")
+
+    def test_kept_between_transactions(self):
+        res, first = self.twice(lambda: None)
+        self.assertIn("RESULT 0 ", first)
+        # Still mapped after the transaction's pam_end: kept.
+        self.assertIn("MAPPED awsmfa_pam.so 1\n", first)
+        self.assertRc(res, PAM_SUCCESS)
+        self.assertIn("MAPPED awsmfa_pam.so 1\n", res.out.split("DONE")[1])
+
+    def test_replaced_between_transactions(self):
+        """An upgrade between two transactions: the second loads the new
+        file (two copies mapped) and logs in with it."""
+        res, first = self.twice(lambda: self.replace_body(BODY))
+        self.assertIn("RESULT 0 ", first)
+        self.assertIn("MAPPED awsmfa_pam.so 1\n", first)
+        self.assertRc(res, PAM_SUCCESS)
+        self.assertIn("MAPPED awsmfa_pam.so 2\n", res.out.split("DONE")[1])
+
+    def test_replaced_by_a_bad_file_between_transactions(self):
+        res, first = self.twice(
+            lambda: self.replace_body(amfa_testlib.AUTHTOK_MODULE))
+        self.assertIn("RESULT 0 ", first)
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
+        self.assertIn("amfa_pam_ops_v1 missing", res.log)
+        self.assertIn(REFUSED, res.log)
+
+    def test_made_writable_between_transactions(self):
+        res, first = self.twice(lambda: os.chmod(self.body, 0o666))
+        self.assertIn("RESULT 0 ", first)
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
+        self.assertIn("writable by group or others", res.log)
+
+    def test_removed_between_transactions(self):
+        res, first = self.twice(lambda: os.unlink(self.body))
+        self.assertIn("RESULT 0 ", first)
+        self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
+        self.assertIn("No such file or directory", res.log)
+
+
+if __name__ == "__main__":
+    require_root()
+    unittest.main(verbosity=2)
