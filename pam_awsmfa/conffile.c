@@ -162,7 +162,7 @@ amfa_conf_parse(const char *buf, size_t len, const char *shown,
 	unsigned char *seen;
 	const char *p = buf, *end = buf + len, *nl;
 	unsigned lineno = 0;
-	size_t n;
+	size_t n, longest = 0;
 	int rc = 0;
 
 	if (memchr(buf, '\0', len) != NULL) {
@@ -184,10 +184,13 @@ amfa_conf_parse(const char *buf, size_t len, const char *shown,
 		}
 		memcpy(line, p, n);
 		line[n] = '\0';
+		if (n > longest)
+			longest = n;
 		rc = parse_line(line, where, opts, nopts, seen, obj);
 		p = nl ? nl + 1 : end;
 	}
-	explicit_bzero(line, sizeof(line));
+	/* What any line put there (the rest was never written). */
+	explicit_bzero(line, longest + 1);
 	free(seen);
 	return rc;
 }

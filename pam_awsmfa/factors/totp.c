@@ -1,26 +1,28 @@
 /* HOTP/TOTP; see totp.h. */
-#include <stdio.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
 
+#include "algorithms.h"
 #include "totp.h"
 
-static const char *
-digest_name(enum amfa_totp_alg alg)
+/* The digest of each TOTP algorithm. */
+static int
+md_of(enum amfa_totp_alg alg, enum amfa_md *md)
 {
 	switch (alg) {
 	case AMFA_TOTP_SHA1:
-		return "SHA1";
+		*md = AMFA_MD_SHA1;
+		return 0;
 	case AMFA_TOTP_SHA256:
-		return "SHA256";
+		*md = AMFA_MD_SHA256;
+		return 0;
 	case AMFA_TOTP_SHA512:
-		return "SHA512";
+		*md = AMFA_MD_SHA512;
+		return 0;
 	}
-	return NULL;
+	return -1;
 }
 
 static const uint32_t powers_of_ten[] = { 1, 10, 100, 1000, 10000, 100000,
@@ -31,20 +33,19 @@ params_ok(const struct amfa_totp_params *p)
 {
 	return p->digits >= 6 && p->digits <= 8 && p->period > 0 &&
 	    p->key != NULL && p->keylen > 0 && p->keylen <= AMFA_TOTP_MAX_KEY &&
-	    digest_name(p->alg) != NULL;
+	    md_of(p->alg, &(enum amfa_md){ 0 }) == 0;
 }
 
 /*
  * HMAC of the 8-byte big-endian counter, truncated per RFC 4226 5.3.
- * `keyed': ctx already holds p's key and digest from an earlier call (the
- * key's padded blocks are not hashed again for each step of a window).
+ * `keyed': ctx already holds p's key from an earlier call (the key's
+ * padded blocks are not hashed again for each step of a window).
  */
 static int
 hotp_with(EVP_MAC_CTX *ctx, const struct amfa_totp_params *p, uint64_t counter,
     int keyed, char *out, size_t outlen)
 {
 	unsigned char msg[8], mac[EVP_MAX_MD_SIZE];
-	OSSL_PARAM params[2];
 	size_t maclen = 0;
 	uint32_t bin;
 	int off, rc = -1;
@@ -55,11 +56,8 @@ hotp_with(EVP_MAC_CTX *ctx, const struct amfa_totp_params *p, uint64_t counter,
 		msg[i] = (unsigned char)(counter & 0xff);
 		counter >>= 8;
 	}
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-	    (char *)digest_name(p->alg), 0);
-	params[1] = OSSL_PARAM_construct_end();
 	if (!(keyed ? EVP_MAC_init(ctx, NULL, 0, NULL) :
-		      EVP_MAC_init(ctx, p->key, p->keylen, params)) ||
+		      EVP_MAC_init(ctx, p->key, p->keylen, NULL)) ||
 	    !EVP_MAC_update(ctx, msg, sizeof(msg)) ||
 	    !EVP_MAC_final(ctx, mac, &maclen, sizeof(mac)) || maclen < 20)
 		goto out;
@@ -67,8 +65,13 @@ hotp_with(EVP_MAC_CTX *ctx, const struct amfa_totp_params *p, uint64_t counter,
 	bin = ((uint32_t)(mac[off] & 0x7f) << 24) |
 	    ((uint32_t)mac[off + 1] << 16) | ((uint32_t)mac[off + 2] << 8) |
 	    (uint32_t)mac[off + 3];
-	snprintf(out, outlen, "%0*u", p->digits,
-	    (unsigned)(bin % powers_of_ten[p->digits]));
+	bin %= powers_of_ten[p->digits];
+	/* The code's digits, leading zeros kept. */
+	for (int i = p->digits - 1; i >= 0; i--) {
+		out[i] = (char)('0' + bin % 10);
+		bin /= 10;
+	}
+	out[p->digits] = '\0';
 	OPENSSL_cleanse(&bin, sizeof(bin));
 	rc = 0;
 out:
@@ -76,17 +79,15 @@ out:
 	return rc;
 }
 
+/* An HMAC context of p's digest, not yet keyed. */
 static EVP_MAC_CTX *
-hmac_ctx_new(void)
+hmac_ctx_new(const struct amfa_totp_params *p)
 {
-	EVP_MAC *mac;
-	EVP_MAC_CTX *ctx;
+	enum amfa_md md;
 
-	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+	if (md_of(p->alg, &md) != 0)
 		return NULL;
-	ctx = EVP_MAC_CTX_new(mac);
-	EVP_MAC_free(mac);
-	return ctx;
+	return amfa_hmac_new(md);
 }
 
 int
@@ -96,7 +97,7 @@ amfa_hotp(const struct amfa_totp_params *p, uint64_t counter, char *out,
 	EVP_MAC_CTX *ctx;
 	int rc;
 
-	if (!params_ok(p) || (ctx = hmac_ctx_new()) == NULL)
+	if (!params_ok(p) || (ctx = hmac_ctx_new(p)) == NULL)
 		return -1;
 	rc = hotp_with(ctx, p, counter, 0, out, outlen);
 	EVP_MAC_CTX_free(ctx);
@@ -137,7 +138,7 @@ amfa_totp_verify(const struct amfa_totp_params *p, const char *code, time_t now,
 		return -1;
 	if (!amfa_totp_code_shaped(code, p->digits))
 		return 0;
-	if ((ctx = hmac_ctx_new()) == NULL)
+	if ((ctx = hmac_ctx_new(p)) == NULL)
 		return -1;
 	for (int64_t s = step - window; s <= step + window; s++) {
 		if (s < 0)

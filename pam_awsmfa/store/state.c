@@ -50,6 +50,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "algorithms.h"
 #include "hex.h"
 #include "log.h"
 #include "secure_file.h"
@@ -261,7 +262,8 @@ slot_digest(uint64_t seq, const char *text, size_t len, char hex[65])
 	n = snprintf(head, sizeof(head), "%" PRIu64 " %zu\n", seq, len);
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
 		return -1;
-	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	ok = amfa_md(AMFA_MD_SHA256) != NULL &&
+	    EVP_DigestInit_ex(ctx, amfa_md(AMFA_MD_SHA256), NULL) == 1 &&
 	    EVP_DigestUpdate(ctx, head, (size_t)n) == 1 &&
 	    EVP_DigestUpdate(ctx, text, len) == 1 &&
 	    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
