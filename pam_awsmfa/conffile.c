@@ -153,6 +153,28 @@ parse_line(char *line, const char *where, const struct amfa_opt *opts,
 	return apply(obj, opt, value, where);
 }
 
+/* "FILE:LINE" for messages, made for every line (snprintf's cost was a
+ * good part of reading a configuration); a long FILE loses its end, never
+ * the line number. */
+static void
+where_is(char *where, size_t size, const char *shown, unsigned lineno)
+{
+	char digits[12];
+	size_t n = 0, len = strlen(shown);
+
+	do {
+		digits[n++] = (char)('0' + lineno % 10);
+		lineno /= 10;
+	} while (lineno != 0);
+	if (len > size - n - 2)
+		len = size - n - 2;
+	memcpy(where, shown, len);
+	where[len++] = ':';
+	while (n > 0)
+		where[len++] = digits[--n];
+	where[len] = '\0';
+}
+
 int
 amfa_conf_parse(const char *buf, size_t len, const char *shown,
     const struct amfa_opt *opts, size_t nopts, void *obj)
@@ -175,7 +197,7 @@ amfa_conf_parse(const char *buf, size_t len, const char *shown,
 		lineno++;
 		nl = memchr(p, '\n', (size_t)(end - p));
 		n = (size_t)((nl ? nl : end) - p);
-		snprintf(where, sizeof(where), "%s:%u", shown, lineno);
+		where_is(where, sizeof(where), shown, lineno);
 		if (n > AMFA_CONF_MAX_LINE) {
 			amfa_log(LOG_ERR, "%s: line longer than %d bytes",
 			    where, AMFA_CONF_MAX_LINE);

@@ -86,6 +86,8 @@ config_bad(void)
 		{ "Window = 1\n", "test.conf:1: bad key name" },
 		{ "= 1\n", "test.conf:1: bad key name" },
 		{ "window = 1\x01\n", "test.conf:1: control character" },
+		{ "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\nbogus = 1\n",
+		    "test.conf:24: unknown key \"bogus\"" },
 	};
 	struct amfa_config c;
 
@@ -107,6 +109,16 @@ config_bad(void)
 		logcap_has("test.conf:1: line longer"),
 	    "over-long line refused");
 	free(longline);
+	/* A file name too long for the message loses its end, not the line
+	 * number. */
+	char shown[700];
+	memset(shown, 'f', sizeof(shown) - 1);
+	shown[sizeof(shown) - 1] = '\0';
+	logcap_start();
+	ok(amfa_config_parse("\n\n\n\n\n\n\n\n\n\nbogus = 1\n", 20, shown,
+	       &c) == -1 &&
+		logcap_has("ffff:11: unknown key"),
+	    "a long file name keeps the line number");
 }
 
 static void
