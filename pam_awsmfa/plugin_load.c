@@ -29,17 +29,18 @@ say(char *err, size_t errlen, const char *fmt, ...)
 }
 
 int
-amfa_plugin_origin_claim(struct amfa_plugin_origin *o, dev_t dev, ino_t ino)
+amfa_plugin_origin_claim(struct amfa_plugin_origin *o, dev_t dev, ino_t ino,
+    int record)
 {
 	int r;
 
 	pthread_mutex_lock(&o->lock);
-	if (!o->known) {
+	if (!o->known && record) {
 		o->known = 1;
 		o->dev = dev;
 		o->ino = ino;
 	}
-	r = o->dev == dev && o->ino == ino;
+	r = o->known && o->dev == dev && o->ino == ino;
 	pthread_mutex_unlock(&o->lock);
 	return r;
 }
@@ -169,7 +170,7 @@ load_new(const char *fdpath, const char *path, const char *symbol,
 		dlclose(h);
 		return NULL;
 	}
-	if (!head->claim(st->st_dev, st->st_ino)) {
+	if (!head->claim(st->st_dev, st->st_ino, 1)) {
 		/* dlopen mapped this very descriptor: not expected. */
 		say(err, errlen, "%s: the copy loaded is not this file", path);
 		dlclose(h);
@@ -206,7 +207,7 @@ amfa_plugin_load(const char *dir, uid_t owner, const char *name,
 			return head;
 		}
 		head = head_of(h, path, symbol, err, errlen);
-		if (head != NULL && head->claim(st.st_dev, st.st_ino)) {
+		if (head != NULL && head->claim(st.st_dev, st.st_ino, 0)) {
 			close(fd);
 			*handle = h;
 			return head;

@@ -38,9 +38,11 @@
 struct amfa_plugin_head {
 	size_t size;	     /* sizeof the whole exported struct */
 	const char *version; /* AMFA_VERSION of the object's build */
-	/* 1 if this copy was loaded from the file (dev, ino), 0 if not;
-	 * the first call, made by the load that mapped it, records it. */
-	int (*claim)(dev_t dev, ino_t ino);
+	/* 1 if this copy was loaded from the file (dev, ino), 0 if not.
+	 * `record': said by the load that mapped it (RTLD_NODELETE), whose
+	 * call records it; a copy no such load recorded (one the program
+	 * mapped itself) is never taken. */
+	int (*claim)(dev_t dev, ino_t ino, int record);
 };
 
 /* The plugin's side of claim(): where this copy was loaded from. */
@@ -55,8 +57,8 @@ struct amfa_plugin_origin {
 		PTHREAD_MUTEX_INITIALIZER, 0, 0, 0 \
 	}
 
-int amfa_plugin_origin_claim(struct amfa_plugin_origin *o, dev_t dev,
-    ino_t ino);
+int amfa_plugin_origin_claim(struct amfa_plugin_origin *o, dev_t dev, ino_t ino,
+    int record);
 
 /*
  * The directory the shared object holding `addr' was loaded from (dladdr),

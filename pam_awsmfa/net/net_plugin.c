@@ -127,9 +127,9 @@ plugin_release(void)
 static struct amfa_plugin_origin origin = AMFA_PLUGIN_ORIGIN_INIT;
 
 static int
-plugin_claim(dev_t dev, ino_t ino)
+plugin_claim(dev_t dev, ino_t ino, int record)
 {
-	return amfa_plugin_origin_claim(&origin, dev, ino);
+	return amfa_plugin_origin_claim(&origin, dev, ino, record);
 }
 
 extern const struct amfa_net_ops amfa_net_ops_v7;

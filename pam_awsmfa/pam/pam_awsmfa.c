@@ -542,9 +542,9 @@ entry_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 static struct amfa_plugin_origin origin = AMFA_PLUGIN_ORIGIN_INIT;
 
 static int
-claim(dev_t dev, ino_t ino)
+claim(dev_t dev, ino_t ino, int record)
 {
-	return amfa_plugin_origin_claim(&origin, dev, ino);
+	return amfa_plugin_origin_claim(&origin, dev, ino, record);
 }
 
 extern const struct amfa_pam_ops amfa_pam_ops_v1;
