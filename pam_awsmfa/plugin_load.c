@@ -186,13 +186,15 @@ amfa_plugin_load(const char *dir, uid_t owner, const char *name,
 {
 	const struct amfa_plugin_head *head;
 	char path[PATH_MAX + NAME_MAX + 2], fdpath[64];
+	const char *sep;
 	struct stat st;
 	void *h;
 	int fd, nfd, tries;
 
 	*handle = NULL;
-	snprintf(path, sizeof(path), "%s%s%s", dir,
-	    strcmp(dir, "/") == 0 ? "" : "/", name);
+	/* "/" + "x.so" -> "/x.so" */
+	sep = dir[0] == '/' && dir[1] == '\0' ? "" : "/";
+	snprintf(path, sizeof(path), "%s%s%s", dir, sep, name);
 	if ((fd = open_checked(dir, owner, name, path, &st, err, errlen)) < 0)
 		return NULL;
 	for (tries = 0; tries < LOAD_TRIES; tries++) {

@@ -288,6 +288,8 @@ class AwsmfaBefore(Awsmfa):
     def __init__(self, root, pop, args):
         super().__init__(root, pop, args)
         self.module = args.module_before
+        # An earlier build that already wrote the two-slot form.
+        self.slots = args.module_before_slots
 
 
 class TableServers:
@@ -785,6 +787,9 @@ def main():
     ap.add_argument("--module-before",
                     help="an earlier pam_awsmfa.so, for the awsmfa-before "
                     "row (the text state form)")
+    ap.add_argument("--module-before-slots", action="store_true",
+                    help="the earlier build writes the two-slot state form "
+                    "(any build since 25b7f91)")
     ap.add_argument("--users", default="100,1000,10000")
     ap.add_argument("--jobs", default="1,2,16")
     ap.add_argument("--modules", default="permit,awsmfa,awsmfa-kept,ga,oath")
