@@ -284,6 +284,60 @@ class Tree:
         return p.returncode, out, log
 
 
+# A shared object that is not ours, for a file replaced between two
+# transactions of one process.  Not the tests' own pam_test_authtok.so: in
+# the sanitizer build that one is instrumented too, and LeakSanitizer's
+# scan at exit crashed on its thread-local bookkeeping (libsanitizer of
+# GCC 12) when it was mapped after awsmfa_net.so in a process without a
+# controlling terminal; Debian's pam_permit.so meets the same refusal.
+NOT_OURS = "/lib/x86_64-linux-gnu/security/pam_permit.so"
+
+
+def elf_needed(path):
+    """The libraries a shared object names (DT_NEEDED)."""
+    out = subprocess.run(["readelf", "-d", path], capture_output=True,
+                         text=True, check=True).stdout
+    return [l.split("[", 1)[1].rstrip("]") for l in out.splitlines()
+            if "(NEEDED)" in l]
+
+
+def elf_exported(path):
+    """The dynamic symbols a shared object defines, sorted."""
+    out = subprocess.run(["nm", "-D", "--defined-only", path],
+                         capture_output=True, text=True, check=True).stdout
+    return sorted(l.split()[-1] for l in out.splitlines())
+
+
+class CheckedFileChecks:
+    """The checks plugin_load.c makes on a file it loads (the module's body,
+    the network plugin), for a PamTestCase that sets self.checked to the
+    file's path and has assertRefused(why): each refusal denies the login.
+    A mixin, not a TestCase: only the classes that take it run these."""
+
+    def test_missing(self):
+        os.unlink(self.checked)
+        self.assertRefused("No such file or directory")
+
+    def test_symlink(self):
+        real = os.path.join(os.path.dirname(self.checked), "real.so")
+        os.rename(self.checked, real)
+        os.symlink(real, self.checked)
+        self.assertRefused("a symlink: not followed")
+
+    def test_writable_by_group(self):
+        os.chmod(self.checked, 0o664)
+        self.assertRefused("writable by group or others")
+
+    def test_owned_by_another_user(self):
+        os.chown(self.checked, 65534, 65534)
+        self.assertRefused("owned by uid 65534")
+
+    def test_not_a_regular_file(self):
+        os.unlink(self.checked)
+        os.mkdir(self.checked)
+        self.assertRefused("not a regular file")
+
+
 class PamTestCase(unittest.TestCase):
     config = {}
 
