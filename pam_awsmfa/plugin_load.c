@@ -190,8 +190,10 @@ amfa_plugin_load(const char *dir, uid_t owner, const char *name,
 	int fd, nfd, tries;
 
 	*handle = NULL;
+	/* Not strcmp: -fsanitize=undefined checks its argument for NULL and
+	 * goes on, and GCC then sees a NULL reach "%s" (-Werror). */
 	snprintf(path, sizeof(path), "%s%s%s", dir,
-	    strcmp(dir, "/") == 0 ? "" : "/", name);
+	    dir[0] == '/' && dir[1] == '\0' ? "" : "/", name);
 	if ((fd = open_checked(dir, owner, name, path, &st, err, errlen)) < 0)
 		return NULL;
 	for (tries = 0; tries < LOAD_TRIES; tries++) {
