@@ -9,9 +9,15 @@
   gives the copy a name for every descriptor number it was opened at: after
   an upgrade the new file must still be loaded, however many names the old
   copy holds; and the network clients awsmfa_net.so, opened at the numbers
-  the body was found at, must still be loaded after those names."""
+  the body was found at, must still be loaded after those names.
+- One handle, two loaders.  The body a transaction took is kept with the
+  PAM handle (pam_set_data), for its later calls.  A stack may name two
+  pam_awsmfa.so, of two versions (a package's and a local build's): the
+  second must not call the first's body (another version's ops, given its
+  own arguments), and passes on to its own, or fails closed."""
 
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -23,6 +29,27 @@ from amfa_testlib import (PAM_SUCCESS, PamTestCase, new_seed, require_root,
 from test_pam_net_plugin import LoaderBase
 
 BODY = os.path.join(os.path.dirname(amfa_testlib.MODULE), "awsmfa_pam.so")
+PAM_SESSION_ERR = 14
+REFUSED = "denied: the module's body awsmfa_pam.so is missing or unusable"
+
+
+def project_version():
+    top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    with open(os.path.join(top, "meson.build")) as f:
+        return re.search(r"version : '([^']+)'", f.read()).group(1)
+
+
+def copy_as_version(src, dst, version):
+    """A copy of a built object that says another version (AMFA_VERSION,
+    the same length, everywhere it is)."""
+    with open(src, "rb") as f:
+        data = f.read()
+    old = project_version().encode() + b"\0"
+    new = version.encode() + b"\0"
+    assert len(old) == len(new) and old != new and data.count(old) >= 1
+    with open(dst, "wb") as f:
+        f.write(data.replace(old, new))
+    os.chmod(dst, 0o644)
 
 
 class Names(PamTestCase):
@@ -80,6 +107,43 @@ class NetNames(LoaderBase):
         self.assertRc(res, PAM_SUCCESS)
         self.assertIn("AWS_ACCESS_KEY_ID", res.env)
         self.assertIn(self.plugin + " in use", res.log)
+
+
+class TwoLoaders(PamTestCase):
+    """auth by a pam_awsmfa.so of another version (with its body), the
+    session by this build's, whose body is missing."""
+
+    def setUp(self):
+        super().setUp()
+        self.other = tempfile.mkdtemp(prefix="amfa-other-version-")
+        self.addCleanup(shutil.rmtree, self.other, True)
+        os.chmod(self.other, 0o755)
+        v = project_version()
+        other_version = v[:-1] + ("9" if v[-1] != "9" else "8")
+        copy_as_version(amfa_testlib.MODULE,
+                        os.path.join(self.other, "pam_awsmfa.so"),
+                        other_version)
+        copy_as_version(BODY, os.path.join(self.other, "awsmfa_pam.so"),
+                        other_version)
+        self.mods = tempfile.mkdtemp(prefix="amfa-no-body-")
+        self.addCleanup(shutil.rmtree, self.mods, True)
+        os.chmod(self.mods, 0o755)
+        shutil.copy(amfa_testlib.MODULE, self.mods)
+        self.seed = new_seed()
+        self.tree.enroll("alice", seed=self.seed)
+        self.tree.service("awsmfa", [
+            "auth required %s/pam_awsmfa.so config=%s"
+            % (self.other, self.tree.conf),
+            "session required %s/pam_awsmfa.so config=%s"
+            % (self.mods, self.tree.conf)])
+        wait_fresh_step(margin=8)
+
+    def test_other_version_body_not_taken(self):
+        res = self.tree.run("awsmfa", "alice", [totp(self.seed)],
+                            extra_args=["-S"])
+        self.assertRc(res, PAM_SUCCESS)
+        self.assertIn("SESSION OPEN %d\n" % PAM_SESSION_ERR, res.out)
+        self.assertIn(REFUSED, res.log)
 
 
 if __name__ == "__main__":
