@@ -30,11 +30,18 @@ BODY = os.path.join(os.path.dirname(amfa_testlib.MODULE), "awsmfa_pam.so")
 REFUSED = "denied: the module's body awsmfa_pam.so is missing or unusable"
 
 
+# The runtimes of a sanitizer build (-Db_sanitize=address,undefined),
+# which every object of that build links.
+SANITIZER_RUNTIMES = ("libasan.", "libubsan.", "liblsan.", "libtsan.")
+
+
 def needed(path):
+    """The libraries `path' links, the sanitizers' runtimes left out."""
     out = subprocess.run(["readelf", "-d", path], capture_output=True,
                          text=True, check=True).stdout
-    return [l.split("[", 1)[1].rstrip("]") for l in out.splitlines()
+    libs = [l.split("[", 1)[1].rstrip("]") for l in out.splitlines()
             if "(NEEDED)" in l]
+    return [l for l in libs if not l.startswith(SANITIZER_RUNTIMES)]
 
 
 def exported(path):
