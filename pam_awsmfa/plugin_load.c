@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,8 +16,11 @@
 #include "plugin_load.h"
 
 /* How many names (/proc/self/fd/N) a load tries: each name taken by an
- * earlier copy (one per upgrade in the process's life) costs one. */
+ * object of another file costs one; fd_name makes that a rare collision. */
 #define LOAD_TRIES 16
+/* "/proc/self/fd", 64 bits of the file's identity (up to 2 characters
+ * each), "/N": fd_name. */
+#define FD_NAME_MAX 192
 
 static void
 say(char *err, size_t errlen, const char *fmt, ...)
@@ -129,6 +133,31 @@ open_checked(const char *dir, uid_t owner, const char *name, const char *path,
 	return fd;
 }
 
+/*
+ * The name the descriptor `fd' of the file `st' is loaded or looked for
+ * under: /proc/self/fd/N, spelt for the file.  glibc matches a loaded
+ * object by every name it was loaded or found under (one per descriptor
+ * number the file was opened at, for the life of the process) before it
+ * looks at the file, and each number is reused by every file opened at
+ * it: with the plain name, the copy an upgrade replaced, or the other
+ * plugin, would hold the names a load tries, as many as the numbers a
+ * long-lived process's loads met.  The bits of the file's (device,
+ * inode), each as "/." (1) or "/" (0) between "fd" and N, give each file
+ * names of its own; the kernel reads them all as fd/N.
+ */
+static void
+fd_name(char *name, size_t len, int fd, const struct stat *st)
+{
+	uint64_t id = (uint64_t)st->st_ino ^
+	    ((uint64_t)st->st_dev << 32 | (uint64_t)st->st_dev >> 32);
+	size_t n = (size_t)snprintf(name, len, "/proc/self/fd");
+
+	for (int i = 0; i < 64 && n + 2 < len; i++, id >>= 1)
+		n += (size_t)snprintf(name + n, len - n, "%s",
+		    id & 1 ? "/." : "/");
+	snprintf(name + n, len - n, "/%d", fd);
+}
+
 /* The object's head, if it is one of this build's; else NULL, said. */
 static const struct amfa_plugin_head *
 head_of(void *h, const char *path, const char *symbol, char *err, size_t errlen)
@@ -185,20 +214,20 @@ amfa_plugin_load(const char *dir, uid_t owner, const char *name,
     const char *symbol, void **handle, char *err, size_t errlen)
 {
 	const struct amfa_plugin_head *head;
-	char path[PATH_MAX + NAME_MAX + 2], fdpath[64];
-	const char *sep;
+	char path[PATH_MAX + NAME_MAX + 2], fdpath[FD_NAME_MAX];
 	struct stat st;
 	void *h;
 	int fd, nfd, tries;
 
 	*handle = NULL;
-	/* "/" + "x.so" -> "/x.so" */
-	sep = dir[0] == '/' && dir[1] == '\0' ? "" : "/";
-	snprintf(path, sizeof(path), "%s%s%s", dir, sep, name);
+	/* Not strcmp: -fsanitize=undefined checks its argument for NULL and
+	 * goes on, and GCC then sees a NULL reach "%s" (-Werror). */
+	snprintf(path, sizeof(path), "%s%s%s", dir,
+	    dir[0] == '/' && dir[1] == '\0' ? "" : "/", name);
 	if ((fd = open_checked(dir, owner, name, path, &st, err, errlen)) < 0)
 		return NULL;
 	for (tries = 0; tries < LOAD_TRIES; tries++) {
-		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+		fd_name(fdpath, sizeof(fdpath), fd, &st);
 		/* A copy loaded before under this name, or from this file
 		 * under another: the dynamic linker's own match. */
 		h = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
@@ -218,9 +247,9 @@ amfa_plugin_load(const char *dir, uid_t owner, const char *name,
 			say(err, errlen, "%s: %d names taken by earlier copies",
 			    path, tries + 1);
 		dlclose(h);
-		/* The name /proc/self/fd/N is an object's loaded under it
-		 * before (a copy of a file replaced since, or another
-		 * object): the same file under another number. */
+		/* The name is an object's loaded or found under it before
+		 * (another file whose identity spells the same: fd_name):
+		 * the same file under another number. */
 		nfd = fcntl(fd, F_DUPFD_CLOEXEC, fd + 1);
 		close(fd);
 		if ((fd = nfd) < 0) {

@@ -19,6 +19,10 @@
  * each load names the file's (device, inode) to the object's claim
  * function, and a copy loaded from another file (the one a package
  * upgrade replaced) is passed over and the new file loaded beside it.
+ * The name /proc/self/fd/N a descriptor is loaded under is spelt for the
+ * file's (device, inode), so that the names an earlier copy or another
+ * plugin took (glibc keeps one per descriptor number it met) are not
+ * those the new file's load tries.
  * A security update therefore takes effect at the next transaction, as
  * it did when every transaction loaded the module anew.
  *

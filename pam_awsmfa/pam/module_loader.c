@@ -22,8 +22,12 @@
 #include "module_body.h"
 #include "plugin_load.h"
 
-/* The body this transaction took, kept with its handle. */
-#define BODY_KEY "pam_awsmfa_body"
+/* The body this transaction took, kept with its handle.  The data of a
+ * handle is shared by every module of its stack, and a stack may name two
+ * pam_awsmfa.so of two versions (a package's and a local build's): each
+ * keeps and takes only a body of its own version, never the other's ops
+ * (of another form, given its own arguments). */
+#define BODY_KEY "pam_awsmfa_body " AMFA_VERSION
 
 static const struct amfa_pam_ops *
 body(pam_handle_t *pamh)

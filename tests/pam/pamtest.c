@@ -4,7 +4,7 @@
  * /etc/pam.d.
  *
  *   pamtest [-w BARRIER] [-E] [-S] [-H HOLD] [-R RUSER] [-F] [-N]
- *           [-A AGAIN] [-M NAME] CONFDIR SERVICE USER
+ *           [-A AGAIN] [-M NAME] [-D N] CONFDIR SERVICE USER
  *
  * Answers to prompts come from standard input, one line per prompt.  Prompts
  * and messages go to standard output ("PROMPT ...", "INFO ...", "ERROR ...").
@@ -21,10 +21,15 @@
  * and run a second transaction in the same process, as a display manager or
  * a screen locker does.  -M: after each transaction (pam_end), print
  * "MAPPED NAME <n>", the number of distinct files whose name ends in NAME
- * this process has mapped (/proc/self/maps).
+ * this process has mapped (/proc/self/maps).  -D N: before the (first)
+ * transaction, N transactions that only call pam_setcred
+ * (PAM_ESTABLISH_CRED: no prompt, nothing decided), the i-th with i more
+ * descriptors open, as in a long-lived process whose lowest free descriptor
+ * varies from one transaction to the next ("WARM <n failed>").
  * Exit status: the PAM return code of the last pam_authenticate.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,8 +167,36 @@ wait_for(const char *path)
 
 struct opts {
 	const char *barrier, *hold, *ruser, *again, *mapname;
-	int env, session, refresh, sockets;
+	int env, session, refresh, sockets, warm;
 };
+
+/* -D: `n' setcred-only transactions, the i-th with i more descriptors
+ * open; how many of them failed, or -1. */
+static int
+warm_up(char **names, int n)
+{
+	struct pam_conv pc = { conv, NULL };
+	pam_handle_t *pamh;
+	int failed = 0, fds[256];
+
+	for (int i = 0; i < n && i < 256; i++) {
+		int k;
+
+		for (k = 0; k < i; k++)
+			if ((fds[k] = open("/dev/null", O_RDONLY)) < 0)
+				return -1;
+		pamh = NULL;
+		if (pam_start_confdir(names[1], names[2], &pc, names[0],
+			&pamh) != PAM_SUCCESS)
+			return -1;
+		if (pam_setcred(pamh, PAM_ESTABLISH_CRED) != PAM_SUCCESS)
+			failed++;
+		pam_end(pamh, PAM_SUCCESS);
+		while (k > 0)
+			close(fds[--k]);
+	}
+	return failed;
+}
 
 /* One transaction; the return code of pam_authenticate, or -1. */
 static int
@@ -225,7 +258,7 @@ main(int argc, char **argv)
 	struct opts o = { 0 };
 	int c, r;
 
-	while ((c = getopt(argc, argv, "w:ESH:R:FNA:M:")) != -1) {
+	while ((c = getopt(argc, argv, "w:ESH:R:FNA:M:D:")) != -1) {
 		switch (c) {
 		case 'w':
 			o.barrier = optarg;
@@ -254,6 +287,9 @@ main(int argc, char **argv)
 		case 'M':
 			o.mapname = optarg;
 			break;
+		case 'D':
+			o.warm = atoi(optarg);
+			break;
 		default:
 			return 2;
 		}
@@ -261,10 +297,15 @@ main(int argc, char **argv)
 	if (argc - optind != 3) {
 		fprintf(stderr,
 		    "usage: pamtest [-w BARRIER] [-E] [-S] [-H HOLD] [-R RUSER] "
-		    "[-F] [-N] [-A AGAIN] [-M NAME] CONFDIR SERVICE USER\n");
+		    "[-F] [-N] [-A AGAIN] [-M NAME] [-D N] CONFDIR SERVICE "
+		    "USER\n");
 		return 2;
 	}
 	openlog("pamtest", LOG_PERROR | LOG_PID, LOG_AUTHPRIV);
+	if (o.warm > 0) {
+		printf("WARM %d\n", warm_up(argv + optind, o.warm));
+		fflush(stdout);
+	}
 	if ((r = transaction(&o, argv + optind)) < 0)
 		return 2;
 	if (o.again != NULL) {
