@@ -21,6 +21,7 @@
 /* "/proc/self/fd", 64 bits of the file's identity (up to 2 characters
  * each), "/N": fd_name. */
 #define FD_NAME_MAX 192
+_Static_assert(FD_NAME_MAX > 13 + 64 * 2 + 1 + 10, "fd_name's room");
 
 static void
 say(char *err, size_t errlen, const char *fmt, ...)
@@ -146,16 +147,31 @@ open_checked(const char *dir, uid_t owner, const char *name, const char *path,
  * names of its own; the kernel reads them all as fd/N.
  */
 static void
-fd_name(char *name, size_t len, int fd, const struct stat *st)
+fd_name(char name[FD_NAME_MAX], int fd, const struct stat *st)
 {
+	static const char base[] = "/proc/self/fd";
 	uint64_t id = (uint64_t)st->st_ino ^
 	    ((uint64_t)st->st_dev << 32 | (uint64_t)st->st_dev >> 32);
-	size_t n = (size_t)snprintf(name, len, "/proc/self/fd");
+	unsigned v = (unsigned)fd;
+	char digits[12];
+	size_t n = sizeof(base) - 1, nd = 0;
 
-	for (int i = 0; i < 64 && n + 2 < len; i++, id >>= 1)
-		n += (size_t)snprintf(name + n, len - n, "%s",
-		    id & 1 ? "/." : "/");
-	snprintf(name + n, len - n, "/%d", fd);
+	/* Written by hand: one snprintf per bit was a fifth of a login's
+	 * loader. */
+	memcpy(name, base, n);
+	for (int i = 0; i < 64; i++, id >>= 1) {
+		name[n++] = '/';
+		if (id & 1)
+			name[n++] = '.';
+	}
+	do {
+		digits[nd++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	name[n++] = '/';
+	while (nd > 0)
+		name[n++] = digits[--nd];
+	name[n] = '\0';
 }
 
 /* The object's head, if it is one of this build's; else NULL, said. */
@@ -227,7 +243,7 @@ amfa_plugin_load(const char *dir, uid_t owner, const char *name,
 	if ((fd = open_checked(dir, owner, name, path, &st, err, errlen)) < 0)
 		return NULL;
 	for (tries = 0; tries < LOAD_TRIES; tries++) {
-		fd_name(fdpath, sizeof(fdpath), fd, &st);
+		fd_name(fdpath, fd, &st);
 		/* A copy loaded before under this name, or from this file
 		 * under another: the dynamic linker's own match. */
 		h = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
