@@ -23,7 +23,7 @@
 #define FD_NAME_MAX 192
 _Static_assert(FD_NAME_MAX > 13 + 64 * 2 + 1 + 10, "fd_name's room");
 
-static void
+__attribute__((format(printf, 3, 4))) static void
 say(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
