@@ -308,6 +308,24 @@ def elf_exported(path):
     return sorted(l.split()[-1] for l in out.splitlines())
 
 
+# The module's body, next to the built pam_awsmfa.so.
+BODY = os.path.join(os.path.dirname(MODULE), "awsmfa_pam.so")
+
+
+def module_copy(test, prefix):
+    """Copies of pam_awsmfa.so and its body (0644) in a root-owned 0755
+    directory of their own, removed after `test'; (dir, module, body)."""
+    mods = tempfile.mkdtemp(prefix=prefix)
+    test.addCleanup(shutil.rmtree, mods, True)
+    os.chmod(mods, 0o755)
+    module = os.path.join(mods, "pam_awsmfa.so")
+    shutil.copy(MODULE, module)
+    body = os.path.join(mods, "awsmfa_pam.so")
+    shutil.copy(BODY, body)
+    os.chmod(body, 0o644)
+    return mods, module, body
+
+
 class CheckedFileChecks:
     """The checks plugin_load.c makes on a file it loads (the module's body,
     the network plugin), for a PamTestCase that sets self.checked to the

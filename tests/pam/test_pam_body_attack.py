@@ -24,11 +24,10 @@ import time
 import unittest
 
 import amfa_testlib
-from amfa_testlib import (PAM_SUCCESS, PamTestCase, new_seed, require_root,
-                          totp, wait_fresh_step)
+from amfa_testlib import (BODY, PAM_SUCCESS, PamTestCase, module_copy,
+                          new_seed, require_root, totp, wait_fresh_step)
 from test_pam_net_plugin import LoaderBase
 
-BODY = os.path.join(os.path.dirname(amfa_testlib.MODULE), "awsmfa_pam.so")
 PAM_SESSION_ERR = 14
 REFUSED = "denied: the module's body awsmfa_pam.so is missing or unusable"
 
@@ -58,14 +57,8 @@ class Names(PamTestCase):
 
     def setUp(self):
         super().setUp()
-        self.mods = tempfile.mkdtemp(prefix="amfa-body-attack-")
-        self.addCleanup(shutil.rmtree, self.mods, True)
-        os.chmod(self.mods, 0o755)
-        self.module = os.path.join(self.mods, "pam_awsmfa.so")
-        shutil.copy(amfa_testlib.MODULE, self.module)
-        self.body = os.path.join(self.mods, "awsmfa_pam.so")
-        shutil.copy(BODY, self.body)
-        os.chmod(self.body, 0o644)
+        self.mods, self.module, self.body = module_copy(
+            self, "amfa-body-attack-")
         self.seed = new_seed()
         self.tree.enroll("alice", seed=self.seed)
         self.tree.service("awsmfa", ["auth required %s config=%s debug"

@@ -17,16 +17,15 @@ pam_awsmfa.so then.
 
 import os
 import shutil
-import tempfile
 import time
 import unittest
 
 import amfa_testlib
-from amfa_testlib import (CheckedFileChecks, NOT_OURS, PAM_AUTHINFO_UNAVAIL,
-                          PAM_SUCCESS, PamTestCase, elf_exported, elf_needed,
-                          new_seed, require_root, totp, wait_fresh_step)
+from amfa_testlib import (BODY, CheckedFileChecks, NOT_OURS,
+                          PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, PamTestCase,
+                          elf_exported, elf_needed, module_copy, new_seed,
+                          require_root, totp, wait_fresh_step)
 
-BODY = os.path.join(os.path.dirname(amfa_testlib.MODULE), "awsmfa_pam.so")
 REFUSED = "denied: the module's body awsmfa_pam.so is missing or unusable"
 
 
@@ -53,14 +52,9 @@ class Body(CheckedFileChecks, PamTestCase):
 
     def setUp(self):
         super().setUp()
-        self.mods = tempfile.mkdtemp(prefix="amfa-body-")
-        self.addCleanup(shutil.rmtree, self.mods, True)
-        os.chmod(self.mods, 0o755)
-        self.module = os.path.join(self.mods, "pam_awsmfa.so")
-        shutil.copy(amfa_testlib.MODULE, self.module)
-        self.body = self.checked = os.path.join(self.mods, "awsmfa_pam.so")
-        shutil.copy(BODY, self.body)
-        os.chmod(self.body, 0o644)
+        self.mods, self.module, self.body = module_copy(
+            self, "amfa-body-")
+        self.checked = self.body
         self.seed = new_seed()
         self.tree.enroll("alice", seed=self.seed)
         self.tree.service("awsmfa", ["auth required %s config=%s debug"
