@@ -10,12 +10,11 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
-
 #include "audit.h"
 #include "audit_chain.h"
 #include "audit_json.h"
 #include "audit_writer.h"
+#include "json_line.h"
 #include "log.h"
 #include "secure_file.h"
 
@@ -35,65 +34,56 @@ char *
 gw_audit_format(const struct gw_audit *a, const struct gw_event *ev,
     const struct timespec *now)
 {
-	struct json_object *o;
+	struct amfa_json_line o;
 	char when[AMFA_AUDIT_TIME_LEN], rule[4200];
-	char *out = NULL;
-	int r = 0;
 
-	if (amfa_audit_time(now, when) != 0 ||
-	    (o = json_object_new_object()) == NULL)
+	if (amfa_audit_time(now, when) != 0)
 		return NULL;
-	r |= amfa_json_add_str(o, "time", when);
-	r |= amfa_json_add_str(o, "event", ev->event);
-	r |= amfa_json_add_str(o, "result", ev->result);
-	r |= amfa_json_add_str(o, "user", a->user);
-	r |= amfa_json_add_int(o, "uid", (int64_t)a->uid);
-	r |= amfa_json_add_str(o, "iam_user", a->iam_user);
+	amfa_jl_begin(&o);
+	amfa_jl_str(&o, "time", when);
+	amfa_jl_str(&o, "event", ev->event);
+	amfa_jl_str(&o, "result", ev->result);
+	amfa_jl_str(&o, "user", a->user);
+	amfa_jl_int(&o, "uid", (int64_t)a->uid);
+	amfa_jl_str(&o, "iam_user", a->iam_user);
 	if (a->verified) {
-		r |= amfa_json_add_str(o, "source", a->src_addr);
+		amfa_jl_str(&o, "source", a->src_addr);
 		if (a->src_port != 0)
-			r |= amfa_json_add_int(o, "source_port", a->src_port);
+			amfa_jl_int(&o, "source_port", a->src_port);
 		if (a->sshd_pid != 0)
-			r |= amfa_json_add_int(o, "sshd_pid", a->sshd_pid);
-		r |= amfa_json_add_str(o, "claimed_source", a->claimed_addr);
+			amfa_jl_int(&o, "sshd_pid", a->sshd_pid);
+		amfa_jl_str(&o, "claimed_source", a->claimed_addr);
 		if (a->claimed_port != 0)
-			r |= amfa_json_add_int(o, "claimed_source_port",
-			    a->claimed_port);
+			amfa_jl_int(&o, "claimed_source_port", a->claimed_port);
 	} else {
 		/* Anyone may have run us by hand: nothing here is proven. */
-		r |= amfa_json_add_str(o, "connection", "unverified");
-		r |= amfa_json_add_str(o, "claimed_source", a->src_addr);
+		amfa_jl_str(&o, "connection", "unverified");
+		amfa_jl_str(&o, "claimed_source", a->src_addr);
 		if (a->src_port != 0)
-			r |= amfa_json_add_int(o, "claimed_source_port",
-			    a->src_port);
+			amfa_jl_int(&o, "claimed_source_port", a->src_port);
 		if (a->sshd_pid != 0)
-			r |= amfa_json_add_int(o, "leader_pid", a->sshd_pid);
+			amfa_jl_int(&o, "leader_pid", a->sshd_pid);
 	}
-	r |= amfa_json_add_str(o, "command", ev->command);
-	r |= amfa_json_add_str(o, "target", ev->host);
+	amfa_jl_str(&o, "command", ev->command);
+	amfa_jl_str(&o, "target", ev->host);
 	if (ev->port != 0)
-		r |= amfa_json_add_int(o, "port", ev->port);
-	r |= amfa_json_add_str(o, "address", ev->addr);
+		amfa_jl_int(&o, "port", ev->port);
+	amfa_jl_str(&o, "address", ev->addr);
 	if (ev->rule_line != 0) {
 		snprintf(rule, sizeof(rule), "%s:%u",
 		    a->config ? a->config : "?", ev->rule_line);
-		r |= amfa_json_add_str(o, "rule", rule);
+		amfa_jl_str(&o, "rule", rule);
 	}
-	r |= amfa_json_add_str(o, "reason", ev->reason);
-	r |= amfa_json_add_str(o, "recording", ev->recording);
+	amfa_jl_str(&o, "reason", ev->reason);
+	amfa_jl_str(&o, "recording", ev->recording);
 	if (ev->has_status)
-		r |= amfa_json_add_int(o, "exit_status", ev->exit_status);
+		amfa_jl_int(&o, "exit_status", ev->exit_status);
 	if (ev->relay) {
-		r |= amfa_json_add_int(o, "bytes_up", (int64_t)ev->bytes_up);
-		r |= amfa_json_add_int(o, "bytes_down",
-		    (int64_t)ev->bytes_down);
-		r |= amfa_json_add_int(o, "duration_ms",
-		    (int64_t)ev->duration_ms);
+		amfa_jl_int(&o, "bytes_up", (int64_t)ev->bytes_up);
+		amfa_jl_int(&o, "bytes_down", (int64_t)ev->bytes_down);
+		amfa_jl_int(&o, "duration_ms", (int64_t)ev->duration_ms);
 	}
-	if (r == 0)
-		out = amfa_json_line(o);
-	json_object_put(o);
-	return out;
+	return amfa_jl_end(&o);
 }
 
 int

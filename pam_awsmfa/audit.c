@@ -7,11 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
-
 #include "audit.h"
 #include "audit_chain.h"
 #include "audit_json.h"
+#include "json_line.h"
 #include "log.h"
 #include "secure_file.h"
 
@@ -25,37 +24,33 @@ is_stepup(const char *service)
 char *
 amfa_audit_format(const struct amfa_audit_rec *r, const struct timespec *now)
 {
-	struct json_object *o;
-	char when[AMFA_AUDIT_TIME_LEN], *out = NULL;
-	int bad = 0;
+	struct amfa_json_line o;
+	char when[AMFA_AUDIT_TIME_LEN];
 
-	if (amfa_audit_time(now, when) != 0 ||
-	    (o = json_object_new_object()) == NULL)
+	if (amfa_audit_time(now, when) != 0)
 		return NULL;
-	bad |= amfa_json_add_str(o, "time", when);
-	bad |= amfa_json_add_str(o, "event",
+	amfa_jl_begin(&o);
+	amfa_jl_str(&o, "time", when);
+	amfa_jl_str(&o, "event",
 	    r->recovery					? "recovery" :
 		r->via == NULL && is_stepup(r->service) ? "stepup" :
 							  "auth");
-	bad |= amfa_json_add_str(o, "service", r->service);
-	bad |= amfa_json_add_str(o, "via", r->via);
-	bad |= amfa_json_add_str(o, "result", r->result);
-	bad |= amfa_json_add_str(o, "user", r->user);
-	bad |= amfa_json_add_str(o, "iam_user", r->iam_user);
-	bad |= amfa_json_add_str(o, "ruser", r->ruser);
-	bad |= amfa_json_add_str(o, "rhost", r->rhost);
-	bad |= amfa_json_add_str(o, "tty", r->tty);
-	bad |= amfa_json_add_str(o, "reason", r->reason);
-	bad |= amfa_json_add_bool(o, "grace", r->grace);
-	bad |= amfa_json_add_bool(o, "credentials", r->credentials);
-	bad |= amfa_json_add_str(o, "access_key_id", r->access_key_id);
-	bad |= amfa_json_add_str(o, "request_id", r->request_id);
+	amfa_jl_str(&o, "service", r->service);
+	amfa_jl_str(&o, "via", r->via);
+	amfa_jl_str(&o, "result", r->result);
+	amfa_jl_str(&o, "user", r->user);
+	amfa_jl_str(&o, "iam_user", r->iam_user);
+	amfa_jl_str(&o, "ruser", r->ruser);
+	amfa_jl_str(&o, "rhost", r->rhost);
+	amfa_jl_str(&o, "tty", r->tty);
+	amfa_jl_str(&o, "reason", r->reason);
+	amfa_jl_bool(&o, "grace", r->grace);
+	amfa_jl_bool(&o, "credentials", r->credentials);
+	amfa_jl_str(&o, "access_key_id", r->access_key_id);
+	amfa_jl_str(&o, "request_id", r->request_id);
 	if (r->recovery && r->recovery_left >= 0)
-		bad |= amfa_json_add_int(o, "recovery_left", r->recovery_left);
-	if (!bad)
-		out = amfa_json_line(o);
-	json_object_put(o);
-	return out;
+		amfa_jl_int(&o, "recovery_left", r->recovery_left);
+	return amfa_jl_end(&o);
 }
 
 /* The audit log opened for appending: root's, regular, one link, not

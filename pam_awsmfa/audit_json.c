@@ -4,20 +4,36 @@
 #include <string.h>
 
 #include "audit_json.h"
+#include "text_out.h"
 
 int
 amfa_audit_time(const struct timespec *now, char out[AMFA_AUDIT_TIME_LEN])
 {
+	struct amfa_text t;
 	struct tm tm;
-	int n;
 
-	if (gmtime_r(&now->tv_sec, &tm) == NULL)
+	if (gmtime_r(&now->tv_sec, &tm) == NULL || tm.tm_year < -1900 ||
+	    tm.tm_year > 9999 - 1900)
 		return -1;
-	n = snprintf(out, AMFA_AUDIT_TIME_LEN,
-	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-	    (now->tv_nsec / 1000000) % 1000);
-	return n > 0 && n < AMFA_AUDIT_TIME_LEN ? 0 : -1;
+	/* "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", without snprintf (a
+	 * fifth of the audit record's cost). */
+	amfa_text_fixed(&t, out, AMFA_AUDIT_TIME_LEN);
+	amfa_text_fixed_digits(&t, (uint64_t)(tm.tm_year + 1900), 4, 10);
+	amfa_text_char(&t, '-');
+	amfa_text_fixed_digits(&t, (uint64_t)(tm.tm_mon + 1), 2, 10);
+	amfa_text_char(&t, '-');
+	amfa_text_fixed_digits(&t, (uint64_t)tm.tm_mday, 2, 10);
+	amfa_text_char(&t, 'T');
+	amfa_text_fixed_digits(&t, (uint64_t)tm.tm_hour, 2, 10);
+	amfa_text_char(&t, ':');
+	amfa_text_fixed_digits(&t, (uint64_t)tm.tm_min, 2, 10);
+	amfa_text_char(&t, ':');
+	amfa_text_fixed_digits(&t, (uint64_t)tm.tm_sec, 2, 10);
+	amfa_text_char(&t, '.');
+	amfa_text_fixed_digits(&t,
+	    (uint64_t)((now->tv_nsec / 1000000) % 1000 + 1000) % 1000, 3, 10);
+	amfa_text_char(&t, 'Z');
+	return amfa_text_end(&t) != NULL ? 0 : -1;
 }
 
 static int
