@@ -55,6 +55,7 @@
 #include "log.h"
 #include "secure_file.h"
 #include "state.h"
+#include "text_out.h"
 #include "user.h"
 
 #define STATE_MAX_SIZE 8192
@@ -216,37 +217,37 @@ amfa_state_parse(const char *buf, size_t len, struct amfa_state *st,
 int
 amfa_state_format(const struct amfa_state *st, char *out, size_t outlen)
 {
-	size_t n;
-	int r;
+	struct amfa_text t;
 
-	r = snprintf(out, outlen,
-	    "%s\nlast_step %" PRId64 "\nfailures %ld\n"
-	    "locked_until %" PRId64 "\nlast_success %" PRId64 "\n",
-	    STATE_VERSION, st->last_step, st->failures, st->locked_until,
-	    st->last_success);
-	if (r < 0 || (size_t)r >= outlen)
-		return -1;
-	n = (size_t)r;
+	/* text_out.h, not snprintf: written at every login. */
+	amfa_text_fixed(&t, out, outlen);
+	amfa_text_str(&t, STATE_VERSION "\nlast_step ");
+	amfa_text_i64(&t, st->last_step);
+	amfa_text_str(&t, "\nfailures ");
+	amfa_text_i64(&t, st->failures);
+	amfa_text_str(&t, "\nlocked_until ");
+	amfa_text_i64(&t, st->locked_until);
+	amfa_text_str(&t, "\nlast_success ");
+	amfa_text_i64(&t, st->last_success);
+	amfa_text_char(&t, '\n');
 	for (int i = 0; i < st->ntokens; i++) {
-		r = snprintf(out + n, outlen - n, "token %s %u %u\n",
-		    st->tokens[i].public_id, st->tokens[i].session,
-		    st->tokens[i].use);
-		if (r < 0 || (size_t)r >= outlen - n)
-			return -1;
-		n += (size_t)r;
+		amfa_text_str(&t, "token ");
+		amfa_text_str(&t, st->tokens[i].public_id);
+		amfa_text_char(&t, ' ');
+		amfa_text_u64(&t, st->tokens[i].session);
+		amfa_text_char(&t, ' ');
+		amfa_text_u64(&t, st->tokens[i].use);
+		amfa_text_char(&t, '\n');
 	}
 	if (st->recovery_gen != 0) {
-		r = snprintf(out + n, outlen - n, "recovery_used %08x %04x\n",
-		    (unsigned)st->recovery_gen,
-		    (unsigned)(st->recovery_used & 0xffff));
-		if (r < 0 || (size_t)r >= outlen - n)
-			return -1;
-		n += (size_t)r;
+		amfa_text_str(&t, "recovery_used ");
+		amfa_text_fixed_digits(&t, (uint32_t)st->recovery_gen, 8, 16);
+		amfa_text_char(&t, ' ');
+		amfa_text_fixed_digits(&t, st->recovery_used & 0xffff, 4, 16);
+		amfa_text_char(&t, '\n');
 	}
-	r = snprintf(out + n, outlen - n, "end\n");
-	if (r < 0 || (size_t)r >= outlen - n)
-		return -1;
-	return 0;
+	amfa_text_str(&t, "end\n");
+	return amfa_text_end(&t) != NULL ? 0 : -1;
 }
 
 /* The digest of slot `seq' holding `len' bytes of text, in hex. */
@@ -255,16 +256,21 @@ slot_digest(uint64_t seq, const char *text, size_t len, char hex[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	char head[48];
+	struct amfa_text t;
 	unsigned int mdlen = 0;
 	EVP_MD_CTX *ctx;
-	int n, ok;
+	int ok;
 
-	n = snprintf(head, sizeof(head), "%" PRIu64 " %zu\n", seq, len);
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
+	amfa_text_fixed(&t, head, sizeof(head));
+	amfa_text_u64(&t, seq);
+	amfa_text_char(&t, ' ');
+	amfa_text_u64(&t, len);
+	amfa_text_char(&t, '\n');
+	if (amfa_text_end(&t) == NULL || (ctx = EVP_MD_CTX_new()) == NULL)
 		return -1;
 	ok = amfa_md(AMFA_MD_SHA256) != NULL &&
 	    EVP_DigestInit_ex(ctx, amfa_md(AMFA_MD_SHA256), NULL) == 1 &&
-	    EVP_DigestUpdate(ctx, head, (size_t)n) == 1 &&
+	    EVP_DigestUpdate(ctx, head, t.len) == 1 &&
 	    EVP_DigestUpdate(ctx, text, len) == 1 &&
 	    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
 	EVP_MD_CTX_free(ctx);
@@ -279,84 +285,137 @@ amfa_state_slot_format(const struct amfa_state *st, uint64_t seq,
     char out[AMFA_STATE_SLOT_SIZE])
 {
 	char text[AMFA_STATE_SLOT_SIZE], hex[65];
+	struct amfa_text t;
 	size_t len;
-	int n;
 
 	if (amfa_state_format(st, text, sizeof(text)) != 0)
 		return -1;
 	len = strlen(text);
 	if (slot_digest(seq, text, len, hex) != 0)
 		return -1;
-	n = snprintf(out, AMFA_STATE_SLOT_SIZE,
-	    SLOT_MAGIC "%" PRIu64 " %zu %s\n", seq, len, hex);
-	if (n < 0 || (size_t)n + len > AMFA_STATE_SLOT_SIZE)
+	amfa_text_fixed(&t, out, AMFA_STATE_SLOT_SIZE);
+	amfa_text_str(&t, SLOT_MAGIC);
+	amfa_text_u64(&t, seq);
+	amfa_text_char(&t, ' ');
+	amfa_text_u64(&t, len);
+	amfa_text_char(&t, ' ');
+	amfa_text_put(&t, hex, 64);
+	amfa_text_char(&t, '\n');
+	if (amfa_text_end(&t) == NULL || t.len + len > AMFA_STATE_SLOT_SIZE)
 		return -1;
-	memcpy(out + n, text, len);
-	memset(out + n + len, '\n', AMFA_STATE_SLOT_SIZE - (size_t)n - len);
+	memcpy(out + t.len, text, len);
+	memset(out + t.len + len, '\n', AMFA_STATE_SLOT_SIZE - t.len - len);
 	return 0;
 }
 
+/* A slot's header line, "amfa-state-slot SEQ LEN SHA256\n", read. */
+struct slot_head {
+	uint64_t seq;
+	uint64_t len;
+	const char *hex;  /* 64 lowercase hex digits */
+	const char *text; /* the LEN bytes after the line */
+};
+
+/* Decimal digits at *p (at least one, as amfa_text_u64 writes them) into
+ * *v; the byte after them, or NULL (none, or more than UINT64_MAX). */
+static const char *
+dec_u64(const char *p, const char *end, uint64_t *v)
+{
+	const char *start = p;
+	uint64_t n = 0;
+
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+
+		if (n > (UINT64_MAX - d) / 10)
+			return NULL;
+		n = n * 10 + d;
+	}
+	if (p == start)
+		return NULL;
+	*v = n;
+	return p;
+}
+
 /*
- * Slot `index' (0 or 1): 0 with *st and *seq, or -1 (torn, empty, altered,
- * or a sequence number that does not belong in this slot: SEQ % 2).
+ * Slot `index' (0 or 1)'s header: 0, or -1 (torn, empty, or a sequence
+ * number that does not belong in this slot: SEQ % 2).  Its digest is not
+ * checked here.
  */
 static int
-slot_parse(const char *slot, int index, struct amfa_state *st, uint64_t *seq)
+slot_head_parse(const char *slot, int index, struct slot_head *h)
 {
-	char line[160], hex[65], want[65];
-	const char *nl, *text;
-	unsigned long long s;
-	size_t len;
-	int used = 0;
+	const char *p = slot, *end, *nl;
+
+	/* The line ends within its first 159 bytes, as before. */
+	if ((nl = memchr(slot, '\n', 159)) == NULL)
+		return -1;
+	end = nl;
+	if ((size_t)(end - p) < strlen(SLOT_MAGIC) ||
+	    memcmp(p, SLOT_MAGIC, strlen(SLOT_MAGIC)) != 0)
+		return -1;
+	p += strlen(SLOT_MAGIC);
+	if ((p = dec_u64(p, end, &h->seq)) == NULL || p == end || *p++ != ' ' ||
+	    (p = dec_u64(p, end, &h->len)) == NULL || p == end || *p++ != ' ' ||
+	    end - p != 64)
+		return -1;
+	for (int i = 0; i < 64; i++) {
+		if (!((p[i] >= '0' && p[i] <= '9') ||
+			(p[i] >= 'a' && p[i] <= 'f')))
+			return -1;
+	}
+	h->hex = p;
+	h->text = nl + 1;
+	if (h->seq % 2 != (uint64_t)index ||
+	    h->len > AMFA_STATE_SLOT_SIZE - (size_t)(h->text - slot))
+		return -1;
+	return 0;
+}
+
+/* The state a slot holds, if its digest and its text are right: 0 with
+ * *st, or -1. */
+static int
+slot_load(const struct slot_head *h, struct amfa_state *st)
+{
+	char want[65];
 	const char *why;
 
-	if ((nl = memchr(slot, '\n', sizeof(line) - 1)) == NULL)
+	if (slot_digest(h->seq, h->text, (size_t)h->len, want) != 0 ||
+	    CRYPTO_memcmp(want, h->hex, 64) != 0)
 		return -1;
-	memcpy(line, slot, (size_t)(nl - slot));
-	line[nl - slot] = '\0';
-	if (sscanf(line, SLOT_MAGIC "%llu %zu %64[0-9a-f]%n", &s, &len, hex,
-		&used) != 3 ||
-	    line[used] != '\0' || strlen(hex) != 64 ||
-	    s % 2 != (unsigned long long)index)
-		return -1;
-	text = nl + 1;
-	if (len > AMFA_STATE_SLOT_SIZE - (size_t)(text - slot))
-		return -1;
-	if (slot_digest((uint64_t)s, text, len, want) != 0 ||
-	    CRYPTO_memcmp(want, hex, 64) != 0)
-		return -1;
-	if (amfa_state_parse(text, len, st, &why) != 0)
-		return -1;
-	*seq = (uint64_t)s;
-	return 0;
+	return amfa_state_parse(h->text, (size_t)h->len, st, &why);
 }
 
 int
 amfa_state_slots_parse(const char *buf, size_t len, struct amfa_state *st,
     uint64_t *seq, const char **why)
 {
-	struct amfa_state a, b;
-	uint64_t sa = 0, sb = 0;
-	int va, vb;
+	struct slot_head h[2];
+	int ok[2], first;
 
 	*why = "not two state slots";
 	if (len != AMFA_STATE_FILE_SIZE)
 		return -1;
-	va = slot_parse(buf, 0, &a, &sa) == 0;
-	vb = slot_parse(buf + AMFA_STATE_SLOT_SIZE, 1, &b, &sb) == 0;
+	ok[0] = slot_head_parse(buf, 0, &h[0]) == 0;
+	ok[1] = slot_head_parse(buf + AMFA_STATE_SLOT_SIZE, 1, &h[1]) == 0;
+	/*
+	 * The state is the valid slot with the later SEQ (compared as serial
+	 * numbers, RFC 1982 in spirit).  So the later one is checked first,
+	 * and the earlier is read only when the later is not valid (a torn
+	 * write): one digest per login, not two.
+	 */
+	first = ok[0] && (!ok[1] || (int64_t)(h[0].seq - h[1].seq) > 0) ? 0 : 1;
 	*why = "neither slot is valid";
-	if (!va && !vb)
-		return -1;
-	/* The later of the two, as serial numbers (RFC 1982 in spirit). */
-	if (va && (!vb || (int64_t)(sa - sb) > 0)) {
-		*st = a;
-		*seq = sa;
-	} else {
-		*st = b;
-		*seq = sb;
+	for (int k = 0; k < 2; k++) {
+		int i = k == 0 ? first : 1 - first;
+
+		if (ok[i] && slot_load(&h[i], st) == 0) {
+			*seq = h[i].seq;
+			*why = NULL;
+			return 0;
+		}
 	}
-	*why = NULL;
-	return 0;
+	return -1;
 }
 
 int
@@ -372,6 +431,19 @@ amfa_state_file_parse(const char *buf, size_t len, struct amfa_state *st,
 	}
 	*form = AMFA_STATE_SLOTS;
 	return amfa_state_slots_parse(buf, len, st, seq, why);
+}
+
+/* a, b and c end to end in out: 0, or -1 (what fitted, whole pieces). */
+static int
+join(char *out, size_t max, const char *a, const char *b, const char *c)
+{
+	struct amfa_text t;
+
+	amfa_text_fixed(&t, out, max);
+	amfa_text_str(&t, a);
+	amfa_text_str(&t, b);
+	amfa_text_str(&t, c);
+	return amfa_text_end(&t) != NULL ? 0 : -1;
 }
 
 int
@@ -393,9 +465,11 @@ amfa_state_open(const struct amfa_config *cfg, const char *user, uid_t owner,
 		amfa_log(LOG_ERR, "state: refusing user: %s", why);
 		return -1;
 	}
-	snprintf(h->name, sizeof(h->name), "%s.state", user);
-	snprintf(lockname, sizeof(lockname), "%s.lock", user);
-	snprintf(h->shown, sizeof(h->shown), "%s/%s", cfg->state_dir, h->name);
+	/* Valid names fit (AMFA_USER_NAME_MAX); `shown' is for messages. */
+	if (join(h->name, sizeof(h->name), "", user, ".state") != 0 ||
+	    join(lockname, sizeof(lockname), "", user, ".lock") != 0)
+		return -1;
+	(void)join(h->shown, sizeof(h->shown), cfg->state_dir, "/", h->name);
 	if ((h->dirfd = amfa_dir_create_open(cfg->state_dir, owner, 0700)) < 0)
 		return -1;
 	h->lockfd = amfa_lock_take(h->dirfd, lockname, AMFA_STATE_LOCK_WAIT_MS);
