@@ -160,14 +160,14 @@ ask_codes(const struct amfa_totp_params *p, long window, char *code1,
 			adm_err("a code is %d digits", p->digits);
 			continue;
 		}
-		if (amfa_totp_verify(p, code1, time(NULL), (int)window, -1,
-			&s1) != 1) {
+		if (amfa_totp_verify(p, code1, time(NULL), (int)window, -1, &s1,
+			NULL) != 1) {
 			adm_err("the first code does not match (is the "
 				"device's clock right?)");
 			continue;
 		}
-		if (amfa_totp_verify(p, code2, time(NULL), (int)window, s1,
-			&s2) != 1 ||
+		if (amfa_totp_verify(p, code2, time(NULL), (int)window, s1, &s2,
+			NULL) != 1 ||
 		    s2 != s1 + 1) {
 			adm_err("the second code is not the one after the "
 				"first; wait until the app shows a new code");

@@ -51,21 +51,20 @@ amfa_auth_totp(const struct amfa_config *cfg, const struct amfa_user *u,
     const char *code, time_t now, struct amfa_state *st, void *arg)
 {
 	struct amfa_totp_params p;
-	int64_t matched, again;
-	int r, replay;
+	int64_t matched;
+	int r, replay, seen;
 
 	(void)arg;
 	if (u->totp_key == NULL)
 		return AMFA_AUTH_ERROR;
 	amfa_user_totp(u, &p);
+	/* One pass over the window answers both: is the code good, and
+	 * (only for the log) was it a used one.  The work before the state
+	 * is written is the same for a right code and a wrong one (the
+	 * single-write path below relies on it). */
 	r = amfa_totp_verify(&p, code, now, (int)cfg->window, st->last_step,
-	    &matched);
-	/* Only to tell a replay from a wrong code in the log; done whatever
-	 * the first answer, so that the work before the state is written is
-	 * the same for a right code and a wrong one (the single-write path
-	 * below relies on it). */
-	replay = st->last_step >= 0 &&
-	    amfa_totp_verify(&p, code, now, (int)cfg->window, -1, &again) == 1;
+	    &matched, &seen);
+	replay = st->last_step >= 0 && seen;
 	if (r < 0)
 		return AMFA_AUTH_ERROR;
 	if (r == 1) {

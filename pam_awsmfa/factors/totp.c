@@ -126,12 +126,15 @@ amfa_totp_code_shaped(const char *s, int digits)
 
 int
 amfa_totp_verify(const struct amfa_totp_params *p, const char *code, time_t now,
-    int window, int64_t after, int64_t *matched)
+    int window, int64_t after, int64_t *matched, int *seen)
 {
 	char want[16];
 	EVP_MAC_CTX *ctx;
 	int64_t step, found = -1;
-	int rc = 0, keyed = 0;
+	int rc = 0, keyed = 0, any = 0;
+
+	if (seen != NULL)
+		*seen = 0;
 
 	if (!params_ok(p) || window < 0 || window > AMFA_TOTP_MAX_WINDOW ||
 	    (step = amfa_totp_step(p, now)) < 0)
@@ -151,6 +154,7 @@ amfa_totp_verify(const struct amfa_totp_params *p, const char *code, time_t now,
 		keyed = 1;
 		/* Every step is computed and compared; no early exit. */
 		int same = CRYPTO_memcmp(want, code, (size_t)p->digits) == 0;
+		any |= same;
 		if (same && s > after && found < 0)
 			found = s;
 	}
@@ -158,6 +162,8 @@ amfa_totp_verify(const struct amfa_totp_params *p, const char *code, time_t now,
 	EVP_MAC_CTX_free(ctx);
 	if (rc != 0)
 		return -1;
+	if (seen != NULL)
+		*seen = any;
 	if (found < 0)
 		return 0;
 	*matched = found;

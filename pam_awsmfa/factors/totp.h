@@ -36,10 +36,13 @@ int64_t amfa_totp_step(const struct amfa_totp_params *p, time_t now);
  * Check `code' against the steps [step(now) - window, step(now) + window]
  * that are greater than `after' (the last accepted step; -1 for none).
  * Returns 1 and the smallest matching step in *matched, 0 for no match, -1
- * on error.
+ * on error.  Every step of the window is computed and compared, whatever
+ * `after' and the code; if `seen' is not NULL, *seen is 1 when the code
+ * matches any of them, used or not (a replay, when the answer is 0), else
+ * 0: one pass tells a replay from a wrong code.
  */
 int amfa_totp_verify(const struct amfa_totp_params *p, const char *code,
-    time_t now, int window, int64_t after, int64_t *matched);
+    time_t now, int window, int64_t after, int64_t *matched, int *seen);
 
 /* Is `s' shaped like a code of `digits' digits? */
 int amfa_totp_code_shaped(const char *s, int digits);

@@ -38,7 +38,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			amfa_user_totp(&u, &p);
 			(void)amfa_totp_verify(&p, "123456", 1700000000, 1, -1,
-			    &m);
+			    &m, NULL);
 		}
 		amfa_user_free(&u);
 	}

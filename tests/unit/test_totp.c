@@ -44,25 +44,28 @@ rfc6238(void)
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		time_t t = (time_t)v[i].t;
-		is_int(amfa_totp_verify(&p1, v[i].sha1, t, 0, -1, &m), 1,
+		is_int(amfa_totp_verify(&p1, v[i].sha1, t, 0, -1, &m, NULL), 1,
 		    "RFC 6238 SHA1 at %lld", v[i].t);
 		is_int(m, v[i].t / 30, "matched step at %lld", v[i].t);
-		is_int(amfa_totp_verify(&p2, v[i].sha256, t, 0, -1, &m), 1,
-		    "RFC 6238 SHA256 at %lld", v[i].t);
-		is_int(amfa_totp_verify(&p5, v[i].sha512, t, 0, -1, &m), 1,
-		    "RFC 6238 SHA512 at %lld", v[i].t);
+		is_int(amfa_totp_verify(&p2, v[i].sha256, t, 0, -1, &m, NULL),
+		    1, "RFC 6238 SHA256 at %lld", v[i].t);
+		is_int(amfa_totp_verify(&p5, v[i].sha512, t, 0, -1, &m, NULL),
+		    1, "RFC 6238 SHA512 at %lld", v[i].t);
 		/* The last step of a window of 1 (each step after the first
 		 * reuses the keyed HMAC: factors/totp.c), for each digest. */
-		is_int(amfa_totp_verify(&p1, v[i].sha1, t - 30, 1, -1, &m), 1,
-		    "RFC 6238 SHA1, last of a window, at %lld", v[i].t);
+		is_int(amfa_totp_verify(&p1, v[i].sha1, t - 30, 1, -1, &m,
+			   NULL),
+		    1, "RFC 6238 SHA1, last of a window, at %lld", v[i].t);
 		is_int(m, v[i].t / 30, "matched step, last of a window");
-		is_int(amfa_totp_verify(&p2, v[i].sha256, t - 30, 1, -1, &m), 1,
-		    "RFC 6238 SHA256, last of a window, at %lld", v[i].t);
-		is_int(amfa_totp_verify(&p5, v[i].sha512, t - 30, 1, -1, &m), 1,
-		    "RFC 6238 SHA512, last of a window, at %lld", v[i].t);
+		is_int(amfa_totp_verify(&p2, v[i].sha256, t - 30, 1, -1, &m,
+			   NULL),
+		    1, "RFC 6238 SHA256, last of a window, at %lld", v[i].t);
+		is_int(amfa_totp_verify(&p5, v[i].sha512, t - 30, 1, -1, &m,
+			   NULL),
+		    1, "RFC 6238 SHA512, last of a window, at %lld", v[i].t);
 		/* The wrong algorithm's code must not pass. */
-		is_int(amfa_totp_verify(&p1, v[i].sha256, t, 0, -1, &m), 0,
-		    "SHA256 code refused under SHA1 at %lld", v[i].t);
+		is_int(amfa_totp_verify(&p1, v[i].sha256, t, 0, -1, &m, NULL),
+		    0, "SHA256 code refused under SHA1 at %lld", v[i].t);
 	}
 }
 
@@ -71,21 +74,58 @@ window_and_replay(void)
 {
 	struct amfa_totp_params p = { AMFA_TOTP_SHA1, 8, 30, seed20, 20 };
 	int64_t m = 0;
+	int seen;
 
 	/* 1111111109 is step 37037036; its code one step later is in window 1. */
-	is_int(amfa_totp_verify(&p, "07081804", 1111111109 + 30, 1, -1, &m), 1,
-	    "previous step accepted inside window 1");
+	is_int(amfa_totp_verify(&p, "07081804", 1111111109 + 30, 1, -1, &m,
+		   NULL),
+	    1, "previous step accepted inside window 1");
 	is_int(m, 37037036, "it matched the previous step");
-	is_int(amfa_totp_verify(&p, "07081804", 1111111109 + 30, 0, -1, &m), 0,
-	    "previous step refused with window 0");
-	is_int(amfa_totp_verify(&p, "07081804", 1111111109 + 60, 1, -1, &m), 0,
-	    "two steps back refused with window 1");
-	is_int(amfa_totp_verify(&p, "07081804", 1111111109 - 30, 1, -1, &m), 1,
-	    "next step accepted inside window 1 (clock behind)");
-	is_int(amfa_totp_verify(&p, "07081804", 1111111109, 1, 37037036, &m), 0,
-	    "a step not after the last accepted one is refused");
-	is_int(amfa_totp_verify(&p, "07081804", 1111111109, 1, 37037035, &m), 1,
-	    "a step after the last accepted one is accepted");
+	is_int(amfa_totp_verify(&p, "07081804", 1111111109 + 30, 0, -1, &m,
+		   NULL),
+	    0, "previous step refused with window 0");
+	is_int(amfa_totp_verify(&p, "07081804", 1111111109 + 60, 1, -1, &m,
+		   NULL),
+	    0, "two steps back refused with window 1");
+	is_int(amfa_totp_verify(&p, "07081804", 1111111109 - 30, 1, -1, &m,
+		   NULL),
+	    1, "next step accepted inside window 1 (clock behind)");
+	is_int(amfa_totp_verify(&p, "07081804", 1111111109, 1, 37037036, &m,
+		   NULL),
+	    0, "a step not after the last accepted one is refused");
+	is_int(amfa_totp_verify(&p, "07081804", 1111111109, 1, 37037035, &m,
+		   NULL),
+	    1, "a step after the last accepted one is accepted");
+	/* `seen': the code matched a step of the window, used or not. */
+	seen = -1;
+	is_int(amfa_totp_verify(&p, "07081804", 1111111109, 1, 37037036, &m,
+		   &seen),
+	    0, "a used code refused...");
+	is_int(seen, 1, "...and seen: a replay");
+	seen = -1;
+	is_int(amfa_totp_verify(&p, "07081804", 1111111109, 1, 37037037, &m,
+		   &seen),
+	    0, "a code whose step is before the last accepted one refused...");
+	is_int(seen, 1, "...and seen");
+	seen = -1;
+	is_int(amfa_totp_verify(&p, "07081804", 1111111109, 1, 37037035, &m,
+		   &seen),
+	    1, "a code not used yet accepted...");
+	is_int(seen, 1, "...and seen");
+	seen = -1;
+	is_int(amfa_totp_verify(&p, "07081805", 1111111109, 1, 37037036, &m,
+		   &seen),
+	    0, "a wrong code refused...");
+	is_int(seen, 0, "...and not seen: no replay");
+	seen = -1;
+	is_int(amfa_totp_verify(&p, "07081804", 1111111109 + 60, 1, -1, &m,
+		   &seen),
+	    0, "a code two steps back refused with window 1...");
+	is_int(seen, 0, "...and not seen: outside the window is no replay");
+	seen = -1;
+	is_int(amfa_totp_verify(&p, "0708180", 1111111109, 1, -1, &m, &seen), 0,
+	    "a code of the wrong length refused...");
+	is_int(seen, 0, "...and not seen");
 }
 
 static void
@@ -95,21 +135,21 @@ bad_input(void)
 	struct amfa_totp_params bad = p;
 	int64_t m;
 
-	is_int(amfa_totp_verify(&p, "0708180", 1111111109, 1, -1, &m), 0,
+	is_int(amfa_totp_verify(&p, "0708180", 1111111109, 1, -1, &m, NULL), 0,
 	    "too short refused");
-	is_int(amfa_totp_verify(&p, "070818044", 1111111109, 1, -1, &m), 0,
-	    "too long refused");
-	is_int(amfa_totp_verify(&p, "0708180a", 1111111109, 1, -1, &m), 0,
+	is_int(amfa_totp_verify(&p, "070818044", 1111111109, 1, -1, &m, NULL),
+	    0, "too long refused");
+	is_int(amfa_totp_verify(&p, "0708180a", 1111111109, 1, -1, &m, NULL), 0,
 	    "non-digit refused");
-	is_int(amfa_totp_verify(&p, "", 1111111109, 1, -1, &m), 0,
+	is_int(amfa_totp_verify(&p, "", 1111111109, 1, -1, &m, NULL), 0,
 	    "empty refused");
-	is_int(amfa_totp_verify(&p, "07081804", -5, 1, -1, &m), -1,
+	is_int(amfa_totp_verify(&p, "07081804", -5, 1, -1, &m, NULL), -1,
 	    "time before the epoch is an error");
-	is_int(amfa_totp_verify(&p, "07081804", 1111111109, 11, -1, &m), -1,
-	    "window over the limit is an error");
+	is_int(amfa_totp_verify(&p, "07081804", 1111111109, 11, -1, &m, NULL),
+	    -1, "window over the limit is an error");
 	bad.digits = 9;
-	is_int(amfa_totp_verify(&bad, "070818044", 1111111109, 1, -1, &m), -1,
-	    "9 digits is an error");
+	is_int(amfa_totp_verify(&bad, "070818044", 1111111109, 1, -1, &m, NULL),
+	    -1, "9 digits is an error");
 	ok(amfa_totp_code_shaped("123456", 6), "shaped 6");
 	ok(!amfa_totp_code_shaped("12345", 6), "not shaped 5");
 	ok(!amfa_totp_code_shaped("12 456", 6), "not shaped with space");
