@@ -33,23 +33,6 @@ say(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-int
-amfa_plugin_origin_claim(struct amfa_plugin_origin *o, dev_t dev, ino_t ino,
-    int record)
-{
-	int r;
-
-	pthread_mutex_lock(&o->lock);
-	if (!o->known && record) {
-		o->known = 1;
-		o->dev = dev;
-		o->ino = ino;
-	}
-	r = o->known && o->dev == dev && o->ino == ino;
-	pthread_mutex_unlock(&o->lock);
-	return r;
-}
-
 /* Owned by root or by `owner', and writable by nobody else. */
 static int
 trusted(const struct stat *st, uid_t owner, const char *path, char *err,
@@ -75,7 +58,7 @@ amfa_plugin_dir_of(const void *addr, char *dir, size_t dirlen, uid_t *owner,
 {
 	Dl_info info;
 	struct stat st;
-	const char *slash;
+	const char *slash = NULL;
 
 	if (dladdr(addr, &info) == 0 || info.dli_fname == NULL ||
 	    info.dli_fname[0] != '/') {
@@ -83,18 +66,21 @@ amfa_plugin_dir_of(const void *addr, char *dir, size_t dirlen, uid_t *owner,
 		    "cannot tell where pam_awsmfa was loaded from");
 		return -1;
 	}
-	if (stat(info.dli_fname, &st) != 0) {
+	if (fstatat(AT_FDCWD, info.dli_fname, &st, 0) != 0) {
 		say(err, errlen, "%s: %s", info.dli_fname, strerror(errno));
 		return -1;
 	}
-	slash = strrchr(info.dli_fname, '/');
+	for (const char *p = info.dli_fname; *p != '\0'; p++) {
+		if (*p == '/')
+			slash = p;
+	}
 	if ((size_t)(slash - info.dli_fname) + 1 >= dirlen) {
 		say(err, errlen, "%s: path too long", info.dli_fname);
 		return -1;
 	}
 	*owner = st.st_uid;
 	/* "/x.so" -> "/" */
-	snprintf(dir, dirlen, "%.*s",
+	say(dir, dirlen, "%.*s",
 	    slash == info.dli_fname ? 1 : (int)(slash - info.dli_fname),
 	    info.dli_fname);
 	return 0;
@@ -107,11 +93,13 @@ open_checked(const char *dir, uid_t owner, const char *name, const char *path,
 {
 	int dfd, fd;
 
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+	if ((dfd = openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) <
+	    0) {
 		say(err, errlen, "%s: %s", dir, strerror(errno));
 		return -1;
 	}
-	if (fstat(dfd, st) != 0 || !trusted(st, owner, dir, err, errlen)) {
+	if (fstatat(dfd, "", st, AT_EMPTY_PATH) != 0 ||
+	    !trusted(st, owner, dir, err, errlen)) {
 		close(dfd);
 		return -1;
 	}
@@ -122,7 +110,7 @@ open_checked(const char *dir, uid_t owner, const char *name, const char *path,
 		    errno == ELOOP ? " (a symlink: not followed)" : "");
 		return -1;
 	}
-	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+	if (fstatat(fd, "", st, AT_EMPTY_PATH) != 0 || !S_ISREG(st->st_mode)) {
 		say(err, errlen, "%s: not a regular file", path);
 		close(fd);
 		return -1;
@@ -174,6 +162,18 @@ fd_name(char name[FD_NAME_MAX], int fd, const struct stat *st)
 	name[n] = '\0';
 }
 
+/* strcmp(a, b) == 0, here so that pam_awsmfa.so imports as few symbols
+ * as it can: libpam resolves every one of them in each transaction. */
+static int
+same_str(const char *a, const char *b)
+{
+	while (*a != '\0' && *a == *b) {
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
 /* The object's head, if it is one of this build's; else NULL, said. */
 static const struct amfa_plugin_head *
 head_of(void *h, const char *path, const char *symbol, char *err, size_t errlen)
@@ -181,7 +181,7 @@ head_of(void *h, const char *path, const char *symbol, char *err, size_t errlen)
 	const struct amfa_plugin_head *head = dlsym(h, symbol);
 
 	if (head == NULL || head->version == NULL || head->claim == NULL ||
-	    strcmp(head->version, AMFA_VERSION) != 0) {
+	    !same_str(head->version, AMFA_VERSION)) {
 		say(err, errlen,
 		    "%s: not the plugin of pam_awsmfa %s "
 		    "(%s missing or of another version)",
@@ -238,7 +238,7 @@ amfa_plugin_load(const char *dir, uid_t owner, const char *name,
 	*handle = NULL;
 	/* Not strcmp: -fsanitize=undefined checks its argument for NULL and
 	 * goes on, and GCC then sees a NULL reach "%s" (-Werror). */
-	snprintf(path, sizeof(path), "%s%s%s", dir,
+	say(path, sizeof(path), "%s%s%s", dir,
 	    dir[0] == '/' && dir[1] == '\0' ? "" : "/", name);
 	if ((fd = open_checked(dir, owner, name, path, &st, err, errlen)) < 0)
 		return NULL;

@@ -32,7 +32,6 @@
 #ifndef AMFA_PLUGIN_LOAD_H
 #define AMFA_PLUGIN_LOAD_H
 
-#include <pthread.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -48,21 +47,6 @@ struct amfa_plugin_head {
 	 * mapped itself) is never taken. */
 	int (*claim)(dev_t dev, ino_t ino, int record);
 };
-
-/* The plugin's side of claim(): where this copy was loaded from. */
-struct amfa_plugin_origin {
-	pthread_mutex_t lock;
-	int known;
-	dev_t dev;
-	ino_t ino;
-};
-#define AMFA_PLUGIN_ORIGIN_INIT                    \
-	{                                          \
-		PTHREAD_MUTEX_INITIALIZER, 0, 0, 0 \
-	}
-
-int amfa_plugin_origin_claim(struct amfa_plugin_origin *o, dev_t dev, ino_t ino,
-    int record);
 
 /*
  * The directory the shared object holding `addr' was loaded from (dladdr),

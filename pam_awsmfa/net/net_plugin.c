@@ -5,6 +5,7 @@
 #include "aws/http.h"
 #include "log.h"
 #include "net.h"
+#include "plugin_origin.h"
 
 /* This copy of log.c logs through the caller's sink for one call. */
 static void
@@ -123,7 +124,7 @@ plugin_release(void)
 	amfa_http_release();
 }
 
-/* The file this copy was loaded from (plugin_load.h). */
+/* The file this copy was loaded from (plugin_origin.h). */
 static struct amfa_plugin_origin origin = AMFA_PLUGIN_ORIGIN_INIT;
 
 static int

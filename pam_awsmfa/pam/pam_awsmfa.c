@@ -30,6 +30,7 @@
 #include "pam_chkcode.h"
 #include "pam_export.h"
 #include "pam_input.h"
+#include "plugin_origin.h"
 #include "secure_file.h"
 #include "store/enrolment_table.h"
 #include "user.h"
@@ -566,7 +567,7 @@ entry_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	    "close_session");
 }
 
-/* The file this copy of the body was loaded from (plugin_load.h). */
+/* The file this copy of the body was loaded from (plugin_origin.h). */
 static struct amfa_plugin_origin origin = AMFA_PLUGIN_ORIGIN_INIT;
 
 static int
