@@ -53,8 +53,9 @@ check_stat(const struct stat *st, uid_t owner, mode_t forbidden,
 	return 0;
 }
 
-int
-amfa_dir_open(const char *path, uid_t owner, mode_t forbidden)
+/* amfa_dir_open; a missing directory is not logged when `quiet_enoent'. */
+static int
+dir_open(const char *path, uid_t owner, mode_t forbidden, int quiet_enoent)
 {
 	struct stat st;
 	int fd, r;
@@ -62,8 +63,9 @@ amfa_dir_open(const char *path, uid_t owner, mode_t forbidden)
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		r = errno;
-		amfa_log(LOG_ERR, "%s: cannot open directory: %s", path,
-		    strerror(r));
+		if (!(quiet_enoent && r == ENOENT))
+			amfa_log(LOG_ERR, "%s: cannot open directory: %s", path,
+			    strerror(r));
 		errno = r;
 		return -1;
 	}
@@ -76,10 +78,22 @@ amfa_dir_open(const char *path, uid_t owner, mode_t forbidden)
 }
 
 int
+amfa_dir_open(const char *path, uid_t owner, mode_t forbidden)
+{
+	return dir_open(path, owner, forbidden, 0);
+}
+
+int
 amfa_dir_create_open(const char *path, uid_t owner, mode_t mode)
 {
 	int made, fd, r;
 
+	/* Opened first: it exists at every login but the first (a mkdir
+	 * that fails with EEXIST is one more path lookup a login). */
+	if ((fd = dir_open(path, owner, 0777 & ~mode, 1)) >= 0)
+		return fd;
+	if (errno != ENOENT)
+		return -1;
 	made = mkdir(path, mode) == 0;
 	if (!made && errno != EEXIST) {
 		r = errno;
@@ -150,26 +164,6 @@ amfa_append_whole(int fd, const void *data, size_t len)
 	return r;
 }
 
-static int
-read_all(int fd, char *buf, size_t want, size_t *got)
-{
-	size_t n = 0;
-	ssize_t r;
-
-	while (n < want) {
-		r = read(fd, buf + n, want - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	*got = n;
-	return 0;
-}
-
 /* amfa_file_read, opened with `mode'; *fdp (if not NULL) keeps it open. */
 static int
 file_read(int dirfd, const char *name, const char *shown,
@@ -178,9 +172,7 @@ file_read(int dirfd, const char *name, const char *shown,
 {
 	struct stat st;
 	char *buf = NULL;
-	size_t len = 0;
-	char extra;
-	size_t more = 0;
+	size_t len = 0, want;
 	int fd, r;
 
 	*bufp = NULL;
@@ -232,13 +224,33 @@ file_read(int dirfd, const char *name, const char *shown,
 		r = -ENOMEM;
 		goto out;
 	}
-	if ((r = read_all(fd, buf, (size_t)st.st_size, &len)) != 0) {
-		amfa_log(LOG_ERR, "%s: read failed: %s", shown, strerror(-r));
-		goto out;
+	/*
+	 * One byte more than the file holds is asked for.  A regular file's
+	 * read stops at its end, so one call both reads the file and tells
+	 * it has not grown (a second read of one byte told it before); a
+	 * read cut short before the end is read on.
+	 */
+	want = (size_t)st.st_size + 1;
+	while (len < want) {
+		ssize_t n = read(fd, buf + len, want - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			amfa_log(LOG_ERR, "%s: read failed: %s", shown,
+			    strerror(-r));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == (size_t)st.st_size &&
+		    (size_t)n < want - (len - (size_t)n))
+			break; /* short, at the size: the end */
 	}
-	/* The file must not have grown behind our back. */
-	if ((r = read_all(fd, &extra, 1, &more)) != 0 || more != 0 ||
-	    len != (size_t)st.st_size) {
+	/* The file must not have grown or shrunk behind our back. */
+	if (len != (size_t)st.st_size) {
 		amfa_log(LOG_ERR, "%s: changed while being read, refused",
 		    shown);
 		r = -EAGAIN;
