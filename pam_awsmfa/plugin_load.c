@@ -174,14 +174,16 @@ same_str(const char *a, const char *b)
 	return *a == *b;
 }
 
-/* The object's head, if it is one of this build's; else NULL, said. */
+/* The object's head, if it exports `symbol' (of `version', if not NULL);
+ * else NULL, said. */
 static const struct amfa_plugin_head *
-head_of(void *h, const char *path, const char *symbol, char *err, size_t errlen)
+head_of(void *h, const char *path, const char *symbol, const char *version,
+    char *err, size_t errlen)
 {
 	const struct amfa_plugin_head *head = dlsym(h, symbol);
 
 	if (head == NULL || head->version == NULL || head->claim == NULL ||
-	    !same_str(head->version, AMFA_VERSION)) {
+	    (version != NULL && !same_str(head->version, version))) {
 		say(err, errlen,
 		    "%s: not the plugin of pam_awsmfa %s "
 		    "(%s missing or of another version)",
@@ -194,7 +196,8 @@ head_of(void *h, const char *path, const char *symbol, char *err, size_t errlen)
 /* No object has the name `fdpath' or the file's identity: load it. */
 static const struct amfa_plugin_head *
 load_new(const char *fdpath, const char *path, const char *symbol,
-    const struct stat *st, void **handle, char *err, size_t errlen)
+    const char *version, const struct stat *st, void **handle, char *err,
+    size_t errlen)
 {
 	const struct amfa_plugin_head *head;
 	const char *why;
@@ -211,7 +214,7 @@ load_new(const char *fdpath, const char *path, const char *symbol,
 		    why != NULL ? why : "unknown error");
 		return NULL;
 	}
-	if ((head = head_of(h, path, symbol, err, errlen)) == NULL) {
+	if ((head = head_of(h, path, symbol, version, err, errlen)) == NULL) {
 		dlclose(h);
 		return NULL;
 	}
@@ -227,7 +230,8 @@ load_new(const char *fdpath, const char *path, const char *symbol,
 
 const struct amfa_plugin_head *
 amfa_plugin_load(const char *dir, uid_t owner, const char *name,
-    const char *symbol, void **handle, char *err, size_t errlen)
+    const char *symbol, const char *version, void **handle, char *err,
+    size_t errlen)
 {
 	const struct amfa_plugin_head *head;
 	char path[PATH_MAX + NAME_MAX + 2], fdpath[FD_NAME_MAX];
@@ -248,12 +252,12 @@ amfa_plugin_load(const char *dir, uid_t owner, const char *name,
 		 * under another: the dynamic linker's own match. */
 		h = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
 		if (h == NULL) {
-			head = load_new(fdpath, path, symbol, &st, handle, err,
-			    errlen);
+			head = load_new(fdpath, path, symbol, version, &st,
+			    handle, err, errlen);
 			close(fd);
 			return head;
 		}
-		head = head_of(h, path, symbol, err, errlen);
+		head = head_of(h, path, symbol, version, err, errlen);
 		if (head != NULL && head->claim(st.st_dev, st.st_ino, 0)) {
 			close(fd);
 			*handle = h;

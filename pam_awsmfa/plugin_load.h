@@ -58,12 +58,14 @@ int amfa_plugin_dir_of(const void *addr, char *dir, size_t dirlen, uid_t *owner,
 /*
  * `symbol' of the copy of dir/name that was loaded from the file there
  * now (loading it if no copy was), after checking the directory and the
- * file as above; its head's version must be this build's AMFA_VERSION.
+ * file as above.  `version': what its head's version must be (this
+ * build's AMFA_VERSION, for an object that shares this build's structs),
+ * or NULL for any (the symbol's suffix then names the whole interface).
  * *handle: for dlclose when the caller is done (the object stays).
  * NULL, with the reason in err, if anything fails.
  */
 const struct amfa_plugin_head *amfa_plugin_load(const char *dir, uid_t owner,
-    const char *name, const char *symbol, void **handle, char *err,
-    size_t errlen);
+    const char *name, const char *symbol, const char *version, void **handle,
+    char *err, size_t errlen);
 
 #endif

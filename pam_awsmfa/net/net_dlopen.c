@@ -62,7 +62,7 @@ load(void)
 		goto fail;
 	}
 	head = amfa_plugin_load(net_dir, net_dir_owner, AMFA_NET_PLUGIN,
-	    AMFA_NET_OPS_SYMBOL, &h, err, sizeof(err));
+	    AMFA_NET_OPS_SYMBOL, AMFA_VERSION, &h, err, sizeof(err));
 	if (head == NULL) {
 		amfa_log(LOG_ERR, "%s", err);
 		goto fail;

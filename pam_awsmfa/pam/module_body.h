@@ -6,11 +6,13 @@
  * libpam maps a module in pam_start and unmaps it in pam_end.  Mapping the
  * body, with its libraries and its symbols resolved, was most of what a
  * local login cost in a process that runs one transaction after another;
- * pam_awsmfa.so is small, and the body is mapped once, then taken again
- * as long as the file next to pam_awsmfa.so is the one it came from.
+ * pam_awsmfa.so is small (and stays mapped itself: module_loader.c), and
+ * the body is mapped once, then taken again as long as the file next to
+ * pam_awsmfa.so is the one it came from.
  *
  * The body exports AMFA_PAM_OPS_SYMBOL only; a change to this struct bumps
- * its suffix.
+ * its suffix.  A loader takes a body of any version that exports it: a
+ * loader kept mapped since before an upgrade takes the new body.
  */
 #ifndef AMFA_MODULE_BODY_H
 #define AMFA_MODULE_BODY_H

@@ -5,6 +5,17 @@
  * descriptor and kept for the life of the process; each transaction
  * takes the copy of the file that is there now (plugin_load.h).
  *
+ * This loader is linked -z nodelete: after its first transaction it stays
+ * mapped, and libpam's dlopen in the next pam_start finds it loaded
+ * (mapping, relocating and unmapping it was a quarter of a login's cost
+ * in a process that runs one transaction after another).  So a new
+ * pam_awsmfa.so takes effect in a process that already ran one at its
+ * next start, as a new libpam or libc does; everything the module decides
+ * and parses is in the body, which still takes effect at the next
+ * transaction.  For the same reason the body may be of another version
+ * than this loader: the interface is AMFA_PAM_OPS_SYMBOL, whose suffix
+ * changes with it.
+ *
  * Nothing else happens here: no argument, environment variable or file
  * other than the body is read.  If the body cannot be had, the call fails
  * closed and says why in the system log.
@@ -46,7 +57,7 @@ body(pam_handle_t *pamh)
 		sizeof(err)) != 0)
 		goto fail;
 	head = amfa_plugin_load(dir, owner, AMFA_PAM_BODY, AMFA_PAM_OPS_SYMBOL,
-	    &h, err, sizeof(err));
+	    NULL, &h, err, sizeof(err));
 	if (head == NULL)
 		goto fail;
 	ops = (const struct amfa_pam_ops *)head;
@@ -56,8 +67,9 @@ body(pam_handle_t *pamh)
 	    ops->authenticate == NULL || ops->setcred == NULL ||
 	    ops->open_session == NULL || ops->close_session == NULL) {
 		pam_syslog(pamh, LOG_ERR,
-		    "%s/%s: not the body of pam_awsmfa %s (%s of another form)",
-		    dir, AMFA_PAM_BODY, AMFA_VERSION, AMFA_PAM_OPS_SYMBOL);
+		    "%s/%s: not a body for this pam_awsmfa.so (%s of another "
+		    "form)",
+		    dir, AMFA_PAM_BODY, AMFA_PAM_OPS_SYMBOL);
 		goto denied;
 	}
 	ops->located(dir, owner);

@@ -13,15 +13,21 @@ pam_awsmfa.so then.
   the first; a body replaced in between (an upgrade) is loaded for the
   second, the old copy left unused; replaced by a bad file or made
   writable in between, the second login is refused, so the kept copy
-  cannot stand in for the file there now."""
+  cannot stand in for the file there now.
+- pam_awsmfa.so itself stays mapped after its first transaction (-z
+  nodelete, module_loader.c): replaced in between, the second transaction
+  still runs the mapped loader and the body next to it; and a loader takes
+  a body of another version (the interface is amfa_pam_ops_v1), as a
+  loader mapped before an upgrade must."""
 
 import os
+import re
 import shutil
 import time
 import unittest
 
 import amfa_testlib
-from amfa_testlib import (BODY, CheckedFileChecks, NOT_OURS,
+from amfa_testlib import (BODY, CheckedFileChecks, NOT_OURS, PAM_AUTH_ERR,
                           PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, PamTestCase,
                           elf_exported, elf_needed, module_copy, new_seed,
                           require_root, totp, wait_fresh_step)
@@ -134,6 +140,75 @@ class Body(CheckedFileChecks, PamTestCase):
         self.assertIn("RESULT 0 ", first)
         self.assertRc(res, PAM_AUTHINFO_UNAVAIL)
         self.assertIn("No such file or directory", res.log)
+
+
+def other_version(data):
+    """The body's bytes with its version (AMFA_VERSION, the project's) made
+    another of the same length, wherever it ends a string."""
+    top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    with open(os.path.join(top, "meson.build")) as f:
+        v = re.search(r"version\s*:\s*'([^']+)'", f.read()).group(1)
+    w = re.sub(r"[0-8]", "9", v) if v != re.sub(r"[0-8]", "9", v) else \
+        v.replace("9", "8")
+    old, new = v.encode() + b"\0", w.encode() + b"\0"
+    assert old in data, "the version %s is in the body" % v
+    return data.replace(old, new), w
+
+
+class Loader(PamTestCase):
+    """pam_awsmfa.so kept mapped, in a directory of its own with its
+    body; verify = local."""
+
+    def setUp(self):
+        super().setUp()
+        self.mods, self.module, self.body = module_copy(
+            self, "amfa-loader-")
+        self.seed = new_seed()
+        self.tree.enroll("alice", seed=self.seed)
+        self.tree.service("awsmfa", ["auth required %s config=%s debug"
+                                     % (self.module, self.tree.conf)])
+        wait_fresh_step(margin=8)
+
+    def twice(self, between, second_code=None):
+        now = time.time()
+        return self.tree.run_twice(
+            "awsmfa", "alice",
+            [totp(self.seed, now), second_code or totp(self.seed, now + 30)],
+            between, ["-M", "pam_awsmfa.so"])
+
+    def test_kept_after_its_transaction(self):
+        res, first = self.twice(lambda: None)
+        self.assertIn("RESULT 0 ", first)
+        # libpam's pam_end let it go; it is still mapped, once.
+        self.assertIn("MAPPED pam_awsmfa.so 1\n", first)
+        self.assertRc(res, PAM_SUCCESS)
+        self.assertIn("MAPPED pam_awsmfa.so 1\n", res.out.split("DONE")[1])
+
+    def test_replaced_between_transactions(self):
+        """A new pam_awsmfa.so (here one that would let anyone in) takes
+        effect at the process's next start, not in its next transaction:
+        the mapped loader runs it, with the body next to it, and a wrong
+        code is refused."""
+        def replace():
+            new = self.module + ".new"
+            shutil.copy(NOT_OURS, new)
+            os.rename(new, self.module)
+        res, first = self.twice(replace, second_code="000000")
+        self.assertIn("RESULT 0 ", first)
+        self.assertRc(res, PAM_AUTH_ERR)
+        self.assertIn("MAPPED pam_awsmfa.so 1\n", res.out.split("DONE")[1])
+
+    def test_takes_a_body_of_another_version(self):
+        with open(self.body, "rb") as f:
+            data, version = other_version(f.read())
+        new = self.body + ".new"
+        with open(new, "wb") as f:
+            f.write(data)
+        os.chmod(new, 0o644)
+        os.rename(new, self.body)
+        res = self.tree.run("awsmfa", "alice", [totp(self.seed)])
+        self.assertRc(res, PAM_SUCCESS)
+        self.assertNotIn(REFUSED, res.log)
 
 
 if __name__ == "__main__":
