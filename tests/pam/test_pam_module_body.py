@@ -35,6 +35,18 @@ from amfa_testlib import (BODY, CheckedFileChecks, NOT_OURS, PAM_AUTH_ERR,
 REFUSED = "denied: the module's body awsmfa_pam.so is missing or unusable"
 
 
+def two_logins(case, between, mapped, second_code=None):
+    """alice's two logins in one process (pamtest -A), between() called
+    between them, each followed by the count of mapped copies of files
+    named `mapped'; second_code: the second's code (default: the next
+    step's, right)."""
+    now = time.time()
+    return case.tree.run_twice(
+        "awsmfa", "alice",
+        [totp(case.seed, now), second_code or totp(case.seed, now + 30)],
+        between, ["-M", mapped])
+
+
 class Files(unittest.TestCase):
     def test_module_links_only_libpam_and_libc(self):
         # (and the sanitizers' runtimes, in that build)
@@ -84,12 +96,8 @@ class Body(CheckedFileChecks, PamTestCase):
         os.chmod(new, mode)
         os.rename(new, self.body)
 
-    def twice(self, between, extra=()):
-        now = time.time()
-        return self.tree.run_twice(
-            "awsmfa", "alice",
-            [totp(self.seed, now), totp(self.seed, now + 30)], between,
-            ["-M", "awsmfa_pam.so"] + list(extra))
+    def twice(self, between):
+        return two_logins(self, between, "awsmfa_pam.so")
 
     def test_found_next_to_the_module(self):
         self.assertRc(self.login(), PAM_SUCCESS)
@@ -170,11 +178,7 @@ class Loader(PamTestCase):
         wait_fresh_step(margin=8)
 
     def twice(self, between, second_code=None):
-        now = time.time()
-        return self.tree.run_twice(
-            "awsmfa", "alice",
-            [totp(self.seed, now), second_code or totp(self.seed, now + 30)],
-            between, ["-M", "pam_awsmfa.so"])
+        return two_logins(self, between, "pam_awsmfa.so", second_code)
 
     def test_kept_after_its_transaction(self):
         res, first = self.twice(lambda: None)

@@ -97,35 +97,37 @@ window_and_replay(void)
 		   NULL),
 	    1, "a step after the last accepted one is accepted");
 	/* `seen': the code matched a step of the window, used or not. */
-	seen = -1;
-	is_int(amfa_totp_verify(&p, "07081804", 1111111109, 1, 37037036, &m,
-		   &seen),
-	    0, "a used code refused...");
-	is_int(seen, 1, "...and seen: a replay");
-	seen = -1;
-	is_int(amfa_totp_verify(&p, "07081804", 1111111109, 1, 37037037, &m,
-		   &seen),
-	    0, "a code whose step is before the last accepted one refused...");
-	is_int(seen, 1, "...and seen");
-	seen = -1;
-	is_int(amfa_totp_verify(&p, "07081804", 1111111109, 1, 37037035, &m,
-		   &seen),
-	    1, "a code not used yet accepted...");
-	is_int(seen, 1, "...and seen");
-	seen = -1;
-	is_int(amfa_totp_verify(&p, "07081805", 1111111109, 1, 37037036, &m,
-		   &seen),
-	    0, "a wrong code refused...");
-	is_int(seen, 0, "...and not seen: no replay");
-	seen = -1;
-	is_int(amfa_totp_verify(&p, "07081804", 1111111109 + 60, 1, -1, &m,
-		   &seen),
-	    0, "a code two steps back refused with window 1...");
-	is_int(seen, 0, "...and not seen: outside the window is no replay");
-	seen = -1;
-	is_int(amfa_totp_verify(&p, "0708180", 1111111109, 1, -1, &m, &seen), 0,
-	    "a code of the wrong length refused...");
-	is_int(seen, 0, "...and not seen");
+	static const struct {
+		const char *code;
+		time_t now;
+		int64_t after;
+		int answer, seen;
+		const char *what;
+	} seen_cases[] = {
+		{ "07081804", 1111111109, 37037036, 0, 1,
+		    "a used code: refused, seen (a replay)" },
+		{ "07081804", 1111111109, 37037037, 0, 1,
+		    "a code before the last accepted step: refused, seen" },
+		{ "07081804", 1111111109, 37037035, 1, 1,
+		    "a code not used yet: accepted, seen" },
+		{ "07081805", 1111111109, 37037036, 0, 0,
+		    "a wrong code: refused, not seen (no replay)" },
+		{ "07081804", 1111111109 + 60, -1, 0, 0,
+		    "two steps back with window 1: refused, not seen" },
+		{ "0708180", 1111111109, -1, 0, 0,
+		    "the wrong length: refused, not seen" },
+	};
+	for (size_t i = 0; i < sizeof(seen_cases) / sizeof(seen_cases[0]);
+	     i++) {
+		int r;
+
+		seen = -1;
+		r = amfa_totp_verify(&p, seen_cases[i].code, seen_cases[i].now,
+		    1, seen_cases[i].after, &m, &seen);
+		is_int(r * 10 + seen,
+		    seen_cases[i].answer * 10 + seen_cases[i].seen, "%s",
+		    seen_cases[i].what);
+	}
 }
 
 static void
