@@ -33,12 +33,41 @@
 #include "module_body.h"
 #include "plugin_load.h"
 
-/* The body this transaction took, kept with its handle.  The data of a
- * handle is shared by every module of its stack, and a stack may name two
- * pam_awsmfa.so of two versions (a package's and a local build's): each
- * keeps and takes only a body of its own version, never the other's ops
- * (of another form, given its own arguments). */
-#define BODY_KEY "pam_awsmfa_body " AMFA_VERSION
+/*
+ * The body this transaction took, kept with its handle under a name of
+ * this mapped copy of the loader.  The data of a handle is shared by every
+ * module of its stack, and a stack may name two pam_awsmfa.so (a
+ * package's and a local build's, or one kept mapped since before an
+ * upgrade beside the new one), of one version or of two: each takes only
+ * the body next to it, never the other's (whose checks are not its own:
+ * its own body missing or writable by others fails its calls closed).  A
+ * version in the name would not do: two copies may say the same.  The
+ * same copy named on two lines takes one body for the transaction.
+ */
+#define KEY_PREFIX "pam_awsmfa_body "
+#define KEY_LEN	   (sizeof(KEY_PREFIX) - 1 + 2 * sizeof(uintptr_t))
+
+/* An object of this copy: its address names the copy, and its file. */
+static const char here;
+
+/* KEY_PREFIX and the address of `here' in hex, written by hand:
+ * pam_awsmfa.so imports as few symbols as it can (libpam resolves each in
+ * every transaction). */
+static void
+body_key(char key[KEY_LEN + 1])
+{
+	static const char hexd[] = "0123456789abcdef";
+	uintptr_t a = (uintptr_t)&here;
+	size_t n = sizeof(KEY_PREFIX) - 1;
+
+	for (size_t i = 0; i < n; i++)
+		key[i] = KEY_PREFIX[i];
+	for (size_t i = KEY_LEN; i > n; i--) {
+		key[i - 1] = hexd[a & 15];
+		a >>= 4;
+	}
+	key[KEY_LEN] = '\0';
+}
 
 static const struct amfa_pam_ops *
 body(pam_handle_t *pamh)
@@ -46,14 +75,14 @@ body(pam_handle_t *pamh)
 	const struct amfa_plugin_head *head;
 	const struct amfa_pam_ops *ops;
 	const void *kept = NULL;
-	char dir[PATH_MAX], err[AMFA_PLUGIN_ERR_MAX];
+	char dir[PATH_MAX], err[AMFA_PLUGIN_ERR_MAX], key[KEY_LEN + 1];
 	uid_t owner;
 	void *h;
 
-	if (pam_get_data(pamh, BODY_KEY, &kept) == PAM_SUCCESS && kept != NULL)
+	body_key(key);
+	if (pam_get_data(pamh, key, &kept) == PAM_SUCCESS && kept != NULL)
 		return kept;
-	/* Any object of this file will do: its address names it. */
-	if (amfa_plugin_dir_of(BODY_KEY, dir, sizeof(dir), &owner, err,
+	if (amfa_plugin_dir_of(&here, dir, sizeof(dir), &owner, err,
 		sizeof(err)) != 0)
 		goto fail;
 	head = amfa_plugin_load(dir, owner, AMFA_PAM_BODY, AMFA_PAM_OPS_SYMBOL,
@@ -75,7 +104,7 @@ body(pam_handle_t *pamh)
 	ops->located(dir, owner);
 	/* The transaction's later calls take the same body.  The data is
 	 * the body's own, never freed (the body stays loaded). */
-	if (pam_set_data(pamh, BODY_KEY, (void *)(uintptr_t)ops, NULL) !=
+	if (pam_set_data(pamh, key, (void *)(uintptr_t)ops, NULL) !=
 	    PAM_SUCCESS)
 		goto denied;
 	return ops;
