@@ -935,6 +935,32 @@ def print_table(results):
                   if r.get("connections_per_login") is not None else "-",
                   "%.0f" % r["broker_cpu_us"] if r.get("broker_cpu_us")
                   is not None else "-"))
+    print_per_round(results)
+
+
+def print_per_round(results):
+    """Each module's time against the floor's of the same round (the
+    modules run round robin): the wall-time ratio moves with the machine
+    from one round to the next, and this reads it where both saw the same
+    machine."""
+    floors = {(r["users"], r["jobs"]): r["raw"] for r in results
+              if r["module"] == "floor"}
+    lines = []
+    for r in results:
+        fl = floors.get((r["users"], r["jobs"]))
+        if r["module"] == "floor" or not fl or len(fl) != len(r["raw"]):
+            continue
+        q = statistics.quantiles(
+            [a["mean_ns"] / b["mean_ns"] for a, b in zip(r["raw"], fl)],
+            n=4) if len(fl) > 1 else [r["raw"][0]["mean_ns"] /
+                                      fl[0]["mean_ns"]] * 3
+        lines.append("  %-34s %6d users %3d at once: median %.2f "
+                     "(quartiles %.2f, %.2f) over %d rounds" % (
+                         r["module"], r["users"], r["jobs"], q[1], q[0],
+                         q[2], len(fl)))
+    if lines:
+        print("\nx floor, round by round:")
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":
