@@ -232,7 +232,8 @@ file_read(int dirfd, const char *name, const char *shown,
 	 */
 	want = (size_t)st.st_size + 1;
 	while (len < want) {
-		ssize_t n = read(fd, buf + len, want - len);
+		size_t asked = want - len;
+		ssize_t n = read(fd, buf + len, asked);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -245,8 +246,7 @@ file_read(int dirfd, const char *name, const char *shown,
 		if (n == 0)
 			break;
 		len += (size_t)n;
-		if (len == (size_t)st.st_size &&
-		    (size_t)n < want - (len - (size_t)n))
+		if ((size_t)n < asked && len == (size_t)st.st_size)
 			break; /* short, at the size: the end */
 	}
 	/* The file must not have grown or shrunk behind our back. */

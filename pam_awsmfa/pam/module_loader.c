@@ -23,6 +23,7 @@
 #include <dlfcn.h>
 #include <limits.h>
 #include <stdint.h>
+#include <string.h>
 #include <syslog.h>
 
 #define PAM_SM_AUTH
@@ -30,6 +31,7 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
+#include "hex.h"
 #include "module_body.h"
 #include "plugin_load.h"
 
@@ -50,23 +52,15 @@
 /* An object of this copy: its address names the copy, and its file. */
 static const char here;
 
-/* KEY_PREFIX and the address of `here' in hex, written by hand:
- * pam_awsmfa.so imports as few symbols as it can (libpam resolves each in
- * every transaction). */
+/* KEY_PREFIX and the address of `here' in hex. */
 static void
 body_key(char key[KEY_LEN + 1])
 {
-	static const char hexd[] = "0123456789abcdef";
 	uintptr_t a = (uintptr_t)&here;
-	size_t n = sizeof(KEY_PREFIX) - 1;
 
-	for (size_t i = 0; i < n; i++)
-		key[i] = KEY_PREFIX[i];
-	for (size_t i = KEY_LEN; i > n; i--) {
-		key[i - 1] = hexd[a & 15];
-		a >>= 4;
-	}
-	key[KEY_LEN] = '\0';
+	memcpy(key, KEY_PREFIX, sizeof(KEY_PREFIX) - 1);
+	amfa_hex((const unsigned char *)&a, sizeof(a),
+	    key + sizeof(KEY_PREFIX) - 1);
 }
 
 static const struct amfa_pam_ops *

@@ -61,6 +61,8 @@
 #define STATE_MAX_SIZE 8192
 #define STATE_VERSION  "version 1"
 #define SLOT_MAGIC     "amfa-state-slot "
+/* A slot's header line ends within its first SLOT_HEAD_MAX - 1 bytes. */
+#define SLOT_HEAD_MAX 160
 
 _Static_assert(AMFA_STATE_FILE_SIZE <= STATE_MAX_SIZE,
     "a file the module writes must be one it reads");
@@ -347,8 +349,7 @@ slot_head_parse(const char *slot, int index, struct slot_head *h)
 {
 	const char *p = slot, *end, *nl;
 
-	/* The line ends within its first 159 bytes, as before. */
-	if ((nl = memchr(slot, '\n', 159)) == NULL)
+	if ((nl = memchr(slot, '\n', SLOT_HEAD_MAX - 1)) == NULL)
 		return -1;
 	end = nl;
 	if ((size_t)(end - p) < strlen(SLOT_MAGIC) ||
@@ -415,6 +416,7 @@ amfa_state_slots_parse(const char *buf, size_t len, struct amfa_state *st,
 			return 0;
 		}
 	}
+	state_init(st); /* nothing of a slot that failed half-way */
 	return -1;
 }
 

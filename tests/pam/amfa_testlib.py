@@ -312,6 +312,34 @@ def elf_exported(path):
 BODY = os.path.join(os.path.dirname(MODULE), "awsmfa_pam.so")
 
 
+def project_version():
+    """AMFA_VERSION: the project's version in meson.build."""
+    top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    with open(os.path.join(top, "meson.build")) as f:
+        return re.search(r"version : '([^']+)'", f.read()).group(1)
+
+
+def other_version():
+    """A version of the same length as the project's, not it."""
+    v = project_version()
+    return v[:-1] + ("9" if v[-1] != "9" else "8")
+
+
+def copy_as_version(src, dst, version):
+    """A copy (0644) of a built object that says another version
+    (AMFA_VERSION, the same length, everywhere it ends a string)."""
+    with open(src, "rb") as f:
+        data = f.read()
+    old = project_version().encode() + b"\0"
+    new = version.encode() + b"\0"
+    assert len(old) == len(new) and old != new and data.count(old) >= 1
+    tmp = dst + ".new"
+    with open(tmp, "wb") as f:
+        f.write(data.replace(old, new))
+    os.chmod(tmp, 0o644)
+    os.rename(tmp, dst)
+
+
 def module_copy(test, prefix):
     """Copies of pam_awsmfa.so and its body (0644) in a root-owned 0755
     directory of their own, removed after `test'; (dir, module, body)."""

@@ -12,9 +12,11 @@
   the body was found at, must still be loaded after those names.
 - One handle, two loaders.  The body a transaction took is kept with the
   PAM handle (pam_set_data), for its later calls.  A stack may name two
-  pam_awsmfa.so, of two versions (a package's and a local build's): the
-  second must not call the first's body (another version's ops, given its
-  own arguments), and passes on to its own, or fails closed."""
+  pam_awsmfa.so in two directories, of two versions (a package's and a
+  local build's) or of one (two copies of a build, or one kept mapped since
+  before an upgrade beside a new one): the second must not call the
+  first's body, and passes on to its own, or fails closed (its own missing
+  or writable by others)."""
 
 import os
 import re
@@ -24,31 +26,13 @@ import time
 import unittest
 
 import amfa_testlib
-from amfa_testlib import (BODY, PAM_SUCCESS, PamTestCase, module_copy,
-                          new_seed, require_root, totp, wait_fresh_step)
+from amfa_testlib import (BODY, PAM_SUCCESS, PamTestCase, copy_as_version,
+                          module_copy, new_seed, other_version, require_root,
+                          totp, wait_fresh_step)
 from test_pam_net_plugin import LoaderBase
 
 PAM_SESSION_ERR = 14
 REFUSED = "denied: the module's body awsmfa_pam.so is missing or unusable"
-
-
-def project_version():
-    top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-    with open(os.path.join(top, "meson.build")) as f:
-        return re.search(r"version : '([^']+)'", f.read()).group(1)
-
-
-def copy_as_version(src, dst, version):
-    """A copy of a built object that says another version (AMFA_VERSION,
-    the same length, everywhere it is)."""
-    with open(src, "rb") as f:
-        data = f.read()
-    old = project_version().encode() + b"\0"
-    new = version.encode() + b"\0"
-    assert len(old) == len(new) and old != new and data.count(old) >= 1
-    with open(dst, "wb") as f:
-        f.write(data.replace(old, new))
-    os.chmod(dst, 0o644)
 
 
 class Names(PamTestCase):
@@ -102,41 +86,63 @@ class NetNames(LoaderBase):
         self.assertIn(self.plugin + " in use", res.log)
 
 
-class TwoLoaders(PamTestCase):
-    """auth by a pam_awsmfa.so of another version (with its body), the
-    session by this build's, whose body is missing."""
+class TwoLoadersChecks:
+    """A mixin for a PamTestCase, not run by itself.  auth by a copy of
+    pam_awsmfa.so with its body (of another version when `first_version'
+    is set), the session by a copy of this build in a directory of its
+    own, whose body is missing or unusable: the second must fail its
+    calls closed, never run on the first's kept body."""
+
+    first_version = None
 
     def setUp(self):
         super().setUp()
-        self.other = tempfile.mkdtemp(prefix="amfa-other-version-")
-        self.addCleanup(shutil.rmtree, self.other, True)
-        os.chmod(self.other, 0o755)
-        v = project_version()
-        other_version = v[:-1] + ("9" if v[-1] != "9" else "8")
-        copy_as_version(amfa_testlib.MODULE,
-                        os.path.join(self.other, "pam_awsmfa.so"),
-                        other_version)
-        copy_as_version(BODY, os.path.join(self.other, "awsmfa_pam.so"),
-                        other_version)
-        self.mods = tempfile.mkdtemp(prefix="amfa-no-body-")
-        self.addCleanup(shutil.rmtree, self.mods, True)
-        os.chmod(self.mods, 0o755)
-        shutil.copy(amfa_testlib.MODULE, self.mods)
+        self.first, module, body = module_copy(self, "amfa-first-")
+        if self.first_version:
+            copy_as_version(amfa_testlib.MODULE, module, self.first_version)
+            copy_as_version(BODY, body, self.first_version)
+        self.second = tempfile.mkdtemp(prefix="amfa-second-")
+        self.addCleanup(shutil.rmtree, self.second, True)
+        os.chmod(self.second, 0o755)
+        shutil.copy(amfa_testlib.MODULE, self.second)
         self.seed = new_seed()
         self.tree.enroll("alice", seed=self.seed)
         self.tree.service("awsmfa", [
             "auth required %s/pam_awsmfa.so config=%s"
-            % (self.other, self.tree.conf),
+            % (self.first, self.tree.conf),
             "session required %s/pam_awsmfa.so config=%s"
-            % (self.mods, self.tree.conf)])
+            % (self.second, self.tree.conf)])
         wait_fresh_step(margin=8)
 
-    def test_other_version_body_not_taken(self):
+    def assertSecondRefused(self, why):
         res = self.tree.run("awsmfa", "alice", [totp(self.seed)],
                             extra_args=["-S"])
         self.assertRc(res, PAM_SUCCESS)
-        self.assertIn("SESSION OPEN %d\n" % PAM_SESSION_ERR, res.out)
+        self.assertIn("SESSION OPEN %d\n" % PAM_SESSION_ERR, res.out,
+                      "the second copy ran the first's body\n%r" % res)
+        self.assertIn(why, res.log)
         self.assertIn(REFUSED, res.log)
+
+    def test_second_body_missing(self):
+        self.assertSecondRefused("No such file or directory")
+
+    def test_second_body_writable_by_others(self):
+        body = os.path.join(self.second, "awsmfa_pam.so")
+        shutil.copy(BODY, body)
+        os.chmod(body, 0o666)
+        self.assertSecondRefused("writable by group or others")
+
+
+class TwoLoaders(TwoLoadersChecks, PamTestCase):
+    """The first of another version (a package's and a local build's)."""
+
+    first_version = other_version()
+
+
+class SameVersionTwoLoaders(TwoLoadersChecks, PamTestCase):
+    """Both of this build: two copies that say one version (or one kept
+    mapped since before an upgrade, -z nodelete, beside a new one) must
+    not share the kept body either."""
 
 
 if __name__ == "__main__":

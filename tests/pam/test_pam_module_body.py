@@ -21,7 +21,6 @@ pam_awsmfa.so then.
   loader mapped before an upgrade must."""
 
 import os
-import re
 import shutil
 import time
 import unittest
@@ -29,7 +28,8 @@ import unittest
 import amfa_testlib
 from amfa_testlib import (BODY, CheckedFileChecks, NOT_OURS, PAM_AUTH_ERR,
                           PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, PamTestCase,
-                          elf_exported, elf_needed, module_copy, new_seed,
+                          copy_as_version, elf_exported, elf_needed,
+                          module_copy, new_seed, other_version,
                           require_root, totp, wait_fresh_step)
 
 REFUSED = "denied: the module's body awsmfa_pam.so is missing or unusable"
@@ -150,19 +150,6 @@ class Body(CheckedFileChecks, PamTestCase):
         self.assertIn("No such file or directory", res.log)
 
 
-def other_version(data):
-    """The body's bytes with its version (AMFA_VERSION, the project's) made
-    another of the same length, wherever it ends a string."""
-    top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-    with open(os.path.join(top, "meson.build")) as f:
-        v = re.search(r"version\s*:\s*'([^']+)'", f.read()).group(1)
-    w = re.sub(r"[0-8]", "9", v) if v != re.sub(r"[0-8]", "9", v) else \
-        v.replace("9", "8")
-    old, new = v.encode() + b"\0", w.encode() + b"\0"
-    assert old in data, "the version %s is in the body" % v
-    return data.replace(old, new), w
-
-
 class Loader(PamTestCase):
     """pam_awsmfa.so kept mapped, in a directory of its own with its
     body; verify = local."""
@@ -203,13 +190,7 @@ class Loader(PamTestCase):
         self.assertIn("MAPPED pam_awsmfa.so 1\n", res.out.split("DONE")[1])
 
     def test_takes_a_body_of_another_version(self):
-        with open(self.body, "rb") as f:
-            data, version = other_version(f.read())
-        new = self.body + ".new"
-        with open(new, "wb") as f:
-            f.write(data)
-        os.chmod(new, 0o644)
-        os.rename(new, self.body)
+        copy_as_version(BODY, self.body, other_version())
         res = self.tree.run("awsmfa", "alice", [totp(self.seed)])
         self.assertRc(res, PAM_SUCCESS)
         self.assertNotIn(REFUSED, res.log)

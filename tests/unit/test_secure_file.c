@@ -14,6 +14,7 @@
 #include "secure_file.h"
 #include "tap.h"
 
+/* mkdtemp's template: a directory of its own for each run. */
 static char top[] = "/tmp/amfa-secure-file-XXXXXX";
 
 static void

@@ -317,9 +317,13 @@ slots(void)
 	memcpy(torn, file, sizeof(torn));
 	torn[100] ^= 1;
 	torn[AMFA_STATE_SLOT_SIZE + 100] ^= 1;
+	got = b;
 	ok(amfa_state_slots_parse(torn, sizeof(torn), &got, &seq, &why) == -1 &&
-		why != NULL,
-	    "both slots bad: refused (%s)", why ? why : "");
+		why != NULL && got.last_step == -1 && got.failures == 0 &&
+		got.ntokens == 0,
+	    "both slots bad: refused (%s), and nothing of either left in the "
+	    "state",
+	    why ? why : "");
 	memset(torn, '\n', sizeof(torn));
 	ok(amfa_state_slots_parse(torn, sizeof(torn), &got, &seq, &why) == -1,
 	    "two empty slots: refused");
